@@ -1,0 +1,120 @@
+"""Argument parsing and the choice of front end; nothing else. Heavy imports happen per command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EPILOG = """\
+exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused, 130 interrupted
+limits: TOKENFLOOD_MAX_INPUT_TOKENS (default 1,000,000), TOKENFLOOD_MAX_OUTPUT_TOKENS (default 10,000)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--results-dir", type=Path, default=Path("results"),
+                        help="where results folders go (default ./results)")
+    common.add_argument("--theme", help="TUI theme name (see themes/)")
+    common.add_argument("--seed", type=int, help="override the run suite's seed")
+    common.add_argument("-v", "--verbose", action="store_true", help="print every failure")
+
+    parser = argparse.ArgumentParser(
+        prog="tokenflood", parents=[common], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Load-test LLM endpoints with synthetic prompts of exact token lengths.")
+    parser.add_argument("--version", action="version", version=f"tokenflood {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[common], help="write the quick-start run.yml and endpoint.yml")
+    p.add_argument("dir", nargs="?", type=Path, default=Path("."))
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    p = sub.add_parser("run", parents=[common], help="run a suite against an endpoint")
+    p.add_argument("run_file", type=Path, metavar="RUN.yml")
+    p.add_argument("endpoint_file", type=Path, metavar="ENDPOINT.yml")
+    p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
+    p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
+
+    p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
+    from .simulator.__main__ import add_arguments as add_simulator_arguments
+    add_simulator_arguments(p)
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="run the demo suite against a local llama.cpp server (or the simulator)")
+    p.add_argument("--headless", action="store_true")
+    p.add_argument("--simulator", action="store_true", help="use the simulator even if llama.cpp is installed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import TokenfloodError
+
+    try:
+        if args.command == "init":
+            return cmd_init(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "simulate":
+            from .simulator.__main__ import run_from_args
+            return run_from_args(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        build_parser().print_help()
+        return 0
+    except TokenfloodError as exc:
+        sys.stderr.write(f"tokenflood: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("tokenflood: interrupted\n")
+        return 130
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .quickstart import ENDPOINT_YML, RUN_YML
+
+    folder: Path = args.dir
+    targets = {folder / "run.yml": RUN_YML, folder / "endpoint.yml": ENDPOINT_YML}
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not args.force:
+        raise ConfigError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in targets.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    print(f"next: point base_url in {folder / 'endpoint.yml'} at your server, then\n"
+          f"  tokenflood run {folder / 'run.yml'} {folder / 'endpoint.yml'}")
+    return 0
+
+
+def load_specs(args: argparse.Namespace):
+    from .specs import load_endpoint, load_run_suite
+
+    suite = load_run_suite(args.run_file)
+    endpoint = load_endpoint(args.endpoint_file)
+    if args.seed is not None:
+        suite = suite.model_copy(update={"seed": args.seed})
+    return suite, endpoint
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    suite, endpoint = load_specs(args)
+    from .headless import run_headless
+
+    return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes, verbose=args.verbose)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

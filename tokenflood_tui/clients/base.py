@@ -1,0 +1,71 @@
+"""The interface every client implements: send one streamed chat request, fill in its record."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..records import RequestRecord
+from ..specs import EndpointSpec
+
+
+class Client(ABC):
+    """Streams chat completions. `send` never raises for a failed request: it marks the record."""
+
+    name: ClassVar[str]
+
+    def __init__(self, endpoint: EndpointSpec):
+        self.endpoint = endpoint
+        self.api_key = read_api_key(endpoint)
+
+    async def start(self) -> None:
+        """Open connections; called once before the first request."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> Any:
+        """Everything that can be done before the send time (serialise the body)."""
+
+    @abstractmethod
+    async def send(self, prepared: Any, rec: RequestRecord) -> None:
+        """Send, stream, and stamp t_send, t_first, t_end, tokens and status on `rec`."""
+
+    def scrub(self, text: str) -> str:
+        """Remove the API key from a message that may echo it."""
+        if self.api_key and self.api_key in text:
+            text = text.replace(self.api_key, "***")
+        return text
+
+    def request_extras(self) -> dict[str, Any]:
+        """Body keys beyond the standard ones: ignore_eos for self-hosted servers, then extra_body.
+
+        A key set to null in extra_body removes it (e.g. `ignore_eos: null`).
+        """
+        extras: dict[str, Any] = {"ignore_eos": True} if self.endpoint.self_hosted else {}
+        extras.update(self.endpoint.extra_body)
+        return {k: v for k, v in extras.items() if v is not None}
+
+
+def read_api_key(endpoint: EndpointSpec) -> str | None:
+    """The key from the env var the spec names; never from the spec itself."""
+    name = endpoint.api_key_env_var
+    if name is None:
+        return None
+    key = os.environ.get(name)
+    if not key:
+        raise ConfigError(f"api_key_env_var names {name}, but {name} is not set in the environment: "
+                          f"export {name}=... and run again")
+    return key
+
+
+def make_client(endpoint: EndpointSpec) -> Client:
+    """The client the endpoint asks for (`client:`), built-in HTTP or litellm."""
+    if endpoint.resolved_client == "openai":
+        from .openai_http import OpenAIHttpClient
+        return OpenAIHttpClient(endpoint)
+    from .litellm_client import LitellmClient
+    return LitellmClient(endpoint)

@@ -1,0 +1,123 @@
+"""The plain front end: progress on stderr about once a second, the summary table on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from . import budget, report
+from .engine import RunSnapshot
+from .errors import BudgetRefused
+from .runner import Run, RunResult
+from .specs import EndpointSpec, RunSuite
+
+ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
+
+
+class HeadlessObserver:
+    """Writes log lines and progress lines; never blocks the engine for long."""
+
+    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False):
+        self.out = out
+        self.verbose = verbose
+        self._errors_shown: dict[str, int] = {}
+
+    def log(self, level: str, message: str) -> None:
+        if level == "error":
+            key = message.split(":", 1)[0]
+            shown = self._errors_shown.get(key, 0)
+            self._errors_shown[key] = shown + 1
+            if shown == ERROR_LINES_PER_PHASE and not self.verbose:
+                self._write(f"error: {key}: more failures are counted below and kept in errors.log")
+            if shown >= ERROR_LINES_PER_PHASE and not self.verbose:
+                return
+        prefix = "" if level == "info" else f"{level}: "
+        self._write(prefix + message)
+
+    def snapshot(self, snap: RunSnapshot) -> None:
+        if not snap.phases or snap.stage == "finished":
+            return
+        self._write(progress_line(snap))
+
+    def _write(self, line: str) -> None:
+        self.out.write(f"[tokenflood] {line}\n")
+        self.out.flush()
+
+
+def progress_line(snap: RunSnapshot) -> str:
+    ph = snap.phases[-1]
+    ttft = ph.metrics["ttft_ms"].get("p50")
+    e2e = ph.metrics["e2e_ms"].get("p50")
+    done = ph.ok + ph.failed
+    return (f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s "
+            f"{'draining' if snap.stage == 'draining' else f'{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s'}"
+            f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
+            f" | done {done} | failed {ph.failed}"
+            f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}")
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f} ms"
+
+
+def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr) -> None:
+    """Show the estimate; refuse over a limit; ask y/N on a terminal unless --yes."""
+    err.write("[tokenflood] budget estimate:\n")
+    for line in est.lines():
+        err.write(f"    {line}\n")
+    err.flush()
+    budget.enforce_limits(est)
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise BudgetRefused("not confirmed: stdin is not a terminal, so nobody can answer y/N; "
+                            "pass --yes to start the run without asking")
+    try:
+        answer = input("Start the run? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise BudgetRefused("run cancelled at the budget confirmation")
+
+
+def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
+                 verbose: bool = False) -> int:
+    """Confirm, run, print the summary; returns the exit code of SPEC §2."""
+    observer = HeadlessObserver(verbose=verbose)
+    run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0)
+    confirm(run.estimate, assume_yes)
+    result = asyncio.run(_execute(run))
+    print_summary(result)
+    return result.exit_code
+
+
+async def _execute(run: Run) -> RunResult:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _on_signal, run, sig)
+    try:
+        return await run.execute()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _on_signal(run: Run, sig: int) -> None:
+    sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests get "
+                     "a few seconds, then the results are written\n")
+    run.stop()
+
+
+def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
+    s = result.summary
+    out.write(f"\ntokenflood run {s['run_name']!r} on {s['model']}: {s['status']}"
+              + (f" ({s['message']})" if s.get("message") else "") + "\n\n")
+    out.write(report.phase_table(s["phases"], s["percentiles"]) + "\n")
+    if s["warnings"]:
+        out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s["warnings"]))
+    out.write(f"\nresults: {result.folder}\n")
+    out.flush()

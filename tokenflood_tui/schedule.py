@@ -1,0 +1,56 @@
+"""Arrival times per phase, computed up front from the rate and a seed (SPEC §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .specs import RunSuite
+
+
+@dataclass(frozen=True, slots=True)
+class PhasePlan:
+    """Everything one phase will send: offsets from the phase start and a load type for each."""
+
+    phase: int                 # 1-based
+    target_rps: float
+    length_s: float
+    offsets_s: np.ndarray      # float64, ascending, all < length_s
+    load_types: np.ndarray     # int, index into RunSuite.load_types
+
+    @property
+    def requests(self) -> int:
+        return len(self.offsets_s)
+
+
+def arrival_offsets(rate: float, length_s: float, arrival: str, rng: np.random.Generator) -> np.ndarray:
+    """Send times (seconds from the phase start) for one phase.
+
+    constant: every 1/rate s starting at 0. poisson: exponential gaps with mean 1/rate, so the
+    count is itself random (Poisson with mean rate × length).
+    """
+    if arrival == "constant":
+        count = int(np.ceil(rate * length_s - 1e-9))
+        return np.arange(count, dtype=np.float64) / rate
+    # Draw gaps in blocks until the phase is covered; a block of mean+6σ almost always suffices.
+    expected = rate * length_s
+    block = max(16, int(expected + 6 * np.sqrt(expected) + 1))
+    times = np.cumsum(rng.exponential(1.0 / rate, size=block))
+    while times[-1] < length_s:
+        more = np.cumsum(rng.exponential(1.0 / rate, size=block)) + times[-1]
+        times = np.concatenate([times, more])
+    return times[times < length_s]
+
+
+def plan_phases(suite: RunSuite) -> list[PhasePlan]:
+    """The full, seeded schedule of a run: the same suite and seed always give the same plan."""
+    weights = np.array([lt.weight for lt in suite.load_types], dtype=np.float64)
+    weights /= weights.sum()
+    plans = []
+    for i, rate in enumerate(suite.requests_per_second_rates):
+        rng = np.random.default_rng([suite.seed, i])
+        offsets = arrival_offsets(rate, suite.test_length_in_seconds, suite.arrival, rng)
+        kinds = rng.choice(len(weights), size=len(offsets), p=weights)
+        plans.append(PhasePlan(i + 1, rate, suite.test_length_in_seconds, offsets, kinds))
+    return plans

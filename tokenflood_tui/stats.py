@@ -1,0 +1,191 @@
+"""Per-phase statistics, accumulated as records arrive; the same code feeds live views and summaries."""
+
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .records import CANCELLED, RequestRecord
+from .specs import Slo
+
+METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
+TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
+
+
+def pkey(p: float) -> str:
+    """'p50', 'p99', 'p99.9' — the summary.json key of a percentile."""
+    return f"p{p:g}"
+
+
+def distribution(values: np.ndarray, percentiles: list[float]) -> dict[str, float | None]:
+    """Mean and the suite's percentiles of a sample (None when empty)."""
+    if values.size == 0:
+        return {"mean": None, **{pkey(p): None for p in percentiles}}
+    qs = np.percentile(values, percentiles)
+    return {"mean": float(values.mean()), **{pkey(p): float(q) for p, q in zip(percentiles, qs)}}
+
+
+@dataclass(slots=True)
+class PhaseStats:
+    """A phase as it stands: counts, rates, token accuracy and latency distributions."""
+
+    phase: int
+    target_rps: float
+    planned: int
+    sent: int
+    ok: int
+    failed: int
+    in_flight: int
+    achieved_rps: float | None
+    output_tokens_per_s: float | None
+    goodput: float | None
+    metrics: dict[str, dict[str, float | None]]
+    prompt_tokens_mean: float | None
+    prompt_tokens_target_mean: float | None
+    output_tokens_mean: float | None
+    output_tokens_target_mean: float | None
+    cached_tokens_mean: float | None
+    cache_hit_rate: float | None
+    output_tokens_estimated: bool
+    elapsed_s: float
+    length_s: float
+    finished: bool
+
+    def to_json(self) -> dict:
+        out = {k: getattr(self, k) for k in (
+            "phase", "target_rps", "achieved_rps", "planned", "sent", "ok", "failed",
+            "output_tokens_per_s", "goodput", "prompt_tokens_mean", "prompt_tokens_target_mean",
+            "output_tokens_mean", "output_tokens_target_mean", "cached_tokens_mean",
+            "cache_hit_rate", "output_tokens_estimated")}
+        out.update(self.metrics)
+        return out
+
+    def token_warnings(self) -> list[str]:
+        """The >5% divergence warnings of SPEC §5."""
+        out = []
+        for what, measured, target in (
+                ("prompt", self.prompt_tokens_mean, self.prompt_tokens_target_mean),
+                ("output", self.output_tokens_mean, self.output_tokens_target_mean)):
+            if measured is None or not target:
+                continue
+            off = measured / target - 1
+            if abs(off) > TOKEN_TOLERANCE:
+                out.append(f"phase {self.phase}: mean {what} tokens {measured:.1f} differ from the "
+                           f"target {target:.1f} by {off:+.1%}")
+        if self.output_tokens_estimated:
+            out.append(f"phase {self.phase}: the server sent no usage; output tokens are counted "
+                       "from content chunks (estimated)")
+        return out
+
+
+@dataclass(slots=True)
+class PhaseAccumulator:
+    """Collects one phase's records into columns; `stats()` is cheap enough for 4 Hz snapshots."""
+
+    phase: int
+    target_rps: float
+    length_s: float
+    planned: int
+    percentiles: list[float]
+    slo: Slo | None = None
+    t_start: float | None = None      # monotonic time of the phase's first scheduled arrival
+    t_done: float | None = None       # when the phase finished draining
+    sent: int = 0
+    finished: int = 0
+    ok: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    last_send: float = 0.0
+    last_end: float = 0.0
+    columns: dict[str, array] = field(default_factory=lambda: {m: array("d") for m in METRICS})
+    itl: array = field(default_factory=lambda: array("f"))
+    prompt_tokens: array = field(default_factory=lambda: array("d"))
+    prompt_targets: array = field(default_factory=lambda: array("d"))
+    output_tokens: array = field(default_factory=lambda: array("d"))
+    output_targets: array = field(default_factory=lambda: array("d"))
+    cached_tokens: array = field(default_factory=lambda: array("d"))
+    output_estimated: bool = False
+    good: int = 0
+
+    def on_send(self, t_send: float) -> None:
+        self.sent += 1
+        self.last_send = max(self.last_send, t_send)
+
+    def add(self, rec: RequestRecord) -> None:
+        self.finished += 1
+        if rec.t_end is not None:
+            self.last_end = max(self.last_end, rec.t_end)
+        if rec.status == CANCELLED:
+            self.cancelled += 1
+        if not rec.ok:
+            self.failed += 1
+            return
+        self.ok += 1
+        cols = self.columns
+        for name in METRICS:
+            if name == "itl_ms":
+                continue
+            value = getattr(rec, name)
+            if value is not None:
+                cols[name].append(value)
+        self.itl.extend(rec.itl_ms)
+        if rec.prompt_tokens is not None:
+            self.prompt_tokens.append(rec.prompt_tokens)
+            self.prompt_targets.append(rec.prompt_tokens_target)
+        if rec.output_tokens is not None:
+            self.output_tokens.append(rec.output_tokens)
+            self.output_targets.append(rec.output_tokens_target)
+        if rec.cached_tokens is not None:
+            self.cached_tokens.append(rec.cached_tokens)
+        self.output_estimated |= rec.output_tokens_estimated
+        if self.slo is not None and _meets(rec, self.slo):
+            self.good += 1
+
+    def stats(self, now: float | None = None) -> PhaseStats:
+        now = time.monotonic() if now is None else now
+        pct = self.percentiles
+        metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
+                   for m in METRICS if m != "itl_ms"}
+        metrics["itl_ms"] = distribution(np.frombuffer(self.itl, dtype=np.float32).astype(np.float64), pct)
+        metrics = {m: metrics[m] for m in METRICS}
+        elapsed = 0.0 if self.t_start is None else (self.t_done or now) - self.t_start
+        achieved = None
+        tokens_per_s = None
+        if self.t_start is not None and self.sent:
+            # Sends are due over length_s; a client that falls behind spreads them over longer.
+            span = max(min(elapsed, self.length_s), self.last_send - self.t_start, 1e-9)
+            achieved = self.sent / span
+        out_total = float(np.frombuffer(self.output_tokens, dtype=np.float64).sum())
+        if self.t_start is not None and self.last_end > self.t_start and out_total:
+            tokens_per_s = out_total / (self.last_end - self.t_start)
+        cached = np.frombuffer(self.cached_tokens, dtype=np.float64)
+        prompt = np.frombuffer(self.prompt_tokens, dtype=np.float64)
+        return PhaseStats(
+            phase=self.phase, target_rps=self.target_rps, planned=self.planned, sent=self.sent,
+            ok=self.ok, failed=self.failed, in_flight=self.sent - self.finished,
+            achieved_rps=achieved, output_tokens_per_s=tokens_per_s,
+            goodput=(self.good / self.finished if self.slo is not None and self.finished else None),
+            metrics=metrics,
+            prompt_tokens_mean=_mean(self.prompt_tokens),
+            prompt_tokens_target_mean=_mean(self.prompt_targets),
+            output_tokens_mean=_mean(self.output_tokens),
+            output_tokens_target_mean=_mean(self.output_targets),
+            cached_tokens_mean=_mean(self.cached_tokens),
+            cache_hit_rate=(float((cached > 0).mean()) if cached.size and prompt.size else None),
+            output_tokens_estimated=self.output_estimated,
+            elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
+        )
+
+
+def _mean(values: array) -> float | None:
+    return float(np.frombuffer(values, dtype=np.float64).mean()) if len(values) else None
+
+
+def _meets(rec: RequestRecord, slo: Slo) -> bool:
+    for limit, value in ((slo.ttft_ms, rec.ttft_ms), (slo.tpot_ms, rec.tpot_ms), (slo.e2e_ms, rec.e2e_ms)):
+        if limit is not None and (value is None or value > limit):
+            return False
+    return True
