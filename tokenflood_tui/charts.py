@@ -5,7 +5,6 @@ plotext draws on one global figure, so every use goes through `_LOCK`.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import threading
@@ -66,15 +65,16 @@ def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str
     return out if colour else _ANSI.sub("", out)
 
 
-def save(phases: list[PhaseStats], percentiles: list[float], folder: Path) -> None:
-    """latency_quantiles.txt (plain text) and .html (self-contained, coloured) in `folder`."""
-    import plotext as plt
+def save(phases: list[PhaseStats], percentiles: list[float], folder: Path, title: str = "") -> None:
+    """latency_quantiles.txt (plain text) and .html (a self-contained coloured page) in `folder`."""
+    from rich.console import Console
+    from rich.text import Text
 
-    with _LOCK:
-        _draw(plt, phases, percentiles, list(TITLES), 100, 40, True)
-        plt.build()
-        with contextlib.redirect_stdout(io.StringIO()):   # plotext announces the save on stdout
-            plt.save_fig(str(folder / "latency_quantiles.html"))
-        text = _ANSI.sub("", plt.build())
-        plt.clear_figure()
-    (folder / "latency_quantiles.txt").write_text(text + "\n", encoding="utf-8")
+    coloured = render(phases, percentiles, width=100, height=40, colour=True)
+    (folder / "latency_quantiles.txt").write_text(_ANSI.sub("", coloured) + "\n", encoding="utf-8")
+    console = Console(record=True, width=102, file=io.StringIO(), color_system="truecolor")
+    if title:
+        console.print(title, style="bold")
+    console.print(Text.from_ansi(coloured))
+    html = console.export_html(inline_styles=True)
+    (folder / "latency_quantiles.html").write_text(html, encoding="utf-8")

@@ -27,6 +27,7 @@ STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a s
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's
+PROBE_ATTEMPTS = 4
 
 
 @dataclass(slots=True)
@@ -221,12 +222,7 @@ class Engine:
                     f"takes {lt.prefix_length}; raise prompt_length to at least "
                     f"{factory.template_tokens + lt.prefix_length + 1}")
             for attempt in range(2):
-                rec = RequestRecord(0, 0.0, i, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
-                await self._send(client.prepare(factory.messages(i, PROBE_SEQ + i), 1), rec)
-                if not rec.ok:
-                    raise EndpointError(
-                        f"load type {i} (prompt_length {lt.prompt_length}): the endpoint rejected "
-                        f"a full-size prompt: {rec.error_message}")
+                rec = await self._probe(i)
                 if rec.prompt_tokens is None:
                     return
                 delta = lt.prompt_length - rec.prompt_tokens
@@ -239,6 +235,24 @@ class Engine:
                               f"a target of {lt.prompt_length}")
         self.sink.log("info", "calibrated prompt lengths for "
                               f"{len(self.suite.load_types)} load type(s)")
+
+    async def _probe(self, index: int) -> RequestRecord:
+        """A full-size prompt with max_tokens=1; transient errors (429, 5xx, network) are retried."""
+        client, factory = self.client, self.factory
+        assert client is not None and factory is not None
+        lt = self.suite.load_types[index]
+        for attempt in range(PROBE_ATTEMPTS):
+            rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
+            await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
+            if rec.ok:
+                return rec
+            transient = rec.http_status is None or rec.http_status == 429 or rec.http_status >= 500
+            if not transient or attempt == PROBE_ATTEMPTS - 1:
+                raise EndpointError(
+                    f"load type {index} (prompt_length {lt.prompt_length}): the endpoint rejected "
+                    f"a full-size prompt: {rec.error_message}")
+            await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _explain_failure(self, rec: RequestRecord) -> str:
         url = self.endpoint.http_base_url
@@ -354,8 +368,7 @@ class Engine:
             return
         self._recent.append(rec.status != OK)
         if not rec.ok:
-            self.sink.log("error", f"phase {rec.phase}: {rec.status} {rec.error_type or ''}: "
-                                   f"{rec.error_message}")
+            self.sink.log("error", f"phase {rec.phase}: {rec.status}: {rec.error_message}")
         failures = sum(self._recent)
         if len(self._recent) >= ERROR_MIN_SAMPLE and failures / len(self._recent) > self.suite.error_limit:
             self.stop("aborted",

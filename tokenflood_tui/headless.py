@@ -91,6 +91,10 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0)
     confirm(run.estimate, assume_yes)
     result = asyncio.run(_execute(run))
+    summary = result.summary
+    if summary["status"] != "completed":
+        observer.log("error" if summary["status"] == "aborted" else "warning",
+                     f"run {summary['status']}: {summary['message']}")
     print_summary(result)
     return result.exit_code
 

@@ -69,7 +69,7 @@ class ResultsFolder:
         self.input_tokens += rec.prompt_tokens or 0
         self.output_tokens += rec.output_tokens or 0
         if not rec.ok:
-            self.log_error(f"phase {rec.phase} {rec.status} {rec.error_type or ''}: {rec.error_message}")
+            self.log_error(f"phase {rec.phase} {rec.status} {rec.error_type or '-'}: {rec.error_message}")
 
     def log_error(self, message: str) -> None:
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
@@ -81,7 +81,8 @@ class ResultsFolder:
         self.close()
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (self.path / "summary.md").write_text(report.markdown(summary), encoding="utf-8")
-        charts.save(phases, summary["percentiles"], self.path)
+        charts.save(phases, summary["percentiles"], self.path,
+                    f"tokenflood {summary['run_name']} on {summary['model']} ({summary['status']})")
 
     def close(self) -> None:
         if not self._csv_file.closed:

@@ -1,0 +1,44 @@
+"""Helpers for tests: run the real `tokenflood` command as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+    results: Path
+
+    def folder(self) -> Path:
+        """The single results folder this run wrote."""
+        (folder,) = [p for p in self.results.iterdir() if p.is_dir()]
+        return folder
+
+    def summary(self) -> dict:
+        return json.loads((self.folder() / "summary.json").read_text())
+
+
+def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
+                   stdin: str | None = None) -> Completed:
+    results = cwd / "results"
+    full_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    proc = subprocess.run([TOKENFLOOD, *args, "--results-dir", str(results)], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout,
+                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
+    return Completed(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+

@@ -1,0 +1,69 @@
+"""Per-phase statistics from records: percentiles, rates, goodput, token accuracy."""
+
+import numpy as np
+import pytest
+
+from tokenflood_tui.records import HTTP_ERROR, RequestRecord
+from tokenflood_tui.specs import Slo
+from tokenflood_tui.stats import PhaseAccumulator, distribution
+
+
+def record(i: int, ttft_s: float, e2e_s: float, out: int = 11, ok: bool = True) -> RequestRecord:
+    t = 100.0 + i * 0.1
+    rec = RequestRecord(1, 10.0, 0, t, 100, 0, 10, t_send=t + 0.002, prompt_tokens=100,
+                        output_tokens=out, cached_tokens=16 if i % 2 else 0)
+    rec.t_first, rec.t_end = rec.t_send + ttft_s, rec.t_send + e2e_s
+    rec.itl_ms.extend([5.0] * (out - 1))
+    if not ok:
+        rec.fail(HTTP_ERROR, "HTTP 500", "boom", 500)
+    return rec
+
+
+def test_distribution_matches_numpy():
+    values = np.arange(1, 101, dtype=float)
+    d = distribution(values, [50, 90, 99])
+    assert d == {"mean": 50.5, "p50": 50.5, "p90": pytest.approx(90.1), "p99": pytest.approx(99.01)}
+    assert distribution(np.array([]), [50]) == {"mean": None, "p50": None}
+
+
+def test_phase_stats_from_records():
+    acc = PhaseAccumulator(1, 10.0, 10.0, 100, [50, 99], Slo(ttft_ms=60))
+    acc.t_start = 100.0
+    for i in range(100):
+        rec = record(i, ttft_s=0.040 + 0.0002 * i, e2e_s=0.2, ok=(i % 10 != 0))
+        acc.on_send(rec.t_send)
+        acc.add(rec)
+    acc.t_done = 110.5
+    st = acc.stats()
+    assert (st.sent, st.ok, st.failed, st.in_flight) == (100, 90, 10, 0)
+    assert st.achieved_rps == pytest.approx(10.0)
+    ttfts = np.array([40 + 0.2 * i for i in range(100) if i % 10 != 0])
+    assert st.metrics["ttft_ms"]["p50"] == pytest.approx(np.percentile(ttfts, 50))
+    assert st.metrics["dispatch_delay_ms"]["mean"] == pytest.approx(2.0)
+    assert st.metrics["e2e_ms"]["p99"] == pytest.approx(200.0)
+    assert st.metrics["scheduled_latency_ms"]["mean"] == pytest.approx(202.0)
+    # TPOT = (e2e - ttft) / (tokens - 1), averaged
+    assert st.metrics["tpot_ms"]["mean"] == pytest.approx(np.mean((200 - ttfts) / 10))
+    assert st.metrics["itl_ms"]["p50"] == pytest.approx(5.0)
+    # goodput: ok and TTFT <= 60 ms, over all finished requests
+    assert st.goodput == pytest.approx(sum(1 for t in ttfts if t <= 60) / 100)
+    assert st.cache_hit_rate == pytest.approx(50 / 90)   # odd i hit the cache; failures excluded
+    assert st.output_tokens_mean == 11 and st.output_tokens_target_mean == 10
+
+
+def test_token_divergence_warning_above_five_percent():
+    acc = PhaseAccumulator(2, 1.0, 10.0, 3, [50])
+    acc.t_start = 0.0
+    for out in (11, 11, 11):   # target 10: +10%
+        acc.add(record(0, 0.01, 0.1, out=out))
+    warnings = acc.stats().token_warnings()
+    assert len(warnings) == 1 and "output tokens 11.0" in warnings[0] and "+10.0%" in warnings[0]
+
+
+def test_client_falling_behind_lowers_the_achieved_rate():
+    acc = PhaseAccumulator(1, 80.0, 10.0, 800, [50])
+    acc.t_start = 0.0
+    for i in range(800):
+        acc.on_send(i / 34.0)      # the client only manages 34 req/s
+    acc.t_done = 24.0
+    assert acc.stats().achieved_rps == pytest.approx(34.0, rel=0.01)
