@@ -1,0 +1,70 @@
+"""Settings of the built-in simulator: latency model, limits and seeded faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class SimulatorConfig:
+    """Everything that shapes how the simulator answers; times in milliseconds unless named."""
+
+    model: str = "sim-model"
+    ttft_ms: float = 50.0
+    prefill_ms_per_token: float = 0.0
+    itl_ms: float = 10.0
+    jitter: float = 0.0
+    slots: int = 0
+    max_model_len: int = 4096
+    prefix_cache: bool = True
+    seed: int = 0
+    api_key: str | None = None
+    error_rates: dict[int, float] = field(default_factory=dict)
+    cut_rate: float = 0.0
+    stall_rate: float = 0.0
+    stall_seconds: float = 5.0
+    malformed_rate: float = 0.0
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no sense."""
+        for name in ("ttft_ms", "prefill_ms_per_token", "itl_ms", "stall_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("jitter", "cut_rate", "stall_rate", "malformed_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if self.slots < 0:
+            raise ValueError(f"slots must be >= 0 (0 = unlimited), got {self.slots}")
+        if self.max_model_len < 1:
+            raise ValueError(f"max_model_len must be >= 1, got {self.max_model_len}")
+        if not self.model:
+            raise ValueError("model must not be empty")
+        for code, rate in self.error_rates.items():
+            if not 400 <= code <= 599:
+                raise ValueError(f"error rate code must be a 4xx or 5xx status, got {code}")
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"error rate for {code} must be in [0, 1], got {rate}")
+        if sum(self.error_rates.values()) > 1.0 + 1e-9:
+            raise ValueError("error rates add up to more than 1")
+
+    def describe(self) -> str:
+        """A few human lines on the latency model and faults, for the simulator's stderr."""
+        slots = "unlimited" if self.slots == 0 else f"{self.slots} (FIFO queue beyond)"
+        cache = "on (16-token blocks)" if self.prefix_cache else "off"
+        jitter = f" ±{self.jitter:.0%}" if self.jitter else ""
+        lines = [
+            f"latency: TTFT {self.ttft_ms:g} ms + {self.prefill_ms_per_token:g} ms per uncached "
+            f"prompt token{jitter}, then one token every {self.itl_ms:g} ms{jitter}",
+            f"slots: {slots}; prefix cache: {cache}; max_model_len {self.max_model_len}; "
+            f"auth: {'API key' if self.api_key else 'none'}",
+        ]
+        faults = [f"HTTP {code} {rate:.1%}" for code, rate in sorted(self.error_rates.items())]
+        if self.cut_rate:
+            faults.append(f"cut streams {self.cut_rate:.1%}")
+        if self.stall_rate:
+            faults.append(f"stalls {self.stall_rate:.1%} of {self.stall_seconds:g} s")
+        if self.malformed_rate:
+            faults.append(f"malformed chunks {self.malformed_rate:.1%}")
+        lines.append(f"faults (seed {self.seed}): {', '.join(faults) if faults else 'none'}")
+        return "\n".join(lines)

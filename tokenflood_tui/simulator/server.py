@@ -1,0 +1,584 @@
+"""The simulator's HTTP server: OpenAI-compatible chat completions with a latency model and faults.
+
+Server truth: every chat request is recorded with `time.monotonic()` timestamps. On Linux
+CLOCK_MONOTONIC is system-wide, so a client in another process on the same machine can compare its
+own `time.monotonic()` stamps with these directly. `first_token` is stamped right after the write
+of the first content chunk returned; a client in another process may read that chunk before the
+stamp is taken (the send wakes it and can preempt us), so allow it to trail by up to a scheduler
+slice. In-process clients always see it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from collections import deque
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+
+from .config import SimulatorConfig
+from .tokenizer import PrefixCache, chat_prompt_ids, message_text, pieces, tokenize
+
+# The reply text: one short word per token, cycled.
+WORDS = (
+    " lorem", " ipsum", " dolor", " sit", " amet", " consectetur", " adipiscing", " elit",
+    " sed", " do", " eiusmod", " tempor", " incididunt", " ut", " labore", " et",
+    " dolore", " magna", " aliqua", " enim", " ad", " minim", " veniam", " quis",
+    " nostrud", " exercitation", " ullamco", " laboris", " nisi", " aliquip", " ex", " ea",
+)  # fmt: skip
+_WORD_JSON = tuple(json.dumps(word).encode() for word in WORDS)
+
+DEFAULT_MAX_TOKENS = 16
+MAX_TRUTH = 1_000_000
+
+# Constant SSE fragments, encoded once: a content chunk is head + word + tail, no json.dumps.
+_HEAD = b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":['
+_CONTENT_OPEN = b'{"index":0,"delta":{"content":'
+_CONTENT_TAIL = b'},"finish_reason":null}]}\n\n'
+_ROLE = b'{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}\n\n'
+_FINISH = b'{"index":0,"delta":{},"finish_reason":"%s"}]}\n\n'
+_DONE = b"data: [DONE]\n\n"
+_MALFORMED = b'data: {"choices": [{"delta": {"content": "oops"\n\n'
+_SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+class SlotGate:
+    """FIFO admission: at most `slots` requests in service at once; 0 means unlimited."""
+
+    def __init__(self, slots: int):
+        self._unlimited = slots == 0
+        self._free = slots
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> bool:
+        """Take a slot; return True when the request had to queue for it."""
+        if self._unlimited or (self._free > 0 and not self._waiters):
+            self._free -= 1
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just as we were cancelled
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return True
+
+    def release(self) -> None:
+        if self._unlimited:
+            self._free += 1
+            return
+        # Hand the slot straight to the oldest waiter so nobody can overtake it.
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    """Sleep until an absolute loop.time() deadline, so a late wake-up never shifts later ones."""
+    future = loop.create_future()
+    handle = loop.call_at(deadline, _wake, future)
+    try:
+        await future
+    except asyncio.CancelledError:
+        handle.cancel()
+        raise
+
+
+class _BadRequest(ValueError):
+    """A request the simulator rejects with 400, as vLLM would."""
+
+
+def _parse_messages(raw: object) -> list[tuple[str, str]]:
+    if not isinstance(raw, list) or not raw:
+        raise _BadRequest("messages must be a non-empty list")
+    messages = []
+    for message in raw:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise _BadRequest("each message must be an object with a string role")
+        try:
+            messages.append((message["role"], message_text(message.get("content"))))
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+    return messages
+
+
+def _parse_max_tokens(body: dict[str, Any]) -> int:
+    value = body.get("max_completion_tokens")
+    if value is None:
+        value = body.get("max_tokens")
+    if value is None:
+        return DEFAULT_MAX_TOKENS
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _BadRequest(f"max_tokens must be an integer, got {value!r}.")
+    if value < 1:
+        raise _BadRequest(f"max_tokens must be at least 1, got {value}.")
+    return value
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _error_type(status: int) -> str:
+    named = {
+        400: "BadRequestError",
+        401: "authentication_error",
+        404: "NotFoundError",
+        429: "RateLimitError",
+        500: "InternalServerError",
+        503: "ServiceUnavailableError",
+    }
+    return named.get(status) or _phrase(status).replace(" ", "") + "Error"
+
+
+def _error_response(status: int, message: str, headers: dict[str, str]) -> web.Response:
+    body = {"error": {"message": message, "type": _error_type(status), "code": status}}
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json",
+        headers=headers,
+    )  # fmt: skip
+
+
+class SimulatorState:
+    """The simulator's moving parts: RNGs, prefix cache, slots and the recorded truth."""
+
+    def __init__(self, config: SimulatorConfig):
+        config.validate()
+        self.config = config
+        # Separate streams so that e.g. turning jitter on does not change which requests fault.
+        self.fault_rng = random.Random(config.seed)
+        self.length_rng = random.Random(f"length:{config.seed}")
+        self.jitter_rng = random.Random(f"jitter:{config.seed}")
+        self.cache = PrefixCache()
+        self.slots = SlotGate(config.slots)
+        self.truth: list[dict[str, Any]] = []
+        self.truth_dropped = 0  # entries dropped from the front, so ?since= stays absolute
+        self.request_count = 0
+        self.model_json = json.dumps(config.model).encode()
+        self.error_table = sorted(config.error_rates.items())
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        if len(self.truth) >= MAX_TRUTH:
+            half = MAX_TRUTH // 2
+            del self.truth[:half]
+            self.truth_dropped += half
+        self.truth.append(entry)
+
+    def _authorized(self, request: web.Request) -> bool:
+        key = self.config.api_key
+        return not key or request.headers.get("Authorization", "") == f"Bearer {key}"
+
+    def _jittered(self, seconds: float) -> float:
+        jitter = self.config.jitter
+        if not jitter:
+            return seconds
+        return seconds * (1.0 + self.jitter_rng.uniform(-jitter, jitter))
+
+    def _draw_error(self) -> int | None:
+        draw = self.fault_rng.random()
+        edge = 0.0
+        for code, rate in self.error_table:
+            edge += rate
+            if draw < edge:
+                return code
+        return None
+
+    def _draw_stream_fault(self) -> str | None:
+        config = self.config
+        # Always draw all three so one request's fault does not shift the next one's draws.
+        cut, stall, malformed = (self.fault_rng.random() for _ in range(3))
+        if cut < config.cut_rate:
+            return "cut"
+        if stall < config.stall_rate:
+            return "stall"
+        if malformed < config.malformed_rate:
+            return "malformed"
+        return None
+
+    def _fail(self, entry: dict[str, Any], status: int, message: str,
+              headers: dict[str, str]) -> web.Response:  # fmt: skip
+        entry.update(status="http_error", http_status=status, finished=time.monotonic())
+        return _error_response(status, message, headers)
+
+    async def _admit(self, entry: dict[str, Any], prompt_ids: list[int],
+                     received_at: float) -> tuple[float, int]:  # fmt: skip
+        """Wait for a slot, then return (loop time the first token is due, cached tokens)."""
+        loop = asyncio.get_running_loop()
+        queued = await self.slots.acquire()
+        # Without queueing the clock started on receipt; with it, when the slot was handed over.
+        start = loop.time() if queued else received_at
+        entry["started"] = time.monotonic()
+        cached = self.cache.match_and_insert(prompt_ids) if self.config.prefix_cache else 0
+        entry["cached_tokens"] = cached
+        uncached = len(prompt_ids) - cached
+        ttft = (self.config.ttft_ms + self.config.prefill_ms_per_token * uncached) / 1000.0
+        return start + self._jittered(ttft), cached
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        received_at = asyncio.get_running_loop().time()
+        self.request_count += 1
+        request_id = f"chatcmpl-{self.request_count}"
+        entry: dict[str, Any] = {
+            "request_id": request_id, "stream": None, "received": time.monotonic(),
+            "started": None, "first_token": None, "last_token": None, "finished": None,
+            "prompt_tokens": None, "cached_tokens": None, "completion_tokens": None,
+            "status": "in_progress", "http_status": None, "fault": None,
+        }  # fmt: skip
+        self._record(entry)
+        headers = {"x-request-id": request_id}
+        config = self.config
+
+        if not self._authorized(request):
+            return self._fail(entry, 401, "Incorrect API key provided.", headers)
+        try:
+            body = json.loads(await request.read())
+        except ValueError:  # includes UnicodeDecodeError
+            return self._fail(entry, 400, "The request body is not valid JSON.", headers)
+        if not isinstance(body, dict):
+            return self._fail(entry, 400, "The request body must be a JSON object.", headers)
+        model = body.get("model", config.model)
+        if model != config.model:
+            return self._fail(entry, 404, f"The model `{model}` does not exist.", headers)
+        try:
+            messages = _parse_messages(body.get("messages"))
+            max_tokens = _parse_max_tokens(body)
+        except _BadRequest as exc:
+            return self._fail(entry, 400, str(exc), headers)
+
+        prompt_ids = chat_prompt_ids(messages)
+        prompt_tokens = len(prompt_ids)
+        entry["prompt_tokens"] = prompt_tokens
+        if prompt_tokens + max_tokens > config.max_model_len:
+            message = (
+                f"This model's maximum context length is {config.max_model_len} tokens. "
+                f"However, you requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in "
+                f"the messages, {max_tokens} in the completion). Please reduce the length of the "
+                "messages or completion."
+            )
+            return self._fail(entry, 400, message, headers)
+
+        stream = body.get("stream") is True
+        entry["stream"] = stream
+        error = self._draw_error()
+        stream_fault = self._draw_stream_fault()
+        if error is not None:
+            entry["fault"] = "error"
+            if error == 429:
+                headers["Retry-After"] = "1"
+            return self._fail(entry, error, f"Simulated error {error} {_phrase(error)}.", headers)
+
+        if body.get("ignore_eos") is True:
+            completion_tokens = max_tokens
+        else:  # a model that hits EOS somewhere in the second half of its budget
+            completion_tokens = self.length_rng.randint(math.ceil(max_tokens / 2), max_tokens)
+        entry["completion_tokens"] = completion_tokens
+        finish_reason = "length" if completion_tokens == max_tokens else "stop"
+
+        if not stream:
+            return await self._complete(
+                request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason
+            )
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        entry["fault"] = stream_fault
+        return await self._stream(
+            request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
+            include_usage, stream_fault,
+        )  # fmt: skip
+
+    async def _stream(
+        self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
+        prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
+        include_usage: bool, fault: str | None,
+    ) -> web.StreamResponse:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        config = self.config
+        response = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
+        await response.prepare(request)
+        head = _HEAD % (entry["request_id"].encode(), int(time.time()), self.model_json)
+        content_head = head + _CONTENT_OPEN
+        write = response.write
+        monotonic = time.monotonic
+        entry["http_status"] = 200
+        # The role-only chunk goes out on receipt, before the TTFT wait, as some servers do: it
+        # lets tests prove a client does not take it for the first token.
+        try:
+            await write(head + _ROLE)
+        except ConnectionError:
+            entry.update(status="cancelled", finished=monotonic())
+            return response
+
+        admitted = False
+        try:
+            deadline, cached = await self._admit(entry, prompt_ids, received_at)
+            admitted = True
+            itl = config.itl_ms / 1000.0
+            jitter = config.jitter
+            uniform = self.jitter_rng.uniform
+            fault_at = completion_tokens // 2 if fault else -1
+            words = _WORD_JSON
+            word_count = len(words)
+            end = self._stream_end(head, finish_reason, include_usage, len(prompt_ids),
+                                   completion_tokens, cached)  # fmt: skip
+            first_written = False
+            k = 0
+            while k < completion_tokens:
+                if k == fault_at and fault == "stall":
+                    deadline += config.stall_seconds  # later tokens keep their pace after it
+                if deadline > loop.time():
+                    await _sleep_until(loop, deadline)
+                if k == fault_at and fault == "cut":
+                    # Drop the connection mid-stream: no finish chunk, no usage, no [DONE].
+                    if request.transport is not None:
+                        request.transport.abort()
+                    entry.update(status="stream_error", finished=monotonic())
+                    return response
+                now = loop.time()
+                if k == fault_at and fault == "malformed":
+                    batch = [_MALFORMED]
+                else:
+                    batch = [content_head + words[k % word_count] + _CONTENT_TAIL]
+                k += 1
+                deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
+                # Tokens already due share one write: when the loop runs late (or itl_ms is 0)
+                # that is one send instead of many, which lets an overloaded simulator catch up.
+                while k < completion_tokens and deadline <= now and k != fault_at:
+                    batch.append(content_head + words[k % word_count] + _CONTENT_TAIL)
+                    k += 1
+                    deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
+                data = batch[0] if len(batch) == 1 else b"".join(batch)
+                if k == completion_tokens:
+                    # The last tokens, finish chunk, usage and [DONE] in a single send.
+                    await response.write_eof(data + end)
+                    break
+                await write(data)
+                if not first_written:
+                    entry["first_token"] = monotonic()
+                    first_written = True
+            now = monotonic()
+            if not first_written:
+                entry["first_token"] = now
+            entry.update(
+                last_token=now, finished=now,
+                status="stream_error" if fault == "malformed" else "ok",
+            )  # fmt: skip
+        except ConnectionError:  # the client went away
+            entry.update(status="cancelled", finished=monotonic())
+        except asyncio.CancelledError:  # server shutdown
+            entry.update(status="cancelled", finished=monotonic())
+            raise
+        finally:
+            if admitted:
+                self.slots.release()
+        return response
+
+    @staticmethod
+    def _stream_end(head: bytes, finish_reason: str, include_usage: bool, prompt_tokens: int,
+                    completion_tokens: int, cached: int) -> bytes:  # fmt: skip
+        """The finish chunk, the usage chunk when asked for, and [DONE]."""
+        end = head + _FINISH % finish_reason.encode()
+        if include_usage:
+            usage = {
+                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            }  # fmt: skip
+            end += head + b'],"usage":' + json.dumps(usage, separators=(",", ":")).encode()
+            end += b"}\n\n"
+        return end + _DONE
+
+    async def _complete(
+        self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
+        prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
+    ) -> web.StreamResponse:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        itl = self.config.itl_ms / 1000.0
+        try:
+            first_due, cached = await self._admit(entry, prompt_ids, received_at)
+            try:
+                done_at = first_due + sum(self._jittered(itl) for _ in range(completion_tokens - 1))
+                await _sleep_until(loop, done_at)
+            finally:
+                self.slots.release()
+        except asyncio.CancelledError:
+            entry.update(status="cancelled", finished=time.monotonic())
+            raise
+        prompt_tokens = len(prompt_ids)
+        text = "".join(WORDS[k % len(WORDS)] for k in range(completion_tokens))
+        body = {
+            "id": entry["request_id"], "object": "chat.completion", "created": int(time.time()),
+            "model": self.config.model,
+            "choices": [{
+                "index": 0, "message": {"role": "assistant", "content": text},
+                "logprobs": None, "finish_reason": finish_reason,
+            }],
+            "usage": {
+                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            },
+        }  # fmt: skip
+        response = web.Response(
+            body=json.dumps(body).encode(), content_type="application/json", headers=headers
+        )
+        entry["http_status"] = 200
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            entry.update(status="cancelled", finished=time.monotonic())
+            return response
+        # Everything is written at once, so first and last token share the write time.
+        now = time.monotonic()
+        entry.update(first_token=now, last_token=now, finished=now, status="ok")
+        return response
+
+    async def models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error_response(401, "Incorrect API key provided.", {})
+        model = {
+            "id": self.config.model, "object": "model", "created": 0, "owned_by": "tokenflood",
+            "max_model_len": self.config.max_model_len,
+        }  # fmt: skip
+        return web.json_response({"object": "list", "data": [model]})
+
+    async def tokenize(self, request: web.Request) -> web.Response:
+        """Raw text (llama.cpp `content`, vLLM `prompt`) or chat `messages` with the template."""
+        try:
+            body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise _BadRequest("The request body must be a JSON object.")
+            if "messages" in body:
+                ids = chat_prompt_ids(_parse_messages(body["messages"]))
+                token_pieces = None
+            else:
+                text = body.get("content", body.get("prompt"))
+                if not isinstance(text, str):
+                    raise _BadRequest("Give the text to tokenize as `content` or `prompt`.")
+                token_pieces = pieces(text)
+                ids = tokenize(text)
+        except ValueError as exc:  # _BadRequest and invalid JSON alike
+            message = str(exc) if isinstance(exc, _BadRequest) else "The body is not valid JSON."
+            return _error_response(400, message, {})
+        tokens: list[Any] = ids
+        if body.get("with_pieces") is True and token_pieces is not None:
+            tokens = [{"id": i, "piece": p} for i, p in zip(ids, token_pieces)]
+        return web.json_response(
+            {"tokens": tokens, "count": len(ids), "max_model_len": self.config.max_model_len}
+        )
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def get_truth(self, request: web.Request) -> web.Response:
+        """The recorded requests; `?since=K` skips the first K recorded since the last clear."""
+        try:
+            since = max(0, int(request.query.get("since", "0")))
+        except ValueError:
+            return _error_response(400, "since must be an integer", {})
+        start = max(0, since - self.truth_dropped)
+        return web.json_response(
+            {"requests": self.truth[start:], "next": self.truth_dropped + len(self.truth)}
+        )
+
+    async def clear_truth(self, request: web.Request) -> web.Response:
+        cleared = len(self.truth)
+        self.truth.clear()
+        self.truth_dropped = 0
+        return web.json_response({"cleared": cleared})
+
+    async def clear_cache(self, request: web.Request) -> web.Response:
+        """Forget every cached prefix block (handy between benchmark runs)."""
+        blocks = len(self.cache)
+        self.cache.clear()
+        return web.json_response({"cleared_blocks": blocks})
+
+
+STATE = web.AppKey("simulator_state", SimulatorState)
+
+
+def build_app(config: SimulatorConfig) -> web.Application:
+    """The simulator as an aiohttp application; raises ValueError on a nonsensical config."""
+    state = SimulatorState(config)
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[STATE] = state
+    app.router.add_post("/v1/chat/completions", state.chat_completions)
+    app.router.add_get("/v1/models", state.models)
+    app.router.add_post("/tokenize", state.tokenize)
+    app.router.add_get("/health", state.health)
+    app.router.add_get("/sim/requests", state.get_truth)
+    app.router.add_delete("/sim/requests", state.clear_truth)
+    app.router.add_delete("/sim/cache", state.clear_cache)
+    return app
+
+
+async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
+    """Start serving app on 127.0.0.1 (never anything else); return the runner and the port."""
+    # No access log: one log line per request would cost more than the request itself.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+    await site.start()
+    return runner, runner.addresses[0][1]
+
+
+class Simulator:
+    """The simulator in this process's event loop, for tests and the demo."""
+
+    def __init__(self, config: SimulatorConfig | None = None, port: int = 0):
+        self.config = config if config is not None else SimulatorConfig()
+        self.app = build_app(self.config)
+        self.port = port
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def truth(self) -> list[dict[str, Any]]:
+        """The recorded requests, oldest first (a live list)."""
+        return self.app[STATE].truth
+
+    async def start(self) -> str:
+        """Start listening; return the base URL, e.g. http://127.0.0.1:PORT/v1."""
+        self._runner, self.port = await serve(self.app, self.port)
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
