@@ -55,9 +55,11 @@ class LitellmClient(Client):
         usage = None
         finished = False
         last = 0.0
+        streaming = False
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
+            streaming = True
             async for chunk in stream:
                 now = time.monotonic()
                 chunk_usage = getattr(chunk, "usage", None)
@@ -82,17 +84,19 @@ class LitellmClient(Client):
                 rec.fail(STREAM_ERROR, "IncompleteStream", "the stream ended before the response finished")
         except Exception as exc:  # litellm maps every provider error to its own exception types
             rec.t_end = time.monotonic()
-            self._fail(rec, exc)
+            self._fail(rec, exc, streaming)
         finally:
             if rec.t_end is None:
                 rec.t_end = time.monotonic()
         apply_usage(rec, usage)
 
-    def _fail(self, rec: RequestRecord, exc: Exception) -> None:
+    def _fail(self, rec: RequestRecord, exc: Exception, streaming: bool) -> None:
         status = getattr(exc, "status_code", None)
         message = self.scrub(str(getattr(exc, "message", None) or exc))[:500]
         name = type(exc).__name__
-        if isinstance(exc, self._litellm.Timeout):
+        if streaming:   # litellm reports a broken stream as a 500 of its own making
+            rec.fail(STREAM_ERROR, name, f"the stream broke off: {message}")
+        elif isinstance(exc, self._litellm.Timeout):
             rec.fail(TIMEOUT, name, message)
         elif isinstance(exc, self._litellm.APIConnectionError) and status in (None, 500):
             rec.fail(CONNECTION_ERROR, name, message)
