@@ -76,10 +76,9 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
     if not sys.stdin.isatty():
         raise BudgetRefused("not confirmed: stdin is not a terminal, so nobody can answer y/N; "
                             "pass --yes to start the run without asking")
-    try:
-        answer = input("Start the run? [y/N] ")
-    except EOFError:
-        answer = ""
+    err.write("Start the run? [y/N] ")   # on stderr: stdout may be piped to a file
+    err.flush()
+    answer = sys.stdin.readline()
     if answer.strip().lower() not in ("y", "yes"):
         raise BudgetRefused("run cancelled at the budget confirmation")
 

@@ -1,0 +1,61 @@
+"""The y/N budget question on a terminal (a pseudo-terminal here, as over SSH)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import TOKENFLOOD, write
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1") as s:
+        yield s
+
+
+def ask(tmp_path, base_url: str, answer: bytes) -> tuple[int, str]:
+    write(tmp_path / "run.yml", "name: ask\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
+          "load_types:\n- {prompt_length: 50, output_length: 4}\n")
+    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    master, slave = os.openpty()
+    proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless",
+                             "--results-dir", "results"], cwd=tmp_path, stdin=slave,
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 1024) if _readable(master) else b""
+    os.write(master, answer)
+    out, _ = proc.communicate(timeout=60)
+    while _readable(master):
+        try:
+            seen += os.read(master, 4096)
+        except OSError:
+            break
+    os.close(master)
+    return proc.returncode, (seen + out).decode()
+
+
+def _readable(fd: int) -> bool:
+    import select
+    return bool(select.select([fd], [], [], 0.1)[0])
+
+
+def test_answering_no_starts_nothing(tmp_path, sim):
+    code, out = ask(tmp_path, sim.base_url, b"n\n")
+    assert code == 3 and "cancelled at the budget confirmation" in out
+    assert "input tokens" in out and "cost" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_answering_yes_runs(tmp_path, sim):
+    code, out = ask(tmp_path, sim.base_url, b"y\n")
+    assert code == 0, out
+    assert (tmp_path / "results").exists() and "completed" in out
