@@ -1,67 +1,71 @@
 """plotext charts of latency percentiles against request rate, shared by the TUI and results folder.
 
-plotext draws on one global figure, so every use goes through `_LOCK`.
+Each chart gets its own plotext figure, so the run thread (results folder) and the UI thread
+(live view) can draw at the same time.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import threading
 from pathlib import Path
 from typing import Iterable
 
 from .stats import PhaseStats, pkey
 
-_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LINE_COLOURS = ["cyan", "yellow", "magenta", "green", "red", "blue"]
+POINT_MARKERS = ["•", "x", "+", "*", "o", "#"]   # tell percentiles apart without colour
 TITLES = {"ttft_ms": "TTFT (ms)", "e2e_ms": "end-to-end latency (ms)"}
 
 
-def _series(phases: Iterable[PhaseStats], metric: str, percentile: float) -> tuple[list, list]:
+def _series(phases: Iterable, metric: str, percentile: float) -> tuple[list, list]:
+    """(rates, values) of one percentile; phases are PhaseStats or summary.json phase dicts."""
     xs, ys = [], []
     for ph in phases:
-        value = ph.metrics[metric].get(pkey(percentile))
+        dist = ph[metric] if isinstance(ph, dict) else ph.metrics[metric]
+        value = dist.get(pkey(percentile))
         if value is not None:
-            xs.append(ph.target_rps)
+            xs.append(ph["target_rps"] if isinstance(ph, dict) else ph.target_rps)
             ys.append(value)
     return xs, ys
 
 
-def _draw(plt, phases: list[PhaseStats], percentiles: list[float], metrics: list[str],
-          width: int, height: int, colour: bool) -> None:
-    plt.clear_figure()
-    plt.subplots(len(metrics), 1)
-    plt.plotsize(width, height)
+def _figure(phases: list, percentiles: list[float], metrics: list[str], width: int, height: int):
+    """A private plotext figure (plotext's module-level figure is shared state across threads)."""
+    from plotext._figure import _figure_class
+
+    fig = _figure_class()
+    fig.subplots(len(metrics), 1)
+    fig.plotsize(width, height)
+    rates = sorted({ph["target_rps"] if isinstance(ph, dict) else ph.target_rps for ph in phases})
     for row, metric in enumerate(metrics, start=1):
-        plt.subplot(row, 1)
-        if not colour:
-            plt.theme("clear")
+        plt = fig.subplot(row, 1)
+        # "clear": no canvas colours, so the chart sits on the terminal's (or theme's) background;
+        # lines use the 8 basic colours every terminal and theme has.
+        plt.theme("clear")
         plt.title(TITLES.get(metric, metric) + " by request rate")
         plt.xlabel("target req/s")
         any_points = False
-        for p in percentiles:
+        for i, p in enumerate(percentiles):
             xs, ys = _series(phases, metric, p)
             if xs:
-                plt.plot(xs, ys, label=pkey(p), marker="braille")
-                plt.scatter(xs, ys, marker="dot")
+                color = LINE_COLOURS[i % len(LINE_COLOURS)]
+                marker = POINT_MARKERS[i % len(POINT_MARKERS)]
+                plt.plot(xs, ys, label=f"{pkey(p)} {marker}", marker="braille", color=color)
+                plt.scatter(xs, ys, marker=marker, color=color)
                 any_points = True
         if not any_points:
             plt.text("no finished requests yet", 0.5, 0.5)
-        rates = [ph.target_rps for ph in phases]
         if rates:
             plt.xticks(rates, [f"{r:g}" for r in rates])
+    return fig
 
 
-def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,
+def render(phases: list, percentiles: list[float], metrics: list[str] | None = None,
            width: int = 100, height: int = 30, colour: bool = True) -> str:
     """The chart as a string (ANSI colours when `colour`)."""
-    import plotext as plt
-
-    with _LOCK:
-        _draw(plt, phases, percentiles, metrics or list(TITLES), width, height, colour)
-        out = plt.build()
-        plt.clear_figure()
+    out = _figure(phases, percentiles, metrics or list(TITLES), width, height).build()
     return out if colour else _ANSI.sub("", out)
 
 

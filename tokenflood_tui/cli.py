@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
 
+    p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
+    p.add_argument("file", type=Path, metavar="FILE.yml")
+
+    p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
+    p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
+
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
     add_simulator_arguments(p)
@@ -65,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_from_args(args)
         if args.command == "demo":
             return cmd_demo(args)
-        build_parser().print_help()
-        return 0
+        if args.command == "edit":
+            return cmd_edit(args)
+        if args.command == "results":
+            return cmd_results(args)
+        return cmd_home(args)
     except TokenfloodError as exc:
         sys.stderr.write(f"tokenflood: error: {exc}\n")
         return exc.exit_code
@@ -103,11 +112,67 @@ def load_specs(args: argparse.Namespace):
     return suite, endpoint
 
 
+def interactive() -> bool:
+    """The TUI needs a terminal on both ends; otherwise it would hang or write escape codes."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def require_terminal(what: str) -> None:
+    from .errors import ConfigError
+    if not interactive():
+        raise ConfigError(f"{what} needs a terminal (stdin and stdout are not both a TTY); "
+                          "for scripts use `tokenflood run RUN.yml ENDPOINT.yml --headless --yes`")
+
+
+def run_tui(launch) -> int:
+    from .tui.app import TokenfloodApp
+    code = TokenfloodApp(launch).run()
+    return 0 if code is None else int(code)
+
+
+def cmd_home(args: argparse.Namespace) -> int:
+    require_terminal("the home screen")
+    from .tui.app import Launch
+    return run_tui(Launch("home", folder=Path("."), results_root=args.results_dir, theme=args.theme))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
-    from .headless import run_headless
+    if args.headless or not interactive():
+        from .headless import run_headless
+        return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes, verbose=args.verbose)
+    from .tui.app import Launch
+    return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
+                          theme=args.theme, assume_yes=args.yes))
 
-    return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes, verbose=args.verbose)
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .specs import detect_kind
+    if not args.file.exists():
+        raise ConfigError(f"{args.file}: no such file; `tokenflood init` writes examples, and the "
+                          "home screen (`tokenflood`) creates new specs")
+    detect_kind(args.file)   # a clear error for a file that is neither kind
+    require_terminal("the editor")
+    from .tui.app import Launch
+    return run_tui(Launch("edit", folder=args.file.parent, results_root=args.results_dir,
+                          file=args.file, theme=args.theme))
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .workspace import latest_results
+    folder = args.dir or latest_results(args.results_dir)
+    if folder is None:
+        raise ConfigError(f"no results folders in {args.results_dir}; run something first")
+    if not (folder / "summary.json").exists():
+        raise ConfigError(f"{folder} has no summary.json: not a results folder")
+    if not interactive():
+        sys.stdout.write((folder / "summary.md").read_text(encoding="utf-8"))
+        return 0
+    from .tui.app import Launch
+    return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
+                          theme=args.theme))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

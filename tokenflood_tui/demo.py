@@ -39,4 +39,12 @@ def run_demo(args: argparse.Namespace) -> int:
                              f"{sim.base_url} instead\n")
             endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model",
                                     base_url=sim.base_url, name="simulator")
-        return run_headless(suite, endpoint, args.results_dir, assume_yes=True, verbose=args.verbose)
+        from .cli import interactive
+        if args.headless or not interactive():
+            return run_headless(suite, endpoint, args.results_dir, assume_yes=True,
+                                verbose=args.verbose)
+        from .cli import run_tui
+        from .tui.app import Launch
+        title = "demo: " + ("llama.cpp + SmolLM2-135M" if reason is None else "built-in simulator")
+        return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
+                              theme=args.theme, title=title))

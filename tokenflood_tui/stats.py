@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from .records import CANCELLED, RequestRecord
 from .specs import Slo
 
+RECENT = 32   # requests in the "latency now" window that live sparklines plot
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
 
@@ -53,6 +55,8 @@ class PhaseStats:
     elapsed_s: float
     length_s: float
     finished: bool
+    recent_ttft_ms: float | None = None   # median of the last RECENT ok requests
+    recent_e2e_ms: float | None = None
 
     def to_json(self) -> dict:
         out = {k: getattr(self, k) for k in (
@@ -109,6 +113,8 @@ class PhaseAccumulator:
     cached_tokens: array = field(default_factory=lambda: array("d"))
     output_estimated: bool = False
     good: int = 0
+    recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
 
     def on_send(self, t_send: float) -> None:
         self.sent += 1
@@ -132,6 +138,10 @@ class PhaseAccumulator:
             if value is not None:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
+        if rec.ttft_ms is not None:
+            self.recent_ttft.append(rec.ttft_ms)
+        if rec.e2e_ms is not None:
+            self.recent_e2e.append(rec.e2e_ms)
         if rec.prompt_tokens is not None:
             self.prompt_tokens.append(rec.prompt_tokens)
             self.prompt_targets.append(rec.prompt_tokens_target)
@@ -177,6 +187,8 @@ class PhaseAccumulator:
             cache_hit_rate=(float((cached > 0).mean()) if cached.size and prompt.size else None),
             output_tokens_estimated=self.output_estimated,
             elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
+            recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
+            recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
         )
 
 

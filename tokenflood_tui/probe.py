@@ -1,0 +1,45 @@
+"""One short request to check an endpoint works (the editors' "test endpoint")."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from . import prompts
+from .clients.base import make_client
+from .errors import TokenfloodError
+from .records import TIMEOUT, RequestRecord
+from .specs import EndpointSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    ok: bool
+    message: str                 # what to show: timings, or the endpoint's own error
+    ttft_ms: float | None = None
+    e2e_ms: float | None = None
+    client: str | None = None
+
+
+async def probe_endpoint(endpoint: EndpointSpec, max_tokens: int = 8, timeout_s: float = 30) -> ProbeResult:
+    """Send one short streamed request; never raises for endpoint or config problems."""
+    try:
+        client = make_client(endpoint)
+    except TokenfloodError as exc:
+        return ProbeResult(False, str(exc))
+    await client.start()
+    rec = RequestRecord(0, 0.0, 0, time.monotonic(), 0, 0, max_tokens)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.send(client.prepare([{"role": "user", "content": prompts.WARMUP_TEXT}],
+                                             max_tokens), rec)
+    except TimeoutError:
+        rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
+    finally:
+        await client.close()
+    if not rec.ok:
+        return ProbeResult(False, rec.error_message or rec.status, client=client.name)
+    ttft = f"TTFT {rec.ttft_ms:.0f} ms, " if rec.ttft_ms is not None else ""
+    return ProbeResult(True, f"ok via {client.name} client: {ttft}{rec.output_tokens} tokens in "
+                             f"{rec.e2e_ms:.0f} ms", rec.ttft_ms, rec.e2e_ms, client.name)

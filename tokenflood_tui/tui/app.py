@@ -1,0 +1,156 @@
+"""The Textual front end: screens over the same core the headless front end drives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..specs import EndpointSpec, RunSuite
+from .screens.confirm import ConfirmModal
+
+Mode = Literal["home", "edit", "run", "results"]
+
+
+@dataclass
+class Launch:
+    """What the command line asked the app to open."""
+
+    mode: Mode = "home"
+    folder: Path = field(default_factory=lambda: Path("."))
+    results_root: Path = field(default_factory=lambda: Path("results"))
+    file: Path | None = None                 # edit: the spec file
+    suite: RunSuite | None = None            # run
+    endpoint: EndpointSpec | None = None     # run
+    results_dir: Path | None = None          # results
+    theme: str | None = None
+    title: str | None = None                 # e.g. "demo: llama.cpp + SmolLM2-135M"
+    assume_yes: bool = False                 # --yes: no budget modal unless over a limit
+
+
+class TokenfloodApp(App[int]):
+    """Home, editors, budget modal, live run and results. `run()` returns the exit code."""
+
+    TITLE = "tokenflood"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit", show=False),
+    ]
+
+    def __init__(self, launch: Launch | None = None):
+        super().__init__()
+        self.launch = launch or Launch()
+        self.workdir = self.launch.folder
+        self.results_root = self.launch.results_root
+        # The endpoint and suite chosen on the home screen (editors use the endpoint for cost).
+        self.selected_endpoint: EndpointSpec | None = self.launch.endpoint
+        self.selected_suite: RunSuite | None = self.launch.suite
+        self.exit_code = 0
+        self.run_controller = None   # the active RunController, if a run is going
+
+    # ------------------------------------------------------------------ screens
+
+    def get_default_screen(self) -> Screen:
+        launch = self.launch
+        if launch.mode == "edit" and launch.file is not None:
+            return self.editor_for(launch.file)
+        if launch.mode == "results" and launch.results_dir is not None:
+            from .screens.results import ResultsScreen
+            return ResultsScreen(launch.results_dir)
+        from .screens.home import HomeScreen
+        return HomeScreen()
+
+    def on_mount(self) -> None:
+        if self.launch.title:
+            self.sub_title = self.launch.title
+        from . import themes
+        themes.install(self, self.launch.theme)
+        if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
+            self.start_run(self.launch.suite, self.launch.endpoint)
+
+    def editor_for(self, path: Path | None, kind: str | None = None) -> Screen:
+        """The editor screen for a spec file (kind detected from content when not given)."""
+        from ..specs import detect_kind
+        if kind is None and path is not None and path.exists():
+            kind = detect_kind(path)
+        if kind == "endpoint":
+            from .screens.endpoint_editor import EndpointEditor
+            return EndpointEditor(path)
+        from .screens.suite_editor import SuiteEditor
+        return SuiteEditor(path)
+
+    def open_editor(self, path: Path | None, kind: str | None = None) -> None:
+        self.push_screen(self.editor_for(path, kind))
+
+    # ------------------------------------------------------------------ runs
+
+    @work(group="run-flow", exclusive=True)
+    async def start_run(self, suite: RunSuite, endpoint: EndpointSpec) -> None:
+        """Budget modal, then the live run view."""
+        from ..errors import TokenfloodError
+        from ..runner import Run
+        from .run_controller import RunController
+        from .screens.budget import BudgetModal
+        from .screens.run import RunScreen
+
+        if self.run_controller is not None and self.run_controller.running:
+            self.notify("A run is already going.", severity="warning")
+            return
+        try:
+            controller = RunController(self, suite, endpoint, self.results_root)
+        except TokenfloodError as exc:   # e.g. an invalid limit variable
+            self.notify(str(exc), title="Cannot start", severity="error", markup=False)
+            return
+        estimate = controller.run.estimate
+        skip_modal = self.launch.assume_yes and not estimate.over_limits
+        confirmed = skip_modal or await self.push_screen_wait(BudgetModal(estimate, suite, endpoint))
+        if not confirmed:
+            if self.launch.mode == "run" and len(self.screen_stack) <= 1:
+                self.exit(3, return_code=3)   # `tokenflood run` cancelled at the modal: budget refused
+            return
+        self.run_controller = controller
+        await self.push_screen(RunScreen(controller))
+        controller.start()
+
+    @work(group="quit", exclusive=True)
+    async def action_quit(self) -> None:
+        """Quit; mid-run, ask first, then stop the run and wait for its results folder."""
+        controller = self.run_controller
+        if controller is not None and controller.running:
+            if not await self.push_screen_wait(ConfirmModal(
+                    "A run is going. Stop it and quit?", "In-flight requests get a few seconds; "
+                    "everything measured so far is written to the results folder.",
+                    yes="Stop and quit", no="Keep running")):
+                return
+            controller.stop()
+            await controller.wait_finished_async()
+        self.exit(self.exit_code, return_code=self.exit_code)
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        yield from self.commands_for(screen)
+
+    def commands_for(self, screen: Screen):
+        """Every action also in the command palette."""
+        yield SystemCommand("Home", "Spec files and recent results", self._go_home)
+        yield SystemCommand("New endpoint spec", "Open an empty endpoint editor",
+                            lambda: self.open_editor(None, "endpoint"))
+        yield SystemCommand("New run suite", "Open an empty run-suite editor",
+                            lambda: self.open_editor(None, "run"))
+        for name, help_text, callback in getattr(screen, "palette_commands", lambda: [])():
+            yield SystemCommand(name, help_text, callback)
+
+    def _go_home(self) -> None:
+        from .screens.home import HomeScreen
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, HomeScreen):
+            self.push_screen(HomeScreen())

@@ -1,0 +1,93 @@
+"""Runs the core in its own thread with its own event loop, so rendering never delays a request.
+
+The run thread only posts messages (thread-safe) to the screen that watches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+
+from textual.message_pump import MessagePump
+
+from ..engine import RunSnapshot
+from ..errors import TokenfloodError
+from ..runner import Run, RunResult
+from ..specs import EndpointSpec, RunSuite
+from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+
+SNAPSHOT_INTERVAL_S = 0.25
+# The UI thread holds the GIL while it renders; a short switch interval hands it back to the
+# run thread sooner when a response arrives (Python's default is 5 ms).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+class RunController:
+    """One run: started once, stopped from the UI, finished with a RunFinishedMessage."""
+
+    def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path):
+        self.app = app
+        self.suite = suite
+        self.endpoint = endpoint
+        self.run = Run(suite, endpoint, results_root, observer=self,
+                       snapshot_interval_s=SNAPSHOT_INTERVAL_S)
+        self.target: MessagePump | None = None      # who receives messages (the run screen)
+        self.result: RunResult | None = None
+        self.error: str | None = None
+        self.exit_code = 0
+        self.log_lines: list[tuple[str, str]] = []  # kept for screens that attach later
+        self._thread: threading.Thread | None = None
+        self._finished = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._finished.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def start(self) -> None:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        self._thread = threading.Thread(target=self._main, name="tokenflood-run", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sending; in-flight requests get a short grace; results are still written."""
+        self.run.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    async def wait_finished_async(self, timeout: float = 20.0) -> bool:
+        return await asyncio.to_thread(self._finished.wait, timeout)
+
+    # ------------------------------------------------------------------ the run thread
+
+    def _main(self) -> None:
+        try:
+            self.result = asyncio.run(self.run.execute())
+            self.exit_code = self.result.exit_code
+        except TokenfloodError as exc:
+            self.error, self.exit_code = str(exc), exc.exit_code
+        except Exception as exc:  # shown in the UI rather than lost in a thread
+            self.error, self.exit_code = f"internal error: {exc!r}", 1
+        finally:
+            self._finished.set()
+            sys.setswitchinterval(0.005)
+            self._post(RunFinishedMessage(self.result, self.error, self.exit_code))
+
+    def _post(self, message) -> None:
+        target = self.target
+        if target is not None:
+            target.post_message(message)
+
+    # RunObserver: called on the run thread
+    def log(self, level: str, message: str) -> None:
+        self.log_lines.append((level, message))
+        self._post(RunLogMessage(level, message))
+
+    def snapshot(self, snap: RunSnapshot) -> None:
+        self._post(RunSnapshotMessage(snap))

@@ -1,0 +1,200 @@
+"""Home: the endpoint specs and run suites in the folder (and the samples), recent results."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
+from ..messages import SpecSaved
+
+
+class HomeScreen(Screen):
+    """Choose one endpoint and one suite (Enter), then r runs them."""
+
+    BINDINGS = [
+        Binding("enter", "choose", "Choose", id="home-choose"),
+        Binding("r", "run", "Run", id="home-run"),
+        Binding("e", "edit", "Edit", id="home-edit"),
+        Binding("n", "new_endpoint", "New endpoint", id="home-new-endpoint"),
+        Binding("s", "new_suite", "New suite", id="home-new-suite"),
+        Binding("f5", "refresh", "Refresh", id="home-refresh"),
+        Binding("q", "app.quit", "Quit", id="home-quit"),
+    ]
+    DEFAULT_CSS = """
+    HomeScreen #lists { height: 1fr; }
+    HomeScreen .column { width: 1fr; border: round $panel; }
+    HomeScreen .column:focus-within { border: round $primary; }
+    HomeScreen OptionList { height: 1fr; border: none; }
+    HomeScreen #selection { height: auto; padding: 0 1; text-style: bold; }
+    HomeScreen #detail { height: 8; padding: 0 1; border: round $panel; }
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.specs: list[SpecFile] = []
+        self.results: list[ResultsEntry] = []
+        self.chosen_endpoint: SpecFile | None = None
+        self.chosen_suite: SpecFile | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="lists"):
+            for list_id, title in (("endpoints", "Endpoints"), ("suites", "Run suites"),
+                                   ("results", "Recent results")):
+                with Vertical(classes="column") as column:
+                    column.border_title = title
+                    yield OptionList(id=list_id)
+        yield Static("", id="selection", markup=False)
+        detail = Static("", id="detail", markup=False)
+        detail.border_title = "details"
+        yield detail
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.app.workdir.resolve())
+        self.action_refresh()
+        self.query_one("#endpoints", OptionList).focus()
+
+    # ------------------------------------------------------------------ lists
+
+    def action_refresh(self) -> None:
+        app = self.app
+        self.specs = find_specs(app.workdir)
+        self.results = find_results(app.results_root)
+        self._fill("endpoints", [s for s in self.specs if s.kind == "endpoint"])
+        self._fill("suites", [s for s in self.specs if s.kind == "run"])
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        results.add_options([Option(r.label, id=str(r.path)) for r in self.results] or
+                            [Option("no results yet", id="", disabled=True)])
+        # keep choices across refreshes, by path
+        self.chosen_endpoint = self._same(self.chosen_endpoint)
+        self.chosen_suite = self._same(self.chosen_suite)
+        if self.chosen_endpoint is None:
+            self.chosen_endpoint = next((s for s in self.specs if s.kind == "endpoint" and s.spec
+                                         and not s.sample), None)
+        if self.chosen_suite is None:
+            self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
+                                      and not s.sample), None)
+        self._show_selection()
+
+    def _fill(self, list_id: str, files: list[SpecFile]) -> None:
+        option_list = self.query_one(f"#{list_id}", OptionList)
+        option_list.clear_options()
+        option_list.add_options([Option(("⚠ " if f.error else "") + f.label, id=str(f.path))
+                                 for f in files] or [Option("none here yet", id="", disabled=True)])
+
+    def _same(self, chosen: SpecFile | None) -> SpecFile | None:
+        if chosen is None:
+            return None
+        return next((s for s in self.specs if s.path == chosen.path and s.spec is not None), None)
+
+    def _file(self, path: str) -> SpecFile | None:
+        return next((s for s in self.specs if str(s.path) == path), None)
+
+    def _highlighted(self) -> tuple[str, str | None]:
+        focused = self.focused
+        if isinstance(focused, OptionList) and focused.highlighted is not None:
+            option = focused.get_option_at_index(focused.highlighted)
+            return focused.id or "", option.id or None
+        return (focused.id if focused else "") or "", None
+
+    def _show_selection(self) -> None:
+        ep = self.chosen_endpoint.label if self.chosen_endpoint else "(none: Enter on one)"
+        su = self.chosen_suite.label if self.chosen_suite else "(none: Enter on one)"
+        self.query_one("#selection", Static).update(f"endpoint: {ep}   suite: {su}   — r: run")
+        self.app.selected_endpoint = self.chosen_endpoint.spec if self.chosen_endpoint else None
+
+    @on(OptionList.OptionHighlighted)
+    def _describe(self, event: OptionList.OptionHighlighted) -> None:
+        detail = self.query_one("#detail", Static)
+        key = event.option.id or ""
+        if event.option_list.id == "results":
+            entry = next((r for r in self.results if str(r.path) == key), None)
+            detail.update(f"{entry.run_name} on {entry.model}: {entry.status}\n{entry.path}\n"
+                          "Enter: open" if entry else "")
+            return
+        spec_file = self._file(key)
+        if spec_file is None:
+            detail.update("")
+        elif spec_file.error:
+            detail.update(f"{spec_file.path}\n{spec_file.error}\n(e: edit to fix)")
+        else:
+            detail.update(f"{spec_file.path}\n{_describe_spec(spec_file)}\nEnter: choose   e: edit")
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_choose()
+
+    @on(SpecSaved)
+    def _saved(self, event: SpecSaved) -> None:
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_choose(self) -> None:
+        list_id, key = self._highlighted()
+        if not key:
+            return
+        if list_id == "results":
+            from .results import ResultsScreen
+            self.app.push_screen(ResultsScreen(key))
+            return
+        spec_file = self._file(key)
+        if spec_file is None:
+            return
+        if spec_file.error:
+            self.notify(f"{spec_file.label} is invalid; press e to fix it", severity="warning",
+                        markup=False)
+            return
+        if spec_file.kind == "endpoint":
+            self.chosen_endpoint = spec_file
+        else:
+            self.chosen_suite = spec_file
+        self._show_selection()
+
+    def action_run(self) -> None:
+        if self.chosen_endpoint is None or self.chosen_suite is None:
+            self.notify("Choose an endpoint and a run suite first (Enter on each).", severity="warning")
+            return
+        self.app.start_run(self.chosen_suite.spec, self.chosen_endpoint.spec)
+
+    def action_edit(self) -> None:
+        list_id, key = self._highlighted()
+        spec_file = self._file(key) if key else None
+        if spec_file is None:
+            self.notify("Highlight an endpoint or suite to edit.", severity="information")
+            return
+        self.app.open_editor(spec_file.path, spec_file.kind)
+
+    def action_new_endpoint(self) -> None:
+        self.app.open_editor(None, "endpoint")
+
+    def action_new_suite(self) -> None:
+        self.app.open_editor(None, "run")
+
+    def palette_commands(self):
+        return [("Run chosen endpoint and suite", "Budget check, then the live view", self.action_run),
+                ("Edit highlighted spec", "Open it in its editor", self.action_edit),
+                ("Refresh", "Rescan the folder and results", self.action_refresh)]
+
+
+def _describe_spec(spec_file: SpecFile) -> str:
+    spec = spec_file.spec
+    if spec_file.kind == "endpoint":
+        return (f"{spec.provider} / {spec.model}  {spec.base_url or ''}  client {spec.resolved_client}"
+                + (f"  key from ${spec.api_key_env_var}" if spec.api_key_env_var else ""))
+    rates = ", ".join(f"{r:g}" for r in spec.requests_per_second_rates)
+    types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
+                      for lt in spec.load_types)
+    return (f"rates {rates} req/s, {spec.test_length_in_seconds:g} s each, {spec.arrival}\n"
+            f"load types (prompt/prefix/output × weight): {types}")

@@ -1,0 +1,113 @@
+"""The user settings file: a small YAML file in the platform's config folder.
+
+No Textual import here: the core may read settings too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+CONFIG_DIR_ENV = "TOKENFLOOD_CONFIG_DIR"
+SETTINGS_FILE = "settings.yml"
+
+
+class Settings(BaseModel):
+    """What tokenflood remembers between sessions."""
+
+    # Unknown keys are ignored so that a settings file written by a newer version still loads.
+    model_config = ConfigDict(extra="ignore")
+
+    theme: str | None = None
+
+
+def config_dir() -> Path:
+    """`$TOKENFLOOD_CONFIG_DIR` if set, else the platform's user config folder for tokenflood."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_config_path("tokenflood")
+
+
+def settings_path() -> Path:
+    """Where the settings file lives."""
+    return config_dir() / SETTINGS_FILE
+
+
+def read_settings() -> tuple[Settings, str | None]:
+    """The settings and a warning for the user if the file could not be used; never raises.
+
+    A missing or empty file gives the defaults without a warning; a corrupt one gives the
+    defaults and a warning naming the file and the problem.
+    """
+    path = settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return Settings(), f"{path}: cannot read the settings file ({exc}); using defaults."
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        return Settings(), f"{path}: YAML syntax error{where}: {problem}; using defaults."
+    if data is None:
+        return Settings(), None
+    if not isinstance(data, dict):
+        return Settings(), (f"{path}: expected a mapping such as 'theme: tokenflood-dark', "
+                            f"got {type(data).__name__}; using defaults.")
+    try:
+        return Settings.model_validate(data), None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors())
+        return Settings(), f"{path}: {problems}; using defaults."
+
+
+def load_settings() -> Settings:
+    """The settings, or the defaults if the file is missing or corrupt; never raises."""
+    return read_settings()[0]
+
+
+def save_settings(settings: Settings) -> Path:
+    """Write the settings atomically (temp file + replace), creating the folder; returns the path.
+
+    Keys this version does not know (written by a newer tokenflood) are kept. Raises `OSError`
+    if the folder is not writable.
+    """
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {}
+    try:
+        existing = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(existing, dict):
+            data.update(existing)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        pass   # missing or corrupt: it is replaced as a whole
+    data.update(settings.model_dump())
+    text = yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return path

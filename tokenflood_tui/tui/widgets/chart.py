@@ -1,0 +1,57 @@
+"""The latency-percentiles-by-rate chart (plotext), redrawn at most twice a second."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ... import charts
+
+METRIC_NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e"}
+
+
+class LatencyChart(Static):
+    """Plots the suite's percentiles of one metric against the target rate of each phase."""
+
+    DEFAULT_CSS = """
+    LatencyChart { height: 1fr; min-height: 10; }
+    """
+    metric: reactive[str] = reactive("ttft_ms")
+    REDRAW_INTERVAL_S = 0.5
+
+    def __init__(self, percentiles: list[float], **kwargs):
+        super().__init__("", **kwargs)
+        self.percentiles = percentiles
+        self._phases: list = []
+        self._dirty = True
+        self._drawn_size = (0, 0)
+
+    def on_mount(self) -> None:
+        self.set_interval(self.REDRAW_INTERVAL_S, self._redraw_if_needed)
+        self.call_after_refresh(self._redraw_if_needed)
+
+    def set_phases(self, phases: list) -> None:
+        """New data (PhaseStats or summary.json phase dicts); drawn at the next tick."""
+        self._phases = list(phases)
+        self._dirty = True
+
+    def toggle_metric(self) -> None:
+        self.metric = "e2e_ms" if self.metric == "ttft_ms" else "ttft_ms"
+
+    def watch_metric(self) -> None:
+        self._dirty = True
+        self._redraw_if_needed()
+
+    def _redraw_if_needed(self) -> None:
+        size = (self.content_size.width, self.content_size.height)
+        if not self._dirty and size == self._drawn_size:
+            return
+        if size[0] < 20 or size[1] < 6 or not self.display:
+            return
+        self._dirty = False
+        self._drawn_size = size
+        text = charts.render(self._phases, self.percentiles, [self.metric],
+                             width=size[0], height=size[1], colour=True)
+        self.update(Text.from_ansi(text))
+        self.border_title = f"{METRIC_NAMES[self.metric]} percentiles by request rate  [t: switch]"
