@@ -124,7 +124,7 @@ class LoadType(_Strict):
     prompt_length: int = Field(gt=0)
     prefix_length: int = Field(0, ge=0)
     output_length: int = Field(gt=0)
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _prefix_inside_prompt(self) -> LoadType:
@@ -137,9 +137,9 @@ class LoadType(_Strict):
 class Slo(_Strict):
     """Service-level objectives; a request meeting all that are set counts towards goodput."""
 
-    ttft_ms: float | None = Field(None, gt=0)
-    tpot_ms: float | None = Field(None, gt=0)
-    e2e_ms: float | None = Field(None, gt=0)
+    ttft_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+    tpot_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+    e2e_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
 class RunSuite(_Strict):
@@ -147,15 +147,15 @@ class RunSuite(_Strict):
 
     name: str
     requests_per_second_rates: list[float] = Field(min_length=1)
-    test_length_in_seconds: float = Field(gt=0)
+    test_length_in_seconds: float = Field(gt=0, allow_inf_nan=False)
     load_types: list[LoadType] = Field(min_length=1)
     percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], min_length=1)
     arrival: Literal["poisson", "constant"] = "poisson"
     seed: int = 0
     max_concurrency: int | None = Field(None, gt=0)
     warmup_requests: int = Field(2, ge=0)
-    request_timeout_seconds: float = Field(120.0, gt=0)
-    error_limit: float = Field(0.3, gt=0, le=1)
+    request_timeout_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
+    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
     slo: Slo | None = None
 
     @field_validator("requests_per_second_rates")
@@ -270,8 +270,9 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)   # raises on characters YAML forbids (NUL, ...)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
@@ -280,7 +281,8 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}{where}: YAML syntax error: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
         _index_lines(node, (), lines)
@@ -311,6 +313,16 @@ def _validate(data: Any, lines: dict[tuple, int], source: str, model: type[BaseM
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(err, lines, source, model) for err in exc.errors())) \
             from None
+
+
+def describe_error(err: dict, model: type[BaseModel]) -> str:
+    """One pydantic error (from ValidationError.errors()) worded as file loading words it."""
+    return _describe(err, {}, "", model).removeprefix(": ")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a header or parameter name suggests its value is a secret."""
+    return bool(_SECRET_NAME.search(name))
 
 
 def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:

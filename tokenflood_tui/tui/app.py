@@ -121,6 +121,10 @@ class TokenfloodApp(App[int]):
     @work(group="quit", exclusive=True)
     async def action_quit(self) -> None:
         """Quit; mid-run, ask first, then stop the run and wait for its results folder."""
+        if getattr(self.screen, "has_unsaved_changes", False):
+            if not await self.push_screen_wait(ConfirmModal(
+                    "Quit and discard unsaved changes?", yes="Discard and quit", no="Stay")):
+                return
         controller = self.run_controller
         if controller is not None and controller.running:
             if not await self.push_screen_wait(ConfirmModal(

@@ -45,8 +45,8 @@ class BudgetModal(ModalScreen[bool]):
                 yield Static("Cannot start: " + "\n".join(self.estimate.over_limits),
                              id="budget-over", classes="error-text", markup=False)
             with Horizontal(classes="modal-buttons"):
-                yield Button("Start run [y]", id="start", variant="primary", disabled=not self.allowed)
-                yield Button("Cancel [n]", id="cancel")
+                yield Button("Start run (y)", id="start", variant="primary", disabled=not self.allowed)
+                yield Button("Cancel (n)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#start" if self.allowed else "#cancel", Button).focus()

@@ -32,8 +32,8 @@ class ConfirmModal(ModalScreen[bool]):
             if self.detail:
                 yield Static(self.detail, id="confirm-detail", markup=False)
             with Horizontal(classes="modal-buttons"):
-                yield Button(f"{self.yes_label} [y]", id="yes", variant="primary")
-                yield Button(f"{self.no_label} [n]", id="no")
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="primary")
+                yield Button(f"{self.no_label} (n)", id="no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
