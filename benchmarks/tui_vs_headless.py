@@ -35,8 +35,12 @@ def write_specs(folder: Path, base_url: str, rate: float, seconds: float) -> Non
 
 
 def newest_summary(results: Path) -> dict:
-    folder = sorted(p for p in results.iterdir() if p.is_dir())[-1]
-    return json.loads((folder / "summary.json").read_text())
+    folders = sorted(p for p in results.iterdir() if p.is_dir())
+    for _ in range(50):        # the summary is written a moment after the run view says so
+        if (folders[-1] / "summary.json").exists():
+            break
+        time.sleep(0.1)
+    return json.loads((folders[-1] / "summary.json").read_text())
 
 
 def run_headless(folder: Path) -> dict:
@@ -49,13 +53,15 @@ def run_headless(folder: Path) -> dict:
 def run_tui(folder: Path, timeout: float) -> dict:
     session = f"tf-bench-{os.getpid()}"
     results = folder / "results-tui"
+    before = set(results.iterdir()) if results.is_dir() else set()
     cmd = f"cd {folder} && {TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results-tui"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd],
                    check=True, env={**_env(), "TERM": "xterm-256color"})
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if results.is_dir() and any((p / "summary.json").exists() for p in results.iterdir()):
+            new = set(results.iterdir()) - before if results.is_dir() else set()
+            if any((p / "summary.md").exists() for p in new):
                 break
             time.sleep(0.5)
         else:
