@@ -64,14 +64,16 @@ class BudgetEstimate:
         ]
 
 
-def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan]) -> BudgetEstimate:
+def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan],
+             senders: int = 1) -> BudgetEstimate:
     """Exact request and token counts from the seeded plan; cost from litellm's local price map."""
     prompt = [lt.prompt_length for lt in suite.load_types]
     output = [lt.output_length for lt in suite.load_types]
     requests = sum(p.requests for p in plans)
     input_tokens = sum(int(sum(prompt[k] for k in p.load_types.tolist())) for p in plans)
     output_tokens = sum(int(sum(output[k] for k in p.load_types.tolist())) for p in plans)
-    warmups = max(1, suite.warmup_requests)
+    # warm-up requests, plus one per sender to open its connections before it is measured
+    warmups = max(1, suite.warmup_requests) + senders
     probes = 2 * len(suite.load_types)     # at most two calibration requests per load type
     input_tokens += warmups * WARMUP_PROMPT_TOKENS + 2 * sum(prompt)
     output_tokens += warmups * WARMUP_MAX_TOKENS + probes

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("endpoint_file", type=Path, metavar="ENDPOINT.yml")
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="sender processes (0: send from the main process; default: from the "
+                        "highest rate and the cores)")
 
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
@@ -55,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true")
     p.add_argument("--simulator", action="store_true", help="use the simulator even if llama.cpp is installed")
     return parser
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 64, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,12 +151,17 @@ def cmd_home(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
-    if args.headless or not interactive():
+    from .workers import choose_workers
+    live = not args.headless and interactive()
+    workers = choose_workers(args.workers, max(suite.requests_per_second_rates),
+                             endpoint.resolved_client, live_view=live)
+    if not live:
         from .headless import run_headless
-        return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes, verbose=args.verbose)
+        return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes,
+                            verbose=args.verbose, workers=workers)
     from .tui.app import Launch
     return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
-                          theme=args.theme, assume_yes=args.yes))
+                          theme=args.theme, assume_yes=args.yes, workers=workers))
 
 
 def cmd_edit(args: argparse.Namespace) -> int:

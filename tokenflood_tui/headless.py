@@ -84,10 +84,10 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
-                 verbose: bool = False) -> int:
+                 verbose: bool = False, workers: int = 0) -> int:
     """Confirm, run, print the summary; returns the exit code of SPEC §2."""
     observer = HeadlessObserver(verbose=verbose)
-    run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0)
+    run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers)
     confirm(run.estimate, assume_yes)
     result = asyncio.run(_execute(run))
     summary = result.summary

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from . import __version__, budget, report
 from .engine import Engine, RunOutcome, RunSnapshot
@@ -37,15 +36,15 @@ class Run:
     """Plan, estimate, then execute once; `stop()` may be called from any thread."""
 
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
-                 observer: RunObserver, snapshot_interval_s: float = 1.0):
+                 observer: RunObserver, snapshot_interval_s: float = 1.0, workers: int = 0):
         self.suite = suite
         self.endpoint = endpoint
         self.results_root = Path(results_root)
         self.observer = observer
         self.plans: list[PhasePlan] = plan_phases(suite)
-        self.estimate = budget.estimate(suite, endpoint, self.plans)
+        self.estimate = budget.estimate(suite, endpoint, self.plans, senders=max(1, workers))
         self._sink = _Sink(observer)
-        self.engine = Engine(suite, endpoint, self.plans, self._sink, snapshot_interval_s)
+        self.engine = Engine(suite, endpoint, self.plans, self._sink, snapshot_interval_s, workers)
 
     def stop(self) -> None:
         self.engine.stop("interrupted", "stopped by the user")
@@ -124,6 +123,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         "warnings": list(outcome.warnings),
         "token_counter": outcome.token_counter,
         "template_tokens": outcome.template_tokens,
+        "workers": outcome.workers,
         "budget": {
             "estimated_requests": est.requests,
             "estimated_input_tokens": est.input_tokens,

@@ -97,7 +97,7 @@ class PhaseAccumulator:
     slo: Slo | None = None
     t_start: float | None = None      # monotonic time of the phase's first scheduled arrival
     t_done: float | None = None       # when the phase finished draining
-    sent: int = 0
+    sent: int = 0                     # handed to the client (reported by the senders)
     finished: int = 0
     ok: int = 0
     failed: int = 0
@@ -115,13 +115,13 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-
-    def on_send(self, t_send: float) -> None:
-        self.sent += 1
-        self.last_send = max(self.last_send, t_send)
+    _final: PhaseStats | None = None      # a drained phase no longer changes
 
     def add(self, rec: RequestRecord) -> None:
         self.finished += 1
+        self.sent = max(self.sent, self.finished)   # the senders report `sent` a little later
+        if rec.t_send is not None:
+            self.last_send = max(self.last_send, rec.t_send)
         if rec.t_end is not None:
             self.last_end = max(self.last_end, rec.t_end)
         if rec.status == CANCELLED:
@@ -155,6 +155,9 @@ class PhaseAccumulator:
             self.good += 1
 
     def stats(self, now: float | None = None) -> PhaseStats:
+        if self._final is not None and self._final.ok + self._final.failed == self.finished \
+                and self._final.sent == self.sent:
+            return self._final
         now = time.monotonic() if now is None else now
         pct = self.percentiles
         metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
@@ -173,7 +176,7 @@ class PhaseAccumulator:
             tokens_per_s = out_total / (self.last_end - self.t_start)
         cached = np.frombuffer(self.cached_tokens, dtype=np.float64)
         prompt = np.frombuffer(self.prompt_tokens, dtype=np.float64)
-        return PhaseStats(
+        result = PhaseStats(
             phase=self.phase, target_rps=self.target_rps, planned=self.planned, sent=self.sent,
             ok=self.ok, failed=self.failed, in_flight=self.sent - self.finished,
             achieved_rps=achieved, output_tokens_per_s=tokens_per_s,
@@ -190,6 +193,15 @@ class PhaseAccumulator:
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
         )
+        if self.t_done is not None:
+            self._final = result
+        return result
+
+
+def warm_up_numpy() -> None:
+    """The first np.percentile in a process costs ~10 ms of set-up: pay it before load starts."""
+    distribution(np.arange(4.0), [50.0])
+    float(np.median(np.arange(4.0)))
 
 
 def _mean(values: array) -> float | None:

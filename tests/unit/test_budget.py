@@ -23,9 +23,9 @@ def test_counts_come_from_the_plan():
     load_input = sum(100 if k == 0 else 300 for k in kinds)
     load_output = sum(10 if k == 0 else 30 for k in kinds)
     # + 3 warm-ups of ~50 tokens and up to two calibration prompts per load type
-    assert est.input_tokens == load_input + 3 * 50 + 2 * 400
-    assert est.output_tokens == load_output + 3 * 4 + 4
-    assert est.setup_requests == 3 + 4
+    assert est.input_tokens == load_input + 4 * 50 + 2 * 400   # 3 warm-ups + 1 per sender
+    assert est.output_tokens == load_output + 4 * 4 + 4
+    assert est.setup_requests == 4 + 4
     assert est.load_seconds == 20
     assert est.cost_usd is None and "self-hosted" in est.cost_note
 

@@ -31,7 +31,6 @@ def test_phase_stats_from_records():
     acc.t_start = 100.0
     for i in range(100):
         rec = record(i, ttft_s=0.040 + 0.0002 * i, e2e_s=0.2, ok=(i % 10 != 0))
-        acc.on_send(rec.t_send)
         acc.add(rec)
     acc.t_done = 110.5
     st = acc.stats()
@@ -63,7 +62,9 @@ def test_token_divergence_warning_above_five_percent():
 def test_client_falling_behind_lowers_the_achieved_rate():
     acc = PhaseAccumulator(1, 80.0, 10.0, 800, [50])
     acc.t_start = 0.0
-    for i in range(800):
-        acc.on_send(i / 34.0)      # the client only manages 34 req/s
+    for i in range(800):          # the client only manages 34 req/s
+        rec = record(0, 0.01, 0.1)
+        rec.t_send = i / 34.0
+        acc.add(rec)
     acc.t_done = 24.0
     assert acc.stats().achieved_rps == pytest.approx(34.0, rel=0.01)

@@ -31,6 +31,7 @@ class Launch:
     theme: str | None = None
     title: str | None = None                 # e.g. "demo: llama.cpp + SmolLM2-135M"
     assume_yes: bool = False                 # --yes: no budget modal unless over a limit
+    workers: int | None = None               # --workers; None: chosen from the rate
 
 
 class TokenfloodApp(App[int]):
@@ -103,7 +104,7 @@ class TokenfloodApp(App[int]):
             self.notify("A run is already going.", severity="warning")
             return
         try:
-            controller = RunController(self, suite, endpoint, self.results_root)
+            controller = RunController(self, suite, endpoint, self.results_root, self.launch.workers)
         except TokenfloodError as exc:   # e.g. an invalid limit variable
             self.notify(str(exc), title="Cannot start", severity="error", markup=False)
             return

@@ -1,4 +1,4 @@
-"""Runs the core in its own thread with its own event loop, so rendering never delays a request.
+"""Coordinates a run from a thread of its own; requests are sent and timed in worker processes.
 
 The run thread only posts messages (thread-safe) to the screen that watches it.
 """
@@ -6,7 +6,6 @@ The run thread only posts messages (thread-safe) to the screen that watches it.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from pathlib import Path
 
@@ -16,23 +15,26 @@ from ..engine import RunSnapshot
 from ..errors import TokenfloodError
 from ..runner import Run, RunResult
 from ..specs import EndpointSpec, RunSuite
+from ..workers import choose_workers
 from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 
 SNAPSHOT_INTERVAL_S = 0.25
-# The UI thread holds the GIL while it renders; a short switch interval hands it back to the
-# run thread sooner when a response arrives (Python's default is 5 ms).
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class RunController:
     """One run: started once, stopped from the UI, finished with a RunFinishedMessage."""
 
-    def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path):
+    def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
+                 workers: int | None = None):
         self.app = app
         self.suite = suite
         self.endpoint = endpoint
+        # Requests are sent and timed in worker processes: the UI thread holding the GIL while it
+        # renders must never delay a response's timestamp.
+        workers = choose_workers(workers, max(suite.requests_per_second_rates),
+                                 endpoint.resolved_client, live_view=True)
         self.run = Run(suite, endpoint, results_root, observer=self,
-                       snapshot_interval_s=SNAPSHOT_INTERVAL_S)
+                       snapshot_interval_s=SNAPSHOT_INTERVAL_S, workers=max(1, workers))
         self.target: MessagePump | None = None      # who receives messages (the run screen)
         self.result: RunResult | None = None
         self.error: str | None = None
@@ -50,7 +52,6 @@ class RunController:
         return self._finished.is_set()
 
     def start(self) -> None:
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._thread = threading.Thread(target=self._main, name="tokenflood-run", daemon=True)
         self._thread.start()
 
@@ -76,7 +77,6 @@ class RunController:
             self.error, self.exit_code = f"internal error: {exc!r}", 1
         finally:
             self._finished.set()
-            sys.setswitchinterval(0.005)
             self._post(RunFinishedMessage(self.result, self.error, self.exit_code))
 
     def _post(self, message) -> None:

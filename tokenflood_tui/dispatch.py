@@ -1,0 +1,154 @@
+"""Sends one worker's share of each phase on absolute deadlines and reports what it measured.
+
+A Dispatcher runs in a worker process (or, for light headless runs, in the coordinator's own
+event loop). It owns a client, and reports through `emit(event, *args)`:
+  ("records", [RequestRecord, ...])   finished requests (ok or failed)
+  ("phase_done", phase, sent)         dispatch over and in-flight requests drained
+`sent` (requests handed to the client so far in the phase) can be read at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import prompts
+from .clients.base import Client, make_client
+from .records import CANCELLED, TIMEOUT, RequestRecord
+from .specs import EndpointSpec, RunSuite
+
+STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
+
+Emit = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseShare:
+    """The arrivals of one phase this worker sends: deadlines are absolute monotonic times."""
+
+    phase: int
+    target_rps: float
+    deadlines: np.ndarray     # float64, ascending
+    load_types: np.ndarray    # int
+    seqs: np.ndarray          # int, the run-wide sequence number of each request
+
+
+class Dispatcher:
+    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, emit: Emit,
+                 max_concurrency: int | None = None):
+        self.suite = suite
+        self.endpoint = endpoint
+        self.emit = emit
+        self.client: Client | None = None
+        self.factory: prompts.PromptFactory | None = None
+        self._slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._in_flight: set[asyncio.Task] = set()
+        self._dispatch_task: asyncio.Task | None = None
+        self._stopped = asyncio.Event()
+        self.sent = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def start(self, factory: prompts.PromptFactory) -> None:
+        """Open the client and send one unrecorded request, so connection set-up (and litellm's
+        lazy imports) never land in a measured request."""
+        self.factory = factory
+        self.client = make_client(self.endpoint)
+        await self.client.start()
+        rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+        messages = [{"role": "user", "content": prompts.WARMUP_TEXT}]
+        await self._send(self.client.prepare(messages, 1), rec)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    def stop(self) -> None:
+        """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled."""
+        self._stopped.set()
+        if self._dispatch_task is not None:
+            self._dispatch_task.cancel()
+
+    async def run_phase(self, share: PhaseShare) -> None:
+        """Send the share on its deadlines, then drain; emits records as they finish."""
+        self.sent = 0
+        if not self._stopped.is_set():
+            self._dispatch_task = asyncio.create_task(self._dispatch(share))
+            try:
+                await self._dispatch_task
+            except asyncio.CancelledError:
+                if not self._stopped.is_set():
+                    raise
+            finally:
+                self._dispatch_task = None
+        await self._drain()
+        self.emit("phase_done", share.phase, self.sent)
+
+    async def _dispatch(self, share: PhaseShare) -> None:
+        client, factory = self.client, self.factory
+        assert client is not None and factory is not None
+        load_types = self.suite.load_types
+        loop = asyncio.get_running_loop()
+        for deadline, kind, seq in zip(share.deadlines.tolist(), share.load_types.tolist(),
+                                       share.seqs.tolist()):
+            lt = load_types[kind]
+            # Build the request before its deadline, so synthesis never delays the send.
+            prepared = client.prepare(factory.messages(kind, seq), lt.output_length)
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            rec = RequestRecord(share.phase, share.target_rps, kind, deadline, lt.prompt_length,
+                                lt.prefix_length, lt.output_length)
+            task = loop.create_task(self._request(prepared, rec))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _request(self, prepared: Any, rec: RequestRecord) -> None:
+        try:
+            if self._slots is None:
+                self.sent += 1
+                await self._send(prepared, rec)
+            else:
+                async with self._slots:
+                    self.sent += 1
+                    await self._send(prepared, rec)
+        except asyncio.CancelledError:
+            if rec.t_send is None and self._slots is not None:
+                self.sent += 1      # stopped while waiting for a slot: counted, never sent
+            rec.t_end = rec.t_end or time.monotonic()
+            rec.fail(CANCELLED, "Cancelled", "the run stopped before the request finished")
+        self.emit("records", [rec])
+
+    async def _send(self, prepared: Any, rec: RequestRecord) -> None:
+        client = self.client
+        assert client is not None
+        try:
+            async with asyncio.timeout(self.suite.request_timeout_seconds):
+                await client.send(prepared, rec)
+        except TimeoutError:
+            rec.t_end = time.monotonic()
+            rec.fail(TIMEOUT, "Timeout",
+                     f"no complete response within {self.suite.request_timeout_seconds:g} s")
+
+    async def _drain(self) -> None:
+        """Let in-flight requests finish (each bounded by the request timeout); after a stop,
+        only for a short grace, then cancel them so they are recorded as cancelled."""
+        pending = set(self._in_flight)     # no request starts after dispatch, so this is all
+        if pending and not self._stopped.is_set():
+            stop_wait = asyncio.ensure_future(self._stopped.wait())
+            await asyncio.wait({asyncio.gather(*pending, return_exceptions=True), stop_wait},
+                               return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+        pending = set(self._in_flight)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
