@@ -180,7 +180,7 @@ async def test_results_screen_for_a_folder(tmp_path, sim_process):
         screen = app.screen
         assert isinstance(screen, ResultsScreen)
         head = str(screen.query_one("#results-head").render())
-        assert "pilot on sim-model" in head and str(folder.resolve()) in head
+        assert "pilot on sim-model" in head and str(folder) in head
         chart = screen.query_one(LatencyChart)
         assert "TTFT (ms) by request rate" in str(chart.render())
         await pilot.press("t")

@@ -57,7 +57,8 @@ class HomeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.app.workdir.resolve())
+        # the folder name only: the full path is in the details pane of each file
+        self.sub_title = f"folder {self.app.workdir.resolve().name or '/'}"
         self.action_refresh()
         self.query_one("#endpoints", OptionList).focus()
 

@@ -60,7 +60,7 @@ class ResultsScreen(Screen):
                 f"{s['status']}" + (f": {s['message']}" if s.get("message") else ""),
                 f"{s['started_at']} → {s['finished_at']}   input {b['actual_input_tokens']:,} tokens, "
                 f"output {b['actual_output_tokens']:,} tokens, estimated cost {cost}",
-                f"folder: {self.folder.resolve()}"]
+                f"folder: {self.folder}"]
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):

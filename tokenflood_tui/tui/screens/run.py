@@ -98,7 +98,7 @@ class RunScreen(Screen):
         yield DataTable(id="phases", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="run-middle"):
             with VerticalScroll(id="sparks") as sparks:
-                sparks.border_title = "latency now (median of the last 32 requests)"
+                sparks.border_title = "latency now (median of the last 32)"
                 for i, rate in enumerate(self.suite.requests_per_second_rates, start=1):
                     yield PhaseSpark(i, rate)
             yield LatencyChart(self.suite.percentiles, id="chart")

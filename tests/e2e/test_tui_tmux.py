@@ -1,0 +1,185 @@
+"""The real `tokenflood` command in tmux (a pseudo-terminal, as over SSH), driven by keys only.
+
+A user creates an endpoint and a run suite from scratch, runs them against the simulator, and
+opens the results; the test reads the screen as text after every step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import TOKENFLOOD
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Terminal:
+    """One tmux session of 120x40 running a command."""
+
+    def __init__(self, command: str, cwd: Path, env: dict[str, str]):
+        self.name = f"tf-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        self.started = time.monotonic()
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+                        # COLUMNS/LINES from the test runner would override the pane size
+                        f"cd {cwd} && env -u COLUMNS -u LINES {exports} {command}; "
+                        "echo EXIT=$? > exit-code; sleep 60"],
+                       check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        for key in keys:
+            args = ["tmux", "send-keys", "-t", self.name] + (["-l"] if literal else []) + [key]
+            subprocess.run(args, check=True)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        """At typing speed: a select's type-to-search, like a person, sees one key at a time."""
+        for char in text:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", char], check=True)
+            time.sleep(0.03)
+        time.sleep(0.15)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def sim():
+    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
+        yield s
+
+
+def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    term = Terminal(f"{TOKENFLOOD} --results-dir results", tmp_path, env)
+    try:
+        home = term.wait_for("Recent results")
+        assert "Endpoints" in home and "Run suites" in home and "sample/endpoint_openai.yml" in home
+
+        # a new endpoint spec
+        term.keys("n")
+        term.wait_for("new file")
+        term.type("sim")
+        term.keys("Tab")
+        term.type("hosted")                       # the provider list searches as you type
+        term.keys("Enter", "Tab")
+        term.type("sim-model")
+        term.keys("Tab")
+        term.type(sim.base_url)
+        term.wait_for("client: openai")
+        term.keys("C-s")
+        term.wait_for("endpoint.yml")
+        term.keys("Enter")                        # accept the suggested file name
+        term.wait_for("Saved endpoint.yml")
+        term.keys("Escape")
+        term.wait_for("Recent results")
+        assert "provider: hosted_vllm" in (tmp_path / "endpoint.yml").read_text()
+
+        # a new run suite: one phase of 2 s at 5 req/s
+        term.keys("s")
+        term.wait_for("new file")
+        term.type("tmux")
+        term.keys("Tab", "C-u")
+        term.type("5")
+        term.keys("Tab", "C-u")
+        term.type("2")
+        term.wait_for("requests")
+        term.keys("C-s")
+        term.wait_for("run.yml")
+        term.keys("Enter")
+        term.wait_for("Saved run.yml")
+        term.keys("Escape")
+        home = term.wait_for("suite: run.yml")
+        assert "endpoint: endpoint.yml" in home
+
+        # run it: the budget modal, then the live view
+        term.keys("r")
+        modal = term.wait_for("Run 'tmux' against sim-model")
+        planned = int(re.search(r"requests +(\d+) ", modal).group(1))   # poisson: seeded count
+        assert 3 <= planned <= 20 and "unknown" in modal
+        term.keys("y")
+        live = term.wait_for("phase 1/1")
+        assert "TTFT p50/p90/p99 ms" in live
+        done = term.wait_for("completed", timeout=60)
+        assert f"{planned}/{planned}" in done
+
+        # the results view, then quit
+        term.keys("r")
+        results = term.wait_for("tmux on sim-model")
+        assert "TTFT" in results and "completed" in results
+        term.keys("q")
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=0"
+    finally:
+        term.close()
+    (folder,) = (tmp_path / "results").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["phases"][0]["ok"] == planned
+    assert summary["workers"] >= 1            # the live view always sends from another process
+
+
+def test_run_command_shows_the_modal_and_cancel_exits_3(tmp_path, sim):
+    (tmp_path / "run.yml").write_text(
+        "name: cancel\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
+        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+    (tmp_path / "endpoint.yml").write_text(
+        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm"}   # 16 colours
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --theme tokenflood-ansi "
+                    "--results-dir results", tmp_path, env)
+    try:
+        term.wait_for("Run 'cancel' against sim-model")
+        term.keys("n")
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=3"
+    finally:
+        term.close()
+    assert not (tmp_path / "results").exists()
+
+
+def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
+    (tmp_path / "run.yml").write_text(
+        "name: piped\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
+        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+    (tmp_path / "endpoint.yml").write_text(
+        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    env = {**os.environ, "TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config")}
+    done = subprocess.run([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and "| phase |" in done.stdout and "\x1b[" not in done.stdout
+    home = subprocess.run([TOKENFLOOD], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=20, stdin=subprocess.DEVNULL)
+    assert home.returncode == 2 and "needs a terminal" in home.stderr
+    results = subprocess.run([TOKENFLOOD, "results"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert results.returncode == 0 and "# tokenflood run `piped`" in results.stdout

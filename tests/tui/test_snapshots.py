@@ -1,0 +1,90 @@
+"""SVG snapshots of the main screens at a fixed size, with fixed data (no clock, no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenflood_tui.engine import RunSnapshot
+from tokenflood_tui.specs import load_endpoint, load_run_suite
+from tokenflood_tui.stats import PhaseStats
+from tokenflood_tui.tui.app import Launch, TokenfloodApp
+from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
+from tokenflood_tui.tui.run_controller import RunController
+from tokenflood_tui.tui.screens.budget import BudgetModal
+from tokenflood_tui.tui.screens.run import RunScreen
+
+WORKSPACE = Path(__file__).parent / "fixtures" / "workspace"
+RESULTS = WORKSPACE / "past-runs"
+SIZE = (120, 40)
+
+
+def app(**launch) -> TokenfloodApp:
+    return TokenfloodApp(Launch(folder=WORKSPACE, results_root=RESULTS, theme="tokenflood-dark",
+                                **launch))
+
+
+def phase(n: int, rate: float, ttft: tuple, e2e: tuple, finished: bool, sent: int) -> PhaseStats:
+    dist = lambda v: {"mean": v[0], "p50": v[0], "p90": v[1], "p99": v[2]}  # noqa: E731
+    return PhaseStats(
+        phase=n, target_rps=rate, planned=int(rate * 8), sent=sent, ok=sent - (0 if finished else 3),
+        failed=0, in_flight=0 if finished else 3, achieved_rps=rate * 0.98,
+        output_tokens_per_s=rate * 11.5, goodput=None,
+        metrics={"ttft_ms": dist(ttft), "e2e_ms": dist(e2e), "scheduled_latency_ms": dist(e2e),
+                 "tpot_ms": dist((8, 8.1, 8.4)), "itl_ms": dist((8, 8.2, 9)),
+                 "dispatch_delay_ms": dist((0.8, 1.2, 1.9))},
+        prompt_tokens_mean=130.0, prompt_tokens_target_mean=130.0, output_tokens_mean=12.0,
+        output_tokens_target_mean=12.0, cached_tokens_mean=48.0, cache_hit_rate=0.5,
+        output_tokens_estimated=False, elapsed_s=8.0 if finished else 5.0, length_s=8.0,
+        finished=finished, recent_ttft_ms=ttft[0], recent_e2e_ms=e2e[0])
+
+
+async def show_live_run(pilot) -> None:
+    the_app = pilot.app
+    suite, endpoint = load_run_suite(WORKSPACE / "run.yml"), load_endpoint(WORKSPACE / "endpoint.yml")
+    controller = RunController(the_app, suite, endpoint, RESULTS)
+    screen = RunScreen(controller)
+    await the_app.push_screen(screen)
+    for line in ("counting tokens with server /tokenize", "warm-up: 2/2 ok; the chat template adds 7 tokens",
+                 "phase 1: 5 req/s for 8 s (40 requests)", "phase 2: 10 req/s for 8 s (80 requests)"):
+        screen.post_message(RunLogMessage("info", line))
+    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the target 12.0 by -5.0%"))
+    for i in range(12):       # a few snapshots, so the sparklines have a history
+        screen.post_message(RunSnapshotMessage(RunSnapshot(
+            stage="running", phase=2, total_phases=3,
+            phases=[phase(1, 5, (51, 52, 71), (108, 172, 186), True, 40),
+                    phase(2, 10, (51 + i % 3, 53 + i % 4, 60), (120 + 5 * (i % 5), 172, 180), False, 50)],
+            elapsed_s=13.0, remaining_s=11.0, in_flight=3, workers=1, client_cpu=0.12)))
+        await pilot.pause()
+    await pilot.pause(0.7)     # the chart redraws on its 0.5 s timer
+
+
+def test_home_screen(snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE)
+
+
+def test_budget_modal(snap_compare):
+    async def open_modal(pilot):
+        suite, endpoint = load_run_suite(WORKSPACE / "run.yml"), load_endpoint(WORKSPACE / "endpoint.yml")
+        controller = RunController(pilot.app, suite, endpoint, RESULTS)
+        pilot.app.push_screen(BudgetModal(controller.run.estimate, suite, endpoint))
+        await pilot.pause()
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_modal)
+
+
+def test_live_run_view(snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, run_before=show_live_run)
+
+
+def test_results_view(snap_compare):
+    folder = next(RESULTS.iterdir())
+    async def settle(pilot):
+        await pilot.pause(0.7)
+    assert snap_compare(app(mode="results", results_dir=folder.relative_to(Path.cwd())
+                            if folder.is_relative_to(Path.cwd()) else folder),
+                        terminal_size=SIZE, run_before=settle)
+
+
+def test_ansi_theme_live_run(snap_compare):
+    the_app = app()
+    the_app.launch.theme = "tokenflood-ansi"
+    assert snap_compare(the_app, terminal_size=SIZE, run_before=show_live_run)
