@@ -39,3 +39,9 @@ def test_cli_help_imports_neither_textual_nor_litellm():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split("MODULES", 1)[1].split())
     assert "textual" not in loaded and "litellm" not in loaded and "pydantic" not in loaded
+
+
+def test_the_tui_first_screen_does_not_import_litellm():
+    loaded = imported_after("tokenflood_tui.tui.app, tokenflood_tui.tui.screens.home, "
+                            "tokenflood_tui.tui.screens.run, tokenflood_tui.tui.screens.endpoint_editor")
+    assert "textual" in loaded and "litellm" not in loaded

@@ -1,15 +1,23 @@
-"""The built-in OpenAI-compatible LLM simulator (SPEC §10): latency model, prefix cache, faults."""
+"""The built-in OpenAI-compatible LLM simulator (SPEC §10): latency model, prefix cache, faults.
 
-from .config import SimulatorConfig
-from .process import SimulatorProcess
-from .server import Simulator, build_app
-from .tokenizer import count_tokens, tokenize
+Names are imported on first use, so `tokenflood --help` does not pay for aiohttp's server.
+"""
 
-__all__ = [
-    "Simulator",
-    "SimulatorConfig",
-    "SimulatorProcess",
-    "build_app",
-    "count_tokens",
-    "tokenize",
-]
+from importlib import import_module
+
+_WHERE = {
+    "Simulator": ".server",
+    "build_app": ".server",
+    "SimulatorConfig": ".config",
+    "SimulatorProcess": ".process",
+    "count_tokens": ".tokenizer",
+    "tokenize": ".tokenizer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name], __name__), name)

@@ -9,7 +9,6 @@ import signal
 import sys
 
 from .config import SimulatorConfig
-from .server import build_app, serve
 
 _DEFAULTS = SimulatorConfig()
 
@@ -110,6 +109,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 
 
 async def _serve(config: SimulatorConfig, port: int) -> int:
+    from .server import build_app, serve   # here, not at import: `tokenflood --help` stays fast
+
     try:
         runner, port = await serve(build_app(config), port)
     except OSError as exc:
