@@ -110,6 +110,7 @@ class Dispatcher:
             task.add_done_callback(self._in_flight.discard)
 
     async def _request(self, prepared: Any, rec: RequestRecord) -> None:
+        rec.t_launch = time.monotonic()
         try:
             if self._slots is None:
                 self.sent += 1

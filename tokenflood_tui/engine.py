@@ -208,9 +208,12 @@ class Engine:
         n = len(self.workers)
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
                              seqs[i::n]) for i in range(n)]
+        cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(w.run_phase(s)) for w, s in zip(self.workers, shares)]
-        self._stage = "running"
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
+        wall = time.monotonic() - acc.t_start
+        if wall > 0:
+            acc.client_cpu = max((w.cpu_seconds - c) / wall for w, c in zip(self.workers, cpu_start))
         failures = [r for r in results if isinstance(r, BaseException)]
         acc.sent = max(acc.sent, sum(r for r in results if isinstance(r, int)))
         acc.t_done = time.monotonic()
@@ -220,8 +223,12 @@ class Engine:
                 worker.stop()
             if not isinstance(failures[0], EndpointError):
                 raise failures[0]
-        for message in acc.stats().token_warnings():
+        stats = acc.stats()
+        for message in stats.token_warnings():
             self.warn(message)
+        if stats.client_bound:
+            self.warn(f"phase {plan.phase}: the client was the bottleneck ({stats.client_bound_reason()}): "
+                      "its latencies include client-side delay; add --workers or lower the rate")
 
     def _on_records(self, records: list[RequestRecord]) -> None:
         for rec in records:
@@ -246,8 +253,11 @@ class Engine:
     def snapshot(self) -> RunSnapshot:
         now = time.monotonic()
         current = self.accumulators[self._current - 1] if self._current else None
+        client_cpu = self._client_cpu(now)
         if current is not None and current.t_done is None:
             current.sent = max(current.sent, sum(w.sent for w in self.workers))
+            if client_cpu is not None:
+                current.client_cpu = client_cpu    # live: the last interval; final: the phase
         phases = [acc.stats(now) for acc in self.accumulators if acc.t_start is not None]
         remaining = sum(p.length_s for p in self.plans[self._current:])
         if phases and not phases[-1].finished:
@@ -257,7 +267,7 @@ class Engine:
                            elapsed_s=0.0 if self._t0 is None else now - self._t0,
                            remaining_s=remaining if self._status is None else 0.0,
                            in_flight=phases[-1].in_flight if phases else 0,
-                           workers=self.processes, client_cpu=self._client_cpu(now))
+                           workers=self.processes, client_cpu=client_cpu)
 
     def _client_cpu(self, now: float) -> float | None:
         """The busiest sender's CPU use since the previous snapshot, as a share of one core."""

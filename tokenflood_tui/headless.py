@@ -57,7 +57,8 @@ def progress_line(snap: RunSnapshot) -> str:
             f"{'draining' if snap.stage == 'draining' else f'{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s'}"
             f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
             f" | done {done} | failed {ph.failed}"
-            f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}")
+            f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}"
+            + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
 
 
 def _ms(v: float | None) -> str:

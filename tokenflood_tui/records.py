@@ -25,6 +25,7 @@ class RequestRecord:
     prompt_tokens_target: int
     prefix_tokens_target: int
     output_tokens_target: int
+    t_launch: float | None = None       # the sender picked it up (before any max_concurrency wait)
     t_send: float | None = None
     t_first: float | None = None        # first chunk with non-empty content or reasoning
     t_end: float | None = None
@@ -37,6 +38,7 @@ class RequestRecord:
     http_status: int | None = None
     error_message: str | None = None
     content_chunks: int = 0
+    response_id: str | None = None      # the server's id of the completion (correlates logs)
     itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between content chunks
 
     @property

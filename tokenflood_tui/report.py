@@ -10,7 +10,7 @@ def phase_table(phases: list[dict], percentiles: list[float]) -> str:
     pcols = [pkey(p) for p in percentiles]
     head = (["phase", "target req/s", "achieved req/s", "sent", "ok", "failed"]
             + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
-            + ["TPOT p50 ms", "out tok/s", "goodput"])
+            + ["TPOT p50 ms", "out tok/s", "goodput", "client"])
     rows = []
     for ph in phases:
         rows.append([str(ph["phase"]), f"{ph['target_rps']:g}", _num(ph["achieved_rps"], 2),
@@ -18,7 +18,8 @@ def phase_table(phases: list[dict], percentiles: list[float]) -> str:
                     + [_num(ph["ttft_ms"][c], 1) for c in pcols]
                     + [_num(ph["e2e_ms"][c], 1) for c in pcols]
                     + [_num(ph["tpot_ms"].get("p50"), 2), _num(ph["output_tokens_per_s"], 1),
-                       "-" if ph["goodput"] is None else f"{ph['goodput']:.0%}"])
+                       "-" if ph["goodput"] is None else f"{ph['goodput']:.0%}",
+                       "BOUND" if ph.get("client_bound") else "ok"])
     return _table(head, rows)
 
 

@@ -18,7 +18,7 @@ CSV_COLUMNS = [
     "output_tokens_target", "output_tokens", "output_tokens_estimated", "status", "error_type",
     "http_status",
     # extra columns, after the ones SPEC §9 fixes
-    "itl_mean_ms", "content_chunks",
+    "itl_mean_ms", "content_chunks", "response_id",
 ]
 
 
@@ -63,7 +63,7 @@ class ResultsFolder:
             _int(rec.cached_tokens), rec.output_tokens_target, _int(rec.output_tokens),
             "true" if rec.output_tokens_estimated else "false", rec.status, rec.error_type or "",
             _int(rec.http_status),
-            _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks,
+            _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
         ])
         self._csv_file.flush()
         self.input_tokens += rec.prompt_tokens or 0

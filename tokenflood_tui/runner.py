@@ -132,6 +132,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             "actual_output_tokens": folder.output_tokens,
             "estimated_cost_usd": est.cost_usd,
         },
+        "client_bound": any(ph.client_bound for ph in outcome.phases),
         "phases": report.phase_dicts(outcome.phases),
         "results_dir": str(folder.path),
     }

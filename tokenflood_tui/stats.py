@@ -15,6 +15,10 @@ from .specs import Slo
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
+# The client is the bottleneck when its senders pick requests up this late (waits for a
+# max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
+CLIENT_BOUND_LAUNCH_P99_MS = 10.0
+CLIENT_BOUND_CPU = 0.9
 
 
 def pkey(p: float) -> str:
@@ -57,15 +61,30 @@ class PhaseStats:
     finished: bool
     recent_ttft_ms: float | None = None   # median of the last RECENT ok requests
     recent_e2e_ms: float | None = None
+    client_cpu: float | None = None       # the busiest sender's share of one core
+    launch_delay_p99_ms: float | None = None   # sender lateness, slot waits excluded
+    client_bound: bool = False
 
     def to_json(self) -> dict:
         out = {k: getattr(self, k) for k in (
             "phase", "target_rps", "achieved_rps", "planned", "sent", "ok", "failed",
             "output_tokens_per_s", "goodput", "prompt_tokens_mean", "prompt_tokens_target_mean",
             "output_tokens_mean", "output_tokens_target_mean", "cached_tokens_mean",
-            "cache_hit_rate", "output_tokens_estimated")}
+            "cache_hit_rate", "output_tokens_estimated", "client_cpu", "client_bound")}
         out.update(self.metrics)
         return out
+
+    def client_bound_reason(self) -> str | None:
+        """Why this phase's latencies include client-side delay, or None when they do not."""
+        if not self.client_bound:
+            return None
+        parts = []
+        late = self.launch_delay_p99_ms
+        if late is not None and late > CLIENT_BOUND_LAUNCH_P99_MS:
+            parts.append(f"requests left up to {late:.0f} ms late (p99)")
+        if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
+            parts.append(f"sender CPU {self.client_cpu:.0%} of a core")
+        return ", ".join(parts)
 
     def token_warnings(self) -> list[str]:
         """The >5% divergence warnings of SPEC §5."""
@@ -106,6 +125,7 @@ class PhaseAccumulator:
     last_end: float = 0.0
     columns: dict[str, array] = field(default_factory=lambda: {m: array("d") for m in METRICS})
     itl: array = field(default_factory=lambda: array("f"))
+    launch_delays: array = field(default_factory=lambda: array("d"))
     prompt_tokens: array = field(default_factory=lambda: array("d"))
     prompt_targets: array = field(default_factory=lambda: array("d"))
     output_tokens: array = field(default_factory=lambda: array("d"))
@@ -116,12 +136,15 @@ class PhaseAccumulator:
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     _final: PhaseStats | None = None      # a drained phase no longer changes
+    client_cpu: float | None = None       # set by the engine from the senders' CPU time
 
     def add(self, rec: RequestRecord) -> None:
         self.finished += 1
         self.sent = max(self.sent, self.finished)   # the senders report `sent` a little later
         if rec.t_send is not None:
             self.last_send = max(self.last_send, rec.t_send)
+        if rec.t_launch is not None:
+            self.launch_delays.append((rec.t_launch - rec.t_sched) * 1000.0)
         if rec.t_end is not None:
             self.last_end = max(self.last_end, rec.t_end)
         if rec.status == CANCELLED:
@@ -176,6 +199,10 @@ class PhaseAccumulator:
             tokens_per_s = out_total / (self.last_end - self.t_start)
         cached = np.frombuffer(self.cached_tokens, dtype=np.float64)
         prompt = np.frombuffer(self.prompt_tokens, dtype=np.float64)
+        launch = np.frombuffer(self.launch_delays, dtype=np.float64)
+        launch_p99 = float(np.percentile(launch, 99)) if launch.size else None
+        bound = ((launch_p99 is not None and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+                 or (self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU))
         result = PhaseStats(
             phase=self.phase, target_rps=self.target_rps, planned=self.planned, sent=self.sent,
             ok=self.ok, failed=self.failed, in_flight=self.sent - self.finished,
@@ -192,6 +219,7 @@ class PhaseAccumulator:
             elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
+            client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
         )
         if self.t_done is not None:
             self._final = result

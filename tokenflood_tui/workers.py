@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from . import prompts
+from . import loops, prompts
 from .dispatch import Dispatcher, PhaseShare
 from .errors import EndpointError
 from .records import RequestRecord
@@ -28,7 +28,9 @@ OnRecords = Callable[[list[RequestRecord]], None]
 STATUS_INTERVAL_S = 0.1       # a worker reports its sent count and CPU time this often
 FLUSH_INTERVAL_S = 0.02       # ... and its finished records at least this often
 FLUSH_RECORDS = 256
-PER_WORKER_RPS = {"openai": 300.0, "litellm": 25.0}   # what one core's event loop sustains
+# What one sender process sustains with 64-token streams before its own delays grow (measured
+# with benchmarks/fidelity.py on a 2-core machine; litellm saturates a core near 25 req/s).
+PER_WORKER_RPS = {"openai": 300.0, "litellm": 15.0}
 
 
 LOCAL_MAX_RPS = 50.0          # up to this rate a headless run sends from its own event loop
@@ -45,7 +47,7 @@ def choose_workers(requested: int | None, max_rate: float, client: str, live_vie
     if requested is not None:
         return requested
     cores = cores or os.cpu_count() or 1
-    needed = max(1, min(cores, math.ceil(max_rate / PER_WORKER_RPS.get(client, 25.0))))
+    needed = max(1, min(cores, math.ceil(max_rate / PER_WORKER_RPS.get(client, 15.0))))
     if not live_view and needed == 1 and max_rate <= LOCAL_MAX_RPS:
         return 0
     return needed
@@ -216,7 +218,7 @@ def worker_main(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: 
     # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_serve(conn, suite, endpoint, max_concurrency))
+        loops.run(_serve(conn, suite, endpoint, max_concurrency))
     except BaseException as exc:  # report, never print a traceback into the user's terminal
         try:
             conn.send(("error", f"{exc!r}\n{traceback.format_exc(limit=5)}"))

@@ -149,3 +149,27 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path, sim):
     assert proc.returncode == 130 and "Traceback" not in err
     (folder,) = (tmp_path / "results").iterdir()
     assert '"status": "interrupted"' in (folder / "summary.json").read_text()
+
+
+def test_a_client_that_cannot_keep_up_says_so(tmp_path, sim, tokenflood):
+    # 600 req/s of 64-token streams from one event loop saturates it on this kind of machine
+    done = tokenflood("run", suite(tmp_path, rates="[600]", length=3,
+                                   load_types="- {prompt_length: 64, output_length: 64}\n"),
+                      endpoint(tmp_path, sim.base_url), "--yes", "--workers", "0",
+                      env={"TOKENFLOOD_MAX_OUTPUT_TOKENS": "1000000"}, timeout=120)
+    assert done.code == 0, done.stderr
+    s = done.summary()
+    (phase,) = s["phases"]
+    assert s["client_bound"] is True and phase["client_bound"] is True
+    assert phase["client_cpu"] >= 0.9 or phase["dispatch_delay_ms"]["p99"] > 10
+    assert any("the client was the bottleneck" in w for w in s["warnings"])
+    assert "CLIENT-BOUND" in done.stderr and "BOUND" in done.stdout
+
+
+def test_a_comfortable_run_is_not_client_bound(tmp_path, sim, tokenflood):
+    done = tokenflood("run", suite(tmp_path, rates="[20]", length=2, extra="max_concurrency: 1\n"),
+                      endpoint(tmp_path, sim.base_url), "--yes")
+    s = done.summary()
+    # max_concurrency makes requests wait for a slot (by design): that is not the client's fault
+    assert s["phases"][0]["dispatch_delay_ms"]["p99"] > 1000
+    assert s["client_bound"] is False and "CLIENT-BOUND" not in done.stderr

@@ -68,3 +68,30 @@ def test_client_falling_behind_lowers_the_achieved_rate():
         acc.add(rec)
     acc.t_done = 24.0
     assert acc.stats().achieved_rps == pytest.approx(34.0, rel=0.01)
+
+
+def test_late_senders_mark_the_phase_client_bound():
+    acc = PhaseAccumulator(1, 100.0, 10.0, 100, [50, 99])
+    acc.t_start = 0.0
+    for i in range(100):
+        rec = record(i, 0.05, 0.2)
+        rec.t_launch = rec.t_sched + (0.030 if i % 10 == 0 else 0.001)   # 10% leave 30 ms late
+        acc.add(rec)
+    st = acc.stats()
+    assert st.client_bound and st.launch_delay_p99_ms == pytest.approx(30.0, abs=0.5)
+    assert "30 ms late" in st.client_bound_reason()
+
+
+def test_a_saturated_sender_marks_the_phase_client_bound_and_slot_waits_do_not():
+    acc = PhaseAccumulator(1, 100.0, 10.0, 10, [50])
+    acc.t_start = 0.0
+    for i in range(10):
+        rec = record(i, 0.05, 0.2)
+        rec.t_launch = rec.t_sched + 0.0005
+        rec.t_send = rec.t_sched + 2.0      # waited 2 s for a max_concurrency slot: by design
+        acc.add(rec)
+    assert not acc.stats().client_bound
+    acc.client_cpu = 0.97
+    acc._final = None
+    st = acc.stats()
+    assert st.client_bound and st.client_bound_reason() == "sender CPU 97% of a core"

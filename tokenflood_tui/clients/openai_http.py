@@ -8,6 +8,7 @@ the response is retried once, and from then on the client opens a fresh connecti
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -100,48 +101,96 @@ class OpenAIHttpClient(Client):
             return await self.session.post(self.url, data=body, headers=self.headers)
 
     async def _read_stream(self, resp: aiohttp.ClientResponse, rec: RequestRecord) -> None:
-        finished = done = False
-        usage = None
-        last = 0.0
-        itl = rec.itl_ms
-        async for line in resp.content:
-            now = time.monotonic()
-            if not line.startswith(b"data:"):
-                continue            # blank separators, comments, `event:` lines
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                done = True
+        stream = SseStream(rec, self.scrub)
+        # Raw reads, split here: far cheaper than aiohttp's line iterator, and every event in one
+        # read shares its arrival time, which is when those bytes reached us.
+        async for data in resp.content.iter_any():
+            stream.feed(data, time.monotonic())
+            if stream.done or not rec.ok:
                 break
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                rec.t_end = now
-                rec.fail(STREAM_ERROR, "MalformedChunk", f"malformed stream chunk: {data[:120]!r}")
-                return
-            if not isinstance(chunk, dict):
-                continue
-            if chunk.get("error"):
-                rec.t_end = now
-                rec.fail(STREAM_ERROR, "StreamError", self.scrub(error_text(json.dumps(chunk), None)))
-                return
-            if chunk.get("usage"):
-                usage = chunk["usage"]
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                if any(delta.get(k) for k in _CONTENT_KEYS):
-                    if rec.t_first is None:
-                        rec.t_first = now
-                    else:
-                        itl.append((now - last) * 1000.0)
-                    last = now
-                    rec.content_chunks += 1
-                if choice.get("finish_reason"):
-                    finished = True
+        if not rec.ok:
+            return
         rec.t_end = time.monotonic()
-        if not (done or finished):
+        if not (stream.done or stream.finished):
             rec.fail(STREAM_ERROR, "IncompleteStream",
                      "the stream ended before the response finished (no finish_reason, no [DONE])")
-        apply_usage(rec, usage)
+        apply_usage(rec, stream.usage)
+
+
+# A chunk whose delta carries non-empty text (content or reasoning) or tool calls, and a chunk
+# that finishes its choice. Used to skip json.loads for the many plain content chunks.
+_CONTENT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")|"tool_calls"\s*:\s*\[')
+_FINISH = re.compile(rb'"finish_reason"\s*:\s*"')
+
+
+class SseStream:
+    """What a chat-completions event stream has said so far; stamps the record as it goes."""
+
+    __slots__ = ("rec", "scrub", "usage", "finished", "done", "last", "buffer")
+
+    def __init__(self, rec: RequestRecord, scrub):
+        self.rec = rec
+        self.scrub = scrub
+        self.usage: Any = None
+        self.finished = False
+        self.done = False
+        self.last = 0.0
+        self.buffer = b""
+
+    def feed(self, data: bytes, now: float) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        start = 0
+        while not self.done and self.rec.ok:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            line = buffer[start:end]
+            start = end + 1
+            if line.startswith(b"data:"):     # skip blank separators, comments, `event:` lines
+                self._event(line[5:].strip(), now)
+        self.buffer = buffer[start:]
+
+    def _event(self, data: bytes, now: float) -> None:
+        rec = self.rec
+        if data == b"[DONE]":
+            self.done = True
+            return
+        if (rec.response_id is not None and data[:1] == b"{" and data[-1:] == b"}"
+                and b'"usage"' not in data and b'"error"' not in data):
+            self._saw(_CONTENT.search(data) is not None, _FINISH.search(data) is not None, now)
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            rec.t_end = now
+            rec.fail(STREAM_ERROR, "MalformedChunk", f"malformed stream chunk: {data[:120]!r}")
+            return
+        if not isinstance(chunk, dict):
+            return
+        if chunk.get("error"):
+            rec.t_end = now
+            rec.fail(STREAM_ERROR, "StreamError", self.scrub(error_text(json.dumps(chunk), None)))
+            return
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        if rec.response_id is None:
+            rec.response_id = chunk.get("id") or ""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            self._saw(any(delta.get(k) for k in _CONTENT_KEYS), bool(choice.get("finish_reason")),
+                      now)
+
+    def _saw(self, content: bool, finish: bool, now: float) -> None:
+        rec = self.rec
+        if content:
+            if rec.t_first is None:
+                rec.t_first = now
+            else:
+                rec.itl_ms.append((now - self.last) * 1000.0)
+            self.last = now
+            rec.content_chunks += 1
+        if finish:
+            self.finished = True
 
 
 def apply_usage(rec: RequestRecord, usage: Any) -> None:

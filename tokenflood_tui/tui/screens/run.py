@@ -131,7 +131,11 @@ class RunScreen(Screen):
         snap = self.snapshot
         if snap is None or snap.stage == "preparing":
             return "warming up and calibrating…"
-        return f"phase {snap.phase}/{snap.total_phases} {snap.stage}"
+        text = f"phase {snap.phase}/{snap.total_phases} {snap.stage}"
+        current = snap.phases[-1] if snap.phases else None
+        if current is not None and current.client_bound:
+            text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
+        return text
 
     # ------------------------------------------------------------------ messages from the run
 
