@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable
@@ -116,6 +117,7 @@ class ProcessWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[str, asyncio.Future] = {}
         self._dead: str | None = None
+        self._closing = False
 
     def launch(self) -> None:
         """Start the process now, so its imports overlap the warm-up."""
@@ -125,7 +127,9 @@ class ProcessWorker:
 
     async def start(self, factory: prompts.PromptFactory) -> None:
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._conn.fileno(), self._on_readable)
+        threading.Thread(target=read_pipe, name=f"tokenflood-worker-{self.index}-reader",
+                         args=(self._conn, self._loop, self._handle, self._on_eof),
+                         daemon=True).start()
         await self._request("ready", ("start", factory))
 
     async def run_phase(self, share: PhaseShare) -> int:
@@ -141,8 +145,7 @@ class ProcessWorker:
                 await asyncio.wait_for(self._request("closed", ("close",)), timeout=10)
             except (asyncio.TimeoutError, EndpointError):
                 pass
-        if self._loop is not None:
-            self._loop.remove_reader(self._conn.fileno())
+        self._closing = True
         await asyncio.to_thread(self._process.join, 5)
         if self._process.is_alive():
             self._process.kill()
@@ -162,11 +165,8 @@ class ProcessWorker:
         except (BrokenPipeError, OSError) as exc:
             self._died(f"worker {self.index} is gone ({exc})")
 
-    def _on_readable(self) -> None:
-        try:
-            while self._conn.poll():
-                self._handle(self._conn.recv())
-        except (EOFError, OSError):
+    def _on_eof(self) -> None:
+        if not self._closing:
             self._died(f"worker process {self.index} exited unexpectedly "
                        f"(exit code {self._process.exitcode})")
 
@@ -189,12 +189,27 @@ class ProcessWorker:
         if self._dead is not None:
             return
         self._dead = reason
-        if self._loop is not None:
-            self._loop.remove_reader(self._conn.fileno())
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(EndpointError(reason))
         self._waiting.clear()
+
+
+def read_pipe(conn, loop: asyncio.AbstractEventLoop, handle: Callable[[Any], None],
+              on_eof: Callable[[], None]) -> None:
+    """Blocking reads on a thread of their own, handed to the event loop: messages of any size,
+    and no event loop (uvloop sets O_NONBLOCK on fds it watches) can break a message in half."""
+    try:
+        while True:
+            message = conn.recv()
+            loop.call_soon_threadsafe(handle, message)
+    except (EOFError, OSError):
+        try:
+            loop.call_soon_threadsafe(on_eof)
+        except RuntimeError:     # the loop has already closed
+            pass
+    except RuntimeError:         # the loop closed while a message was being handed over
+        pass
 
 
 def _start_resource_tracker() -> None:
@@ -248,13 +263,8 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
             flush()
             conn.send(("phase_done", args[1]))
 
-    def on_command() -> None:
-        try:
-            while conn.poll():
-                commands.put_nowait(conn.recv())
-        except (EOFError, OSError):   # the coordinator is gone: stop and leave
-            loop.remove_reader(conn.fileno())
-            commands.put_nowait(("gone",))
+    def gone() -> None:          # the coordinator is gone: stop and leave
+        commands.put_nowait(("gone",))
 
     async def report() -> None:
         every = max(1, round(STATUS_INTERVAL_S / FLUSH_INTERVAL_S))
@@ -273,7 +283,8 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
             conn.send(("error", f"{exc!r}\n{traceback.format_exc(limit=5)}"))
 
     dispatcher = Dispatcher(suite, endpoint, emit, max_concurrency)
-    loop.add_reader(conn.fileno(), on_command)
+    threading.Thread(target=read_pipe, args=(conn, loop, commands.put_nowait, gone),
+                     name="commands", daemon=True).start()
     reporter = asyncio.create_task(report())
     phase: asyncio.Task | None = None
     try:
@@ -299,4 +310,3 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
                 return
     finally:
         reporter.cancel()
-        loop.remove_reader(conn.fileno())

@@ -1,0 +1,95 @@
+"""Worker processes: big phases over the pipe, a dying worker, and two workers into one folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tokenflood_tui.dispatch import PhaseShare
+from tokenflood_tui.errors import EndpointError
+from tokenflood_tui.prompts import PromptFactory
+from tokenflood_tui.simulator import SimulatorProcess
+from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
+from tokenflood_tui.workers import ProcessWorker, choose_workers
+
+from helpers import write
+
+SUITE = RunSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
+                 load_types=[LoadType(prompt_length=40, output_length=4)])
+WORDS = [" the", " and", " of", " to", " in", " is", " was", " for"] * 4
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1") as s:
+        yield s
+
+
+def share(n: int, start: float, rate: float) -> PhaseShare:
+    return PhaseShare(1, rate, start + np.arange(n) / rate, np.zeros(n, dtype=np.int64), np.arange(n))
+
+
+async def started_worker(sim, records: list) -> ProcessWorker:
+    endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=sim.base_url)
+    worker = ProcessWorker(0, SUITE, endpoint, records.extend, None)
+    worker.launch()
+    await worker.start(PromptFactory(SUITE.load_types, WORDS, 0, 5, 7))
+    return worker
+
+
+async def test_a_phase_of_50000_arrivals_crosses_the_pipe_and_stops_on_request(sim):
+    records: list = []
+    worker = await started_worker(sim, records)
+    try:
+        # ~1.2 MB pickled: more than a pipe buffer, so both sides must read whole messages
+        phase = asyncio.create_task(worker.run_phase(share(50_000, time.monotonic() + 0.2, 200.0)))
+        await asyncio.sleep(1.5)
+        worker.stop()
+        sent = await asyncio.wait_for(phase, 10)
+    finally:
+        await worker.close()
+    assert 200 <= sent <= 400                       # about 1.3 s at 200 req/s
+    assert len(records) == sent and all(r.ok for r in records if r.status != "cancelled")
+
+
+async def test_a_worker_that_dies_mid_phase_is_reported_not_waited_for(sim):
+    records: list = []
+    worker = await started_worker(sim, records)
+    try:
+        phase = asyncio.create_task(worker.run_phase(share(1000, time.monotonic() + 0.1, 100.0)))
+        await asyncio.sleep(1.0)
+        os.kill(worker._process.pid, signal.SIGKILL)
+        with pytest.raises(EndpointError, match="worker process 0 exited unexpectedly"):
+            await asyncio.wait_for(phase, 10)
+    finally:
+        await worker.close()
+    assert len(records) >= 50                       # what it measured before dying was delivered
+
+
+def test_two_workers_write_one_results_folder(tmp_path, sim, tokenflood):
+    write(tmp_path / "run.yml", "name: two\nrequests_per_second_rates: [100, 50]\n"
+          "test_length_in_seconds: 2\narrival: constant\n"
+          "load_types:\n- {prompt_length: 64, prefix_length: 32, output_length: 8}\n")
+    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--workers", "2")
+    assert done.code == 0, done.stderr
+    s = done.summary()
+    assert s["workers"] == 2 and [p["sent"] for p in s["phases"]] == [200, 100]
+    assert [p["ok"] for p in s["phases"]] == [200, 100]
+    assert s["phases"][0]["ttft_ms"]["p50"] == pytest.approx(5, abs=2)
+    rows = (done.folder() / "requests.csv").read_text().splitlines()[1:]
+    assert len(rows) == 300
+
+
+def test_default_workers_follow_rate_client_and_front_end():
+    assert choose_workers(None, 20, "openai", live_view=False, cores=2) == 0
+    assert choose_workers(None, 20, "openai", live_view=True, cores=2) == 1
+    assert choose_workers(None, 400, "openai", live_view=False, cores=2) == 2
+    assert choose_workers(None, 5000, "openai", live_view=False, cores=8) == 8
+    assert choose_workers(None, 40, "litellm", live_view=False, cores=4) == 3
+    assert choose_workers(3, 10, "openai", live_view=False) == 3
