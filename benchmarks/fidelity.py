@@ -32,7 +32,8 @@ import numpy as np
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 OUTPUT_TOKENS = 64
 PROMPT = " ".join(["lorem"] * 60)
-CLIENTS = ("tokenflood", "bare_loop", "litellm")
+# tokenflood with its default worker count, then pinned to 1 and 2 worker processes
+CLIENTS = ("tokenflood", "tokenflood_w1", "tokenflood_w2", "bare_loop", "litellm")
 
 
 # ---------------------------------------------------------------------- the bare reference loop
@@ -107,7 +108,8 @@ def measure(client: str, base_url: str, rate: float, seconds: float, folder: Pat
         + ("client: litellm\n" if client == "litellm" else ""))
     results = folder / f"results-{client}"
     # litellm: one worker process, so the figures are per core (the README's litellm limit)
-    workers = ["--workers", "1"] if client == "litellm" else []
+    workers = {"litellm": ["--workers", "1"], "tokenflood_w1": ["--workers", "1"],
+               "tokenflood_w2": ["--workers", "2"]}.get(client, [])
     cpu = run_child([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless", "--yes",
                      "--results-dir", str(results), *workers], folder)
     run_dir = sorted(results.iterdir())[-1]
@@ -183,7 +185,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[10, 50, 100, 200, 400, 800])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=CLIENTS)
+    parser.add_argument("--clients", nargs="+", default=["tokenflood", "bare_loop", "litellm"],
+                        choices=CLIENTS)
     parser.add_argument("--litellm-max-rate", type=float, default=100,
                         help="skip the litellm path above this rate (one core saturates far below)")
     parser.add_argument("--out", type=Path, default=Path("fidelity.json"))

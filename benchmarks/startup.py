@@ -9,7 +9,6 @@ screen's text appears. Prints the median and worst of N runs.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess

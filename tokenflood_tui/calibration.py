@@ -33,13 +33,7 @@ class Calibration:
         self.token_counter = "none"
 
     async def _send(self, prepared, rec: RequestRecord) -> None:
-        try:
-            async with asyncio.timeout(self.suite.request_timeout_seconds):
-                await self.client.send(prepared, rec)
-        except TimeoutError:
-            rec.t_end = time.monotonic()
-            rec.fail(TIMEOUT, "Timeout",
-                     f"no complete response within {self.suite.request_timeout_seconds:g} s")
+        await self.client.send_within(prepared, rec, self.suite.request_timeout_seconds)
 
     async def run(self) -> prompts.PromptFactory:
         """Count, warm up, calibrate; EndpointError with the endpoint's own message if unusable."""
@@ -88,7 +82,7 @@ class Calibration:
 
     async def _calibrate(self) -> None:
         """One full-size request per load type (max_tokens=1): exact lengths, context checked."""
-        client, factory = self.client, self.factory
+        factory = self.factory
         assert factory is not None
         for i, lt in enumerate(self.suite.load_types):
             if not factory.fits(i):

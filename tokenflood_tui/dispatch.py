@@ -18,7 +18,7 @@ import numpy as np
 
 from . import prompts
 from .clients.base import Client, make_client
-from .records import CANCELLED, TIMEOUT, RequestRecord
+from .records import CANCELLED, RequestRecord
 from .specs import EndpointSpec, RunSuite
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
@@ -127,15 +127,8 @@ class Dispatcher:
         self.emit("records", [rec])
 
     async def _send(self, prepared: Any, rec: RequestRecord) -> None:
-        client = self.client
-        assert client is not None
-        try:
-            async with asyncio.timeout(self.suite.request_timeout_seconds):
-                await client.send(prepared, rec)
-        except TimeoutError:
-            rec.t_end = time.monotonic()
-            rec.fail(TIMEOUT, "Timeout",
-                     f"no complete response within {self.suite.request_timeout_seconds:g} s")
+        assert self.client is not None
+        await self.client.send_within(prepared, rec, self.suite.request_timeout_seconds)
 
     async def _drain(self) -> None:
         """Let in-flight requests finish (each bounded by the request timeout); after a stop,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
 from . import prompts
 from .clients.base import make_client
 from .errors import TokenfloodError
-from .records import TIMEOUT, RequestRecord
+from .records import RequestRecord
 from .specs import EndpointSpec
 
 
@@ -31,11 +30,8 @@ async def probe_endpoint(endpoint: EndpointSpec, max_tokens: int = 8, timeout_s:
     await client.start()
     rec = RequestRecord(0, 0.0, 0, time.monotonic(), 0, 0, max_tokens)
     try:
-        async with asyncio.timeout(timeout_s):
-            await client.send(client.prepare([{"role": "user", "content": prompts.WARMUP_TEXT}],
-                                             max_tokens), rec)
-    except TimeoutError:
-        rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
+        messages = [{"role": "user", "content": prompts.WARMUP_TEXT}]
+        await client.send_within(client.prepare(messages, max_tokens), rec, timeout_s)
     finally:
         await client.close()
     if not rec.ok:

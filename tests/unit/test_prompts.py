@@ -1,6 +1,5 @@
 """Prompt synthesis: exact sizes for the counter in use, shared prefixes, unique filler, seeded."""
 
-import pytest
 
 from tokenflood_tui.prompts import (INSTRUCTION, LitellmTokenCounter, PromptFactory,
                                     single_token_words)

@@ -4,7 +4,7 @@ import pytest
 
 from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.quickstart import ENDPOINT_YML, RUN_YML
-from tokenflood_tui.specs import (EndpointSpec, RunSuite, detect_kind, load_endpoint, load_run_suite,
+from tokenflood_tui.specs import (EndpointSpec, detect_kind, load_endpoint, load_run_suite,
                                   parse_endpoint, parse_run_suite, redact_secrets, to_yaml)
 
 GOOD_RUN = """\

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ..records import RequestRecord
+from ..records import TIMEOUT, RequestRecord
 from ..specs import EndpointSpec
 
 
@@ -33,6 +35,15 @@ class Client(ABC):
     @abstractmethod
     async def send(self, prepared: Any, rec: RequestRecord) -> None:
         """Send, stream, and stamp t_send, t_first, t_end, tokens and status on `rec`."""
+
+    async def send_within(self, prepared: Any, rec: RequestRecord, timeout_s: float) -> None:
+        """`send`, with the request timeout: a request still going after it is marked timeout."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.send(prepared, rec)
+        except TimeoutError:
+            rec.t_end = time.monotonic()
+            rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
 
     def scrub(self, text: str) -> str:
         """Remove the API key from a message that may echo it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -95,7 +95,6 @@ class TokenfloodApp(App[int]):
     async def start_run(self, suite: RunSuite, endpoint: EndpointSpec) -> None:
         """Budget modal, then the live run view."""
         from ..errors import TokenfloodError
-        from ..runner import Run
         from .run_controller import RunController
         from .screens.budget import BudgetModal
         from .screens.run import RunScreen
