@@ -52,14 +52,22 @@ class BudgetEstimate:
                        f"{self.max_output_tokens:,}; raise {MAX_OUTPUT_VAR} to run this suite")
         return out
 
-    def lines(self) -> list[str]:
-        """The estimate as a person reads it."""
+    def lines(self, compact: bool = False) -> list[str]:
+        """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
         cost = f"${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
+        if compact:
+            return [
+                f"requests       {self.requests:,} (+{self.setup_requests} warm-up, calibration)",
+                f"input tokens   {self.input_tokens:,} of {self.max_input_tokens:,} allowed",
+                f"output tokens  {self.output_tokens:,} of {self.max_output_tokens:,} allowed",
+                f"duration       {format_duration(self.load_seconds)} + warm-up, drain",
+                f"cost           {cost} ({self.cost_note})",
+            ]
         return [
             f"requests       {self.requests:,} (+{self.setup_requests} warm-up and calibration)",
             f"input tokens   {self.input_tokens:,}   (limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
             f"output tokens  {self.output_tokens:,}   (limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
-            f"duration       {_duration(self.load_seconds)} of load, plus warm-up and draining",
+            f"duration       {format_duration(self.load_seconds)} of load, plus warm-up and draining",
             f"cost           {cost}   ({self.cost_note})",
         ]
 
@@ -139,7 +147,8 @@ def _price_map() -> dict:
         return {}
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 05 s', '2 h 10 min'."""
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Select, Static
 
 from ...budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
-                       BudgetEstimate, estimate, read_limit)
+                       BudgetEstimate, estimate, format_duration, read_limit)
 from ...errors import TokenfloodError
 from ...schedule import plan_phases
 from ...specs import EndpointSpec, RunSuite, load_run_suite
@@ -250,32 +250,12 @@ def budget_preview(suite: RunSuite, endpoint: EndpointSpec | None) -> BudgetPrev
         est = estimate(suite, endpoint or _PLACEHOLDER_ENDPOINT, plan_phases(suite))
     except TokenfloodError as exc:       # e.g. TOKENFLOOD_MAX_INPUT_TOKENS=lots
         return BudgetPreview(["no estimate"], [str(exc)], None)
-    lines = _panel_lines(est)
+    lines = est.lines(compact=True)
     if endpoint is None:
         lines[-1] = "cost           pick an endpoint on the home screen"
     else:
         lines.append(f"endpoint       {endpoint.name or endpoint.model}")
     return BudgetPreview(lines, est.over_limits, est)
-
-
-def _panel_lines(est: BudgetEstimate) -> list[str]:
-    """The estimate in the panel's width (BudgetEstimate.lines() is for a full terminal line)."""
-    cost = f"${est.cost_usd:,.4f}" if est.cost_usd is not None else "unknown"
-    return [
-        f"requests       {est.requests:,} (+{est.setup_requests} warm-up, calibration)",
-        f"input tokens   {est.input_tokens:,} of {est.max_input_tokens:,} allowed",
-        f"output tokens  {est.output_tokens:,} of {est.max_output_tokens:,} allowed",
-        f"duration       {_duration(est.load_seconds)} + warm-up, drain",
-        f"cost           {cost} ({est.cost_note})",
-    ]
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def _rough_preview(suite: RunSuite, expected: float) -> BudgetPreview:
@@ -288,7 +268,7 @@ def _rough_preview(suite: RunSuite, expected: float) -> BudgetPreview:
     lines = [f"requests       about {expected:,.0f} (too many to plan exactly here)",
              f"input tokens   about {input_tokens:,.0f}",
              f"output tokens  about {output_tokens:,.0f}",
-             f"duration       {_duration(load_s)} of load",
+             f"duration       {format_duration(load_s)} of load",
              "cost           not estimated for a suite this large"]
     warnings = []
     for var, default, tokens in ((MAX_INPUT_VAR, DEFAULT_MAX_INPUT, input_tokens),
