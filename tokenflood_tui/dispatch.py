@@ -51,10 +51,6 @@ class Dispatcher:
         self._stopped = asyncio.Event()
         self.sent = 0
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
     async def start(self, factory: prompts.PromptFactory) -> None:
         """Open the client and send one unrecorded request, so connection set-up (and litellm's
         lazy imports) never land in a measured request."""

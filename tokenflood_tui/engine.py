@@ -28,7 +28,9 @@ from .workers import LocalWorker, ProcessWorker, split_concurrency
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
-START_LEAD_S = {True: 0.15, False: 0.005}   # phase start after the command: process / local
+# A phase starts this long after its command, so every sender has it before the first deadline.
+PROCESS_START_LEAD_S = 0.15
+LOCAL_START_LEAD_S = 0.005
 
 
 @dataclass(slots=True)
@@ -123,7 +125,7 @@ class Engine:
         """Warm up, calibrate, run every phase; returns how it ended. EndpointError if unusable."""
         self._loop = asyncio.get_running_loop()
         if self._status is not None:
-            return self._outcome()
+            return self.outcome()
         self.workers = self._make_workers()
         for worker in self.workers:
             worker.launch()              # worker processes import while we calibrate
@@ -135,10 +137,10 @@ class Engine:
             except asyncio.CancelledError:
                 if self._status is None:
                     raise
-                return self._outcome()
+                return self.outcome()
             self._main = None
             if self._status is not None:
-                return self._outcome()
+                return self.outcome()
             self._t0 = time.monotonic()
             self.sink.started(self._t0)
             seq = 0
@@ -152,7 +154,7 @@ class Engine:
             ticker.cancel()
             await asyncio.gather(*(w.close() for w in self.workers), return_exceptions=True)
             self.sink.snapshot(self.snapshot())
-        return self._outcome()
+        return self.outcome()
 
     def _make_workers(self) -> list[LocalWorker | ProcessWorker]:
         if self.processes <= 0:
@@ -165,7 +167,8 @@ class Engine:
         return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i])
                 for i in range(count)]
 
-    def _outcome(self) -> RunOutcome:
+    def outcome(self) -> RunOutcome:
+        """How the run stands or ended: status, message and every started phase's statistics."""
         cal = self.calibration
         return RunOutcome(
             status=self._status or "completed", message=self._message,
@@ -202,7 +205,8 @@ class Engine:
         self._stage = "running"
         self.sink.log("info", f"phase {plan.phase}: {plan.target_rps:g} req/s for "
                               f"{plan.length_s:g} s ({plan.requests} requests)")
-        acc.t_start = time.monotonic() + START_LEAD_S[self.processes > 0]
+        lead = PROCESS_START_LEAD_S if self.processes > 0 else LOCAL_START_LEAD_S
+        acc.t_start = time.monotonic() + lead
         deadlines = acc.t_start + plan.offsets_s
         seqs = np.arange(first_seq, first_seq + plan.requests)
         n = len(self.workers)

@@ -60,14 +60,14 @@ class Run:
         except TokenfloodError as exc:
             # The endpoint or config could not serve the run: no load was sent.
             folder.log_error(str(exc))
-            outcome = self.engine._outcome()
+            outcome = self.engine.outcome()
             outcome.status, outcome.message = "aborted", str(exc)
             self._write(folder, outcome, started)
             if isinstance(exc, EndpointError):
                 raise EndpointError(f"{exc}\n(results folder: {folder.path})") from None
             raise
         except BaseException as exc:
-            outcome = self.engine._outcome()
+            outcome = self.engine.outcome()
             outcome.status, outcome.message = "aborted", f"internal error: {exc!r}"
             folder.log_error(outcome.message)
             self._write(folder, outcome, started)
