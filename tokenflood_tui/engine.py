@@ -43,9 +43,6 @@ class RunSnapshot:
     phases: list[PhaseStats]
     elapsed_s: float                 # since the first phase started
     remaining_s: float               # scheduled load still to come (drain not included)
-    in_flight: int
-    workers: int = 0                 # worker processes (0: sending from the coordinator)
-    client_cpu: float | None = None  # busiest sender's share of one core over the last interval
 
 
 @dataclass(slots=True)
@@ -222,9 +219,7 @@ class Engine:
         acc.sent = max(acc.sent, sum(r for r in results if isinstance(r, int)))
         acc.t_done = time.monotonic()
         if failures:
-            self.stop("aborted", str(failures[0]))
-            for worker in self.workers:
-                worker.stop()
+            self.stop("aborted", str(failures[0]))    # stops the other workers too
             if not isinstance(failures[0], EndpointError):
                 raise failures[0]
         stats = acc.stats()
@@ -264,14 +259,15 @@ class Engine:
                 current.client_cpu = client_cpu    # live: the last interval; final: the phase
         phases = [acc.stats(now) for acc in self.accumulators if acc.t_start is not None]
         remaining = sum(p.length_s for p in self.plans[self._current:])
+        stage = self._stage
         if phases and not phases[-1].finished:
             remaining += max(0.0, phases[-1].length_s - phases[-1].elapsed_s)
-        return RunSnapshot(stage=self._stage, phase=self._current, total_phases=len(self.plans),
+            if stage == "running" and phases[-1].elapsed_s >= phases[-1].length_s:
+                stage = "draining"         # every arrival is out; in-flight requests finish
+        return RunSnapshot(stage=stage, phase=self._current, total_phases=len(self.plans),
                            phases=phases,
                            elapsed_s=0.0 if self._t0 is None else now - self._t0,
-                           remaining_s=remaining if self._status is None else 0.0,
-                           in_flight=phases[-1].in_flight if phases else 0,
-                           workers=self.processes, client_cpu=client_cpu)
+                           remaining_s=remaining if self._status is None else 0.0)
 
     def _client_cpu(self, now: float) -> float | None:
         """The busiest sender's CPU use since the previous snapshot, as a share of one core."""

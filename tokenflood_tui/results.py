@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import charts, report
 from .records import RequestRecord
-from .specs import EndpointSpec, RunSuite, to_yaml
+from .specs import EndpointSpec, RunSuite, slugify, to_yaml
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",
@@ -23,8 +23,6 @@ CSV_COLUMNS = [
 
 
 def folder_name(suite: RunSuite, endpoint: EndpointSpec, started: datetime) -> str:
-    from .specs import slugify
-
     return f"{started:%Y-%m-%d_%H-%M-%S}_{slugify(suite.name)}_{endpoint.slug}"
 
 

@@ -140,12 +140,12 @@ class ProcessWorker:
             self._send(("stop",))
 
     async def close(self) -> None:
+        self._closing = True          # from here on, the pipe closing is expected
         if self._dead is None and self._loop is not None:
             try:
                 await asyncio.wait_for(self._request("closed", ("close",)), timeout=10)
             except (asyncio.TimeoutError, EndpointError):
                 pass
-        self._closing = True
         await asyncio.to_thread(self._process.join, 5)
         if self._process.is_alive():
             self._process.kill()

@@ -53,7 +53,7 @@ async def show_live_run(pilot) -> None:
             stage="running", phase=2, total_phases=3,
             phases=[phase(1, 5, (51, 52, 71), (108, 172, 186), True, 40),
                     phase(2, 10, (51 + i % 3, 53 + i % 4, 60), (120 + 5 * (i % 5), 172, 180), False, 50)],
-            elapsed_s=13.0, remaining_s=11.0, in_flight=3, workers=1, client_cpu=0.12)))
+            elapsed_s=13.0, remaining_s=11.0)))
         await pilot.pause()
     await pilot.pause(0.7)     # the chart redraws on its 0.5 s timer
 
