@@ -149,7 +149,7 @@ class Calibration:
             return []
         try:
             headers = {k: v for k, v in getattr(self.client, "headers", {}).items()
-                       if k.lower() != "content-type"}
+                       if k.lower() not in ("content-type", "host")}
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
                 async with session.get(f"{self.endpoint.http_base_url}/models", headers=headers) as r:
                     data = await r.json(content_type=None)

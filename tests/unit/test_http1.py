@@ -1,0 +1,156 @@
+"""The HTTP/1.1 client against a scripted server on loopback: framing, reuse, breakage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tokenflood_tui.clients.http1 import (
+    CannotConnect, ConnectionClosed, ConnectionPool, ProtocolError,
+)  # fmt: skip
+
+REQUEST = b"POST /v1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
+CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n")  # fmt: skip
+
+
+class ScriptedServer:
+    """Answers each request on a connection with the next script: a list of byte pieces, each
+    written separately (with a pause, so the client reads them apart); None closes the socket."""
+
+    def __init__(self, scripts: list[list[bytes | None]]):
+        self.scripts = list(scripts)
+        self.connections = 0
+        self.requests = 0
+
+    async def __aenter__(self) -> ConnectionPool:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return ConnectionPool(f"http://127.0.0.1:{port}/v1/x")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while self.scripts:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)
+                self.requests += 1
+                for piece in self.scripts.pop(0):
+                    if piece is None:
+                        writer.close()
+                        return
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.005)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+async def exchange(pool: ConnectionPool, keep_reading=lambda data: True):
+    """One request; returns (status, body pieces with their times, connection)."""
+    conn, _ = await pool.acquire()
+    pieces: list[tuple[bytes, float]] = []
+
+    def on_body(data: bytes, now: float) -> bool:
+        pieces.append((data, now))
+        return keep_reading(data)
+
+    ex = conn.start(REQUEST, on_body)
+    try:
+        response = await ex.head
+        await ex.done
+    except BaseException:
+        pool.release(conn, clean=False)
+        raise
+    pool.release(conn, clean=True)
+    return response, pieces, conn, ex
+
+
+async def test_chunked_body_split_at_every_byte_is_reassembled_and_the_connection_reused():
+    one_byte_at_a_time = [CHUNKED[i:i + 1] for i in range(len(CHUNKED))]
+    server = ScriptedServer([one_byte_at_a_time, [CHUNKED]])
+    async with server as pool:
+        response, pieces, first, _ = await exchange(pool)
+        assert response.status == 200 and response.headers["transfer-encoding"] == "chunked"
+        assert b"".join(p for p, _ in pieces) == b"hello, world"
+        assert [t for _, t in pieces] == sorted(t for _, t in pieces) and len(pieces) == 12
+        _, pieces, second, _ = await exchange(pool)
+        assert b"".join(p for p, _ in pieces) == b"hello, world"
+        assert second is first and server.connections == 1 and server.requests == 2
+
+
+async def test_content_length_and_close_delimited_bodies():
+    length = [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\n\r\n", b"busy ", b"now!"]
+    close = [b"HTTP/1.0 200 OK\r\n\r\n", b"until ", b"closed", None]
+    server = ScriptedServer([length, close])
+    async with server as pool:
+        response, pieces, conn, ex = await exchange(pool)
+        assert response.status == 503 and bytes(ex.body) == b"busy now!" and pieces == []
+        response, pieces, conn2, _ = await exchange(pool)
+        assert conn2 is conn and b"".join(p for p, _ in pieces) == b"until closed"
+        assert not conn2.reusable and server.requests == 2
+
+
+async def test_connection_close_header_is_not_pooled_and_interim_responses_are_skipped():
+    script = [b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\n"
+              b"Content-Length: 2\r\n\r\nok"]
+    async with ScriptedServer([script, script]) as pool:
+        response, pieces, conn, _ = await exchange(pool)
+        assert response.status == 200 and pieces[0][0] == b"ok"
+        _, _, conn2, _ = await exchange(pool)
+        assert conn2 is not conn
+
+
+async def test_server_closing_before_responding_is_told_apart_from_mid_body():
+    async with ScriptedServer([[None]]) as pool:
+        with pytest.raises(ConnectionClosed) as before:
+            await exchange(pool)
+        assert before.value.before_response
+    mid = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", None]
+    async with ScriptedServer([mid]) as pool:
+        with pytest.raises(ConnectionClosed) as during:
+            await exchange(pool)
+        assert not during.value.before_response
+
+
+async def test_not_http_and_bad_chunk_sizes_are_protocol_errors():
+    async with ScriptedServer([[b"SSH-2.0-OpenSSH_9.6\r\n\r\n"]]) as pool:
+        with pytest.raises(ProtocolError, match="not an HTTP/1.1 response"):
+            await exchange(pool)
+    bad = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]
+    async with ScriptedServer([bad]) as pool:
+        with pytest.raises(ProtocolError, match="bad chunk size"):
+            await exchange(pool)
+
+
+async def test_reader_that_stops_early_ends_the_exchange_and_drops_the_connection():
+    endless = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nstop\r\n", b"4\r\nmore\r\n"]
+    async with ScriptedServer([endless]) as pool:
+        _, pieces, conn, _ = await asyncio.wait_for(exchange(pool, lambda data: False), 2)
+        assert [p for p, _ in pieces] == [b"stop"] and not conn.reusable
+        assert pool.pooling and pool._idle == []
+
+
+async def test_refused_connection_is_cannot_connect():
+    pool = ConnectionPool("http://127.0.0.1:9/v1/x")
+    with pytest.raises(CannotConnect):
+        await pool.acquire()
+
+
+async def test_connections_idle_too_long_are_not_reused(monkeypatch):
+    import tokenflood_tui.clients.http1 as http1
+
+    monkeypatch.setattr(http1, "IDLE_LIMIT_S", 0.05)
+    server = ScriptedServer([[CHUNKED], [CHUNKED], [CHUNKED]])
+    async with server as pool:
+        _, _, first, _ = await exchange(pool)
+        _, _, again, _ = await exchange(pool)
+        await asyncio.sleep(0.1)
+        _, _, fresh, _ = await exchange(pool)
+        assert again is first and fresh is not first and first.transport.is_closing()
+        assert server.connections == 2
