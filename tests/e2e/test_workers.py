@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -89,7 +91,18 @@ def test_two_workers_write_one_results_folder(tmp_path, sim, tokenflood):
 def test_default_workers_follow_rate_client_and_front_end():
     assert choose_workers(None, 20, "openai", live_view=False, cores=2) == 0
     assert choose_workers(None, 20, "openai", live_view=True, cores=2) == 1
-    assert choose_workers(None, 400, "openai", live_view=False, cores=2) == 2
+    assert choose_workers(None, 400, "openai", live_view=False, cores=2) == 1
+    assert choose_workers(None, 401, "openai", live_view=False, cores=2) == 2
+    assert choose_workers(None, 401, "openai", live_view=False, cores=1) == 1
     assert choose_workers(None, 5000, "openai", live_view=False, cores=8) == 8
     assert choose_workers(None, 40, "litellm", live_view=False, cores=4) == 3
     assert choose_workers(3, 10, "openai", live_view=False) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_default_workers_count_only_the_cores_this_process_may_use():
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from tokenflood_tui.workers import choose_workers, usable_cores; "
+            "print(usable_cores(), choose_workers(None, 5000, 'openai', live_view=False))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
