@@ -6,8 +6,14 @@ process (fixed 50 ms TTFT, 5 ms per token):
   - a bare aiohttp reference loop (one session, one event loop, the same open-loop schedule),
   - tokenflood with `client: litellm`,
 and reports per rate: achieved vs target rate, dispatch delay p50/p99, TTFT and e2e error against
-the server's own timestamps for the same request (matched by response id; p50/p99, ms and %), and
-client CPU. Prints a table, writes JSON.
+the server's own timestamps for the same request (matched by response id; p50/p99, ms and %),
+client CPU and the simulator's CPU. Prints a table, says the highest rate that holds (>= 99% of
+the rate, TTFT error p99 <= 2 ms) per client, writes JSON.
+
+With two or more cores the simulator gets a core of its own and the clients the others, as a
+server would be a machine of its own: the table then shows the client's error, not two processes
+fighting over a core. `--shared-cores` lets them share. A simulator near 100% of its core is
+itself late to take requests, which no client can measure around: such rows say "server-bound".
 
     python benchmarks/fidelity.py [--rates 10 50 100 200 400 800] [--seconds 10] [--out fidelity.json]
 """
@@ -34,6 +40,24 @@ OUTPUT_TOKENS = 64
 PROMPT = " ".join(["lorem"] * 60)
 # tokenflood with its default worker count, then pinned to 1 and 2 worker processes
 CLIENTS = ("tokenflood", "tokenflood_w1", "tokenflood_w2", "bare_loop", "litellm")
+HOLD_SHARE, HOLD_TTFT_ERR_MS = 0.99, 2.0
+SERVER_BOUND_CPU = 0.9
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin_simulator(sim_pid: int) -> str:
+    """The last usable core to the simulator, the rest to us (and so to every client we start)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2:
+        return "shared (fewer than 2 usable cores)"
+    os.sched_setaffinity(sim_pid, {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
+    return f"simulator on core {cores[-1]}, clients on {','.join(map(str, cores[:-1]))}"
 
 
 # ---------------------------------------------------------------------- the bare reference loop
@@ -114,17 +138,13 @@ def measure(client: str, base_url: str, rate: float, seconds: float, folder: Pat
                      "--results-dir", str(results), *workers], folder)
     run_dir = sorted(results.iterdir())[-1]
     summary = json.loads((run_dir / "summary.json").read_text())
-    t0 = None
     with open(run_dir / "requests.csv", newline="") as f:
         table = list(csv.DictReader(f))
-    # requests.csv holds times since the run started; the truth needs absolute monotonic times,
-    # so anchor on the server's receive time of the first request (the same clock)
     rows = []
     for r in table:
         rows.append({"t_sched_rel": float(r["t_sched_s"]), "dispatch_ms": float(r["dispatch_delay_ms"] or "nan"),
                      "ttft_ms": float(r["ttft_ms"] or "nan"), "e2e_ms": float(r["e2e_ms"] or "nan"),
                      "id": r["response_id"], "status": r["status"]})
-    del t0
     return [{"summary_workers": summary.get("workers"), **row} for row in rows], cpu, \
         time.monotonic() - started
 
@@ -140,7 +160,7 @@ def clear_truth(sim_port: int) -> None:
 
 
 def figures(client: str, rows: list[dict], truth: dict[str, dict], rate: float, seconds: float,
-            cpu: float, wall: float) -> dict:
+            cpu: float, wall: float, sim_cpu: float) -> dict:
     if client == "bare_loop":
         for r in rows:
             r["dispatch_ms"] = (r["t_send"] - r["t_sched"]) * 1000
@@ -177,7 +197,10 @@ def figures(client: str, rows: list[dict], truth: dict[str, dict], rate: float, 
         "ttft_err_p50_pct": 100 * pct(te, 50) / pct(tt, 50) if tt.size else float("nan"),
         "ttft_err_p99_pct": 100 * pct(te, 99) / pct(tt, 50) if tt.size else float("nan"),
         "e2e_err_p50_ms": pct(ee, 50), "e2e_err_p99_ms": pct(ee, 99),
-        "client_cpu_pct": 100 * cpu / wall, "workers": rows[0].get("summary_workers") if rows else None,
+        # the simulator works only while load runs: its CPU per second of load
+        "client_cpu_pct": 100 * cpu / wall, "sim_cpu_pct": 100 * sim_cpu / seconds,
+        "server_bound": sim_cpu / seconds >= SERVER_BOUND_CPU,
+        "workers": rows[0].get("summary_workers") if rows else None,
     }
 
 
@@ -189,6 +212,8 @@ def main() -> int:
                         choices=CLIENTS)
     parser.add_argument("--litellm-max-rate", type=float, default=100,
                         help="skip the litellm path above this rate (one core saturates far below)")
+    parser.add_argument("--shared-cores", action="store_true",
+                        help="let the simulator and the clients share every core")
     parser.add_argument("--out", type=Path, default=Path("fidelity.json"))
     args = parser.parse_args()
     from tokenflood_tui.simulator import SimulatorProcess
@@ -196,35 +221,67 @@ def main() -> int:
     results = []
     with SimulatorProcess("--ttft-ms", "50", "--itl-ms", "5") as sim, \
             tempfile.TemporaryDirectory() as tmp:
+        assert sim.pid is not None
+        cores = "shared" if args.shared_cores else pin_simulator(sim.pid)
+        print(f"cores: {cores}", flush=True)
         for rate in args.rates:
             for client in args.clients:
                 if client == "litellm" and rate > args.litellm_max_rate:
                     continue
                 clear_truth(sim.port)
+                sim_cpu = process_cpu_seconds(sim.pid)
                 rows, cpu, wall = measure(client, sim.base_url, rate, args.seconds, Path(tmp))
-                row = figures(client, rows, truth_by_id(sim.port), rate, args.seconds, cpu, wall)
+                sim_cpu = process_cpu_seconds(sim.pid) - sim_cpu
+                row = figures(client, rows, truth_by_id(sim.port), rate, args.seconds, cpu, wall,
+                              sim_cpu)
                 results.append(row)
-                print(f"{rate:6g} req/s {client:>10}: achieved {row['achieved_share']:6.1%}, dispatch p99 "
+                print(f"{rate:6g} req/s {client:>13}: achieved {row['achieved_share']:6.1%}, dispatch p99 "
                       f"{row['dispatch_p99_ms']:7.2f} ms, TTFT err p50 {row['ttft_err_p50_ms']:6.2f} "
-                      f"p99 {row['ttft_err_p99_ms']:7.2f} ms, CPU {row['client_cpu_pct']:5.0f}%",
-                      flush=True)
+                      f"p99 {row['ttft_err_p99_ms']:7.2f} ms, CPU {row['client_cpu_pct']:4.0f}%, "
+                      f"simulator {row['sim_cpu_pct']:4.0f}%", flush=True)
     print()
+    print(f"cores: {cores}")
     print(table(results))
-    args.out.write_text(json.dumps(results, indent=2))
+    print()
+    print(holding(results))
+    args.out.write_text(json.dumps({"cores": cores, "results": results}, indent=2))
     print(f"\nwritten: {args.out}")
     return 0
 
 
+def holds(row: dict) -> bool:
+    return row["achieved_share"] >= HOLD_SHARE and row["ttft_err_p99_ms"] <= HOLD_TTFT_ERR_MS
+
+
+def holding(results: list[dict]) -> str:
+    """Per client, the highest rate that holds with every lower rate holding too."""
+    lines = [f"highest rate that holds (>= {HOLD_SHARE:.0%} of the rate, TTFT error p99 <= "
+             f"{HOLD_TTFT_ERR_MS:g} ms, every lower rate too):"]
+    for client in dict.fromkeys(r["client"] for r in results):
+        best = None
+        for row in sorted((r for r in results if r["client"] == client), key=lambda r: r["target_rps"]):
+            if not holds(row):
+                break
+            best = row["target_rps"]
+        lines.append(f"  {client:>13}: {f'{best:g} req/s' if best else 'none'}")
+    bound = sorted({r["target_rps"] for r in results if r["server_bound"]})
+    if bound:
+        lines.append(f"  server-bound (simulator >= {SERVER_BOUND_CPU:.0%} of its core) at: "
+                     + ", ".join(f"{rate:g}" for rate in bound) + " req/s")
+    return "\n".join(lines)
+
+
 def table(results: list[dict]) -> str:
     head = ("| rate | client | workers | achieved | dispatch p50 / p99 ms | TTFT err p50 / p99 ms "
-            "| TTFT err p99 % | e2e err p50 / p99 ms | client CPU |")
-    lines = [head, "|" + "---|" * 9]
+            "| TTFT err p99 % | e2e err p50 / p99 ms | client CPU | simulator CPU |")
+    lines = [head, "|" + "---|" * 10]
     for r in results:
         lines.append(
             f"| {r['target_rps']:g} | {r['client']} | {r['workers'] if r['workers'] is not None else '-'} "
             f"| {r['achieved_share']:.1%} | {r['dispatch_p50_ms']:.2f} / {r['dispatch_p99_ms']:.2f} "
             f"| {r['ttft_err_p50_ms']:.2f} / {r['ttft_err_p99_ms']:.2f} | {r['ttft_err_p99_pct']:.1f}% "
-            f"| {r['e2e_err_p50_ms']:.2f} / {r['e2e_err_p99_ms']:.2f} | {r['client_cpu_pct']:.0f}% |")
+            f"| {r['e2e_err_p50_ms']:.2f} / {r['e2e_err_p99_ms']:.2f} | {r['client_cpu_pct']:.0f}% "
+            f"| {r['sim_cpu_pct']:.0f}%{' server-bound' if r['server_bound'] else ''} |")
     return "\n".join(lines)
 
 
