@@ -37,6 +37,13 @@ class PhaseShare:
     seqs: np.ndarray          # int, the run-wide sequence number of each request
 
 
+def share_rate(deadlines: np.ndarray) -> float:
+    """Arrivals per second in one worker's share of a phase."""
+    if len(deadlines) < 2:
+        return 1.0
+    return (len(deadlines) - 1) / max(float(deadlines[-1] - deadlines[0]), 1e-3)
+
+
 class Dispatcher:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, emit: Emit,
                  max_concurrency: int | None = None):
@@ -75,6 +82,8 @@ class Dispatcher:
         """Send the share on its deadlines, then drain; emits records as they finish."""
         self.sent = 0
         if not self._stopped.is_set():
+            assert self.client is not None
+            self.client.open_ahead(share_rate(share.deadlines))
             self._dispatch_task = asyncio.create_task(self._dispatch(share))
             try:
                 await self._dispatch_task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -99,10 +100,16 @@ async def test_llamacpp_closing_connections_costs_no_request():
         await c.start()
         try:
             records = []
-            for _ in range(6):
+            for k in range(6):
                 rec = RequestRecord(1, 1.0, 0, time.monotonic(), 10, 0, 4)
                 await c.send(c.prepare(MESSAGES, 4), rec)
                 records.append(rec)
+                if k == 0:   # like a phase start after the warm-up request
+                    await asyncio.sleep(0.2)
+                    c.open_ahead(100.0)
+                    # it saw the server close after the response: no idle connection held open
+                    # (each would tie up one of llama.cpp's HTTP threads)
+                    assert not c.pool.pooling and c.pool.idle == 0
         finally:
             await c.close()
     assert [r.status for r in records] == ["ok"] * 6

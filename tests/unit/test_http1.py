@@ -154,3 +154,38 @@ async def test_connections_idle_too_long_are_not_reused(monkeypatch):
         _, _, fresh, _ = await exchange(pool)
         assert again is first and fresh is not first and first.transport.is_closing()
         assert server.connections == 2
+
+
+async def wait_for(condition, timeout=2.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def test_spare_connections_are_opened_ahead_and_topped_up():
+    server = ScriptedServer([[CHUNKED], [CHUNKED]])
+    async with server as pool:
+        pool.keep_spare(3)
+        await wait_for(lambda: pool.idle == 3)
+        assert server.connections == 3
+        _, pieces, conn, _ = await exchange(pool)
+        assert b"".join(p for p, _ in pieces) == b"hello, world"
+        # the request took a spare; one more was opened in its place, and it came back itself
+        await wait_for(lambda: server.connections == 4)
+        assert pool.idle == 4 and server.requests == 1
+        await pool.close()
+
+
+async def test_a_server_that_closes_after_every_response_turns_pooling_off():
+    server = ScriptedServer([[CHUNKED, None], [CHUNKED, None]])
+    async with server as pool:
+        _, _, first, _ = await exchange(pool)
+        await wait_for(lambda: first.closed)
+        pool.keep_spare(3)                 # seen the close: no connection opened ahead
+        assert not pool.pooling and pool.idle == 0
+        _, pieces, second, _ = await exchange(pool)
+        assert second is not first and b"".join(p for p, _ in pieces) == b"hello, world"
+        await asyncio.sleep(0.05)
+        assert server.connections == 2
+        await pool.close()

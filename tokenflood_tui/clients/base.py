@@ -28,6 +28,10 @@ class Client(ABC):
     async def close(self) -> None:
         """Release connections."""
 
+    def open_ahead(self, rate: float) -> None:
+        """Open connections ahead of requests arriving at `rate` per second, where the client
+        pools them, so no measured request waits for a handshake."""
+
     @abstractmethod
     def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> Any:
         """Everything that can be done before the send time (serialise the body)."""

@@ -22,6 +22,7 @@ OnBody = Callable[[bytes, float], bool]   # (data, monotonic arrival time) -> ke
 CONNECT_TIMEOUT_S = 10.0
 IDLE_LIMIT_S = 4.0      # an idle connection older than this is closed, not reused: servers close
                         # idle ones (vLLM's uvicorn after 5 s), and a request must not race that
+CLOSES_AFTER_RESPONSE_S = 1.0   # a server that closes an idle connection this soon does it always
 _MAX_HEAD = 64 * 1024
 
 
@@ -70,6 +71,7 @@ class HttpConnection(asyncio.Protocol):
         self.closed = False
         self.reusable = True
         self.idle_since = 0.0
+        self.closed_at = 0.0
         self._exchange: Exchange | None = None
         self._buffer = b""
         self._seen_bytes = False
@@ -87,6 +89,7 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.closed_at = time.monotonic()
         exchange = self._exchange
         if exchange is None:
             return
@@ -279,9 +282,13 @@ class HttpConnection(asyncio.Protocol):
 
 
 class ConnectionPool:
-    """Keep-alive connections to one origin. After the server drops a pooled connection under a
-    request (llama.cpp closes after every stream although it says keep-alive), `pooling` goes off
-    and every request gets a fresh connection."""
+    """Keep-alive connections to one origin, with `spare` idle ones opened ahead of need so a
+    request rarely pays for a handshake (TCP, or TLS to a hosted API) inside its TTFT.
+
+    A server that closes every connection right after its response (llama.cpp does, although it
+    says keep-alive) turns `pooling` off, seen either when an idle connection closed within a
+    second of its last response or when one drops under a request; from then on every request
+    gets a fresh connection and none is opened ahead."""
 
     def __init__(self, url: str):
         parts = urlsplit(url)
@@ -294,21 +301,65 @@ class ConnectionPool:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.authority = host if default else f"{host}:{self.port}"
         self.pooling = True
+        self.spare = 0
         self._idle: list[HttpConnection] = []
         self._open: set[HttpConnection] = set()
+        self._opening: set[asyncio.Task] = set()
 
     async def acquire(self) -> tuple[HttpConnection, bool]:
         """A connection and whether it was reused from the pool."""
+        conn = self._take_idle()
+        self._top_up()
+        if conn is not None:
+            return conn, True
+        return await self.connect(), False
+
+    def keep_spare(self, spare: int) -> None:
+        """From now on keep `spare` idle connections open; start opening them now."""
+        closed = [conn for conn in self._idle if conn.closed]
+        self._idle = [conn for conn in self._idle if not conn.closed]
+        for conn in closed:
+            self._forget_closed(conn)
+        self.spare = spare
+        self._top_up()
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def _take_idle(self) -> HttpConnection | None:
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
             if conn.closed:
-                continue
-            if now - conn.idle_since > IDLE_LIMIT_S:
+                self._forget_closed(conn)
+            elif now - conn.idle_since > IDLE_LIMIT_S:
                 self.release(conn, clean=False)
-                continue
-            return conn, True
-        return await self.connect(), False
+            else:
+                return conn
+        return None
+
+    def _forget_closed(self, conn: HttpConnection) -> None:
+        self._open.discard(conn)
+        if conn.closed_at - conn.idle_since < CLOSES_AFTER_RESPONSE_S:
+            self.stop_pooling()
+
+    def _top_up(self) -> None:
+        missing = self.spare - len(self._idle) - len(self._opening)
+        if not self.pooling or missing <= 0:
+            return
+        for _ in range(missing):
+            task = asyncio.get_running_loop().create_task(self._open_spare())
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
+
+    async def _open_spare(self) -> None:
+        try:
+            conn = await self.connect()
+        except CannotConnect:
+            return          # a request that needs one will connect and report why it cannot
+        conn.idle_since = time.monotonic()
+        self.release(conn, clean=True)
 
     async def connect(self) -> HttpConnection:
         loop = asyncio.get_running_loop()
@@ -342,6 +393,9 @@ class ConnectionPool:
             conn.transport.close() if clean else conn.transport.abort()
 
     async def close(self) -> None:
+        self.spare = 0
+        for task in self._opening:
+            task.cancel()
         for conn in self._open:
             if conn.transport is not None and not conn.closed:
                 conn.transport.close()
