@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +191,37 @@ async def test_a_server_that_closes_after_every_response_turns_pooling_off():
         await asyncio.sleep(0.05)
         assert server.connections == 2
         await pool.close()
+
+
+TLS = Path(__file__).parents[1] / "fixtures" / "tls"
+
+
+async def test_tls_is_verified_and_then_streams_like_plain_tcp(monkeypatch):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "loopback-test.crt", TLS / "loopback-test.key")
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(2)
+            writer.write(CHUNKED)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/x"
+    try:
+        # an unknown issuer is refused, with the reason
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with pytest.raises(CannotConnect, match="CERTIFICATE_VERIFY_FAILED"):
+            await ConnectionPool(url).acquire()
+        # trusted (as a company CA would be, through SSL_CERT_FILE): the same exchange as over TCP
+        monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "loopback-test.crt"))
+        pool = ConnectionPool(url)
+        _, pieces, _, _ = await exchange(pool)
+        assert b"".join(p for p, _ in pieces) == b"hello, world"
+        await pool.close()
+    finally:
+        server.close()

@@ -2,8 +2,8 @@
 
 Body bytes go to the caller's `on_body(data, now)` from the protocol's `data_received`, with `now`
 taken the moment the event loop read them: no stream reader, no task wake-up per chunk. That is
-both where the time of a token's arrival is best known and several times less CPU per chunk than a
-general-purpose client, which is what keeps timing right when hundreds of streams are open.
+where the time of a token's arrival is best known, and it costs about half the CPU per request of
+an aiohttp client, which is what keeps timing right when hundreds of streams are open.
 
 What it speaks: HTTP/1.1 over TCP or TLS, keep-alive, responses framed by chunked encoding,
 Content-Length or connection close. No proxies, redirects or compression (it asks for identity).

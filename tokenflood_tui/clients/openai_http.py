@@ -1,8 +1,8 @@
 """Built-in client for servers that speak OpenAI chat completions (vLLM, llama.cpp, SGLang, ...).
 
 Requests go over our own small HTTP/1.1 client (`http1`): a chunk's arrival is stamped when the
-event loop reads it, and the whole path costs a fraction of a general-purpose client's CPU per
-chunk, so timing holds at hundreds of open streams. Connections are kept alive and pooled, and
+event loop reads it, and the whole path costs about half the CPU of an aiohttp client, so timing
+holds at hundreds of open streams. Connections are kept alive and pooled, and
 before each phase a few are opened ahead of need (`open_ahead`), so no measured request pays for a
 TCP or TLS handshake. llama.cpp closes the connection after every stream although it advertises
 keep-alive; the pool notices and gives every request a fresh connection from then on (a request
