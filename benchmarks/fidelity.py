@@ -140,10 +140,13 @@ def measure(client: str, base_url: str, rate: float, seconds: float, folder: Pat
     summary = json.loads((run_dir / "summary.json").read_text())
     with open(run_dir / "requests.csv", newline="") as f:
         table = list(csv.DictReader(f))
+    origin = summary["monotonic_origin_s"]
     rows = []
     for r in table:
         rows.append({"t_sched_rel": float(r["t_sched_s"]), "dispatch_ms": float(r["dispatch_delay_ms"] or "nan"),
                      "ttft_ms": float(r["ttft_ms"] or "nan"), "e2e_ms": float(r["e2e_ms"] or "nan"),
+                     "t_send": origin + float(r["t_send_s"]),
+                     "t_first": origin + float(r["t_first_s"]) if r["t_first_s"] else None,
                      "id": r["response_id"], "status": r["status"]})
     return [{"summary_workers": summary.get("workers"), **row} for row in rows], cpu, \
         time.monotonic() - started
@@ -167,15 +170,18 @@ def figures(client: str, rows: list[dict], truth: dict[str, dict], rate: float, 
             r["ttft_ms"] = (r["t_first"] - r["t_send"]) * 1000 if r["t_first"] else float("nan")
             r["e2e_ms"] = (r["t_end"] - r["t_send"]) * 1000
             r["t_sched_rel"] = r["t_sched"] - rows[0]["t_sched"]
-            r["send_abs"] = r["t_send"]
         sends = np.array([r["t_send"] for r in rows])
-    ttft_err, e2e_err, ttft_true = [], [], []
+    ttft_err, e2e_err, ttft_true, intake, read_lag = [], [], [], [], []
     for r in rows:
         t = truth.get(r["id"] or "")
         if t is None or t.get("first_token") is None or np.isnan(r["ttft_ms"]):
             continue
         true_ttft = (t["first_token"] - t["received"]) * 1000
         true_e2e = (t["finished"] - t["received"]) * 1000
+        # the TTFT error in two parts: until the server took the request, and from the server
+        # writing the first token until the client read it
+        intake.append((t["received"] - r["t_send"]) * 1000)
+        read_lag.append((r["t_first"] - t["first_token"]) * 1000)
         ttft_true.append(true_ttft)
         ttft_err.append(r["ttft_ms"] - true_ttft)
         e2e_err.append(r["e2e_ms"] - true_e2e)
@@ -197,6 +203,7 @@ def figures(client: str, rows: list[dict], truth: dict[str, dict], rate: float, 
         "ttft_err_p50_pct": 100 * pct(te, 50) / pct(tt, 50) if tt.size else float("nan"),
         "ttft_err_p99_pct": 100 * pct(te, 99) / pct(tt, 50) if tt.size else float("nan"),
         "e2e_err_p50_ms": pct(ee, 50), "e2e_err_p99_ms": pct(ee, 99),
+        "intake_p99_ms": pct(np.array(intake), 99), "read_lag_p99_ms": pct(np.array(read_lag), 99),
         # the simulator works only while load runs: its CPU per second of load
         "client_cpu_pct": 100 * cpu / wall, "sim_cpu_pct": 100 * sim_cpu / seconds,
         "server_bound": sim_cpu / seconds >= SERVER_BOUND_CPU,
@@ -273,13 +280,15 @@ def holding(results: list[dict]) -> str:
 
 def table(results: list[dict]) -> str:
     head = ("| rate | client | workers | achieved | dispatch p50 / p99 ms | TTFT err p50 / p99 ms "
-            "| TTFT err p99 % | e2e err p50 / p99 ms | client CPU | simulator CPU |")
-    lines = [head, "|" + "---|" * 10]
+            "| TTFT err p99 % | of which p99 intake / read ms | e2e err p50 / p99 ms | client CPU "
+            "| simulator CPU |")
+    lines = [head, "|" + "---|" * 11]
     for r in results:
         lines.append(
             f"| {r['target_rps']:g} | {r['client']} | {r['workers'] if r['workers'] is not None else '-'} "
             f"| {r['achieved_share']:.1%} | {r['dispatch_p50_ms']:.2f} / {r['dispatch_p99_ms']:.2f} "
             f"| {r['ttft_err_p50_ms']:.2f} / {r['ttft_err_p99_ms']:.2f} | {r['ttft_err_p99_pct']:.1f}% "
+            f"| {r['intake_p99_ms']:.2f} / {r['read_lag_p99_ms']:.2f} "
             f"| {r['e2e_err_p50_ms']:.2f} / {r['e2e_err_p99_ms']:.2f} | {r['client_cpu_pct']:.0f}% "
             f"| {r['sim_cpu_pct']:.0f}%{' server-bound' if r['server_bound'] else ''} |")
     return "\n".join(lines)

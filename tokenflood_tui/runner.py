@@ -124,6 +124,9 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         "token_counter": outcome.token_counter,
         "template_tokens": outcome.template_tokens,
         "workers": outcome.workers,
+        # requests.csv times are seconds since this time.monotonic() reading: system-wide on
+        # Linux, so they line up with a server's own monotonic timestamps on the same machine
+        "monotonic_origin_s": folder.t0,
         "budget": {
             "estimated_requests": est.requests,
             "estimated_input_tokens": est.input_tokens,

@@ -173,3 +173,25 @@ def test_a_comfortable_run_is_not_client_bound(tmp_path, sim, tokenflood):
     # max_concurrency makes requests wait for a slot (by design): that is not the client's fault
     assert s["phases"][0]["dispatch_delay_ms"]["p99"] > 1000
     assert s["client_bound"] is False and "CLIENT-BOUND" not in done.stderr
+
+
+def test_request_times_line_up_with_the_servers_clock(tmp_path, sim, tokenflood):
+    import json
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{sim.port}/sim/requests",
+                                                  method="DELETE")).read()
+    done = tokenflood("run", suite(tmp_path, rates="[10]", length=1), endpoint(tmp_path, sim.base_url),
+                      "--yes", "--headless")
+    assert done.code == 0, done.stderr
+    origin = done.summary()["monotonic_origin_s"]
+    truth = {t["request_id"]: t for t in json.load(urllib.request.urlopen(
+        f"http://127.0.0.1:{sim.port}/sim/requests"))["requests"]}
+    table = rows(done.folder())
+    assert len(table) == 10
+    for row in table:
+        server = truth[row["response_id"]]
+        sent, first = origin + float(row["t_send_s"]), origin + float(row["t_first_s"])
+        # sent before the server took it, and not long before; read after it was written
+        assert 0 < server["received"] - sent < 0.02
+        assert -0.005 < first - server["first_token"] < 0.02
