@@ -105,9 +105,12 @@ class Dispatcher:
             lt = load_types[kind]
             # Build the request before its deadline, so synthesis never delays the send.
             prepared = client.prepare(factory.messages(kind, seq), lt.output_length)
+            # Never early: uvloop's timers have millisecond resolution and may fire up to a
+            # millisecond before the deadline, so sleep again for what is left.
             delay = deadline - time.monotonic()
-            if delay > 0:
+            while delay > 0:
                 await asyncio.sleep(delay)
+                delay = deadline - time.monotonic()
             rec = RequestRecord(share.phase, share.target_rps, kind, deadline, lt.prompt_length,
                                 lt.prefix_length, lt.output_length)
             task = loop.create_task(self._request(prepared, rec))
