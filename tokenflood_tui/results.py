@@ -67,7 +67,10 @@ class ResultsFolder:
         self.input_tokens += rec.prompt_tokens or 0
         self.output_tokens += rec.output_tokens or 0
         if not rec.ok:
-            self.log_error(f"phase {rec.phase} {rec.status} {rec.error_type or '-'}: {rec.error_message}")
+            kind, message = rec.error_type or "-", rec.error_message or ""
+            if message.startswith(f"{kind}:"):       # "HTTP 503: HTTP 503: ..." says it twice
+                message = message[len(kind) + 1:].lstrip()
+            self.log_error(f"phase {rec.phase} {rec.status} {kind}: {message}")
 
     def log_error(self, message: str) -> None:
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
