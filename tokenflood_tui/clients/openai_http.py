@@ -79,6 +79,7 @@ class OpenAIHttpClient(Client):
                 # again on a fresh connection and stop pooling.
                 self.pool.release(conn, clean=False)
                 self.pool.stop_pooling()
+                conn = None
                 rec.t_send = time.monotonic()
                 conn = await self.pool.connect()
                 exchange = conn.start(prepared, stream.feed)
