@@ -130,12 +130,33 @@ async def test_not_http_and_bad_chunk_sizes_are_protocol_errors():
             await exchange(pool)
 
 
-async def test_reader_that_stops_early_ends_the_exchange_and_drops_the_connection():
-    endless = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nstop\r\n", b"4\r\nmore\r\n"]
-    async with ScriptedServer([endless]) as pool:
-        _, pieces, conn, _ = await asyncio.wait_for(exchange(pool, lambda data: False), 2)
-        assert [p for p, _ in pieces] == [b"stop"] and not conn.reusable
-        assert pool.pooling and pool._idle == []
+async def test_a_reader_done_before_the_body_ends_is_answered_at_once(monkeypatch):
+    import tokenflood_tui.clients.http1 as http1
+
+    monkeypatch.setattr(http1, "DRAIN_S", 0.2)
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    # [DONE] first, the terminator a moment later (as uvicorn writes them): the wait ends at
+    # [DONE], the terminator is read and dropped, and the connection carries the next request
+    later_terminator = [head + b"6\r\n[DONE]\r\n", b"0\r\n\r\n"]
+    # a body that never ends after the reader is done: the connection is dropped
+    endless = [head + b"6\r\n[DONE]\r\n", b"4\r\nmore\r\n"]
+    server = ScriptedServer([later_terminator, later_terminator, endless, [CHUNKED]])
+    async with server as pool:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        _, pieces, first, _ = await exchange(pool, lambda data: False)
+        assert [p for p, _ in pieces] == [b"[DONE]"] and loop.time() - started < 0.1
+        await asyncio.sleep(0.05)
+        _, _, second, _ = await exchange(pool, lambda data: False)
+        assert second is first and server.connections == 1
+        await asyncio.sleep(0.05)
+        _, _, third, _ = await exchange(pool, lambda data: False)
+        assert third is first
+        await asyncio.sleep(0.3)
+        assert first.closed and not first.reusable
+        _, pieces, fourth, _ = await exchange(pool)
+        assert fourth is not first and b"".join(p for p, _ in pieces) == b"hello, world"
+        assert server.connections == 2
 
 
 async def test_refused_connection_is_cannot_connect():

@@ -23,7 +23,12 @@ CONNECT_TIMEOUT_S = 10.0
 IDLE_LIMIT_S = 4.0      # an idle connection older than this is closed, not reused: servers close
                         # idle ones (vLLM's uvicorn after 5 s), and a request must not race that
 CLOSES_AFTER_RESPONSE_S = 1.0   # a server that closes an idle connection this soon does it always
+DRAIN_S = 1.0           # after the reader is done, how long the rest of a body may take
 _MAX_HEAD = 64 * 1024
+
+
+def _drop(data: bytes, now: float) -> bool:
+    return True
 
 
 class CannotConnect(OSError):
@@ -209,10 +214,31 @@ class HttpConnection(asyncio.Protocol):
         if self._ended if self._mode == "chunked" else (self._mode == "length" and not self._left):
             self._finish()
         elif not wants_more:
-            # The reader has what it wanted (or gave up) before the body ended: stop here, and
-            # never reuse a connection that may still have bytes of this response in flight.
+            self._drain(exchange)
+
+    def _drain(self, exchange: Exchange) -> None:
+        """The reader has what it wants (say, `[DONE]`) before the body ended: its wait ends now.
+        The rest of the body (typically the chunked terminator, a moment later) is read and
+        dropped, so the connection can carry another request; if it does not end soon, the
+        connection is dropped instead."""
+        if not self.reusable:          # nothing to keep it for
             self.abort()
             self._finish()
+            return
+        exchange.on_body = _drop
+        if not exchange.done.done():
+            exchange.done.set_result(None)
+        asyncio.get_running_loop().call_later(DRAIN_S, self._drained_or_dropped, exchange)
+
+    def _drained_or_dropped(self, exchange: Exchange) -> None:
+        if self._exchange is exchange:
+            self.abort()
+            self._finish()
+
+    @property
+    def busy(self) -> bool:
+        """An exchange is still reading (or draining) on this connection."""
+        return self._exchange is not None
 
     def _dechunk(self, data: bytes) -> bytes:
         """The payload bytes in `data`; keeps partial framing for the next read."""
@@ -286,9 +312,9 @@ class ConnectionPool:
     request rarely pays for a handshake (TCP, or TLS to a hosted API) inside its TTFT.
 
     A server that closes every connection right after its response (llama.cpp does, although it
-    says keep-alive) turns `pooling` off, seen either when an idle connection closed within a
-    second of its last response or when one drops under a request; from then on every request
-    gets a fresh connection and none is opened ahead."""
+    says keep-alive) turns `pooling` off, seen when a connection closes before it is back in the
+    pool, or within a second of it, or drops under a request; from then on every request gets a
+    fresh connection and none is opened ahead."""
 
     def __init__(self, url: str):
         parts = urlsplit(url)
@@ -333,7 +359,7 @@ class ConnectionPool:
             conn = self._idle.pop()
             if conn.closed:
                 self._forget_closed(conn)
-            elif now - conn.idle_since > IDLE_LIMIT_S:
+            elif conn.busy or now - conn.idle_since > IDLE_LIMIT_S:   # still draining, or stale
                 self.release(conn, clean=False)
             else:
                 return conn
@@ -384,6 +410,9 @@ class ConnectionPool:
 
     def release(self, conn: HttpConnection, clean: bool) -> None:
         """Back to the pool if the exchange ended cleanly and the connection can carry another."""
+        if clean and conn.closed and conn.reusable:
+            # closed at once after a complete response that did not say it was the last
+            self.stop_pooling()
         if clean and self.pooling and conn.reusable and not conn.closed:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
