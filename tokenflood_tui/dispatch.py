@@ -18,7 +18,7 @@ import numpy as np
 
 from . import prompts
 from .clients.base import Client, make_client
-from .records import CANCELLED, RequestRecord
+from .records import CANCELLED, STREAM_ERROR, RequestRecord
 from .specs import EndpointSpec, RunSuite
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
@@ -132,6 +132,11 @@ class Dispatcher:
                 self.sent += 1      # stopped while waiting for a slot: counted, never sent
             rec.t_end = rec.t_end or time.monotonic()
             rec.fail(CANCELLED, "Cancelled", "the run stopped before the request finished")
+        except Exception as exc:   # a bug of ours: keep the record and say so, never lose it
+            rec.t_end = rec.t_end or time.monotonic()
+            assert self.client is not None
+            rec.fail(STREAM_ERROR, "InternalError", self.client.scrub(
+                f"tokenflood failed on this request ({type(exc).__name__}: {exc}); please report it"))
         self.emit("records", [rec])
 
     async def _send(self, prepared: Any, rec: RequestRecord) -> None:

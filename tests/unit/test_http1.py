@@ -246,3 +246,22 @@ async def test_tls_is_verified_and_then_streams_like_plain_tcp(monkeypatch):
         await pool.close()
     finally:
         server.close()
+
+
+async def test_a_server_that_drops_every_idle_connection_at_once_turns_pooling_off():
+    # e.g. a server that died: several closed connections in the pool at once
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    pool = ConnectionPool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/x")
+    try:
+        pool.keep_spare(3)
+        await wait_for(lambda: pool.idle == 3)
+        await asyncio.sleep(0.2)                       # the server has closed all three
+        conn, reused = await pool.acquire()
+        assert not reused and not conn.closed and not pool.pooling and pool.idle == 0
+        await pool.close()
+    finally:
+        server.close()

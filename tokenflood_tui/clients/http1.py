@@ -404,13 +404,13 @@ class ConnectionPool:
     def stop_pooling(self) -> None:
         """From now on one connection per request (for servers that close after every response)."""
         self.pooling = False
-        for conn in self._idle:
+        idle, self._idle = self._idle, []
+        for conn in idle:
             self.release(conn, clean=True)
-        self._idle.clear()
 
     def release(self, conn: HttpConnection, clean: bool) -> None:
         """Back to the pool if the exchange ended cleanly and the connection can carry another."""
-        if clean and conn.closed and conn.reusable:
+        if clean and conn.closed and conn.reusable and self.pooling:
             # closed at once after a complete response that did not say it was the last
             self.stop_pooling()
         if clean and self.pooling and conn.reusable and not conn.closed:
