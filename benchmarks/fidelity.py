@@ -38,7 +38,7 @@ import numpy as np
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 OUTPUT_TOKENS = 64
 PROMPT = " ".join(["lorem"] * 60)
-# tokenflood with its default worker count, then pinned to 1 and 2 worker processes
+# tokenflood with its default worker count, then with --workers 1 and --workers 2
 CLIENTS = ("tokenflood", "tokenflood_w1", "tokenflood_w2", "bare_loop", "litellm")
 HOLD_SHARE, HOLD_TTFT_ERR_MS = 0.99, 2.0
 SERVER_BOUND_CPU = 0.9

@@ -29,9 +29,9 @@ OnRecords = Callable[[list[RequestRecord]], None]
 STATUS_INTERVAL_S = 0.1       # a worker reports its sent count and CPU time this often
 FLUSH_INTERVAL_S = 0.02       # ... and its finished records at least this often
 FLUSH_RECORDS = 256
-# What one sender process sustains with 64-token streams before its own delays grow (measured
-# with benchmarks/fidelity.py on a 2-core machine: the built-in client held TTFT error p99 under
-# 2 ms at 400 req/s from one worker; litellm saturates a core near 25 req/s).
+# What one sender process sustains with 64-token streams (benchmarks/fidelity.py, 2-core machine:
+# one built-in worker sent 100% of 800 req/s, its TTFT error p99 under 2 ms to 200 req/s always
+# and at 400 in good runs, no better with two; litellm saturates a core near 25 req/s).
 PER_WORKER_RPS = {"openai": 400.0, "litellm": 15.0}
 
 
