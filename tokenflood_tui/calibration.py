@@ -6,6 +6,7 @@ Runs on the coordinator with its own client; nothing here is recorded (SPEC §4 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from typing import Callable
 
@@ -49,8 +50,9 @@ class Calibration:
             instruction_tokens = await counter.count(prompts.INSTRUCTION)
             warmup_tokens = await counter.count(prompts.WARMUP_TEXT)
         template_tokens = await self._warm_up(warmup_tokens)
+        nonce = None if self.suite.reuse_prompts else secrets.randbits(48)
         self.factory = prompts.PromptFactory(self.suite.load_types, vocabulary, self.suite.seed,
-                                             instruction_tokens, template_tokens)
+                                             instruction_tokens, template_tokens, nonce)
         await self._calibrate()
         return self.factory
 

@@ -151,22 +151,33 @@ class PromptShape:
 
 
 class PromptFactory:
-    """Seeded prompts of known token length for each load type."""
+    """Seeded prompts of known token length for each load type.
+
+    `nonce` (drawn fresh for every run) goes into the prefixes, the sequence words and the
+    filler, so a rerun never finds the previous run's prompts in a server's prefix cache; None
+    replays the seed's exact prompts (`reuse_prompts: true`).
+    """
 
     def __init__(self, load_types: list[LoadType], vocabulary: list[str], seed: int,
-                 instruction_tokens: int, template_tokens: int = 0):
+                 instruction_tokens: int, template_tokens: int = 0, nonce: int | None = None):
         self.load_types = load_types
         self.vocabulary = vocabulary
         self.seed = seed
+        self.nonce = nonce
         self.instruction_tokens = instruction_tokens
         self.template_tokens = template_tokens
         # Words that encode a request's sequence number: they make each prompt unique right after
         # the prefix, so nothing past the prefix can hit a prefix cache.
         self._id_words = max(1, math.ceil(math.log(10**7, len(vocabulary))))
+        # The nonce shifts the sequence words (still one distinct text per sequence number) and
+        # the filler's seed, so even a prompt without a prefix starts differently in every run.
+        self._id_offset = 0 if nonce is None else nonce % len(vocabulary) ** self._id_words
+        self._filler_salt = 0 if nonce is None else (nonce + 1) << 48
         self.shapes = [self._shape(i, lt) for i, lt in enumerate(load_types)]
 
     def _shape(self, index: int, lt: LoadType) -> PromptShape:
-        rng = random.Random(f"prefix-{self.seed}-{index}")
+        run = "" if self.nonce is None else f"-{self.nonce}"
+        rng = random.Random(f"prefix-{self.seed}{run}-{index}")
         prefix = "".join(rng.choices(self.vocabulary, k=lt.prefix_length))
         room = lt.prompt_length - self.template_tokens - lt.prefix_length
         if room - self.instruction_tokens >= 1:
@@ -189,11 +200,11 @@ class PromptFactory:
         vocab = self.vocabulary
         n = len(vocab)
         id_part = []
-        x = seq % (n ** self._id_words)
+        x = (seq + self._id_offset) % (n ** self._id_words)
         for _ in range(min(self._id_words, shape.unique_words)):
             x, digit = divmod(x, n)
             id_part.append(vocab[digit])
-        rng = random.Random(self.seed * 1_000_003 + seq * 7919 + index)
+        rng = random.Random(self.seed * 1_000_003 + seq * 7919 + index + self._filler_salt)
         filler = rng.choices(vocab, k=shape.unique_words - len(id_part))
         text = shape.prefix_text + "".join(id_part) + "".join(filler)
         return text + INSTRUCTION if shape.with_instruction else text

@@ -157,6 +157,9 @@ class RunSuite(_Strict):
     request_timeout_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
     error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
     slo: Slo | None = None
+    # False: every run draws fresh prompt text (same lengths), so no rerun hits a server's
+    # prefix cache with the previous run's prompts; True: replay the seed's exact prompts.
+    reuse_prompts: bool = False
 
     @field_validator("requests_per_second_rates")
     @classmethod

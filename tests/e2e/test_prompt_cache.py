@@ -1,0 +1,60 @@
+"""Reruns against a prefix-caching server: fresh prompts per run, unless reuse_prompts replays
+them, in which case the cache hits are visible and warned about."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import write
+
+PROMPT, PREFIX = 320, 192
+
+
+@pytest.fixture
+def sim():
+    # a fresh server per test: its prefix cache starts empty
+    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1", "--prefill-ms-per-token", "0.05") as s:
+        yield s
+
+
+def three_runs(tmp_path, tokenflood, base_url: str, reuse: bool) -> list[dict]:
+    write(tmp_path / "run.yml", "name: rerun\nrequests_per_second_rates: [10]\n"
+          "test_length_in_seconds: 1.5\narrival: constant\nseed: 7\n"
+          f"reuse_prompts: {'true' if reuse else 'false'}\n"
+          f"load_types:\n- {{prompt_length: {PROMPT}, prefix_length: {PREFIX}, output_length: 2}}\n")
+    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    summaries = []
+    for _ in range(3):
+        done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
+        assert done.code == 0, done.stderr
+        summaries.append(max(done.results.iterdir(), key=lambda p: p.stat().st_mtime))
+    return [json.loads((folder / "summary.json").read_text()) for folder in summaries]
+
+
+def test_reruns_start_cold_and_share_only_the_prefix(tmp_path, sim, tokenflood):
+    runs = three_runs(tmp_path, tokenflood, sim.base_url, reuse=False)
+    for s in runs:
+        (phase,) = s["phases"]
+        assert s["prompts"] == "fresh"
+        # the prefix (in 16-token blocks) plus the chat template's leading tokens, never the rest
+        assert phase["cached_tokens_mean"] <= PREFIX + s["template_tokens"] + 16
+        assert phase["cache_hit_rate"] < 0.7
+        assert not [w for w in s["warnings"] if "cache" in w]
+    first, later = runs[0]["phases"][0], [r["phases"][0] for r in runs[1:]]
+    assert all(p["cached_tokens_mean"] == pytest.approx(first["cached_tokens_mean"], abs=16)
+               for p in later)
+
+
+def test_reused_prompts_hit_the_cache_on_a_rerun_and_say_so(tmp_path, sim, tokenflood):
+    runs = three_runs(tmp_path, tokenflood, sim.base_url, reuse=True)
+    assert all(s["prompts"] == "reused" for s in runs)
+    assert runs[0]["phases"][0]["cache_hit_rate"] < 0.7
+    for s in runs[1:]:
+        (phase,) = s["phases"]
+        assert phase["cache_hit_rate"] > 0.9              # the previous run's exact prompts
+        (warning,) = [w for w in s["warnings"] if "from its cache" in w]
+        assert "more than the" in warning and "meant to be shared" in warning
