@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .stats import PhaseStats, pkey
+from .summary import PhaseStats, pkey
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LINE_COLOURS = ["cyan", "yellow", "magenta", "green", "red", "blue"]
@@ -19,26 +19,26 @@ POINT_MARKERS = ["•", "x", "+", "*", "o", "#"]   # tell percentiles apart with
 TITLES = {"ttft_ms": "TTFT (ms)", "e2e_ms": "end-to-end latency (ms)"}
 
 
-def _series(phases: Iterable, metric: str, percentile: float) -> tuple[list, list]:
-    """(rates, values) of one percentile; phases are PhaseStats or summary.json phase dicts."""
+def _series(phases: Iterable[PhaseStats], metric: str, percentile: float) -> tuple[list, list]:
+    """(rates, values) of one percentile."""
     xs, ys = [], []
     for ph in phases:
-        dist = ph[metric] if isinstance(ph, dict) else ph.metrics[metric]
-        value = dist.get(pkey(percentile))
+        value = ph.metric(metric).at(percentile)
         if value is not None:
-            xs.append(ph["target_rps"] if isinstance(ph, dict) else ph.target_rps)
+            xs.append(ph.target_rps)
             ys.append(value)
     return xs, ys
 
 
-def _figure(phases: list, percentiles: list[float], metrics: list[str], width: int, height: int):
+def _figure(phases: list[PhaseStats], percentiles: list[float], metrics: list[str], width: int,
+            height: int):
     """A private plotext figure (plotext's module-level figure is shared state across threads)."""
     from plotext._figure import _figure_class
 
     fig = _figure_class()
     fig.subplots(len(metrics), 1)
     fig.plotsize(width, height)
-    rates = sorted({ph["target_rps"] if isinstance(ph, dict) else ph.target_rps for ph in phases})
+    rates = sorted({ph.target_rps for ph in phases})
     for row, metric in enumerate(metrics, start=1):
         plt = fig.subplot(row, 1)
         # "clear": no canvas colours, so the chart sits on the terminal's (or theme's) background;
@@ -62,7 +62,7 @@ def _figure(phases: list, percentiles: list[float], metrics: list[str], width: i
     return fig
 
 
-def render(phases: list, percentiles: list[float], metrics: list[str] | None = None,
+def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,
            width: int = 100, height: int = 30, colour: bool = True) -> str:
     """The chart as a string (ANSI colours when `colour`)."""
     out = _figure(phases, percentiles, metrics or list(TITLES), width, height).build()

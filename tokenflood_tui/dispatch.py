@@ -1,10 +1,9 @@
 """Sends one worker's share of each phase on absolute deadlines and reports what it measured.
 
 A Dispatcher runs in a worker process (or, for light headless runs, in the coordinator's own
-event loop). It owns a client, and reports through `emit(event, *args)`:
-  ("records", [RequestRecord, ...])   finished requests (ok or failed)
-  ("phase_done", phase, sent)         dispatch over and in-flight requests drained
-`sent` (requests handed to the client so far in the phase) can be read at any time.
+event loop). It owns a client and hands every finished request (ok or failed) to `on_records`;
+`run_phase` returns when the share is sent and drained. `phase` and `sent` (requests handed to
+the client so far in that phase) can be read at any time.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from .specs import EndpointSpec, RunSuite
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
 
-Emit = Callable[..., None]
+OnRecords = Callable[[list[RequestRecord]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +44,18 @@ def share_rate(deadlines: np.ndarray) -> float:
 
 
 class Dispatcher:
-    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, emit: Emit,
+    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None = None):
         self.suite = suite
         self.endpoint = endpoint
-        self.emit = emit
+        self.on_records = on_records
         self.client: Client | None = None
         self.factory: prompts.PromptFactory | None = None
         self._slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
         self._in_flight: set[asyncio.Task] = set()
         self._dispatch_task: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self.phase = 0
         self.sent = 0
 
     async def start(self, factory: prompts.PromptFactory) -> None:
@@ -78,9 +78,9 @@ class Dispatcher:
         if self._dispatch_task is not None:
             self._dispatch_task.cancel()
 
-    async def run_phase(self, share: PhaseShare) -> None:
-        """Send the share on its deadlines, then drain; emits records as they finish."""
-        self.sent = 0
+    async def run_phase(self, share: PhaseShare) -> int:
+        """Send the share on its deadlines, then drain; returns how many were sent."""
+        self.phase, self.sent = share.phase, 0
         if not self._stopped.is_set():
             assert self.client is not None
             self.client.open_ahead(share_rate(share.deadlines))
@@ -93,7 +93,7 @@ class Dispatcher:
             finally:
                 self._dispatch_task = None
         await self._drain()
-        self.emit("phase_done", share.phase, self.sent)
+        return self.sent
 
     async def _dispatch(self, share: PhaseShare) -> None:
         client, factory = self.client, self.factory
@@ -112,7 +112,7 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = deadline - time.monotonic()
             rec = RequestRecord(share.phase, share.target_rps, kind, deadline, lt.prompt_length,
-                                lt.prefix_length, lt.output_length)
+                                lt.prefix_length, lt.output_length, seq=seq)
             task = loop.create_task(self._request(prepared, rec))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -137,7 +137,7 @@ class Dispatcher:
             assert self.client is not None
             rec.fail(STREAM_ERROR, "InternalError", self.client.scrub(
                 f"tokenflood failed on this request ({type(exc).__name__}: {exc}); please report it"))
-        self.emit("records", [rec])
+        self.on_records([rec])
 
     async def _send(self, prepared: Any, rec: RequestRecord) -> None:
         assert self.client is not None

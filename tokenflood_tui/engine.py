@@ -20,10 +20,11 @@ from .calibration import Calibration
 from .clients.base import make_client
 from .dispatch import PhaseShare
 from .errors import EndpointError
-from .records import CANCELLED, OK, RequestRecord
+from .records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from .schedule import PhasePlan
 from .specs import EndpointSpec, RunSuite
-from .stats import PhaseAccumulator, PhaseStats, warm_up_numpy
+from .stats import PhaseAccumulator, phase_warnings, warm_up_numpy
+from .summary import PhaseStats, RunStatus
 from .workers import LocalWorker, ProcessWorker, split_concurrency
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
@@ -47,7 +48,7 @@ class RunSnapshot:
 
 @dataclass(slots=True)
 class RunOutcome:
-    status: str                      # completed, interrupted, aborted
+    status: RunStatus
     message: str | None
     phases: list[PhaseStats]
     client: str
@@ -83,7 +84,7 @@ class Engine:
         self._current = 0
         self._t0: float | None = None
         self._recent: deque[bool] = deque(maxlen=ERROR_WINDOW)
-        self._status: str | None = None          # set once by stop/abort
+        self._status: RunStatus | None = None    # set once by stop/abort
         self._message: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task | None = None
@@ -91,7 +92,7 @@ class Engine:
 
     # ------------------------------------------------------------------ control
 
-    def stop(self, status: str = "interrupted", message: str | None = None) -> None:
+    def stop(self, status: RunStatus = "interrupted", message: str | None = None) -> None:
         """Stop sending at once; in-flight requests get a short grace. Safe from any thread."""
         loop = self._loop
         if loop is None:
@@ -107,7 +108,7 @@ class Engine:
         else:
             loop.call_soon_threadsafe(self._on_stop, status, message)
 
-    def _on_stop(self, status: str, message: str | None) -> None:
+    def _on_stop(self, status: RunStatus, message: str | None) -> None:
         if self._status is not None:
             return
         self._status, self._message = status, message
@@ -210,31 +211,45 @@ class Engine:
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
                              seqs[i::n]) for i in range(n)]
         cpu_start = [w.cpu_seconds for w in self.workers]
-        phase_runs = [asyncio.create_task(w.run_phase(s)) for w, s in zip(self.workers, shares)]
+        phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
+                      for w, s in zip(self.workers, shares)]
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
         wall = time.monotonic() - acc.t_start
         if wall > 0:
             acc.client_cpu = max((w.cpu_seconds - c) / wall for w, c in zip(self.workers, cpu_start))
         failures = [r for r in results if isinstance(r, BaseException)]
-        acc.sent = max(acc.sent, sum(r for r in results if isinstance(r, int)))
         acc.t_done = time.monotonic()
-        if failures:
-            self.stop("aborted", str(failures[0]))    # stops the other workers too
-            if not isinstance(failures[0], EndpointError):
-                raise failures[0]
+        reported = sum(r for r in results if isinstance(r, int))
+        if not failures and reported != acc.finished:
+            self.warn(f"phase {plan.phase}: the senders report {reported} requests sent but "
+                      f"{acc.finished} were recorded; please report this")
+        if failures and not isinstance(failures[0], EndpointError):
+            raise failures[0]
         stats = acc.stats()
-        for message in stats.token_warnings():
+        template = self.calibration.factory.template_tokens if self.calibration and \
+            self.calibration.factory else 0
+        for message in phase_warnings(stats, template):
             self.warn(message)
         if stats.client_bound:
             self.warn(f"phase {plan.phase}: the client was the bottleneck ({stats.client_bound_reason()}): "
                       "its latencies include client-side delay; add --workers or lower the rate")
+
+    async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
+        """One sender's share of a phase; a sender that dies stops the whole run: the load it
+        was sending is missing, so the others no longer send the target rate."""
+        try:
+            return await worker.run_phase(share)
+        except EndpointError as exc:
+            self.stop("aborted", f"phase {phase}: {exc}; the run stopped, because without that "
+                                 "sender's share the phase no longer sends its target rate")
+            raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
         for rec in records:
             acc = self.accumulators[rec.phase - 1]
             acc.add(rec)
             self.sink.record(rec)
-            if rec.status == CANCELLED:
+            if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
                 continue
             self._recent.append(rec.status != OK)
             if not rec.ok:
@@ -254,7 +269,10 @@ class Engine:
         current = self.accumulators[self._current - 1] if self._current else None
         client_cpu = self._client_cpu(now)
         if current is not None and current.t_done is None:
-            current.sent = max(current.sent, sum(w.sent for w in self.workers))
+            for worker in self.workers:
+                phase, sent = worker.progress
+                if phase == current.phase:       # a count from the phase before is not this one's
+                    current.report_sent(worker.index, sent)
             if client_cpu is not None:
                 current.client_cpu = client_cpu    # live: the last interval; final: the phase
         phases = [acc.stats(now) for acc in self.accumulators if acc.t_start is not None]

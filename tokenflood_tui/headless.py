@@ -49,8 +49,8 @@ class HeadlessObserver:
 
 def progress_line(snap: RunSnapshot) -> str:
     ph = snap.phases[-1]
-    ttft = ph.metrics["ttft_ms"].get("p50")
-    e2e = ph.metrics["e2e_ms"].get("p50")
+    ttft = ph.ttft_ms["p50"]
+    e2e = ph.e2e_ms["p50"]
     done = ph.ok + ph.failed
     return (f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s "
             f"{'draining' if snap.stage == 'draining' else f'{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s'}"
@@ -91,9 +91,9 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     confirm(run.estimate, assume_yes)
     result = asyncio.run(_execute(run))
     summary = result.summary
-    if summary["status"] != "completed":
-        observer.log("error" if summary["status"] == "aborted" else "warning",
-                     f"run {summary['status']}: {summary['message']}")
+    if summary.status != "completed":
+        observer.log("error" if summary.status == "aborted" else "warning",
+                     f"run {summary.status}: {summary.message}")
     print_summary(result)
     return result.exit_code
 
@@ -116,11 +116,18 @@ def _on_signal(run: Run, sig: int) -> None:
 
 
 def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
+    """The phase table, failures and warnings, and where the results are (also after the TUI)."""
     s = result.summary
-    out.write(f"\ntokenflood run {s['run_name']!r} on {s['model']}: {s['status']}"
-              + (f" ({s['message']})" if s.get("message") else "") + "\n\n")
-    out.write(report.phase_table(s["phases"], s["percentiles"]) + "\n")
-    if s["warnings"]:
-        out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s["warnings"]))
+    out.write(f"\ntokenflood run {s.run_name!r} on {s.model}: {s.status}"
+              + (f" ({s.message})" if s.message else "") + "\n\n")
+    out.write(report.phase_table(s.phases, s.percentiles) + "\n")
+    errors = report.error_table(s.phases)
+    if errors:
+        out.write("\nfailures:\n" + errors + "\n")
+    if s.warnings:
+        out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s.warnings))
     out.write(f"\nresults: {result.folder}\n")
+    if result.unsaved:
+        out.write(f"not saved (the disk did not take them): {', '.join(result.unsaved)}; "
+                  "the table above is the only copy of the summary\n")
     out.flush()

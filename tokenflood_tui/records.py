@@ -12,6 +12,7 @@ TIMEOUT = "timeout"
 CONNECTION_ERROR = "connection_error"
 STREAM_ERROR = "stream_error"
 CANCELLED = "cancelled"
+WORKER_DIED = "worker_died"     # its sender process died with the request in flight
 
 
 @dataclass(slots=True)
@@ -25,6 +26,7 @@ class RequestRecord:
     prompt_tokens_target: int
     prefix_tokens_target: int
     output_tokens_target: int
+    seq: int = -1                       # the run-wide sequence number of the arrival
     t_launch: float | None = None       # the sender picked it up (before any max_concurrency wait)
     t_send: float | None = None
     t_first: float | None = None        # first chunk with non-empty content or reasoning

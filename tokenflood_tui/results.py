@@ -1,15 +1,24 @@
-"""The results folder (SPEC §9): configs as run, requests.csv appended as requests finish, summaries."""
+"""The results folder: configs as run, requests.csv appended as requests finish, summaries.
+
+Rows are written whole or not at all: a write that fails (a full disk) is cut back to the last
+complete row, the folder remembers the failure, and whoever drives the run stops the load and
+says what was kept. Nothing raises out of `write_record`: a record reaches the statistics even
+when the disk cannot take it.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
+import io
+import os
 from datetime import datetime
 from pathlib import Path
 
 from . import charts, report
+from .errors import ConfigError
 from .records import RequestRecord
 from .specs import EndpointSpec, RunSuite, slugify, to_yaml
+from .summary import SUMMARY_FILE, RunSummary
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",
@@ -17,13 +26,47 @@ CSV_COLUMNS = [
     "prompt_tokens_target", "prompt_tokens", "prefix_tokens_target", "cached_tokens",
     "output_tokens_target", "output_tokens", "output_tokens_estimated", "status", "error_type",
     "http_status",
-    # extra columns, after the ones SPEC §9 fixes
+    # extra columns, after the ones docs/results.md fixes
     "itl_mean_ms", "content_chunks", "response_id",
 ]
 
 
 def folder_name(suite: RunSuite, endpoint: EndpointSpec, started: datetime) -> str:
     return f"{started:%Y-%m-%d_%H-%M-%S}_{slugify(suite.name)}_{endpoint.slug}"
+
+
+class AppendOnlyFile:
+    """A file that takes whole lines or nothing: a failed write is cut back, never left torn."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self.size = 0
+        self.error: OSError | None = None
+
+    def append(self, text: str) -> bool:
+        """Write `text` whole; False (and `error` set) when it could not be written."""
+        if self.error is not None or self._fd < 0:
+            return False
+        data = text.encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self.error = exc
+            try:
+                os.ftruncate(self._fd, self.size)    # frees what the torn line took
+            except OSError:
+                pass
+            return False
+        self.size += len(data)
+        return True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class ResultsFolder:
@@ -37,22 +80,41 @@ class ResultsFolder:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
         self.path = path
-        self.path.mkdir(parents=True)
-        (self.path / "run.yml").write_text(to_yaml(suite), encoding="utf-8")
-        (self.path / "endpoint.yml").write_text(to_yaml(endpoint, redact=True), encoding="utf-8")
-        self._csv_file = open(self.path / "requests.csv", "w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(CSV_COLUMNS)
-        self._csv_file.flush()
-        self._errors = open(self.path / "errors.log", "w", encoding="utf-8")
+        try:
+            self.path.mkdir(parents=True)
+            (self.path / "run.yml").write_text(to_yaml(suite), encoding="utf-8")
+            (self.path / "endpoint.yml").write_text(to_yaml(endpoint, redact=True), encoding="utf-8")
+            self._csv = AppendOnlyFile(self.path / "requests.csv")
+            self._errors = AppendOnlyFile(self.path / "errors.log")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the results folder {self.path}: "
+                              f"{exc.strerror or exc}; choose another --results-dir") from None
+        self._line = io.StringIO()
+        self._writer = csv.writer(self._line)
         self.t0: float | None = None
-        self.input_tokens = 0
-        self.output_tokens = 0
+        self.rows = 0              # rows on disk in requests.csv
+        self.unwritten = 0         # records that could not be written
+        if not self._csv.append(self._format(CSV_COLUMNS)):
+            raise ConfigError(f"cannot write {self._csv.path}: {self.write_error}; free some "
+                              "space or choose another --results-dir")
 
-    def write_record(self, rec: RequestRecord) -> None:
+    @property
+    def write_error(self) -> str | None:
+        """Why requests.csv stopped taking rows, or None while it takes them."""
+        err = self._csv.error
+        return None if err is None else (err.strerror or str(err))
+
+    def _format(self, row: list) -> str:
+        self._line.seek(0)
+        self._line.truncate()
+        self._writer.writerow(row)
+        return self._line.getvalue()
+
+    def write_record(self, rec: RequestRecord) -> bool:
+        """Append the row; False when the disk did not take it (see `write_error`)."""
         t0 = self.t0 or rec.t_sched
         itl = rec.itl_ms
-        self._csv.writerow([
+        line = self._format([
             rec.phase, f"{rec.target_rps:g}", rec.load_type,
             _s(rec.t_sched, t0), _s(rec.t_send, t0), _s(rec.t_first, t0), _s(rec.t_end, t0),
             _ms(rec.ttft_ms), _ms(rec.e2e_ms), _ms(rec.scheduled_latency_ms),
@@ -63,33 +125,47 @@ class ResultsFolder:
             _int(rec.http_status),
             _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
         ])
-        self._csv_file.flush()
-        self.input_tokens += rec.prompt_tokens or 0
-        self.output_tokens += rec.output_tokens or 0
+        written = self._csv.append(line)
+        if written:
+            self.rows += 1
+        else:
+            self.unwritten += 1
         if not rec.ok:
             kind, message = rec.error_type or "-", rec.error_message or ""
             if message.startswith(f"{kind}:"):       # "HTTP 503: HTTP 503: ..." says it twice
                 message = message[len(kind) + 1:].lstrip()
             self.log_error(f"phase {rec.phase} {rec.status} {kind}: {message}")
+        return written
 
     def log_error(self, message: str) -> None:
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
-        self._errors.write(f"{stamp} {' '.join(message.split())}\n")
-        self._errors.flush()
+        self._errors.append(f"{stamp} {' '.join(message.split())}\n")
 
-    def finish(self, summary: dict, phases) -> None:
-        """Close the streams and write summary.json, summary.md and the charts."""
+    def finish(self, summary: RunSummary) -> list[str]:
+        """Close the streams and write summary.json, summary.md and the charts; returns the
+        names of the files that could not be written (a full disk), empty when all were."""
         self.close()
-        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (self.path / "summary.md").write_text(report.markdown(summary), encoding="utf-8")
-        charts.save(phases, summary["percentiles"], self.path,
-                    f"tokenflood {summary['run_name']} on {summary['model']} ({summary['status']})")
+        title = f"tokenflood {summary.run_name} on {summary.model} ({summary.status})"
+        chart_files = ["latency_quantiles.txt", "latency_quantiles.html"]
+        unsaved = []
+        for files, write in (
+                ([SUMMARY_FILE], lambda: (self.path / SUMMARY_FILE).write_text(
+                    summary.to_json(), encoding="utf-8")),
+                (["summary.md"], lambda: (self.path / "summary.md").write_text(
+                    report.markdown(summary), encoding="utf-8")),
+                (chart_files, lambda: charts.save(summary.phases, summary.percentiles, self.path,
+                                                  title))):
+            try:
+                write()
+            except OSError:
+                unsaved += files
+                for name in files:      # a torn file would read as a broken one
+                    (self.path / name).unlink(missing_ok=True)
+        return unsaved
 
     def close(self) -> None:
-        if not self._csv_file.closed:
-            self._csv_file.close()
-        if not self._errors.closed:
-            self._errors.close()
+        self._csv.close()
+        self._errors.close()
 
 
 def _s(t: float | None, t0: float) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from . import __version__, budget, report
+from . import __version__, budget
 from .engine import Engine, RunOutcome, RunSnapshot
 from .errors import EndpointError, TokenfloodError
 from .records import RequestRecord
 from .results import ResultsFolder
 from .schedule import PhasePlan, plan_phases
 from .specs import EndpointSpec, RunSuite
+from .summary import BudgetFigures, RunSummary
 
 EXIT_CODES = {"completed": 0, "aborted": 1, "interrupted": 130}
 
@@ -27,9 +28,10 @@ class RunObserver(Protocol):
 
 @dataclass(slots=True)
 class RunResult:
-    summary: dict
+    summary: RunSummary
     folder: Path
     exit_code: int
+    unsaved: list[str] = field(default_factory=list)   # files a full disk did not take
 
 
 class Run:
@@ -45,6 +47,7 @@ class Run:
         self.estimate = budget.estimate(suite, endpoint, self.plans, senders=max(1, workers))
         self._sink = _Sink(observer)
         self.engine = Engine(suite, endpoint, self.plans, self._sink, snapshot_interval_s, workers)
+        self._sink.engine = self.engine
 
     def stop(self) -> None:
         self.engine.stop("interrupted", "stopped by the user")
@@ -74,13 +77,17 @@ class Run:
             raise
         if outcome.message and outcome.status == "aborted":
             folder.log_error(f"run aborted: {outcome.message}")
-        summary = self._write(folder, outcome, started)
-        return RunResult(summary, folder.path, EXIT_CODES[outcome.status])
+        summary, unsaved = self._write(folder, outcome, started)
+        return RunResult(summary, folder.path, EXIT_CODES[outcome.status], unsaved)
 
-    def _write(self, folder: ResultsFolder, outcome: RunOutcome, started: datetime) -> dict:
+    def _write(self, folder: ResultsFolder, outcome: RunOutcome,
+               started: datetime) -> tuple[RunSummary, list[str]]:
         summary = build_summary(self.suite, self.endpoint, self.estimate, outcome, folder, started)
-        folder.finish(summary, outcome.phases)
-        return summary
+        unsaved = folder.finish(summary)
+        if unsaved:
+            self.observer.log("error", f"could not write {', '.join(unsaved)} in {folder.path}: "
+                                       f"{folder.write_error or 'the disk is full'}")
+        return summary, unsaved
 
 
 class _Sink:
@@ -89,14 +96,24 @@ class _Sink:
     def __init__(self, observer: RunObserver):
         self.observer = observer
         self.folder: ResultsFolder | None = None
+        self.engine: Engine | None = None
 
     def started(self, t0: float) -> None:
         if self.folder is not None:
             self.folder.t0 = t0
 
     def record(self, rec: RequestRecord) -> None:
-        if self.folder is not None:
-            self.folder.write_record(rec)
+        folder = self.folder
+        if folder is None or folder.write_record(rec) or folder.unwritten > 1:
+            return
+        # The first row the disk did not take: stop the load, so nothing more is measured that
+        # cannot be kept; the summary still counts every request that finished.
+        message = (f"cannot write {folder.path / 'requests.csv'}: {folder.write_error}; stopped "
+                   f"the load. requests.csv keeps the {folder.rows} rows written before; rows "
+                   "measured after that are counted in the summary only")
+        self.observer.log("error", message)
+        if self.engine is not None:
+            self.engine.stop("aborted", message)
 
     def log(self, level: str, message: str) -> None:
         self.observer.log(level, message)
@@ -106,36 +123,40 @@ class _Sink:
 
 
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
-                  outcome: RunOutcome, folder: ResultsFolder, started: datetime) -> dict:
-    """summary.json (SPEC §9)."""
-    return {
-        "status": outcome.status,
-        "message": outcome.message,
-        "tool_version": __version__,
-        "client": outcome.client,
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "run_name": suite.name,
-        "model": endpoint.model,
-        "provider": endpoint.provider,
-        "base_url": endpoint.base_url,
-        "percentiles": suite.percentiles,
-        "warnings": list(outcome.warnings),
-        "token_counter": outcome.token_counter,
-        "template_tokens": outcome.template_tokens,
-        "workers": outcome.workers,
-        # requests.csv times are seconds since this time.monotonic() reading: system-wide on
-        # Linux, so they line up with a server's own monotonic timestamps on the same machine
-        "monotonic_origin_s": folder.t0,
-        "budget": {
-            "estimated_requests": est.requests,
-            "estimated_input_tokens": est.input_tokens,
-            "estimated_output_tokens": est.output_tokens,
-            "actual_input_tokens": folder.input_tokens,
-            "actual_output_tokens": folder.output_tokens,
-            "estimated_cost_usd": est.cost_usd,
-        },
-        "client_bound": any(ph.client_bound for ph in outcome.phases),
-        "phases": report.phase_dicts(outcome.phases),
-        "results_dir": str(folder.path),
-    }
+                  outcome: RunOutcome, folder: ResultsFolder, started: datetime) -> RunSummary:
+    """summary.json (docs/results.md)."""
+    message = outcome.message
+    if folder.unwritten:
+        message = (f"{message}; " if message else "") + (
+            f"{folder.unwritten} finished request(s) could not be written to requests.csv "
+            f"({folder.write_error}); they are counted here")
+    return RunSummary(
+        status=outcome.status,
+        message=message,
+        tool_version=__version__,
+        client=outcome.client,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        run_name=suite.name,
+        model=endpoint.model,
+        provider=endpoint.provider,
+        base_url=endpoint.base_url,
+        percentiles=suite.percentiles,
+        warnings=list(outcome.warnings),
+        token_counter=outcome.token_counter,
+        template_tokens=outcome.template_tokens,
+        prompts="reused" if suite.reuse_prompts else "fresh",
+        workers=outcome.workers,
+        monotonic_origin_s=folder.t0,
+        budget=BudgetFigures(
+            estimated_requests=est.requests,
+            estimated_input_tokens=est.input_tokens,
+            estimated_output_tokens=est.output_tokens,
+            actual_input_tokens=sum(ph.input_tokens for ph in outcome.phases),
+            actual_output_tokens=sum(ph.output_tokens for ph in outcome.phases),
+            estimated_cost_usd=est.cost_usd,
+        ),
+        client_bound=any(ph.client_bound for ph in outcome.phases),
+        phases=outcome.phases,
+        results_dir=str(folder.path),
+    )

@@ -1,107 +1,43 @@
-"""Per-phase statistics, accumulated as records arrive; the same code feeds live views and summaries."""
+"""Per-phase statistics, accumulated as records arrive; the same code feeds live views and summaries.
+
+Counts have one source each: a phase's rows are the records it received (every request a sender
+hands to its client ends in exactly one record), and while it runs, what its senders report
+having sent in *that* phase (a report is tagged with its phase, so a count never crosses from one
+phase to the next).
+"""
 
 from __future__ import annotations
 
 import time
 from array import array
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .records import CANCELLED, RequestRecord
 from .specs import Slo
+from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution,
+                      ErrorCount, PhaseStats, pkey)
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
-METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
-# The client is the bottleneck when its senders pick requests up this late (waits for a
-# max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
-CLIENT_BOUND_LAUNCH_P99_MS = 10.0
-CLIENT_BOUND_CPU = 0.9
+FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requests failed
+# Cached tokens beyond the prefix meant to be shared (plus the chat template's own tokens) by more
+# than this many tokens, or this share of the prompt, mean part of the unique prompt was cached.
+CACHE_EXCESS_TOKENS = 16
+CACHE_EXCESS_SHARE = 0.05
+
+__all__ = ["PhaseAccumulator", "distribution", "phase_warnings", "pkey", "warm_up_numpy"]
 
 
-def pkey(p: float) -> str:
-    """'p50', 'p99', 'p99.9' — the summary.json key of a percentile."""
-    return f"p{p:g}"
-
-
-def distribution(values: np.ndarray, percentiles: list[float]) -> dict[str, float | None]:
+def distribution(values: np.ndarray, percentiles: list[float]) -> Distribution:
     """Mean and the suite's percentiles of a sample (None when empty)."""
     if values.size == 0:
-        return {"mean": None, **{pkey(p): None for p in percentiles}}
+        return Distribution(mean=None, **{pkey(p): None for p in percentiles})
     qs = np.percentile(values, percentiles)
-    return {"mean": float(values.mean()), **{pkey(p): float(q) for p, q in zip(percentiles, qs)}}
-
-
-@dataclass(slots=True)
-class PhaseStats:
-    """A phase as it stands: counts, rates, token accuracy and latency distributions."""
-
-    phase: int
-    target_rps: float
-    planned: int
-    sent: int
-    ok: int
-    failed: int
-    in_flight: int
-    achieved_rps: float | None
-    output_tokens_per_s: float | None
-    goodput: float | None
-    metrics: dict[str, dict[str, float | None]]
-    prompt_tokens_mean: float | None
-    prompt_tokens_target_mean: float | None
-    output_tokens_mean: float | None
-    output_tokens_target_mean: float | None
-    cached_tokens_mean: float | None
-    cache_hit_rate: float | None
-    output_tokens_estimated: bool
-    elapsed_s: float
-    length_s: float
-    finished: bool
-    recent_ttft_ms: float | None = None   # median of the last RECENT ok requests
-    recent_e2e_ms: float | None = None
-    client_cpu: float | None = None       # the busiest sender's share of one core
-    launch_delay_p99_ms: float | None = None   # sender lateness, slot waits excluded
-    client_bound: bool = False
-
-    def to_json(self) -> dict:
-        out = {k: getattr(self, k) for k in (
-            "phase", "target_rps", "achieved_rps", "planned", "sent", "ok", "failed",
-            "output_tokens_per_s", "goodput", "prompt_tokens_mean", "prompt_tokens_target_mean",
-            "output_tokens_mean", "output_tokens_target_mean", "cached_tokens_mean",
-            "cache_hit_rate", "output_tokens_estimated", "client_cpu", "client_bound")}
-        out.update(self.metrics)
-        return out
-
-    def client_bound_reason(self) -> str | None:
-        """Why this phase's latencies include client-side delay, or None when they do not."""
-        if not self.client_bound:
-            return None
-        parts = []
-        late = self.launch_delay_p99_ms
-        if late is not None and late > CLIENT_BOUND_LAUNCH_P99_MS:
-            parts.append(f"requests left up to {late:.0f} ms late (p99)")
-        if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
-            parts.append(f"sender CPU {self.client_cpu:.0%} of a core")
-        return ", ".join(parts)
-
-    def token_warnings(self) -> list[str]:
-        """The >5% divergence warnings of SPEC §5."""
-        out = []
-        for what, measured, target in (
-                ("prompt", self.prompt_tokens_mean, self.prompt_tokens_target_mean),
-                ("output", self.output_tokens_mean, self.output_tokens_target_mean)):
-            if measured is None or not target:
-                continue
-            off = measured / target - 1
-            if abs(off) > TOKEN_TOLERANCE:
-                out.append(f"phase {self.phase}: mean {what} tokens {measured:.1f} differ from the "
-                           f"target {target:.1f} by {off:+.1%}")
-        if self.output_tokens_estimated:
-            out.append(f"phase {self.phase}: the server sent no usage; output tokens are counted "
-                       "from content chunks (estimated)")
-        return out
+    return Distribution(mean=float(values.mean()),
+                        **{pkey(p): float(q) for p, q in zip(percentiles, qs)})
 
 
 @dataclass(slots=True)
@@ -116,41 +52,59 @@ class PhaseAccumulator:
     slo: Slo | None = None
     t_start: float | None = None      # monotonic time of the phase's first scheduled arrival
     t_done: float | None = None       # when the phase finished draining
-    sent: int = 0                     # handed to the client (reported by the senders)
-    finished: int = 0
+    finished: int = 0                 # records received: the phase's rows
     ok: int = 0
     failed: int = 0
     cancelled: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
     last_send: float = 0.0
     last_end: float = 0.0
+    reported_sent: dict[int, int] = field(default_factory=dict)   # sender -> sent in this phase
+    errors: Counter = field(default_factory=Counter)              # (status, http_status) -> n
     columns: dict[str, array] = field(default_factory=lambda: {m: array("d") for m in METRICS})
     itl: array = field(default_factory=lambda: array("f"))
     launch_delays: array = field(default_factory=lambda: array("d"))
     prompt_tokens: array = field(default_factory=lambda: array("d"))
     prompt_targets: array = field(default_factory=lambda: array("d"))
-    output_tokens: array = field(default_factory=lambda: array("d"))
+    prefix_targets: array = field(default_factory=lambda: array("d"))
+    output_tokens_ok: array = field(default_factory=lambda: array("d"))
     output_targets: array = field(default_factory=lambda: array("d"))
     cached_tokens: array = field(default_factory=lambda: array("d"))
+    cached_of_prompt: array = field(default_factory=lambda: array("d"))   # prompt tokens where cached is known
     output_estimated: bool = False
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-    _final: PhaseStats | None = None      # a drained phase no longer changes
     client_cpu: float | None = None       # set by the engine from the senders' CPU time
+    _final: PhaseStats | None = None      # a drained phase no longer changes
+
+    @property
+    def sent(self) -> int:
+        """Requests handed to the client: the rows once drained; while running, what the senders
+        report for this phase (never fewer than the requests already finished)."""
+        if self.t_done is not None:
+            return self.finished
+        return max(sum(self.reported_sent.values()), self.finished)
+
+    def report_sent(self, sender: int, sent: int) -> None:
+        """A sender's count of requests sent so far in this phase."""
+        self.reported_sent[sender] = sent
 
     def add(self, rec: RequestRecord) -> None:
         self.finished += 1
-        self.sent = max(self.sent, self.finished)   # the senders report `sent` a little later
+        self.input_tokens += rec.prompt_tokens or 0
+        self.output_tokens += rec.output_tokens or 0
         if rec.t_send is not None:
             self.last_send = max(self.last_send, rec.t_send)
         if rec.t_launch is not None:
             self.launch_delays.append((rec.t_launch - rec.t_sched) * 1000.0)
         if rec.t_end is not None:
             self.last_end = max(self.last_end, rec.t_end)
-        if rec.status == CANCELLED:
-            self.cancelled += 1
         if not rec.ok:
             self.failed += 1
+            self.cancelled += rec.status == CANCELLED
+            self.errors[(rec.status, rec.http_status)] += 1
             return
         self.ok += 1
         cols = self.columns
@@ -165,65 +119,105 @@ class PhaseAccumulator:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
             self.recent_e2e.append(rec.e2e_ms)
+        self.prefix_targets.append(rec.prefix_tokens_target)
         if rec.prompt_tokens is not None:
             self.prompt_tokens.append(rec.prompt_tokens)
             self.prompt_targets.append(rec.prompt_tokens_target)
+            if rec.cached_tokens is not None:
+                self.cached_tokens.append(rec.cached_tokens)
+                self.cached_of_prompt.append(rec.prompt_tokens)
         if rec.output_tokens is not None:
-            self.output_tokens.append(rec.output_tokens)
+            self.output_tokens_ok.append(rec.output_tokens)
             self.output_targets.append(rec.output_tokens_target)
-        if rec.cached_tokens is not None:
-            self.cached_tokens.append(rec.cached_tokens)
         self.output_estimated |= rec.output_tokens_estimated
         if self.slo is not None and _meets(rec, self.slo):
             self.good += 1
 
     def stats(self, now: float | None = None) -> PhaseStats:
-        if self._final is not None and self._final.ok + self._final.failed == self.finished \
-                and self._final.sent == self.sent:
-            return self._final
+        final = self._final
+        if final is not None and final.ok + final.failed == self.finished:
+            return final
         now = time.monotonic() if now is None else now
         pct = self.percentiles
         metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
                    for m in METRICS if m != "itl_ms"}
         metrics["itl_ms"] = distribution(np.frombuffer(self.itl, dtype=np.float32).astype(np.float64), pct)
-        metrics = {m: metrics[m] for m in METRICS}
-        elapsed = 0.0 if self.t_start is None else (self.t_done or now) - self.t_start
+        elapsed = 0.0 if self.t_start is None else max(0.0, (self.t_done or now) - self.t_start)
+        sent = self.sent
         achieved = None
-        tokens_per_s = None
-        if self.t_start is not None and self.sent:
+        if self.t_start is not None and sent and elapsed > 0:
             # Sends are due over length_s; a client that falls behind spreads them over longer.
-            span = max(min(elapsed, self.length_s), self.last_send - self.t_start, 1e-9)
-            achieved = self.sent / span
-        out_total = float(np.frombuffer(self.output_tokens, dtype=np.float64).sum())
+            span = max(min(elapsed, self.length_s), self.last_send - self.t_start)
+            achieved = sent / span if span > 0 else None
+        out_total = float(np.frombuffer(self.output_tokens_ok, dtype=np.float64).sum())
+        tokens_per_s = None
         if self.t_start is not None and self.last_end > self.t_start and out_total:
             tokens_per_s = out_total / (self.last_end - self.t_start)
         cached = np.frombuffer(self.cached_tokens, dtype=np.float64)
-        prompt = np.frombuffer(self.prompt_tokens, dtype=np.float64)
+        cached_prompt = float(np.frombuffer(self.cached_of_prompt, dtype=np.float64).sum())
         launch = np.frombuffer(self.launch_delays, dtype=np.float64)
         launch_p99 = float(np.percentile(launch, 99)) if launch.size else None
         bound = ((launch_p99 is not None and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                  or (self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU))
+        errors = [ErrorCount(status=status, http_status=code, count=n)
+                  for (status, code), n in sorted(self.errors.items(), key=lambda kv: -kv[1])]
         result = PhaseStats(
-            phase=self.phase, target_rps=self.target_rps, planned=self.planned, sent=self.sent,
-            ok=self.ok, failed=self.failed, in_flight=self.sent - self.finished,
+            phase=self.phase, target_rps=self.target_rps, planned=self.planned, sent=sent,
+            ok=self.ok, failed=self.failed, cancelled=self.cancelled,
+            in_flight=max(0, sent - self.finished),
             achieved_rps=achieved, output_tokens_per_s=tokens_per_s,
             goodput=(self.good / self.finished if self.slo is not None and self.finished else None),
-            metrics=metrics,
+            input_tokens=self.input_tokens, output_tokens=self.output_tokens,
             prompt_tokens_mean=_mean(self.prompt_tokens),
             prompt_tokens_target_mean=_mean(self.prompt_targets),
-            output_tokens_mean=_mean(self.output_tokens),
+            prefix_tokens_target_mean=_mean(self.prefix_targets),
+            output_tokens_mean=_mean(self.output_tokens_ok),
             output_tokens_target_mean=_mean(self.output_targets),
-            cached_tokens_mean=_mean(self.cached_tokens),
-            cache_hit_rate=(float((cached > 0).mean()) if cached.size and prompt.size else None),
-            output_tokens_estimated=self.output_estimated,
+            cached_tokens_mean=float(cached.mean()) if cached.size else None,
+            cache_hit_rate=float(cached.sum()) / cached_prompt if cached_prompt else None,
+            output_tokens_estimated=self.output_estimated, errors=errors,
             elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
             client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
+            **metrics,
         )
         if self.t_done is not None:
             self._final = result
         return result
+
+
+def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
+    """What a finished phase's figures should not be read without: tokens off their target by
+    more than 5%, estimated output counts, many failures, cached tokens beyond the prefix."""
+    out = []
+    for what, measured, target in (
+            ("prompt", ph.prompt_tokens_mean, ph.prompt_tokens_target_mean),
+            ("output", ph.output_tokens_mean, ph.output_tokens_target_mean)):
+        if measured is None or not target:
+            continue
+        off = measured / target - 1
+        if abs(off) > TOKEN_TOLERANCE:
+            out.append(f"phase {ph.phase}: mean {what} tokens {measured:.1f} differ from the "
+                       f"target {target:.1f} by {off:+.1%}")
+    if ph.output_tokens_estimated:
+        out.append(f"phase {ph.phase}: the server sent no usage; output tokens are counted "
+                   "from content chunks (estimated)")
+    done = ph.ok + ph.failed
+    if done and ph.failed / done > FAILED_SHARE_WARNING and ph.failed > ph.cancelled:
+        kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
+        out.append(f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed ({ph.failed} of "
+                   f"{done}: {kinds}); its latency figures cover only the {ph.ok} that succeeded")
+    if ph.cached_tokens_mean is not None and ph.prompt_tokens_mean:
+        meant = (ph.prefix_tokens_target_mean or 0.0) + template_tokens
+        excess = ph.cached_tokens_mean - meant
+        if excess > max(CACHE_EXCESS_TOKENS, CACHE_EXCESS_SHARE * ph.prompt_tokens_mean):
+            out.append(f"phase {ph.phase}: the server served {ph.cached_tokens_mean:.0f} prompt "
+                       f"tokens per request from its cache, more than the {meant:.0f} meant to be "
+                       "shared (prefix and chat template): part of each unique prompt was cached, "
+                       "so TTFT is lower than for a cold prompt (reused prompts, or another "
+                       "client sending the same text?)")
+    return out
 
 
 def warm_up_numpy() -> None:

@@ -17,12 +17,15 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
+
+import numpy as np
 
 from . import loops, prompts
 from .dispatch import Dispatcher, PhaseShare
 from .errors import EndpointError
-from .records import RequestRecord
+from .records import WORKER_DIED, RequestRecord
 from .specs import EndpointSpec, RunSuite
 
 OnRecords = Callable[[list[RequestRecord]], None]
@@ -70,18 +73,79 @@ def split_concurrency(max_concurrency: int | None, workers: int) -> list[int | N
     return [base + (1 if i < extra else 0) for i in range(workers)]
 
 
+# ---------------------------------------------------------------------- messages over the pipe
+# coordinator -> worker
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    factory: prompts.PromptFactory
+
+
+@dataclass(frozen=True, slots=True)
+class RunPhase:
+    share: PhaseShare
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    pass
+
+
+# worker -> coordinator
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    records: list[RequestRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Sent so far in `phase` (tagged, so a count never lands on the wrong phase), CPU time."""
+
+    phase: int
+    sent: int
+    cpu_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseDone:
+    phase: int
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    message: str
+
+
+# ---------------------------------------------------------------------- the coordinator's side
+
+
 class LocalWorker:
     """Sends from the coordinator's own event loop: no start-up cost, for light headless runs."""
 
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None):
-        self.dispatcher = Dispatcher(suite, endpoint, self._emit, max_concurrency)
-        self.on_records = on_records
+        self.index = 0
+        self.dispatcher = Dispatcher(suite, endpoint, on_records, max_concurrency)
         self._cpu0 = time.process_time()
-
-    def _emit(self, event: str, *args: Any) -> None:
-        if event == "records":
-            self.on_records(args[0])
 
     def launch(self) -> None:
         pass
@@ -90,12 +154,12 @@ class LocalWorker:
         await self.dispatcher.start(factory)
 
     async def run_phase(self, share: PhaseShare) -> int:
-        await self.dispatcher.run_phase(share)
-        return self.dispatcher.sent
+        return await self.dispatcher.run_phase(share)
 
     @property
-    def sent(self) -> int:
-        return self.dispatcher.sent
+    def progress(self) -> tuple[int, int]:
+        """(phase, sent so far in it)"""
+        return self.dispatcher.phase, self.dispatcher.sent
 
     @property
     def cpu_seconds(self) -> float:
@@ -109,13 +173,19 @@ class LocalWorker:
 
 
 class ProcessWorker:
-    """A child process with its own event loop and client, driven over a pipe."""
+    """A child process with its own event loop and client, driven over a pipe.
+
+    If the process dies, the requests it had in flight are recorded as `worker_died` (it took
+    their records with it), and `run_phase` raises EndpointError naming the worker and how it
+    ended.
+    """
 
     def __init__(self, index: int, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None):
         self.index = index
+        self.suite = suite
         self.on_records = on_records
-        self.sent = 0
+        self.progress: tuple[int, int] = (0, 0)      # (phase, sent so far in it)
         self.cpu_seconds = 0.0
         ctx = multiprocessing.get_context("spawn")
         self._conn, self._child_conn = ctx.Pipe()
@@ -123,9 +193,11 @@ class ProcessWorker:
                                     args=(self._child_conn, suite, endpoint, max_concurrency),
                                     daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: dict[str, asyncio.Future] = {}
+        self._waiting: dict[type, asyncio.Future] = {}
         self._dead: str | None = None
         self._closing = False
+        self._share: PhaseShare | None = None         # the phase being sent, until it is done
+        self._recorded: set[int] = set()              # seqs of its records received
 
     def launch(self) -> None:
         """Start the process now, so its imports overlap the warm-up."""
@@ -138,20 +210,25 @@ class ProcessWorker:
         threading.Thread(target=read_pipe, name=f"tokenflood-worker-{self.index}-reader",
                          args=(self._conn, self._loop, self._handle, self._on_eof),
                          daemon=True).start()
-        await self._request("ready", ("start", factory))
+        await self._request(Ready, Start(factory))
 
     async def run_phase(self, share: PhaseShare) -> int:
-        return await self._request("phase_done", ("phase", share))
+        self._share, self._recorded = share, set()
+        try:
+            done = await self._request(PhaseDone, RunPhase(share))
+        finally:
+            self._share = None
+        return done.sent
 
     def stop(self) -> None:
         if self._dead is None:
-            self._send(("stop",))
+            self._send(Stop())
 
     async def close(self) -> None:
         self._closing = True          # from here on, the pipe closing is expected
         if self._dead is None and self._loop is not None:
             try:
-                await asyncio.wait_for(self._request("closed", ("close",)), timeout=10)
+                await asyncio.wait_for(self._request(Closed, Close()), timeout=10)
             except (asyncio.TimeoutError, EndpointError):
                 pass
         await asyncio.to_thread(self._process.join, 5)
@@ -159,7 +236,7 @@ class ProcessWorker:
             self._process.kill()
         self._conn.close()
 
-    async def _request(self, answer: str, message: tuple) -> Any:
+    async def _request(self, answer: type, message: Any) -> Any:
         if self._dead is not None:
             raise EndpointError(self._dead)
         future = asyncio.get_running_loop().create_future()
@@ -167,40 +244,86 @@ class ProcessWorker:
         self._send(message)
         return await future
 
-    def _send(self, message: tuple) -> None:
+    def _send(self, message: Any) -> None:
         try:
             self._conn.send(message)
-        except (BrokenPipeError, OSError) as exc:
-            self._died(f"worker {self.index} is gone ({exc})")
+        except OSError:            # a broken pipe: the process is gone
+            self._on_eof()
 
     def _on_eof(self) -> None:
-        if not self._closing:
-            self._died(f"worker process {self.index} exited unexpectedly "
-                       f"(exit code {self._process.exitcode})")
+        if self._closing or self._dead is not None:
+            return
+        # The pipe can close a moment before the process is reaped: wait for its exit status.
+        assert self._loop is not None
+        self._loop.run_in_executor(None, self._process.join, 2).add_done_callback(
+            lambda _: self._died(f"worker process {self.index} (pid {self._process.pid}) "
+                                 f"{describe_exit(self._process.exitcode)}"))
 
-    def _handle(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "records":
-            self.on_records(message[1])
-        elif kind == "status":
-            self.sent, self.cpu_seconds = message[1], message[2]
-        elif kind == "error":
-            self._died(f"worker {self.index} failed: {message[1]}")
-        else:   # ready, phase_done (sent count), closed
-            if kind == "phase_done":
-                self.sent = message[1]
-            future = self._waiting.pop(kind, None)
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, Records):
+            if self._share is not None:
+                self._recorded.update(r.seq for r in message.records)
+            self.on_records(message.records)
+        elif isinstance(message, Status):
+            self.progress, self.cpu_seconds = (message.phase, message.sent), message.cpu_seconds
+        elif isinstance(message, Failed):
+            self._died(f"worker process {self.index} failed: {message.message}")
+        else:   # Ready, PhaseDone, Closed
+            if isinstance(message, PhaseDone):
+                self.progress = (message.phase, message.sent)
+            future = self._waiting.pop(type(message), None)
             if future is not None and not future.done():
-                future.set_result(message[1] if len(message) > 1 else None)
+                future.set_result(message)
 
     def _died(self, reason: str) -> None:
         if self._dead is not None:
             return
+        lost = self._lost_records()
+        if lost:
+            reason += (f"; its {len(lost)} request(s) in flight are recorded as {WORKER_DIED}")
+            self.on_records(lost)
         self._dead = reason
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(EndpointError(reason))
         self._waiting.clear()
+
+    def _lost_records(self) -> list[RequestRecord]:
+        """Rows for the arrivals the dead process had sent (reported, or due by now) but whose
+        records never came back: they were in flight when it died."""
+        share = self._share
+        if share is None:
+            return []
+        now = time.monotonic()
+        phase, sent = self.progress
+        due = int(np.searchsorted(share.deadlines, now, side="right"))
+        reached = max(due, sent if phase == share.phase else 0)
+        lost = []
+        for i in range(reached):
+            seq = int(share.seqs[i])
+            if seq in self._recorded:
+                continue
+            lt = self.suite.load_types[int(share.load_types[i])]
+            rec = RequestRecord(share.phase, share.target_rps, int(share.load_types[i]),
+                                float(share.deadlines[i]), lt.prompt_length, lt.prefix_length,
+                                lt.output_length, seq=seq, t_end=now)
+            rec.fail(WORKER_DIED, "WorkerDied",
+                     f"worker process {self.index} died with this request in flight")
+            lost.append(rec)
+        self._recorded.update(r.seq for r in lost)
+        return lost
+
+
+def describe_exit(code: int | None) -> str:
+    """'was killed by SIGKILL', 'exited with status 1', 'ended (exit status unknown)'."""
+    if code is None:
+        return "ended (exit status unknown)"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
 
 
 def read_pipe(conn, loop: asyncio.AbstractEventLoop, handle: Callable[[Any], None],
@@ -238,13 +361,15 @@ def _start_resource_tracker() -> None:
 
 def worker_main(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: int | None) -> None:
     """Entry point of a worker process."""
-    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
+    # Ctrl-C (and an SSH hang-up) reach the whole process group; only the coordinator decides
+    # how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         loops.run(_serve(conn, suite, endpoint, max_concurrency))
     except BaseException as exc:  # report, never print a traceback into the user's terminal
         try:
-            conn.send(("error", f"{exc!r}\n{traceback.format_exc(limit=5)}"))
+            conn.send(Failed(f"{exc!r}\n{traceback.format_exc(limit=5)}"))
         except OSError:
             pass
     finally:
@@ -259,20 +384,16 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
 
     def flush() -> None:
         if outbox:
-            conn.send(("records", outbox[:]))
+            conn.send(Records(outbox[:]))
             outbox.clear()
 
-    def emit(event: str, *args: Any) -> None:
-        if event == "records":
-            outbox.extend(args[0])
-            if len(outbox) >= FLUSH_RECORDS:
-                flush()
-        elif event == "phase_done":
+    def on_records(records: list[RequestRecord]) -> None:
+        outbox.extend(records)
+        if len(outbox) >= FLUSH_RECORDS:
             flush()
-            conn.send(("phase_done", args[1]))
 
     def gone() -> None:          # the coordinator is gone: stop and leave
-        commands.put_nowait(("gone",))
+        commands.put_nowait(None)
 
     async def report() -> None:
         every = max(1, round(STATUS_INTERVAL_S / FLUSH_INTERVAL_S))
@@ -282,15 +403,18 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
             flush()
             tick += 1
             if tick % every == 0:
-                conn.send(("status", dispatcher.sent, time.process_time() - cpu0))
+                conn.send(Status(dispatcher.phase, dispatcher.sent, time.process_time() - cpu0))
 
     async def run_phase(share: PhaseShare) -> None:
         try:
-            await dispatcher.run_phase(share)
+            sent = await dispatcher.run_phase(share)
         except Exception as exc:
-            conn.send(("error", f"{exc!r}\n{traceback.format_exc(limit=5)}"))
+            conn.send(Failed(f"{exc!r}\n{traceback.format_exc(limit=5)}"))
+            return
+        flush()                  # every record of the phase before the phase is done
+        conn.send(PhaseDone(share.phase, sent))
 
-    dispatcher = Dispatcher(suite, endpoint, emit, max_concurrency)
+    dispatcher = Dispatcher(suite, endpoint, on_records, max_concurrency)
     threading.Thread(target=read_pipe, args=(conn, loop, commands.put_nowait, gone),
                      name="commands", daemon=True).start()
     reporter = asyncio.create_task(report())
@@ -298,23 +422,22 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
     try:
         while True:
             command = await commands.get()
-            kind = command[0]
-            if kind == "start":
-                await dispatcher.start(command[1])
-                conn.send(("ready",))
-            elif kind == "phase":
-                phase = asyncio.create_task(run_phase(command[1]))
-            elif kind == "stop":
+            if isinstance(command, Start):
+                await dispatcher.start(command.factory)
+                conn.send(Ready())
+            elif isinstance(command, RunPhase):
+                phase = asyncio.create_task(run_phase(command.share))
+            elif isinstance(command, Stop):
                 dispatcher.stop()
-            elif kind in ("close", "gone"):
-                if kind == "gone":
+            elif isinstance(command, Close) or command is None:
+                if command is None:
                     dispatcher.stop()
                 if phase is not None:
                     await phase
                 await dispatcher.close()
                 flush()
-                if kind == "close":
-                    conn.send(("closed",))
+                if command is not None:
+                    conn.send(Closed())
                 return
     finally:
         reporter.cancel()

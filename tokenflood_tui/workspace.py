@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from pydantic import BaseModel
 
 from .errors import ConfigError
 from .specs import detect_kind, load_endpoint, load_run_suite
+from .summary import SUMMARY_FILE, RunSummary
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "sample_configs"
 
@@ -70,13 +70,14 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
         return []
     entries = []
     for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)[:limit]:
-        try:
-            s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-            entries.append(ResultsEntry(folder, s.get("status", "?"), s.get("run_name", "?"),
-                                        s.get("model", "?")))
-        except (OSError, ValueError):
-            if (folder / "requests.csv").exists():
-                entries.append(ResultsEntry(folder, "no summary", "?", "?"))
+        if (folder / SUMMARY_FILE).exists():
+            try:
+                s = RunSummary.load(folder)
+                entries.append(ResultsEntry(folder, s.status, s.run_name, s.model))
+            except ConfigError:
+                entries.append(ResultsEntry(folder, "unreadable summary", "?", "?"))
+        elif (folder / "requests.csv").exists():
+            entries.append(ResultsEntry(folder, "no summary", "?", "?"))
     return entries
 
 

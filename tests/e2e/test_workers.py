@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
 from tokenflood_tui.workers import ProcessWorker, choose_workers
 
-from helpers import write
+from helpers import TOKENFLOOD, write
 
 SUITE = RunSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
                  load_types=[LoadType(prompt_length=40, output_length=4)])
@@ -60,18 +62,78 @@ async def test_a_phase_of_50000_arrivals_crosses_the_pipe_and_stops_on_request(s
     assert len(records) == sent and all(r.ok for r in records if r.status != "cancelled")
 
 
-async def test_a_worker_that_dies_mid_phase_is_reported_not_waited_for(sim):
+async def test_a_worker_that_dies_mid_phase_is_reported_and_its_requests_in_flight_kept():
     records: list = []
-    worker = await started_worker(sim, records)
-    try:
-        phase = asyncio.create_task(worker.run_phase(share(1000, time.monotonic() + 0.1, 100.0)))
-        await asyncio.sleep(1.0)
-        os.kill(worker._process.pid, signal.SIGKILL)
-        with pytest.raises(EndpointError, match="worker process 0 exited unexpectedly"):
-            await asyncio.wait_for(phase, 10)
-    finally:
-        await worker.close()
-    assert len(records) >= 50                       # what it measured before dying was delivered
+    # 400 ms per request at 100 req/s: about 40 requests are in flight at any moment
+    with SimulatorProcess("--ttft-ms", "400", "--itl-ms", "1") as slow:
+        worker = await started_worker(slow, records)
+        try:
+            phase = asyncio.create_task(worker.run_phase(share(1000, time.monotonic() + 0.1, 100.0)))
+            await asyncio.sleep(1.5)
+            os.kill(worker._process.pid, signal.SIGKILL)
+            with pytest.raises(EndpointError, match=r"worker process 0 \(pid \d+\) was killed by "
+                                                    r"SIGKILL; its (\d+) request\(s\) in flight"):
+                await asyncio.wait_for(phase, 10)
+        finally:
+            await worker.close()
+    died = [r for r in records if r.status == "worker_died"]
+    assert len(records) >= 100 and 20 <= len(died) <= 80
+    # every arrival up to the last one sent has exactly one record: none lost, none twice
+    assert sorted(r.seq for r in records) == list(range(len(records)))
+    assert all(r.ok for r in records if r.status != "worker_died")
+    assert all(r.error_type == "WorkerDied" and r.t_end is not None for r in died)
+
+
+def test_a_killed_worker_stops_the_run_and_loses_no_row(tmp_path):
+    with SimulatorProcess("--ttft-ms", "300", "--itl-ms", "1") as slow:
+        write(tmp_path / "run.yml", "name: die\nrequests_per_second_rates: [40, 40]\n"
+              "test_length_in_seconds: 4\narrival: constant\n"
+              "load_types:\n- {prompt_length: 64, output_length: 4}\n")
+        write(tmp_path / "endpoint.yml",
+              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {slow.base_url}\n")
+        proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes",
+                                 "--headless", "--workers", "2", "--results-dir", "results"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+        try:
+            phase_started = False
+            deadline = time.monotonic() + 60
+            while not phase_started and time.monotonic() < deadline:
+                time.sleep(0.05)
+                phase_started = any(len(f.read_text().splitlines()) > 5   # header + rows
+                                    for f in tmp_path.glob("results/*/requests.csv"))
+            assert phase_started, "the first phase never started"
+            workers = worker_pids(proc.pid)
+            assert len(workers) == 2
+            os.kill(workers[0], signal.SIGKILL)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 1, err
+    (folder,) = (tmp_path / "results").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "aborted"
+    assert re.search(r"worker process \d \(pid \d+\) was killed by SIGKILL; its \d+ request",
+                     summary["message"]), summary["message"]
+    with open(folder / "requests.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    (phase,) = summary["phases"]                     # the run stopped in phase 1
+    died = sum(r["status"] == "worker_died" for r in table)
+    assert died >= 3 and len(table) == phase["sent"] and phase["failed"] >= died
+    assert {e["status"] for e in phase["errors"]} >= {"worker_died"}
+    assert "Traceback" not in err
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The sender processes of a tokenflood process (multiprocessing spawn children)."""
+    children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
+    pids = []
+    for pid in map(int, children.split()):
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")
+        if b"spawn_main" in cmdline:
+            pids.append(pid)
+    return sorted(pids)
 
 
 def test_two_workers_write_one_results_folder(tmp_path, sim, tokenflood):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tokenflood_tui.engine import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
-from tokenflood_tui.stats import PhaseStats
+from tokenflood_tui.summary import Distribution, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
@@ -24,16 +24,16 @@ def app(**launch) -> TokenfloodApp:
 
 
 def phase(n: int, rate: float, ttft: tuple, e2e: tuple, finished: bool, sent: int) -> PhaseStats:
-    dist = lambda v: {"mean": v[0], "p50": v[0], "p90": v[1], "p99": v[2]}  # noqa: E731
+    dist = lambda v: Distribution(mean=v[0], p50=v[0], p90=v[1], p99=v[2])  # noqa: E731
     return PhaseStats(
         phase=n, target_rps=rate, planned=int(rate * 8), sent=sent, ok=sent - (0 if finished else 3),
         failed=0, in_flight=0 if finished else 3, achieved_rps=rate * 0.98,
         output_tokens_per_s=rate * 11.5, goodput=None,
-        metrics={"ttft_ms": dist(ttft), "e2e_ms": dist(e2e), "scheduled_latency_ms": dist(e2e),
-                 "tpot_ms": dist((8, 8.1, 8.4)), "itl_ms": dist((8, 8.2, 9)),
-                 "dispatch_delay_ms": dist((0.8, 1.2, 1.9))},
+        ttft_ms=dist(ttft), e2e_ms=dist(e2e), scheduled_latency_ms=dist(e2e),
+        tpot_ms=dist((8, 8.1, 8.4)), itl_ms=dist((8, 8.2, 9)),
+        dispatch_delay_ms=dist((0.8, 1.2, 1.9)),
         prompt_tokens_mean=130.0, prompt_tokens_target_mean=130.0, output_tokens_mean=12.0,
-        output_tokens_target_mean=12.0, cached_tokens_mean=48.0, cache_hit_rate=0.5,
+        output_tokens_target_mean=12.0, cached_tokens_mean=48.0, cache_hit_rate=0.37,
         output_tokens_estimated=False, elapsed_s=8.0 if finished else 5.0, length_s=8.0,
         finished=finished, recent_ttft_ms=ttft[0], recent_e2e_ms=e2e[0])
 

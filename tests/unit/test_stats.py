@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from tokenflood_tui.records import HTTP_ERROR, RequestRecord
+from tokenflood_tui.records import HTTP_ERROR, TIMEOUT, RequestRecord
 from tokenflood_tui.specs import Slo
-from tokenflood_tui.stats import PhaseAccumulator, distribution
+from tokenflood_tui.stats import PhaseAccumulator, distribution, phase_warnings
 
 
 def record(i: int, ttft_s: float, e2e_s: float, out: int = 11, ok: bool = True) -> RequestRecord:
@@ -22,8 +22,10 @@ def record(i: int, ttft_s: float, e2e_s: float, out: int = 11, ok: bool = True) 
 def test_distribution_matches_numpy():
     values = np.arange(1, 101, dtype=float)
     d = distribution(values, [50, 90, 99])
-    assert d == {"mean": 50.5, "p50": 50.5, "p90": pytest.approx(90.1), "p99": pytest.approx(99.01)}
-    assert distribution(np.array([]), [50]) == {"mean": None, "p50": None}
+    assert d.model_dump() == {"mean": 50.5, "p50": 50.5, "p90": pytest.approx(90.1),
+                              "p99": pytest.approx(99.01)}
+    assert d.at(90) == d["p90"] and d["mean"] == d.mean == 50.5
+    assert distribution(np.array([]), [50]).model_dump() == {"mean": None, "p50": None}
 
 
 def test_phase_stats_from_records():
@@ -37,17 +39,20 @@ def test_phase_stats_from_records():
     assert (st.sent, st.ok, st.failed, st.in_flight) == (100, 90, 10, 0)
     assert st.achieved_rps == pytest.approx(10.0)
     ttfts = np.array([40 + 0.2 * i for i in range(100) if i % 10 != 0])
-    assert st.metrics["ttft_ms"]["p50"] == pytest.approx(np.percentile(ttfts, 50))
-    assert st.metrics["dispatch_delay_ms"]["mean"] == pytest.approx(2.0)
-    assert st.metrics["e2e_ms"]["p99"] == pytest.approx(200.0)
-    assert st.metrics["scheduled_latency_ms"]["mean"] == pytest.approx(202.0)
+    assert st.ttft_ms["p50"] == pytest.approx(np.percentile(ttfts, 50))
+    assert st.dispatch_delay_ms["mean"] == pytest.approx(2.0)
+    assert st.e2e_ms["p99"] == pytest.approx(200.0)
+    assert st.scheduled_latency_ms["mean"] == pytest.approx(202.0)
     # TPOT = (e2e - ttft) / (tokens - 1), averaged
-    assert st.metrics["tpot_ms"]["mean"] == pytest.approx(np.mean((200 - ttfts) / 10))
-    assert st.metrics["itl_ms"]["p50"] == pytest.approx(5.0)
+    assert st.tpot_ms["mean"] == pytest.approx(np.mean((200 - ttfts) / 10))
+    assert st.itl_ms["p50"] == pytest.approx(5.0)
     # goodput: ok and TTFT <= 60 ms, over all finished requests
     assert st.goodput == pytest.approx(sum(1 for t in ttfts if t <= 60) / 100)
-    assert st.cache_hit_rate == pytest.approx(50 / 90)   # odd i hit the cache; failures excluded
+    # cached / prompt tokens over the ok requests: the 50 odd ones had 16 of 100 cached
+    assert st.cache_hit_rate == pytest.approx(50 * 16 / (90 * 100))
     assert st.output_tokens_mean == 11 and st.output_tokens_target_mean == 10
+    assert [(e.status, e.http_status, e.count) for e in st.errors] == [("http_error", 500, 10)]
+    assert st.input_tokens == 100 * 100 and st.output_tokens == 100 * 11
 
 
 def test_token_divergence_warning_above_five_percent():
@@ -55,7 +60,7 @@ def test_token_divergence_warning_above_five_percent():
     acc.t_start = 0.0
     for out in (11, 11, 11):   # target 10: +10%
         acc.add(record(0, 0.01, 0.1, out=out))
-    warnings = acc.stats().token_warnings()
+    warnings = phase_warnings(acc.stats())
     assert len(warnings) == 1 and "output tokens 11.0" in warnings[0] and "+10.0%" in warnings[0]
 
 
@@ -95,3 +100,74 @@ def test_a_saturated_sender_marks_the_phase_client_bound_and_slot_waits_do_not()
     acc._final = None
     st = acc.stats()
     assert st.client_bound and st.client_bound_reason() == "sender CPU 97% of a core"
+
+
+def test_sent_is_the_senders_count_while_running_and_the_rows_once_drained():
+    acc = PhaseAccumulator(2, 10.0, 10.0, 100, [50])
+    acc.t_start = 0.0
+    assert acc.stats(now=1.0).sent == 0
+    acc.report_sent(0, 7)
+    acc.report_sent(1, 5)
+    for i in range(3):
+        acc.add(record(i, 0.01, 0.1))
+    st = acc.stats(now=1.2)
+    assert (st.sent, st.in_flight, st.finished) == (12, 9, False)
+    acc.report_sent(0, 9)           # a sender's later report replaces its earlier one
+    assert acc.stats(now=1.3).sent == 14
+    for i in range(11):
+        acc.add(record(i, 0.01, 0.1))
+    assert acc.stats(now=1.4).sent == 14        # never fewer than the records that finished
+    acc.t_done = 12.0
+    st = acc.stats()
+    assert (st.sent, st.in_flight, st.finished) == (14, 0, True)
+
+
+def test_many_failures_are_warned_with_their_kinds():
+    acc = PhaseAccumulator(3, 10.0, 10.0, 100, [50])
+    acc.t_start = 0.0
+    for i in range(100):
+        rec = record(i, 0.01, 0.1)
+        if i % 10 < 3:                # 31 of 100 fail: 20 HTTP 503, 10 timeouts ... and one more
+            rec.fail(HTTP_ERROR, "HTTP 503", "busy", 503) if i % 10 < 2 else rec.fail(
+                TIMEOUT, "Timeout", "slow")
+        acc.add(rec)
+    extra = record(100, 0.01, 0.1)
+    extra.fail(HTTP_ERROR, "HTTP 503", "busy", 503)
+    acc.add(extra)
+    acc.t_done = 11.0
+    st = acc.stats()
+    assert [(e.label, e.count) for e in st.errors] == [("http_error 503", 21), ("timeout", 10)]
+    (warning,) = [w for w in phase_warnings(st) if "failed" in w]
+    assert "31% of requests failed (31 of 101: http_error 503 ×21, timeout ×10)" in warning
+    assert "only the 70 that succeeded" in warning
+
+
+def test_a_few_failures_are_not_warned():
+    acc = PhaseAccumulator(1, 10.0, 10.0, 100, [50])
+    for i in range(100):
+        acc.add(record(i, 0.01, 0.1, ok=i >= 5))     # 5%: at the threshold, not above
+    assert not [w for w in phase_warnings(acc.stats(now=1.0)) if "failed" in w]
+
+
+def cached_phase(cached: int, prefix: int = 200, prompt: int = 300) -> PhaseAccumulator:
+    acc = PhaseAccumulator(1, 10.0, 10.0, 20, [50])
+    for i in range(20):
+        rec = record(i, 0.01, 0.1)
+        rec.prompt_tokens = rec.prompt_tokens_target = prompt
+        rec.prefix_tokens_target, rec.cached_tokens = prefix, cached
+        rec.output_tokens_target = rec.output_tokens
+        acc.add(rec)
+    return acc
+
+
+def test_cached_tokens_beyond_the_prefix_are_warned():
+    st = cached_phase(cached=299).stats(now=1.0)
+    assert st.cache_hit_rate == pytest.approx(299 / 300)
+    (warning,) = phase_warnings(st, template_tokens=12)
+    assert "299 prompt tokens per request from its cache, more than the 212 meant" in warning
+
+
+def test_cached_tokens_up_to_the_prefix_and_template_are_not_warned():
+    # the prefix in 16-token blocks plus the chat template's leading tokens: as intended
+    assert phase_warnings(cached_phase(cached=208).stats(now=1.0), template_tokens=12) == []
+    assert phase_warnings(cached_phase(cached=0, prefix=0).stats(now=1.0)) == []

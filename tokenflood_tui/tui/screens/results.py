@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -11,19 +10,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ...stats import pkey
+from ...errors import ConfigError
+from ...summary import METRICS, RunSummary, pkey
 from ..widgets.chart import LatencyChart
-
-
-def load_summary(folder: Path) -> tuple[dict | None, str | None]:
-    """summary.json of a results folder, or why it cannot be read."""
-    path = Path(folder) / "summary.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except FileNotFoundError:
-        return None, f"{path} does not exist: not a finished results folder"
-    except (OSError, ValueError) as exc:
-        return None, f"{path}: {exc}"
 
 
 class ResultsScreen(Screen):
@@ -45,7 +34,12 @@ class ResultsScreen(Screen):
     def __init__(self, folder: Path):
         super().__init__()
         self.folder = Path(folder)
-        self.summary, self.error = load_summary(self.folder)
+        self.summary: RunSummary | None = None
+        self.error: str | None = None
+        try:
+            self.summary = RunSummary.load(self.folder)
+        except ConfigError as exc:
+            self.error = str(exc)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,48 +48,58 @@ class ResultsScreen(Screen):
             yield Static(self.error or "", classes="error-text", markup=False)
             yield Footer()
             return
-        b = s["budget"]
-        cost = "unknown" if b.get("estimated_cost_usd") is None else f"${b['estimated_cost_usd']:.4f}"
-        head = [f"{s['run_name']} on {s['model']} ({s.get('provider', '?')}, client {s['client']}) — "
-                f"{s['status']}" + (f": {s['message']}" if s.get("message") else ""),
-                f"{s['started_at']} → {s['finished_at']}   input {b['actual_input_tokens']:,} tokens, "
-                f"output {b['actual_output_tokens']:,} tokens, estimated cost {cost}",
+        b = s.budget
+        cost = "unknown" if b.estimated_cost_usd is None else f"${b.estimated_cost_usd:.4f}"
+        head = [f"{s.run_name} on {s.model} ({s.provider}, client {s.client}) — "
+                f"{s.status}" + (f": {s.message}" if s.message else ""),
+                f"{s.started_at} → {s.finished_at}   input {b.actual_input_tokens:,} tokens, "
+                f"output {b.actual_output_tokens:,} tokens, estimated cost {cost}",
                 f"folder: {self.folder}"]
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
                 yield DataTable(id="results-phases", cursor_type="row", zebra_stripes=True)
+                if any(ph.errors for ph in s.phases):
+                    yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True)
-                warnings = s.get("warnings") or []
+                warnings = s.warnings
                 yield Static("warnings:\n" + "\n".join(f"  • {w}" for w in warnings) if warnings
                              else "no warnings", id="results-warnings",
                              classes="warning-text" if warnings else "muted", markup=False)
-            yield LatencyChart(s["percentiles"], id="chart")
+            yield LatencyChart(s.percentiles, id="chart")
         yield Footer()
 
     def on_mount(self) -> None:
         s = self.summary
         if s is None:
             return
-        pct = [pkey(p) for p in s["percentiles"]]
+        pct = [pkey(p) for p in s.percentiles]
         both = "/".join(pct)
         phases = self.query_one("#results-phases", DataTable)
         phases.add_columns("phase", "target/s", "achieved/s", "sent", "ok", "failed",
-                           f"TTFT {both} ms", f"e2e {both} ms", "TPOT p50", "out tok/s", "goodput")
-        for ph in s["phases"]:
-            phases.add_row(str(ph["phase"]), f"{ph['target_rps']:g}", _f(ph["achieved_rps"], 2),
-                           str(ph["sent"]), str(ph["ok"]), str(ph["failed"]),
-                           " / ".join(_f(ph["ttft_ms"][p], 0) for p in pct),
-                           " / ".join(_f(ph["e2e_ms"][p], 0) for p in pct),
-                           _f(ph["tpot_ms"].get("p50"), 1), _f(ph["output_tokens_per_s"], 1),
-                           "-" if ph["goodput"] is None else f"{ph['goodput']:.0%}")
+                           f"TTFT {both} ms", f"e2e {both} ms", "TPOT p50", "out tok/s",
+                           "cache hit", "goodput")
+        for ph in s.phases:
+            phases.add_row(str(ph.phase), f"{ph.target_rps:g}", _f(ph.achieved_rps, 2),
+                           str(ph.sent), str(ph.ok), str(ph.failed),
+                           " / ".join(_f(ph.ttft_ms[p], 0) for p in pct),
+                           " / ".join(_f(ph.e2e_ms[p], 0) for p in pct),
+                           _f(ph.tpot_ms["p50"], 1), _f(ph.output_tokens_per_s, 1),
+                           _share(ph.cache_hit_rate), _share(ph.goodput))
+        if any(ph.errors for ph in s.phases):
+            errors = self.query_one("#results-errors", DataTable)
+            errors.add_columns("phase", "failed as", "HTTP", "requests", "share")
+            for ph in s.phases:
+                for e in ph.errors:
+                    errors.add_row(str(ph.phase), e.status, str(e.http_status or "-"),
+                                   str(e.count), f"{e.count / (ph.ok + ph.failed):.1%}")
         metrics = self.query_one("#results-metrics", DataTable)
         metrics.add_columns("phase", "metric", "mean", *pct)
-        for ph in s["phases"]:
-            for m in ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms",
-                      "dispatch_delay_ms"):
-                metrics.add_row(str(ph["phase"]), m, _f(ph[m]["mean"], 2), *[_f(ph[m][p], 2) for p in pct])
-        self.query_one(LatencyChart).set_phases(s["phases"])
+        for ph in s.phases:
+            for m in METRICS:
+                dist = ph.metric(m)
+                metrics.add_row(str(ph.phase), m, _f(dist.mean, 2), *[_f(dist[p], 2) for p in pct])
+        self.query_one(LatencyChart).set_phases(s.phases)
 
     def action_toggle_metric(self) -> None:
         if self.summary is not None:
@@ -110,3 +114,7 @@ class ResultsScreen(Screen):
 
 def _f(value, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, RichLog, Sparkline, Static
 
 from ...engine import RunSnapshot
-from ...stats import PhaseStats, pkey
+from ...summary import PhaseStats, pkey
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from .confirm import ConfirmModal
@@ -113,7 +113,7 @@ class RunScreen(Screen):
         for key, label in (("phase", "phase"), ("target", "target/s"), ("achieved", "achieved/s"),
                            ("sent", "sent"), ("in_flight", "in flight"), ("done", "done"),
                            ("failed", "failed"), ("ttft", f"TTFT {pct} ms"),
-                           ("e2e", f"e2e {pct} ms"), ("tps", "out tok/s")):
+                           ("e2e", f"e2e {pct} ms"), ("tps", "out tok/s"), ("cache", "cache hit")):
             table.add_column(label, key=key)
         for i, rate in enumerate(self.suite.requests_per_second_rates, start=1):
             table.add_row(str(i), f"{rate:g}", *["-"] * (len(table.columns) - 2), key=str(i))
@@ -126,7 +126,7 @@ class RunScreen(Screen):
 
     def _stage_text(self) -> str:
         if self.controller.finished:
-            status = self.controller.result.summary["status"] if self.controller.result else "failed"
+            status = self.controller.result.summary.status if self.controller.result else "failed"
             return f"{status}; r: results, q: quit"
         snap = self.snapshot
         if snap is None or snap.stage == "preparing":
@@ -163,9 +163,10 @@ class RunScreen(Screen):
             "achieved": _f(ph.achieved_rps, 2), "sent": f"{ph.sent}/{ph.planned}",
             "in_flight": str(ph.in_flight), "done": str(ph.ok + ph.failed), "failed": str(ph.failed),
             "tps": _f(ph.output_tokens_per_s, 1),
+            "cache": "-" if ph.cache_hit_rate is None else f"{ph.cache_hit_rate:.0%}",
         }
         for metric in ("ttft", "e2e"):
-            dist = ph.metrics[f"{metric}_ms"]
+            dist = ph.metric(f"{metric}_ms")
             values[metric] = " / ".join(_f(dist[pkey(p)], 0) for p in self.suite.percentiles)
         for column, value in values.items():
             table.update_cell(key, column, value, update_width=True)
@@ -188,10 +189,10 @@ class RunScreen(Screen):
             self.notify(message.error, title="Run failed", severity="error", markup=False, timeout=10)
         elif message.result is not None:
             s = message.result.summary
-            self._log("info", f"run {s['status']}; results in {message.result.folder}")
-            self.notify(f"{s['status']}: results in {message.result.folder}", title="Run finished",
+            self._log("info", f"run {s.status}; results in {message.result.folder}")
+            self.notify(f"{s.status}: results in {message.result.folder}", title="Run finished",
                         markup=False)
-            self.query_one(LatencyChart).set_phases(s["phases"])
+            self.query_one(LatencyChart).set_phases(s.phases)
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions

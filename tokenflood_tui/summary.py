@@ -1,0 +1,191 @@
+"""summary.json as one typed model: written from it, read back into it, used by every reader.
+
+The live view's snapshots carry the same `PhaseStats` the summary saves, so what a person watches
+during a run, what is saved, and what the results view, charts and compare read are one shape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+SUMMARY_FILE = "summary.json"
+METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
+RunStatus = Literal["completed", "interrupted", "aborted"]
+# The client is the bottleneck when its senders pick requests up this late (waits for a
+# max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
+CLIENT_BOUND_LAUNCH_P99_MS = 10.0
+CLIENT_BOUND_CPU = 0.9
+
+
+def pkey(p: float) -> str:
+    """'p50', 'p99', 'p99.9' — the summary.json key of a percentile."""
+    return f"p{p:g}"
+
+
+class Distribution(BaseModel):
+    """Mean and one key per suite percentile (`p50`, `p99.9`, ...); None when there is no sample."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mean: float | None = None
+
+    @model_validator(mode="after")
+    def _percentile_keys(self) -> Distribution:
+        for key, value in (self.__pydantic_extra__ or {}).items():
+            if not key.startswith("p") or not (value is None or isinstance(value, (int, float))):
+                raise ValueError(f"{key}: expected a percentile key (p50, p99, ...) with a number")
+        return self
+
+    def __getitem__(self, key: str) -> float | None:
+        """dist['p50'], dist['mean']"""
+        if key == "mean":
+            return self.mean
+        return (self.__pydantic_extra__ or {}).get(key)
+
+    def at(self, percentile: float) -> float | None:
+        return self[pkey(percentile)]
+
+
+class ErrorCount(BaseModel):
+    """How many requests of a phase failed one way: status, and the HTTP code where there is one."""
+
+    status: str
+    http_status: int | None = None
+    count: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.status} {self.http_status}" if self.http_status else self.status
+
+
+class PhaseStats(BaseModel):
+    """A phase as it stands (live) or ended (saved): counts, rates, tokens and latencies."""
+
+    phase: int
+    target_rps: float
+    planned: int                               # arrivals in the seeded schedule
+    sent: int                                  # handed to the client (= its rows once drained)
+    ok: int
+    failed: int                                # every row that is not ok, cancelled included
+    cancelled: int = 0
+    achieved_rps: float | None
+    output_tokens_per_s: float | None
+    goodput: float | None
+    input_tokens: int = 0                      # sums of the server's usage, every row
+    output_tokens: int = 0
+    prompt_tokens_mean: float | None
+    prompt_tokens_target_mean: float | None
+    prefix_tokens_target_mean: float | None = None
+    output_tokens_mean: float | None
+    output_tokens_target_mean: float | None
+    cached_tokens_mean: float | None
+    cache_hit_rate: float | None               # cached / prompt tokens, over the ok requests
+    output_tokens_estimated: bool
+    errors: list[ErrorCount] = Field(default_factory=list)
+    elapsed_s: float = 0.0                     # from the first arrival to drained (or now)
+    length_s: float = 0.0                      # (both 0 in summaries of tokenflood 0.1)
+    client_cpu: float | None = None            # the busiest sender's share of one core
+    launch_delay_p99_ms: float | None = None   # sender lateness, slot waits excluded
+    client_bound: bool = False
+    ttft_ms: Distribution
+    e2e_ms: Distribution
+    scheduled_latency_ms: Distribution
+    tpot_ms: Distribution
+    itl_ms: Distribution
+    dispatch_delay_ms: Distribution
+    # live only: how the phase stands right now (not saved)
+    in_flight: int = Field(0, exclude=True)
+    finished: bool = Field(True, exclude=True)
+    recent_ttft_ms: float | None = Field(None, exclude=True)   # median of the last few ok
+    recent_e2e_ms: float | None = Field(None, exclude=True)
+
+    def metric(self, name: str) -> Distribution:
+        """One of METRICS by name."""
+        if name not in METRICS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    @property
+    def error_rate(self) -> float | None:
+        done = self.ok + self.failed
+        return self.failed / done if done else None
+
+    def client_bound_reason(self) -> str | None:
+        """Why this phase's latencies include client-side delay, or None when they do not."""
+        if not self.client_bound:
+            return None
+        parts = []
+        late = self.launch_delay_p99_ms
+        if late is not None and late > CLIENT_BOUND_LAUNCH_P99_MS:
+            parts.append(f"requests left up to {late:.0f} ms late (p99)")
+        if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
+            parts.append(f"sender CPU {self.client_cpu:.0%} of a core")
+        return ", ".join(parts)
+
+
+class BudgetFigures(BaseModel):
+    """What the budget estimated before the run, and what the server's usage says was spent."""
+
+    estimated_requests: int
+    estimated_input_tokens: int
+    estimated_output_tokens: int
+    actual_input_tokens: int
+    actual_output_tokens: int
+    estimated_cost_usd: float | None
+
+
+class RunSummary(BaseModel):
+    """summary.json of a results folder."""
+
+    type: Literal["load_test"] = "load_test"
+    status: RunStatus
+    message: str | None = None
+    tool_version: str
+    client: str
+    started_at: str                       # ISO 8601, local time with offset
+    finished_at: str
+    run_name: str
+    model: str
+    provider: str
+    base_url: str | None = None           # secrets redacted
+    percentiles: list[float]
+    warnings: list[str] = Field(default_factory=list)
+    token_counter: str
+    template_tokens: int
+    # fresh: a new nonce in this run's prompt text; reused: the seed's exact prompts (as every
+    # run of tokenflood 0.1 sent, hence the default for summaries without the key)
+    prompts: Literal["fresh", "reused"] = "reused"
+    workers: int
+    # requests.csv times are seconds since this time.monotonic() reading: system-wide on Linux,
+    # so they line up with a server's own monotonic timestamps on the same machine
+    monotonic_origin_s: float | None = None
+    budget: BudgetFigures
+    client_bound: bool = False
+    phases: list[PhaseStats]
+    results_dir: str
+
+    @classmethod
+    def load(cls, folder: Path | str) -> RunSummary:
+        """Read a results folder's summary.json; ConfigError says what is wrong with it."""
+        path = Path(folder) / SUMMARY_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path} does not exist: not a finished results folder") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            raise ConfigError(f"{path}: not a tokenflood summary: {where}: {err['msg']}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
