@@ -6,19 +6,34 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from .errors import ConfigError
 from .providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL, SELF_HOSTED
+# REDACTED and is_secret_name are also imported from here (the editors mask by them)
+from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
+from .redaction import redact_data, ref_syntax_error, strings_in
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_NAME = re.compile(r"authorization|api[-_]?key|token|secret|cookie|password|credential", re.I)
-REDACTED = "***redacted***"
+_SECRET_NAME = SECRET_NAME
+
+
+def _check_env_refs(value: Any) -> Any:
+    """Values may name env vars (os.environ/NAME, ${NAME}), resolved at run time: check the
+    syntax at load, so a typo is an error now and not a literal header sent later."""
+    for text in strings_in(value):
+        problem = ref_syntax_error(text)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+_ENV_REFS = AfterValidator(_check_env_refs)   # per value, so errors name the key and its line
 
 
 class _Strict(BaseModel):
@@ -34,11 +49,11 @@ class EndpointSpec(_Strict):
     base_url: str | None = Field(None, validation_alias=AliasChoices("base_url", "api_base"))
     api_key_env_var: str | None = None
     deployment: str | None = None
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    extra_headers: dict[str, Annotated[str, _ENV_REFS]] = Field(default_factory=dict)
     name: str | None = None
     api_version: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
-    litellm_params: dict[str, Any] = Field(default_factory=dict)
+    litellm_params: dict[str, Annotated[Any, _ENV_REFS]] = Field(default_factory=dict)
     client: Literal["auto", "openai", "litellm"] = "auto"
 
     @field_validator("provider")
@@ -242,14 +257,9 @@ def to_yaml(spec: BaseModel, *, redact: bool = False) -> str:
 
 
 def redact_secrets(data: Any) -> Any:
-    """Replace values under keys that look like secrets (authorization, api-key, token, ...)."""
-    if isinstance(data, dict):
-        return {k: (REDACTED if isinstance(k, str) and _SECRET_NAME.search(k) and v is not None
-                    and not (k == "api_key_env_var") else redact_secrets(v))
-                for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact_secrets(v) for v in data]
-    return data
+    """Replace values under keys that look like secrets (authorization, api-key, token, ...) and
+    URL passwords (`base_url: http://user:pass@host`); env var references are kept."""
+    return redact_data(data)
 
 
 def _load(path: Path, model: type[BaseModel]) -> Any:
@@ -320,11 +330,6 @@ def describe_error(err: dict, model: type[BaseModel]) -> str:
     return _describe(err, {}, "", model).removeprefix(": ")
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether a header or parameter name suggests its value is a secret."""
-    return bool(_SECRET_NAME.search(name))
-
-
 def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:
     loc = tuple(err["loc"])
     # pydantic appends the union member name for tagged unions/literals; keep the data path only.
@@ -344,6 +349,8 @@ def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseM
     if kind == "missing":
         return f"{where}: missing required key {key!r}"
     if kind in ("int_type", "float_type", "string_type", "bool_type", "list_type", "dict_type"):
+        if any(isinstance(p, str) and is_secret_name(p) for p in loc):
+            return f"{where}: {key}: {msg}"          # the value may be a secret: not echoed
         got = err.get("input")
         return f"{where}: {key}: {msg} (got {got!r})"
     return f"{where}: {key}: {msg}"
