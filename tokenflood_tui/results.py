@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import charts, report
 from .records import RequestRecord
+from .redaction import Scrubber
 from .specs import EndpointSpec, RunSuite, slugify, to_yaml
 
 CSV_COLUMNS = [
@@ -38,6 +39,7 @@ class ResultsFolder:
             path = base.with_name(f"{base.name}-{n}")
         self.path = path
         self.path.mkdir(parents=True)
+        self.scrubber = Scrubber.for_endpoint(endpoint)   # last line of defence for what is written
         (self.path / "run.yml").write_text(to_yaml(suite), encoding="utf-8")
         (self.path / "endpoint.yml").write_text(to_yaml(endpoint, redact=True), encoding="utf-8")
         self._csv_file = open(self.path / "requests.csv", "w", newline="", encoding="utf-8")
@@ -73,6 +75,7 @@ class ResultsFolder:
             self.log_error(f"phase {rec.phase} {rec.status} {kind}: {message}")
 
     def log_error(self, message: str) -> None:
+        message = self.scrubber.scrub(message)
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
         self._errors.write(f"{stamp} {' '.join(message.split())}\n")
         self._errors.flush()
@@ -80,6 +83,7 @@ class ResultsFolder:
     def finish(self, summary: dict, phases) -> None:
         """Close the streams and write summary.json, summary.md and the charts."""
         self.close()
+        summary = self.scrubber.scrub_data(summary)
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (self.path / "summary.md").write_text(report.markdown(summary), encoding="utf-8")
         charts.save(phases, summary["percentiles"], self.path,

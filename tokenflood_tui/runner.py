@@ -79,6 +79,7 @@ class Run:
 
     def _write(self, folder: ResultsFolder, outcome: RunOutcome, started: datetime) -> dict:
         summary = build_summary(self.suite, self.endpoint, self.estimate, outcome, folder, started)
+        summary = folder.scrubber.scrub_data(summary)   # what front ends show is scrubbed too
         folder.finish(summary, outcome.phases)
         return summary
 
