@@ -107,7 +107,8 @@ def resolve_env_refs(data: Any, where: str, env: Mapping[str, str] | None = None
         return data
     for name in env_refs(data):
         if not env.get(name):
-            raise ConfigError(f"{where}: {data!r} refers to the env var {name}, which is not set: "
+            # the value is not quoted: it may hold a literal secret next to the reference
+            raise ConfigError(f"{where} refers to the env var {name}, which is not set: "
                               f"export {name}=... and run again")
     whole = _WHOLE_REF.fullmatch(data.strip())
     if whole:

@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL, SELF_HOSTED
 # REDACTED and is_secret_name are also imported from here (the editors mask by them)
 from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
-from .redaction import redact_data, ref_syntax_error, strings_in
+from .redaction import redact_data, redact_url, ref_syntax_error, strings_in
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = SECRET_NAME
@@ -321,13 +321,14 @@ def _validate(data: Any, lines: dict[tuple, int], source: str, model: type[BaseM
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(err, lines, source, model) for err in exc.errors())) \
-            from None
+        # redact_url: a message may quote a base_url, whose password must not reach the terminal
+        raise ConfigError(redact_url("\n".join(_describe(err, lines, source, model)
+                                                for err in exc.errors()))) from None
 
 
 def describe_error(err: dict, model: type[BaseModel]) -> str:
     """One pydantic error (from ValidationError.errors()) worded as file loading words it."""
-    return _describe(err, {}, "", model).removeprefix(": ")
+    return redact_url(_describe(err, {}, "", model).removeprefix(": "))
 
 
 def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:

@@ -138,8 +138,8 @@ def test_env_references_resolve_at_run_time_and_an_unset_one_names_key_and_var()
         "Authorization": "Bearer tok-1", "X-Key": "key-2", "X-Team": "perf"}
     assert resolve_env_refs({"vertex": {"k": ["os.environ/K"]}}, "litellm_params", env) == {
         "vertex": {"k": ["key-2"]}}
-    with pytest.raises(ConfigError, match=r"litellm_params\.api_key: 'os.environ/NOPE' refers to "
-                                          r"the env var NOPE, which is not set: export NOPE="):
+    with pytest.raises(ConfigError, match=r"^litellm_params\.api_key refers to the env var NOPE, "
+                                          r"which is not set: export NOPE=\.\.\. and run again$"):
         resolve_env_refs({"api_key": "os.environ/NOPE"}, "litellm_params", env)
 
 
@@ -161,6 +161,13 @@ def test_a_wrongly_typed_secret_is_not_echoed_in_the_load_error():
     with pytest.raises(ConfigError) as err:
         parse_endpoint(text, "ep.yml")
     assert "extra_headers.X-Api-Key" in str(err.value) and "12345678" not in str(err.value)
+
+
+def test_a_load_error_quoting_a_base_url_hides_its_password():
+    with pytest.raises(ConfigError) as err:
+        parse_endpoint("provider: hosted_vllm\nmodel: m\nbase_url: ftp://me:pw-load-1@h/v1\n", "ep.yml")
+    assert "base_url" in str(err.value) and "pw-load-1" not in str(err.value)
+    assert f"ftp://me:{REDACTED}@h/v1" in str(err.value)
 
 
 def test_the_tui_run_log_and_error_are_scrubbed(tmp_path, monkeypatch):
