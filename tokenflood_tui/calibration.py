@@ -39,7 +39,7 @@ class Calibration:
     async def run(self) -> prompts.PromptFactory:
         """Count, warm up, calibrate; EndpointError with the endpoint's own message if unusable."""
         client = self.client
-        headers = dict(self.endpoint.extra_headers)
+        headers = dict(client.extra_headers)       # env var references resolved
         if client.api_key:
             headers["Authorization"] = f"Bearer {client.api_key}"
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -68,7 +68,7 @@ class Calibration:
             records.append(rec)
         ok = [r for r in records if r.ok]
         if not ok:
-            raise EndpointError(await self._explain_failure(records[0]))
+            raise EndpointError(client.scrub(await self._explain_failure(records[0])))
         if len(ok) < len(records):
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
                       f"{next(r for r in records if not r.ok).error_message}")

@@ -11,6 +11,7 @@ from typing import TextIO
 from . import budget, report
 from .engine import RunSnapshot
 from .errors import BudgetRefused
+from .redaction import Scrubber
 from .runner import Run, RunResult
 from .specs import EndpointSpec, RunSuite
 
@@ -20,9 +21,11 @@ ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and
 class HeadlessObserver:
     """Writes log lines and progress lines; never blocks the engine for long."""
 
-    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False):
+    def __init__(self, out: TextIO = sys.stderr, verbose: bool = False,
+                 scrubber: Scrubber | None = None):
         self.out = out
         self.verbose = verbose
+        self.scrubber = scrubber or Scrubber()
         self._errors_shown: dict[str, int] = {}
 
     def log(self, level: str, message: str) -> None:
@@ -43,6 +46,7 @@ class HeadlessObserver:
         self._write(progress_line(snap))
 
     def _write(self, line: str) -> None:
+        line = self.scrubber.scrub(line)
         self.out.write(f"[tokenflood] {line}\n")
         self.out.flush()
 
@@ -86,7 +90,7 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
                  verbose: bool = False, workers: int = 0) -> int:
     """Confirm, run, print the summary; returns the exit code of SPEC §2."""
-    observer = HeadlessObserver(verbose=verbose)
+    observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint))
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers)
     confirm(run.estimate, assume_yes)
     result = asyncio.run(_execute(run))

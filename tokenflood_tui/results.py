@@ -17,6 +17,7 @@ from pathlib import Path
 from . import charts, report
 from .errors import ConfigError
 from .records import RequestRecord
+from .redaction import Scrubber
 from .specs import EndpointSpec, RunSuite, slugify, to_yaml
 from .summary import SUMMARY_FILE, RunSummary
 
@@ -89,6 +90,7 @@ class ResultsFolder:
         except OSError as exc:
             raise ConfigError(f"cannot write the results folder {self.path}: "
                               f"{exc.strerror or exc}; choose another --results-dir") from None
+        self.scrubber = Scrubber.for_endpoint(endpoint)   # last line of defence for what is written
         self._line = io.StringIO()
         self._writer = csv.writer(self._line)
         self.t0: float | None = None
@@ -138,6 +140,7 @@ class ResultsFolder:
         return written
 
     def log_error(self, message: str) -> None:
+        message = self.scrubber.scrub(message)
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
         self._errors.append(f"{stamp} {' '.join(message.split())}\n")
 

@@ -83,6 +83,10 @@ class Run:
     def _write(self, folder: ResultsFolder, outcome: RunOutcome,
                started: datetime) -> tuple[RunSummary, list[str]]:
         summary = build_summary(self.suite, self.endpoint, self.estimate, outcome, folder, started)
+        # messages and warnings may quote what a server echoed: scrubbed once, for the files and
+        # for the front ends alike
+        summary = RunSummary.model_validate(
+            folder.scrubber.scrub_data(summary.model_dump(mode="json")))
         unsaved = folder.finish(summary)
         if unsaved:
             self.observer.log("error", f"could not write {', '.join(unsaved)} in {folder.path}: "

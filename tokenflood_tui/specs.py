@@ -6,19 +6,34 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from .errors import ConfigError
 from .providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL, SELF_HOSTED
+# REDACTED and is_secret_name are also imported from here (the editors mask by them)
+from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
+from .redaction import redact_data, redact_url, ref_syntax_error, strings_in
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_NAME = re.compile(r"authorization|api[-_]?key|token|secret|cookie|password|credential", re.I)
-REDACTED = "***redacted***"
+_SECRET_NAME = SECRET_NAME
+
+
+def _check_env_refs(value: Any) -> Any:
+    """Values may name env vars (os.environ/NAME, ${NAME}), resolved at run time: check the
+    syntax at load, so a typo is an error now and not a literal header sent later."""
+    for text in strings_in(value):
+        problem = ref_syntax_error(text)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+_ENV_REFS = AfterValidator(_check_env_refs)   # per value, so errors name the key and its line
 
 
 class _Strict(BaseModel):
@@ -34,11 +49,11 @@ class EndpointSpec(_Strict):
     base_url: str | None = Field(None, validation_alias=AliasChoices("base_url", "api_base"))
     api_key_env_var: str | None = None
     deployment: str | None = None
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    extra_headers: dict[str, Annotated[str, _ENV_REFS]] = Field(default_factory=dict)
     name: str | None = None
     api_version: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
-    litellm_params: dict[str, Any] = Field(default_factory=dict)
+    litellm_params: dict[str, Annotated[Any, _ENV_REFS]] = Field(default_factory=dict)
     client: Literal["auto", "openai", "litellm"] = "auto"
 
     @field_validator("provider")
@@ -245,14 +260,9 @@ def to_yaml(spec: BaseModel, *, redact: bool = False) -> str:
 
 
 def redact_secrets(data: Any) -> Any:
-    """Replace values under keys that look like secrets (authorization, api-key, token, ...)."""
-    if isinstance(data, dict):
-        return {k: (REDACTED if isinstance(k, str) and _SECRET_NAME.search(k) and v is not None
-                    and not (k == "api_key_env_var") else redact_secrets(v))
-                for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact_secrets(v) for v in data]
-    return data
+    """Replace values under keys that look like secrets (authorization, api-key, token, ...) and
+    URL passwords (`base_url: http://user:pass@host`); env var references are kept."""
+    return redact_data(data)
 
 
 def _load(path: Path, model: type[BaseModel]) -> Any:
@@ -314,18 +324,14 @@ def _validate(data: Any, lines: dict[tuple, int], source: str, model: type[BaseM
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(err, lines, source, model) for err in exc.errors())) \
-            from None
+        # redact_url: a message may quote a base_url, whose password must not reach the terminal
+        raise ConfigError(redact_url("\n".join(_describe(err, lines, source, model)
+                                                for err in exc.errors()))) from None
 
 
 def describe_error(err: dict, model: type[BaseModel]) -> str:
     """One pydantic error (from ValidationError.errors()) worded as file loading words it."""
-    return _describe(err, {}, "", model).removeprefix(": ")
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a header or parameter name suggests its value is a secret."""
-    return bool(_SECRET_NAME.search(name))
+    return redact_url(_describe(err, {}, "", model).removeprefix(": "))
 
 
 def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:
@@ -347,6 +353,8 @@ def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseM
     if kind == "missing":
         return f"{where}: missing required key {key!r}"
     if kind in ("int_type", "float_type", "string_type", "bool_type", "list_type", "dict_type"):
+        if any(isinstance(p, str) and is_secret_name(p) for p in loc):
+            return f"{where}: {key}: {msg}"          # the value may be a secret: not echoed
         got = err.get("input")
         return f"{where}: {key}: {msg} (got {got!r})"
     return f"{where}: {key}: {msg}"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
 from ..records import TIMEOUT, RequestRecord
+from ..redaction import Scrubber, resolve_env_refs
 from ..specs import EndpointSpec
 
 
@@ -21,6 +24,12 @@ class Client(ABC):
     def __init__(self, endpoint: EndpointSpec):
         self.endpoint = endpoint
         self.api_key = read_api_key(endpoint)
+        # os.environ/NAME and ${NAME} in header and litellm_params values, read now (run time)
+        self.extra_headers: dict[str, str] = resolve_env_refs(endpoint.extra_headers,
+                                                              "extra_headers")
+        self.litellm_params: dict[str, Any] = resolve_env_refs(endpoint.litellm_params,
+                                                               "litellm_params")
+        self.scrubber = Scrubber.for_endpoint(endpoint)
 
     async def start(self) -> None:
         """Open connections; called once before the first request."""
@@ -50,10 +59,8 @@ class Client(ABC):
             rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
 
     def scrub(self, text: str) -> str:
-        """Remove the API key from a message that may echo it."""
-        if self.api_key and self.api_key in text:
-            text = text.replace(self.api_key, "***")
-        return text
+        """Remove every secret of the spec from a message that may echo it (see redaction)."""
+        return self.scrubber.scrub(text)
 
     def request_extras(self) -> dict[str, Any]:
         """Body keys beyond the standard ones: ignore_eos for self-hosted servers, then extra_body.
@@ -75,6 +82,15 @@ def read_api_key(endpoint: EndpointSpec) -> str | None:
         raise ConfigError(f"api_key_env_var names {name}, but {name} is not set in the environment: "
                           f"export {name}=... and run again")
     return key
+
+
+def basic_auth(url: str) -> str | None:
+    """The Authorization value for a URL's `user:password@` (as curl sends it), or None."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return None
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def make_client(endpoint: EndpointSpec) -> Client:

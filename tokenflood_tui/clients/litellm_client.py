@@ -46,12 +46,12 @@ class LitellmClient(Client):
             kwargs["api_key"] = self.api_key
         if spec.api_version:
             kwargs["api_version"] = spec.api_version
-        if spec.extra_headers:
-            kwargs["extra_headers"] = dict(spec.extra_headers)
+        if self.extra_headers:
+            kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
         if extras:
             kwargs["extra_body"] = extras
-        kwargs.update(spec.litellm_params)
+        kwargs.update(self.litellm_params)
         self._base = kwargs
 
     async def start(self) -> None:

@@ -15,12 +15,12 @@ import json
 import math
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, RequestRecord
-from .base import Client
+from .base import Client, basic_auth
 from .http1 import CannotConnect, ConnectionClosed, ConnectionPool, ProtocolError
 
 SPARE_S = 0.05     # idle connections kept open ahead: this many seconds of arrivals (at least 2)
@@ -36,9 +36,12 @@ class OpenAIHttpClient(Client):
         self.pool = ConnectionPool(self.url)
         headers = {"Host": self.pool.authority, "User-Agent": "tokenflood", "Accept": "*/*",
                    "Accept-Encoding": "identity", "Content-Type": "application/json"}
+        auth = basic_auth(self.url)                       # http://user:pass@host/v1
+        if auth:
+            headers["Authorization"] = auth
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        for name, value in endpoint.extra_headers.items():   # the spec's win, whatever the case
+        for name, value in self.extra_headers.items():   # the spec's win, whatever the case
             headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
             headers[name] = value
         self.headers = headers
@@ -108,7 +111,7 @@ class OpenAIHttpClient(Client):
             rec.t_end = time.monotonic()
             text = exchange.body.decode("utf-8", errors="replace")
             rec.fail(HTTP_ERROR, f"HTTP {response.status}",
-                     self.scrub(error_text(text, response.status)), response.status)
+                     error_text(text, response.status, self.scrub), response.status)
             return
         if not rec.ok:
             return
@@ -175,7 +178,7 @@ class SseStream:
             return
         if chunk.get("error"):
             rec.t_end = now
-            rec.fail(STREAM_ERROR, "StreamError", self.scrub(error_text(json.dumps(chunk), None)))
+            rec.fail(STREAM_ERROR, "StreamError", error_text(json.dumps(chunk), None, self.scrub))
             return
         if chunk.get("usage"):
             self.usage = chunk["usage"]
@@ -211,8 +214,12 @@ def apply_usage(rec: RequestRecord, usage: Any) -> None:
         rec.output_tokens_estimated = True
 
 
-def error_text(body: str, status: int | None) -> str:
-    """The human part of an error body: OpenAI's error.message, FastAPI's detail, or the text."""
+def error_text(body: str, status: int | None, scrub: Callable[[str], str] = str) -> str:
+    """The human part of an error body: OpenAI's error.message, FastAPI's detail, or the text.
+
+    `scrub` runs before anything is cut short (a secret cut in two would leave its first part)
+    and again on the message taken out of the JSON (which may have un-escaped one)."""
+    body = scrub(body)
     message: Any = None
     try:
         data = json.loads(body)
@@ -227,5 +234,5 @@ def error_text(body: str, status: int | None) -> str:
         message = message or data.get("detail") or data.get("message")
     if not message:
         message = " ".join(body.split())[:300] or "(empty body)"
-    message = str(message)[:500]
+    message = scrub(str(message))[:500]
     return f"HTTP {status}: {message}" if status else message

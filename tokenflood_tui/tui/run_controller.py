@@ -13,6 +13,7 @@ from textual.message_pump import MessagePump
 
 from ..engine import RunSnapshot
 from ..errors import TokenfloodError
+from ..redaction import Scrubber
 from ..runner import Run, RunResult
 from ..specs import EndpointSpec, RunSuite
 from ..workers import choose_workers
@@ -40,6 +41,7 @@ class RunController:
         self.error: str | None = None
         self.exit_code = 0
         self.log_lines: list[tuple[str, str]] = []  # kept for screens that attach later
+        self.scrubber = Scrubber.for_endpoint(endpoint)   # nothing shown may hold a secret
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
 
@@ -76,6 +78,7 @@ class RunController:
         except Exception as exc:  # shown in the UI rather than lost in a thread
             self.error, self.exit_code = f"internal error: {exc!r}", 1
         finally:
+            self.error = self.error and self.scrubber.scrub(self.error)
             self._finished.set()
             self._post(RunFinishedMessage(self.result, self.error, self.exit_code))
 
@@ -86,6 +89,7 @@ class RunController:
 
     # RunObserver: called on the run thread
     def log(self, level: str, message: str) -> None:
+        message = self.scrubber.scrub(message)
         self.log_lines.append((level, message))
         self._post(RunLogMessage(level, message))
 

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...redaction import redact_url
 from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
@@ -192,7 +193,8 @@ class HomeScreen(Screen):
 def _describe_spec(spec_file: SpecFile) -> str:
     spec = spec_file.spec
     if spec_file.kind == "endpoint":
-        return (f"{spec.provider} / {spec.model}  {spec.base_url or ''}  client {spec.resolved_client}"
+        return (f"{spec.provider} / {spec.model}  {redact_url(spec.base_url or '')}  "
+                f"client {spec.resolved_client}"
                 + (f"  key from ${spec.api_key_env_var}" if spec.api_key_env_var else ""))
     rates = ", ".join(f"{r:g}" for r in spec.requests_per_second_rates)
     types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
