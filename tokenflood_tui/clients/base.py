@@ -77,6 +77,13 @@ def read_api_key(endpoint: EndpointSpec) -> str | None:
     return key
 
 
+def preflight(endpoint: EndpointSpec) -> None:
+    """What building a client would refuse, checked before the budget prompt so it never leaves
+    an empty results folder: the key's env var must be set. (Header names and values are
+    checked when the spec is loaded.)"""
+    read_api_key(endpoint)
+
+
 def make_client(endpoint: EndpointSpec) -> Client:
     """The client the endpoint asks for (`client:`), built-in HTTP or litellm."""
     if endpoint.resolved_client == "openai":
