@@ -393,3 +393,79 @@ def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(t
     assert black_hole.accepted >= 1
     assert seconds < 20, f"took {seconds:.1f} s"      # it took 39-45 s, 33 s of them silent
     assert done.summary()["status"] == "aborted"
+
+
+class TokenizeBlackHole:
+    """A TCP proxy to the simulator that forwards everything but holds /tokenize unanswered."""
+
+    def __init__(self, upstream_port: int):
+        import asyncio
+        self.upstream_port = upstream_port
+        self.held = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def _main(self, ready):
+        import asyncio
+
+        async def pipe(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader, writer):
+            first = await reader.read(65536)
+            if first.startswith(b"POST /tokenize"):
+                self.held += 1
+                await asyncio.sleep(3600)          # accepted, read, never answered
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            up_writer.write(first)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        async def start():
+            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def close(self):
+        def stop():
+            self.server.close()
+            for task in __import__("asyncio").all_tasks(self.loop):
+                task.cancel()
+            self.loop.stop()
+        self.loop.call_soon_threadsafe(stop)
+        self._thread.join(10)
+
+
+def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
+    proxy = TokenizeBlackHole(sim.port)
+    try:
+        files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
+              run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
+              + "request_timeout_seconds: 2\n",
+              endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+        started = time.monotonic()
+        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                              env={"SIM_KEY_FOR_TEST": "sk-test-123456"})
+        seconds = time.monotonic() - started
+    finally:
+        proxy.close()
+    err = clean(done, 0)
+    assert "waiting for the endpoint's /tokenize (timeout 2 s)" in err
+    assert "no usable /tokenize (no answer in time)" in err
+    assert "counting tokens with litellm.token_counter" in err
+    assert proxy.held == 1
+    assert seconds < 25, f"took {seconds:.1f} s"     # /tokenize alone used to wait 30 s
