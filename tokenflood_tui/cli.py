@@ -9,7 +9,9 @@ from pathlib import Path
 from . import __version__
 
 EPILOG = """\
-exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused, 130 interrupted
+exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused,
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
+--results-dir, --theme, --seed and -v go before or after the command
 limits: TOKENFLOOD_MAX_INPUT_TOKENS (default 1,000,000), TOKENFLOOD_MAX_OUTPUT_TOKENS (default 10,000)
 """
 
