@@ -137,7 +137,7 @@ class Calibration:
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
             if rec.ok:
                 return rec
-            if rec.status == TIMEOUT:   # not transient: every load request of this size would wait as long
+            if rec.status == TIMEOUT:   # not transient: each load request this size would wait too
                 raise EndpointError(
                     f"load type {index} (prompt_length {lt.prompt_length}): the endpoint did not "
                     f"answer a full-size prompt within request_timeout_seconds ({timeout_s:g} s); "
@@ -168,9 +168,8 @@ class Calibration:
         if rec.status == TIMEOUT:
             return (f"the endpoint at {url} did not answer within request_timeout_seconds "
                     f"({self.suite.request_timeout_seconds:g} s) to a short warm-up request. "
-                    "Is the server up and serving "
-                    "(not still loading)? Check base_url, or raise request_timeout_seconds if "
-                    "it is slow to start")
+                    "Is the server up and serving (not still loading)? Check base_url, or raise "
+                    "request_timeout_seconds if it is slow to start")
         return f"every warm-up request failed; the endpoint said: {rec.error_message}"
 
     async def _served_models(self) -> list[str]:
