@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .prompts import WARMUP_MAX_TOKENS
 from .errors import BudgetRefused, ConfigError
-from .schedule import PhasePlan
+from .schedule import PhasePlan, fewest_arrivals, plan_phases
 from .specs import EndpointSpec, RunSuite
 
 MAX_INPUT_VAR = "TOKENFLOOD_MAX_INPUT_TOKENS"
@@ -39,47 +41,83 @@ class BudgetEstimate:
     cost_note: str
     max_input_tokens: int
     max_output_tokens: int
+    # True when the counts are lower bounds from the rates alone (no plan was built, because the
+    # run is over a limit whatever the plan would draw); False when they are the plan's own.
+    at_least: bool = False
 
     @property
     def over_limits(self) -> list[str]:
         """One message per exceeded limit, naming the variable to raise."""
         out = []
+        least = "at least " if self.at_least else ""
         if self.input_tokens > self.max_input_tokens:
-            out.append(f"estimated input tokens {self.input_tokens:,} exceed {MAX_INPUT_VAR}="
+            out.append(f"estimated input tokens {least}{self.input_tokens:,} exceed {MAX_INPUT_VAR}="
                        f"{self.max_input_tokens:,}; raise {MAX_INPUT_VAR} to run this suite")
         if self.output_tokens > self.max_output_tokens:
-            out.append(f"estimated output tokens {self.output_tokens:,} exceed {MAX_OUTPUT_VAR}="
-                       f"{self.max_output_tokens:,}; raise {MAX_OUTPUT_VAR} to run this suite")
+            out.append(f"estimated output tokens {least}{self.output_tokens:,} exceed "
+                       f"{MAX_OUTPUT_VAR}={self.max_output_tokens:,}; raise {MAX_OUTPUT_VAR} to "
+                       "run this suite")
         return out
 
     def lines(self, compact: bool = False) -> list[str]:
         """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
-        cost = f"${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
+        least = "at least " if self.at_least else ""
+        cost = f"{least}${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
         if compact:
             return [
-                f"requests       {self.requests:,} (+{self.setup_requests} warm-up, calibration)",
-                f"input tokens   {self.input_tokens:,} of {self.max_input_tokens:,} allowed",
-                f"output tokens  {self.output_tokens:,} of {self.max_output_tokens:,} allowed",
+                f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up, calibration)",
+                f"input tokens   {least}{self.input_tokens:,} of {self.max_input_tokens:,} allowed",
+                f"output tokens  {least}{self.output_tokens:,} of {self.max_output_tokens:,} allowed",
                 f"duration       {format_duration(self.load_seconds)} + warm-up, drain",
                 f"cost           {cost} ({self.cost_note})",
             ]
         return [
-            f"requests       {self.requests:,} (+{self.setup_requests} warm-up and calibration)",
-            f"input tokens   {self.input_tokens:,}   (limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
-            f"output tokens  {self.output_tokens:,}   (limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
+            f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up and calibration)",
+            f"input tokens   {least}{self.input_tokens:,}   (limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
+            f"output tokens  {least}{self.output_tokens:,}   (limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
             f"duration       {format_duration(self.load_seconds)} of load, plus warm-up and draining",
             f"cost           {cost}   ({self.cost_note})",
         ]
 
 
+def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec,
+                      senders: int = 1) -> tuple[list[PhasePlan], BudgetEstimate]:
+    """The run's plan and its exact estimate — or, for a run over a limit whatever the plan would
+    draw, no plan and an estimate of lower bounds, so a huge run is refused without building it.
+
+    The suite's own cap (specs.MAX_REQUESTS_PER_RUN) bounds what is built otherwise.
+    """
+    least = minimum_estimate(suite, endpoint, senders)
+    if least.over_limits:
+        return [], least
+    plans = plan_phases(suite)
+    return plans, estimate(suite, endpoint, plans, senders)
+
+
 def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan],
              senders: int = 1) -> BudgetEstimate:
     """Exact request and token counts from the seeded plan; cost from litellm's local price map."""
+    prompt = np.array([lt.prompt_length for lt in suite.load_types], dtype=np.int64)
+    output = np.array([lt.output_length for lt in suite.load_types], dtype=np.int64)
+    per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
+                   np.zeros(len(prompt), dtype=np.int64))
+    return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
+                                int(per_type @ prompt), int(per_type @ output), senders)
+
+
+def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
+    """The least any plan of the suite can spend, from the rates alone: nothing is drawn."""
+    requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+                   for rate in suite.requests_per_second_rates)
+    return _with_setup_and_cost(
+        suite, endpoint, requests, requests * min(lt.prompt_length for lt in suite.load_types),
+        requests * min(lt.output_length for lt in suite.load_types), senders, at_least=True)
+
+
+def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int, input_tokens: int,
+                         output_tokens: int, senders: int, at_least: bool = False) -> BudgetEstimate:
+    """Add warm-up and calibration to the load's counts, price them, read the limits."""
     prompt = [lt.prompt_length for lt in suite.load_types]
-    output = [lt.output_length for lt in suite.load_types]
-    requests = sum(p.requests for p in plans)
-    input_tokens = sum(int(sum(prompt[k] for k in p.load_types.tolist())) for p in plans)
-    output_tokens = sum(int(sum(output[k] for k in p.load_types.tolist())) for p in plans)
     # warm-up requests, plus one per sender to open its connections before it is measured
     warmups = max(1, suite.warmup_requests) + senders
     probes = 2 * len(suite.load_types)     # at most two calibration requests per load type
@@ -94,9 +132,9 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan],
         note = (f"{price.source}: ${price.input_per_token * 1e6:g} in / "
                 f"${price.output_per_token * 1e6:g} out per 1M tokens, cache discounts ignored")
     return BudgetEstimate(requests, warmups + probes, input_tokens, output_tokens,
-                          suite.test_length_in_seconds * len(plans), cost, note,
-                          read_limit(MAX_INPUT_VAR, DEFAULT_MAX_INPUT),
-                          read_limit(MAX_OUTPUT_VAR, DEFAULT_MAX_OUTPUT))
+                          suite.test_length_in_seconds * len(suite.requests_per_second_rates),
+                          cost, note, read_limit(MAX_INPUT_VAR, DEFAULT_MAX_INPUT),
+                          read_limit(MAX_OUTPUT_VAR, DEFAULT_MAX_OUTPUT), at_least)
 
 
 def enforce_limits(est: BudgetEstimate) -> None:

@@ -20,6 +20,8 @@ from .specs import EndpointSpec, RunSuite
 
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's
 PROBE_ATTEMPTS = 4
+TOKENIZE_TIMEOUT_S = 30   # per /tokenize call, when the run's own request timeout is longer
+MODELS_HINT_TIMEOUT_S = 5
 
 
 class Calibration:
@@ -37,49 +39,65 @@ class Calibration:
         await self.client.send_within(prepared, rec, self.suite.request_timeout_seconds)
 
     async def run(self) -> prompts.PromptFactory:
-        """Count, warm up, calibrate; EndpointError with the endpoint's own message if unusable."""
+        """Warm up, count, calibrate; EndpointError with the endpoint's own message if unusable.
+
+        Every step waits at most request_timeout_seconds per request and says what it waits
+        for. The warm-up goes first: an endpoint that never answers is then reported after one
+        timeout, before anything else is tried against it.
+        """
         client = self.client
+        warmed = await self._warm_up()
         headers = dict(client.extra_headers)       # env var references resolved
         if client.api_key:
             headers["Authorization"] = f"Bearer {client.api_key}"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            counter = await prompts.make_token_counter(self.endpoint, session, headers)
+        count_timeout = min(self.suite.request_timeout_seconds, TOKENIZE_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=count_timeout)) as session:
+            counter = await prompts.make_token_counter(self.endpoint, session, headers,
+                                                       log=self.log, timeout_s=count_timeout)
             self.token_counter = counter.name
             self.log("info", f"counting tokens with {counter.name}")
             vocabulary = await prompts.single_token_words(counter)
             instruction_tokens = await counter.count(prompts.INSTRUCTION)
             warmup_tokens = await counter.count(prompts.WARMUP_TEXT)
-        template_tokens = await self._warm_up(warmup_tokens)
+        template_tokens = self._template_tokens(warmed, warmup_tokens)
         nonce = None if self.suite.reuse_prompts else secrets.randbits(48)
         self.factory = prompts.PromptFactory(self.suite.load_types, vocabulary, self.suite.seed,
                                              instruction_tokens, template_tokens, nonce)
         await self._calibrate()
         return self.factory
 
-    async def _warm_up(self, content_tokens: int) -> int:
-        """Send the warm-up requests; return the chat template's token overhead they reveal."""
+    async def _warm_up(self) -> list[RequestRecord]:
+        """Send the warm-up requests; the ones that succeeded, or EndpointError if none did."""
         client = self.client
         count = max(1, self.suite.warmup_requests)
         messages = [{"role": "user", "content": prompts.WARMUP_TEXT}]
+        self.log("info", "waiting for the endpoint to answer a warm-up request (timeout "
+                         f"{self.suite.request_timeout_seconds:g} s)")
         records = []
         for _ in range(count):
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, prompts.WARMUP_MAX_TOKENS)
             await self._send(client.prepare(messages, prompts.WARMUP_MAX_TOKENS), rec)
             records.append(rec)
+            if rec.status == TIMEOUT and not any(r.ok for r in records):
+                break     # more of the same would only multiply the wait
         ok = [r for r in records if r.ok]
         if not ok:
             raise EndpointError(client.scrub(await self._explain_failure(records[0])))
         if len(ok) < len(records):
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
                       f"{next(r for r in records if not r.ok).error_message}")
-        measured = [r.prompt_tokens for r in ok if r.prompt_tokens is not None]
+        self.log("info", f"warm-up: {len(ok)}/{len(records)} ok")
+        return ok
+
+    def _template_tokens(self, warmed: list[RequestRecord], content_tokens: int) -> int:
+        """The chat template's token overhead, from what the warm-ups' usage reported."""
+        measured = [r.prompt_tokens for r in warmed if r.prompt_tokens is not None]
         if not measured:
             self.warn("the endpoint reports no usage.prompt_tokens: prompt lengths cannot be "
                       "calibrated and token counts will be estimates")
             return 0
         template = max(0, measured[-1] - content_tokens)
-        self.log("info", f"warm-up: {len(ok)}/{len(records)} ok; the chat template adds "
-                              f"{template} tokens")
+        self.log("info", f"the chat template adds {template} tokens")
         return template
 
     async def _calibrate(self) -> None:
@@ -113,11 +131,19 @@ class Calibration:
         client, factory = self.client, self.factory
         assert factory is not None
         lt = self.suite.load_types[index]
+        timeout_s = self.suite.request_timeout_seconds
+        self.log("info", f"calibration: waiting for a full-size prompt of load type {index} "
+                         f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
             if rec.ok:
                 return rec
+            if rec.status == TIMEOUT:   # not transient: each load request this size would wait too
+                raise EndpointError(
+                    f"load type {index} (prompt_length {lt.prompt_length}): the endpoint did not "
+                    f"answer a full-size prompt within request_timeout_seconds ({timeout_s:g} s); "
+                    "raise request_timeout_seconds or shorten the prompt")
             transient = rec.http_status is None or rec.http_status == 429 or rec.http_status >= 500
             if not transient or attempt == PROBE_ATTEMPTS - 1:
                 raise EndpointError(
@@ -142,8 +168,10 @@ class Calibration:
             return (f"the endpoint answered 404 for model {self.endpoint.model!r} at {url} "
                     f"({rec.error_message}). Check model and base_url in the endpoint spec.{hint}")
         if rec.status == TIMEOUT:
-            return (f"the warm-up request timed out after {self.suite.request_timeout_seconds:g} s "
-                    f"at {url}")
+            return (f"the endpoint at {url} did not answer within request_timeout_seconds "
+                    f"({self.suite.request_timeout_seconds:g} s) to a short warm-up request. "
+                    "Is the server up and serving (not still loading)? Check base_url, or raise "
+                    "request_timeout_seconds if it is slow to start")
         return f"every warm-up request failed; the endpoint said: {rec.error_message}"
 
     async def _served_models(self) -> list[str]:
@@ -152,7 +180,9 @@ class Calibration:
         try:
             headers = {k: v for k, v in getattr(self.client, "headers", {}).items()
                        if k.lower() not in ("content-type", "host")}
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            # only a hint for the 404 message: at most the run's timeout, and never long
+            timeout_s = min(self.suite.request_timeout_seconds, MODELS_HINT_TIMEOUT_S)
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
                 async with session.get(f"{self.endpoint.http_base_url}/models", headers=headers) as r:
                     data = await r.json(content_type=None)
             return [str(m.get("id")) for m in data.get("data", [])][:10]

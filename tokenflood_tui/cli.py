@@ -9,21 +9,40 @@ from pathlib import Path
 from . import __version__
 
 EPILOG = """\
-exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused, 130 interrupted
+exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused,
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
+--results-dir, --theme, --seed and -v go before or after the command
 limits: TOKENFLOOD_MAX_INPUT_TOKENS (default 1,000,000), TOKENFLOOD_MAX_OUTPUT_TOKENS (default 10,000)
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Options every command takes, with their defaults. They are accepted before the command
+# (`tokenflood --seed 7 run …`) and after it; argparse would let the subcommand's defaults
+# overwrite what was given before it, so neither copy has a default and parse_args fills them.
+COMMON_DEFAULTS = {"results_dir": Path("results"), "theme": None, "seed": None, "verbose": False}
+_BEFORE = "before_"       # dest prefix of the copies given before the command
+
+
+def _common_options(before_command: bool) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--results-dir", type=Path, default=Path("results"),
-                        help="where results folders go (default ./results)")
-    common.add_argument("--theme", help="TUI theme name (see themes/)")
-    common.add_argument("--seed", type=int, help="override the run suite's seed")
-    common.add_argument("-v", "--verbose", action="store_true", help="print every failure")
+    prefix = _BEFORE if before_command else ""
+    add = common.add_argument
+    add("--results-dir", type=Path, dest=prefix + "results_dir", metavar="DIR",
+        default=argparse.SUPPRESS, help="where results folders go (default ./results)")
+    add("--theme", dest=prefix + "theme", metavar="NAME", default=argparse.SUPPRESS,
+        help="TUI theme name (see themes/)")
+    add("--seed", type=_seed, dest=prefix + "seed", metavar="N", default=argparse.SUPPRESS,
+        help="override the run suite's seed (0 to 4294967295)")
+    add("-v", "--verbose", action="store_true", dest=prefix + "verbose",
+        default=argparse.SUPPRESS, help="print every failure")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(before_command=False)
 
     parser = argparse.ArgumentParser(
-        prog="tokenflood", parents=[common], epilog=EPILOG,
+        prog="tokenflood", parents=[_common_options(before_command=True)], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Load-test LLM endpoints with synthetic prompts of exact token lengths.")
     parser.add_argument("--version", action="version", version=f"tokenflood {__version__}")
@@ -59,6 +78,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; common options count wherever they stand (after the command wins)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given_before = {k.removeprefix(_BEFORE): v for k, v in vars(args).items() if k.startswith(_BEFORE)}
+    for key in given_before:
+        delattr(args, _BEFORE + key)
+    if args.command == "simulate" and given_before:
+        # simulate has options of its own (its --seed seeds faults, not prompts): say where they go
+        flag = "--" + next(iter(given_before)).replace("_", "-")
+        parser.error(f"{flag} before `simulate`: simulate takes its own options after the "
+                     "command (tokenflood simulate --help)")
+    for key, default in COMMON_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, given_before.get(key, default))
+    return args
+
+
+def _seed(text: str) -> int:
+    from .specs import MAX_SEED
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number between 0 and {MAX_SEED}, got {text!r}")
+    return value
+
+
 def _workers(text: str) -> int:
     try:
         value = int(text)
@@ -70,7 +119,7 @@ def _workers(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from .errors import TokenfloodError
 
     try:
@@ -150,6 +199,8 @@ def cmd_home(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
+    from .preflight import check_run
+    check_run(endpoint, args.results_dir)    # here too: the TUI would only show it in a toast
     from .workers import choose_workers
     live = not args.headless and interactive()
     workers = choose_workers(args.workers, max(suite.requests_per_second_rates),

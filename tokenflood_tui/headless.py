@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from . import budget, report
+from . import budget, report, stop_signals
 from .engine import RunSnapshot
 from .errors import BudgetRefused
 from .redaction import Scrubber
@@ -47,8 +47,11 @@ class HeadlessObserver:
 
     def _write(self, line: str) -> None:
         line = self.scrubber.scrub(line)
-        self.out.write(f"[tokenflood] {line}\n")
-        self.out.flush()
+        try:
+            self.out.write(f"[tokenflood] {line}\n")
+            self.out.flush()
+        except OSError:      # the terminal hung up (SIGHUP follows): the run must go on to its results
+            pass
 
 
 def progress_line(snap: RunSnapshot) -> str:
@@ -98,24 +101,35 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     if summary.status != "completed":
         observer.log("error" if summary.status == "aborted" else "warning",
                      f"run {summary.status}: {summary.message}")
-    print_summary(result)
+    try:
+        print_summary(result)
+    except OSError:          # stdout's terminal hung up; the results folder has it all
+        pass
     return result.exit_code
+
+
+STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM, SIGHUP
 
 
 async def _execute(run: Run) -> RunResult:
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, _on_signal, run, sig)
     try:
         return await run.execute()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
 def _on_signal(run: Run, sig: int) -> None:
-    sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests get "
-                     "a few seconds, then the results are written\n")
+    if sig == signal.SIGHUP:
+        stop_signals.detach_dead_terminal()    # an SSH session dropped: nobody reads stderr now
+    try:
+        sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests "
+                         "get a few seconds, then the results are written\n")
+    except OSError:
+        pass
     run.stop()
 
 

@@ -13,7 +13,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 from urllib.parse import urlparse
 
 from .errors import EndpointError
@@ -97,18 +97,30 @@ class LitellmTokenCounter:
 
 
 async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSession,
-                             headers: dict[str, str]) -> TokenCounter:
-    """The best counter available: the server's /tokenize when it has one, else litellm's."""
+                             headers: dict[str, str],
+                             log: Callable[[str, str], None] | None = None,
+                             timeout_s: float | None = None) -> TokenCounter:
+    """The best counter available: the server's /tokenize when it has one, else litellm's.
+
+    Each /tokenize call waits as long as `session` allows (the run's request timeout, at most
+    30 s); `timeout_s` only words the log line that says what is being waited for.
+    """
     import aiohttp
 
+    say = log or (lambda level, message: None)
     if endpoint.base_url:
         for url in _tokenize_urls(endpoint.base_url):
             counter = ServerTokenizer(url, session, endpoint.model, headers)
+            wait = f" (timeout {timeout_s:g} s)" if timeout_s is not None else ""
+            say("info", f"waiting for the endpoint's {urlparse(url).path}{wait}")
             try:
                 await counter.calibrate()
                 return counter
             except (aiohttp.ClientError, asyncio.TimeoutError, EndpointError, ValueError, KeyError,
-                    TypeError, AttributeError):
+                    TypeError, AttributeError) as exc:
+                reason = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else (
+                    str(exc) or type(exc).__name__)
+                say("info", f"no usable {urlparse(url).path} ({reason})")
                 continue
     return await asyncio.to_thread(LitellmTokenCounter, endpoint.litellm_model)
 

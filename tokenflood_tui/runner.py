@@ -7,12 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from . import __version__, budget
+from . import __version__, budget, preflight
 from .engine import Engine, RunOutcome, RunSnapshot
 from .errors import EndpointError, TokenfloodError
 from .records import RequestRecord
 from .results import ResultsFolder
-from .schedule import PhasePlan, plan_phases
+from .schedule import PhasePlan
 from .specs import EndpointSpec, RunSuite
 from .summary import BudgetFigures, RunSummary
 
@@ -43,8 +43,11 @@ class Run:
         self.endpoint = endpoint
         self.results_root = Path(results_root)
         self.observer = observer
-        self.plans: list[PhasePlan] = plan_phases(suite)
-        self.estimate = budget.estimate(suite, endpoint, self.plans, senders=max(1, workers))
+        # Config checks first (nothing created or sent), then the budget: a run over a limit
+        # whatever its plan draws gets no plan at all (plans == [], estimate.at_least).
+        preflight.check_run(endpoint, self.results_root)
+        self.plans: list[PhasePlan]
+        self.plans, self.estimate = budget.plan_and_estimate(suite, endpoint, senders=max(1, workers))
         self._sink = _Sink(observer)
         self.engine = Engine(suite, endpoint, self.plans, self._sink, snapshot_interval_s, workers)
         self._sink.engine = self.engine

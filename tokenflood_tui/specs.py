@@ -7,7 +7,7 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +34,24 @@ def _check_env_refs(value: Any) -> Any:
 
 
 _ENV_REFS = AfterValidator(_check_env_refs)   # per value, so errors name the key and its line
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")     # an RFC 9110 token
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")                   # visible ASCII, spaces, tabs
+
+MAX_SEED = 2**32 - 1                 # numpy and the simulator take seeds in [0, 2**32)
+MAX_REQUESTS_PER_RUN = 10_000_000    # the plan holds every arrival in memory (16 bytes each)
+MAX_YAML_DEPTH = 64                  # nested mappings and lists; specs need four or five
+
+
+class KeyedError(ValueError):
+    """A validation error about a key other than the one the validator is attached to.
+
+    Cross-field checks run where pydantic reports the whole model (or the whole dict); this
+    carries the key path the user should look at, so the message gets that key's line.
+    """
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -76,12 +94,47 @@ class EndpointSpec(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:
+        # Checked here, at load, because the client builds f"{base_url}/chat/completions" and
+        # the HTTP request line from it: a query, a stray CR/LF or a bad port must not get there.
+        # The URL itself is not echoed: it may carry a password.
         if url is None:
             return None
-        parsed = urlparse(url)
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+            raise ValueError("base_url must not contain spaces or control characters (line "
+                             "breaks, tabs): remove them")
+        parsed = urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"base_url must be an http:// or https:// URL, got {url!r}")
+        if "?" in url:
+            raise ValueError(
+                f"base_url must not contain a query (?{parsed.query}): tokenflood appends "
+                "/chat/completions to it. Give Azure's api-version as api_version, other "
+                "parameters as extra_headers or extra_body")
+        if "#" in url:
+            raise ValueError(f"base_url must not contain a fragment (#{parsed.fragment}): remove it")
+        if not parsed.hostname:
+            raise ValueError("base_url has no host name (e.g. http://127.0.0.1:8000/v1)")
+        port = _port_text(parsed.netloc)
+        if port is not None:
+            if not port.isdigit():
+                raise ValueError(f"base_url: port {port!r} is not a number")
+            if not 1 <= int(port) <= 65535:
+                raise ValueError(f"base_url: port {int(port)} is not between 1 and 65535")
         return url.rstrip("/")
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _sendable_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        # A header that cannot go on the wire is a config error found at load, not when the
+        # client is built after the results folder exists. The value is never echoed: it may
+        # be a key.
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+                raise KeyedError(("extra_headers", name), (
+                    f"header {name!r}: names and values must be single-line ASCII text (a name "
+                    "of letters, digits and dashes; no line breaks or accented letters in the "
+                    "value)"))
+        return headers
 
     @field_validator("api_key_env_var")
     @classmethod
@@ -166,7 +219,7 @@ class RunSuite(_Strict):
     load_types: list[LoadType] = Field(min_length=1)
     percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], min_length=1)
     arrival: Literal["poisson", "constant"] = "poisson"
-    seed: int = 0
+    seed: int = 0                    # 0 <= seed <= MAX_SEED
     max_concurrency: int | None = Field(None, gt=0)
     warmup_requests: int = Field(2, ge=0)
     request_timeout_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
@@ -183,6 +236,13 @@ class RunSuite(_Strict):
             if not rate > 0 or not math.isfinite(rate):
                 raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 (req/s)")
         return rates
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, seed: int) -> int:
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed is {seed}: a seed is a whole number between 0 and {MAX_SEED}")
+        return seed
 
     @field_validator("percentiles")
     @classmethod
@@ -203,10 +263,27 @@ class RunSuite(_Strict):
     def _every_phase_sends(self) -> RunSuite:
         for i, rate in enumerate(self.requests_per_second_rates):
             if rate * self.test_length_in_seconds < 1:
-                raise ValueError(
+                raise KeyedError(("requests_per_second_rates", i), (
                     f"phase {i + 1} ({rate} req/s for {self.test_length_in_seconds} s) would send "
-                    "no request: raise the rate or test_length_in_seconds")
+                    "no request: raise the rate or test_length_in_seconds"))
         return self
+
+    @model_validator(mode="after")
+    def _plan_fits_in_memory(self) -> RunSuite:
+        # Checked before anything is planned: the schedule holds every arrival in memory.
+        expected = self.expected_requests
+        if expected > MAX_REQUESTS_PER_RUN:
+            raise KeyedError(("requests_per_second_rates",), (
+                f"requests_per_second_rates × test_length_in_seconds would schedule about "
+                f"{expected:,.0f} requests over all phases; tokenflood plans at most "
+                f"{MAX_REQUESTS_PER_RUN:,} per run: lower the rates or test_length_in_seconds, "
+                "or split the run"))
+        return self
+
+    @property
+    def expected_requests(self) -> float:
+        """The mean request count of the run: exact for constant arrivals, poisson's mean."""
+        return sum(rate * self.test_length_in_seconds for rate in self.requests_per_second_rates)
 
 
 def slugify(text: str) -> str:
@@ -282,12 +359,62 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     return _parse_yaml(text, str(path))
 
 
+class _Refused(yaml.YAMLError):
+    """A YAML construct spec files do not accept (aliases, deep nesting), with where it is."""
+
+    def __init__(self, mark: yaml.Mark, message: str):
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and nesting past MAX_YAML_DEPTH while composing.
+
+    Aliases are refused outright rather than counted: a spec file has no need for them, and a
+    handful of nested aliases expands to billions of values ("billion laughs"). The depth check
+    runs before the recursive composer and constructor could hit Python's recursion limit.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(event.start_mark, (
+                f"alias *{event.anchor}: YAML aliases (&name / *name) are not allowed in spec "
+                "files; write the value out in full"))
+        nests = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        if nests:
+            self._depth += 1
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(self.peek_event().start_mark, (
+                    f"nested more than {MAX_YAML_DEPTH} levels deep: spec files need a few "
+                    "levels; flatten it"))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nests:
+                self._depth -= 1
+
+
+# YAML 1.1 (PyYAML) reads 1e9 and 1.0e10 as strings; YAML 1.2 and every user read them as numbers.
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"), list("-+0123456789."))
+
+
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     loader = None
     try:
-        loader = yaml.SafeLoader(text)   # raises on characters YAML forbids (NUL, ...)
+        loader = _SpecLoader(text)   # raises on characters YAML forbids (NUL, ...)
         node = loader.get_single_node()
+        lines: dict[tuple, int] = {}
+        if node is not None:
+            _index_lines(node, (), lines, source)
         data = loader.construct_document(node) if node is not None else None
+    except _Refused as exc:
+        raise ConfigError(f"{source}:{exc.mark.line + 1}: {exc.message}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -296,22 +423,38 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     finally:
         if loader is not None:
             loader.dispose()
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
     return data, lines
 
 
-def _index_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+def _index_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> None:
+    """Record the line of every key path; refuse a key given twice in one mapping."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
         for key_node, value_node in node.value:
             key = getattr(key_node, "value", None)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _index_lines(value_node, path + (key,), lines)
+            line = key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode):
+                first = seen.get((key_node.tag, key_node.value))
+                if first is not None:
+                    raise ConfigError(
+                        f"{source}:{line}: key {_dotted(path + (key,))!r} appears twice (lines "
+                        f"{first} and {line}): keep one; YAML would silently use the last")
+                seen[(key_node.tag, key_node.value)] = line
+            lines[path + (key,)] = line
+            _index_lines(value_node, path + (key,), lines, source)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, path + (i,), lines)
+            _index_lines(item, path + (i,), lines, source)
+
+
+def _port_text(netloc: str) -> str | None:
+    """The port as written in a URL's netloc (after any user:password@), or None."""
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):                       # [::1]:8000
+        _, _, rest = host.partition("]")
+        return rest[1:] if rest.startswith(":") else None
+    return host.rsplit(":", 1)[1] if ":" in host else None
 
 
 def _validate(data: Any, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> Any:
@@ -335,7 +478,8 @@ def describe_error(err: dict, model: type[BaseModel]) -> str:
 
 
 def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:
-    loc = tuple(err["loc"])
+    keyed = (err.get("ctx") or {}).get("error")
+    loc = keyed.loc if isinstance(keyed, KeyedError) else tuple(err["loc"])
     # pydantic appends the union member name for tagged unions/literals; keep the data path only.
     loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
     line = _line_for(loc, lines)

@@ -361,10 +361,10 @@ def _start_resource_tracker() -> None:
 
 def worker_main(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: int | None) -> None:
     """Entry point of a worker process."""
-    # Ctrl-C (and an SSH hang-up) reach the whole process group; only the coordinator decides
-    # how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Ctrl-C, a hangup (SSH dropping) and a group SIGTERM reach the whole process group; only
+    # the coordinator decides how to stop, so the in-flight requests are still recorded.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     try:
         loops.run(_serve(conn, suite, endpoint, max_concurrency))
     except BaseException as exc:  # report, never print a traceback into the user's terminal

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import write
+from helpers import TOKENFLOOD, run_tokenflood, write
 
 RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\narrival: constant\n"
        "load_types:\n- {prompt_length: 100, prefix_length: 20, output_length: 8}\n")
@@ -167,3 +176,296 @@ def test_server_dying_mid_run_keeps_what_was_measured(tmp_path, tokenflood):
     with open(done.folder() / "requests.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == phase["sent"]
     assert "connection" in err.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input that used to crash or hang (issue 8 §6): a one-line error naming the key or flag,
+# exit 2 (or 3 for a limit), quickly, no traceback, and no results folder.
+
+
+
+def chat_requests_seen(sim) -> int:
+    with urllib.request.urlopen(f"{sim.base_url.removesuffix('/v1')}/sim/requests") as resp:
+        return json.load(resp)["next"]
+
+
+def guarded(args, cwd, timeout=60, memory_bytes=3 * 2**30, env=None):
+    """Run tokenflood with an address-space cap, so a regression fails instead of eating the box."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    started = time.monotonic()
+    proc = subprocess.run([TOKENFLOOD, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})})
+    return proc, time.monotonic() - started
+
+
+def one_line_error(proc, code: int) -> str:
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("tokenflood: error:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("rates, length, figure", [
+    ("[1e9]", "2", "about 2,000,000,000 requests"),
+    ("[1000000000]", "2", "about 2,000,000,000 requests"),
+    ("[1]", "1e10", "about 10,000,000,000 requests"),
+])
+def test_a_run_too_big_to_plan_is_refused_at_load(tmp_path, rates, length, figure):
+    files(tmp_path, run=RUN.replace("[10]", rates).replace("test_length_in_seconds: 2",
+                                                           f"test_length_in_seconds: {length}"))
+    proc, seconds = guarded(["run", "run.yml", "endpoint.yml", "--yes", "--results-dir", "results"],
+                            tmp_path)
+    line = one_line_error(proc, 2)
+    assert "run.yml:2: requests_per_second_rates:" in line and figure in line
+    assert "at most 10,000,000 per run" in line and "test_length_in_seconds" in line
+    assert seconds < 15                  # it used to allocate the whole schedule first
+    assert not (tmp_path / "results").exists()
+
+
+def peak_rss_mb(args, cwd, env) -> tuple[subprocess.CompletedProcess, float]:
+    """Run tokenflood as the only child of a fresh Python and read its peak resident memory."""
+    probe = ("import resource, subprocess, sys\n"
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True, stdin=subprocess.DEVNULL)\n"
+             "sys.stderr.write(p.stderr)\n"
+             "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, TOKENFLOOD, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    code, kib = proc.stdout.split()
+    proc.returncode = int(code)
+    return proc, int(kib) / 1024
+
+
+def test_over_a_limit_is_refused_before_the_schedule_is_built(tmp_path):
+    # 10 million requests (the most one run may plan) at the default token limits: refused for
+    # sure, so nothing is planned. Building the plan first peaked at 304 MB (now about 63 MB).
+    files(tmp_path, run=RUN.replace("[10]", "[10000]").replace("test_length_in_seconds: 2",
+                                                               "test_length_in_seconds: 1000"))
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("TOKENFLOOD_MAX_INPUT_TOKENS", None)
+    proc, peak = peak_rss_mb(["run", "run.yml", "endpoint.yml", "--yes", "--headless",
+                              "--results-dir", "results"], tmp_path, env)
+    line = one_line_error(proc, 3)
+    assert "estimated input tokens at least 1,000,000,400 exceed TOKENFLOOD_MAX_INPUT_TOKENS=1,000,000" in line
+    assert "raise TOKENFLOOD_MAX_INPUT_TOKENS" in line
+    assert peak < 150, f"peak {peak:.0f} MB"
+    assert not (tmp_path / "results").exists()
+
+
+def test_seed_out_of_range_in_the_file_and_on_the_command_line(tmp_path, tokenflood):
+    files(tmp_path, run=RUN + "seed: -1\n")
+    err = clean(tokenflood("run", "run.yml", "endpoint.yml", "--yes"), 2)
+    assert "run.yml:7: seed: seed is -1: a seed is a whole number between 0 and 4294967295" in err
+    files(tmp_path)
+    err = clean(tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--seed", "-1"), 2)
+    assert "argument --seed: must be a whole number between 0 and 4294967295, got '-1'" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_billion_laughs_and_deep_nesting_are_refused_quickly(tmp_path):
+    lines = ['  a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    files(tmp_path, endpoint_extra="extra_body:\n" + "\n".join(lines) + "\n")
+    proc, seconds = guarded(["run", "run.yml", "endpoint.yml", "--yes"], tmp_path)
+    line = one_line_error(proc, 2)
+    assert "endpoint.yml:6: alias *a0: YAML aliases (&name / *name) are not allowed" in line
+    assert seconds < 15
+    files(tmp_path, endpoint_extra="extra_body:\n  a: " + "[" * 5000 + "]" * 5000 + "\n")
+    proc, seconds = guarded(["run", "run.yml", "endpoint.yml", "--yes"], tmp_path)
+    assert "endpoint.yml:5: nested more than 64 levels deep" in one_line_error(proc, 2)
+    assert not (tmp_path / "results").exists()
+
+
+def test_duplicate_key_names_both_lines(tmp_path, tokenflood):
+    files(tmp_path, run=RUN + "test_length_in_seconds: 20\n")
+    err = clean(tokenflood("run", "run.yml", "endpoint.yml", "--yes"), 2)
+    assert ("run.yml:7: key 'test_length_in_seconds' appears twice (lines 3 and 7): keep one"
+            in err)
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://127.0.0.1:99999/v1", "base_url: port 99999 is not between 1 and 65535"),
+    ("http://127.0.0.1:8000/v1?api-version=1", "must not contain a query (?api-version=1)"),
+    ('"http://127.0.0.1:8000/v1\\r\\n"', "must not contain spaces or control characters"),
+])
+def test_bad_base_url_is_refused_at_load(tmp_path, tokenflood, url, fragment):
+    files(tmp_path, base_url=url)
+    err = clean(tokenflood("run", "run.yml", "endpoint.yml", "--yes"), 2)
+    assert "endpoint.yml:3: base_url:" in err and fragment in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_options_before_the_command_are_honoured(tmp_path, sim):
+    files(tmp_path, sim.base_url, endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "SIM_KEY_FOR_TEST": "sk-test-123456"}
+    proc = subprocess.run([TOKENFLOOD, "--seed", "7", "--results-dir", "elsewhere", "run", "run.yml",
+                           "endpoint.yml", "--yes"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = (tmp_path / "elsewhere").iterdir()
+    assert "seed: 7\n" in (folder / "run.yml").read_text()
+    assert not (tmp_path / "results").exists()
+
+
+def test_unset_key_variable_leaves_no_results_folder_and_sends_nothing(tmp_path, sim, tokenflood):
+    files(tmp_path, sim.base_url, endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+    before = chat_requests_seen(sim)
+    done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", env={"SIM_KEY_FOR_TEST": ""})
+    err = clean(done, 2)
+    assert "SIM_KEY_FOR_TEST is not set in the environment: export SIM_KEY_FOR_TEST=" in err
+    assert not (tmp_path / "results").exists()
+    assert chat_requests_seen(sim) == before
+
+
+def test_header_that_cannot_be_sent_leaves_no_results_folder(tmp_path, sim, tokenflood):
+    files(tmp_path, sim.base_url, endpoint_extra='extra_headers:\n  X-Team: "perf\\r\\nX-Evil: 1"\n')
+    err = clean(tokenflood("run", "run.yml", "endpoint.yml", "--yes"), 2)
+    assert "endpoint.yml:5: extra_headers.X-Team: header 'X-Team'" in err and "X-Evil" not in err
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/results"])
+def test_results_dir_that_is_or_is_under_a_file_exits_2_before_any_request(tmp_path, sim, where):
+    files(tmp_path, sim.base_url, endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+    write(tmp_path / "a-file", "not a folder\n")
+    before = chat_requests_seen(sim)
+    proc, _ = guarded(["run", "run.yml", "endpoint.yml", "--yes", "--results-dir", where], tmp_path,
+                      env={"SIM_KEY_FOR_TEST": "sk-test-123456"})
+    line = one_line_error(proc, 2)
+    assert f"--results-dir {where}:" in line and "a-file is a file" in line
+    assert chat_requests_seen(sim) == before
+
+
+class BlackHole:
+    """A TCP server on 127.0.0.1 that accepts every connection, reads, and never answers."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._conns: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.setblocking(False)
+            self._conns.append(conn)
+            for c in self._conns:
+                try:
+                    c.recv(65536)
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        for c in self._conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def black_hole():
+    server = BlackHole()
+    yield server
+    server.close()
+
+
+def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(tmp_path, black_hole):
+    files(tmp_path, f"http://127.0.0.1:{black_hole.port}/v1",
+          run=RUN + "request_timeout_seconds: 3\n")
+    started = time.monotonic()
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path)
+    seconds = time.monotonic() - started
+    err = clean(done, 1)
+    assert "did not answer within request_timeout_seconds (3 s)" in err
+    assert "waiting for the endpoint to answer a warm-up request (timeout 3 s)" in err
+    assert black_hole.accepted >= 1
+    assert seconds < 20, f"took {seconds:.1f} s"      # it took 39-45 s, 33 s of them silent
+    assert done.summary()["status"] == "aborted"
+
+
+class TokenizeBlackHole:
+    """A TCP proxy to the simulator that forwards everything but holds /tokenize unanswered."""
+
+    def __init__(self, upstream_port: int):
+        import asyncio
+        self.upstream_port = upstream_port
+        self.held = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def _main(self, ready):
+        import asyncio
+
+        async def pipe(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader, writer):
+            first = await reader.read(65536)
+            if first.startswith(b"POST /tokenize"):
+                self.held += 1
+                await asyncio.sleep(3600)          # accepted, read, never answered
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            up_writer.write(first)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        async def start():
+            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def close(self):
+        def stop():
+            self.server.close()
+            for task in __import__("asyncio").all_tasks(self.loop):
+                task.cancel()
+            self.loop.stop()
+        self.loop.call_soon_threadsafe(stop)
+        self._thread.join(10)
+
+
+def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
+    proxy = TokenizeBlackHole(sim.port)
+    try:
+        files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
+              run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
+              + "request_timeout_seconds: 2\n",
+              endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+        started = time.monotonic()
+        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                              env={"SIM_KEY_FOR_TEST": "sk-test-123456"})
+        seconds = time.monotonic() - started
+    finally:
+        proxy.close()
+    err = clean(done, 0)
+    assert "waiting for the endpoint's /tokenize (timeout 2 s)" in err
+    assert "no usable /tokenize (no answer in time)" in err
+    assert "counting tokens with litellm.token_counter" in err
+    assert proxy.held == 1
+    assert seconds < 25, f"took {seconds:.1f} s"     # /tokenize alone used to wait 30 s

@@ -172,3 +172,123 @@ def test_provider_list_matches_installed_litellm(monkeypatch):
     installed = {getattr(p, "value", p) for p in litellm.provider_list}
     assert LITELLM_PROVIDERS == installed
     assert set(litellm.openai_compatible_providers) <= OPENAI_COMPATIBLE
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input that used to crash or hang (issue 8 §6)
+
+ENDPOINT = "provider: hosted_vllm\nmodel: m\nbase_url: http://127.0.0.1:8000/v1\n"
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "-99999999999999999999"])
+def test_seed_outside_numpys_range_is_a_config_error(seed):
+    msg = error_of(GOOD_RUN + f"seed: {seed}\n")
+    assert msg.startswith("run.yml:7: seed:") and "between 0 and 4294967295" in msg
+
+
+def test_seed_at_the_ends_of_the_range_is_accepted():
+    assert parse_run_suite(GOOD_RUN + "seed: 0\n").seed == 0
+    assert parse_run_suite(GOOD_RUN + "seed: 4294967295\n").seed == 2**32 - 1
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['  a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return ENDPOINT + "extra_body:\n" + "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_refused_at_once_naming_the_line():
+    import time
+    started = time.monotonic()
+    msg = error_of(billion_laughs(), parse_endpoint)
+    assert time.monotonic() - started < 2          # it used to build 387 million values
+    assert msg.startswith("run.yml:6:") and "alias *a0" in msg and "write the value out" in msg
+
+
+def test_a_single_alias_is_refused_too():
+    # Aliases are refused altogether: spec files have no need for them, and refusing them all is
+    # the only rule that cannot be gamed by nesting.
+    text = GOOD_RUN.replace("- {prompt_length: 640", "- &lt {prompt_length: 640") + "x: *lt\n"
+    msg = error_of(text)
+    assert msg.startswith("run.yml:7:") and "alias *lt" in msg
+
+
+def test_deep_nesting_is_refused_naming_the_line():
+    text = ENDPOINT + "extra_body:\n  a: " + "[" * 5000 + "]" * 5000 + "\n"
+    msg = error_of(text, parse_endpoint)
+    assert msg.startswith("run.yml:5:") and "nested more than 64 levels deep" in msg
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    body = "[" * 62 + "1" + "]" * 62       # the top mapping, extra_body and 62 lists: 64 levels
+    spec = parse_endpoint(ENDPOINT + f"extra_body:\n  a: {body}\n")
+    assert spec.extra_body["a"] is not None
+
+
+def test_duplicate_keys_are_refused_naming_the_key_and_both_lines():
+    msg = error_of(GOOD_RUN + "name: again\n")
+    assert msg == ("run.yml:7: key 'name' appears twice (lines 1 and 7): keep one; "
+                   "YAML would silently use the last")
+
+
+def test_duplicate_keys_inside_a_nested_mapping_are_refused():
+    text = GOOD_RUN.replace("output_length: 64,", "output_length: 64, output_length: 65,")
+    msg = error_of(text)
+    assert msg.startswith("run.yml:5:") and "key 'load_types[0].output_length' appears twice" in msg
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://127.0.0.1:99999/v1", "port 99999 is not between 1 and 65535"),
+    ("http://127.0.0.1:0/v1", "port 0 is not between 1 and 65535"),
+    ("http://127.0.0.1:80a/v1", "port '80a' is not a number"),
+    ("http://h/v1?api-version=1", "must not contain a query (?api-version=1)"),
+    ("http://h/v1#frag", "must not contain a fragment (#frag)"),
+    ('"http://h/v1\\r\\nX-Evil: 1"', "must not contain spaces or control characters"),
+    ('"http://h/v 1"', "must not contain spaces or control characters"),
+    ('" http://h/v1"', "must not contain spaces or control characters"),
+    ("http://:8000/v1", "has no host name"),
+    ("ftp://h/v1", "must be an http:// or https:// URL"),
+])
+def test_bad_base_url_is_refused_at_load(url, fragment):
+    msg = error_of(f"provider: hosted_vllm\nmodel: m\nbase_url: {url}\n", parse_endpoint)
+    assert msg.startswith("run.yml:3: base_url:") and fragment in msg
+
+
+def test_query_string_error_says_where_the_parameter_goes():
+    msg = error_of("provider: azure\nmodel: m\nbase_url: https://h/openai?api-version=1\n", parse_endpoint)
+    assert "api_version" in msg and "extra_headers" in msg
+
+
+@pytest.mark.parametrize("header, value", [("X-Team", '"perf\\r\\nX-Evil: 1"'),
+                                           ("X-Team", '"café"'),
+                                           ("X Team", "perf"),
+                                           ("X-Team:", "perf")])
+def test_header_that_cannot_be_sent_is_refused_at_load_without_its_value(header, value):
+    msg = error_of(ENDPOINT + f"extra_headers:\n  {header}: {value}\n", parse_endpoint)
+    assert msg.startswith("run.yml:5: extra_headers") and repr(header) in msg
+    assert "single-line ASCII" in msg and "perf" not in msg and "caf" not in msg
+
+
+def test_request_count_over_the_cap_is_a_config_error_naming_the_keys():
+    msg = error_of(GOOD_RUN.replace("[1.0, 2.0]", "[1.0, 1000000000.0]"))
+    assert msg.startswith("run.yml:2: requests_per_second_rates:")
+    assert "about 10,000,000,010 requests" in msg and "at most 10,000,000 per run" in msg
+    assert "test_length_in_seconds" in msg
+    msg = error_of(GOOD_RUN.replace("test_length_in_seconds: 10", "test_length_in_seconds: 1.0e10"))
+    assert "about 30,000,000,000 requests" in msg
+
+
+def test_request_count_at_the_cap_is_accepted():
+    suite = parse_run_suite(GOOD_RUN.replace("[1.0, 2.0]", "[10000.0]").replace(
+        "test_length_in_seconds: 10", "test_length_in_seconds: 1000"))
+    assert suite.requests_per_second_rates == [10000.0]
+
+
+def test_numbers_with_an_exponent_are_numbers_as_in_yaml_1_2():
+    # PyYAML follows YAML 1.1, where 1e3 is the string '1e3': "Input should be a valid number".
+    suite = parse_run_suite(GOOD_RUN.replace("[1.0, 2.0]", "[1e3, 2.5E-1]").replace(
+        "test_length_in_seconds: 10", "test_length_in_seconds: 1.0e1"))
+    assert suite.requests_per_second_rates == [1000.0, 0.25] and suite.test_length_in_seconds == 10.0
+    for text in (".e5", "-e5", "1e", "1_0e5x"):
+        assert parse_endpoint(ENDPOINT.replace("model: m", f"model: {text}")).model == text

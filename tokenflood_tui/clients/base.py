@@ -93,6 +93,15 @@ def basic_auth(url: str) -> str | None:
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
+def preflight(endpoint: EndpointSpec) -> None:
+    """What building a client would refuse, checked before the budget prompt so it never leaves
+    an empty results folder: the key's env var and every env var a header or litellm parameter
+    refers to must be set. (Header names and values are checked when the spec is loaded.)"""
+    read_api_key(endpoint)
+    resolve_env_refs(endpoint.extra_headers, "extra_headers")
+    resolve_env_refs(endpoint.litellm_params, "litellm_params")
+
+
 def make_client(endpoint: EndpointSpec) -> Client:
     """The client the endpoint asks for (`client:`), built-in HTTP or litellm."""
     if endpoint.resolved_client == "openai":

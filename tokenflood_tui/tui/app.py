@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -72,8 +73,33 @@ class TokenfloodApp(App[int]):
             self.sub_title = self.launch.title
         from . import themes
         themes.install(self, self.launch.theme)
+        from .. import stop_signals
+        loop = asyncio.get_running_loop()
+        self._restore_signals = stop_signals.install(
+            lambda signum: self._on_stop_signal(signum, loop))
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
             self.start_run(self.launch.suite, self.launch.endpoint)
+
+    def on_unmount(self) -> None:
+        getattr(self, "_restore_signals", lambda: None)()
+
+    def _on_stop_signal(self, signum: int, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGTERM or SIGHUP (a signal handler, so it may interrupt anything): stop the run at
+        once, and exit 130 once its results folder is written."""
+        from .. import stop_signals
+        controller = self.run_controller
+        running = controller is not None and controller.running
+        if running:
+            controller.stop()       # thread-safe; the run thread writes the results folder
+        stop_signals.exit_when_finished(controller.wait if running else (lambda timeout: True))
+        loop.call_soon_threadsafe(self._exit_after_signal)
+
+    @work(group="quit", exclusive=True)
+    async def _exit_after_signal(self) -> None:
+        controller = self.run_controller
+        if controller is not None and controller.running:
+            await controller.wait_finished_async(timeout=60)
+        self.exit(130, return_code=130)
 
     def editor_for(self, path: Path | None, kind: str | None = None) -> Screen:
         """The editor screen for a spec file (kind detected from content when not given)."""

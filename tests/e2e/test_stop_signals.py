@@ -1,0 +1,193 @@
+"""SIGHUP (an SSH session dropping) and SIGTERM stop a run like Ctrl-C: the results folder is
+written with status interrupted, every sent request has its row, and the exit code is 130."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import TOKENFLOOD, write
+
+RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\narrival: constant\n"
+       "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "20") as s:
+        yield s
+
+
+def specs(folder: Path, sim) -> None:
+    write(folder / "run.yml", RUN)
+    write(folder / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+
+
+def wait_for_rows(folder: Path, rows: int = 10, timeout: float = 60) -> None:
+    """Until the run has recorded `rows` requests: load is going, some requests are in flight."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for csv_path in (folder / "results").glob("*/requests.csv"):
+            if csv_path.read_text().count("\n") > rows:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"no {rows} rows in {folder / 'results'} after {timeout} s")
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(what)
+
+
+def interrupted_and_complete(folder: Path) -> dict:
+    (results,) = (folder / "results").iterdir()
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["status"] == "interrupted", summary["message"]
+    (phase,) = summary["phases"]
+    with open(results / "requests.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == phase["sent"] >= 10
+    assert phase["ok"] + phase["failed"] == phase["sent"]
+    return summary
+
+
+def headless(folder: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes", "--headless",
+                             "--results-dir", "results", *extra], cwd=folder, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_headless_stops_on_the_signal_and_writes_the_results(tmp_path, sim, sig):
+    specs(tmp_path, sim)
+    proc = headless(tmp_path, "--workers", "0")
+    try:
+        wait_for_rows(tmp_path)
+        os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"{sig.name}: stopping" in err and "Traceback" not in err
+    assert "interrupted" in out
+    interrupted_and_complete(tmp_path)
+
+
+def test_headless_hangup_of_the_whole_process_group_keeps_the_workers_rows(tmp_path, sim):
+    # An SSH drop signals every process of the job, the sender processes too: they must leave
+    # the stopping to the coordinator, or their in-flight requests are lost.
+    specs(tmp_path, sim)
+    proc = headless(tmp_path, "--workers", "2")
+    try:
+        wait_for_rows(tmp_path)
+        os.killpg(proc.pid, signal.SIGHUP)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    summary = interrupted_and_complete(tmp_path)
+    assert summary["workers"] == 2 and summary["phases"][0]["failed"] == 0
+
+
+class Terminal:
+    """A tmux session of 120x40 running one command, as a user over SSH would."""
+
+    def __init__(self, command: str, cwd: Path):
+        self.name = f"tf-{uuid.uuid4().hex[:8]}"
+        env = (f"TOKENFLOOD_CONFIG_DIR={cwd / 'config'} TERM=xterm-256color "
+               "LITELLM_LOCAL_MODEL_COST_MAP=True")
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+                        f"cd {cwd} && env -u COLUMNS -u LINES {env} {command}; "
+                        "echo EXIT=$? > exit-code; sleep 60"], check=True)
+        shell = int(subprocess.run(["tmux", "display-message", "-p", "-t", self.name,
+                                    "#{pane_pid}"], capture_output=True, text=True).stdout)
+        self.shell = shell
+
+    def tokenflood_pid(self) -> int:
+        """The pane shell's child: the tokenflood process."""
+        children = Path(f"/proc/{self.shell}/task/{self.shell}/children")
+        wait_until(lambda: children.read_text().split(), 10, "tokenflood did not start")
+        return int(children.read_text().split()[0])
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    return status != "Z"
+
+
+@needs_tmux
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_path, sim, sig):
+    specs(tmp_path, sim)
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path)
+    try:
+        pid = term.tokenflood_pid()
+        wait_for_rows(tmp_path)
+        assert "phase 1/1" in term.screen()
+        os.kill(pid, sig)
+        wait_until(lambda: (tmp_path / "exit-code").exists(), 40, "the TUI did not exit")
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
+    finally:
+        term.close()
+    interrupted_and_complete(tmp_path)
+
+
+@needs_tmux
+@pytest.mark.parametrize("mode", ["--headless", ""])
+def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_path, sim, mode):
+    # Killing the tmux session closes the pseudo-terminal and signals SIGHUP to everything on
+    # it: every later write to the terminal fails, which must not stop the results being written.
+    specs(tmp_path, sim)
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes {mode} --results-dir results",
+                    tmp_path)
+    pid = term.tokenflood_pid()
+    try:
+        wait_for_rows(tmp_path)
+    finally:
+        term.close()
+    wait_until(lambda: not alive(pid), 40, "tokenflood kept running after its terminal went away")
+    interrupted_and_complete(tmp_path)
+
+
+@needs_tmux
+def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim):
+    specs(tmp_path, sim)
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
+    try:
+        pid = term.tokenflood_pid()
+        wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: (tmp_path / "exit-code").exists(), 20, "the TUI did not exit")
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
+    finally:
+        term.close()
+    assert not (tmp_path / "results").exists()
