@@ -215,3 +215,4 @@ def test_an_unset_env_var_in_a_header_is_a_config_error_naming_it(tmp_path, valu
     assert done.code == 2, done.stderr
     assert "extra_headers.Authorization" in done.stderr and "TF_UNSET_VAR" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not done.results.exists() or not any(done.results.iterdir())   # checked before the run
