@@ -297,14 +297,15 @@ def test_sagemaker_messages_api_takes_tokens_from_usage(tmp_path, aws_env):
     r.assert_no_secret(SECRET_ACCESS_KEY)
 
 
-def test_aws_403_gives_the_aws_credentials_hint(tmp_path, aws_env):
+async def test_aws_403_gives_the_aws_credentials_hint(aws_env):
     with BedrockServer(faults=Faults(every_request=403)) as server:
-        r = run(tmp_path, f"provider: bedrock\nmodel: {server.model_id}\nbase_url: {server.base_url}\n"
-                          f"litellm_params:\n  aws_region_name: us-east-1\n")
-    assert r.code == 1
-    assert "AWS_ACCESS_KEY_ID" in r.stderr and "AWS_PROFILE" in r.stderr and "aws_region_name" in r.stderr
-    assert "api_key_env_var" not in r.stderr and "Traceback" not in r.stderr
-    r.assert_no_secret(SECRET_ACCESS_KEY)
+        spec = EndpointSpec(provider="bedrock", model=server.model_id, base_url=server.base_url,
+                            litellm_params={"aws_region_name": "us-east-1"})
+        explained = await calibration_failure(spec)
+    assert explained.startswith("the endpoint refused the credentials (HTTP 403")
+    assert "AWS_ACCESS_KEY_ID" in explained and "AWS_PROFILE" in explained
+    assert "aws_region_name" in explained and "api_key_env_var" not in explained
+    assert SECRET_ACCESS_KEY not in explained
 
 
 @pytest.mark.parametrize("provider, container", [("sagemaker", "tgi"), ("sagemaker_chat", "messages")])
