@@ -162,8 +162,11 @@ def lookup_price(endpoint: EndpointSpec) -> Price | None:
     if endpoint.self_hosted:
         return None
     prices = _price_map()
-    model = endpoint.deployment if endpoint.provider == "azure" and endpoint.deployment else endpoint.model
-    candidates = [f"{endpoint.provider}/{model}", model, model.split("/", 1)[-1]]
+    # By model first: an Azure deployment name is the user's own ("my-gpt-4o-deployment"), the
+    # price belongs to the model deployed under it; the deployment name is a last resort.
+    names = [endpoint.model] + ([endpoint.deployment] if endpoint.deployment else [])
+    candidates = [key for name in names
+                  for key in (f"{endpoint.provider}/{name}", name, name.split("/", 1)[-1])]
     found = [(key, prices[key]) for key in dict.fromkeys(candidates) if key in prices]
     for key, entry in sorted(found, key=lambda kv: not str(kv[1].get("litellm_provider", ""))
                              .startswith(endpoint.provider)):

@@ -153,15 +153,14 @@ class Calibration:
         raise AssertionError("unreachable")
 
     async def _explain_failure(self, rec: RequestRecord) -> str:
-        url = self.endpoint.http_base_url
+        endpoint = self.endpoint
+        url = endpoint.base_url or (endpoint.http_base_url if self.client.name == "openai"
+                                    else f"litellm's default URL for {endpoint.provider}")
         if rec.status == CONNECTION_ERROR:
             return (f"cannot reach the endpoint at {url}: {rec.error_message}. Is the server "
                     "running? Check base_url in the endpoint spec.")
-        if rec.http_status == 401 or rec.http_status == 403:
-            var = self.endpoint.api_key_env_var
-            hint = (f"check the key in ${var}" if var else
-                    "set api_key_env_var to the name of the env var holding the key")
-            return f"the endpoint refused the credentials ({rec.error_message}); {hint}"
+        if _refused_credentials(rec):
+            return f"the endpoint refused the credentials ({rec.error_message}); {self._credentials_hint()}"
         if rec.http_status == 404:
             served = await self._served_models()
             hint = f" The server serves: {', '.join(served)}." if served else ""
@@ -173,6 +172,19 @@ class Calibration:
                     "Is the server up and serving (not still loading)? Check base_url, or raise "
                     "request_timeout_seconds if it is slow to start")
         return f"every warm-up request failed; the endpoint said: {rec.error_message}"
+
+    def _credentials_hint(self) -> str:
+        """What to check, by how the provider authenticates (names of variables, never values)."""
+        var = self.endpoint.api_key_env_var
+        if self.endpoint.uses_aws_credentials:
+            # litellm signs Bedrock and SageMaker requests with AWS credentials (SigV4).
+            return ("litellm signs these requests with AWS credentials: set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for temporary ones) or "
+                    "AWS_PROFILE, or pass aws_access_key_id / aws_secret_access_key / "
+                    "aws_profile_name / aws_role_name in litellm_params; check aws_region_name in "
+                    "litellm_params and that the identity may invoke this model or endpoint")
+        return (f"check the key in ${var}" if var else
+                "set api_key_env_var to the name of the env var holding the key")
 
     async def _served_models(self) -> list[str]:
         if self.client.name != "openai":
@@ -188,3 +200,11 @@ class Calibration:
             return [str(m.get("id")) for m in data.get("data", [])][:10]
         except Exception:  # only a hint; the error message stands without it
             return []
+
+
+def _refused_credentials(rec: RequestRecord) -> bool:
+    """401/403, or Gemini's 400 for a bad key (reason API_KEY_INVALID)."""
+    if rec.http_status in (401, 403):
+        return True
+    message = rec.error_message or ""
+    return rec.http_status == 400 and ("API_KEY_INVALID" in message or "API key not valid" in message)

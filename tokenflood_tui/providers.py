@@ -52,4 +52,8 @@ SELF_HOSTED = frozenset(
      "custom_openai", "oobabooga"}
 )
 
+# litellm signs these providers' requests with AWS credentials (SigV4), not an API key.
+SAGEMAKER = frozenset({"sagemaker", "sagemaker_chat", "sagemaker_nova"})
+AWS_SIGNED = frozenset({"bedrock"}) | SAGEMAKER
+
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

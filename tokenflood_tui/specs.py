@@ -14,7 +14,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic import AfterValidator, model_validator
 
 from .errors import ConfigError
-from .providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL, SELF_HOSTED
+from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL,
+                        SAGEMAKER, SELF_HOSTED)
 # REDACTED and is_secret_name are also imported from here (the editors mask by them)
 from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
 from .redaction import redact_data, redact_url, ref_syntax_error, strings_in
@@ -179,6 +180,25 @@ class EndpointSpec(_Strict):
     def litellm_model(self) -> str:
         """The `model` argument for litellm: provider-prefixed, azure by deployment."""
         return f"{self.provider}/{self.deployment or self.model}"
+
+    @property
+    def litellm_endpoint(self) -> dict[str, str]:
+        """base_url as the litellm parameter the provider reads. SageMaker ignores `api_base` and
+        takes the full streaming URL as `sagemaker_base_url`; a base_url that is the runtime's root
+        (like boto3's endpoint_url) gets the endpoint's path appended."""
+        if not self.base_url:
+            return {}
+        if self.provider in SAGEMAKER:
+            url = self.base_url
+            if not url.endswith("/invocations-response-stream"):
+                url = f"{url}/endpoints/{self.model}/invocations-response-stream"
+            return {"sagemaker_base_url": url}
+        return {"api_base": self.base_url}
+
+    @property
+    def uses_aws_credentials(self) -> bool:
+        """litellm signs the requests with AWS credentials (Bedrock, SageMaker), not an API key."""
+        return self.provider in AWS_SIGNED
 
     @property
     def slug(self) -> str:

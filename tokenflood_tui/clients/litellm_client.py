@@ -40,8 +40,7 @@ class LitellmClient(Client):
         kwargs: dict[str, Any] = {"model": spec.litellm_model, "stream": True,
                                   "stream_options": {"include_usage": True},
                                   "num_retries": 0, "max_retries": 0}
-        if spec.base_url:
-            kwargs["api_base"] = spec.base_url
+        kwargs.update(spec.litellm_endpoint)     # api_base, or sagemaker_base_url for SageMaker
         if self.api_key:
             kwargs["api_key"] = self.api_key
         if spec.api_version:
@@ -73,15 +72,14 @@ class LitellmClient(Client):
         usage = None
         finished = False
         last = 0.0
-        streaming = False
+        stream = None
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
-            streaming = True
             async for chunk in stream:
                 now = time.monotonic()
-                if rec.response_id is None:
-                    rec.response_id = getattr(chunk, "id", None)
+                if not rec.response_id:   # Azure's first chunk (the prompt filter's) has id ""
+                    rec.response_id = getattr(chunk, "id", None) or None
                 chunk_usage = getattr(chunk, "usage", None)
                 if chunk_usage:
                     usage = _usage_dict(chunk_usage)
@@ -102,28 +100,90 @@ class LitellmClient(Client):
             rec.t_end = time.monotonic()
             if not finished and usage is None:
                 rec.fail(STREAM_ERROR, "IncompleteStream", "the stream ended before the response finished")
+            if usage is not None and not _provider_sent_usage(stream):
+                # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
+                # they are not the server's, so count content chunks and say so instead.
+                usage = None
         except Exception as exc:  # litellm maps every provider error to its own exception types
             rec.t_end = time.monotonic()
-            self._fail(rec, exc, streaming)
+            self._fail(rec, exc, stream is not None)
         finally:
             if rec.t_end is None:
                 rec.t_end = time.monotonic()
         apply_usage(rec, usage)
 
     def _fail(self, rec: RequestRecord, exc: Exception, streaming: bool) -> None:
-        status = getattr(exc, "status_code", None)
+        litellm_status = getattr(exc, "status_code", None)
+        server_status = _server_status(exc)
         message = self.scrub(str(getattr(exc, "message", None) or exc))[:500]
         name = type(exc).__name__
-        if streaming:   # litellm reports a broken stream as a 500 of its own making
+        if server_status is not None and server_status >= 400 and rec.t_first is None:
+            # The server answered the request with an error status. Gemini's request is sent
+            # lazily, so its 4xx/5xx surface inside the stream iteration, before any chunk.
+            remapped = (f" (litellm reports it as {litellm_status})"
+                        if isinstance(litellm_status, int) and litellm_status != server_status else "")
+            rec.fail(HTTP_ERROR, f"HTTP {server_status}",
+                     f"HTTP {server_status}{remapped}: {message}", server_status)
+        elif rec.t_first is None and _cannot_connect(exc):
+            rec.fail(CONNECTION_ERROR, name, message)
+        elif streaming:   # litellm reports a broken stream as a 500 of its own making
             rec.fail(STREAM_ERROR, name, f"the stream broke off: {message}")
         elif isinstance(exc, self._litellm.Timeout):
             rec.fail(TIMEOUT, name, message)
-        elif isinstance(exc, self._litellm.APIConnectionError) and status in (None, 500):
+        elif isinstance(exc, self._litellm.APIConnectionError) and litellm_status in (None, 500):
             rec.fail(CONNECTION_ERROR, name, message)
-        elif isinstance(status, int) and status >= 400:
-            rec.fail(HTTP_ERROR, f"HTTP {status}", f"HTTP {status}: {message}", status)
+        elif isinstance(litellm_status, int) and litellm_status >= 400:
+            # No HTTP response in the exception: the code is litellm's (it maps e.g. Bedrock's and
+            # SageMaker's 500 to 503), so say so rather than pass it off as the server's.
+            rec.fail(HTTP_ERROR, f"HTTP {litellm_status}",
+                     f"HTTP {litellm_status} (litellm's mapping; the server's own status is not in "
+                     f"the error): {message}", litellm_status)
         else:
             rec.fail(STREAM_ERROR, name, message)
+
+
+def _chain(exc: BaseException):
+    """The exception and every one it wraps: __cause__, __context__ and litellm's
+    `original_exception`, each once."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop(0)
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        todo += [e for e in (err.__cause__, err.__context__, getattr(err, "original_exception", None))
+                 if isinstance(e, BaseException)]
+
+
+def _server_status(exc: BaseException) -> int | None:
+    """The HTTP status of the server's own response, from the httpx error litellm wraps (litellm's
+    own exception can carry a stand-in response with its mapped status instead)."""
+    import httpx
+
+    for err in _chain(exc):
+        if isinstance(err, httpx.HTTPStatusError):
+            return err.response.status_code
+    return None
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """No connection was made (refused, DNS, connect timeout), whatever status litellm put on it
+    (it reports Bedrock's and SageMaker's as 503, Anthropic's as 500)."""
+    import httpx
+
+    return any(isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)) for err in _chain(exc))
+
+
+def _provider_sent_usage(stream: Any) -> bool:
+    """Whether the provider's stream itself carried usage. litellm's wrapper keeps every chunk
+    it parsed from the provider in `chunks`; the usage it computes when there was none is not
+    among them."""
+    chunks = getattr(stream, "chunks", None)
+    if chunks is None:      # not litellm's stream wrapper: nothing to tell them apart by
+        return True
+    return any(getattr(c, "usage", None) for c in chunks)
 
 
 def _usage_dict(usage: Any) -> dict[str, Any]:
