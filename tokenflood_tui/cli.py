@@ -166,10 +166,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .specs import detect_kind
+    from .workspace import guess_kind
     if not args.file.exists():
         raise ConfigError(f"{args.file}: no such file; `tokenflood init` writes examples, and the "
                           "home screen (`tokenflood`) creates new specs")
-    detect_kind(args.file)   # a clear error for a file that is neither kind
+    if guess_kind(args.file) is None:    # a broken spec opens, to be fixed; anything else is
+        detect_kind(args.file)           # refused with detect_kind's clear error
     require_terminal("the editor")
     from .tui.app import Launch
     return run_tui(Launch("edit", folder=args.file.parent, results_root=args.results_dir,

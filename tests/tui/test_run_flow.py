@@ -135,8 +135,8 @@ async def test_home_lists_specs_and_runs_the_chosen_pair(tmp_path, sim_process):
         home = app.screen
         assert isinstance(home, HomeScreen)
         endpoints = [str(o.prompt) for o in home.query_one("#endpoints", OptionList).options]
-        assert "endpoint.yml" in endpoints and "⚠ broken.yml" in endpoints
-        assert any(e.startswith("sample/") for e in endpoints)
+        assert "● endpoint.yml" in endpoints and "⚠ broken.yml" in endpoints   # ● chosen
+        assert any(e.startswith("  sample/") for e in endpoints)
         assert home.chosen_endpoint.path.name == "endpoint.yml"
         assert home.chosen_suite.path.name == "run.yml"
         await pilot.press("r")
