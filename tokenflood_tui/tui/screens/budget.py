@@ -72,12 +72,12 @@ class BudgetModal(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("left", "app.focus_previous", "Previous button", show=False),
         Binding("right", "app.focus_next", "Next button", show=False),
+        Binding("question_mark", "app.help", "Keys", show=False),
     ]
     DEFAULT_CSS = """
     BudgetModal #budget-title { text-style: bold; color: $accent; }
     BudgetModal #budget-body { height: auto; }
-    BudgetModal #budget-lines { margin-top: 1; }
-    BudgetModal #budget-over { margin-top: 1; }
+    BudgetModal #budget-lines, BudgetModal #budget-over { margin-top: 1; }
     """
     # Rows of the box that are not the scrolling body: border 2, title 1, buttons 3 + margin 1,
     # hint 1 (+ padding 2 when there is room). The buttons must stay on screen at 80x24.
@@ -110,10 +110,10 @@ class BudgetModal(ModalScreen[bool]):
             lines = [f"base URL       {display_url(self.endpoint.base_url)}",
                      *self.estimate.lines()]
             with VerticalScroll(id="budget-body"):   # Tab here, ↑/↓ scroll it
-                yield Static("\n".join(lines), id="budget-lines", markup=False)
-                if not self.allowed:
+                if not self.allowed:   # first: at 80x24 the estimate may need scrolling
                     yield Static(self.over_limit_text(), id="budget-over", classes="error-text",
                                  markup=False)
+                yield Static("\n".join(lines), id="budget-lines", markup=False)
             with Horizontal(classes="modal-buttons"):
                 if self.allowed:
                     yield Button("Start run (y)", id="start", variant="primary")
@@ -126,11 +126,10 @@ class BudgetModal(ModalScreen[bool]):
             return "\n".join(["Cannot start:"] + [f"• {p}" for p in self.estimate.over_limits])
         out = []
         for limit in self.exceeded:
-            out.append(f"Cannot start: the estimated {limit.what} ({limit.estimated:,}) exceed "
-                       f"the limit of {limit.limit:,} by {limit.excess:,}.")
-        variables = " and ".join(limit.variable for limit in self.exceeded)
+            out.append(f"Cannot start: {limit.what} {limit.estimated:,} estimated, over the "
+                       f"limit of {limit.limit:,} by {limit.excess:,}.")
         assignments = " ".join(f"{limit.variable}={limit.suggested}" for limit in self.exceeded)
-        out.append(f"Raise {variables}: quit, then start tokenflood again as\n"
+        out.append(f"To run it, quit and start tokenflood again with a higher limit:\n"
                    f"  {assignments} {self.command}")
         return "\n".join(out)
 

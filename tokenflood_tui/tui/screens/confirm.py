@@ -28,6 +28,7 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("escape", "answer(False)", "No", show=False),
         Binding("left", "app.focus_previous", "Previous button", show=False),
         Binding("right", "app.focus_next", "Next button", show=False),
+        Binding("question_mark", "app.help", "Keys", show=False),
     ]
     DEFAULT_CSS = """
     ConfirmModal #confirm-hint { margin-top: 1; }
