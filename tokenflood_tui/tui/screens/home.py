@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -108,6 +110,13 @@ class HomeScreen(Screen):
         if options:
             option_list.highlighted = min(keep or 0, len(options) - 1)
 
+    def _shown(self, path: Path) -> str:
+        """A path as the user knows it: relative to the folder the home screen shows."""
+        try:
+            return str(path.resolve().relative_to(Path(self.app.workdir).resolve()))
+        except ValueError:
+            return str(path)
+
     def _is_chosen(self, spec_file: SpecFile) -> bool:
         return any(c is not None and c.path == spec_file.path
                    for c in (self.chosen_endpoint, self.chosen_suite))
@@ -159,10 +168,12 @@ class HomeScreen(Screen):
         elif spec_file.error:
             unknown = ("" if spec_file.kind else "(listed as an endpoint and as a suite: its kind "
                        "cannot be told until it parses)\n")
-            detail.update(f"⚠ {spec_file.path}\n{spec_file.error}\n{unknown}e: edit to fix it")
+            shown = self._shown(spec_file.path)
+            error = spec_file.error.replace(str(spec_file.path), shown)
+            detail.update(f"⚠ {shown}\n{error}\n{unknown}e: edit to fix it")
         else:
             chosen = "● chosen   " if self._is_chosen(spec_file) else ""
-            detail.update(f"{spec_file.path}\n{_describe_spec(spec_file)}\n"
+            detail.update(f"{self._shown(spec_file.path)}\n{_describe_spec(spec_file)}\n"
                           f"{chosen}Enter: choose   e: edit   Tab: next list")
 
     @on(OptionList.OptionSelected)
