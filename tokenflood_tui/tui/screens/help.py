@@ -23,7 +23,7 @@ EVERYWHERE = [
     ("← →", "in a dialog: the other button"),
     ("↑ ↓", "move the cursor in a list or table"),
     ("enter", "choose the highlighted item, or press the button"),
-    ("esc", "back, or close a dialog (a question's safe answer)"),
+    ("esc", "back; in a dialog: the safe answer"),
     ("y / n", "in a yes/no question: yes / no"),
     ("ctrl+p", "command palette: every action, themes, screenshot"),
     ("ctrl+q", "quit (asks first mid-run or with unsaved edits)"),
