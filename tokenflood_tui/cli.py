@@ -217,10 +217,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .specs import detect_kind
+    from .workspace import guess_kind
     if not args.file.exists():
         raise ConfigError(f"{args.file}: no such file; `tokenflood init` writes examples, and the "
                           "home screen (`tokenflood`) creates new specs")
-    detect_kind(args.file)   # a clear error for a file that is neither kind
+    if guess_kind(args.file) is None:    # a broken spec opens, to be fixed; anything else is
+        detect_kind(args.file)           # refused with detect_kind's clear error
     require_terminal("the editor")
     from .tui.app import Launch
     return run_tui(Launch("edit", folder=args.file.parent, results_root=args.results_dir,
@@ -230,7 +232,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .workspace import latest_results
-    folder = args.dir or latest_results(args.results_dir)
+    folder = resolve_results_folder(args.dir, args.results_dir) if args.dir else \
+        latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
     if not (folder / "summary.json").exists():
@@ -241,6 +244,19 @@ def cmd_results(args: argparse.Namespace) -> int:
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
                           theme=args.theme))
+
+
+def resolve_results_folder(given: Path, results_dir: Path) -> Path:
+    """DIR as typed (a path), or a folder name as the home screen lists it, under --results-dir;
+    the one holding a summary.json wins when both exist."""
+    from .errors import ConfigError
+    candidates = [given] + ([results_dir / given] if not given.is_absolute() else [])
+    folders = [c for c in candidates if c.is_dir()]
+    if not folders:
+        looked = " and ".join(str(c) for c in candidates)
+        raise ConfigError(f"{given}: no such results folder (looked for {looked}); "
+                          "`tokenflood results` opens the newest one")
+    return next((f for f in folders if (f / "summary.json").is_file()), folders[0])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

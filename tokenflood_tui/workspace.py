@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,16 @@ from .summary import SUMMARY_FILE, RunSummary
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "sample_configs"
 
 
+ENDPOINT_KEYS = ("provider", "model", "base_url", "api_base", "api_key_env_var", "deployment")
+RUN_KEYS = ("load_types", "requests_per_second_rates", "test_length_in_seconds", "arrival")
+_TOP_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
+_GUESS_BYTES = 65536       # enough of any hand-written spec to see its keys
+
+
 @dataclass(slots=True)
 class SpecFile:
     path: Path
-    kind: str | None             # "endpoint", "run", or None when it is neither
+    kind: str | None             # "endpoint", "run", or None when it cannot be told (broken)
     spec: BaseModel | None       # the loaded spec, None when invalid
     error: str | None            # the validation message when invalid
     sample: bool = False
@@ -47,14 +54,49 @@ def find_specs(folder: Path, include_samples: bool = True) -> list[SpecFile]:
     return out
 
 
+def guess_kind(path: Path) -> str | None:
+    """The kind of a spec file, also when it cannot be parsed (a YAML syntax error): judged by
+    the keys that start its lines, then by its name. None when neither tells."""
+    try:
+        return detect_kind(path)
+    except ConfigError:
+        if not path.is_file():
+            return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(_GUESS_BYTES)
+    except OSError:
+        text = ""
+    keys = set(_TOP_KEY.findall(text))
+    endpoint, run = len(keys & set(ENDPOINT_KEYS)), len(keys & set(RUN_KEYS))
+    if endpoint != run:
+        return "endpoint" if endpoint > run else "run"
+    name = path.stem.lower()
+    if "endpoint" in name:
+        return "endpoint"
+    if any(word in name for word in ("run", "suite", "load")):
+        return "run"
+    return None
+
+
+def _is_other_yaml(error: ConfigError) -> bool:
+    """detect_kind's verdict on a well-formed YAML file that holds neither spec."""
+    return "neither an endpoint spec" in str(error)
+
+
 def _scan(folder: Path, sample: bool) -> list[SpecFile]:
     found = []
     paths = sorted(p for p in Path(folder).glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
     for path in paths:
         try:
             kind = detect_kind(path)
-        except ConfigError:
-            continue            # some other YAML file
+        except ConfigError as exc:
+            if _is_other_yaml(exc):
+                continue        # some other YAML file (a CI config, ...), not ours to list
+            # Unreadable as YAML (a syntax error, ...): list it with the error so it can be
+            # fixed, under the kind its text or name suggests (None: both lists show it).
+            found.append(SpecFile(path, guess_kind(path), None, str(exc), sample))
+            continue
         try:
             spec = load_endpoint(path) if kind == "endpoint" else load_run_suite(path)
             found.append(SpecFile(path, kind, spec, None, sample))

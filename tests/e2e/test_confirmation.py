@@ -59,3 +59,10 @@ def test_answering_yes_runs(tmp_path, sim):
     code, out = ask(tmp_path, sim.base_url, b"y\n")
     assert code == 0, out
     assert (tmp_path / "results").exists() and "completed" in out
+
+
+def test_just_enter_is_no(tmp_path, sim):
+    """[y/N]: Enter alone takes the capital default, no (a guard: it already did)."""
+    code, out = ask(tmp_path, sim.base_url, b"\n")
+    assert code == 3 and "cancelled at the budget confirmation" in out
+    assert not (tmp_path / "results").exists()

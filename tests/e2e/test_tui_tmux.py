@@ -25,34 +25,45 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Terminal:
-    """One tmux session of 120x40 running a command."""
+    """One tmux session (120x40 unless told) running a command."""
 
-    def __init__(self, command: str, cwd: Path, env: dict[str, str]):
+    def __init__(self, command: str, cwd: Path, env: dict[str, str], size=(120, 40)):
         self.name = f"tf-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         self.started = time.monotonic()
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]),
+                        "-y", str(size[1]),
                         # COLUMNS/LINES from the test runner would override the pane size
                         f"cd {cwd} && env -u COLUMNS -u LINES {exports} {command}; "
                         "echo EXIT=$? > exit-code; sleep 60"],
                        check=True)
 
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True).stdout
+    def screen(self, escapes: bool = False) -> str:
+        """The pane as text (with colours and focus highlights as escape codes if asked)."""
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name]
+                              + (["-e"] if escapes else []), capture_output=True, text=True).stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         for key in keys:
             args = ["tmux", "send-keys", "-t", self.name] + (["-l"] if literal else []) + [key]
-            subprocess.run(args, check=True)
-            time.sleep(0.15)
+            self._send(args, settle=0.15 if literal else 1.0)
 
     def type(self, text: str) -> None:
         """At typing speed: a select's type-to-search, like a person, sees one key at a time."""
         for char in text:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", char], check=True)
-            time.sleep(0.03)
+            self._send(["tmux", "send-keys", "-t", self.name, "-l", char], settle=0.3)
         time.sleep(0.15)
+
+    def _send(self, args: list[str], settle: float) -> None:
+        """Send a key and wait (up to `settle` s) until the screen shows it was handled. On a
+        busy machine Textual handles a Tab's focus move, or a Select's taking the focus back
+        after Enter, later than the next keys arrive: those keys then land in the old field."""
+        before = self.screen(escapes=True)
+        subprocess.run(args, check=True)
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline and self.screen(escapes=True) == before:
+            time.sleep(0.02)
+        time.sleep(0.03)
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
@@ -63,6 +74,13 @@ class Terminal:
                 return screen
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+    def wait_gone(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text in self.screen():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} stayed on the screen:\n{self.screen()}")
+            time.sleep(0.1)
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
@@ -88,7 +106,11 @@ def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
         term.type("sim")
         term.keys("Tab")
         term.type("hosted")                       # the provider list searches as you type
-        term.keys("Enter", "Tab")
+        term.keys("Enter")
+        # Textual's Select takes the focus back when it handles the choice, a message later: a
+        # Tab sent before that (a busy machine) is undone. The check panel shows it handled.
+        term.wait_gone("missing required key 'provider'")
+        term.keys("Tab")
         term.type("sim-model")
         term.keys("Tab")
         term.type(sim.base_url)
@@ -167,6 +189,45 @@ def test_run_command_shows_the_modal_and_cancel_exits_3(tmp_path, sim):
     assert not (tmp_path / "results").exists()
 
 
+def wait_exit(tmp_path: Path, timeout: float = 10) -> str:
+    """What the shell wrote after the command ended (`EXIT=<code>`)."""
+    deadline = time.monotonic() + timeout
+    while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return (tmp_path / "exit-code").read_text().strip()
+
+
+def test_over_a_limit_at_80x24_the_modal_says_how_to_raise_it_and_cannot_start(tmp_path, sim):
+    (tmp_path / "run.yml").write_text(
+        "name: big\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
+        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+    (tmp_path / "endpoint.yml").write_text(
+        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
+           "TOKENFLOOD_MAX_OUTPUT_TOKENS": "20"}
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path, env,
+                    size=(80, 24))
+    try:
+        modal = term.wait_for("Cannot start")
+        # the modal's own text: between its left and right border on each row, rows joined
+        rows = [line[line.index("█") + 1:line.rindex("█")] for line in modal.splitlines()
+                if line.count("█") >= 2]
+        flat = " ".join(" ".join(rows).split())
+        assert f"base URL {sim.base_url}" in flat
+        assert re.search(r"Cannot start: output tokens (\d+) estimated, over the limit of 20 by "
+                         r"(\d+)\.", flat)
+        assert re.search(r"TOKENFLOOD_MAX_OUTPUT_TOKENS=\d+ tokenflood run run.yml endpoint.yml", flat)
+        assert "Cancel (n)" in modal and "Start run" not in modal    # the button is on screen
+        term.keys("y")
+        time.sleep(1.0)
+        assert "Cannot start" in term.screen()                       # y does nothing
+        term.keys("Enter")                                          # Cancel has the focus
+        assert wait_exit(tmp_path) == "EXIT=3"
+    finally:
+        term.close()
+    assert not (tmp_path / "results").exists()
+
+
 def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
     (tmp_path / "run.yml").write_text(
         "name: piped\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
@@ -183,3 +244,14 @@ def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
     results = subprocess.run([TOKENFLOOD, "results"], cwd=tmp_path, env=env, capture_output=True,
                              text=True, timeout=20, stdin=subprocess.DEVNULL)
     assert results.returncode == 0 and "# tokenflood run `piped`" in results.stdout
+    # a folder name as the home screen lists it, or the path as typed
+    (folder,) = (tmp_path / "results").iterdir()
+    for given in (folder.name, f"results/{folder.name}", str(folder)):
+        shown = subprocess.run([TOKENFLOOD, "results", given], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+        assert shown.returncode == 0 and shown.stdout == results.stdout, (given, shown.stderr)
+    missing = subprocess.run([TOKENFLOOD, "results", "nope"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert missing.returncode == 2 and missing.stderr == (
+        "tokenflood: error: nope: no such results folder (looked for nope and results/nope); "
+        "`tokenflood results` opens the newest one\n")

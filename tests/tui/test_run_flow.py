@@ -83,23 +83,6 @@ async def test_budget_modal_cancel_sends_nothing(tmp_path, sim_process):
     assert not (tmp_path / "results").exists()
 
 
-async def test_over_a_limit_the_modal_cannot_confirm(tmp_path, sim_process, monkeypatch):
-    monkeypatch.setenv("TOKENFLOOD_MAX_OUTPUT_TOKENS", "10")
-    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.start_run(suite(), endpoint(sim_process))
-        await wait_until(pilot, lambda: isinstance(app.screen, BudgetModal))
-        assert "raise TOKENFLOOD_MAX_OUTPUT_TOKENS" in str(app.screen.query_one("#budget-over").render())
-        await pilot.press("y")
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, BudgetModal)
-        await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, HomeScreen)
-    assert not (tmp_path / "results").exists()
-
-
 async def test_stop_mid_run_asks_then_keeps_partial_results(tmp_path, sim_process):
     app = TokenfloodApp(Launch("run", results_root=tmp_path / "results", suite=suite(length=20),
                                endpoint=endpoint(sim_process), assume_yes=True))
@@ -152,8 +135,8 @@ async def test_home_lists_specs_and_runs_the_chosen_pair(tmp_path, sim_process):
         home = app.screen
         assert isinstance(home, HomeScreen)
         endpoints = [str(o.prompt) for o in home.query_one("#endpoints", OptionList).options]
-        assert "endpoint.yml" in endpoints and "⚠ broken.yml" in endpoints
-        assert any(e.startswith("sample/") for e in endpoints)
+        assert "● endpoint.yml" in endpoints and "⚠ broken.yml" in endpoints   # ● chosen
+        assert any(e.startswith("  sample/") for e in endpoints)
         assert home.chosen_endpoint.path.name == "endpoint.yml"
         assert home.chosen_suite.path.name == "run.yml"
         await pilot.press("r")

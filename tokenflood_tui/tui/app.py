@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -43,6 +45,10 @@ class TokenfloodApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit", show=False),
+        # `?` is not a priority binding, so a text field types it; F1 is, so it opens the help
+        # from anywhere, modal dialogs included (they cut off the app's other bindings).
+        Binding("question_mark", "help", "Keys", id="help", key_display="?"),
+        Binding("f1", "help", "Keys", id="help-f1", show=False, priority=True),
     ]
 
     def __init__(self, launch: Launch | None = None):
@@ -102,10 +108,11 @@ class TokenfloodApp(App[int]):
         self.exit(130, return_code=130)
 
     def editor_for(self, path: Path | None, kind: str | None = None) -> Screen:
-        """The editor screen for a spec file (kind detected from content when not given)."""
-        from ..specs import detect_kind
+        """The editor screen for a spec file (kind detected from content when not given; a file
+        that does not parse is judged by the keys and name it has, else opens as a run suite)."""
+        from ..workspace import guess_kind
         if kind is None and path is not None and path.exists():
-            kind = detect_kind(path)
+            kind = guess_kind(path)
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
             return EndpointEditor(path)
@@ -135,7 +142,8 @@ class TokenfloodApp(App[int]):
             return
         estimate = controller.run.estimate
         skip_modal = self.launch.assume_yes and not estimate.over_limits
-        confirmed = skip_modal or await self.push_screen_wait(BudgetModal(estimate, suite, endpoint))
+        confirmed = skip_modal or await self.push_screen_wait(
+            BudgetModal(estimate, suite, endpoint, command=self.relaunch_command()))
         if not confirmed:
             if self.launch.mode == "run" and len(self.screen_stack) <= 1:
                 self.exit(3, return_code=3)   # `tokenflood run` cancelled at the modal: budget refused
@@ -162,6 +170,46 @@ class TokenfloodApp(App[int]):
             await controller.wait_finished_async()
         self.exit(self.exit_code, return_code=self.exit_code)
 
+    def relaunch_command(self) -> str:
+        """How tokenflood was started, for "start it again with a higher limit" advice."""
+        if Path(sys.argv[0]).name == "tokenflood":
+            return shlex.join(["tokenflood", *sys.argv[1:]])
+        return {"run": "tokenflood run RUN.yml ENDPOINT.yml"}.get(self.launch.mode, "tokenflood")
+
+    # ------------------------------------------------------------------ help and screenshots
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(HelpScreen(self.screen))
+
+    def screenshot_folder(self) -> Path:
+        """The open results folder (results view, or a finished run), else the results root."""
+        for screen in reversed(self.screen_stack):
+            folder = getattr(screen, "folder", None)
+            result = getattr(getattr(screen, "controller", None), "result", None)
+            if folder is None and result is not None:
+                folder = result.folder
+            if isinstance(folder, (str, Path)) and Path(folder).is_dir():
+                return Path(folder)
+        return Path(self.results_root)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen; Textual's default folder, ~/Downloads, may not exist."""
+        folder = Path(path) if path else self.screenshot_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"Screenshot not saved: {folder}: {exc.strerror or exc}",
+                        title="Screenshot", severity="error", markup=False)
+            return None
+        self.notify(f"Saved {Path(saved).resolve()}", title="Screenshot", markup=False)
+        return saved
+
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen):
@@ -171,6 +219,8 @@ class TokenfloodApp(App[int]):
     def commands_for(self, screen: Screen):
         """Every action also in the command palette."""
         yield SystemCommand("Home", "Spec files and recent results", self._go_home)
+        yield SystemCommand("Help: every key", "The keys of this screen and of every screen (? or "
+                            "f1)", self.action_help)
         yield SystemCommand("New endpoint spec", "Open an empty endpoint editor",
                             lambda: self.open_editor(None, "endpoint"))
         yield SystemCommand("New run suite", "Open an empty run-suite editor",

@@ -1,15 +1,66 @@
-"""The budget confirmation before every run: Enter or y starts, Esc or n cancels."""
+"""The budget confirmation before every run: y or Enter on "Start run" starts, Esc or n cancels.
+
+Enter presses the focused button (SPEC §11: Enter confirms, so "Start run" has the focus at
+first); it is not bound to "start", so Tab to Cancel and Enter cancels. A run over a limit gets
+no start button and no `y` at all: the modal says which limit, by how much, and the command
+that raises it.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ...budget import BudgetEstimate
+from ...budget import MAX_INPUT_VAR, MAX_OUTPUT_VAR, BudgetEstimate
 from ...specs import EndpointSpec, RunSuite
+from .confirm import BUTTON_HINT
+
+
+@dataclass(frozen=True, slots=True)
+class ExceededLimit:
+    what: str          # "input tokens"
+    variable: str      # the env var that sets the limit
+    estimated: int
+    limit: int
+
+    @property
+    def excess(self) -> int:
+        return self.estimated - self.limit
+
+    @property
+    def suggested(self) -> int:
+        """The estimate rounded up to two significant digits: a limit that lets this run start."""
+        step = 10 ** max(0, len(str(self.estimated)) - 2)
+        return math.ceil(self.estimated / step) * step
+
+
+def exceeded_limits(estimate: BudgetEstimate) -> list[ExceededLimit]:
+    checks = [("input tokens", MAX_INPUT_VAR, estimate.input_tokens, estimate.max_input_tokens),
+              ("output tokens", MAX_OUTPUT_VAR, estimate.output_tokens, estimate.max_output_tokens)]
+    return [ExceededLimit(*c) for c in checks if c[2] > c[3]]
+
+
+def display_url(url: str | None) -> str:
+    """The base URL without any user:password part (the modal is on screen, maybe shared)."""
+    if not url:
+        return "the provider's default URL"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host     # IPv6 keeps its brackets
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=f"{host}{port}").geturl()
 
 
 class BudgetModal(ModalScreen[bool]):
@@ -17,50 +68,96 @@ class BudgetModal(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("y", "confirm", "Start run", id="budget-confirm"),
-        Binding("enter", "confirm", "Start run", show=False, priority=True),
         Binding("n", "cancel", "Cancel", id="budget-cancel"),
         Binding("escape", "cancel", "Cancel", show=False),
+        Binding("left", "app.focus_previous", "Previous button", show=False),
+        Binding("right", "app.focus_next", "Next button", show=False),
+        Binding("question_mark", "app.help", "Keys", show=False),
     ]
     DEFAULT_CSS = """
-    BudgetModal #budget-lines { margin: 1 0; }
-    BudgetModal #budget-over { margin-bottom: 1; }
+    BudgetModal #budget-title { text-style: bold; color: $accent; }
+    BudgetModal #budget-body { height: auto; }
+    BudgetModal #budget-lines, BudgetModal #budget-over { margin-top: 1; }
     """
+    # Rows of the box that are not the scrolling body: border 2, title 1, buttons 3 + margin 1,
+    # hint 1 (+ padding 2 when there is room). The buttons must stay on screen at 80x24.
+    FIXED_ROWS = 8
 
-    def __init__(self, estimate: BudgetEstimate, suite: RunSuite, endpoint: EndpointSpec):
+    def __init__(self, estimate: BudgetEstimate, suite: RunSuite, endpoint: EndpointSpec,
+                 command: str = "tokenflood …"):
+        """`command` is how tokenflood was started, for the "raise the limit" example."""
         super().__init__()
         self.estimate = estimate
         self.suite = suite
         self.endpoint = endpoint
+        self.command = command
+        self.exceeded = exceeded_limits(estimate)
 
     @property
     def allowed(self) -> bool:
-        return not self.estimate.over_limits
+        return not self.exceeded and not self.estimate.over_limits
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Over a limit, `y` is not a key of this modal at all (nor in the footer).
+        if action == "confirm" and not self.allowed:
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="budget-box"):
             yield Static(f"Run {self.suite.name!r} against {self.endpoint.model} "
-                         f"({self.endpoint.provider})?", classes="section-title", markup=False)
-            yield Static("\n".join(self.estimate.lines()), id="budget-lines", markup=False)
-            if not self.allowed:
-                yield Static("Cannot start: " + "\n".join(self.estimate.over_limits),
-                             id="budget-over", classes="error-text", markup=False)
+                         f"({self.endpoint.provider})?", id="budget-title", markup=False)
+            lines = [f"base URL       {display_url(self.endpoint.base_url)}",
+                     *self.estimate.lines()]
+            with VerticalScroll(id="budget-body"):   # Tab here, ↑/↓ scroll it
+                if not self.allowed:   # first: at 80x24 the estimate may need scrolling
+                    yield Static(self.over_limit_text(), id="budget-over", classes="error-text",
+                                 markup=False)
+                yield Static("\n".join(lines), id="budget-lines", markup=False)
             with Horizontal(classes="modal-buttons"):
-                yield Button("Start run (y)", id="start", variant="primary", disabled=not self.allowed)
+                if self.allowed:
+                    yield Button("Start run (y)", id="start", variant="primary")
                 yield Button("Cancel (n)", id="cancel")
+            hint = BUTTON_HINT if self.allowed else "Enter, n or Esc: back"
+            yield Static(hint, id="budget-hint", classes="muted", markup=False)
+
+    def over_limit_text(self) -> str:
+        if not self.exceeded:      # a limit this modal does not itemise: the estimate's words
+            return "\n".join(["Cannot start:"] + [f"• {p}" for p in self.estimate.over_limits])
+        out = []
+        for limit in self.exceeded:
+            out.append(f"Cannot start: {limit.what} {limit.estimated:,} estimated, over the "
+                       f"limit of {limit.limit:,} by {limit.excess:,}.")
+        assignments = " ".join(f"{limit.variable}={limit.suggested}" for limit in self.exceeded)
+        out.append(f"To run it, quit and start tokenflood again with a higher limit:\n"
+                   f"  {assignments} {self.command}")
+        return "\n".join(out)
 
     def on_mount(self) -> None:
+        self._fit()
         self.query_one("#start" if self.allowed else "#cancel", Button).focus()
 
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        # The estimate scrolls, the buttons do not: on a short terminal they stay visible.
+        # (.modal-box may use 90% of the height; its padding goes first when that is short.)
+        room = int(self.size.height * 0.9) - self.FIXED_ROWS
+        box = self.query_one("#budget-box")
+        box.styles.padding = (1, 2) if room >= 20 else (0, 2)
+        body = self.query_one("#budget-body")
+        body.styles.max_height = max(3, room - (2 if room >= 20 else 0))
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
         if event.button.id == "start":
             self.action_confirm()
         else:
             self.action_cancel()
 
     def action_confirm(self) -> None:
-        if not self.allowed:
-            self.notify("Over a limit: " + "; ".join(self.estimate.over_limits), severity="error",
-                        markup=False)
+        if not self.allowed:       # not reachable from a key; kept as the last guard
             return
         self.dismiss(True)
 

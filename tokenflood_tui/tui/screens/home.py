@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual import on
+from pathlib import Path
+
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -15,6 +17,10 @@ from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
 
+LIST_KINDS = {"endpoints": "endpoint", "suites": "run"}
+CHOSEN = "● "        # marks the chosen endpoint and suite in their lists
+
+
 class HomeScreen(Screen):
     """Choose one endpoint and one suite (Enter), then r runs them."""
 
@@ -24,7 +30,7 @@ class HomeScreen(Screen):
         Binding("e", "edit", "Edit", id="home-edit"),
         Binding("n", "new_endpoint", "New endpoint", id="home-new-endpoint"),
         Binding("s", "new_suite", "New suite", id="home-new-suite"),
-        Binding("f5", "refresh", "Refresh", id="home-refresh"),
+        Binding("f5", "refresh", "Refresh", id="home-refresh", show=False),   # in ? help
         Binding("q", "app.quit", "Quit", id="home-quit"),
     ]
     DEFAULT_CSS = """
@@ -69,12 +75,6 @@ class HomeScreen(Screen):
         app = self.app
         self.specs = find_specs(app.workdir)
         self.results = find_results(app.results_root)
-        self._fill("endpoints", [s for s in self.specs if s.kind == "endpoint"])
-        self._fill("suites", [s for s in self.specs if s.kind == "run"])
-        results = self.query_one("#results", OptionList)
-        results.clear_options()
-        results.add_options([Option(r.label, id=str(r.path)) for r in self.results] or
-                            [Option("no results yet", id="", disabled=True)])
         # keep choices across refreshes, by path
         self.chosen_endpoint = self._same(self.chosen_endpoint)
         self.chosen_suite = self._same(self.chosen_suite)
@@ -84,13 +84,43 @@ class HomeScreen(Screen):
         if self.chosen_suite is None:
             self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
                                       and not s.sample), None)
+        self._fill_specs()
+        self._fill("results", [Option(r.label, id=str(r.path)) for r in self.results],
+                   "no results yet")
         self._show_selection()
 
-    def _fill(self, list_id: str, files: list[SpecFile]) -> None:
+    def _fill_specs(self) -> None:
+        # A file whose kind cannot be told (broken YAML, no telling keys) is in both lists.
+        for list_id, kind in LIST_KINDS.items():
+            files = [s for s in self.specs if s.kind in (kind, None)]
+            self._fill(list_id, [Option(self._label(f), id=str(f.path)) for f in files],
+                       "none here yet")
+
+    def _label(self, spec_file: SpecFile) -> str:
+        chosen = self._is_chosen(spec_file)
+        mark = "⚠ " if spec_file.error else CHOSEN if chosen else "  "
+        return mark + spec_file.label
+
+    def _fill(self, list_id: str, options: list[Option], empty: str) -> None:
+        """Refill a list, keeping its cursor where it was (or on the first item), so a list
+        shows its cursor as soon as it has the focus."""
         option_list = self.query_one(f"#{list_id}", OptionList)
+        keep = option_list.highlighted
         option_list.clear_options()
-        option_list.add_options([Option(("⚠ " if f.error else "") + f.label, id=str(f.path))
-                                 for f in files] or [Option("none here yet", id="", disabled=True)])
+        option_list.add_options(options or [Option(empty, id="", disabled=True)])
+        if options:
+            option_list.highlighted = min(keep or 0, len(options) - 1)
+
+    def _shown(self, path: Path) -> str:
+        """A path as the user knows it: relative to the folder the home screen shows."""
+        try:
+            return str(path.resolve().relative_to(Path(self.app.workdir).resolve()))
+        except ValueError:
+            return str(path)
+
+    def _is_chosen(self, spec_file: SpecFile) -> bool:
+        return any(c is not None and c.path == spec_file.path
+                   for c in (self.chosen_endpoint, self.chosen_suite))
 
     def _same(self, chosen: SpecFile | None) -> SpecFile | None:
         if chosen is None:
@@ -110,14 +140,25 @@ class HomeScreen(Screen):
     def _show_selection(self) -> None:
         ep = self.chosen_endpoint.label if self.chosen_endpoint else "(none: Enter on one)"
         su = self.chosen_suite.label if self.chosen_suite else "(none: Enter on one)"
-        self.query_one("#selection", Static).update(f"endpoint: {ep}   suite: {su}   — r: run")
+        self.query_one("#selection", Static).update(
+            f"{CHOSEN}endpoint: {ep}   suite: {su}   — r: run")
         self.app.selected_endpoint = self.chosen_endpoint.spec if self.chosen_endpoint else None
 
     @on(OptionList.OptionHighlighted)
-    def _describe(self, event: OptionList.OptionHighlighted) -> None:
+    def _highlighted_changed(self, event: OptionList.OptionHighlighted) -> None:
+        # Refilling the other lists moves their cursors too: describe only the focused one.
+        if event.option_list is self.focused:
+            self._describe(event.option_list, event.option)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        widget = event.widget
+        if isinstance(widget, OptionList) and widget.highlighted is not None:
+            self._describe(widget, widget.get_option_at_index(widget.highlighted))
+
+    def _describe(self, option_list: OptionList, option: Option) -> None:
         detail = self.query_one("#detail", Static)
-        key = event.option.id or ""
-        if event.option_list.id == "results":
+        key = option.id or ""
+        if option_list.id == "results":
             entry = next((r for r in self.results if str(r.path) == key), None)
             detail.update(f"{entry.run_name} on {entry.model}: {entry.status}\n{entry.path}\n"
                           "Enter: open" if entry else "")
@@ -126,9 +167,15 @@ class HomeScreen(Screen):
         if spec_file is None:
             detail.update("")
         elif spec_file.error:
-            detail.update(f"{spec_file.path}\n{spec_file.error}\n(e: edit to fix)")
+            unknown = ("" if spec_file.kind else "(listed as an endpoint and as a suite: its kind "
+                       "cannot be told until it parses)\n")
+            shown = self._shown(spec_file.path)
+            error = spec_file.error.replace(str(spec_file.path), shown)
+            detail.update(f"⚠ {shown}\n{error}\n{unknown}e: edit to fix it")
         else:
-            detail.update(f"{spec_file.path}\n{_describe_spec(spec_file)}\nEnter: choose   e: edit")
+            chosen = "● chosen   " if self._is_chosen(spec_file) else ""
+            detail.update(f"{self._shown(spec_file.path)}\n{_describe_spec(spec_file)}\n"
+                          f"{chosen}Enter: choose   e: edit   Tab: next list")
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -162,6 +209,7 @@ class HomeScreen(Screen):
             self.chosen_endpoint = spec_file
         else:
             self.chosen_suite = spec_file
+        self._fill_specs()         # moves the mark; the list's cursor stays (and redescribes)
         self._show_selection()
 
     def action_run(self) -> None:
@@ -176,7 +224,8 @@ class HomeScreen(Screen):
         if spec_file is None:
             self.notify("Highlight an endpoint or suite to edit.", severity="information")
             return
-        self.app.open_editor(spec_file.path, spec_file.kind)
+        # a file of unknown kind opens in the editor of the list it was picked from
+        self.app.open_editor(spec_file.path, spec_file.kind or LIST_KINDS.get(list_id))
 
     def action_new_endpoint(self) -> None:
         self.app.open_editor(None, "endpoint")

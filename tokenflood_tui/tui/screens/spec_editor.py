@@ -156,9 +156,19 @@ class SpecEditorScreen(Screen):
             # The loader lets a few reader errors (e.g. a NUL byte) through unwrapped.
             problem = f"{self.path}: not a YAML file: {exc}"
         try:
-            raw = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            raw = None
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            # A syntax error: fill the form from the lines before it, and say that saving
+            # writes the form over the whole file.
+            raw, kept = _before_the_error(text, exc)
+            problem = (problem or "") + (
+                f"\nThe form holds what {'line 1 says' if kept == 1 else f'lines 1-{kept} say'}"
+                "; saving writes the form over the whole file." if kept else "\nThe form starts empty; saving writes it over the "
+                "whole file.")
         if not isinstance(raw, dict):
             # Not YAML, or not a mapping: the message says so; start from an empty form.
             return {}, problem
@@ -312,3 +322,18 @@ class SpecEditorScreen(Screen):
         else:
             # Opened by `tokenflood edit FILE`: the editor is the only screen.
             self.app.exit()
+
+
+def _before_the_error(text: str, error: yaml.YAMLError, tries: int = 20) -> tuple[Any, int]:
+    """The mapping the lines before a YAML syntax error hold, and how many lines that is."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    lines = text.splitlines()
+    end = min(mark.line if mark is not None else len(lines), len(lines))
+    for n in range(end, max(end - tries, 0), -1):
+        try:
+            data = yaml.safe_load("\n".join(lines[:n]))
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict):
+            return data, n
+    return None, 0

@@ -1,0 +1,134 @@
+"""The home screen: broken spec files stay listed and open in their editor, the chosen pair is
+marked, every list shows its cursor when it gets the focus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, OptionList, Select, Static
+
+from tokenflood_tui import cli
+from tokenflood_tui.specs import load_endpoint
+from tokenflood_tui.tui.app import Launch, TokenfloodApp
+from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
+from tokenflood_tui.tui.screens.home import HomeScreen
+from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
+from tokenflood_tui.workspace import find_specs
+
+ENDPOINT = "provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:9/v1\n"
+RUN = ("name: s\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
+       "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+BROKEN_ENDPOINT = 'provider: hosted_vllm\nmodel: "oops\nbase_url: http://127.0.0.1:9/v1\n'
+BROKEN_SUITE = "name: s\nrequests_per_second_rates: [5\ntest_length_in_seconds: 2\n"
+
+
+def workspace(folder: Path) -> Path:
+    (folder / "endpoint.yml").write_text(ENDPOINT)
+    (folder / "run.yml").write_text(RUN)
+    (folder / "a-broken.yml").write_text(BROKEN_ENDPOINT)        # kind from its keys
+    (folder / "b-broken.yml").write_text(BROKEN_SUITE)
+    (folder / "endpoint-prod.yml").write_text("[unclosed\n")      # kind from its name
+    (folder / "mystery.yml").write_text("a: [1\n")               # kind unknown: both lists
+    (folder / "compose.yml").write_text("services: {web: {}}\n")  # valid YAML, not a spec
+    return folder
+
+
+def prompts(home: HomeScreen, list_id: str) -> list[str]:
+    return [str(o.prompt) for o in home.query_one(f"#{list_id}", OptionList).options
+            if "sample/" not in str(o.prompt)]
+
+
+
+async def test_a_file_with_a_yaml_syntax_error_is_listed_with_its_error(tmp_path):
+    app = TokenfloodApp(Launch("home", folder=workspace(tmp_path),
+                               results_root=tmp_path / "results"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        home = app.screen
+        assert prompts(home, "endpoints") == ["⚠ a-broken.yml", "⚠ endpoint-prod.yml",
+                                              "● endpoint.yml", "⚠ mystery.yml"]
+        assert prompts(home, "suites") == ["⚠ b-broken.yml", "⚠ mystery.yml", "● run.yml"]
+        # the first item (a broken file) is highlighted, and the details say what is wrong
+        detail = str(home.query_one("#detail", Static).render())
+        assert "a-broken.yml:4: YAML syntax error" in detail and "e: edit to fix it" in detail
+        await pilot.press("down", "down", "down")        # mystery.yml
+        await pilot.pause()
+        detail = str(home.query_one("#detail", Static).render())
+        assert "a-broken.yml" not in detail and "mystery.yml:2: YAML syntax error" in detail
+        assert "listed as an endpoint and as a suite" in detail
+        # a broken file cannot be chosen, only fixed
+        await pilot.press("enter")
+        await pilot.pause()
+        assert home.chosen_endpoint.path.name == "endpoint.yml"
+    kinds = {f.path.name: f.kind for f in find_specs(tmp_path, include_samples=False)}
+    assert kinds == {"a-broken.yml": "endpoint", "b-broken.yml": "run", "endpoint.yml": "endpoint",
+                     "endpoint-prod.yml": "endpoint", "mystery.yml": None, "run.yml": "run"}
+
+
+async def test_the_editor_opens_a_syntax_error_and_saving_fixes_it(tmp_path):
+    app = TokenfloodApp(Launch("home", folder=workspace(tmp_path),
+                               results_root=tmp_path / "results"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("e")                             # a-broken.yml is highlighted
+        await pilot.pause(0.3)
+        editor = app.screen
+        assert isinstance(editor, EndpointEditor)
+        problem = str(editor.query_one("#file-problem", Static).render())
+        assert problem.startswith("line 4: YAML syntax error")
+        assert "The form holds what line 1 says; saving writes the form over the whole file" \
+            in problem
+        assert editor.query_one("#f-provider", Select).value == "hosted_vllm"   # line 1 kept
+        editor.query_one("#f-model", Input).value = "sim-model"
+        editor.query_one("#f-base_url", Input).value = "http://127.0.0.1:9/v1"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        assert "  a-broken.yml" in prompts(home, "endpoints")
+        # unknown kind: from the suites list it opens as a suite
+        await pilot.press("tab", "down")                   # b-broken.yml, then mystery.yml
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, SuiteEditor) and app.screen.path.name == "mystery.yml"
+    assert load_endpoint(tmp_path / "a-broken.yml").model == "sim-model"
+
+
+async def test_the_chosen_pair_is_marked_and_lists_show_their_cursor(tmp_path):
+    (tmp_path / "endpoint.yml").write_text(ENDPOINT)
+    (tmp_path / "other-endpoint.yml").write_text(ENDPOINT.replace("sim-model", "other"))
+    (tmp_path / "run.yml").write_text(RUN)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        home = app.screen
+        endpoints = home.query_one("#endpoints", OptionList)
+        suites = home.query_one("#suites", OptionList)
+        assert home.focused is endpoints and endpoints.highlighted == 0
+        await pilot.press("tab")
+        assert home.focused is suites and suites.highlighted == 0
+        assert "run.yml" in str(home.query_one("#detail", Static).render())
+        await pilot.press("shift+tab", "down", "enter")     # choose other-endpoint.yml
+        await pilot.pause()
+        assert prompts(home, "endpoints") == ["  endpoint.yml", "● other-endpoint.yml"]
+        assert endpoints.highlighted == 1                    # the cursor stays where it was
+        assert "● endpoint: other-endpoint.yml" in str(home.query_one("#selection").render())
+        assert "● chosen" in str(home.query_one("#detail", Static).render())
+
+
+def test_edit_command_opens_a_broken_spec_and_refuses_other_files(tmp_path, monkeypatch, capsys):
+    workspace(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    # Without a terminal both stop, but at different points: a broken spec gets as far as the
+    # terminal check (the editor would open it); a file that is no spec is refused first.
+    assert cli.main(["edit", "a-broken.yml"]) == 2
+    assert "needs a terminal" in capsys.readouterr().err
+    assert cli.main(["edit", "compose.yml"]) == 2
+    assert "neither an endpoint spec" in capsys.readouterr().err
+    assert cli.main(["edit", "mystery.yml"]) == 2
+    assert "mystery.yml:2: YAML syntax error" in capsys.readouterr().err
