@@ -236,10 +236,11 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
-    if not (folder / "summary.json").exists():
-        raise ConfigError(f"{folder} has no summary.json: not a results folder")
+    from .summary import RunSummary
+    summary = RunSummary.load(folder)      # ConfigError when missing or not a summary
     if not interactive():
-        sys.stdout.write((folder / "summary.md").read_text(encoding="utf-8"))
+        from .report import markdown
+        sys.stdout.write(markdown(summary))
         return 0
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
