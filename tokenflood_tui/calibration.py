@@ -78,8 +78,8 @@ class Calibration:
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, prompts.WARMUP_MAX_TOKENS)
             await self._send(client.prepare(messages, prompts.WARMUP_MAX_TOKENS), rec)
             records.append(rec)
-            if rec.status == TIMEOUT and not any(r.ok for r in records):
-                break     # more of the same would only multiply the wait
+            if sum(r.status == TIMEOUT for r in records) >= 2 and not any(r.ok for r in records):
+                break     # once may be a stall; more of the same would only multiply the wait
         ok = [r for r in records if r.ok]
         if not ok:
             raise EndpointError(client.scrub(await self._explain_failure(records[0])))
@@ -134,17 +134,22 @@ class Calibration:
         timeout_s = self.suite.request_timeout_seconds
         self.log("info", f"calibration: waiting for a full-size prompt of load type {index} "
                          f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
+        timeouts = 0
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
             if rec.ok:
                 return rec
-            if rec.status == TIMEOUT:   # not transient: each load request this size would wait too
+            timeouts += rec.status == TIMEOUT
+            # Once may be a stall; twice means each load request this size would wait too. (An
+            # endpoint that never answers has already failed the warm-up.)
+            if timeouts == 2:
                 raise EndpointError(
                     f"load type {index} (prompt_length {lt.prompt_length}): the endpoint did not "
                     f"answer a full-size prompt within request_timeout_seconds ({timeout_s:g} s); "
                     "raise request_timeout_seconds or shorten the prompt")
-            transient = rec.http_status is None or rec.http_status == 429 or rec.http_status >= 500
+            transient = (rec.status == TIMEOUT or rec.http_status is None or rec.http_status == 429
+                         or rec.http_status >= 500)
             if not transient or attempt == PROBE_ATTEMPTS - 1:
                 raise EndpointError(
                     f"load type {index} (prompt_length {lt.prompt_length}): the endpoint rejected "

@@ -395,12 +395,15 @@ def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(t
     assert done.summary()["status"] == "aborted"
 
 
-class TokenizeBlackHole:
-    """A TCP proxy to the simulator that forwards everything but holds /tokenize unanswered."""
+class HoldingProxy:
+    """A TCP proxy to the simulator that forwards everything but holds, unanswered, the requests
+    `hold` picks by their first bytes (at most `limit` of them)."""
 
-    def __init__(self, upstream_port: int):
+    def __init__(self, upstream_port: int, hold, limit: int = 1_000_000):
         import asyncio
         self.upstream_port = upstream_port
+        self.hold = hold
+        self.limit = limit
         self.held = 0
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -423,7 +426,7 @@ class TokenizeBlackHole:
 
         async def handle(reader, writer):
             first = await reader.read(65536)
-            if first.startswith(b"POST /tokenize"):
+            if self.held < self.limit and self.hold(first):
                 self.held += 1
                 await asyncio.sleep(3600)          # accepted, read, never answered
                 return
@@ -451,7 +454,7 @@ class TokenizeBlackHole:
 
 
 def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
-    proxy = TokenizeBlackHole(sim.port)
+    proxy = HoldingProxy(sim.port, lambda first: first.startswith(b"POST /tokenize"))
     try:
         files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
@@ -469,3 +472,23 @@ def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
     assert "counting tokens with litellm.token_counter" in err
     assert proxy.held == 1
     assert seconds < 25, f"took {seconds:.1f} s"     # /tokenize alone used to wait 30 s
+
+
+@pytest.mark.parametrize("what, marker", [("warm-up", b'"max_tokens":4,'),
+                                          ("calibration probe", b'"max_tokens":1,')])
+def test_one_stalled_request_before_the_load_is_retried_not_fatal(tmp_path, sim, what, marker):
+    """A stall is not a dead endpoint: one timed-out warm-up or calibration request is tried
+    again; two in a row are reported (the black-hole test above)."""
+    proxy = HoldingProxy(sim.port, lambda first: marker in first, limit=1)
+    try:
+        files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
+              run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
+              + "request_timeout_seconds: 2\n",
+              endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
+        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless",
+                              "--workers", "0", cwd=tmp_path, env={"SIM_KEY_FOR_TEST": "sk-test-123456"})
+    finally:
+        proxy.close()
+    clean(done, 0)
+    assert proxy.held == 1, what
+    assert done.summary()["status"] == "completed"
