@@ -15,7 +15,7 @@ from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
 from tokenflood_tui.tui.screens.results import ResultsScreen
-from tokenflood_tui.tui.screens.run import RunScreen
+from tokenflood_tui.tui.screens.run import PANEL_IDS, RunScreen
 from tokenflood_tui.tui.widgets.run_log import RunLog
 from tokenflood_tui.tui.widgets.sparks import SparkPanel
 
@@ -46,6 +46,16 @@ async def send(pilot, screen: RunScreen, running: int, **snapshot) -> None:
         "stage": "running", "phase": running, "total_phases": 3, "phases": phases,
         "elapsed_s": 13.0, "remaining_s": 11.0, **snapshot})))
     await pilot.pause()
+
+
+async def shown(pilot, text: str, tries: int = 50) -> list[str]:
+    """The screen once it shows `text` (the chart draws after the layout settles)."""
+    for _ in range(tries):
+        lines = screen_lines(pilot.app)
+        if find(lines, text) >= 0:
+            return lines
+        await pilot.pause(0.1)
+    raise AssertionError(f"{text!r} never appeared:\n" + "\n".join(lines))
 
 
 def find(lines: list[str], text: str) -> int:
@@ -99,18 +109,16 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
         screen = await run_screen(pilot)
         screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed"))
         await send(pilot, screen, 2)
-        await pilot.pause(0.7)                # the chart draws on its timer
-        overview = screen_lines(the_app)
+        overview = await shown(pilot, "TTFT (ms) by request rate")
         assert all(find(overview, title) >= 0 for title in TITLES.values())
         for restore in (key, "0", "escape"):
             await pilot.press(key)
-            await pilot.pause(0.7)
-            lines = screen_lines(the_app)
-            shown = [name for name, title in TITLES.items() if find(lines, title) >= 0]
-            assert shown == [panel]
+            lines = await shown(pilot, {"phases": "✗ phase 1", "latency": "phase 1 · 5/s",
+                                        "chart": "target req/s", "log": "4 log"}[panel])
+            visible = [name for name, title in TITLES.items() if find(lines, title) >= 0]
+            assert visible == [panel]
             assert lines[0].startswith(" phase 2/3 running")       # the status line stays
-            widget = screen.query_one({"phases": "#phases-panel", "latency": "#sparks",
-                                       "chart": "#chart", "log": "#log-panel"}[panel])
+            widget = screen.query_one(PANEL_IDS[panel])
             assert widget.region.height >= size[1] - 5          # the whole screen but 5 rows
             if panel == "phases":                 # every phase's failures, not only the newest
                 assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15") >= 0
@@ -225,9 +233,8 @@ async def test_results_view_at_80x24_shows_failures_and_warnings():
         lines = screen_lines(the_app)
         assert find(lines, "⚠ phase 3: 29% of requests failed (24 of 84: http_error 503 ×24)") >= 0
         await pilot.press("3")
-        await pilot.pause(0.7)
-        lines = screen_lines(the_app)
-        assert find(lines, "TTFT (ms) by request rate") >= 0 and find(lines, "failures by") < 0
+        lines = await shown(pilot, "TTFT (ms) by request rate")
+        assert find(lines, "failures by") < 0
         await pilot.press("escape")
         await pilot.pause()
         assert find(screen_lines(the_app), "failures by kind") >= 0

@@ -158,6 +158,8 @@ class ResultsScreen(Screen):
             self.remove_class(f"-solo-{other}")
         self.add_class("-solo", f"-solo-{name}")
         self.solo_panel = name
+        # redraw the chart at its new size as soon as the layout has it, not on the next tick
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
         self._refit()
         self.refresh_bindings()
 
@@ -166,6 +168,7 @@ class ResultsScreen(Screen):
             return
         self.remove_class("-solo", f"-solo-{self.solo_panel}")
         self.solo_panel = None
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
         self._refit()
         self.refresh_bindings()
 

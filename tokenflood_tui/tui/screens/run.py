@@ -29,7 +29,6 @@ LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 # Past this many failure lines of one kind in one phase, the log says they are counted instead:
 # at 30% failures of 20 req/s the log would otherwise be nothing but the same error.
 ERROR_LINES_PER_KIND = 5
-PANELS = {"1": "phases", "2": "latency", "3": "chart", "4": "log"}
 PANEL_IDS = {"phases": "#phases-panel", "latency": "#sparks", "chart": "#chart", "log": "#log-panel"}
 TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollbar
 
@@ -296,6 +295,8 @@ class RunScreen(Screen):
             self.remove_class(f"-solo-{other}")
         self.add_class("-solo", f"-solo-{name}")
         self.solo_panel = name
+        # redraw the chart at its new size as soon as the layout has it, not on the next tick
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
         self.refresh_bindings()
 
     def action_overview(self) -> None:
@@ -303,6 +304,7 @@ class RunScreen(Screen):
             return
         self.remove_class("-solo", f"-solo-{self.solo_panel}")
         self.solo_panel = None
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:

@@ -30,8 +30,8 @@ class LatencyChart(Static):
 
     def on_mount(self) -> None:
         self.border_title = self._title()
-        self.set_interval(self.REDRAW_INTERVAL_S, self._redraw_if_needed)
-        self.call_after_refresh(self._redraw_if_needed)
+        self.set_interval(self.REDRAW_INTERVAL_S, self.redraw_if_needed)
+        self.call_after_refresh(self.redraw_if_needed)
 
     def set_phases(self, phases: list) -> None:
         """New data (PhaseStats or summary.json phase dicts); drawn at the next tick."""
@@ -44,9 +44,9 @@ class LatencyChart(Static):
     def watch_metric(self) -> None:
         self.border_title = self._title()
         self._dirty = True
-        self._redraw_if_needed()
+        self.redraw_if_needed()
 
-    def _redraw_if_needed(self) -> None:
+    def redraw_if_needed(self) -> None:
         size = (self.content_size.width, self.content_size.height)
         if not self._dirty and size == self._drawn_size:
             return
