@@ -42,3 +42,24 @@ def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
 
+
+
+def screen_lines(app) -> list[str]:
+    """What a Textual app shows right now, one terminal row a line (from its SVG screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)),
+                                                       html.unescape(m.group(3))))
+    xs = sorted({x for r in rows.values() for x, _ in r})
+    step = min((b - a for a, b in zip(xs, xs[1:]) if b - a > 0.5), default=12.2)
+    lines = []
+    for y in sorted(rows):
+        line = ""
+        for x, text in sorted(rows[y]):
+            line = line.ljust(round(x / step)) + text
+        lines.append(line.replace("\xa0", " "))
+    return lines

@@ -186,9 +186,31 @@ def require_terminal(what: str) -> None:
 
 
 def run_tui(launch) -> int:
+    """Run the app; afterwards print each run's summary on the terminal, as headless does."""
     from .tui.app import TokenfloodApp
-    code = TokenfloodApp(launch).run()
-    return 0 if code is None else int(code)
+    app = TokenfloodApp(launch)
+    code = app.run()
+    code = 0 if code is None else int(code)
+    return print_runs_after_exit(app.started_runs, code)
+
+
+def print_runs_after_exit(controllers, code: int) -> int:
+    """The summary table and results folder of every run the app started (oha and k6 print
+    theirs on exit too); returns the exit code, the last run's when the app had none to give."""
+    from .headless import print_summary
+    for controller in controllers:
+        if controller.running:       # the app went away mid-run (it crashed): keep the results
+            sys.stderr.write("[tokenflood] stopping the run; in-flight requests get a few "
+                             "seconds, then the results are written\n")
+            controller.stop()
+            controller.wait(60)
+        if controller.result is not None:
+            print_summary(controller.result)
+        elif controller.error:
+            sys.stderr.write(f"tokenflood: error: {controller.error}\n")
+    if code == 0 and controllers and controllers[-1].finished:
+        code = controllers[-1].exit_code
+    return code
 
 
 def cmd_home(args: argparse.Namespace) -> int:

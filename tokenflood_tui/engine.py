@@ -44,6 +44,11 @@ class RunSnapshot:
     phases: list[PhaseStats]
     elapsed_s: float                 # since the first phase started
     remaining_s: float               # scheduled load still to come (drain not included)
+    # Set once the run was stopped or aborted, so a live view can say so while in-flight requests
+    # drain: how it ends, why, and how many seconds of the planned load had been sent by then.
+    status: RunStatus | None = None
+    message: str | None = None
+    stopped_at_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -86,6 +91,7 @@ class Engine:
         self._recent: deque[bool] = deque(maxlen=ERROR_WINDOW)
         self._status: RunStatus | None = None    # set once by stop/abort
         self._message: str | None = None
+        self._stopped_at_s: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
@@ -112,6 +118,7 @@ class Engine:
         if self._status is not None:
             return
         self._status, self._message = status, message
+        self._stopped_at_s = self._load_sent_s(time.monotonic())
         if self._stage == "preparing" and self._main is not None:
             self._main.cancel()
         for worker in self.workers:
@@ -285,7 +292,19 @@ class Engine:
         return RunSnapshot(stage=stage, phase=self._current, total_phases=len(self.plans),
                            phases=phases,
                            elapsed_s=0.0 if self._t0 is None else now - self._t0,
-                           remaining_s=remaining if self._status is None else 0.0)
+                           remaining_s=remaining if self._status is None else 0.0,
+                           status=self._status, message=self._message,
+                           stopped_at_s=self._stopped_at_s)
+
+    def _load_sent_s(self, now: float) -> float:
+        """Seconds of the planned load sent so far: whole phases, then the current one's part."""
+        sent = 0.0
+        for plan, acc in zip(self.plans, self.accumulators):
+            if acc.t_start is None:
+                break
+            end = acc.t_done if acc.t_done is not None else now
+            sent += min(plan.length_s, max(0.0, end - acc.t_start))
+        return sent
 
     def _client_cpu(self, now: float) -> float | None:
         """The busiest sender's CPU use since the previous snapshot, as a share of one core."""

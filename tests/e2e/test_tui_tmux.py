@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 class Terminal:
     """One tmux session (120x40 unless told) running a command."""
 
-    def __init__(self, command: str, cwd: Path, env: dict[str, str], size=(120, 40)):
+    def __init__(self, command: str, cwd: Path, env: dict[str, str], size: tuple[int, int] = (120, 40)):
         self.name = f"tf-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         self.started = time.monotonic()
@@ -42,6 +42,12 @@ class Terminal:
         """The pane as text (with colours and focus highlights as escape codes if asked)."""
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name]
                               + (["-e"] if escapes else []), capture_output=True, text=True).stdout
+
+    def history(self) -> str:
+        """Everything the terminal shows and scrolled past, wrapped lines joined: what a
+        person reads after the app has exited."""
+        return subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-", "-t", self.name],
+                              capture_output=True, text=True).stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         for key in keys:
@@ -147,7 +153,7 @@ def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
         assert 3 <= planned <= 20 and "unknown" in modal
         term.keys("y")
         live = term.wait_for("phase 1/1")
-        assert "TTFT p50/p90/p99 ms" in live
+        assert "TTFT p50/p90/p99" in live and "e2e p50/p90/p99" in live
         done = term.wait_for("completed", timeout=60)
         assert f"{planned}/{planned}" in done
 
@@ -160,11 +166,15 @@ def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
         while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert (tmp_path / "exit-code").read_text().strip() == "EXIT=0"
+        after = term.history()
     finally:
         term.close()
     (folder,) = (tmp_path / "results").iterdir()
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["phases"][0]["ok"] == planned
+    # a run started from the home screen is summed up on the terminal after the app exits
+    assert "tokenflood run 'tmux' on sim-model: completed" in after
+    assert f"results: results/{folder.name}" in after
     assert summary["workers"] >= 1            # the live view always sends from another process
 
 
@@ -255,3 +265,79 @@ def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
     assert missing.returncode == 2 and missing.stderr == (
         "tokenflood: error: nope: no such results folder (looked for nope and results/nope); "
         "`tokenflood results` opens the newest one\n")
+
+
+def wait_for_exit(tmp_path: Path, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return (tmp_path / "exit-code").read_text().strip()
+
+
+@pytest.fixture
+def flaky_sim():
+    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3", "--error-rate", "503=0.3") as s:
+        yield s
+
+
+def test_at_80x24_failures_show_live_and_quitting_prints_the_summary(tmp_path, flaky_sim):
+    """30% HTTP 503: the live view counts them by status; after q the terminal keeps the
+    summary table, the failures and the results folder, as oha and k6 leave theirs."""
+    (tmp_path / "run.yml").write_text(
+        "name: flaky\nrequests_per_second_rates: [10, 20]\ntest_length_in_seconds: 2\n"
+        "error_limit: 0.9\nload_types:\n- {prompt_length: 64, output_length: 8}\n")
+    (tmp_path / "endpoint.yml").write_text(
+        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {flaky_sim.base_url}\n")
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path,
+                    env, size=(80, 24))
+    try:
+        live = term.wait_for("✗ phase", timeout=30)
+        header = next(line for line in live.splitlines() if "phase  target" in line)
+        assert "TTFT" in header and "e2e" in header and "cache" in header
+        assert "http_error 503" in live
+        done = term.wait_for("completed", timeout=60)
+        assert "2 latency now" in done and "3 TTFT percentiles" in done and "4 log" in done
+        term.keys("3")
+        chart = term.wait_for("TTFT (ms) by request rate")
+        assert "2 latency now" not in chart and "4 log" not in chart
+        term.keys("Escape")
+        term.wait_for("2 latency now")
+        term.keys("q")
+        assert wait_for_exit(tmp_path) == "EXIT=0"
+        after = term.history()
+    finally:
+        term.close()
+    (folder,) = (tmp_path / "results").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert "tokenflood run 'flaky' on sim-model: completed" in after
+    assert f"results: results/{folder.name}" in after
+    for ph in summary["phases"]:                 # the phase rows, with the figures of summary.json
+        row = next(line for line in after.splitlines() if line.startswith(f"|     {ph['phase']} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3:6] == [str(ph["sent"]), str(ph["ok"]), str(ph["failed"])]
+    failed = sum(ph["failed"] for ph in summary["phases"])
+    assert failed > 0 and "failures:" in after and "| http_error |  503 |" in after
+    assert "% of requests failed" in after       # the phase warning (over 5% failed)
+    assert "\x1b[" not in after
+
+
+def test_quitting_the_demo_mid_run_prints_the_interrupted_summary(tmp_path):
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    term = Terminal(f"{TOKENFLOOD} demo --simulator --results-dir results", tmp_path, env)
+    try:
+        term.wait_for("Run 'demo' against sim-model", timeout=60)
+        term.keys("y")
+        term.wait_for("phase 1/3 running", timeout=60)
+        term.keys("q")
+        term.wait_for("A run is going. Stop it and quit?")
+        term.keys("y")
+        assert wait_for_exit(tmp_path) == "EXIT=130"
+        after = term.history()
+    finally:
+        term.close()
+    (folder,) = (tmp_path / "results").iterdir()
+    assert "tokenflood run 'demo' on sim-model: interrupted (stopped by the user)" in after
+    assert f"results: results/{folder.name}" in after and "| phase |" in after

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tokenflood_tui.engine import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
-from tokenflood_tui.summary import Distribution, PhaseStats
+from tokenflood_tui.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
@@ -15,7 +15,10 @@ from tokenflood_tui.tui.screens.run import RunScreen
 
 WORKSPACE = Path(__file__).parent / "fixtures" / "workspace"
 RESULTS = WORKSPACE / "past-runs"
+FAILED_RUN = (Path(__file__).parent / "fixtures" / "results-failures"
+              / "2026-01-03_10-00-00_flaky-503_sim-model")
 SIZE = (120, 40)
+NARROW = (80, 24)
 
 
 def app(**launch) -> TokenfloodApp:
@@ -23,11 +26,15 @@ def app(**launch) -> TokenfloodApp:
                                 **launch))
 
 
-def phase(n: int, rate: float, ttft: tuple, e2e: tuple, finished: bool, sent: int) -> PhaseStats:
+def phase(n: int, rate: float, ttft: tuple, e2e: tuple, finished: bool, sent: int,
+          failed: int = 0) -> PhaseStats:
     dist = lambda v: Distribution(mean=v[0], p50=v[0], p90=v[1], p99=v[2])  # noqa: E731
+    in_flight = 0 if finished else 3
     return PhaseStats(
-        phase=n, target_rps=rate, planned=int(rate * 8), sent=sent, ok=sent - (0 if finished else 3),
-        failed=0, in_flight=0 if finished else 3, achieved_rps=rate * 0.98,
+        phase=n, target_rps=rate, planned=int(rate * 8), sent=sent,
+        ok=sent - in_flight - failed, failed=failed, in_flight=in_flight,
+        errors=[ErrorCount(status="http_error", http_status=503, count=failed)] if failed else [],
+        achieved_rps=rate * 0.98,
         output_tokens_per_s=rate * 11.5, goodput=None,
         ttft_ms=dist(ttft), e2e_ms=dist(e2e), scheduled_latency_ms=dist(e2e),
         tpot_ms=dist((8, 8.1, 8.4)), itl_ms=dist((8, 8.2, 9)),
@@ -47,12 +54,21 @@ async def show_live_run(pilot) -> None:
     for line in ("counting tokens with server /tokenize", "warm-up: 2/2 ok; the chat template adds 7 tokens",
                  "phase 1: 5 req/s for 8 s (40 requests)", "phase 2: 10 req/s for 8 s (80 requests)"):
         screen.post_message(RunLogMessage("info", line))
+    for i in range(8):        # phase 1 runs: a few snapshots, so its sparklines have a history
+        screen.post_message(RunSnapshotMessage(RunSnapshot(
+            stage="running", phase=1, total_phases=3,
+            phases=[phase(1, 5, (50 + i % 2, 52, 71), (104 + 3 * (i % 3), 172, 186), False,
+                          5 * i, failed=i // 2)],
+            elapsed_s=i, remaining_s=24.0 - i)))
+        await pilot.pause()
     screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the target 12.0 by -5.0%"))
-    for i in range(12):       # a few snapshots, so the sparklines have a history
+    screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed (4 of 40: http_error 503 ×4); its latency figures cover only the 36 that succeeded"))
+    for i in range(12):       # then phase 2, with 503s
         screen.post_message(RunSnapshotMessage(RunSnapshot(
             stage="running", phase=2, total_phases=3,
-            phases=[phase(1, 5, (51, 52, 71), (108, 172, 186), True, 40),
-                    phase(2, 10, (51 + i % 3, 53 + i % 4, 60), (120 + 5 * (i % 5), 172, 180), False, 50)],
+            phases=[phase(1, 5, (51, 52, 71), (108, 172, 186), True, 40, failed=4),
+                    phase(2, 10, (51 + i % 3, 53 + i % 4, 60), (120 + 5 * (i % 5), 172, 180), False,
+                          50, failed=15)],
             elapsed_s=13.0, remaining_s=11.0)))
         await pilot.pause()
     await pilot.pause(0.7)     # the chart redraws on its 0.5 s timer
@@ -75,6 +91,27 @@ def test_live_run_view(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=show_live_run)
 
 
+def test_live_run_view_narrow(snap_compare):
+    """80x24: compact table (TTFT and e2e both in view), running phase's sparklines on top."""
+    assert snap_compare(app(), terminal_size=NARROW, run_before=show_live_run)
+
+
+def test_live_run_chart_maximised_narrow(snap_compare):
+    async def maximise_chart(pilot):
+        await show_live_run(pilot)
+        await pilot.press("3")
+        await pilot.pause(0.7)
+    assert snap_compare(app(), terminal_size=NARROW, run_before=maximise_chart)
+
+
+def test_live_run_phases_maximised_narrow(snap_compare):
+    async def maximise_phases(pilot):
+        await show_live_run(pilot)
+        await pilot.press("1")
+        await pilot.pause()
+    assert snap_compare(app(), terminal_size=NARROW, run_before=maximise_phases)
+
+
 def test_results_view(snap_compare):
     folder = next(RESULTS.iterdir())
     async def settle(pilot):
@@ -82,6 +119,17 @@ def test_results_view(snap_compare):
     assert snap_compare(app(mode="results", results_dir=folder.relative_to(Path.cwd())
                             if folder.is_relative_to(Path.cwd()) else folder),
                         terminal_size=SIZE, run_before=settle)
+
+
+def test_results_view_with_failures_narrow(snap_compare):
+    async def settle(pilot):
+        await pilot.pause(0.7)
+    assert snap_compare(app(mode="results", results_dir=_relative(FAILED_RUN)), terminal_size=NARROW,
+                        run_before=settle)
+
+
+def _relative(folder: Path) -> Path:
+    return folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
 
 
 def test_ansi_theme_live_run(snap_compare):

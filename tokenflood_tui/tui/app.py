@@ -61,6 +61,7 @@ class TokenfloodApp(App[int]):
         self.selected_suite: RunSuite | None = self.launch.suite
         self.exit_code = 0
         self.run_controller = None   # the active RunController, if a run is going
+        self.started_runs: list = []  # every RunController started, for the summary after exit
 
     # ------------------------------------------------------------------ screens
 
@@ -149,6 +150,7 @@ class TokenfloodApp(App[int]):
                 self.exit(3, return_code=3)   # `tokenflood run` cancelled at the modal: budget refused
             return
         self.run_controller = controller
+        self.started_runs.append(controller)
         await self.push_screen(RunScreen(controller))
         controller.start()
 

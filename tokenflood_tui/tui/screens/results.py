@@ -1,4 +1,9 @@
-"""A results folder: summary tables, the chart, warnings and where it is on disk."""
+"""A results folder: summary tables, failures by kind and HTTP status, warnings, the chart.
+
+Number keys as in the live view: 1 the phases (with failures and warnings), 2 every metric,
+3 the chart; the same key, 0 or Esc bring back the overview. Below 150 columns the overview
+leaves the chart out, so the tables get the whole width (key 3 shows the chart).
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,51 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...errors import ConfigError
 from ...summary import METRICS, RunSummary, pkey
 from ..widgets.chart import LatencyChart
+from ..widgets.phase_table import PhaseTable
+
+PANELS = ("summary", "metrics", "chart")
+TABLE_MARGIN = 2   # the scrollbar of the tables
 
 
 class ResultsScreen(Screen):
     BINDINGS = [
-        Binding("t", "toggle_metric", "TTFT/e2e chart", id="results-toggle-chart"),
+        Binding("1", "panel('summary')", "Panels", key_display="1-3", id="results-panels"),
+        Binding("2", "panel('metrics')", "All metrics", show=False),
+        Binding("3", "panel('chart')", "Chart", show=False),
+        Binding("0", "overview", "Overview", show=False),
+        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+        Binding("escape", "overview", "Overview", id="results-overview"),
         Binding("escape", "leave", "Back", id="results-back"),
         Binding("q", "app.quit", "Quit", id="results-quit"),
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     DEFAULT_CSS = """
     ResultsScreen #results-head { height: auto; padding: 0 1; }
     ResultsScreen #results-body { height: 1fr; }
     ResultsScreen #results-tables { width: 3fr; }
-    ResultsScreen #results-body { layout: horizontal; }
-    ResultsScreen #results-tables DataTable { height: auto; max-height: 14; margin-bottom: 1; }
+    ResultsScreen #results-tables > * { margin-bottom: 1; }
+    ResultsScreen #results-tables DataTable { height: auto; max-height: 14; }
+    ResultsScreen #results-tables .section { height: 1; margin-bottom: 0; text-style: bold;
+                                             color: $accent; padding: 0 1; }
     ResultsScreen #chart { width: 2fr; border: round $primary; }
+    ResultsScreen.-narrow #chart { display: none; }
     ResultsScreen #results-warnings { height: auto; padding: 0 1; }
+
+    ResultsScreen.-solo #results-tables > *, ResultsScreen.-solo #results-head,
+    ResultsScreen.-solo Header { display: none; }
+    ResultsScreen.-solo-summary #results-tables > .summary { display: block; }
+    ResultsScreen.-solo-metrics #results-tables > .metrics { display: block; }
+    ResultsScreen.-solo-metrics #results-metrics { max-height: 100%; }
+    ResultsScreen.-solo-chart #results-tables { display: none; }
+    ResultsScreen.-solo-chart #chart { display: block; width: 1fr; }
+    ResultsScreen.-solo-summary #chart, ResultsScreen.-solo-metrics #chart { display: none; }
     """
 
     def __init__(self, folder: Path):
@@ -36,6 +64,7 @@ class ResultsScreen(Screen):
         self.folder = Path(folder)
         self.summary: RunSummary | None = None
         self.error: str | None = None
+        self.solo_panel: str | None = None
         try:
             self.summary = RunSummary.load(self.folder)
         except ConfigError as exc:
@@ -58,34 +87,33 @@ class ResultsScreen(Screen):
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
-                yield DataTable(id="results-phases", cursor_type="row", zebra_stripes=True)
-                if any(ph.errors for ph in s.phases):
-                    yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True)
+                yield Static("1 phases", id="results-phases-title", classes="section summary")
+                yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
+                                 id="results-phases", classes="summary")
+                failed = any(ph.errors for ph in s.phases)
+                yield Static("failures by kind and HTTP status" if failed else "no failures",
+                             classes="section summary")
+                if failed:
+                    yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True,
+                                    classes="summary")
                 warnings = s.warnings
-                yield Static("warnings:\n" + "\n".join(f"  • {w}" for w in warnings) if warnings
+                yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
                              else "no warnings", id="results-warnings",
-                             classes="warning-text" if warnings else "muted", markup=False)
-            yield LatencyChart(s.percentiles, id="chart")
+                             classes="summary " + ("warning-text" if warnings else "muted"),
+                             markup=False)
+                yield Static("2 every metric (ms)", classes="section metrics")
+                yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True,
+                                classes="metrics")
+            yield LatencyChart(s.percentiles, title_prefix="3 ", id="chart")
         yield Footer()
 
     def on_mount(self) -> None:
         s = self.summary
         if s is None:
             return
-        pct = [pkey(p) for p in s.percentiles]
-        both = "/".join(pct)
-        phases = self.query_one("#results-phases", DataTable)
-        phases.add_columns("phase", "target/s", "achieved/s", "sent", "ok", "failed",
-                           f"TTFT {both} ms", f"e2e {both} ms", "TPOT p50", "out tok/s",
-                           "cache hit", "goodput")
-        for ph in s.phases:
-            phases.add_row(str(ph.phase), f"{ph.target_rps:g}", _f(ph.achieved_rps, 2),
-                           str(ph.sent), str(ph.ok), str(ph.failed),
-                           " / ".join(_f(ph.ttft_ms[p], 0) for p in pct),
-                           " / ".join(_f(ph.e2e_ms[p], 0) for p in pct),
-                           _f(ph.tpot_ms["p50"], 1), _f(ph.output_tokens_per_s, 1),
-                           _share(ph.cache_hit_rate), _share(ph.goodput))
+        phases = self.query_one("#results-phases", PhaseTable)
+        phases.show(s.phases, None, self._table_width())
+        self.query_one("#results-phases-title", Static).update("1 " + phases.title())
         if any(ph.errors for ph in s.phases):
             errors = self.query_one("#results-errors", DataTable)
             errors.add_columns("phase", "failed as", "HTTP", "requests", "share")
@@ -93,6 +121,7 @@ class ResultsScreen(Screen):
                 for e in ph.errors:
                     errors.add_row(str(ph.phase), e.status, str(e.http_status or "-"),
                                    str(e.count), f"{e.count / (ph.ok + ph.failed):.1%}")
+        pct = [pkey(p) for p in s.percentiles]
         metrics = self.query_one("#results-metrics", DataTable)
         metrics.add_columns("phase", "metric", "mean", *pct)
         for ph in s.phases:
@@ -100,6 +129,55 @@ class ResultsScreen(Screen):
                 dist = ph.metric(m)
                 metrics.add_row(str(ph.phase), m, _f(dist.mean, 2), *[_f(dist[p], 2) for p in pct])
         self.query_one(LatencyChart).set_phases(s.phases)
+
+    def on_resize(self, event: Resize) -> None:
+        if self.summary is not None:
+            self.call_after_refresh(self._refit)
+
+    def _table_width(self) -> int:
+        """Columns the phases table has: all of them, or the tables' share beside the chart."""
+        width = self.size.width
+        if self.has_class("-wide") and self.solo_panel is None:
+            width = width * 3 // 5
+        return width - TABLE_MARGIN
+
+    def _refit(self) -> None:
+        table = self.query_one("#results-phases", PhaseTable)
+        if table.fit(self._table_width()):
+            self.query_one("#results-phases-title", Static).update("1 " + table.title())
+
+    # ------------------------------------------------------------------ panels
+
+    def action_panel(self, name: str) -> None:
+        if self.summary is None:
+            return
+        if self.solo_panel == name:
+            self.action_overview()
+            return
+        for other in PANELS:
+            self.remove_class(f"-solo-{other}")
+        self.add_class("-solo", f"-solo-{name}")
+        self.solo_panel = name
+        # redraw the chart at its new size as soon as the layout has it, not on the next tick
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
+        self._refit()
+        self.refresh_bindings()
+
+    def action_overview(self) -> None:
+        if self.solo_panel is None:
+            return
+        self.remove_class("-solo", f"-solo-{self.solo_panel}")
+        self.solo_panel = None
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
+        self._refit()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "overview":
+            return self.solo_panel is not None
+        if action == "leave":
+            return self.solo_panel is None
+        return True
 
     def action_toggle_metric(self) -> None:
         if self.summary is not None:
@@ -114,7 +192,3 @@ class ResultsScreen(Screen):
 
 def _f(value, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"

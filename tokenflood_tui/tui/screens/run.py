@@ -1,83 +1,92 @@
-"""The live run view: per-phase table, latency sparklines, the rate chart, a log, progress."""
+"""The live run view: per-phase table and failures, latency sparklines, the rate chart, the log.
+
+Four panels; the number keys 1-4 maximise one (as AIPerf's dashboard does), the same key, 0 or
+Esc bring back the overview, so at 80x24 each panel can still be read whole. Rendering stays off
+the timing path: snapshots arrive coalesced a few times a second and the chart redraws on a timer.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, RichLog, Sparkline, Static
+from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...engine import RunSnapshot
-from ...summary import PhaseStats, pkey
+from ...summary import PhaseStats
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
+from ..widgets.phase_table import PhaseTable
+from ..widgets.run_log import RunLog
+from ..widgets.sparks import SparkPanel
 from .confirm import ConfirmModal
 
-SPARK_POINTS = 120   # samples kept per phase (4 a second: the last 30 s)
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
-
-
-class PhaseSpark(Vertical):
-    """One phase's latency over time (median of the most recent requests), TTFT and e2e."""
-
-    DEFAULT_CSS = """
-    PhaseSpark { height: 2; }
-    PhaseSpark Horizontal { height: 1; }
-    PhaseSpark Label { width: 24; }
-    PhaseSpark Sparkline { width: 1fr; }
-    """
-
-    def __init__(self, phase: int, rate: float):
-        super().__init__(id=f"spark-{phase}")
-        self.phase = phase
-        self.rate = rate
-        self.series: dict[str, list[float]] = {"ttft": [], "e2e": []}
-
-    def compose(self) -> ComposeResult:
-        for name in self.series:
-            with Horizontal():
-                yield Label(self._label(name, None), id=f"label-{name}")
-                yield Sparkline([], summary_function=max, id=f"line-{name}")
-
-    def _label(self, name: str, value: float | None) -> str:
-        head = f"{self.phase}: {self.rate:g}/s" if name == "ttft" else ""
-        now = "" if value is None else f"{value:6.0f} ms"
-        return f"{head:<10}{name:>4} {now}"
-
-    def add(self, ttft: float | None, e2e: float | None) -> None:
-        for name, value in (("ttft", ttft), ("e2e", e2e)):
-            if value is None:
-                continue
-            values = self.series[name] = (self.series[name] + [value])[-SPARK_POINTS:]
-            self.query_one(f"#line-{name}", Sparkline).data = list(values)
-            self.query_one(f"#label-{name}", Label).update(self._label(name, value))
+# Past this many failure lines of one kind in one phase, the log says they are counted instead:
+# at 30% failures of 20 req/s the log would otherwise be nothing but the same error.
+ERROR_LINES_PER_KIND = 5
+PANEL_IDS = {"phases": "#phases-panel", "latency": "#sparks", "chart": "#chart", "log": "#log-panel"}
+TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollbar
 
 
 class RunScreen(Screen):
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
 
     BINDINGS = [
-        Binding("t", "toggle_metric", "TTFT/e2e chart", id="run-toggle-chart"),
+        Binding("1", "panel('phases')", "Panels", key_display="1-4", id="run-panels"),
+        Binding("2", "panel('latency')", "Latency sparklines", show=False),
+        Binding("3", "panel('chart')", "Chart", show=False),
+        Binding("4", "panel('log')", "Log", show=False),
+        Binding("0", "overview", "Overview", show=False),
+        Binding("t", "toggle_metric", "TTFT/e2e", id="run-toggle-chart"),
         Binding("s", "stop_run", "Stop run", id="run-stop"),
         Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
         Binding("r", "open_results", "Results", id="run-results"),
+        Binding("escape", "overview", "Overview", id="run-overview"),
         Binding("escape", "leave", "Back", id="run-back"),
         Binding("q", "app.quit", "Quit", id="run-quit"),
     ]
+    # Below 32 rows the header goes (the status line names the run) and the log shrinks, so the
+    # chart keeps enough rows to read.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
-    RunScreen #run-status { height: 1; padding: 0 1; }
+    RunScreen.-short Header { display: none; }
+    RunScreen #run-status { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     RunScreen #run-progress-row { height: 1; padding: 0 1; }
     RunScreen #run-progress-row ProgressBar { width: 1fr; }
+    RunScreen #run-progress Bar { width: 1fr; }
     RunScreen #run-progress-row #run-eta { width: auto; margin-left: 2; }
-    RunScreen #phases { height: auto; max-height: 12; }
+    RunScreen #phases-panel { height: auto; border-top: solid $primary; padding: 0 1; }
+    RunScreen #phases { height: auto; max-height: 8; }
+    RunScreen.-short #phases { max-height: 4; }
+    RunScreen #failures { height: auto; max-height: 3; color: $error; }
+    RunScreen.-short #failures { max-height: 1; }
+    RunScreen #failures.-none { display: none; color: $text-muted; }
     RunScreen #run-middle { height: 1fr; }
-    RunScreen #sparks { width: 2fr; border: round $primary; padding: 0 1; }
-    RunScreen PhaseSpark { margin-bottom: 1; }
-    RunScreen #chart { width: 3fr; border: round $primary; }
-    RunScreen #log { height: 8; border: round $panel; }
-    RunScreen #client-bound { height: auto; padding: 0 1; }
+    RunScreen #sparks { width: 2fr; border: round $primary; padding: 0 1;
+                        scrollbar-size-vertical: 1; }
+    RunScreen #chart { width: 3fr; border: round $primary; min-height: 8; }
+    RunScreen #log-panel { height: 10; border: round $panel; }
+    RunScreen.-short #log-panel { height: 5; }
+    RunScreen #warnings { height: auto; max-height: 3; color: $warning; }
+    RunScreen.-short #warnings { max-height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    RunScreen #log { height: 1fr; }
+
+    /* one panel maximised (keys 1-4): the status and progress lines stay */
+    RunScreen.-solo #phases-panel, RunScreen.-solo #run-middle, RunScreen.-solo #log-panel,
+    RunScreen.-solo Header { display: none; }
+    RunScreen.-solo-phases #phases-panel { display: block; height: 1fr; }
+    RunScreen.-solo-phases #phases { max-height: 70%; }
+    RunScreen.-solo-phases #failures { max-height: 100%; margin-top: 1; }
+    RunScreen.-solo-phases #failures.-none { display: block; }
+    RunScreen.-solo-latency #run-middle, RunScreen.-solo-chart #run-middle { display: block; }
+    RunScreen.-solo-latency #chart, RunScreen.-solo-chart #sparks { display: none; }
+    RunScreen.-solo-log #log-panel { display: block; height: 1fr; }
+    RunScreen.-solo-log #warnings { max-height: 50%; }
     """
 
     def __init__(self, controller):
@@ -87,113 +96,224 @@ class RunScreen(Screen):
         self.suite = controller.suite
         self.endpoint = controller.endpoint
         self.snapshot: RunSnapshot | None = None
-        self._rows: set[int] = set()
+        self.solo_panel: str | None = None       # the panel keys 1-4 maximised, or None
+        self.warnings: list[str] = []
+        self._errors_logged: dict[str, int] = {}
+        self._stop_logged = False
+        self.total_s = self.suite.test_length_in_seconds * len(self.suite.requests_per_second_rates)
 
     def compose(self) -> ComposeResult:
+        rates = self.suite.requests_per_second_rates
         yield Header()
         yield Static(self._title(), id="run-status", markup=False)
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=100, show_eta=False, id="run-progress")
-            yield Label("", id="run-eta")
-        yield DataTable(id="phases", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="run-eta", markup=False)
+        with Vertical(id="phases-panel"):
+            yield PhaseTable(rates, self.suite.percentiles, id="phases")
+            yield Static("no failures so far", id="failures", classes="-none", markup=False)
         with Horizontal(id="run-middle"):
-            with VerticalScroll(id="sparks") as sparks:
-                sparks.border_title = "latency now (median of the last 32)"
-                for i, rate in enumerate(self.suite.requests_per_second_rates, start=1):
-                    yield PhaseSpark(i, rate)
-            yield LatencyChart(self.suite.percentiles, id="chart")
-        log = RichLog(id="log", markup=False, wrap=True, max_lines=2000)
-        log.border_title = "log"
-        yield log
+            sparks = SparkPanel(rates, id="sparks")
+            sparks.border_title = "2 latency now (median of the last 32)"
+            yield sparks
+            yield LatencyChart(self.suite.percentiles, title_prefix="3 ", id="chart")
+        with Vertical(id="log-panel") as log_panel:
+            log_panel.border_title = "4 log"
+            warnings = Static("", id="warnings", markup=False)
+            warnings.display = False
+            yield warnings
+            yield RunLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#phases", DataTable)
-        pct = "/".join(pkey(p) for p in self.suite.percentiles)
-        for key, label in (("phase", "phase"), ("target", "target/s"), ("achieved", "achieved/s"),
-                           ("sent", "sent"), ("in_flight", "in flight"), ("done", "done"),
-                           ("failed", "failed"), ("ttft", f"TTFT {pct} ms"),
-                           ("e2e", f"e2e {pct} ms"), ("tps", "out tok/s"), ("cache", "cache hit")):
-            table.add_column(label, key=key)
-        for i, rate in enumerate(self.suite.requests_per_second_rates, start=1):
-            table.add_row(str(i), f"{rate:g}", *["-"] * (len(table.columns) - 2), key=str(i))
+        self._fit_table()
         for level, text in self.controller.log_lines:
             self._log(level, text)
 
+    def on_resize(self, event: Resize) -> None:
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        table = self.query_one(PhaseTable)
+        table.fit(self.size.width - TABLE_MARGIN)
+        self.query_one("#phases-panel").border_title = "1 " + table.title()
+
+    # ------------------------------------------------------------------ status and progress
+
     def _title(self) -> str:
-        return (f"run {self.suite.name!r} on {self.endpoint.model} ({self.endpoint.provider}) — "
-                + self._stage_text())
+        # how the run stands first: on a narrow terminal the end of the line is cut off
+        return (self._stage_text() + f" — run {self.suite.name!r} on {self.endpoint.model} "
+                f"({self.endpoint.provider})")
 
     def _stage_text(self) -> str:
-        if self.controller.finished:
-            status = self.controller.result.summary.status if self.controller.result else "failed"
-            return f"{status}; r: results, q: quit"
         snap = self.snapshot
+        if self.controller.finished:
+            result = self.controller.result
+            if result is None:
+                return "failed (see the log); q: quit"
+            s = result.summary
+            if s.status == "completed":
+                return "completed; r: results, q: quit"
+            return (f"{s.status} at {self._stopped_at()}" + (f": {s.message}" if s.message else "")
+                    + "; r: results, q: quit")
         if snap is None or snap.stage == "preparing":
+            if snap is not None and snap.status is not None:
+                return "stopping before the load started"
             return "warming up and calibrating…"
+        if snap.status is not None:
+            verb = "aborting" if snap.status == "aborted" else "stopping"
+            return (f"{verb} at {self._stopped_at()}" + (f" ({snap.message})" if snap.message else "")
+                    + ": waiting for in-flight requests")
         text = f"phase {snap.phase}/{snap.total_phases} {snap.stage}"
         current = snap.phases[-1] if snap.phases else None
         if current is not None and current.client_bound:
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
         return text
 
+    def _load_sent_s(self) -> float:
+        """Seconds of the planned load sent: frozen where the run was stopped, never 'all'."""
+        snap = self.snapshot
+        if snap is None:
+            return 0.0
+        if snap.status is not None:
+            return snap.stopped_at_s or 0.0
+        return sum(min(ph.elapsed_s, ph.length_s) for ph in snap.phases)
+
+    def _stopped_at(self) -> str:
+        return f"{self._load_sent_s():.0f} s of {self.total_s:g} s"
+
+    def _eta_text(self) -> str:
+        snap = self.snapshot
+        if snap is None:
+            return ""
+        if self.controller.finished and self.controller.result is not None:
+            status = self.controller.result.summary.status
+            if status == "completed":
+                return f"{self.total_s:g} s of load sent in {snap.elapsed_s:.0f} s"
+            return f"{'stopped' if status == 'interrupted' else status} at {self._stopped_at()}"
+        if snap.status is not None:
+            return f"stopped at {self._stopped_at()}"
+        current = snap.phases[-1] if snap.phases else None
+        flying = f", {current.in_flight} in flight" if current and not current.finished else ""
+        return f"{snap.elapsed_s:.0f} s elapsed, {snap.remaining_s:.0f} s of load left{flying}"
+
+    def _show_progress(self) -> None:
+        self.query_one("#run-progress", ProgressBar).update(total=self.total_s,
+                                                            progress=self._load_sent_s())
+        self.query_one("#run-eta", Label).update(self._eta_text())
+        self.query_one("#run-status", Static).update(self._title())
+
     # ------------------------------------------------------------------ messages from the run
 
     @on(RunSnapshotMessage)
     def _on_snapshot(self, message: RunSnapshotMessage) -> None:
         snap = message.snapshot
+        stopped_now = snap.status is not None and (self.snapshot is None
+                                                   or self.snapshot.status is None)
         self.snapshot = snap
-        table = self.query_one("#phases", DataTable)
-        for ph in snap.phases:
-            self._update_row(table, ph)
-            if not ph.finished:
-                self.query_one(f"#spark-{ph.phase}", PhaseSpark).add(ph.recent_ttft_ms,
-                                                                     ph.recent_e2e_ms)
+        if stopped_now:                  # the status line may cut the reason short: log it whole
+            self._log_stop(snap.status, snap.message)
+        running = snap.phase if snap.stage in ("running", "draining") else None
+        self.query_one(PhaseTable).show(snap.phases, running, self.size.width - TABLE_MARGIN)
+        self.query_one("#phases-panel").border_title = "1 " + self.query_one(PhaseTable).title()
+        self.query_one(SparkPanel).show(snap.phases, snap.stage, snap.status)
+        self._show_failures(snap.phases)
         self.query_one(LatencyChart).set_phases(snap.phases)
-        total = sum(self.suite.test_length_in_seconds for _ in self.suite.requests_per_second_rates)
-        done_s = max(0.0, total - snap.remaining_s)
-        self.query_one("#run-progress", ProgressBar).update(total=total, progress=done_s)
-        self.query_one("#run-eta", Label).update(
-            f"{snap.elapsed_s:4.0f} s elapsed, {snap.remaining_s:4.0f} s of load left")
-        self.query_one("#run-status", Static).update(self._title())
+        self._show_progress()
 
-    def _update_row(self, table: DataTable, ph: PhaseStats) -> None:
-        key = str(ph.phase)
-        values = {
-            "achieved": _f(ph.achieved_rps, 2), "sent": f"{ph.sent}/{ph.planned}",
-            "in_flight": str(ph.in_flight), "done": str(ph.ok + ph.failed), "failed": str(ph.failed),
-            "tps": _f(ph.output_tokens_per_s, 1),
-            "cache": "-" if ph.cache_hit_rate is None else f"{ph.cache_hit_rate:.0%}",
-        }
-        for metric in ("ttft", "e2e"):
-            dist = ph.metric(f"{metric}_ms")
-            values[metric] = " / ".join(_f(dist[pkey(p)], 0) for p in self.suite.percentiles)
-        for column, value in values.items():
-            table.update_cell(key, column, value, update_width=True)
+    def _show_failures(self, phases: list[PhaseStats]) -> None:
+        """Failures by kind and HTTP status, the running (newest) phase first."""
+        lines = []
+        for ph in reversed(phases):
+            if not ph.failed:
+                continue
+            done = ph.ok + ph.failed
+            kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
+            lines.append(f"✗ phase {ph.phase}: {ph.failed} of {done} failed "
+                         f"({ph.failed / done:.0%})" + (f": {kinds}" if kinds else ""))
+        failures = self.query_one("#failures", Static)
+        failures.set_class(not lines, "-none")
+        failures.update("\n".join(lines) or "no failures so far")
 
     @on(RunLogMessage)
     def _on_log(self, message: RunLogMessage) -> None:
         self._log(message.level, message.text)
 
-    def _log(self, level: str, text: str) -> None:
-        from rich.text import Text
+    def _log(self, level: str, text: str, pin: bool = True) -> None:
+        """A log line; the run's warnings (pin) are also kept above the log, as they matter after
+        the lines scroll away. This screen's own notes (stopping, how it ended) are not pinned."""
+        if level == "error" and text.startswith("phase "):
+            kind = ":".join(text.split(":", 2)[:2])          # "phase 2: http_error"
+            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
+            if seen > ERROR_LINES_PER_KIND:
+                return
+            if seen == ERROR_LINES_PER_KIND:
+                text += (f"\n({kind}: further failures of this kind are counted under the "
+                         "phases table, key 1, and kept in errors.log)")
+        if level == "warning" and pin and text not in self.warnings:
+            self.warnings.append(text)
+            warnings = self.query_one("#warnings", Static)
+            warnings.display = True
+            warnings.update("\n".join(f"⚠ {w}" for w in reversed(self.warnings)))
+            count = len(self.warnings)
+            self.query_one("#log-panel").border_title = (
+                f"4 log · ⚠ {count} warning{'s' if count > 1 else ''}")
         prefix = "" if level == "info" else f"{level}: "
-        self.query_one("#log", RichLog).write(Text(prefix + text, style=LOG_STYLES.get(level, "")))
+        self.query_one("#log", RunLog).add(Text(prefix + text, style=LOG_STYLES.get(level, "")))
+
+    def _log_stop(self, status: str, message: str | None) -> None:
+        self._stop_logged = True
+        self._log("error" if status == "aborted" else "warning",
+                  f"{status} at {self._stopped_at()}" + (f": {message}" if message else ""),
+                  pin=False)
 
     @on(RunFinishedMessage)
     def _on_finished(self, message: RunFinishedMessage) -> None:
         self.app.exit_code = message.exit_code
-        self.query_one("#run-status", Static).update(self._title())
         if message.error:
             self._log("error", message.error)
             self.notify(message.error, title="Run failed", severity="error", markup=False, timeout=10)
         elif message.result is not None:
             s = message.result.summary
+            if s.status != "completed" and not self._stop_logged:
+                self._log_stop(s.status, s.message)
             self._log("info", f"run {s.status}; results in {message.result.folder}")
             self.notify(f"{s.status}: results in {message.result.folder}", title="Run finished",
                         markup=False)
             self.query_one(LatencyChart).set_phases(s.phases)
+        self._show_progress()
         self.refresh_bindings()
+
+    # ------------------------------------------------------------------ panels
+
+    def action_panel(self, name: str) -> None:
+        """Maximise a panel; its own key again brings back the overview."""
+        if self.solo_panel == name:
+            self.action_overview()
+            return
+        for other in PANEL_IDS:
+            self.remove_class(f"-solo-{other}")
+        self.add_class("-solo", f"-solo-{name}")
+        self.solo_panel = name
+        # redraw the chart at its new size as soon as the layout has it, not on the next tick
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
+        self.refresh_bindings()
+
+    def action_overview(self) -> None:
+        if self.solo_panel is None:
+            return
+        self.remove_class("-solo", f"-solo-{self.solo_panel}")
+        self.solo_panel = None
+        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # Esc restores a maximised panel before it means "back"; the footer shows which.
+        if action == "overview":
+            return self.solo_panel is not None
+        if action == "leave":
+            return self.solo_panel is None
+        return True
 
     # ------------------------------------------------------------------ actions
 
@@ -207,7 +327,7 @@ class RunScreen(Screen):
         if await self.app.push_screen_wait(ConfirmModal(
                 "Stop the run?", "In-flight requests get a few seconds; everything measured so far "
                 "is written to the results folder.", yes="Stop run", no="Keep running")):
-            self._log("warning", "stopping: no new requests; waiting for in-flight ones")
+            self._log("warning", "stopping: no new requests; waiting for in-flight ones", pin=False)
             self.controller.stop()
 
     @work(group="run-leave", exclusive=True)
@@ -235,8 +355,9 @@ class RunScreen(Screen):
     def palette_commands(self):
         return [("Stop run", "Stop sending and keep the partial results", self.action_stop_run),
                 ("Switch chart TTFT/e2e", "Toggle the latency chart's metric", self.action_toggle_metric),
+                ("Maximise the phases table", "Key 1 (again, 0 or Esc: overview)",
+                 lambda: self.action_panel("phases")),
+                ("Maximise the latency sparklines", "Key 2", lambda: self.action_panel("latency")),
+                ("Maximise the chart", "Key 3", lambda: self.action_panel("chart")),
+                ("Maximise the log", "Key 4", lambda: self.action_panel("log")),
                 ("Open results", "Summary of the finished run", self.action_open_results)]
-
-
-def _f(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

@@ -20,16 +20,18 @@ class LatencyChart(Static):
     metric: reactive[str] = reactive("ttft_ms")
     REDRAW_INTERVAL_S = 0.5
 
-    def __init__(self, percentiles: list[float], **kwargs):
+    def __init__(self, percentiles: list[float], title_prefix: str = "", **kwargs):
         super().__init__("", **kwargs)
         self.percentiles = percentiles
+        self.title_prefix = title_prefix      # e.g. "3 " where a number key maximises the chart
         self._phases: list = []
         self._dirty = True
         self._drawn_size = (0, 0)
 
     def on_mount(self) -> None:
-        self.set_interval(self.REDRAW_INTERVAL_S, self._redraw_if_needed)
-        self.call_after_refresh(self._redraw_if_needed)
+        self.border_title = self._title()
+        self.set_interval(self.REDRAW_INTERVAL_S, self.redraw_if_needed)
+        self.call_after_refresh(self.redraw_if_needed)
 
     def set_phases(self, phases: list) -> None:
         """New data (PhaseStats or summary.json phase dicts); drawn at the next tick."""
@@ -40,10 +42,11 @@ class LatencyChart(Static):
         self.metric = "e2e_ms" if self.metric == "ttft_ms" else "ttft_ms"
 
     def watch_metric(self) -> None:
+        self.border_title = self._title()
         self._dirty = True
-        self._redraw_if_needed()
+        self.redraw_if_needed()
 
-    def _redraw_if_needed(self) -> None:
+    def redraw_if_needed(self) -> None:
         size = (self.content_size.width, self.content_size.height)
         if not self._dirty and size == self._drawn_size:
             return
@@ -54,4 +57,7 @@ class LatencyChart(Static):
         text = charts.render(self._phases, self.percentiles, [self.metric],
                              width=size[0], height=size[1], colour=True)
         self.update(Text.from_ansi(text))
-        self.border_title = f"{METRIC_NAMES[self.metric]} percentiles by request rate  [t: switch]"
+
+    def _title(self) -> str:
+        other = "e2e" if self.metric == "ttft_ms" else "TTFT"
+        return f"{self.title_prefix}{METRIC_NAMES[self.metric]} percentiles by rate · t: {other}"
