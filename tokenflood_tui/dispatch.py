@@ -101,7 +101,7 @@ class Dispatcher:
         load_types = self.suite.load_types
         loop = asyncio.get_running_loop()
         for deadline, kind, seq in zip(share.deadlines.tolist(), share.load_types.tolist(),
-                                       share.seqs.tolist()):
+                                       share.seqs.tolist(), strict=True):
             lt = load_types[kind]
             # Build the request before its deadline, so synthesis never delays the send.
             prepared = client.prepare(factory.messages(kind, seq), lt.output_length)

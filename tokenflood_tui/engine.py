@@ -212,11 +212,12 @@ class Engine:
                              seqs[i::n]) for i in range(n)]
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
-                      for w, s in zip(self.workers, shares)]
+                      for w, s in zip(self.workers, shares, strict=True)]
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
         wall = time.monotonic() - acc.t_start
         if wall > 0:
-            acc.client_cpu = max((w.cpu_seconds - c) / wall for w, c in zip(self.workers, cpu_start))
+            acc.client_cpu = max((w.cpu_seconds - c) / wall
+                                 for w, c in zip(self.workers, cpu_start, strict=True))
         failures = [r for r in results if isinstance(r, BaseException)]
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))

@@ -47,7 +47,8 @@ async def show_live_run(pilot) -> None:
     for line in ("counting tokens with server /tokenize", "warm-up: 2/2 ok; the chat template adds 7 tokens",
                  "phase 1: 5 req/s for 8 s (40 requests)", "phase 2: 10 req/s for 8 s (80 requests)"):
         screen.post_message(RunLogMessage("info", line))
-    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the target 12.0 by -5.0%"))
+    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the "
+                                                 "target 12.0 by -5.0%"))
     for i in range(12):       # a few snapshots, so the sparklines have a history
         screen.post_message(RunSnapshotMessage(RunSnapshot(
             stage="running", phase=2, total_phases=3,

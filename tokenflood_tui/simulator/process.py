@@ -39,8 +39,8 @@ class SimulatorProcess:
         if self._process is not None:
             raise RuntimeError("simulator process already started")
         # stderr goes to a file, not a pipe: nobody drains it while the child runs, and a full
-        # pipe would block the child.
-        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        # pipe would block the child. Held open for the child's life, closed in stop().
+        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         env = dict(os.environ)
         paths = [str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
