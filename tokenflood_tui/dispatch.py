@@ -149,8 +149,9 @@ class Dispatcher:
         pending = set(self._in_flight)     # no request starts after dispatch, so this is all
         if pending and not self._stopped.is_set():
             stop_wait = asyncio.ensure_future(self._stopped.wait())
-            await asyncio.wait({asyncio.gather(*pending, return_exceptions=True), stop_wait},
-                               return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {asyncio.gather(*pending, return_exceptions=True),
+                                               stop_wait}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
         pending = set(self._in_flight)
         if pending:

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 _URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/v1)")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ class SimulatorProcess:
         self.port = 0
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None
-        self._stderr: tempfile._TemporaryFileWrapper[str] | None = None
+        self._stderr: IO[str] | None = None
 
     @property
     def pid(self) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,8 +15,16 @@ from ...errors import ConfigError
 from ...summary import METRICS, RunSummary, pkey
 from ..widgets.chart import LatencyChart
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from ..app import TokenfloodApp
+
 
 class ResultsScreen(Screen):
+    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
+        app = getters.app(TokenfloodApp)
+
     BINDINGS = [
         Binding("t", "toggle_metric", "TTFT/e2e chart", id="results-toggle-chart"),
         Binding("escape", "leave", "Back", id="results-back"),

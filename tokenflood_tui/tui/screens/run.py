@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +16,11 @@ from ...summary import PhaseStats, pkey
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from .confirm import ConfirmModal
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from ..app import TokenfloodApp
 
 SPARK_POINTS = 120   # samples kept per phase (4 a second: the last 30 s)
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
@@ -57,6 +64,9 @@ class PhaseSpark(Vertical):
 
 class RunScreen(Screen):
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
+
+    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
+        app = getters.app(TokenfloodApp)
 
     BINDINGS = [
         Binding("t", "toggle_metric", "TTFT/e2e chart", id="run-toggle-chart"),

@@ -207,7 +207,8 @@ class SpecEditorScreen(Screen):
     def form_state(self) -> tuple:
         """Everything typed, in order: differs from the saved state exactly when work could be lost."""
         form = self.query_one("#editor-form")
-        return tuple((w.id, type(w).__name__, w.value) for w in form.query("Input, Select"))
+        return tuple((w.id, type(w).__name__, w.value) for w in form.query("Input, Select")
+                     if isinstance(w, (Input, Select)))
 
     @property
     def has_unsaved_changes(self) -> bool:
