@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")

@@ -115,7 +115,8 @@ def run_child(cmd: list[str], cwd: Path) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(client: str, base_url: str, rate: float, seconds: float, folder: Path) -> tuple[list[dict], float, float]:
+def measure(client: str, base_url: str, rate: float, seconds: float,
+            folder: Path) -> tuple[list[dict], float, float]:
     """Client rows (times in monotonic seconds), CPU seconds, wall seconds."""
     started = time.monotonic()
     if client == "bare_loop":
@@ -143,7 +144,8 @@ def measure(client: str, base_url: str, rate: float, seconds: float, folder: Pat
     origin = summary["monotonic_origin_s"]
     rows = []
     for r in table:
-        rows.append({"t_sched_rel": float(r["t_sched_s"]), "dispatch_ms": float(r["dispatch_delay_ms"] or "nan"),
+        rows.append({"t_sched_rel": float(r["t_sched_s"]),
+                     "dispatch_ms": float(r["dispatch_delay_ms"] or "nan"),
                      "ttft_ms": float(r["ttft_ms"] or "nan"), "e2e_ms": float(r["e2e_ms"] or "nan"),
                      "t_send": origin + float(r["t_send_s"]),
                      "t_first": origin + float(r["t_first_s"]) if r["t_first_s"] else None,

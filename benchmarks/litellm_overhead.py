@@ -97,8 +97,9 @@ async def measure(spec, requests: int, warmup: int, output_tokens: int):
 def errors(records, truth: list[dict]) -> dict:
     """TTFT and e2e error (client minus server), matched in order (one request at a time)."""
     assert len(records) == len(truth), (len(records), len(truth))
-    ttft = [r.ttft_ms - (t["first_token"] - t["received"]) * 1000 for r, t in zip(records, truth)]
-    e2e = [r.e2e_ms - (t["end"] - t["received"]) * 1000 for r, t in zip(records, truth)]
+    pairs = list(zip(records, truth, strict=True))
+    ttft = [r.ttft_ms - (t["first_token"] - t["received"]) * 1000 for r, t in pairs]
+    e2e = [r.e2e_ms - (t["end"] - t["received"]) * 1000 for r, t in pairs]
     return {"ttft_err_ms": pct(ttft), "e2e_err_ms": pct(e2e), "requests": len(records)}
 
 

@@ -55,7 +55,7 @@ def screen_lines(app) -> list[str]:
         rows.setdefault(float(m.group(2)), []).append((float(m.group(1)),
                                                        html.unescape(m.group(3))))
     xs = sorted({x for r in rows.values() for x, _ in r})
-    step = min((b - a for a, b in zip(xs, xs[1:]) if b - a > 0.5), default=12.2)
+    step = min((b - a for a, b in zip(xs, xs[1:], strict=False) if b - a > 0.5), default=12.2)
     lines = []
     for y in sorted(rows):
         line = ""

@@ -73,8 +73,10 @@ class BudgetEstimate:
             ]
         return [
             f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up and calibration)",
-            f"input tokens   {least}{self.input_tokens:,}   (limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
-            f"output tokens  {least}{self.output_tokens:,}   (limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
+            f"input tokens   {least}{self.input_tokens:,}   "
+            f"(limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
+            f"output tokens  {least}{self.output_tokens:,}   "
+            f"(limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
             f"duration       {format_duration(self.load_seconds)} of load, plus warm-up and draining",
             f"cost           {cost}   ({self.cost_note})",
         ]

@@ -101,7 +101,7 @@ class Dispatcher:
         load_types = self.suite.load_types
         loop = asyncio.get_running_loop()
         for deadline, kind, seq in zip(share.deadlines.tolist(), share.load_types.tolist(),
-                                       share.seqs.tolist()):
+                                       share.seqs.tolist(), strict=True):
             lt = load_types[kind]
             # Build the request before its deadline, so synthesis never delays the send.
             prepared = client.prepare(factory.messages(kind, seq), lt.output_length)
@@ -149,8 +149,9 @@ class Dispatcher:
         pending = set(self._in_flight)     # no request starts after dispatch, so this is all
         if pending and not self._stopped.is_set():
             stop_wait = asyncio.ensure_future(self._stopped.wait())
-            await asyncio.wait({asyncio.gather(*pending, return_exceptions=True), stop_wait},
-                               return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {asyncio.gather(*pending, return_exceptions=True),
+                                               stop_wait}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
         pending = set(self._in_flight)
         if pending:

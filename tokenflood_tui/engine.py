@@ -219,11 +219,12 @@ class Engine:
                              seqs[i::n]) for i in range(n)]
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
-                      for w, s in zip(self.workers, shares)]
+                      for w, s in zip(self.workers, shares, strict=True)]
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
         wall = time.monotonic() - acc.t_start
         if wall > 0:
-            acc.client_cpu = max((w.cpu_seconds - c) / wall for w, c in zip(self.workers, cpu_start))
+            acc.client_cpu = max((w.cpu_seconds - c) / wall
+                                 for w, c in zip(self.workers, cpu_start, strict=True))
         failures = [r for r in results if isinstance(r, BaseException)]
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
@@ -299,7 +300,7 @@ class Engine:
     def _load_sent_s(self, now: float) -> float:
         """Seconds of the planned load sent so far: whole phases, then the current one's part."""
         sent = 0.0
-        for plan, acc in zip(self.plans, self.accumulators):
+        for plan, acc in zip(self.plans, self.accumulators, strict=True):
             if acc.t_start is None:
                 break
             end = acc.t_done if acc.t_done is not None else now

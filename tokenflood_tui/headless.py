@@ -59,8 +59,9 @@ def progress_line(snap: RunSnapshot) -> str:
     ttft = ph.ttft_ms["p50"]
     e2e = ph.e2e_ms["p50"]
     done = ph.ok + ph.failed
-    return (f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s "
-            f"{'draining' if snap.stage == 'draining' else f'{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s'}"
+    clock = ("draining" if snap.stage == "draining"
+             else f"{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s")
+    return (f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
             f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
             f" | done {done} | failed {ph.failed}"
             f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}"

@@ -36,9 +36,9 @@ Q4_1, 4 slots, n_ctx 8192), checked by ``tests/e2e/test_localserver.py``
 * Streaming ``/v1/chat/completions`` with ``stream_options.include_usage``:
   normally the first chunk is role-only, ``delta == {"role": "assistant", "content": null}``
   (sent together with the first token, after prefill; but see the next point); then one content
-  chunk per token that completes text; then a chunk with ``finish_reason`` (``"length"`` when ``max_tokens`` is reached)
-  and an empty delta; then a usage-only chunk with ``"choices": []`` carrying ``usage``
-  (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
+  chunk per token that completes text; then a chunk with ``finish_reason`` (``"length"`` when
+  ``max_tokens`` is reached) and an empty delta; then a usage-only chunk with ``"choices": []``
+  carrying ``usage`` (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
   ``prompt_tokens_details.cached_tokens``) and llama.cpp's ``timings``; then ``data: [DONE]``.
   With ``ignore_eos: true`` ``usage.completion_tokens == max_tokens`` exactly.
 * **The role chunk is not guaranteed.** When the reply starts with a character split over
@@ -194,7 +194,8 @@ class LocalModelServer:
             started = time.monotonic()
             deadline = started + timeout
             self._lines = queue.Queue()  # fresh: a failed earlier start may have left a sentinel
-            self._stderr = tempfile.TemporaryFile(prefix="tokenflood-localserver-")
+            # held open while the child writes to it; stop() closes it
+            self._stderr = tempfile.TemporaryFile(prefix="tokenflood-localserver-")  # noqa: SIM115
             self._proc = subprocess.Popen(
                 self._command(),
                 stdin=subprocess.PIPE,

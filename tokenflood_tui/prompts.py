@@ -116,9 +116,9 @@ async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSess
             try:
                 await counter.calibrate()
                 return counter
-            except (aiohttp.ClientError, asyncio.TimeoutError, EndpointError, ValueError, KeyError,
+            except (aiohttp.ClientError, TimeoutError, EndpointError, ValueError, KeyError,
                     TypeError, AttributeError) as exc:
-                reason = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else (
+                reason = "no answer in time" if isinstance(exc, TimeoutError) else (
                     str(exc) or type(exc).__name__)
                 say("info", f"no usable {urlparse(url).path} ({reason})")
                 continue

@@ -100,6 +100,6 @@ def _share(value: float | None) -> str:
 def _table(head: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
     def line(cells):
-        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in rows])

@@ -6,7 +6,7 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -19,6 +19,9 @@ from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI
 # REDACTED and is_secret_name are also imported from here (the editors mask by them)
 from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
 from .redaction import redact_data, redact_url, ref_syntax_error, strings_in
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = SECRET_NAME
@@ -492,12 +495,12 @@ def _validate(data: Any, lines: dict[tuple, int], source: str, model: type[BaseM
                                                 for err in exc.errors()))) from None
 
 
-def describe_error(err: dict, model: type[BaseModel]) -> str:
+def describe_error(err: ErrorDetails, model: type[BaseModel]) -> str:
     """One pydantic error (from ValidationError.errors()) worded as file loading words it."""
     return redact_url(_describe(err, {}, "", model).removeprefix(": "))
 
 
-def _describe(err: dict, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:
+def _describe(err: ErrorDetails, lines: dict[tuple, int], source: str, model: type[BaseModel]) -> str:
     keyed = (err.get("ctx") or {}).get("error")
     loc = keyed.loc if isinstance(keyed, KeyedError) else tuple(err["loc"])
     # pydantic appends the union member name for tagged unions/literals; keep the data path only.

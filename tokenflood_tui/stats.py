@@ -37,7 +37,7 @@ def distribution(values: np.ndarray, percentiles: list[float]) -> Distribution:
         return Distribution(mean=None, **{pkey(p): None for p in percentiles})
     qs = np.percentile(values, percentiles)
     return Distribution(mean=float(values.mean()),
-                        **{pkey(p): float(q) for p, q in zip(percentiles, qs)})
+                        **{pkey(p): float(q) for p, q in zip(percentiles, qs, strict=True)})
 
 
 @dataclass(slots=True)
@@ -71,7 +71,8 @@ class PhaseAccumulator:
     output_tokens_ok: array = field(default_factory=lambda: array("d"))
     output_targets: array = field(default_factory=lambda: array("d"))
     cached_tokens: array = field(default_factory=lambda: array("d"))
-    cached_of_prompt: array = field(default_factory=lambda: array("d"))   # prompt tokens where cached is known
+    # prompt tokens of the requests whose cached tokens are known
+    cached_of_prompt: array = field(default_factory=lambda: array("d"))
     output_estimated: bool = False
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))

@@ -229,7 +229,7 @@ class ProcessWorker:
         if self._dead is None and self._loop is not None:
             try:
                 await asyncio.wait_for(self._request(Closed, Close()), timeout=10)
-            except (asyncio.TimeoutError, EndpointError):
+            except (TimeoutError, EndpointError):
                 pass
         await asyncio.to_thread(self._process.join, 5)
         if self._process.is_alive():

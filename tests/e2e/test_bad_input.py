@@ -248,7 +248,8 @@ def test_over_a_limit_is_refused_before_the_schedule_is_built(tmp_path):
     proc, peak = peak_rss_mb(["run", "run.yml", "endpoint.yml", "--yes", "--headless",
                               "--results-dir", "results"], tmp_path, env)
     line = one_line_error(proc, 3)
-    assert "estimated input tokens at least 1,000,000,400 exceed TOKENFLOOD_MAX_INPUT_TOKENS=1,000,000" in line
+    assert ("estimated input tokens at least 1,000,000,400 exceed "
+            "TOKENFLOOD_MAX_INPUT_TOKENS=1,000,000") in line
     assert "raise TOKENFLOOD_MAX_INPUT_TOKENS" in line
     assert peak < 150, f"peak {peak:.0f} MB"
     assert not (tmp_path / "results").exists()

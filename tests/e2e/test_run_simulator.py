@@ -76,7 +76,8 @@ def test_measured_latency_matches_the_simulator_and_counts_match_the_rate(tmp_pa
     table = rows(folder)
     assert len(table) == 75 and {r["status"] for r in table} == {"ok"}
     first = table[0]
-    assert float(first["t_sched_s"]) <= float(first["t_send_s"]) < float(first["t_first_s"]) < float(first["t_end_s"])
+    assert (float(first["t_sched_s"]) <= float(first["t_send_s"]) < float(first["t_first_s"])
+            < float(first["t_end_s"]))
     assert (folder / "errors.log").read_text() == ""
     assert "TTFT (ms) by request rate" in (folder / "latency_quantiles.txt").read_text()
     assert "<html" in (folder / "latency_quantiles.html").read_text().lower()

@@ -130,7 +130,8 @@ def worker_pids(parent: int) -> list[int]:
     children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
     pids = []
     for pid in map(int, children.split()):
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ")
         if b"spawn_main" in cmdline:
             pids.append(pid)
     return sorted(pids)

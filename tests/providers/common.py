@@ -122,7 +122,7 @@ class ProviderServer:
         truth.output_tokens += 1
 
     # -- thread --------------------------------------------------------------------------------
-    def __enter__(self) -> "ProviderServer":
+    def __enter__(self) -> ProviderServer:
         ready = threading.Event()
         errors: list[BaseException] = []
 

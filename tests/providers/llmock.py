@@ -32,7 +32,7 @@ class LlmockProcess:
         self.args = list(args)
         self.port = free_port()
         self._process: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile("w+")
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (the child's log; closed in __exit__)
 
     @property
     def root_url(self) -> str:
@@ -51,7 +51,7 @@ class LlmockProcess:
     def gemini_base_url(self) -> str:
         return f"{self.root_url}/gemini/v1beta"
 
-    def __enter__(self) -> "LlmockProcess":
+    def __enter__(self) -> LlmockProcess:
         env = {**os.environ, "NO_COLOR": "1"}
         self._process = subprocess.Popen(
             [LLMOCK, "serve", "--host", "127.0.0.1", "--port", str(self.port),

@@ -39,7 +39,7 @@ async def run_screen(pilot) -> RunScreen:
 async def send(pilot, screen: RunScreen, running: int, **snapshot) -> None:
     """Phases 1..running-1 finished, `running` under way with 503s (as test_snapshots does)."""
     phases = [phase(n, rate, (51, 52, 71), (108, 172, 186), True, 40, failed=4)
-              for n, rate in zip(range(1, running), (5, 10, 20))]
+              for n, rate in zip(range(1, running), (5, 10, 20), strict=False)]
     phases.append(phase(running, (5, 10, 20)[running - 1], (53, 56, 60), (125, 172, 180), False,
                         50, failed=15))
     screen.post_message(RunSnapshotMessage(RunSnapshot(**{

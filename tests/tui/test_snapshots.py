@@ -61,8 +61,11 @@ async def show_live_run(pilot) -> None:
                           5 * i, failed=i // 2)],
             elapsed_s=i, remaining_s=24.0 - i)))
         await pilot.pause()
-    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the target 12.0 by -5.0%"))
-    screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed (4 of 40: http_error 503 ×4); its latency figures cover only the 36 that succeeded"))
+    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the "
+                                                 "target 12.0 by -5.0%"))
+    screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed (4 of 40: "
+                                                 "http_error 503 ×4); its latency figures cover "
+                                                 "only the 36 that succeeded"))
     for i in range(12):       # then phase 2, with 503s
         screen.post_message(RunSnapshotMessage(RunSnapshot(
             stage="running", phase=2, total_phases=3,

@@ -46,7 +46,7 @@ def test_poisson_counts_per_window_have_poisson_variance():
 def test_plans_are_seeded_and_phases_differ():
     s = suite(requests_per_second_rates=[5.0, 5.0], test_length_in_seconds=30)
     a, b = plan_phases(s), plan_phases(s)
-    assert all(np.array_equal(x.offsets_s, y.offsets_s) for x, y in zip(a, b))
+    assert all(np.array_equal(x.offsets_s, y.offsets_s) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0].offsets_s[:10], a[1].offsets_s[:10])
     other = plan_phases(s.model_copy(update={"seed": 1}))
     assert not np.array_equal(a[0].offsets_s[:10], other[0].offsets_s[:10])

@@ -27,7 +27,8 @@ def test_quick_start_files_load_with_the_documented_defaults():
     suite = parse_run_suite(RUN_YML)
     endpoint = parse_endpoint(ENDPOINT_YML)
     assert suite.percentiles == [50, 90, 99]
-    assert (suite.arrival, suite.seed, suite.max_concurrency, suite.warmup_requests) == ("poisson", 0, None, 2)
+    assert ((suite.arrival, suite.seed, suite.max_concurrency, suite.warmup_requests)
+            == ("poisson", 0, None, 2))
     assert (suite.request_timeout_seconds, suite.error_limit, suite.slo) == (120, 0.3, None)
     assert endpoint.provider == "hosted_vllm" and endpoint.base_url == "http://127.0.0.1:8000/v1"
     assert endpoint.resolved_client == "openai" and endpoint.self_hosted

@@ -31,13 +31,14 @@ class Client(ABC):
                                                                "litellm_params")
         self.scrubber = Scrubber.for_endpoint(endpoint)
 
-    async def start(self) -> None:
+    # start, close and open_ahead are optional hooks, no-ops unless a client needs them: not abstract.
+    async def start(self) -> None:  # noqa: B027
         """Open connections; called once before the first request."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027
         """Release connections."""
 
-    def open_ahead(self, rate: float) -> None:
+    def open_ahead(self, rate: float) -> None:  # noqa: B027
         """Open connections ahead of requests arriving at `rate` per second, where the client
         pools them, so no measured request waits for a handshake."""
 

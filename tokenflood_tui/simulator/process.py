@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 _URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/v1)")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ class SimulatorProcess:
         self.port = 0
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None
-        self._stderr: tempfile._TemporaryFileWrapper[str] | None = None
+        self._stderr: IO[str] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -39,8 +40,8 @@ class SimulatorProcess:
         if self._process is not None:
             raise RuntimeError("simulator process already started")
         # stderr goes to a file, not a pipe: nobody drains it while the child runs, and a full
-        # pipe would block the child.
-        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        # pipe would block the child. Held open for the child's life, closed in stop().
+        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         env = dict(os.environ)
         paths = [str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)

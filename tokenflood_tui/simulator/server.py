@@ -490,7 +490,7 @@ class SimulatorState:
             return _error_response(400, message, {})
         tokens: list[Any] = ids
         if body.get("with_pieces") is True and token_pieces is not None:
-            tokens = [{"id": i, "piece": p} for i, p in zip(ids, token_pieces)]
+            tokens = [{"id": i, "piece": p} for i, p in zip(ids, token_pieces, strict=True)]
         return web.json_response(
             {"tokens": tokens, "count": len(ids), "max_model_len": self.config.max_model_len}
         )

@@ -7,7 +7,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -16,6 +16,9 @@ from textual.screen import Screen
 
 from ..specs import EndpointSpec, RunSuite
 from .screens.confirm import ConfirmModal
+
+if TYPE_CHECKING:
+    from .run_controller import RunController
 
 Mode = Literal["home", "edit", "run", "results"]
 
@@ -60,8 +63,8 @@ class TokenfloodApp(App[int]):
         self.selected_endpoint: EndpointSpec | None = self.launch.endpoint
         self.selected_suite: RunSuite | None = self.launch.suite
         self.exit_code = 0
-        self.run_controller = None   # the active RunController, if a run is going
-        self.started_runs: list = []  # every RunController started, for the summary after exit
+        self.run_controller: RunController | None = None   # the active one, if a run is going
+        self.started_runs: list[RunController] = []   # every one started, for the summary after exit
 
     # ------------------------------------------------------------------ screens
 
@@ -95,10 +98,12 @@ class TokenfloodApp(App[int]):
         once, and exit 130 once its results folder is written."""
         from .. import stop_signals
         controller = self.run_controller
-        running = controller is not None and controller.running
-        if running:
+        if controller is not None and not controller.running:
+            controller = None       # nothing to stop
+        if controller is not None:
             controller.stop()       # thread-safe; the run thread writes the results folder
-        stop_signals.exit_when_finished(controller.wait if running else (lambda timeout: True))
+        stop_signals.exit_when_finished(controller.wait if controller is not None
+                                        else (lambda timeout: True))
         loop.call_soon_threadsafe(self._exit_after_signal)
 
     @work(group="quit", exclusive=True)
@@ -154,9 +159,12 @@ class TokenfloodApp(App[int]):
         await self.push_screen(RunScreen(controller))
         controller.start()
 
-    @work(group="quit", exclusive=True)
     async def action_quit(self) -> None:
         """Quit; mid-run, ask first, then stop the run and wait for its results folder."""
+        self._quit_after_asking()   # a worker: the confirm modals are awaited in one
+
+    @work(group="quit", exclusive=True)
+    async def _quit_after_asking(self) -> None:
         if getattr(self.screen, "has_unsaved_changes", False):
             if not await self.push_screen_wait(ConfirmModal(
                     "Quit and discard unsaved changes?", yes="Discard and quit", no="Stay")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,8 +14,14 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...redaction import redact_url
+from ...specs import EndpointSpec, RunSuite
 from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from ..app import TokenfloodApp
 
 
 LIST_KINDS = {"endpoints": "endpoint", "suites": "run"}
@@ -23,6 +30,9 @@ CHOSEN = "● "        # marks the chosen endpoint and suite in their lists
 
 class HomeScreen(Screen):
     """Choose one endpoint and one suite (Enter), then r runs them."""
+
+    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
+        app = getters.app(TokenfloodApp)
 
     BINDINGS = [
         Binding("enter", "choose", "Choose", id="home-choose"),
@@ -142,7 +152,8 @@ class HomeScreen(Screen):
         su = self.chosen_suite.label if self.chosen_suite else "(none: Enter on one)"
         self.query_one("#selection", Static).update(
             f"{CHOSEN}endpoint: {ep}   suite: {su}   — r: run")
-        self.app.selected_endpoint = self.chosen_endpoint.spec if self.chosen_endpoint else None
+        spec = self.chosen_endpoint.spec if self.chosen_endpoint else None
+        self.app.selected_endpoint = spec if isinstance(spec, EndpointSpec) else None
 
     @on(OptionList.OptionHighlighted)
     def _highlighted_changed(self, event: OptionList.OptionHighlighted) -> None:
@@ -196,7 +207,7 @@ class HomeScreen(Screen):
             return
         if list_id == "results":
             from .results import ResultsScreen
-            self.app.push_screen(ResultsScreen(key))
+            self.app.push_screen(ResultsScreen(Path(key)))
             return
         spec_file = self._file(key)
         if spec_file is None:
@@ -241,10 +252,11 @@ class HomeScreen(Screen):
 
 def _describe_spec(spec_file: SpecFile) -> str:
     spec = spec_file.spec
-    if spec_file.kind == "endpoint":
+    if isinstance(spec, EndpointSpec):    # kind "endpoint"; RunSuite for kind "run"
         return (f"{spec.provider} / {spec.model}  {redact_url(spec.base_url or '')}  "
                 f"client {spec.resolved_client}"
                 + (f"  key from ${spec.api_key_env_var}" if spec.api_key_env_var else ""))
+    assert isinstance(spec, RunSuite), spec_file.kind
     rates = ", ".join(f"{r:g}" for r in spec.requests_per_second_rates)
     types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
                       for lt in spec.load_types)

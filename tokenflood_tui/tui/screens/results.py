@@ -8,6 +8,7 @@ leaves the chart out, so the tables get the whole width (key 3 shows the chart).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,8 +25,16 @@ from ..widgets.phase_table import PhaseTable
 PANELS = ("summary", "metrics", "chart")
 TABLE_MARGIN = 2   # the scrollbar of the tables
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from ..app import TokenfloodApp
+
 
 class ResultsScreen(Screen):
+    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
+        app = getters.app(TokenfloodApp)
+
     BINDINGS = [
         Binding("1", "panel('summary')", "Panels", key_display="1-3", id="results-panels"),
         Binding("2", "panel('metrics')", "All metrics", show=False),

@@ -7,6 +7,8 @@ the timing path: snapshots arrive coalesced a few times a second and the chart r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +27,10 @@ from ..widgets.run_log import RunLog
 from ..widgets.sparks import SparkPanel
 from .confirm import ConfirmModal
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from ..app import TokenfloodApp
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 # Past this many failure lines of one kind in one phase, the log says they are counted instead:
 # at 30% failures of 20 req/s the log would otherwise be nothing but the same error.
@@ -35,6 +41,9 @@ TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollb
 
 class RunScreen(Screen):
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
+
+    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
+        app = getters.app(TokenfloodApp)
 
     BINDINGS = [
         Binding("1", "panel('phases')", "Panels", key_display="1-4", id="run-panels"),
@@ -207,12 +216,10 @@ class RunScreen(Screen):
 
     @on(RunSnapshotMessage)
     def _on_snapshot(self, message: RunSnapshotMessage) -> None:
-        snap = message.snapshot
-        stopped_now = snap.status is not None and (self.snapshot is None
-                                                   or self.snapshot.status is None)
+        snap, previous = message.snapshot, self.snapshot
         self.snapshot = snap
-        if stopped_now:                  # the status line may cut the reason short: log it whole
-            self._log_stop(snap.status, snap.message)
+        if snap.status is not None and (previous is None or previous.status is None):
+            self._log_stop(snap.status, snap.message)   # the status line may cut it short
         running = snap.phase if snap.stage in ("running", "draining") else None
         self.query_one(PhaseTable).show(snap.phases, running, self.size.width - TABLE_MARGIN)
         self.query_one("#phases-panel").border_title = "1 " + self.query_one(PhaseTable).title()

@@ -165,10 +165,10 @@ class SpecEditorScreen(Screen):
             # A syntax error: fill the form from the lines before it, and say that saving
             # writes the form over the whole file.
             raw, kept = _before_the_error(text, exc)
+            held = "line 1 says" if kept == 1 else f"lines 1-{kept} say"
             problem = (problem or "") + (
-                f"\nThe form holds what {'line 1 says' if kept == 1 else f'lines 1-{kept} say'}"
-                "; saving writes the form over the whole file." if kept else "\nThe form starts empty; saving writes it over the "
-                "whole file.")
+                f"\nThe form holds what {held}; saving writes the form over the whole file."
+                if kept else "\nThe form starts empty; saving writes it over the whole file.")
         if not isinstance(raw, dict):
             # Not YAML, or not a mapping: the message says so; start from an empty form.
             return {}, problem
@@ -217,7 +217,8 @@ class SpecEditorScreen(Screen):
     def form_state(self) -> tuple:
         """Everything typed, in order: differs from the saved state exactly when work could be lost."""
         form = self.query_one("#editor-form")
-        return tuple((w.id, type(w).__name__, w.value) for w in form.query("Input, Select"))
+        return tuple((w.id, type(w).__name__, w.value) for w in form.query("Input, Select")
+                     if isinstance(w, (Input, Select)))
 
     @property
     def has_unsaved_changes(self) -> bool:

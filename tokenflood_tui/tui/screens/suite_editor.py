@@ -100,7 +100,9 @@ class SuiteEditor(SpecEditorScreen):
             for key in NUMBER_KEYS:
                 yield FieldRow(key, FormInput(number_text(raw.get(key)), id=f"f-{key}",
                                               placeholder=PLACEHOLDERS[key]))
-            slo = raw.get("slo") if isinstance(raw.get("slo"), dict) else {}
+            slo = raw.get("slo")
+            if not isinstance(slo, dict):
+                slo = {}
             for key in SLO_KEYS:
                 yield FieldRow(f"slo.{key}", FormInput(number_text(slo.get(key)), id=f"f-slo-{key}",
                                                        placeholder=PLACEHOLDERS[key]))

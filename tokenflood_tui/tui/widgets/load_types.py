@@ -164,5 +164,5 @@ class LoadTypesTable(Vertical):
         usable = all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0
                      for w in weights)
         total = sum(weights) if usable else 0
-        for row, weight in zip(rows, weights):
+        for row, weight in zip(rows, weights, strict=True):
             row.share_label.say(f"{100 * weight / total:.1f}%" if usable else "–")

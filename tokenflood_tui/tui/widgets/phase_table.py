@@ -102,8 +102,10 @@ class PhaseTable(DataTable):
         for ph in phases:
             self.stats[ph.phase] = ph
         self.fit(available)
+        mode = self.mode
+        assert mode is not None       # fit() always picks one
         for phase in self.stats:
-            cells = self.cells(phase, self.mode)
+            cells = self.cells(phase, mode)
             shown = self._shown.setdefault(phase, {})
             for key, value in cells.items():
                 if shown.get(key) != value:

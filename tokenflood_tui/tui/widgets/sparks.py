@@ -91,8 +91,8 @@ class SparkPanel(VerticalScroll):
                 self.scroll_home(animate=False)
             cut = stopped and ph is phases[-1] and ph.sent < ph.planned   # cut short by the stop
             if ph.finished:
-                spark.set_state(stopped if cut else "done")
+                spark.set_state(stopped if cut and stopped else "done")
             else:
-                spark.set_state(stopping if cut else
+                spark.set_state(stopping if cut and stopping else
                                 "draining" if stage == "draining" else "running")
                 spark.add(ph.recent_ttft_ms, ph.recent_e2e_ms)
