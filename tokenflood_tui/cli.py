@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where results folders go (default ./results)")
-    common.add_argument("--theme", help="TUI theme name (see themes/)")
+    common.add_argument("--theme", help="TUI theme name (tokenflood-dark, -light, -ansi, a Textual "
+                                        "theme, or one in <config dir>/themes)")
     common.add_argument("--seed", type=int, help="override the run suite's seed")
     common.add_argument("-v", "--verbose", action="store_true", help="print every failure")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -11,7 +12,8 @@ from pydantic import BaseModel
 from .errors import ConfigError
 from .specs import detect_kind, load_endpoint, load_run_suite
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "sample_configs"
+# Package data, so a wheel install has the samples too; an installed package is on disk, so a path.
+SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
 
 
 @dataclass(slots=True)
