@@ -1,4 +1,4 @@
-"""The results folder (SPEC §9): configs as run, requests.csv appended as requests finish, summaries."""
+"""The results folder (docs/results.md): configs as run, requests.csv appended per request, summaries."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ CSV_COLUMNS = [
     "prompt_tokens_target", "prompt_tokens", "prefix_tokens_target", "cached_tokens",
     "output_tokens_target", "output_tokens", "output_tokens_estimated", "status", "error_type",
     "http_status",
-    # extra columns, after the ones SPEC §9 fixes
+    # extra columns, after the ones docs/results.md fixes
     "itl_mean_ms", "content_chunks", "response_id",
 ]
 

@@ -107,7 +107,7 @@ class _Sink:
 
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
                   outcome: RunOutcome, folder: ResultsFolder, started: datetime) -> dict:
-    """summary.json (SPEC §9)."""
+    """summary.json (docs/results.md#summaryjson-keys)."""
     return {
         "status": outcome.status,
         "message": outcome.message,

@@ -87,7 +87,7 @@ class PhaseStats:
         return ", ".join(parts)
 
     def token_warnings(self) -> list[str]:
-        """The >5% divergence warnings of SPEC §5."""
+        """The >5% divergence warnings (docs/metrics.md#token-warnings)."""
         out = []
         for what, measured, target in (
                 ("prompt", self.prompt_tokens_mean, self.prompt_tokens_target_mean),
