@@ -429,8 +429,8 @@ async def test_stall_pauses_mid_stream_then_continues():
     times = result.content_times
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(times) == 10
-    assert 0.29 <= gaps[4] <= 0.34  # between token 5 and 6
-    assert max(gaps[:4] + gaps[5:]) < 0.02
+    assert 0.29 <= gaps[4] <= 0.4  # between token 5 and 6
+    assert max(gaps[:4] + gaps[5:]) < 0.1  # 5 ms each; far below the stall even on a busy machine
     assert result.events[-1][1] == "[DONE]"
 
 
