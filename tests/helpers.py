@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -63,3 +64,15 @@ def screen_lines(app) -> list[str]:
             line = line.ljust(round(x / step)) + text
         lines.append(line.replace("\xa0", " "))
     return lines
+
+
+def other_than_lateness(warnings: list[str]) -> list[str]:
+    """The warnings, less client-bound ones for a sender late by under 200 ms: a busy machine can
+    make the sender wake some ms late (10 to 30 ms seen next to a CPU hog), and the run says so.
+    Lateness of a second or more (slot waits counted, a stuck loop) still fails the caller."""
+    out = []
+    for warning in warnings:
+        late = re.search(r"the client was the bottleneck \(requests left up to (\d+) ms late", warning)
+        if late is None or int(late.group(1)) >= 200:
+            out.append(warning)
+    return out

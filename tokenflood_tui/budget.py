@@ -1,4 +1,4 @@
-"""What a run will cost before it starts, and the limits no confirmation can override (SPEC §8)."""
+"""What a run will cost, and the limits no confirmation overrides (docs/architecture.md#budget-and-limits)."""
 
 from __future__ import annotations
 

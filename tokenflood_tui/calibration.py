@@ -1,6 +1,6 @@
 """Before any load: count tokens, warm up, learn the chat template's overhead, calibrate prompts.
 
-Runs on the coordinator with its own client; nothing here is recorded (SPEC §4 steps 3-4).
+Runs on the coordinator with its own client; nothing is recorded (docs/architecture.md#a-run-step-by-step).
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ def _common_options(before_command: bool) -> argparse.ArgumentParser:
     add("--results-dir", type=Path, dest=prefix + "results_dir", metavar="DIR",
         default=argparse.SUPPRESS, help="where results folders go (default ./results)")
     add("--theme", dest=prefix + "theme", metavar="NAME", default=argparse.SUPPRESS,
-        help="TUI theme name (see themes/)")
+        help="TUI theme name (tokenflood-dark, -light, -ansi, a Textual theme, "
+             "or one in <config dir>/themes)")
     add("--seed", type=_seed, dest=prefix + "seed", metavar="N", default=argparse.SUPPRESS,
         help="override the run suite's seed (0 to 4294967295)")
     add("-v", "--verbose", action="store_true", dest=prefix + "verbose",

@@ -1,4 +1,4 @@
-"""Runs a suite: warm-up, calibration, phases on absolute deadlines, stop and abort (SPEC §4).
+"""Runs a suite: warm-up, calibration, phases on absolute deadlines, stop and abort (docs/architecture.md).
 
 The engine coordinates: it calibrates prompts, hands each worker its share of every phase
 (interleaved arrivals, absolute deadlines), collects their records, applies the error limit and

@@ -93,7 +93,7 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
                  verbose: bool = False, workers: int = 0) -> int:
-    """Confirm, run, print the summary; returns the exit code of SPEC §2."""
+    """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint))
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers)
     confirm(run.estimate, assume_yes)

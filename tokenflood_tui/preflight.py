@@ -1,7 +1,8 @@
 """What can be checked before the budget prompt without sending anything.
 
 Run before a results folder exists, so a config problem found here exits 2 with one line and
-leaves nothing behind (SPEC §2): the key's env var, then the results folder's parent.
+leaves nothing behind (docs/architecture.md#commands-and-exit-codes): the key's env var and every
+env reference, then the results folder's parent.
 """
 
 from __future__ import annotations

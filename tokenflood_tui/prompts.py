@@ -1,4 +1,4 @@
-"""Token counting and prompt synthesis (SPEC §5).
+"""Token counting and prompt synthesis (docs/architecture.md#prompts).
 
 A prompt is: a prefix shared by every request of its load type, then filler unique per request,
 then a short instruction. Text is built from words that are one token each for the counter in

@@ -1,4 +1,4 @@
-"""The quick-start files `tokenflood init` writes (SPEC §3), verbatim."""
+"""The quick-start files `tokenflood init` writes (docs/config.md), verbatim."""
 
 ENDPOINT_YML = """\
 provider: hosted_vllm          # litellm provider name

@@ -1,4 +1,4 @@
-"""What is measured per request (SPEC §7)."""
+"""What is measured per request (docs/metrics.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets in endpoint specs: what counts as one, env-var references, and scrubbing (SPEC §8).
+"""Secrets in endpoint specs: what counts as one, env-var references, and scrubbing (docs/config.md#secrets).
 
 An endpoint spec can carry secrets in four places: the key named by `api_key_env_var`, header
 values whose name suggests a secret (or that come from an env var), secret-named `litellm_params`

@@ -1,4 +1,4 @@
-"""The results folder: configs as run, requests.csv appended as requests finish, summaries.
+"""The results folder (docs/results.md): configs as run, requests.csv appended as requests finish, summaries.
 
 Rows are written whole or not at all: a write that fails (a full disk) is cut back to the last
 complete row, the folder remembers the failure, and whoever drives the run stops the load and

@@ -1,4 +1,4 @@
-"""Arrival times per phase, computed up front from the rate and a seed (SPEC §6)."""
+"""Arrival times per phase, computed up front from the rate and a seed (docs/architecture.md#scheduling)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """SIGTERM and SIGHUP stop a run as Ctrl-C does: sending stops, the results folder is still
-written, and the exit code is 130 (SPEC §2). SIGHUP is what an SSH session that drops sends; its
-terminal is then gone, and every write to it fails, so output is sent to /dev/null first.
+written, and the exit code is 130 (docs/architecture.md#commands-and-exit-codes). SIGHUP is what
+an SSH session that drops sends; its terminal is then gone, and every write to it fails, so output
+is sent to /dev/null first.
 """
 
 from __future__ import annotations

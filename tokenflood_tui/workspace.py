@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -12,7 +13,8 @@ from .errors import ConfigError
 from .specs import detect_kind, load_endpoint, load_run_suite
 from .summary import SUMMARY_FILE, RunSummary
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "sample_configs"
+# Package data, so a wheel install has the samples too; an installed package is on disk, so a path.
+SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
 
 
 ENDPOINT_KEYS = ("provider", "model", "base_url", "api_base", "api_key_env_var", "deployment")

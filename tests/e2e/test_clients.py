@@ -37,7 +37,10 @@ async def test_ttft_waits_for_content_not_the_role_chunk(client):
         rec = await send(sim.base_url, 8, client, warm_up=True)
         truth = sim.truth[-1]
     assert rec.ok, rec.error_message
-    assert 120 <= rec.ttft_ms <= 160
+    # the first token, neither the role chunk nor the end (7 more tokens 10 ms apart follow; a late
+    # read may bunch some). litellm adds its own time to every chunk (196 ms once with the other
+    # core busy), so no absolute upper bound: benchmarks/fidelity.py measures that.
+    assert 120 <= rec.ttft_ms <= rec.e2e_ms - 2 * 10
     assert rec.output_tokens == 8 and rec.prompt_tokens == 4 + 4 + 3 and not rec.output_tokens_estimated
     assert rec.content_chunks == 8 and len(rec.itl_ms) == 7
     assert rec.t_send <= truth["received"] and truth["first_token"] <= rec.t_first + 0.005

@@ -224,7 +224,7 @@ async def test_connection_closed_after_stream_despite_keep_alive(server):
         await asyncio.wait_for(reader.readuntil(b"data: [DONE]"), 30)
         done = time.monotonic()
         rest = await asyncio.wait_for(reader.read(), 4)  # EOF well before the 5 s keep-alive
-        assert time.monotonic() - done < 1.0
+        assert time.monotonic() - done < 3.0   # closes after the stream (margin for a busy machine)
         assert reader.at_eof()
         assert len(rest) < 100  # just the chunked-encoding trailer
     finally:

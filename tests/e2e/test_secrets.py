@@ -1,4 +1,4 @@
-"""No secret a spec can carry leaves tokenflood, even when the server echoes it back (SPEC §8).
+"""No secret a spec can carry leaves tokenflood, even when the server echoes it back (docs/config.md#secrets).
 
 The server is the real simulator behind a gateway-like middleware that answers chosen requests
 with an error body echoing every request header (raw, percent-encoded, and an Authorization

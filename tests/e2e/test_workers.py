@@ -147,7 +147,7 @@ def test_two_workers_write_one_results_folder(tmp_path, sim, tokenflood):
     s = done.summary()
     assert s["workers"] == 2 and [p["sent"] for p in s["phases"]] == [200, 100]
     assert [p["ok"] for p in s["phases"]] == [200, 100]
-    assert s["phases"][0]["ttft_ms"]["p50"] == pytest.approx(5, abs=2)
+    assert 3 <= s["phases"][0]["ttft_ms"]["p50"] <= 15     # the simulator's 5 ms (6.7 next to a CPU hog)
     with open(done.folder() / "requests.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 300

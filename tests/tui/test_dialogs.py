@@ -113,7 +113,7 @@ async def test_budget_modal_tab_to_cancel_and_enter_sends_nothing(tmp_path, sim_
                                endpoint=endpoint(sim_process)))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, BudgetModal))
-        assert app.screen.focused.id == "start"       # SPEC §11: Enter confirms the budget
+        assert app.screen.focused.id == "start"       # docs/architecture.md#tui: Enter confirms the budget
         await pilot.press("tab")
         assert app.screen.focused.id == "cancel"
         await pilot.press("enter")

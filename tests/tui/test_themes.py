@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Sparkline
 from tokenflood_tui.tui import settings as settings_mod
 from tokenflood_tui.tui.settings import Settings, load_settings, read_settings, save_settings
 from tokenflood_tui.tui.themes import (
-    DEFAULT_THEME, install, load_theme_file, load_themes, repo_themes_dir, theme_dirs,
+    DEFAULT_THEME, install, load_theme_file, load_themes, shipped_themes_dir, theme_dirs,
 )
 
 SHIPPED = {"tokenflood-dark", "tokenflood-light", "tokenflood-ansi"}
@@ -127,7 +127,7 @@ def saved_theme(config_dir: Path) -> str | None:
 
 
 def test_shipped_themes_load_with_their_flags():
-    themes, errors = load_themes([repo_themes_dir()])
+    themes, errors = load_themes([shipped_themes_dir()])
     assert errors == []
     by_name = {theme.name: theme for theme in themes}
     assert set(by_name) == SHIPPED
@@ -137,9 +137,9 @@ def test_shipped_themes_load_with_their_flags():
     assert by_name["tokenflood-ansi"].primary.startswith("ansi_")
 
 
-def test_theme_dirs_are_the_repo_folder_then_the_user_folder(config_dir):
-    assert theme_dirs() == [repo_themes_dir(), config_dir / "themes"]
-    assert (repo_themes_dir() / "tokenflood-dark.yml").is_file()
+def test_theme_dirs_are_the_shipped_folder_then_the_user_folder(config_dir):
+    assert theme_dirs() == [shipped_themes_dir(), config_dir / "themes"]
+    assert (shipped_themes_dir() / "tokenflood-dark.yml").is_file()
 
 
 def test_broken_theme_files_are_reported_and_the_others_still_load(tmp_path):

@@ -145,7 +145,8 @@ async def test_a_reader_done_before_the_body_ends_is_answered_at_once(monkeypatc
         loop = asyncio.get_running_loop()
         started = loop.time()
         _, pieces, first, _ = await exchange(pool, lambda data: False)
-        assert [p for p, _ in pieces] == [b"[DONE]"] and loop.time() - started < 0.1
+        # ends at [DONE], not after the 0.2 s drain (margin for a busy machine)
+        assert [p for p, _ in pieces] == [b"[DONE]"] and loop.time() - started < 0.15
         await asyncio.sleep(0.05)
         _, _, second, _ = await exchange(pool, lambda data: False)
         assert second is first and server.connections == 1

@@ -1,15 +1,15 @@
 """Every sample config loads, and endpoint examples use litellm's own names."""
 
 import inspect
-from pathlib import Path
 
 import pytest
 
 from tokenflood_tui.demo import demo_suite
 from tokenflood_tui.quickstart import RUN_YML
 from tokenflood_tui.specs import load_endpoint, load_run_suite, parse_run_suite
+from tokenflood_tui.workspace import SAMPLES_DIR
 
-SAMPLES = Path(__file__).parents[2] / "sample_configs"
+SAMPLES = SAMPLES_DIR   # the package data folder the home screen lists (tests/e2e/test_wheel.py: shipped)
 ENDPOINTS = sorted(SAMPLES.glob("endpoint_*.yml"))
 SUITES = sorted(SAMPLES.glob("run_*.yml"))
 

@@ -96,6 +96,12 @@ async def stream_chat(session: aiohttp.ClientSession, base_url: str, body: dict,
     return result
 
 
+# How late an event loop may wake on a busy machine (measured up to 23 ms with a CPU hog on the
+# other core): an upper bound gets this much room. The simulator sends on absolute deadlines, so a
+# late token is followed by on-time ones, and an interval that starts at a late event may shrink.
+SLACK = 0.05
+
+
 def config(**overrides) -> SimulatorConfig:
     """Fast defaults so the whole file stays quick."""
     values = {"ttft_ms": 20.0, "itl_ms": 2.0}
@@ -184,7 +190,7 @@ async def test_non_streaming_returns_a_chat_completion_after_the_simulated_time(
     assert body["choices"][0]["message"]["role"] == "assistant"
     assert body["usage"]["completion_tokens"] == 6
     assert count_tokens(body["choices"][0]["message"]["content"]) == 6
-    assert 0.085 <= elapsed <= 0.15  # 40 + 5 * 10 ms
+    assert 0.09 - 0.005 <= elapsed <= 0.09 + SLACK  # 40 + 5 * 10 ms
 
 
 # --- latency model -------------------------------------------------------------------------------
@@ -195,15 +201,15 @@ async def test_ttft_itl_and_the_early_role_chunk():
         await stream_chat(session, sim.base_url, chat_body(max_tokens=2))  # warm the connection
         result = await stream_chat(session, sim.base_url, chat_body(max_tokens=11))
     role_arrival = result.events[0][0] - result.t_send
-    assert role_arrival < 0.03, "the role chunk is sent on receipt, before the TTFT wait"
-    assert 0.080 <= result.ttft <= 0.110
+    assert role_arrival < SLACK, "the role chunk is sent on receipt, before the TTFT wait"
+    assert 0.080 <= result.ttft <= 0.080 + SLACK
     times = result.content_times
     assert len(times) == 11
     decode = times[-1] - times[0]
-    assert 0.095 <= decode <= 0.125  # 10 gaps of 10 ms
+    assert 0.1 - SLACK <= decode <= 0.1 + SLACK  # 10 gaps of 10 ms
     gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
-    assert 0.007 <= gaps[len(gaps) // 2] <= 0.013
-    assert 0.175 <= result.e2e <= 0.23  # ttft + 10 * itl
+    assert 0.007 <= gaps[len(gaps) // 2] <= 0.013  # the median gap: one late wake moves two gaps
+    assert 0.175 <= result.e2e <= 0.18 + SLACK  # ttft + 10 * itl
 
 
 async def test_jitter_varies_the_gaps_but_keeps_their_mean():
@@ -251,9 +257,10 @@ async def test_slots_queue_requests_fifo_and_queue_time_adds_to_ttft():
         )
     if first.t_send > second.t_send:
         first, second = second, first
-    assert 0.085 <= first.e2e <= 0.12  # 50 + 4 * 10 ms
-    # The second waits for the whole first request, then pays its own TTFT.
-    assert first.e2e + 0.04 <= second.ttft <= first.e2e + 0.085
+    assert 0.085 <= first.e2e <= 0.09 + SLACK  # 50 + 4 * 10 ms
+    # The second waits for the whole first request (90 ms), then pays its own TTFT (50 ms); sent
+    # with the first, so from its own send that is 140 ms, less the moment between the two sends.
+    assert 0.14 - 0.01 <= second.ttft <= 0.14 + SLACK
 
 
 async def test_a_client_leaving_mid_stream_frees_its_slot():
@@ -299,8 +306,8 @@ async def test_prefill_cost_applies_to_uncached_tokens_only():
             aiohttp.ClientSession() as session:  # fmt: skip
         cold = await stream_chat(session, sim.base_url, chat_body(prompt, max_tokens=2))
         warm = await stream_chat(session, sim.base_url, chat_body(prompt, max_tokens=2))
-    assert 0.165 <= cold.ttft <= 0.21  # 10 + 0.4 * 407
-    assert warm.ttft <= 0.03  # at most 16 uncached tokens: 10 + 6.4 ms
+    assert 0.165 <= cold.ttft <= 0.173 + SLACK  # 10 + 0.4 * 407
+    assert warm.ttft <= 0.0164 + SLACK  # at most 16 uncached tokens: 10 + 6.4 ms
     assert warm.usage["prompt_tokens_details"]["cached_tokens"] >= 400 - 16
 
 
@@ -429,8 +436,8 @@ async def test_stall_pauses_mid_stream_then_continues():
     times = result.content_times
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert len(times) == 10
-    assert 0.29 <= gaps[4] <= 0.34  # between token 5 and 6
-    assert max(gaps[:4] + gaps[5:]) < 0.02
+    assert 0.29 <= gaps[4] <= 0.4  # between token 5 and 6
+    assert max(gaps[:4] + gaps[5:]) < 0.1  # 5 ms each; far below the stall even on a busy machine
     assert result.events[-1][1] == "[DONE]"
 
 
@@ -455,7 +462,7 @@ async def test_truth_times_are_monotonic_and_consistent_with_the_client():
     first_content = result.content_times[0]
     assert result.t_send <= entry["received"] <= entry["first_token"] <= first_content
     assert entry["first_token"] <= entry["last_token"] <= entry["finished"] <= result.events[-1][0]
-    assert 0.03 <= entry["first_token"] - entry["received"] <= 0.04
+    assert 0.03 <= entry["first_token"] - entry["received"] <= 0.03 + SLACK
     assert (entry["prompt_tokens"], entry["cached_tokens"], entry["completion_tokens"]) == (
         result.usage["prompt_tokens"], 0, 6)  # fmt: skip
     assert entry["status"] == "ok"
@@ -504,7 +511,7 @@ async def test_simulator_process_serves_and_stops():
     # busy machine its stamp may trail our receipt by a little.
     entry = truth[0]
     assert result.t_send <= entry["received"] <= entry["first_token"]
-    assert entry["first_token"] <= result.content_times[0] + 0.005
+    assert entry["first_token"] <= result.content_times[0] + 0.02
     assert sim.returncode == 0
 
 

@@ -1,4 +1,4 @@
-"""The built-in OpenAI-compatible LLM simulator (SPEC §10): latency model, prefix cache, faults.
+"""The built-in OpenAI-compatible simulator (docs/architecture.md#simulator): latency, prefix cache, faults.
 
 Names are imported on first use, so `tokenflood --help` does not pay for aiohttp's server.
 """

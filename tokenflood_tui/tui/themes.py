@@ -1,6 +1,6 @@
 """Themes from YAML files, and installing them (plus the remembered choice) into the app.
 
-One file = one theme. Shipped themes live in the repo's top-level `themes/` folder; users add or
+One file = one theme. Shipped themes are package data in `tokenflood_tui/themes/`; users add or
 override themes in `<config dir>/themes` (see `settings.config_dir`). A broken file is reported
 and skipped; it never stops the app.
 """
@@ -8,6 +8,7 @@ and skipped; it never stops the app.
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.theme import BUILTIN_THEMES, Theme
-
-import tokenflood_tui
 
 from . import settings as settings_mod
 
@@ -222,9 +221,10 @@ def load_theme_file(path: Path) -> Theme:
         raise ThemeFileError(f"{where}: {_format_validation_error(exc)}") from exc
 
 
-def repo_themes_dir() -> Path:
-    """The shipped themes: the repo's top-level `themes/` folder."""
-    return Path(tokenflood_tui.__file__).resolve().parents[1] / "themes"
+def shipped_themes_dir() -> Path:
+    """The shipped themes: the `themes/` package data folder (in a clone and in an installed wheel)."""
+    # An installed package is unpacked on disk, so the resource folder is a real path.
+    return Path(str(resources.files("tokenflood_tui") / "themes"))
 
 
 def user_themes_dir() -> Path:
@@ -234,7 +234,7 @@ def user_themes_dir() -> Path:
 
 def theme_dirs() -> list[Path]:
     """Folders themes are read from, in order; later ones override earlier ones by name."""
-    return [repo_themes_dir(), user_themes_dir()]
+    return [shipped_themes_dir(), user_themes_dir()]
 
 
 def load_themes(dirs: list[Path]) -> tuple[list[Theme], list[str]]:
@@ -341,5 +341,5 @@ class _Rememberer:
 
 
 __all__: list[str] = ["ThemeFile", "ThemeFileError", "load_theme_file", "load_themes",
-                      "theme_dirs", "repo_themes_dir", "user_themes_dir", "install",
+                      "theme_dirs", "shipped_themes_dir", "user_themes_dir", "install",
                       "DEFAULT_THEME"]

@@ -1,6 +1,7 @@
 """The budget confirmation before every run: y or Enter on "Start run" starts, Esc or n cancels.
 
-Enter presses the focused button (SPEC §11: Enter confirms, so "Start run" has the focus at
+Enter presses the focused button (docs/architecture.md#tui: Enter confirms, so "Start run" has the
+focus at
 first); it is not bound to "start", so Tab to Cancel and Enter cancels. A run over a limit gets
 no start button and no `y` at all: the modal says which limit, by how much, and the command
 that raises it.

@@ -1,5 +1,5 @@
 """The endpoint editor: a field per key of `endpoint.yml`, checked by the model as you type, and
-a one-request test of the endpoint (SPEC §3, §11)."""
+a one-request test of the endpoint (docs/config.md, docs/architecture.md#tui)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The run-suite editor: rates, load types as a table, the optional keys, and a budget preview
-that follows what is typed (SPEC §3, §8, §11)."""
+that follows what is typed (docs/config.md, docs/architecture.md#tui)."""
 
 from __future__ import annotations
 
