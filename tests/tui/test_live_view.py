@@ -172,6 +172,24 @@ async def test_a_stopping_run_says_where_it_stopped():
         assert find(lines, "phase 2 · 10/s · aborting") >= 0
 
 
+async def test_a_completed_run_shows_all_of_its_load_sent():
+    """The last arrival of a poisson phase comes before the phase's end: a drained phase has
+    still sent all of its load (the bar showed 99% after a completed run)."""
+    the_app = app()
+    async with the_app.run_test(size=(80, 24)) as pilot:
+        screen = await run_screen(pilot)
+        phases = [phase(n, rate, (51, 52, 71), (108, 172, 186), True, 40)
+                  for n, rate in ((1, 5), (2, 10), (3, 20))]
+        for ph in phases:
+            ph.elapsed_s = ph.length_s - 0.4
+        screen.post_message(RunSnapshotMessage(RunSnapshot(
+            stage="finished", phase=3, total_phases=3, phases=phases, elapsed_s=23.0,
+            remaining_s=0.0)))
+        await pilot.pause()
+        assert screen.query_one("#run-progress", ProgressBar).percentage == 1.0
+        assert find(screen_lines(the_app), "100%") >= 0
+
+
 def short_suite(length: float):
     return parse_run_suite(f"""\
 name: stopped

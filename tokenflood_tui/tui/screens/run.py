@@ -186,7 +186,9 @@ class RunScreen(Screen):
             return 0.0
         if snap.status is not None:
             return snap.stopped_at_s or 0.0
-        return sum(min(ph.elapsed_s, ph.length_s) for ph in snap.phases)
+        # a drained phase has sent all of its load, though its last arrival may come before its end
+        return sum(ph.length_s if ph.finished else min(ph.elapsed_s, ph.length_s)
+                   for ph in snap.phases)
 
     def _stopped_at(self) -> str:
         return f"{self._load_sent_s():.0f} s of {self.total_s:g} s"
