@@ -14,15 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...errors import ConfigError
 from ...summary import METRICS, RunSummary, pkey
 from ..widgets.chart import LatencyChart
+from .panels import PanelScreen
 from ..widgets.phase_table import PhaseTable
 
-PANELS = ("summary", "metrics", "chart")
 TABLE_MARGIN = 2   # the scrollbar of the tables
 
 if TYPE_CHECKING:
@@ -31,7 +30,8 @@ if TYPE_CHECKING:
     from ..app import TokenfloodApp
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(PanelScreen):
+    PANELS = ("summary", "metrics", "chart")
     if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
         app = getters.app(TokenfloodApp)
 
@@ -73,7 +73,6 @@ class ResultsScreen(Screen):
         self.folder = Path(folder)
         self.summary: RunSummary | None = None
         self.error: str | None = None
-        self.solo_panel: str | None = None
         try:
             self.summary = RunSummary.load(self.folder)
         except ConfigError as exc:
@@ -158,35 +157,12 @@ class ResultsScreen(Screen):
     # ------------------------------------------------------------------ panels
 
     def action_panel(self, name: str) -> None:
-        if self.summary is None:
-            return
-        if self.solo_panel == name:
-            self.action_overview()
-            return
-        for other in PANELS:
-            self.remove_class(f"-solo-{other}")
-        self.add_class("-solo", f"-solo-{name}")
-        self.solo_panel = name
-        # redraw the chart at its new size as soon as the layout has it, not on the next tick
-        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
-        self._refit()
-        self.refresh_bindings()
+        if self.summary is not None:
+            super().action_panel(name)
 
-    def action_overview(self) -> None:
-        if self.solo_panel is None:
-            return
-        self.remove_class("-solo", f"-solo-{self.solo_panel}")
-        self.solo_panel = None
-        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
+    def _panels_changed(self) -> None:
+        super()._panels_changed()
         self._refit()
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "overview":
-            return self.solo_panel is not None
-        if action == "leave":
-            return self.solo_panel is None
-        return True
 
     def action_toggle_metric(self) -> None:
         if self.summary is not None:

@@ -15,13 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...engine import RunSnapshot
 from ...summary import PhaseStats
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
+from .panels import PanelScreen
 from ..widgets.phase_table import PhaseTable
 from ..widgets.run_log import RunLog
 from ..widgets.sparks import SparkPanel
@@ -39,7 +39,8 @@ PANEL_IDS = {"phases": "#phases-panel", "latency": "#sparks", "chart": "#chart",
 TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollbar
 
 
-class RunScreen(Screen):
+class RunScreen(PanelScreen):
+    PANELS = tuple(PANEL_IDS)
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
 
     if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
@@ -105,7 +106,6 @@ class RunScreen(Screen):
         self.suite = controller.suite
         self.endpoint = controller.endpoint
         self.snapshot: RunSnapshot | None = None
-        self.solo_panel: str | None = None       # the panel keys 1-4 maximised, or None
         self.warnings: list[str] = []
         self._errors_logged: dict[str, int] = {}
         self._stop_logged = False
@@ -294,35 +294,6 @@ class RunScreen(Screen):
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ panels
-
-    def action_panel(self, name: str) -> None:
-        """Maximise a panel; its own key again brings back the overview."""
-        if self.solo_panel == name:
-            self.action_overview()
-            return
-        for other in PANEL_IDS:
-            self.remove_class(f"-solo-{other}")
-        self.add_class("-solo", f"-solo-{name}")
-        self.solo_panel = name
-        # redraw the chart at its new size as soon as the layout has it, not on the next tick
-        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
-        self.refresh_bindings()
-
-    def action_overview(self) -> None:
-        if self.solo_panel is None:
-            return
-        self.remove_class("-solo", f"-solo-{self.solo_panel}")
-        self.solo_panel = None
-        self.call_after_refresh(self.query_one(LatencyChart).redraw_if_needed)
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        # Esc restores a maximised panel before it means "back"; the footer shows which.
-        if action == "overview":
-            return self.solo_panel is not None
-        if action == "leave":
-            return self.solo_panel is None
-        return True
 
     # ------------------------------------------------------------------ actions
 
