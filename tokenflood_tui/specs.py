@@ -16,15 +16,12 @@ from pydantic import AfterValidator, model_validator
 from .errors import ConfigError
 from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL,
                         SAGEMAKER, SELF_HOSTED)
-# REDACTED and is_secret_name are also imported from here (the editors mask by them)
-from .redaction import REDACTED, SECRET_NAME, is_secret_name  # noqa: F401
-from .redaction import redact_data, redact_url, ref_syntax_error, strings_in
+from .redaction import is_secret_name, redact_data, redact_url, ref_syntax_error, strings_in
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_NAME = SECRET_NAME
 
 
 def _check_env_refs(value: Any) -> Any:
@@ -355,14 +352,8 @@ def to_yaml(spec: BaseModel, *, redact: bool = False) -> str:
     """YAML with every field (defaults filled in) that loads back equal."""
     data = spec.model_dump(mode="json")
     if redact:
-        data = redact_secrets(data)
+        data = redact_data(data)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-
-
-def redact_secrets(data: Any) -> Any:
-    """Replace values under keys that look like secrets (authorization, api-key, token, ...) and
-    URL passwords (`base_url: http://user:pass@host`); env var references are kept."""
-    return redact_data(data)
 
 
 def _load(path: Path, model: type[BaseModel]) -> Any:

@@ -5,7 +5,8 @@ import pytest
 from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.quickstart import ENDPOINT_YML, RUN_YML
 from tokenflood_tui.specs import (EndpointSpec, detect_kind, load_endpoint, load_run_suite,
-                                  parse_endpoint, parse_run_suite, redact_secrets, to_yaml)
+                                  parse_endpoint, parse_run_suite, to_yaml)
+from tokenflood_tui.redaction import redact_data
 
 GOOD_RUN = """\
 name: ripple
@@ -150,7 +151,7 @@ def test_saved_configs_redact_secret_headers_but_keep_the_rest():
     text = to_yaml(spec, redact=True)
     assert "sk-secret" not in text and "k1" not in text and "abc" not in text
     assert "perf" in text and "us-east-1" in text and "OPENAI_API_KEY" in text
-    assert redact_secrets({"cookie": "c", "nested": [{"token": "t"}]}) == {
+    assert redact_data({"cookie": "c", "nested": [{"token": "t"}]}) == {
         "cookie": "***redacted***", "nested": [{"token": "***redacted***"}]}
 
 

@@ -17,7 +17,8 @@ from textual.widgets import Select, Static
 
 from ...probe import ProbeResult, probe_endpoint
 from ...providers import LITELLM_PROVIDERS
-from ...specs import EndpointSpec, is_secret_name, load_endpoint
+from ...redaction import is_secret_name
+from ...specs import EndpointSpec, load_endpoint
 from ..widgets.form import FieldRow, FormInput, Note, hint
 from ..widgets.form_values import (ABSENT, plain_text, text_or_absent, without_absent, yaml_text,
                                    yaml_value)
