@@ -5,16 +5,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
 from dataclasses import dataclass
+from datetime import datetime, UTC
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .prompts import WARMUP_MAX_TOKENS
 from .errors import BudgetRefused, ConfigError
-from .schedule import PhasePlan, fewest_arrivals, plan_phases
-from .specs import EndpointSpec, RunSuite
+from .run.schedule import PhasePlan, fewest_arrivals
+from .specs import EndpointSpec, LoadTestSuite, RunSuite
+
+if TYPE_CHECKING:
+    from .run.plan import Planner
 
 MAX_INPUT_VAR = "TOKENFLOOD_MAX_INPUT_TOKENS"
 MAX_OUTPUT_VAR = "TOKENFLOOD_MAX_OUTPUT_TOKENS"
@@ -44,6 +50,7 @@ class BudgetEstimate:
     # True when the counts are lower bounds from the rates alone (no plan was built, because the
     # run is over a limit whatever the plan would draw); False when they are the plan's own.
     at_least: bool = False
+    ends_utc: float | None = None   # when the last poll of an observation is due to end
 
     @property
     def over_limits(self) -> list[str]:
@@ -69,6 +76,7 @@ class BudgetEstimate:
                 f"input tokens   {least}{self.input_tokens:,} of {self.max_input_tokens:,} allowed",
                 f"output tokens  {least}{self.output_tokens:,} of {self.max_output_tokens:,} allowed",
                 f"duration       {format_duration(self.load_seconds)} + warm-up, drain",
+                *self._ends_lines(compact=True),
                 f"cost           {cost} ({self.cost_note})",
             ]
         return [
@@ -78,46 +86,75 @@ class BudgetEstimate:
             f"output tokens  {least}{self.output_tokens:,}   "
             f"(limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
             f"duration       {format_duration(self.load_seconds)} of load, plus warm-up and draining",
+            *self._ends_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
         ]
 
 
-def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec,
-                      senders: int = 1) -> tuple[list[PhasePlan], BudgetEstimate]:
-    """The run's plan and its exact estimate — or, for a run over a limit whatever the plan would
-    draw, no plan and an estimate of lower bounds, so a huge run is refused without building it.
+    def _ends_lines(self, compact: bool) -> list[str]:
+        if self.ends_utc is None:
+            return []
+        local = datetime.fromtimestamp(self.ends_utc).astimezone()
+        utc = datetime.fromtimestamp(self.ends_utc, UTC)
+        when = f"{local:%Y-%m-%d %H:%M} local, {utc:%H:%M} UTC"
+        return [f"ends           {when}" if compact else f"ends about     {when}"]
+
+
+def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec, make_planner: Callable[[], Planner],
+                      senders: int = 1, lower_bound_first: bool = True
+                      ) -> tuple[Planner | None, BudgetEstimate]:
+    """The run's planner and the exact estimate of what it has still to send — or, for a run over
+    a limit whatever its plan would draw, no planner and an estimate of lower bounds, so a huge
+    run is refused without building its plan.
 
     The suite's own cap (specs.MAX_REQUESTS_PER_RUN) bounds what is built otherwise.
     """
-    least = minimum_estimate(suite, endpoint, senders)
-    if least.over_limits:
-        return [], least
-    plans = plan_phases(suite)
-    return plans, estimate(suite, endpoint, plans, senders)
+    if lower_bound_first:
+        least = minimum_estimate(suite, endpoint, senders)
+        if least.over_limits:
+            return None, least
+    planner = make_planner()
+    now = time.time()
+    ends = planner.ends_utc(now)
+    return planner, estimate(suite, endpoint, planner.remaining, senders,
+                             load_seconds=None if ends is None else max(0.0, ends - now),
+                             ends_utc=ends)
 
 
-def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan],
-             senders: int = 1) -> BudgetEstimate:
-    """Exact request and token counts from the seeded plan; cost from litellm's local price map."""
+def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], senders: int = 1,
+             load_seconds: float | None = None, ends_utc: float | None = None) -> BudgetEstimate:
+    """Exact request and token counts from the seeded plan; cost from litellm's local price map.
+
+    `load_seconds` defaults to the phases' lengths (a load test); an observation passes the wall
+    time until its last poll ends."""
     prompt = np.array([lt.prompt_length for lt in suite.load_types], dtype=np.int64)
     output = np.array([lt.output_length for lt in suite.load_types], dtype=np.int64)
     per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
                    np.zeros(len(prompt), dtype=np.int64))
+    seconds = sum(p.length_s for p in plans) if load_seconds is None else load_seconds
     return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
-                                int(per_type @ prompt), int(per_type @ output), senders)
+                                int(per_type @ prompt), int(per_type @ output), senders, seconds,
+                                ends_utc=ends_utc)
 
 
 def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
-    """The least any plan of the suite can spend, from the rates alone: nothing is drawn."""
-    requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
-                   for rate in suite.requests_per_second_rates)
+    """The least any plan of the suite can spend, from its keys alone: nothing is drawn."""
+    if isinstance(suite, LoadTestSuite):
+        requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+                       for rate in suite.requests_per_second_rates)
+        seconds = suite.load_seconds
+    else:
+        requests = suite.polls * suite.num_requests          # exact: polls are not drawn
+        seconds = suite.duration_hours * 3600.0
     return _with_setup_and_cost(
         suite, endpoint, requests, requests * min(lt.prompt_length for lt in suite.load_types),
-        requests * min(lt.output_length for lt in suite.load_types), senders, at_least=True)
+        requests * min(lt.output_length for lt in suite.load_types), senders, seconds,
+        at_least=True)
 
 
 def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int, input_tokens: int,
-                         output_tokens: int, senders: int, at_least: bool = False) -> BudgetEstimate:
+                         output_tokens: int, senders: int, load_seconds: float,
+                         at_least: bool = False, ends_utc: float | None = None) -> BudgetEstimate:
     """Add warm-up and calibration to the load's counts, price them, read the limits."""
     prompt = [lt.prompt_length for lt in suite.load_types]
     # warm-up requests, plus one per sender to open its connections before it is measured
@@ -133,10 +170,9 @@ def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int,
         cost = input_tokens * price.input_per_token + output_tokens * price.output_per_token
         note = (f"{price.source}: ${price.input_per_token * 1e6:g} in / "
                 f"${price.output_per_token * 1e6:g} out per 1M tokens, cache discounts ignored")
-    return BudgetEstimate(requests, warmups + probes, input_tokens, output_tokens,
-                          suite.test_length_in_seconds * len(suite.requests_per_second_rates),
+    return BudgetEstimate(requests, warmups + probes, input_tokens, output_tokens, load_seconds,
                           cost, note, read_limit(MAX_INPUT_VAR, DEFAULT_MAX_INPUT),
-                          read_limit(MAX_OUTPUT_VAR, DEFAULT_MAX_OUTPUT), at_least)
+                          read_limit(MAX_OUTPUT_VAR, DEFAULT_MAX_OUTPUT), at_least, ends_utc)
 
 
 def enforce_limits(est: BudgetEstimate) -> None:
@@ -191,9 +227,11 @@ def _price_map() -> dict:
 
 
 def format_duration(seconds: float) -> str:
-    """'45 s', '3 min 05 s', '2 h 10 min'."""
+    """'45 s', '3 min 05 s', '2 h 10 min', '3 d 02 h'."""
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24} d {hours % 24:02d} h"
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sender processes (0: send from the main process; default: from the "
                         "highest rate and the cores)")
 
+    p = sub.add_parser("resume", parents=[common],
+                       help="go on with a run whose process ended early (crash, kill, reboot)")
+    p.add_argument("dir", type=Path, metavar="DIR", help="its results folder (a path, or the "
+                   "folder name under --results-dir)")
+    p.add_argument("--endpoint", type=Path, metavar="ENDPOINT.yml",
+                   help="the endpoint file as run, when the saved copy has secrets redacted")
+    p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
+    p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="sender processes (default: from the highest rate and the cores)")
+
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
 
@@ -129,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_init(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "resume":
+            return cmd_resume(args)
         if args.command == "simulate":
             from .simulator.__main__ import run_from_args
             return run_from_args(args)
@@ -225,9 +238,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
     from .preflight import check_run
     check_run(endpoint, args.results_dir)    # here too: the TUI would only show it in a toast
-    from .workers import choose_workers
+    from .run.workers import choose_workers
     live = not args.headless and interactive()
-    workers = choose_workers(args.workers, max(suite.requests_per_second_rates),
+    workers = choose_workers(args.workers, suite.peak_rps,
                              endpoint.resolved_client, live_view=live)
     if not live:
         from .headless import run_headless
@@ -236,6 +249,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .tui.app import Launch
     return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
                           theme=args.theme, assume_yes=args.yes, workers=workers))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Go on with a run whose process ended early, in its own results folder."""
+    from .run.resume import find_resume_point
+    from .run.workers import choose_workers
+    folder = resolve_results_folder(args.dir, args.results_dir)
+    point = find_resume_point(folder, args.endpoint)
+    live = not args.headless and interactive()
+    workers = choose_workers(args.workers, point.suite.peak_rps, point.endpoint.resolved_client,
+                             live_view=live)
+    if not live:
+        from .headless import run_headless
+        return run_headless(point.suite, point.endpoint, folder.parent, assume_yes=args.yes,
+                            verbose=args.verbose, workers=workers, resume=point)
+    from .tui.app import Launch
+    return run_tui(Launch("run", results_root=folder.parent, suite=point.suite,
+                          endpoint=point.endpoint, theme=args.theme, assume_yes=args.yes,
+                          workers=workers, resume=point))
 
 
 def cmd_edit(args: argparse.Namespace) -> int:

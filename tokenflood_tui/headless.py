@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TextIO
 
 from . import budget, report, stop_signals
-from .engine import RunSnapshot
+from .run.coordinator import RunSnapshot
 from .errors import BudgetRefused
 from .redaction import Scrubber
-from .runner import Run, RunResult
+from .run.resume import ResumePoint
+from .run.runner import Run, RunResult
 from .specs import EndpointSpec, RunSuite
 
 ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
@@ -92,10 +93,11 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
-                 verbose: bool = False, workers: int = 0) -> int:
+                 verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None) -> int:
     """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint))
-    run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers)
+    run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
+              resume=resume)
     confirm(run.estimate, assume_yes)
     result = asyncio.run(_execute(run))
     summary = result.summary

@@ -11,15 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import datetime
+from datetime import datetime, UTC
 from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
 
 from . import charts, report
 from .errors import ConfigError
 from .records import RequestRecord
 from .redaction import Scrubber
-from .specs import EndpointSpec, RunSuite, slugify, to_yaml
-from .summary import SUMMARY_FILE, RunSummary
+from .run.journal import JOURNAL_FILE, encode
+from .specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
+from .summary import SUMMARY_FILE, RunSummary, pkey
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",
@@ -28,8 +32,16 @@ CSV_COLUMNS = [
     "output_tokens_target", "output_tokens", "output_tokens_estimated", "status", "error_type",
     "http_status",
     # extra columns, after the ones docs/results.md fixes
-    "itl_mean_ms", "content_chunks", "response_id",
+    "itl_mean_ms", "content_chunks", "response_id", "poll", "t_sched_utc", "superseded", "seq",
 ]
+POLLS_COLUMNS = [
+    "poll", "slot_utc", "status", "sent", "ok", "failed", "output_tokens_per_s", "missed_reason",
+]   # then TTFT and e2e at each suite percentile
+
+
+def utc_iso(t: float, timespec: str = "milliseconds") -> str:
+    """A wall-clock time as ISO 8601 UTC ('2026-12-01T10:15:00.000Z')."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def folder_name(suite: RunSuite, endpoint: EndpointSpec, started: datetime) -> str:
@@ -39,10 +51,12 @@ def folder_name(suite: RunSuite, endpoint: EndpointSpec, started: datetime) -> s
 class AppendOnlyFile:
     """A file that takes whole lines or nothing: a failed write is cut back, never left torn."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, keep: bool = False):
+        """A new file, or with `keep` an existing one appended to (a resumed run's)."""
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-        self.size = 0
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if keep else os.O_TRUNC)
+        self._fd = os.open(path, flags, 0o644)
+        self.size = os.fstat(self._fd).st_size
         self.error: OSError | None = None
 
     def append(self, text: str) -> bool:
@@ -71,34 +85,55 @@ class AppendOnlyFile:
 
 
 class ResultsFolder:
-    """Owns one run's folder; every finished request is on disk before the next is recorded."""
+    """Owns one run's folder; every finished request is on disk before the next is recorded.
 
-    def __init__(self, root: Path, suite: RunSuite, endpoint: EndpointSpec, started: datetime):
+    `existing`: a resumed run's folder, whose rows, errors and journal are kept and appended to.
+    """
+
+    def __init__(self, root: Path, suite: RunSuite, endpoint: EndpointSpec, started: datetime,
+                 existing: Path | None = None):
         self.root = Path(root)
-        base = self.root / folder_name(suite, endpoint, started)
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-        self.path = path
+        self.observation = isinstance(suite, ObservationSuite)
+        keep = existing is not None
+        if existing is not None:
+            self.path = Path(existing)
+        else:
+            base = self.root / folder_name(suite, endpoint, started)
+            path, n = base, 1
+            while path.exists():
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+            self.path = path
         try:
-            self.path.mkdir(parents=True)
-            (self.path / "run.yml").write_text(to_yaml(suite), encoding="utf-8")
-            (self.path / "endpoint.yml").write_text(to_yaml(endpoint, redact=True), encoding="utf-8")
-            self._csv = AppendOnlyFile(self.path / "requests.csv")
-            self._errors = AppendOnlyFile(self.path / "errors.log")
+            if not keep:
+                self.path.mkdir(parents=True)
+                (self.path / "run.yml").write_text(to_yaml(suite), encoding="utf-8")
+                (self.path / "endpoint.yml").write_text(to_yaml(endpoint, redact=True),
+                                                        encoding="utf-8")
+            self._csv = AppendOnlyFile(self.path / "requests.csv", keep)
+            self._errors = AppendOnlyFile(self.path / "errors.log", keep)
+            self._journal = AppendOnlyFile(self.path / JOURNAL_FILE, keep)
         except OSError as exc:
             raise ConfigError(f"cannot write the results folder {self.path}: "
                               f"{exc.strerror or exc}; choose another --results-dir") from None
         self.scrubber = Scrubber.for_endpoint(endpoint)   # last line of defence for what is written
         self._line = io.StringIO()
         self._writer = csv.writer(self._line)
-        self.t0: float | None = None
+        self.t0: float | None = None           # the monotonic reading rows count from...
+        self.origin_utc: float | None = None   # ... and the wall-clock time it stands for
         self.rows = 0              # rows on disk in requests.csv
         self.unwritten = 0         # records that could not be written
-        if not self._csv.append(self._format(CSV_COLUMNS)):
+        if not keep and not self._csv.append(self._format(CSV_COLUMNS)):
             raise ConfigError(f"cannot write {self._csv.path}: {self.write_error}; free some "
                               "space or choose another --results-dir")
+
+    def set_origin(self, t0: float, origin_utc: float) -> None:
+        """Rows count seconds from `origin_utc`, the wall-clock time of monotonic `t0` (on a
+        resume, the first run's origin, so times go on across the gap)."""
+        self.t0, self.origin_utc = t0, origin_utc
+
+    def journal(self, entry: BaseModel) -> None:
+        self._journal.append(encode(entry))
 
     @property
     def write_error(self) -> str | None:
@@ -115,6 +150,8 @@ class ResultsFolder:
     def write_record(self, rec: RequestRecord) -> bool:
         """Append the row; False when the disk did not take it (see `write_error`)."""
         t0 = self.t0 or rec.t_sched
+        sched_utc = (utc_iso(self.origin_utc + rec.t_sched - t0)
+                     if self.origin_utc is not None else "")
         itl = rec.itl_ms
         line = self._format([
             rec.phase, f"{rec.target_rps:g}", rec.load_type,
@@ -126,6 +163,7 @@ class ResultsFolder:
             "true" if rec.output_tokens_estimated else "false", rec.status, rec.error_type or "",
             _int(rec.http_status),
             _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
+            rec.phase if self.observation else "", sched_utc, "false", rec.seq,
         ])
         written = self._csv.append(line)
         if written:
@@ -149,15 +187,23 @@ class ResultsFolder:
         names of the files that could not be written (a full disk), empty when all were."""
         self.close()
         title = f"tokenflood {summary.run_name} on {summary.model} ({summary.status})"
-        chart_files = ["latency_quantiles.txt", "latency_quantiles.html"]
+        outputs: list[tuple[list[str], Callable[[], object]]] = [
+            ([SUMMARY_FILE], lambda: (self.path / SUMMARY_FILE).write_text(
+                summary.to_json(), encoding="utf-8")),
+            (["summary.md"], lambda: (self.path / "summary.md").write_text(
+                report.markdown(summary), encoding="utf-8"))]
+        if summary.type == "observation":
+            outputs += [
+                (["polls.csv"], lambda: write_polls_csv(self.path / "polls.csv", summary)),
+                (["latency_over_time.txt", "latency_over_time.html"],
+                 lambda: charts.save_over_time(summary.polls, summary.percentiles, self.path,
+                                               title))]
+        else:
+            outputs.append((["latency_quantiles.txt", "latency_quantiles.html"],
+                            lambda: charts.save(summary.phases, summary.percentiles, self.path,
+                                                title)))
         unsaved = []
-        for files, write in (
-                ([SUMMARY_FILE], lambda: (self.path / SUMMARY_FILE).write_text(
-                    summary.to_json(), encoding="utf-8")),
-                (["summary.md"], lambda: (self.path / "summary.md").write_text(
-                    report.markdown(summary), encoding="utf-8")),
-                (chart_files, lambda: charts.save(summary.phases, summary.percentiles, self.path,
-                                                  title))):
+        for files, write in outputs:
             try:
                 write()
             except OSError:
@@ -169,6 +215,56 @@ class ResultsFolder:
     def close(self) -> None:
         self._csv.close()
         self._errors.close()
+        self._journal.close()
+
+
+def mark_superseded(folder: Path, superseded) -> int:
+    """Before a resume: requests.csv with the rows of `superseded(phase)` phases marked
+    `superseded` (they stay, but a re-run replaces them), and a torn last line (a process killed
+    mid-write) dropped. Written to a temporary file and moved over the old one. Returns how many
+    rows were marked."""
+    path = Path(folder) / "requests.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        text = f.read()
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0] != CSV_COLUMNS:
+        raise ConfigError(f"{path}: not the requests.csv of this tokenflood version; it cannot be "
+                          "resumed")
+    body = rows[1:]
+    if body and (len(body[-1]) != len(CSV_COLUMNS) or not text.endswith("\n")):
+        body = body[:-1]
+    column = CSV_COLUMNS.index("superseded")
+    marked = 0
+    for row in body:
+        if row[column] != "true" and superseded(int(row[0])):
+            row[column] = "true"
+            marked += 1
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(body)
+    os.replace(tmp, path)
+    return marked
+
+
+def read_rows(folder: Path) -> list[dict[str, str]]:
+    """requests.csv as dicts, superseded rows left out."""
+    with open(Path(folder) / "requests.csv", newline="", encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f) if r.get("superseded") != "true"]
+
+
+def write_polls_csv(path: Path, summary: RunSummary) -> None:
+    """polls.csv: one row per poll, missed ones too, with TTFT and e2e at each percentile."""
+    pcols = [pkey(p) for p in summary.percentiles]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(POLLS_COLUMNS + [f"ttft_{c}_ms" for c in pcols] + [f"e2e_{c}_ms" for c in pcols])
+    for poll in summary.polls:
+        writer.writerow([poll.phase, poll.slot_utc, "missed" if poll.missed else "ok", poll.sent,
+                         poll.ok, poll.failed, _ms(poll.output_tokens_per_s), poll.missed or ""]
+                        + [_ms(poll.ttft_ms[c]) for c in pcols] + [_ms(poll.e2e_ms[c]) for c in pcols])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
 def _s(t: float | None, t0: float) -> str:

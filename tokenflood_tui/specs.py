@@ -6,7 +6,7 @@ import difflib
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -230,32 +230,20 @@ class Slo(_Strict):
     e2e_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
-class RunSuite(_Strict):
-    """What load to send (`run.yml`)."""
+class _Suite(_Strict):
+    """What both kinds of run suite (`run.yml`) have: the requests' shapes and how to send them."""
 
     name: str
-    requests_per_second_rates: list[float] = Field(min_length=1)
-    test_length_in_seconds: float = Field(gt=0, allow_inf_nan=False)
     load_types: list[LoadType] = Field(min_length=1)
     percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], min_length=1)
-    arrival: Literal["poisson", "constant"] = "poisson"
     seed: int = 0                    # 0 <= seed <= MAX_SEED
     max_concurrency: int | None = Field(None, gt=0)
     warmup_requests: int = Field(2, ge=0)
     request_timeout_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
-    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
     slo: Slo | None = None
     # False: every run draws fresh prompt text (same lengths), so no rerun hits a server's
     # prefix cache with the previous run's prompts; True: replay the seed's exact prompts.
     reuse_prompts: bool = False
-
-    @field_validator("requests_per_second_rates")
-    @classmethod
-    def _positive_rates(cls, rates: list[float]) -> list[float]:
-        for i, rate in enumerate(rates):
-            if not rate > 0 or not math.isfinite(rate):
-                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 (req/s)")
-        return rates
 
     @field_validator("seed")
     @classmethod
@@ -280,7 +268,49 @@ class RunSuite(_Strict):
         return name
 
     @model_validator(mode="after")
-    def _every_phase_sends(self) -> RunSuite:
+    def _plan_fits_in_memory(self) -> _Suite:
+        # Checked before anything is planned: the schedule holds every arrival in memory.
+        expected = self.expected_requests
+        if expected > MAX_REQUESTS_PER_RUN:
+            raise KeyedError(self._count_keys[:1], (
+                f"{' × '.join(self._count_keys)} would schedule about {expected:,.0f} requests; "
+                f"tokenflood plans at most {MAX_REQUESTS_PER_RUN:,} per run: lower them, "
+                "or split the run"))
+        return self
+
+    _count_keys: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def expected_requests(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def peak_rps(self) -> float:
+        """The highest rate the run sends at (it sizes the sender processes)."""
+        raise NotImplementedError
+
+
+class LoadTestSuite(_Suite):
+    """A load test: one phase per rate, each `test_length_in_seconds` long."""
+
+    type: Literal["load_test"] = "load_test"
+    requests_per_second_rates: list[float] = Field(min_length=1)
+    test_length_in_seconds: float = Field(gt=0, allow_inf_nan=False)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
+
+    _count_keys = ("requests_per_second_rates", "test_length_in_seconds")
+
+    @field_validator("requests_per_second_rates")
+    @classmethod
+    def _positive_rates(cls, rates: list[float]) -> list[float]:
+        for i, rate in enumerate(rates):
+            if not rate > 0 or not math.isfinite(rate):
+                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 (req/s)")
+        return rates
+
+    @model_validator(mode="after")
+    def _every_phase_sends(self) -> LoadTestSuite:
         for i, rate in enumerate(self.requests_per_second_rates):
             if rate * self.test_length_in_seconds < 1:
                 raise KeyedError(("requests_per_second_rates", i), (
@@ -288,22 +318,84 @@ class RunSuite(_Strict):
                     "no request: raise the rate or test_length_in_seconds"))
         return self
 
-    @model_validator(mode="after")
-    def _plan_fits_in_memory(self) -> RunSuite:
-        # Checked before anything is planned: the schedule holds every arrival in memory.
-        expected = self.expected_requests
-        if expected > MAX_REQUESTS_PER_RUN:
-            raise KeyedError(("requests_per_second_rates",), (
-                f"requests_per_second_rates × test_length_in_seconds would schedule about "
-                f"{expected:,.0f} requests over all phases; tokenflood plans at most "
-                f"{MAX_REQUESTS_PER_RUN:,} per run: lower the rates or test_length_in_seconds, "
-                "or split the run"))
-        return self
-
     @property
     def expected_requests(self) -> float:
         """The mean request count of the run: exact for constant arrivals, poisson's mean."""
         return sum(rate * self.test_length_in_seconds for rate in self.requests_per_second_rates)
+
+    @property
+    def load_seconds(self) -> float:
+        return self.test_length_in_seconds * len(self.requests_per_second_rates)
+
+    @property
+    def peak_rps(self) -> float:
+        return max(self.requests_per_second_rates)
+
+
+class ObservationSuite(_Suite):
+    """An observation: light polls on the wall clock for hours or days.
+
+    Poll k starts at `start + k × interval`; `start` is the next whole multiple of the interval
+    in UTC unless `align` is false. A poll sends `num_requests` spread evenly over
+    `within_seconds`.
+    """
+
+    type: Literal["observation"]
+    duration_hours: float = Field(gt=0, allow_inf_nan=False)
+    polling_interval_minutes: float = Field(gt=0, allow_inf_nan=False)
+    num_requests: int = Field(gt=0)
+    within_seconds: float = Field(gt=0, allow_inf_nan=False)
+    align: bool = True
+    # An observation watches through outages: a poll that fails is recorded and the next one
+    # goes ahead, unless error_limit is set (then it applies as in a load test).
+    error_limit: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+
+    _count_keys = ("duration_hours", "polling_interval_minutes", "num_requests")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_load_type(cls, data: Any) -> Any:
+        # The original tokenflood's observation files give a single `load_type`.
+        if isinstance(data, dict) and "load_type" in data:
+            if "load_types" in data:
+                raise ValueError("give either load_type or load_types, not both")
+            data = {**data, "load_types": [data["load_type"]]}
+            del data["load_type"]
+        return data
+
+    @model_validator(mode="after")
+    def _polls_fit(self) -> ObservationSuite:
+        if self.within_seconds > self.interval_s:
+            raise KeyedError(("within_seconds",), (
+                f"within_seconds ({self.within_seconds:g}) is longer than the polling interval "
+                f"({self.interval_s:g} s): a poll must fit before the next one starts"))
+        if self.polls < 1:
+            raise KeyedError(("duration_hours",), (
+                f"duration_hours ({self.duration_hours:g}) is shorter than one polling interval "
+                f"({self.polling_interval_minutes:g} min): no poll would run"))
+        return self
+
+    @property
+    def interval_s(self) -> float:
+        return self.polling_interval_minutes * 60.0
+
+    @property
+    def polls(self) -> int:
+        """Polls in the whole duration (slots 0 .. polls-1)."""
+        return int(self.duration_hours * 3600.0 / self.interval_s + 1e-9)
+
+    @property
+    def expected_requests(self) -> float:
+        return float(self.polls * self.num_requests)
+
+    @property
+    def peak_rps(self) -> float:
+        return self.num_requests / self.within_seconds
+
+
+RunSuite = LoadTestSuite | ObservationSuite      # what a run.yml holds, by its `type`
+SUITE_KINDS: dict[str, type[LoadTestSuite] | type[ObservationSuite]] = {
+    "load_test": LoadTestSuite, "observation": ObservationSuite}
 
 
 def slugify(text: str) -> str:
@@ -322,8 +414,21 @@ def load_endpoint(path: str | Path) -> EndpointSpec:
 
 
 def load_run_suite(path: str | Path) -> RunSuite:
-    """Read and validate a run suite; ConfigError says file, key path and line."""
-    return _load(Path(path), RunSuite)
+    """Read and validate a run suite of either type; ConfigError says file, key path and line."""
+    data, lines = _read_yaml(Path(path))
+    return _validate(data, lines, str(path), suite_model(data, lines, str(path)))
+
+
+def suite_model(data: Any, lines: dict[tuple, int],
+                source: str) -> type[LoadTestSuite] | type[ObservationSuite]:
+    """The run-suite class a file's `type` names (load_test when it names none)."""
+    kind = data.get("type", "load_test") if isinstance(data, dict) else "load_test"
+    if kind not in SUITE_KINDS:
+        line = lines.get(("type",))
+        raise ConfigError(f"{source}:{line}: type: {kind!r} is not a kind of run suite; use "
+                          "load_test (phases at fixed rates) or observation (polls on the wall "
+                          "clock)" if line else f"{source}: type: {kind!r} is not a kind of run suite")
+    return SUITE_KINDS[kind]
 
 
 def detect_kind(path: str | Path) -> Literal["endpoint", "run"]:
@@ -332,7 +437,7 @@ def detect_kind(path: str | Path) -> Literal["endpoint", "run"]:
     if isinstance(data, dict):
         if "provider" in data or "model" in data:
             return "endpoint"
-        if "load_types" in data or "requests_per_second_rates" in data:
+        if any(k in data for k in ("load_types", "load_type", "requests_per_second_rates")):
             return "run"
     raise ConfigError(f"{path}: neither an endpoint spec (has 'provider') nor a run suite "
                       "(has 'load_types')")
@@ -345,7 +450,8 @@ def parse_endpoint(text: str, source: str = "<endpoint>") -> EndpointSpec:
 
 def parse_run_suite(text: str, source: str = "<run suite>") -> RunSuite:
     """Validate run-suite YAML given as text (editors, tests)."""
-    return _validate(*_parse_yaml(text, source), source, RunSuite)
+    data, lines = _parse_yaml(text, source)
+    return _validate(data, lines, source, suite_model(data, lines, source))
 
 
 def to_yaml(spec: BaseModel, *, redact: bool = False) -> str:

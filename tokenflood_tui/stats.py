@@ -17,7 +17,7 @@ import numpy as np
 
 from .records import CANCELLED, RequestRecord
 from .specs import Slo
-from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution,
+from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
                       ErrorCount, PhaseStats, pkey)
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
@@ -28,7 +28,7 @@ FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requ
 CACHE_EXCESS_TOKENS = 16
 CACHE_EXCESS_SHARE = 0.05
 
-__all__ = ["PhaseAccumulator", "distribution", "phase_warnings", "pkey", "warm_up_numpy"]
+__all__ = ["PhaseAccumulator", "distribution", "hours_table", "phase_warnings", "pkey", "warm_up_numpy"]
 
 
 def distribution(values: np.ndarray, percentiles: list[float]) -> Distribution:
@@ -236,3 +236,22 @@ def _meets(rec: RequestRecord, slo: Slo) -> bool:
         if limit is not None and (value is None or value > limit):
             return False
     return True
+
+
+def hours_table(rows: list[dict[str, str]], percentiles: list[float]) -> list[HourStats]:
+    """TTFT and e2e by hour of day (UTC) over requests.csv rows (an observation's), by the hour
+    each request was scheduled; latencies from the successful ones."""
+    by_hour: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        if row.get("t_sched_utc"):
+            by_hour.setdefault(int(row["t_sched_utc"][11:13]), []).append(row)
+    table = []
+    for hour in sorted(by_hour):
+        ok = [r for r in by_hour[hour] if r["status"] == "ok"]
+        table.append(HourStats(
+            hour_utc=hour, requests=len(by_hour[hour]), ok=len(ok),
+            ttft_ms=distribution(np.array([float(r["ttft_ms"]) for r in ok if r["ttft_ms"]]),
+                                 percentiles),
+            e2e_ms=distribution(np.array([float(r["e2e_ms"]) for r in ok if r["e2e_ms"]]),
+                                percentiles)))
+    return table

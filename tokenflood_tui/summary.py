@@ -17,6 +17,7 @@ from .errors import ConfigError
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 RunStatus = Literal["completed", "interrupted", "aborted"]
+RunKind = Literal["load_test", "observation"]
 # The client is the bottleneck when its senders pick requests up this late (waits for a
 # max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
 CLIENT_BOUND_LAUNCH_P99_MS = 10.0
@@ -129,6 +130,37 @@ class PhaseStats(BaseModel):
         return ", ".join(parts)
 
 
+class PollStats(PhaseStats):
+    """One poll of an observation: its statistics (`phase` is the poll's number), when it was due,
+    and why it did not run when it did not (then every count is 0)."""
+
+    slot_utc: str                              # ISO 8601, UTC
+    missed: str | None = None
+
+    @property
+    def poll(self) -> int:
+        return self.phase
+
+
+class HourStats(BaseModel):
+    """Latency by hour of day (UTC) over an observation's successful requests."""
+
+    hour_utc: int                              # 0..23
+    requests: int                              # rows scheduled in that hour (not superseded)
+    ok: int
+    ttft_ms: Distribution
+    e2e_ms: Distribution
+
+
+class ResumeInfo(BaseModel):
+    """One `tokenflood resume` of this run."""
+
+    at: str                                    # ISO 8601, local time with offset
+    from_phase: int                            # the first phase (or poll) it ran
+    superseded_rows: int                       # rows of a half-done phase, kept and marked
+    missed_polls: int = 0                      # slots that passed while nothing ran
+
+
 class BudgetFigures(BaseModel):
     """What the budget estimated before the run, and what the server's usage says was spent."""
 
@@ -143,7 +175,7 @@ class BudgetFigures(BaseModel):
 class RunSummary(BaseModel):
     """summary.json of a results folder."""
 
-    type: Literal["load_test"] = "load_test"
+    type: RunKind = "load_test"
     status: RunStatus
     message: str | None = None
     tool_version: str
@@ -167,7 +199,11 @@ class RunSummary(BaseModel):
     monotonic_origin_s: float | None = None
     budget: BudgetFigures
     client_bound: bool = False
-    phases: list[PhaseStats]
+    phases: list[PhaseStats]                 # a load test's phases (empty for an observation)
+    polls: list[PollStats] = Field(default_factory=list)    # an observation's, missed ones too
+    hours: list[HourStats] = Field(default_factory=list)    # an observation's, by hour of day
+    resumed: list[ResumeInfo] = Field(default_factory=list)
+    origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
 
     @classmethod

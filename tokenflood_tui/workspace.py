@@ -18,7 +18,8 @@ SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
 
 
 ENDPOINT_KEYS = ("provider", "model", "base_url", "api_base", "api_key_env_var", "deployment")
-RUN_KEYS = ("load_types", "requests_per_second_rates", "test_length_in_seconds", "arrival")
+RUN_KEYS = ("load_types", "load_type", "requests_per_second_rates", "test_length_in_seconds",
+            "arrival", "duration_hours", "polling_interval_minutes", "num_requests", "within_seconds")
 _TOP_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
 _GUESS_BYTES = 65536       # enough of any hand-written spec to see its keys
 

@@ -17,6 +17,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
+from proxies import TcpProxy
 from helpers import TOKENFLOOD, run_tokenflood, write
 
 RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\narrival: constant\n"
@@ -396,66 +397,8 @@ def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(t
     assert done.summary()["status"] == "aborted"
 
 
-class HoldingProxy:
-    """A TCP proxy to the simulator that forwards everything but holds, unanswered, the requests
-    `hold` picks by their first bytes (at most `limit` of them)."""
-
-    def __init__(self, upstream_port: int, hold, limit: int = 1_000_000):
-        import asyncio
-        self.upstream_port = upstream_port
-        self.hold = hold
-        self.limit = limit
-        self.held = 0
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
-        self._thread.start()
-        ready.wait(10)
-
-    def _main(self, ready):
-        import asyncio
-
-        async def pipe(reader, writer):
-            try:
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                writer.close()
-
-        async def handle(reader, writer):
-            first = await reader.read(65536)
-            if self.held < self.limit and self.hold(first):
-                self.held += 1
-                await asyncio.sleep(3600)          # accepted, read, never answered
-                return
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-            up_writer.write(first)
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-        async def start():
-            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
-            self.port = self.server.sockets[0].getsockname()[1]
-            ready.set()
-
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    def close(self):
-        def stop():
-            self.server.close()
-            for task in __import__("asyncio").all_tasks(self.loop):
-                task.cancel()
-            self.loop.stop()
-        self.loop.call_soon_threadsafe(stop)
-        self._thread.join(10)
-
-
 def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
-    proxy = HoldingProxy(sim.port, lambda first: first.startswith(b"POST /tokenize"))
+    proxy = TcpProxy(sim.port, lambda first: first.startswith(b"POST /tokenize"))
     try:
         files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
@@ -480,7 +423,7 @@ def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
 def test_one_stalled_request_before_the_load_is_retried_not_fatal(tmp_path, sim, what, marker):
     """A stall is not a dead endpoint: one timed-out warm-up or calibration request is tried
     again; two in a row are reported (the black-hole test above)."""
-    proxy = HoldingProxy(sim.port, lambda first: marker in first, limit=1)
+    proxy = TcpProxy(sim.port, lambda first: marker in first, limit=1)
     try:
         files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")

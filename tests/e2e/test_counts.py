@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from tokenflood_tui.runner import Run
+from tokenflood_tui.run.runner import Run
 from tokenflood_tui.simulator import SimulatorProcess
-from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
+from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ class Watcher:
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_smaller_phase_after_a_larger_one_never_shows_the_larger_count(tmp_path, sim, workers):
-    suite = RunSuite(name="counts", requests_per_second_rates=[40, 10, 10], test_length_in_seconds=1.5,
+    suite = LoadTestSuite(name="counts", requests_per_second_rates=[40, 10, 10], test_length_in_seconds=1.5,
                      arrival="constant", load_types=[LoadType(prompt_length=64, output_length=4)])
     endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=sim.base_url)
     watcher = Watcher()

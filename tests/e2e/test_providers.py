@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from tokenflood_tui.budget import lookup_price
-from tokenflood_tui.calibration import Calibration
+from tokenflood_tui.run.calibration import Calibration
 from tokenflood_tui.clients.base import make_client
 from tokenflood_tui.errors import EndpointError
 from tokenflood_tui.records import RequestRecord
+from tokenflood_tui.workspace import SAMPLES_DIR
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 
 from helpers import TOKENFLOOD, write
@@ -37,7 +38,7 @@ SUITE = (f"name: providers\nrequests_per_second_rates: [{RATE}]\n"
          f"error_limit: 0.9\nload_types:\n- {{prompt_length: {PROMPT}, output_length: {OUTPUT}}}\n")
 FORCED = [429, 500]
 KEY = "sk-tokenflood-test-secret-4f9a2c"     # must never appear in any output
-SAMPLES = Path(__file__).parents[2] / "sample_configs"
+SAMPLES = SAMPLES_DIR
 
 
 @pytest.fixture

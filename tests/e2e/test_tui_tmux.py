@@ -300,6 +300,7 @@ def test_at_80x24_failures_show_live_and_quitting_prints_the_summary(tmp_path, f
         done = term.wait_for("completed", timeout=60)
         assert "2 latency now" in done and "3 TTFT percentiles" in done and "4 log" in done
         term.keys("3")
+        term.wait_gone("2 latency now")        # the chart alone: the other panels are gone
         chart = term.wait_for("TTFT (ms) by request rate")
         assert "2 latency now" not in chart and "4 log" not in chart
         term.keys("Escape")

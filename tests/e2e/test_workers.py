@@ -15,16 +15,16 @@ import time
 import numpy as np
 import pytest
 
-from tokenflood_tui.dispatch import PhaseShare
+from tokenflood_tui.run.sender import PhaseShare
 from tokenflood_tui.errors import EndpointError
 from tokenflood_tui.prompts import PromptFactory
 from tokenflood_tui.simulator import SimulatorProcess
-from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
-from tokenflood_tui.workers import ProcessWorker, choose_workers
+from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
+from tokenflood_tui.run.workers import ProcessWorker, choose_workers
 
 from helpers import TOKENFLOOD, write
 
-SUITE = RunSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
+SUITE = LoadTestSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
                  load_types=[LoadType(prompt_length=40, output_length=4)])
 WORDS = [" the", " and", " of", " to", " in", " is", " was", " for"] * 4
 
@@ -169,7 +169,7 @@ def test_default_workers_follow_rate_client_and_front_end():
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
 def test_default_workers_count_only_the_cores_this_process_may_use():
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from tokenflood_tui.workers import choose_workers, usable_cores; "
+            "from tokenflood_tui.run.workers import choose_workers, usable_cores; "
             "print(usable_cores(), choose_workers(None, 5000, 'openai', live_view=False))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]

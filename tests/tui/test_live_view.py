@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import ProgressBar
 
-from tokenflood_tui.engine import RunSnapshot
+from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, load_run_suite, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokenflood_tui.engine import RunSnapshot
+from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
 from tokenflood_tui.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp

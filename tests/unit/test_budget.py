@@ -4,10 +4,10 @@ import pytest
 
 from tokenflood_tui import budget
 from tokenflood_tui.errors import BudgetRefused, ConfigError
-from tokenflood_tui.schedule import plan_phases
-from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
+from tokenflood_tui.run.schedule import plan_phases
+from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 
-SUITE = RunSuite(name="b", requests_per_second_rates=[2.0, 4.0], test_length_in_seconds=10,
+SUITE = LoadTestSuite(name="b", requests_per_second_rates=[2.0, 4.0], test_length_in_seconds=10,
                  arrival="constant", warmup_requests=3,
                  load_types=[LoadType(prompt_length=100, output_length=10, weight=1),
                              LoadType(prompt_length=300, prefix_length=50, output_length=30, weight=1)])

@@ -13,11 +13,12 @@ import pytest
 
 import tokenflood_tui
 from tokenflood_tui import budget
-from tokenflood_tui.engine import RunOutcome
+from tokenflood_tui.run.coordinator import RunOutcome
 from tokenflood_tui.results import CSV_COLUMNS, ResultsFolder
-from tokenflood_tui.runner import build_summary
-from tokenflood_tui.schedule import plan_phases
-from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite, Slo, parse_run_suite
+from tokenflood_tui.run.runner import build_summary
+from tokenflood_tui.run.schedule import plan_phases
+from tokenflood_tui.specs import (EndpointSpec, LoadTestSuite, LoadType, ObservationSuite, Slo,
+                                  parse_run_suite)
 from tokenflood_tui.stats import PhaseAccumulator
 from tokenflood_tui.summary import METRICS
 
@@ -68,7 +69,8 @@ def test_every_pointer_into_docs_resolves():
     assert broken == []
 
 
-@pytest.mark.parametrize("model", [EndpointSpec, RunSuite], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [EndpointSpec, LoadTestSuite, ObservationSuite],
+                         ids=lambda m: m.__name__)
 def test_config_doc_has_a_section_per_key(model):
     sections = anchors("config.md")
     assert [key for key in model.model_fields if key not in sections] == []

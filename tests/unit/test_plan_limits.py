@@ -9,16 +9,17 @@ import tracemalloc
 import pytest
 
 from tokenflood_tui import budget
-from tokenflood_tui.schedule import fewest_arrivals, plan_phases
-from tokenflood_tui.specs import EndpointSpec, LoadType, RunSuite
+from tokenflood_tui.run.plan import LoadTestPlanner
+from tokenflood_tui.run.schedule import fewest_arrivals, plan_phases
+from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 
 LOCAL = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:1/v1")
 TYPES = [LoadType(prompt_length=100, output_length=10, weight=3),
          LoadType(prompt_length=300, prefix_length=50, output_length=30, weight=1)]
 
 
-def suite(rates, length, arrival="poisson", seed=0, types=TYPES) -> RunSuite:
-    return RunSuite(name="limits", requests_per_second_rates=rates, test_length_in_seconds=length,
+def suite(rates, length, arrival="poisson", seed=0, types=TYPES) -> LoadTestSuite:
+    return LoadTestSuite(name="limits", requests_per_second_rates=rates, test_length_in_seconds=length,
                     arrival=arrival, seed=seed, load_types=types)
 
 
@@ -55,11 +56,11 @@ def test_a_run_over_a_limit_is_refused_without_building_its_plan(monkeypatch):
     s = suite([10_000.0], 1000)                   # 10 million requests: the most a run may plan
     tracemalloc.start()
     started = time.monotonic()
-    plans, est = budget.plan_and_estimate(s, LOCAL)
+    planner, est = budget.plan_and_estimate(s, LOCAL, lambda: LoadTestPlanner(s))
     seconds = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert plans == [] and est.at_least
+    assert planner is None and est.at_least
     assert est.requests == 9_974_701             # 1e7 - 8·sqrt(1e7)
     assert peak < 1_000_000 and seconds < 1      # the plan alone is 160 MB
     (inp, out) = est.over_limits
@@ -73,8 +74,9 @@ def test_a_run_over_a_limit_is_refused_without_building_its_plan(monkeypatch):
 def test_within_the_limits_the_estimate_is_the_built_plans(monkeypatch):
     monkeypatch.setenv(budget.MAX_OUTPUT_VAR, "100000")
     s = suite([5.0, 20.0], 30, seed=3)
-    plans, est = budget.plan_and_estimate(s, LOCAL, senders=2)
-    assert [p.requests for p in plans] == [p.requests for p in plan_phases(s)]
+    planner, est = budget.plan_and_estimate(s, LOCAL, lambda: LoadTestPlanner(s), senders=2)
+    assert planner is not None
+    assert [p.requests for p in planner.plans] == [p.requests for p in plan_phases(s)]
     assert est == budget.estimate(s, LOCAL, plan_phases(s), senders=2) and not est.at_least
 
 
@@ -83,13 +85,13 @@ def test_over_a_limit_only_by_the_plans_draw_the_plan_is_built_and_shown(monkeyp
     s = suite([10.0], 100, seed=1)
     exact = budget.estimate(s, LOCAL, plan_phases(s))
     monkeypatch.setenv(budget.MAX_OUTPUT_VAR, str(exact.output_tokens - 1))
-    plans, est = budget.plan_and_estimate(s, LOCAL)
-    assert plans and not est.at_least and est.output_tokens == exact.output_tokens
+    planner, est = budget.plan_and_estimate(s, LOCAL, lambda: LoadTestPlanner(s))
+    assert planner is not None and not est.at_least and est.output_tokens == exact.output_tokens
     assert est.over_limits and "at least" not in est.over_limits[0]
 
 
 def test_run_builds_no_plan_for_a_run_over_a_limit(tmp_path, monkeypatch):
-    from tokenflood_tui.runner import Run
+    from tokenflood_tui.run.runner import Run
 
     class Quiet:
         def log(self, level, message): ...

@@ -14,7 +14,7 @@ from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.redaction import (REDACTED, Scrubber, endpoint_secrets, redact_url,
                                       resolve_env_refs)
 from tokenflood_tui.results import ResultsFolder
-from tokenflood_tui.specs import EndpointSpec, RunSuite, parse_endpoint, to_yaml
+from tokenflood_tui.specs import EndpointSpec, LoadTestSuite, parse_endpoint, to_yaml
 
 KEY = "sk-proj/Ab+Cd=9z8y7x"
 HEAD = "provider: hosted_vllm\nmodel: m\nbase_url: http://h/v1\n"
@@ -118,7 +118,7 @@ def test_the_results_folder_redacts_endpoint_yml_and_scrubs_errors_log(tmp_path,
     monkeypatch.setenv("TF_UNIT_KEY", "sk-unit-key-0001")
     endpoint = spec(base_url="http://user:pw-5678@127.0.0.1:8000/v1", api_key_env_var="TF_UNIT_KEY",
                     extra_headers={"X-Api-Key": "hdr-key-0002"})
-    suite = RunSuite(name="r", requests_per_second_rates=[1.0], test_length_in_seconds=1,
+    suite = LoadTestSuite(name="r", requests_per_second_rates=[1.0], test_length_in_seconds=1,
                      load_types=[{"prompt_length": 10, "output_length": 2}])
     folder = ResultsFolder(tmp_path, suite, endpoint, datetime.now())
     folder.log_error("HTTP 401: got Bearer sk-unit-key-0001, hdr-key-0002 at "
@@ -175,7 +175,7 @@ def test_the_tui_run_log_and_error_are_scrubbed(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TF_UNIT_KEY", "sk-tui-key-0003")
     endpoint = spec(base_url="http://user:pw-9012@127.0.0.1:9/v1", api_key_env_var="TF_UNIT_KEY")
-    suite = RunSuite(name="r", requests_per_second_rates=[1.0], test_length_in_seconds=1,
+    suite = LoadTestSuite(name="r", requests_per_second_rates=[1.0], test_length_in_seconds=1,
                      load_types=[{"prompt_length": 10, "output_length": 2}])
     controller = RunController(None, suite, endpoint, tmp_path)
     controller.log("error", "HTTP 401: key sk-tui-key-0003 refused; password pw-9012 refused")

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from tokenflood_tui.schedule import arrival_offsets, plan_phases
-from tokenflood_tui.specs import LoadType, RunSuite
+from tokenflood_tui.run.schedule import arrival_offsets, plan_phases
+from tokenflood_tui.specs import LoadType, LoadTestSuite
 
 
-def suite(**kw) -> RunSuite:
+def suite(**kw) -> LoadTestSuite:
     base = dict(name="s", requests_per_second_rates=[10.0], test_length_in_seconds=100,
                 load_types=[LoadType(prompt_length=10, output_length=5)])
-    return RunSuite(**{**base, **kw})
+    return LoadTestSuite(**{**base, **kw})
 
 
 def test_constant_arrivals_are_exactly_one_over_rate_apart():

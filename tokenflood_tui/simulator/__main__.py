@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from .. import loops
+from ..run import loops
 from .config import SimulatorConfig
 
 _DEFAULTS = SimulatorConfig()

@@ -18,6 +18,7 @@ from ..specs import EndpointSpec, RunSuite
 from .screens.confirm import ConfirmModal
 
 if TYPE_CHECKING:
+    from ..run.resume import ResumePoint
     from .run_controller import RunController
 
 Mode = Literal["home", "edit", "run", "results"]
@@ -38,6 +39,7 @@ class Launch:
     title: str | None = None                 # e.g. "demo: llama.cpp + SmolLM2-135M"
     assume_yes: bool = False                 # --yes: no budget modal unless over a limit
     workers: int | None = None               # --workers; None: chosen from the rate
+    resume: ResumePoint | None = None        # `tokenflood resume`: go on with that run
 
 
 class TokenfloodApp(App[int]):
@@ -88,7 +90,7 @@ class TokenfloodApp(App[int]):
         self._restore_signals = stop_signals.install(
             lambda signum: self._on_stop_signal(signum, loop))
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
-            self.start_run(self.launch.suite, self.launch.endpoint)
+            self.start_run(self.launch.suite, self.launch.endpoint, self.launch.resume)
 
     def on_unmount(self) -> None:
         getattr(self, "_restore_signals", lambda: None)()
@@ -131,8 +133,9 @@ class TokenfloodApp(App[int]):
     # ------------------------------------------------------------------ runs
 
     @work(group="run-flow", exclusive=True)
-    async def start_run(self, suite: RunSuite, endpoint: EndpointSpec) -> None:
-        """Budget modal, then the live run view."""
+    async def start_run(self, suite: RunSuite, endpoint: EndpointSpec,
+                        resume: ResumePoint | None = None) -> None:
+        """Budget modal, then the live run view; `resume` goes on with an unfinished run."""
         from ..errors import TokenfloodError
         from .run_controller import RunController
         from .screens.budget import BudgetModal
@@ -142,7 +145,8 @@ class TokenfloodApp(App[int]):
             self.notify("A run is already going.", severity="warning")
             return
         try:
-            controller = RunController(self, suite, endpoint, self.results_root, self.launch.workers)
+            controller = RunController(self, suite, endpoint, self.results_root, self.launch.workers,
+                                       resume)
         except TokenfloodError as exc:   # e.g. an invalid limit variable
             self.notify(str(exc), title="Cannot start", severity="error", markup=False)
             return

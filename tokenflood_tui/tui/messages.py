@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from ..engine import RunSnapshot
-from ..runner import RunResult
+from ..run.coordinator import RunSnapshot
+from ..run.runner import RunResult
 
 
 class RunSnapshotMessage(Message):

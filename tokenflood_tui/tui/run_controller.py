@@ -11,12 +11,13 @@ from pathlib import Path
 
 from textual.message_pump import MessagePump
 
-from ..engine import RunSnapshot
+from ..run.coordinator import RunSnapshot
 from ..errors import TokenfloodError
 from ..redaction import Scrubber
-from ..runner import Run, RunResult
+from ..run.resume import ResumePoint
+from ..run.runner import Run, RunResult
 from ..specs import EndpointSpec, RunSuite
-from ..workers import choose_workers
+from ..run.workers import choose_workers
 from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 
 SNAPSHOT_INTERVAL_S = 0.25
@@ -26,16 +27,17 @@ class RunController:
     """One run: started once, stopped from the UI, finished with a RunFinishedMessage."""
 
     def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
-                 workers: int | None = None):
+                 workers: int | None = None, resume: ResumePoint | None = None):
         self.app = app
         self.suite = suite
         self.endpoint = endpoint
         # Requests are sent and timed in worker processes: the UI thread holding the GIL while it
         # renders must never delay a response's timestamp.
-        workers = choose_workers(workers, max(suite.requests_per_second_rates),
+        workers = choose_workers(workers, suite.peak_rps,
                                  endpoint.resolved_client, live_view=True)
         self.run = Run(suite, endpoint, results_root, observer=self,
-                       snapshot_interval_s=SNAPSHOT_INTERVAL_S, workers=max(1, workers))
+                       snapshot_interval_s=SNAPSHOT_INTERVAL_S, workers=max(1, workers),
+                       resume=resume)
         self.target: MessagePump | None = None      # who receives messages (the run screen)
         self.result: RunResult | None = None
         self.error: str | None = None

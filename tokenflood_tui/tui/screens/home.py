@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...redaction import redact_url
-from ...specs import EndpointSpec, RunSuite
+from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite
 from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
@@ -256,9 +256,14 @@ def _describe_spec(spec_file: SpecFile) -> str:
         return (f"{spec.provider} / {spec.model}  {redact_url(spec.base_url or '')}  "
                 f"client {spec.resolved_client}"
                 + (f"  key from ${spec.api_key_env_var}" if spec.api_key_env_var else ""))
-    assert isinstance(spec, RunSuite), spec_file.kind
-    rates = ", ".join(f"{r:g}" for r in spec.requests_per_second_rates)
+    assert isinstance(spec, (LoadTestSuite, ObservationSuite)), spec_file.kind
     types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
                       for lt in spec.load_types)
-    return (f"rates {rates} req/s, {spec.test_length_in_seconds:g} s each, {spec.arrival}\n"
-            f"load types (prompt/prefix/output × weight): {types}")
+    if isinstance(spec, ObservationSuite):
+        plan = (f"observation: {spec.num_requests} requests within {spec.within_seconds:g} s "
+                f"every {spec.polling_interval_minutes:g} min for {spec.duration_hours:g} h "
+                f"({spec.polls} polls)")
+    else:
+        rates = ", ".join(f"{r:g}" for r in spec.requests_per_second_rates)
+        plan = f"rates {rates} req/s, {spec.test_length_in_seconds:g} s each, {spec.arrival}"
+    return f"{plan}\nload types (prompt/prefix/output × weight): {types}"

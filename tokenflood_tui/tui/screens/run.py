@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
-from ...engine import RunSnapshot
+from ...run.coordinator import RunSnapshot
 from ...summary import PhaseStats
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart

@@ -15,8 +15,9 @@ from textual.widgets import Collapsible, Label, Select, Static
 from ...budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
                        BudgetEstimate, estimate, format_duration, read_limit)
 from ...errors import TokenfloodError
-from ...schedule import plan_phases
-from ...specs import EndpointSpec, RunSuite, load_run_suite
+from ...run.schedule import plan_phases
+from ...errors import ConfigError
+from ...specs import EndpointSpec, LoadTestSuite, load_run_suite
 from ..widgets.form import FieldRow, FormInput, Note, hint
 from ..widgets.form_values import (ABSENT, list_text, number_list, number_or_text, number_text,
                                    plain_text, text_or_absent, without_absent)
@@ -49,7 +50,7 @@ class SuiteEditor(SpecEditorScreen):
 
     KIND = "run"
     WHAT = "run suite"
-    MODEL = RunSuite
+    MODEL = LoadTestSuite
     DEFAULT_FILE_NAME = "run.yml"
 
     DEFAULT_CSS = """
@@ -71,8 +72,12 @@ class SuiteEditor(SpecEditorScreen):
         self._budget_timer: Timer | None = None
 
     @staticmethod
-    def load(path: Path) -> RunSuite:
-        return load_run_suite(path)
+    def load(path: Path) -> LoadTestSuite:
+        suite = load_run_suite(path)
+        if not isinstance(suite, LoadTestSuite):
+            raise ConfigError(f"{path}: an observation suite (type: observation); this editor "
+                              "edits load tests: change the file in a text editor")
+        return suite
 
     # ------------------------------------------------------------------ form
 
@@ -195,7 +200,7 @@ class SuiteEditor(SpecEditorScreen):
 
     def after_check(self) -> None:
         self._show_rates_hint()
-        suite: RunSuite | None = self.spec
+        suite: LoadTestSuite | None = self.spec
         ok = self.query_one("#check-ok", Note)
         if self._budget_timer is not None:
             self._budget_timer.stop()
@@ -243,7 +248,7 @@ class BudgetPreview:
     estimate: BudgetEstimate | None      # None when rough (a huge suite) or impossible
 
 
-def budget_preview(suite: RunSuite, endpoint: EndpointSpec | None) -> BudgetPreview:
+def budget_preview(suite: LoadTestSuite, endpoint: EndpointSpec | None) -> BudgetPreview:
     """What `tokenflood run` will show before asking, and the limits it will refuse to pass."""
     expected = sum(rate * suite.test_length_in_seconds for rate in suite.requests_per_second_rates)
     try:
@@ -260,7 +265,7 @@ def budget_preview(suite: RunSuite, endpoint: EndpointSpec | None) -> BudgetPrev
     return BudgetPreview(lines, est.over_limits, est)
 
 
-def _rough_preview(suite: RunSuite, expected: float) -> BudgetPreview:
+def _rough_preview(suite: LoadTestSuite, expected: float) -> BudgetPreview:
     """Counts from the weighted means when the exact plan would be too big to build as you type."""
     total = sum(lt.weight for lt in suite.load_types)
     mean_in = sum(lt.weight * lt.prompt_length for lt in suite.load_types) / total

@@ -1,9 +1,11 @@
-"""Runs a suite: warm-up, calibration, phases on absolute deadlines, stop and abort (docs/architecture.md).
+"""Runs a plan: warm-up, calibration, phases on absolute deadlines, stop and abort
+(docs/architecture.md#a-run-step-by-step).
 
-The engine coordinates: it calibrates prompts, hands each worker its share of every phase
-(interleaved arrivals, absolute deadlines), collects their records, applies the error limit and
-sends snapshots. It knows nothing about who watches it: it calls a sink, and stops when `stop()`
-is called (from any thread or a signal handler).
+The coordinator asks its planner for one phase at a time, waits for the phase's wall-clock slot
+when it has one (observation polls), hands each worker its share (interleaved arrivals, absolute
+deadlines), collects their records, applies the error limit and sends snapshots. It knows
+nothing about who watches it: it calls a sink, and stops when `stop()` is called (from any
+thread or a signal handler).
 """
 
 from __future__ import annotations
@@ -14,17 +16,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
+from ..clients.base import make_client
+from ..errors import EndpointError
+from ..records import CANCELLED, OK, WORKER_DIED, RequestRecord
+from ..specs import EndpointSpec, RunSuite
+from ..stats import PhaseAccumulator, phase_warnings, warm_up_numpy
+from ..summary import PhaseStats, RunStatus
 from .calibration import Calibration
-from .clients.base import make_client
-from .dispatch import PhaseShare
-from .errors import EndpointError
-from .records import CANCELLED, OK, WORKER_DIED, RequestRecord
+from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
-from .specs import EndpointSpec, RunSuite
-from .stats import PhaseAccumulator, phase_warnings, warm_up_numpy
-from .summary import PhaseStats, RunStatus
+from .sender import PhaseShare
 from .workers import LocalWorker, ProcessWorker, split_concurrency
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
@@ -32,16 +33,17 @@ ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
 # A phase starts this long after its command, so every sender has it before the first deadline.
 PROCESS_START_LEAD_S = 0.15
 LOCAL_START_LEAD_S = 0.005
+WAIT_STEP_S = 1.0         # a wait for a wall-clock slot re-reads the clock this often
 
 
 @dataclass(slots=True)
 class RunSnapshot:
     """How the run stands, for live views: a few per second, never one per request."""
 
-    stage: str                       # preparing, running, draining, finished
-    phase: int                       # current phase, 1-based (0 before the first)
+    stage: str                       # preparing, running, draining, waiting, finished
+    phase: int                       # current phase (or poll), 1-based (0 before the first)
     total_phases: int
-    phases: list[PhaseStats]
+    phases: list[PhaseStats]         # every phase started so far, the current one last
     elapsed_s: float                 # since the first phase started
     remaining_s: float               # scheduled load still to come (drain not included)
     # Set once the run was stopped or aborted, so a live view can say so while in-flight requests
@@ -49,6 +51,9 @@ class RunSnapshot:
     status: RunStatus | None = None
     message: str | None = None
     stopped_at_s: float | None = None
+    missed: list[MissedSlot] = field(default_factory=list)   # polls whose slot passed
+    next_slot_utc: float | None = None   # the next poll's wall-clock start, while waiting for it
+    ends_utc: float | None = None        # when an observation's last poll is due to end
 
 
 @dataclass(slots=True)
@@ -61,40 +66,54 @@ class RunOutcome:
     template_tokens: int
     workers: int = 0
     warnings: list[str] = field(default_factory=list)
+    missed: list[MissedSlot] = field(default_factory=list)
+    anchor_utc: float | None = None    # an observation's first slot
 
 
 class RunSink(Protocol):
     def started(self, t0: float) -> None: ...          # the first phase begins at monotonic t0
+    def phase_started(self, plan: PhasePlan, t_start: float) -> None: ...
     def record(self, rec: RequestRecord) -> None: ...  # a phase request finished (ok or not)
+    def phase_finished(self, stats: PhaseStats) -> None: ...
+    def missed(self, slot: MissedSlot) -> None: ...
     def log(self, level: str, message: str) -> None: ...   # info / warning / error
     def snapshot(self, snap: RunSnapshot) -> None: ...
 
 
-class Engine:
-    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan],
-                 sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0):
+class Coordinator:
+    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
+                 sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
+                 done: list[PhaseStats] | None = None):
         self.suite = suite
         self.endpoint = endpoint
-        self.plans = plans
+        self.planner = planner
         self.sink = sink
         self.snapshot_interval_s = snapshot_interval_s
         self.processes = workers
-        self.accumulators = [
-            PhaseAccumulator(p.phase, p.target_rps, p.length_s, p.requests, suite.percentiles, suite.slo)
-            for p in plans]
+        # Finished phases keep only their statistics (memory stays flat over a days-long
+        # observation); `done` carries those of a run being resumed.
+        self.finished: dict[int, PhaseStats] = {ph.phase: ph for ph in done or []}
+        self.missed: list[MissedSlot] = []
+        self.current: PhaseAccumulator | None = None
+        self._plan: PhasePlan | None = None
         self.warnings: list[str] = []
         self.calibration: Calibration | None = None
         self.workers: list[LocalWorker | ProcessWorker] = []
         self._stage = "preparing"
-        self._current = 0
+        self._next_slot_utc: float | None = None
         self._t0: float | None = None
         self._recent: deque[bool] = deque(maxlen=ERROR_WINDOW)
         self._status: RunStatus | None = None    # set once by stop/abort
         self._message: str | None = None
         self._stopped_at_s: float | None = None
+        self._stopped = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
+
+    @property
+    def lead_s(self) -> float:
+        return PROCESS_START_LEAD_S if self.processes > 0 else LOCAL_START_LEAD_S
 
     # ------------------------------------------------------------------ control
 
@@ -119,6 +138,7 @@ class Engine:
             return
         self._status, self._message = status, message
         self._stopped_at_s = self._load_sent_s(time.monotonic())
+        self._stopped.set()
         if self._stage == "preparing" and self._main is not None:
             self._main.cancel()
         for worker in self.workers:
@@ -148,12 +168,17 @@ class Engine:
                 return self.outcome()
             self._t0 = time.monotonic()
             self.sink.started(self._t0)
-            seq = 0
-            for plan in self.plans:
-                if self._status is not None:
+            while self._status is None:
+                missed, plan = self.planner.next(time.time())
+                for slot in missed:
+                    self._miss(slot)
+                if plan is None:
                     break
-                await self._run_phase(plan, seq)
-                seq += plan.requests
+                if plan.slot_utc is not None:
+                    await self._wait_for_slot(plan)
+                    if self._status is not None:
+                        break
+                await self._run_phase(plan)
             self._stage = "finished"
         finally:
             ticker.cancel()
@@ -172,16 +197,23 @@ class Engine:
         return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i])
                 for i in range(count)]
 
+    def phases(self, now: float | None = None) -> list[PhaseStats]:
+        """Every phase started so far, in order, the one under way last."""
+        out = [self.finished[k] for k in sorted(self.finished)]
+        if self.current is not None and self.current.phase not in self.finished:
+            out.append(self.current.stats(now))
+        return out
+
     def outcome(self) -> RunOutcome:
         """How the run stands or ended: status, message and every started phase's statistics."""
         cal = self.calibration
         return RunOutcome(
-            status=self._status or "completed", message=self._message,
-            phases=[acc.stats() for acc in self.accumulators if acc.t_start is not None],
+            status=self._status or "completed", message=self._message, phases=self.phases(),
             client=self.endpoint.resolved_client,
             token_counter=cal.token_counter if cal else "none",
             template_tokens=cal.factory.template_tokens if cal and cal.factory else 0,
-            workers=self.processes, warnings=self.warnings)
+            workers=self.processes, warnings=self.warnings, missed=list(self.missed),
+            anchor_utc=getattr(self.planner, "anchor_utc", None))
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -204,16 +236,43 @@ class Engine:
 
     # ------------------------------------------------------------------ phases
 
-    async def _run_phase(self, plan: PhasePlan, first_seq: int) -> None:
-        acc = self.accumulators[plan.phase - 1]
-        self._current = plan.phase
+    def _miss(self, slot: MissedSlot) -> None:
+        self.missed.append(slot)
+        self.sink.missed(slot)
+        self.sink.log("warning", f"poll {slot.phase} missed: {slot.reason}")
+
+    async def _wait_for_slot(self, plan: PhasePlan) -> None:
+        """Sleep until the slot (less the lead the senders need), reading the wall clock again
+        every second: a suspended machine or a clock step must not move the poll."""
+        assert plan.slot_utc is not None
+        self._stage, self._next_slot_utc = "waiting", plan.slot_utc
+        try:
+            while (left := plan.slot_utc - self.lead_s - time.time()) > 0:
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), min(left, WAIT_STEP_S))
+                    return
+                except TimeoutError:
+                    pass
+        finally:
+            self._next_slot_utc = None
+
+    async def _run_phase(self, plan: PhasePlan) -> None:
+        acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,
+                               self.suite.percentiles, self.suite.slo)
+        self.current, self._plan = acc, plan
         self._stage = "running"
-        self.sink.log("info", f"phase {plan.phase}: {plan.target_rps:g} req/s for "
+        word = "poll" if plan.slot_utc is not None else "phase"
+        self.sink.log("info", f"{word} {plan.phase}: {plan.target_rps:g} req/s for "
                               f"{plan.length_s:g} s ({plan.requests} requests)")
-        lead = PROCESS_START_LEAD_S if self.processes > 0 else LOCAL_START_LEAD_S
-        acc.t_start = time.monotonic() + lead
+        now = time.monotonic()
+        if plan.slot_utc is not None:
+            # deadlines on the slot, also when it is a little behind: late requests go at once
+            acc.t_start = now + (plan.slot_utc - time.time())
+        else:
+            acc.t_start = now + self.lead_s
+        self.sink.phase_started(plan, acc.t_start)
         deadlines = acc.t_start + plan.offsets_s
-        seqs = np.arange(first_seq, first_seq + plan.requests)
+        seqs = plan.seqs
         n = len(self.workers)
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
                              seqs[i::n]) for i in range(n)]
@@ -234,6 +293,10 @@ class Engine:
         if failures and not isinstance(failures[0], EndpointError):
             raise failures[0]
         stats = acc.stats()
+        self.finished[plan.phase] = stats
+        self.current = None
+        if self._status is None:       # a phase cut short by a stop is not finished: a resume
+            self.sink.phase_finished(stats)   # runs it again in full
         template = self.calibration.factory.template_tokens if self.calibration and \
             self.calibration.factory else 0
         for message in phase_warnings(stats, template):
@@ -253,8 +316,10 @@ class Engine:
             raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
+        acc = self.current
+        limit = self.suite.error_limit
         for rec in records:
-            acc = self.accumulators[rec.phase - 1]
+            assert acc is not None and rec.phase == acc.phase, "a record outside its phase"
             acc.add(rec)
             self.sink.record(rec)
             if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
@@ -263,18 +328,17 @@ class Engine:
             if not rec.ok:
                 self.sink.log("error", f"phase {rec.phase}: {rec.status}: {rec.error_message}")
             failures = sum(self._recent)
-            if (len(self._recent) >= ERROR_MIN_SAMPLE
-                    and failures / len(self._recent) > self.suite.error_limit):
+            if (limit is not None and len(self._recent) >= ERROR_MIN_SAMPLE
+                    and failures / len(self._recent) > limit):
                 self.stop("aborted",
                           f"error limit: {failures} of the last {len(self._recent)} requests "
-                          f"failed (error_limit {self.suite.error_limit:g}); last error: "
-                          f"{rec.error_message}")
+                          f"failed (error_limit {limit:g}); last error: {rec.error_message}")
 
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> RunSnapshot:
         now = time.monotonic()
-        current = self.accumulators[self._current - 1] if self._current else None
+        current = self.current
         client_cpu = self._client_cpu(now)
         if current is not None and current.t_done is None:
             for worker in self.workers:
@@ -283,28 +347,28 @@ class Engine:
                     current.report_sent(worker.index, sent)
             if client_cpu is not None:
                 current.client_cpu = client_cpu    # live: the last interval; final: the phase
-        phases = [acc.stats(now) for acc in self.accumulators if acc.t_start is not None]
-        remaining = sum(p.length_s for p in self.plans[self._current:])
+        phases = self.phases(now)
+        remaining = sum(p.length_s for p in self.planner.remaining)
         stage = self._stage
         if phases and not phases[-1].finished:
             remaining += max(0.0, phases[-1].length_s - phases[-1].elapsed_s)
             if stage == "running" and phases[-1].elapsed_s >= phases[-1].length_s:
                 stage = "draining"         # every arrival is out; in-flight requests finish
-        return RunSnapshot(stage=stage, phase=self._current, total_phases=len(self.plans),
-                           phases=phases,
+        return RunSnapshot(stage=stage, phase=self._plan.phase if self._plan else 0,
+                           total_phases=len(self.planner.plans), phases=phases,
                            elapsed_s=0.0 if self._t0 is None else now - self._t0,
                            remaining_s=remaining if self._status is None else 0.0,
                            status=self._status, message=self._message,
-                           stopped_at_s=self._stopped_at_s)
+                           stopped_at_s=self._stopped_at_s, missed=list(self.missed),
+                           next_slot_utc=self._next_slot_utc,
+                           ends_utc=self.planner.ends_utc(time.time()))
 
     def _load_sent_s(self, now: float) -> float:
         """Seconds of the planned load sent so far: whole phases, then the current one's part."""
-        sent = 0.0
-        for plan, acc in zip(self.plans, self.accumulators, strict=True):
-            if acc.t_start is None:
-                break
-            end = acc.t_done if acc.t_done is not None else now
-            sent += min(plan.length_s, max(0.0, end - acc.t_start))
+        sent = sum(min(ph.length_s, ph.elapsed_s) for ph in self.finished.values())
+        acc = self.current
+        if acc is not None and acc.t_start is not None:
+            sent += min(acc.length_s, max(0.0, now - acc.t_start))
         return sent
 
     def _client_cpu(self, now: float) -> float | None:

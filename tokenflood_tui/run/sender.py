@@ -1,6 +1,6 @@
 """Sends one worker's share of each phase on absolute deadlines and reports what it measured.
 
-A Dispatcher runs in a worker process (or, for light headless runs, in the coordinator's own
+A Sender runs in a worker process (or, for light headless runs, in the coordinator's own
 event loop). It owns a client and hands every finished request (ok or failed) to `on_records`;
 `run_phase` returns when the share is sent and drained. `phase` and `sent` (requests handed to
 the client so far in that phase) can be read at any time.
@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import prompts
-from .clients.base import Client, make_client
-from .records import CANCELLED, STREAM_ERROR, RequestRecord
-from .specs import EndpointSpec, RunSuite
+from .. import prompts
+from ..clients.base import Client, make_client
+from ..records import CANCELLED, STREAM_ERROR, RequestRecord
+from ..specs import EndpointSpec, RunSuite
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
 
@@ -43,7 +43,7 @@ def share_rate(deadlines: np.ndarray) -> float:
     return (len(deadlines) - 1) / max(float(deadlines[-1] - deadlines[0]), 1e-3)
 
 
-class Dispatcher:
+class Sender:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None = None):
         self.suite = suite

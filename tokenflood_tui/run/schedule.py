@@ -6,22 +6,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .specs import RunSuite
+from ..specs import LoadTestSuite, RunSuite
 
 
 @dataclass(frozen=True, slots=True)
 class PhasePlan:
-    """Everything one phase will send: offsets from the phase start and a load type for each."""
+    """Everything one phase (or poll) will send: offsets from its start and a load type each."""
 
-    phase: int                 # 1-based
+    phase: int                 # 1-based: the phase, or the poll
     target_rps: float
     length_s: float
     offsets_s: np.ndarray      # float64, ascending, all < length_s
-    load_types: np.ndarray     # int, index into RunSuite.load_types
+    load_types: np.ndarray     # int, index into the suite's load_types
+    slot_utc: float | None = None   # a poll's wall-clock start; None: when the previous drained
+    first_seq: int = 0         # the run-wide sequence number of its first arrival
 
     @property
     def requests(self) -> int:
         return len(self.offsets_s)
+
+    @property
+    def seqs(self) -> np.ndarray:
+        return np.arange(self.first_seq, self.first_seq + self.requests)
 
 
 # A poisson phase of mean m draws fewer than m - 8·sqrt(m) arrivals with probability below 1e-15.
@@ -64,14 +70,21 @@ def arrival_offsets(rate: float, length_s: float, arrival: str, rng: np.random.G
     return times[times < length_s]
 
 
-def plan_phases(suite: RunSuite) -> list[PhasePlan]:
-    """The full, seeded schedule of a run: the same suite and seed always give the same plan."""
+def load_type_weights(suite: RunSuite) -> np.ndarray:
     weights = np.array([lt.weight for lt in suite.load_types], dtype=np.float64)
-    weights /= weights.sum()
-    plans = []
+    return weights / weights.sum()
+
+
+def plan_phases(suite: LoadTestSuite) -> list[PhasePlan]:
+    """The full, seeded schedule of a load test: the same suite and seed always give the same plan."""
+    weights = load_type_weights(suite)
+    plans: list[PhasePlan] = []
+    seq = 0
     for i, rate in enumerate(suite.requests_per_second_rates):
         rng = np.random.default_rng([suite.seed, i])
         offsets = arrival_offsets(rate, suite.test_length_in_seconds, suite.arrival, rng)
         kinds = rng.choice(len(weights), size=len(offsets), p=weights)
-        plans.append(PhasePlan(i + 1, rate, suite.test_length_in_seconds, offsets, kinds))
+        plans.append(PhasePlan(i + 1, rate, suite.test_length_in_seconds, offsets, kinds,
+                               first_seq=seq))
+        seq += len(offsets)
     return plans

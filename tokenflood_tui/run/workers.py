@@ -17,16 +17,19 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from . import loops, prompts
-from .dispatch import Dispatcher, PhaseShare
-from .errors import EndpointError
-from .records import WORKER_DIED, RequestRecord
-from .specs import EndpointSpec, RunSuite
+from .. import prompts
+
+from . import loops
+from .messages import (Close, Closed, Failed, PhaseDone, Ready, Records, RunPhase, Start,
+                       Status, Stop)
+from .sender import PhaseShare, Sender
+from ..errors import EndpointError
+from ..records import WORKER_DIED, RequestRecord
+from ..specs import EndpointSpec, RunSuite
 
 OnRecords = Callable[[list[RequestRecord]], None]
 STATUS_INTERVAL_S = 0.1       # a worker reports its sent count and CPU time this often
@@ -73,68 +76,6 @@ def split_concurrency(max_concurrency: int | None, workers: int) -> list[int | N
     return [base + (1 if i < extra else 0) for i in range(workers)]
 
 
-# ---------------------------------------------------------------------- messages over the pipe
-# coordinator -> worker
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    factory: prompts.PromptFactory
-
-
-@dataclass(frozen=True, slots=True)
-class RunPhase:
-    share: PhaseShare
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    pass
-
-
-# worker -> coordinator
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Records:
-    records: list[RequestRecord]
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """Sent so far in `phase` (tagged, so a count never lands on the wrong phase), CPU time."""
-
-    phase: int
-    sent: int
-    cpu_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseDone:
-    phase: int
-    sent: int
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    message: str
-
-
 # ---------------------------------------------------------------------- the coordinator's side
 
 
@@ -144,7 +85,7 @@ class LocalWorker:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None):
         self.index = 0
-        self.dispatcher = Dispatcher(suite, endpoint, on_records, max_concurrency)
+        self.dispatcher = Sender(suite, endpoint, on_records, max_concurrency)
         self._cpu0 = time.process_time()
 
     def launch(self) -> None:
@@ -414,7 +355,7 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
         flush()                  # every record of the phase before the phase is done
         conn.send(PhaseDone(share.phase, sent))
 
-    dispatcher = Dispatcher(suite, endpoint, on_records, max_concurrency)
+    dispatcher = Sender(suite, endpoint, on_records, max_concurrency)
     threading.Thread(target=read_pipe, args=(conn, loop, commands.put_nowait, gone),
                      name="commands", daemon=True).start()
     reporter = asyncio.create_task(report())

@@ -1,0 +1,146 @@
+"""`tokenflood resume` after a SIGKILL: no row lost or duplicated, finished phases not re-run, the
+summary complete; completed runs and folders that cannot be resumed get a clear message."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import TOKENFLOOD, run_tokenflood, write
+
+ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
+        yield s
+
+
+def start(tmp_path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([TOKENFLOOD, "run", *args, "--yes", "--headless", "--results-dir",
+                             "results"], cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_when(proc: subprocess.Popen, tmp_path, text: str, timeout: float = 60) -> None:
+    """SIGKILL the whole process group once the journal has `text`: no handler runs, no summary."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        journal = next(iter((tmp_path / "results").glob("*/journal.jsonl")), None)
+        if journal is not None and text in journal.read_text():
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            return
+        time.sleep(0.02)
+    proc.kill()
+    raise AssertionError(f"{text!r} never reached the journal")
+
+
+def rows(folder) -> list[dict]:
+    with open(folder / "requests.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_killed_load_test_resumes_at_its_unfinished_phase(tmp_path, sim, workers):
+    write(tmp_path / "run.yml", "name: three\nrequests_per_second_rates: [10, 10, 10]\n"
+          "test_length_in_seconds: 2\narrival: constant\n"
+          "load_types:\n- {prompt_length: 64, output_length: 4}\n")
+    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    proc = start(tmp_path, "run.yml", "endpoint.yml", "--workers", workers)
+    # killed in phase 2, after phase 1 finished and while phase 2 is under way
+    kill_when(proc, tmp_path, '"event":"phase_started","phase":2,')
+    (folder,) = (tmp_path / "results").iterdir()
+    assert not (folder / "summary.json").exists()
+    before = rows(folder)
+    assert Counter(r["phase"] for r in before)["1"] == 20
+
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", workers,
+                          cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert "resuming" in done.stderr and "phase 2" in done.stderr
+    after = rows(folder)
+    # every row written before is still there, as it was (the half-done phase's now superseded)
+    assert [{k: v for k, v in r.items() if k != "superseded"} for r in after[:len(before)]] == [
+        {k: v for k, v in r.items() if k != "superseded"} for r in before]
+    kept = [r for r in after if r["superseded"] == "false"]
+    assert Counter(r["phase"] for r in kept) == {"1": 20, "2": 20, "3": 20}
+    assert all(r["superseded"] == "true" for r in after[:len(before)] if r["phase"] == "2")
+    # phase 1 was not sent again; no arrival is counted twice
+    assert len({r["seq"] for r in kept}) == 60
+    assert sum(r["phase"] == "1" for r in after) == 20
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["status"] == "completed" and [(p["phase"], p["sent"]) for p in s["phases"]] == [
+        (1, 20), (2, 20), (3, 20)]
+    (resumed,) = s["resumed"]
+    assert resumed["from_phase"] == 2 and resumed["superseded_rows"] == sum(
+        r["phase"] == "2" for r in before)
+    # times go on from the first run's origin, across the gap
+    assert float(kept[-1]["t_sched_s"]) > float(before[-1]["t_sched_s"])
+
+    again = run_tokenflood("resume", folder.name, "--yes", "--headless", cwd=tmp_path)
+    assert again.code == 2 and "this run completed; there is nothing to resume" in again.stderr
+
+
+def test_a_killed_observation_resumes_at_the_next_slot_and_records_the_gap(tmp_path, sim):
+    interval = 4.0
+    write(tmp_path / "obs.yml", f"""\
+type: observation
+name: watch
+duration_hours: {6 * interval / 3600}
+polling_interval_minutes: {interval / 60}
+num_requests: 2
+within_seconds: 1
+load_type: {{prompt_length: 64, output_length: 4}}
+""")
+    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    proc = start(tmp_path, "obs.yml", "endpoint.yml", "--workers", "0")
+    kill_when(proc, tmp_path, '"event":"phase_finished","phase":2,')
+    (folder,) = (tmp_path / "results").iterdir()
+    before = rows(folder)
+    time.sleep(2 * interval)                  # down for about two slots
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", "0",
+                          cwd=tmp_path, timeout=120)
+    assert done.code == 0, done.stderr
+    s = json.loads((folder / "summary.json").read_text())
+    polls = s["polls"]
+    assert [p["phase"] for p in polls] == [1, 2, 3, 4, 5, 6]
+    missed = [p for p in polls if p["missed"]]
+    ran = [p for p in polls if not p["missed"]]
+    assert 1 <= len(missed) <= 4 and all(p["sent"] == 0 for p in missed)
+    assert all("not running" in p["missed"] or "interrupted" in p["missed"] for p in missed)
+    assert all(p["ok"] == 2 for p in ran) and {1, 2} <= {p["phase"] for p in ran}
+    after = rows(folder)
+    # polls 1 and 2 finished before the kill: their rows are kept as they were
+    finished = [r for r in before if r["poll"] in ("1", "2")]
+    assert [r for r in after if r["poll"] in ("1", "2")] == finished and len(finished) == 4
+    kept = [r for r in after if r["superseded"] == "false"]
+    assert len(kept) == 2 * len(ran) and len({r["seq"] for r in kept}) == len(kept)
+    assert s["resumed"][0]["missed_polls"] >= 1
+    with open(folder / "polls.csv", newline="") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == [
+            "missed" if p["missed"] else "ok" for p in polls]
+
+
+def test_a_folder_without_a_journal_or_with_redacted_secrets_says_what_to_do(tmp_path, sim):
+    folder = tmp_path / "results" / "2026-01-01_00-00-00_old_m"
+    folder.mkdir(parents=True)
+    write(folder / "run.yml", "name: old\nrequests_per_second_rates: [1]\ntest_length_in_seconds: 2\n"
+          "load_types:\n- {prompt_length: 64, output_length: 4}\n")
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", cwd=tmp_path)
+    assert done.code == 2 and "no journal.jsonl" in done.stderr and "Traceback" not in done.stderr
+    write(folder / "journal.jsonl", "")
+    write(folder / "endpoint.yml", "provider: hosted_vllm\nmodel: m\nbase_url: http://127.0.0.1:9/v1\n"
+          "extra_headers: {Authorization: '***redacted***'}\n")
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", cwd=tmp_path)
+    assert done.code == 2 and "--endpoint ENDPOINT.yml" in done.stderr

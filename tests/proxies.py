@@ -1,0 +1,70 @@
+"""A TCP proxy for tests: hold chosen requests unanswered, or drop every connection for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+
+class TcpProxy:
+    """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
+    picks by their first bytes (at most `limit`) are held unanswered, and while `down` is set
+    every connection is accepted and closed at once (a server that is down behind a balancer)."""
+
+    def __init__(self, upstream_port: int, hold=lambda first: False, limit: int = 1_000_000):
+        self.upstream_port = upstream_port
+        self.hold = hold
+        self.limit = limit
+        self.held = 0
+        self.down = False
+        self.dropped = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def _main(self, ready):
+        async def pipe(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader, writer):
+            if self.down:
+                self.dropped += 1
+                writer.close()
+                return
+            first = await reader.read(65536)
+            if self.held < self.limit and self.hold(first):
+                self.held += 1
+                await asyncio.sleep(3600)          # accepted, read, never answered
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            up_writer.write(first)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        async def start():
+            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def close(self):
+        async def shutdown():
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)

@@ -1,0 +1,154 @@
+"""Planners: what a run sends and when. One engine sends, times and records; a planner decides the
+phases — fixed rate phases for a load test, polls on wall-clock slots for an observation (and,
+next, phases chosen while a search runs).
+
+A planner hands the coordinator one `PhasePlan` at a time (`next`), with the slots it had to skip
+since the last one. A phase with `slot_utc` starts on that wall-clock instant; one without starts
+as soon as the previous one has drained.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..specs import LoadTestSuite, ObservationSuite, RunSuite
+from .schedule import PhasePlan, load_type_weights, plan_phases
+
+
+@dataclass(frozen=True, slots=True)
+class MissedSlot:
+    """A poll whose wall-clock slot passed before it could start."""
+
+    phase: int
+    slot_utc: float
+    reason: str
+
+
+class Planner(ABC):
+    """The phases of a run, in order, from `start` (1-based; later on a resume)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, plans: list[PhasePlan], start: int = 1):
+        self.plans = plans            # every phase of the run, as planned
+        self._next = start - 1
+
+    @property
+    def remaining(self) -> list[PhasePlan]:
+        """The phases still to run: what the budget counts."""
+        return self.plans[self._next:]
+
+    @abstractmethod
+    def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
+        """Slots skipped since the last phase, and the next phase (None: the run is over)."""
+
+    def ends_utc(self, now_utc: float) -> float | None:
+        """When the last phase is due to end, on the wall clock, if the plan says."""
+        return None
+
+
+class NoPlan(Planner):
+    """A run refused before it was planned (over a budget limit): nothing to send."""
+
+    kind = "load_test"
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
+        return [], None
+
+
+class LoadTestPlanner(Planner):
+    """One phase per rate, each as soon as the previous one has drained."""
+
+    kind = "load_test"
+
+    def __init__(self, suite: LoadTestSuite, start: int = 1):
+        super().__init__(plan_phases(suite), start)
+
+    def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
+        if self._next >= len(self.plans):
+            return [], None
+        self._next += 1
+        return [], self.plans[self._next - 1]
+
+
+class ObservationPlanner(Planner):
+    """Poll k at `anchor + (k-1) × interval` on the wall clock: `num_requests` requests spread
+    evenly over `within_seconds`. A late poll never shifts later ones: it starts at once, its
+    requests keep their deadlines (their dispatch delay says how late they went out); a poll whose
+    window is already over when the coordinator is ready is missed."""
+
+    kind = "observation"
+
+    def __init__(self, suite: ObservationSuite, anchor_utc: float, start: int = 1):
+        self.suite = suite
+        self.anchor_utc = anchor_utc
+        super().__init__(plan_polls(suite, anchor_utc), start)
+
+    def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
+        missed: list[MissedSlot] = []
+        while self._next < len(self.plans):
+            plan = self.plans[self._next]
+            self._next += 1
+            assert plan.slot_utc is not None
+            if now_utc <= plan.slot_utc + plan.length_s:
+                return missed, plan
+            missed.append(MissedSlot(plan.phase, plan.slot_utc,
+                                     "its slot passed before tokenflood was ready (the previous "
+                                     "poll still finishing, or the machine busy or asleep)"))
+        return missed, None
+
+    def skip_until(self, now_utc: float, reason: str) -> list[MissedSlot]:
+        """On a resume: every poll whose window is already over is missed, for `reason`."""
+        missed: list[MissedSlot] = []
+        while self._next < len(self.plans):
+            plan = self.plans[self._next]
+            assert plan.slot_utc is not None
+            if now_utc <= plan.slot_utc + plan.length_s:
+                break
+            missed.append(MissedSlot(plan.phase, plan.slot_utc, reason))
+            self._next += 1
+        return missed
+
+    def ends_utc(self, now_utc: float) -> float | None:
+        return self.anchor_utc + len(self.plans) * self.suite.interval_s
+
+
+def first_slot(suite: ObservationSuite, now_utc: float, lead_s: float) -> float:
+    """The first poll's wall-clock start: the next whole multiple of the interval in UTC (a
+    15-minute interval polls at :00, :15, :30, :45), or `now + lead` with `align: false`."""
+    if not suite.align:
+        return now_utc + lead_s
+    interval = suite.interval_s
+    return math.ceil((now_utc + lead_s) / interval) * interval
+
+
+def plan_polls(suite: ObservationSuite, anchor_utc: float) -> list[PhasePlan]:
+    """Every poll of an observation: its slot, and its requests spread evenly over the window."""
+    weights = load_type_weights(suite)
+    n = suite.num_requests
+    offsets = np.arange(n, dtype=np.float64) * (suite.within_seconds / n)
+    plans = []
+    for k in range(1, suite.polls + 1):
+        rng = np.random.default_rng([suite.seed, k])
+        kinds = rng.choice(len(weights), size=n, p=weights)
+        plans.append(PhasePlan(k, n / suite.within_seconds, suite.within_seconds, offsets, kinds,
+                               slot_utc=anchor_utc + (k - 1) * suite.interval_s,
+                               first_seq=(k - 1) * n))
+    return plans
+
+
+def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: float | None = None,
+                 start: int = 1) -> Planner:
+    """The planner for a suite's kind; `anchor_utc` and `start` continue a resumed run."""
+    if isinstance(suite, ObservationSuite):
+        anchor = anchor_utc if anchor_utc is not None else first_slot(suite, now_utc, lead_s)
+        return ObservationPlanner(suite, anchor, start)
+    return LoadTestPlanner(suite, start)
