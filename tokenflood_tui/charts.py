@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -41,15 +41,24 @@ def _figure(phases: list[PhaseStats], percentiles: list[float], metrics: list[st
                  (rates, [f"{r:g}" for r in rates]) if rates else None, width, height)
 
 
+def _new_figure(rows: int, width: int, height: int):
+    """A private plotext figure of `rows` subplots at exactly width x height: plotext would
+    shrink it to the terminal's size (80 columns without one, so a chart saved by a run under
+    nohup, or drawn in the TUI's tests, came out narrower than asked)."""
+    from plotext._figure import _figure_class
+
+    fig = _figure_class()
+    fig._limit_size(False, False)
+    fig.subplots(rows, 1)
+    fig.plotsize(width, height)
+    return fig
+
+
 def _draw(lines: dict[str, list[tuple[str, tuple[list, list]]]], title: str, xlabel: str,
           xticks: tuple[list, list[str]] | None, width: int, height: int):
     """A private plotext figure (plotext's module-level figure is shared state across threads):
     one subplot per metric, one line per percentile."""
-    from plotext._figure import _figure_class
-
-    fig = _figure_class()
-    fig.subplots(len(lines), 1)
-    fig.plotsize(width, height)
+    fig = _new_figure(len(lines), width, height)
     for row, (metric, series) in enumerate(lines.items(), start=1):
         plt = fig.subplot(row, 1)
         # "clear": no canvas colours, so the chart sits on the terminal's (or theme's) background;
@@ -72,32 +81,109 @@ def _draw(lines: dict[str, list[tuple[str, tuple[list, list]]]], title: str, xla
     return fig
 
 
+# Tick spacings of the time axis: each divides a day, so ticks fall on round clock times (UTC)
+# and midnight is always one of them.
+TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+                43200, 86400)
+TICK_GAP = 3            # columns between two tick labels at least
+MARKER_EVERY_COLS = 4   # a poll's point marker at most every this many columns (long runs)
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def time_ticks(start: datetime, end: datetime, width: int) -> tuple[list[datetime], list[str]]:
+    """Round UTC clock times between `start` and `end`, as many as fit in `width` columns, and
+    their labels: the clock time, with the date where a day begins (and on the first tick) when
+    the run spans more than one day, so a three-day run reads "Dec 01 18:00, 00:00 ... Dec 02"."""
+    span = (end - start).total_seconds()
+    multi_day = start.date() != end.date()
+    seconds = not multi_day and span < 600
+    label_width = 6 if multi_day else 8 if seconds else 5     # "Dec 02", "10:15:30", "10:15"
+    fit = max(2, width // (label_width + TICK_GAP))
+    step = next((s for s in TICK_STEPS_S if span / s + 1 <= fit),
+                86400 * (int(span / 86400 / fit) + 1))          # weeks: whole days
+    first = -(-start.timestamp() // step) * step          # the first multiple of step at or after start
+    ticks = []
+    t = first
+    while t <= end.timestamp() + 1e-6:
+        ticks.append(datetime.fromtimestamp(t, UTC))
+        t += step
+    if not ticks:                                         # one poll, or a span shorter than a step
+        ticks = [start]
+    elif multi_day and span and (ticks[0] - start).total_seconds() / span * width >= 12 + TICK_GAP:
+        ticks.insert(0, start)       # room before the first round time: say when the run began
+    labels = []
+    for i, tick in enumerate(ticks):
+        midnight = tick.hour == tick.minute == tick.second == 0
+        if not multi_day:
+            labels.append(tick.strftime("%H:%M:%S" if seconds else "%H:%M"))
+        elif i == 0 and not midnight:
+            labels.append(tick.strftime("%b %d %H:%M"))
+        elif midnight or step >= 86400:
+            labels.append(tick.strftime("%b %d"))
+        else:
+            labels.append(tick.strftime("%H:%M"))
+    return ticks, labels
+
+
+def _segments(xs: list[float], values: list[float | None]) -> list[tuple[list, list]]:
+    """Runs of consecutive polls with a value: a missed poll (or one where nothing succeeded)
+    breaks the line, so a gap in the data is a gap in the chart."""
+    runs: list[tuple[list, list]] = []
+    current: tuple[list, list] | None = None
+    for x, v in zip(xs, values, strict=True):
+        if v is None:
+            current = None
+            continue
+        if current is None:
+            current = ([], [])
+            runs.append(current)
+        current[0].append(x)
+        current[1].append(v)
+    return runs
+
+
 def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: list[str],
                      width: int, height: int):
-    """Percentiles per poll against the time of day (UTC): hours since the first poll's slot,
-    labelled with the clock time; missed polls leave gaps."""
-    slots = [datetime.fromisoformat(p.slot_utc.replace("Z", "+00:00")) for p in polls]
-    start = slots[0] if slots else None
-    hours = [(t - start).total_seconds() / 3600.0 for t in slots] if start else []
-
-    def series(metric: str, percentile: float) -> tuple[list, list]:
-        xs, ys = [], []
-        for x, poll in zip(hours, polls, strict=True):
-            value = poll.metric(metric).at(percentile)
-            if value is not None and not poll.missed:
-                xs.append(x)
-                ys.append(value)
-        return xs, ys
-
-    lines = {m: [(pkey(p), series(m, p)) for p in percentiles] for m in metrics}
-    ticks = None
-    if hours:
-        step = max(1, len(hours) // 6)
-        picked = list(range(0, len(hours), step))
-        ticks = ([hours[i] for i in picked],
-                 [slots[i].strftime("%H:%M:%S" if hours[-1] < 1 else "%H:%M" if hours[-1] < 24
-                                    else "%d %H:%M") for i in picked])
-    return _draw(lines, " per poll", "slot (UTC)", ticks, width, height)
+    """Percentiles per poll against the time of day (UTC): x is hours since the first poll's
+    slot, labelled with round clock times; missed polls leave gaps in the lines."""
+    slots = [_utc(p.slot_utc) for p in polls]
+    hours = [(t - slots[0]).total_seconds() / 3600.0 for t in slots] if slots else []
+    fig = _new_figure(len(metrics), width, height)
+    plot_width = width - 8                                # less the y axis labels
+    marker_every = max(1, -(-len(polls) * MARKER_EVERY_COLS // max(plot_width, 1)))
+    for row, metric in enumerate(metrics, start=1):
+        plt = fig.subplot(row, 1)
+        plt.theme("clear")                                # see _draw
+        plt.title(TITLES.get(metric, metric) + " per poll")
+        any_points = False
+        for i, p in enumerate(percentiles):
+            values = [None if poll.missed else poll.metric(metric).at(p) for poll in polls]
+            color = LINE_COLOURS[i % len(LINE_COLOURS)]
+            marker = POINT_MARKERS[i % len(POINT_MARKERS)]
+            for k, (xs, ys) in enumerate(_segments(hours, values)):
+                plt.plot(xs, ys, label=f"{pkey(p)} {marker}" if k == 0 else None,
+                         marker="braille", color=color)
+                any_points = True
+            # markers tell the percentiles apart without colour; on a long run only every few
+            # polls get one, or they would cover the lines
+            picked = [(x, v) for j, (x, v) in enumerate(zip(hours, values, strict=True))
+                      if v is not None and j % marker_every == 0]
+            if picked:
+                plt.scatter([x for x, _ in picked], [v for _, v in picked], marker=marker,
+                            color=color)
+        if not any_points:
+            plt.text("no finished requests yet", 0.5, 0.5)
+        if slots:
+            ticks, labels = time_ticks(slots[0], slots[-1], plot_width - 12)
+            plt.xticks([(t - slots[0]).total_seconds() / 3600.0 for t in ticks], labels)
+            if hours[-1] > 0:
+                plt.xlim(0, hours[-1])
+            day = "" if slots[0].date() != slots[-1].date() else f", {slots[0]:%Y-%m-%d}"
+            plt.xlabel(f"poll slot (UTC{day})")
+    return fig
 
 
 def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,

@@ -136,15 +136,37 @@ def _on_signal(run: Run, sig: int) -> None:
     run.stop()
 
 
+LAST_POLLS_PRINTED = 10    # a days-long observation has hundreds; summary.md and polls.csv have all
+
+
 def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
-    """The phase table, failures and warnings, and where the results are (also after the TUI)."""
+    """The phase table (an observation: hours of day and the last polls), failures and warnings,
+    and where the results are (also after the TUI)."""
     s = result.summary
-    out.write(f"\ntokenflood run {s.run_name!r} on {s.model}: {s.status}"
+    kind = "observation" if s.type == "observation" else "run"
+    out.write(f"\ntokenflood {kind} {s.run_name!r} on {s.model}: {s.status}"
               + (f" ({s.message})" if s.message else "") + "\n\n")
-    out.write(report.phase_table(s.phases, s.percentiles) + "\n")
-    errors = report.error_table(s.phases)
+    if s.type == "observation":
+        for line in report.observation_lines(s):
+            out.write(line + "\n")
+        out.write("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles) + "\n")
+        shown = s.polls[-LAST_POLLS_PRINTED:]
+        out.write("\npolls:\n" if len(shown) == len(s.polls) else
+                  f"\nthe last {len(shown)} of {len(s.polls)} polls (every poll is in summary.md "
+                  "and polls.csv):\n")
+        out.write(report.poll_table(shown, s.percentiles, reasons=False) + "\n")
+        missed = report.missed_lines(s.polls)
+        if missed:
+            out.write("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
+        errors = report.poll_failures(s.polls)
+    else:
+        out.write(report.phase_table(s.phases, s.percentiles) + "\n")
+        errors = report.error_table(s.phases)
     if errors:
         out.write("\nfailures:\n" + errors + "\n")
+    if s.resumed:
+        out.write("\nresumed:\n" + "".join(
+            f"  - {line}\n" for line in report.resume_lines(s.resumed, s.type == "observation")))
     if s.warnings:
         out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s.warnings))
     out.write(f"\nresults: {result.folder}\n")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .summary import METRICS, PhaseStats, RunSummary, pkey
+from dataclasses import dataclass
+from datetime import datetime
+
+from .summary import METRICS, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary, pkey
+
+RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
 
 def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
@@ -59,18 +64,152 @@ def error_table(phases: list[PhaseStats]) -> str | None:
     return _table(["phase", "status", "HTTP", "requests", "share"], rows)
 
 
+def poll_status(poll: PollStats) -> str:
+    """'ok', 'missed', 'all failed' or '<n> failed'."""
+    if poll.missed:
+        return "missed"
+    if not poll.failed:
+        return "ok"
+    return "all failed" if not poll.ok else f"{poll.failed} failed"
+
+
+def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool = True) -> str:
+    """A pipe table, one row per poll in slot order, missed ones too; with `reasons` a last
+    column says why a poll was missed (it is long, so the terminal leaves it out)."""
+    pcols = [pkey(p) for p in percentiles]
+    head = (["poll", "slot (UTC)", "status", "sent", "ok", "failed"]
+            + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols] + ["out tok/s"]
+            + (["missed because"] if reasons else []))
+    rows = []
+    for poll in polls:
+        rows.append([str(poll.phase), slot_text(poll.slot_utc), poll_status(poll), str(poll.sent),
+                     str(poll.ok), str(poll.failed)]
+                    + [_num(poll.ttft_ms[c], 1) for c in pcols]
+                    + [_num(poll.e2e_ms[c], 1) for c in pcols]
+                    + [_num(poll.output_tokens_per_s, 1)]
+                    + ([poll.missed or ""] if reasons else []))
+    return _table(head, rows, left=1 if reasons else 0)
+
+
+def hour_table(hours: list[HourStats], percentiles: list[float]) -> str:
+    """A pipe table, one row per hour of day (UTC) that had requests."""
+    pcols = [pkey(p) for p in percentiles]
+    head = (["hour (UTC)", "requests", "ok"] + [f"TTFT {c} ms" for c in pcols]
+            + [f"e2e {c} ms" for c in pcols])
+    rows = [[f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok)]
+            + [_num(h.ttft_ms[c], 1) for c in pcols] + [_num(h.e2e_ms[c], 1) for c in pcols]
+            for h in hours]
+    return _table(head, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class PollFailures:
+    """One kind of failure over all of an observation's polls."""
+
+    status: str
+    http_status: int | None
+    requests: int
+    share: float               # of every request that finished, in every poll
+    polls: int                 # polls that had it
+    first_slot_utc: str
+    last_slot_utc: str
+
+
+def poll_failure_kinds(polls: list[PollStats]) -> list[PollFailures]:
+    """Failures over all polls by kind and HTTP status, the most frequent first."""
+    kinds: dict[tuple[str, int | None], list[tuple[PollStats, int]]] = {}
+    for poll in polls:
+        for e in poll.errors:
+            kinds.setdefault((e.status, e.http_status), []).append((poll, e.count))
+    done = sum(p.ok + p.failed for p in polls)
+    out = [PollFailures(status, http, sum(c for _, c in hits),
+                        sum(c for _, c in hits) / done, len(hits), hits[0][0].slot_utc,
+                        hits[-1][0].slot_utc)
+           for (status, http), hits in kinds.items()]
+    return sorted(out, key=lambda f: -f.requests)
+
+
+def poll_failures(polls: list[PollStats]) -> str | None:
+    """Failures over all polls by kind and HTTP status: how many, their share of every request,
+    how many polls had them and the first and last such poll's slot; None when none failed."""
+    kinds = poll_failure_kinds(polls)
+    if not kinds:
+        return None
+    rows = [[f.status, str(f.http_status or "-"), str(f.requests), f"{f.share:.1%}", str(f.polls),
+             slot_text(f.first_slot_utc), slot_text(f.last_slot_utc)] for f in kinds]
+    return _table(["status", "HTTP", "requests", "share", "polls", "first (UTC)", "last (UTC)"],
+                  rows)
+
+
+def missed_lines(polls: list[PollStats]) -> list[str]:
+    """The missed polls grouped by reason: '2 polls (4-5): <reason>'."""
+    by_reason: dict[str, list[int]] = {}
+    for poll in polls:
+        if poll.missed:
+            by_reason.setdefault(poll.missed, []).append(poll.phase)
+    lines = []
+    for reason, numbers in by_reason.items():
+        runs = _runs(numbers)
+        shown = ", ".join(runs[:RANGES_SHOWN]) + (
+            f" and {len(runs) - RANGES_SHOWN} more runs" if len(runs) > RANGES_SHOWN else "")
+        lines.append(f"{_polls(len(numbers))} ({shown}): {reason}")
+    return lines
+
+
+def resume_lines(resumed: list[ResumeInfo], observation: bool) -> list[str]:
+    """One line per `tokenflood resume` of the run."""
+    lines = []
+    for r in resumed:
+        if observation:
+            lines.append(f"{r.at}: went on at poll {r.from_phase}; {_polls(r.missed_polls)} "
+                         "missed while tokenflood was not running"
+                         + (f"; {r.superseded_rows} row(s) of an interrupted poll superseded"
+                            if r.superseded_rows else ""))
+        else:
+            lines.append(f"{r.at}: re-ran from phase {r.from_phase}"
+                         + (f"; {r.superseded_rows} row(s) of the unfinished phase kept in "
+                            "requests.csv, marked superseded" if r.superseded_rows else ""))
+    return lines
+
+
+def observation_lines(summary: RunSummary) -> list[str]:
+    """What an observation ran and how far it got, for the head of summary.md and the terminal."""
+    polls = summary.polls
+    obs = summary.observation
+    lines = []
+    if obs is not None:
+        lines.append(f"observation: {obs.polls} polls, one every {span_text(obs.interval_s)}, "
+                     f"over {span_text(obs.duration_hours * 3600)}; {obs.num_requests} requests "
+                     f"per poll spread over {obs.within_seconds:g} s; slots "
+                     + ("aligned to whole multiples of the interval (UTC)" if obs.align
+                        else "from the start (not aligned)"))
+    missed = sum(1 for p in polls if p.missed)
+    planned = f" of {obs.polls}" if obs is not None else ""
+    lines.append(f"polls: {len(polls) - missed} ran, {missed} missed ({len(polls)}{planned} "
+                 f"recorded); requests: {sum(p.sent for p in polls)} sent, "
+                 f"{sum(p.ok for p in polls)} ok, {sum(p.failed for p in polls)} failed")
+    if polls:
+        lines.append(f"slots: {slot_text(polls[0].slot_utc)} to {slot_text(polls[-1].slot_utc)} UTC")
+    return lines
+
+
 def markdown(summary: RunSummary) -> str:
     """summary.md: what ran, how it ended, and the tables."""
     s = summary
     pct = s.percentiles
     b = s.budget
     cost = "unknown" if b.estimated_cost_usd is None else f"${b.estimated_cost_usd:.4f}"
+    observation = s.type == "observation"
     lines = [
-        f"# tokenflood run `{s.run_name}` — {s.status}",
+        f"# tokenflood {'observation' if observation else 'run'} `{s.run_name}` — {s.status}",
         "",
         f"- model: `{s.model}` ({s.provider}, client {s.client})"
         + (f" at {s.base_url}" if s.base_url else ""),
         f"- started {s.started_at}, finished {s.finished_at}",
+    ]
+    if observation:
+        lines += [f"- {line}" for line in observation_lines(s)]
+    lines += [
         f"- token counting: {s.token_counter}; chat template adds {s.template_tokens} tokens; "
         f"prompts {'fresh for this run' if s.prompts == 'fresh' else 'reused from the seed'}",
         f"- tokens: input {b.actual_input_tokens:,} (estimated {b.estimated_input_tokens:,}), "
@@ -79,14 +218,63 @@ def markdown(summary: RunSummary) -> str:
     ]
     if s.message:
         lines.append(f"- {s.status}: {s.message}")
-    lines += ["", "## Phases", "", phase_table(s.phases, pct), "", "## Tokens", "",
-              token_table(s.phases), ""]
-    errors = error_table(s.phases)
-    if errors:
-        lines += ["## Failures", "", errors, ""]
-    lines += ["## All metrics", "", detail_table(s.phases, pct), ""]
+    if s.resumed:
+        lines += ["", "## Resumed", ""] + [f"- {line}" for line in resume_lines(s.resumed,
+                                                                             observation)]
+    if observation:
+        lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
+        missed = missed_lines(s.polls)
+        if missed:
+            lines += ["## Missed polls", ""] + [f"- {line}" for line in missed] + [""]
+        lines += ["## Hours of day (UTC)", "", hour_table(s.hours, pct), ""]
+        errors = poll_failures(s.polls)
+        if errors:
+            lines += ["## Failures", "", errors, ""]
+    else:
+        lines += ["", "## Phases", "", phase_table(s.phases, pct), "", "## Tokens", "",
+                  token_table(s.phases), ""]
+        errors = error_table(s.phases)
+        if errors:
+            lines += ["## Failures", "", errors, ""]
+        lines += ["## All metrics", "", detail_table(s.phases, pct), ""]
     lines += ["## Warnings", ""] + ([f"- {w}" for w in s.warnings] or ["none"]) + [""]
     return "\n".join(lines)
+
+
+def slot_text(slot_utc: str) -> str:
+    """'2026-12-01T10:15:00Z' as '2026-12-01 10:15:00'."""
+    try:
+        return datetime.fromisoformat(slot_utc.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return slot_utc
+
+
+def span_text(seconds: float) -> str:
+    """A duration as a person says it: '6 s', '15 min', '3 h', '1 h 30 min', '2 d 6 h'."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    days, rest = divmod(round(seconds / 60), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + (
+        [f"{minutes} min"] if minutes else [])
+    return " ".join(parts)
+
+
+def _polls(n: int) -> str:
+    return f"{n} poll" if n == 1 else f"{n} polls"
+
+
+def _runs(numbers: list[int]) -> list[str]:
+    """[4, 5, 6, 9] as ['4-6', '9']."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -97,9 +285,14 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:
+    """A pipe table, figures right-aligned; the last `left` columns (text) left-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    first_left = len(head) - left
+
     def line(cells):
-        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+        return "| " + " | ".join(c.ljust(w) if i >= first_left else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+    sep = "|" + "|".join(":" + "-" * (w + 1) if i >= first_left else "-" * (w + 1) + ":"
+                         for i, w in enumerate(widths)) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in rows])

@@ -161,6 +161,18 @@ class ResumeInfo(BaseModel):
     missed_polls: int = 0                      # slots that passed while nothing ran
 
 
+class ObservationInfo(BaseModel):
+    """What an observation was asked to do (its run suite's keys), so the summary says what ran
+    without run.yml."""
+
+    interval_s: float                          # between two slots
+    polls: int                                 # slots in the whole duration
+    num_requests: int                          # per poll
+    within_seconds: float                      # a poll's requests are spread over this window
+    duration_hours: float
+    align: bool                                # slots on whole multiples of the interval (UTC)
+
+
 class BudgetFigures(BaseModel):
     """What the budget estimated before the run, and what the server's usage says was spent."""
 
@@ -202,6 +214,7 @@ class RunSummary(BaseModel):
     phases: list[PhaseStats]                 # a load test's phases (empty for an observation)
     polls: list[PollStats] = Field(default_factory=list)    # an observation's, missed ones too
     hours: list[HourStats] = Field(default_factory=list)    # an observation's, by hour of day
+    observation: ObservationInfo | None = None               # an observation's plan
     resumed: list[ResumeInfo] = Field(default_factory=list)
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str

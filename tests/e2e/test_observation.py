@@ -103,6 +103,15 @@ def test_polls_start_on_their_slots_and_an_outage_is_one_poll_of_failures(tmp_pa
     chart = (folder / "latency_over_time.txt").read_text()
     assert "TTFT (ms) per poll" in chart and "end-to-end latency (ms) per poll" in chart
     assert (folder / "latency_over_time.html").read_text().startswith("<!DOCTYPE html>")
+    assert max(len(line) for line in chart.splitlines()) == 100   # not cut to a missing terminal
+    # summary.md and the table printed after the run: the polls, with the outage poll
+    md = (folder / "summary.md").read_text()
+    assert md.startswith("# tokenflood observation `watch") and "## Hours of day (UTC)" in md
+    assert "- polls: 4 ran, 0 missed (4 of 4 recorded); requests: 12 sent, 9 ok, 3 failed" in md
+    printed = done.stdout.split("\npolls:\n", 1)[1]
+    assert [line.split("|")[3].strip() for line in printed.splitlines()[2:6]] == [
+        "ok", "all failed", "ok", "ok"]
+    assert "by hour of day (UTC):" in done.stdout and "failures:" in done.stdout
     # by hour of day: every request counted once, the failed ones not in the latencies
     assert sum(h["requests"] for h in s["hours"]) == 12 and sum(h["ok"] for h in s["hours"]) == 9
     assert all(h["ttft_ms"]["p50"] > 0 for h in s["hours"])

@@ -27,3 +27,25 @@ def test_results_of_a_folder_whose_summary_is_not_one_says_so(tmp_path):
     done = run_tokenflood("results", folder.name, cwd=tmp_path)
     assert done.code == 2 and "Traceback" not in done.stderr
     assert "summary.json: not a tokenflood summary" in done.stderr
+
+
+OBSERVATION = (Path(__file__).parents[1] / "tui" / "fixtures" / "observation"
+               / "2026-12-01_13-52-00_watch-sim_sim-model")
+
+
+def test_results_of_an_observation_prints_its_polls_hours_and_missed_polls(tmp_path):
+    shutil.copytree(OBSERVATION, tmp_path / "results" / OBSERVATION.name)
+    done = run_tokenflood("results", str(tmp_path / "results" / OBSERVATION.name), cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("# tokenflood observation `watch-sim` — completed\n")
+    assert "- polls: 4 ran, 2 missed (6 of 6 recorded); requests: 12 sent, 9 ok, 3 failed" in out
+    polls = out.split("## Polls\n", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in polls.splitlines()
+            if line.startswith("|")][2:]
+    assert [(r[0], r[2]) for r in rows] == [("1", "ok"), ("2", "all failed"), ("3", "ok"),
+                                           ("4", "missed"), ("5", "missed"), ("6", "ok")]
+    assert rows[0][6:9] == ["41.0", "42.1", "42.4"]         # TTFT p50/p90/p99 of poll 1
+    assert "|      13:00 |       12 |  9 |" in out           # the hours table
+    assert "## Resumed\n\n- 2026-12-01T13:52:33+00:00: went on at poll 4" in out
+    assert "- 2 polls (4-5): tokenflood was not running" in out

@@ -139,3 +139,15 @@ def test_ansi_theme_live_run(snap_compare):
     the_app = app()
     the_app.launch.theme = "tokenflood-ansi"
     assert snap_compare(the_app, terminal_size=SIZE, run_before=show_live_run)
+
+
+OBSERVATION = (Path(__file__).parent / "fixtures" / "observation"
+               / "2026-12-01_13-52-00_watch-sim_sim-model")
+
+
+def test_observation_results_view(snap_compare):
+    """The over-time chart above the polls (newest first, missed ones marked) and failures."""
+    async def settle(pilot):
+        await pilot.pause(0.7)
+    assert snap_compare(app(mode="results", results_dir=_relative(OBSERVATION)), terminal_size=SIZE,
+                        run_before=settle)

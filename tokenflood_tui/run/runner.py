@@ -14,7 +14,8 @@ from ..records import RequestRecord
 from ..results import ResultsFolder, mark_superseded, read_rows, utc_iso
 from ..specs import EndpointSpec, ObservationSuite, RunSuite
 from ..stats import PhaseAccumulator, hours_table
-from ..summary import BudgetFigures, PhaseStats, PollStats, ResumeInfo, RunSummary
+from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, ResumeInfo,
+                       RunSummary)
 from .coordinator import (LOCAL_START_LEAD_S, PROCESS_START_LEAD_S, Coordinator, RunOutcome,
                           RunSnapshot)
 from .journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
@@ -264,6 +265,10 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         phases=[] if observation else outcome.phases,
         polls=polls,
         hours=hours_table(read_rows(folder.path), suite.percentiles) if observation else [],
+        observation=ObservationInfo(
+            interval_s=suite.interval_s, polls=suite.polls, num_requests=suite.num_requests,
+            within_seconds=suite.within_seconds, duration_hours=suite.duration_hours,
+            align=suite.align) if isinstance(suite, ObservationSuite) else None,
         resumed=resumed or [],
         results_dir=str(folder.path),
     )

@@ -1,26 +1,35 @@
-"""A results folder: summary tables, failures by kind and HTTP status, warnings, the chart.
+"""A results folder: summary tables, failures, warnings, the chart.
 
-Number keys as in the live view: 1 the phases (with failures and warnings), 2 every metric,
-3 the chart; the same key, 0 or Esc bring back the overview. Below 150 columns the overview
-leaves the chart out, so the tables get the whole width (key 3 shows the chart).
+`ResultsScreen(folder)` is the view for the folder's kind. A load test's: number keys as in the
+live view, 1 the phases (with failures and warnings), 2 every metric, 3 the chart by rate; below
+150 columns the overview leaves the chart out, so the tables get the whole width. An
+observation's: 1 the polls (newest first, missed ones marked, with failures and warnings), 2 the
+hours of day, 3 latency per poll against the time of day; below 32 rows the overview leaves the
+chart out. In both the same key, 0 or Esc bring back the overview.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ... import report
 from ...errors import ConfigError
-from ...summary import METRICS, RunSummary, pkey
+from ...summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
 from ..widgets.chart import LatencyChart
-from .panels import PanelScreen
+from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable
+from .panels import PanelScreen
 
 TABLE_MARGIN = 2   # the scrollbar of the tables
 
@@ -31,10 +40,60 @@ if TYPE_CHECKING:
 
 
 class ResultsScreen(PanelScreen):
-    PANELS = ("summary", "metrics", "chart")
+    """What the two kinds share: the folder, its summary (or why it cannot be read), Esc back.
+    Constructing one gives the subclass for the folder's kind."""
+
     if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
         app = getters.app(TokenfloodApp)
 
+    def __new__(cls, folder: Path):
+        if cls is ResultsScreen:
+            cls = (ObservationResultsScreen if _kind(Path(folder)) == "observation"
+                   else LoadTestResultsScreen)
+        return super().__new__(cls)
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = Path(folder)
+        self.summary: RunSummary | None = None
+        self.error: str | None = None
+        try:
+            self.summary = RunSummary.load(self.folder)
+        except ConfigError as exc:
+            self.error = str(exc)
+
+    def _error(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.error or "", classes="error-text", markup=False)
+        yield Footer()
+
+    def action_panel(self, name: str) -> None:
+        if self.summary is not None:
+            super().action_panel(name)
+
+    def action_toggle_metric(self) -> None:
+        if self.summary is not None:
+            self.query_one(LatencyChart).toggle_metric()
+
+    def action_leave(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
+
+
+def _kind(folder: Path) -> str:
+    """summary.json's `type`, read without validating (a broken file gets the load-test view,
+    which says what is wrong with it)."""
+    try:
+        data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "load_test"
+    return data.get("type", "load_test") if isinstance(data, dict) else "load_test"
+
+
+class LoadTestResultsScreen(ResultsScreen):
+    PANELS = ("summary", "metrics", "chart")
     BINDINGS = [
         Binding("1", "panel('summary')", "Panels", key_display="1-3", id="results-panels"),
         Binding("2", "panel('metrics')", "All metrics", show=False),
@@ -47,44 +106,35 @@ class ResultsScreen(PanelScreen):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     DEFAULT_CSS = """
-    ResultsScreen #results-head { height: auto; padding: 0 1; }
-    ResultsScreen #results-body { height: 1fr; }
-    ResultsScreen #results-tables { width: 3fr; }
-    ResultsScreen #results-tables > * { margin-bottom: 1; }
-    ResultsScreen #results-tables DataTable { height: auto; max-height: 14; }
-    ResultsScreen #results-tables .section { height: 1; margin-bottom: 0; text-style: bold;
-                                             color: $accent; padding: 0 1; }
-    ResultsScreen #chart { width: 2fr; border: round $primary; }
-    ResultsScreen.-narrow #chart { display: none; }
-    ResultsScreen #results-warnings { height: auto; padding: 0 1; }
+    LoadTestResultsScreen #results-head { height: auto; padding: 0 1; }
+    LoadTestResultsScreen #results-body { height: 1fr; }
+    LoadTestResultsScreen #results-tables { width: 3fr; }
+    LoadTestResultsScreen #results-tables > * { margin-bottom: 1; }
+    LoadTestResultsScreen #results-tables DataTable { height: auto; max-height: 14; }
+    LoadTestResultsScreen #results-tables .section { height: 1; margin-bottom: 0;
+                                                     text-style: bold; color: $accent;
+                                                     padding: 0 1; }
+    LoadTestResultsScreen #chart { width: 2fr; border: round $primary; }
+    LoadTestResultsScreen.-narrow #chart { display: none; }
+    LoadTestResultsScreen #results-warnings { height: auto; padding: 0 1; }
 
-    ResultsScreen.-solo #results-tables > *, ResultsScreen.-solo #results-head,
-    ResultsScreen.-solo Header { display: none; }
-    ResultsScreen.-solo-summary #results-tables > .summary { display: block; }
-    ResultsScreen.-solo-metrics #results-tables > .metrics { display: block; }
-    ResultsScreen.-solo-metrics #results-metrics { max-height: 100%; }
-    ResultsScreen.-solo-chart #results-tables { display: none; }
-    ResultsScreen.-solo-chart #chart { display: block; width: 1fr; }
-    ResultsScreen.-solo-summary #chart, ResultsScreen.-solo-metrics #chart { display: none; }
+    LoadTestResultsScreen.-solo #results-tables > *, LoadTestResultsScreen.-solo #results-head,
+    LoadTestResultsScreen.-solo Header { display: none; }
+    LoadTestResultsScreen.-solo-summary #results-tables > .summary { display: block; }
+    LoadTestResultsScreen.-solo-metrics #results-tables > .metrics { display: block; }
+    LoadTestResultsScreen.-solo-metrics #results-metrics { max-height: 100%; }
+    LoadTestResultsScreen.-solo-chart #results-tables { display: none; }
+    LoadTestResultsScreen.-solo-chart #chart { display: block; width: 1fr; }
+    LoadTestResultsScreen.-solo-summary #chart,
+    LoadTestResultsScreen.-solo-metrics #chart { display: none; }
     """
 
-    def __init__(self, folder: Path):
-        super().__init__()
-        self.folder = Path(folder)
-        self.summary: RunSummary | None = None
-        self.error: str | None = None
-        try:
-            self.summary = RunSummary.load(self.folder)
-        except ConfigError as exc:
-            self.error = str(exc)
-
     def compose(self) -> ComposeResult:
-        yield Header()
         s = self.summary
         if s is None:
-            yield Static(self.error or "", classes="error-text", markup=False)
-            yield Footer()
+            yield from self._error()
             return
+        yield Header()
         b = s.budget
         cost = "unknown" if b.estimated_cost_usd is None else f"${b.estimated_cost_usd:.4f}"
         head = [f"{s.run_name} on {s.model} ({s.provider}, client {s.client}) — "
@@ -156,23 +206,170 @@ class ResultsScreen(PanelScreen):
 
     # ------------------------------------------------------------------ panels
 
-    def action_panel(self, name: str) -> None:
-        if self.summary is not None:
-            super().action_panel(name)
-
     def _panels_changed(self) -> None:
         super()._panels_changed()
         self._refit()
 
-    def action_toggle_metric(self) -> None:
-        if self.summary is not None:
-            self.query_one(LatencyChart).toggle_metric()
 
-    def action_leave(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
+class ObservationResultsScreen(ResultsScreen):
+    """An observation's polls, hours of day, failures, warnings and the chart over time."""
+
+    PANELS = ("polls", "hours", "chart")
+    BINDINGS = [
+        Binding("1", "panel('polls')", "Panels", key_display="1-3", id="results-panels"),
+        Binding("2", "panel('hours')", "Hours of day", show=False),
+        Binding("3", "panel('chart')", "Chart", show=False),
+        Binding("0", "overview", "Overview", show=False),
+        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+        Binding("escape", "overview", "Overview", id="results-overview"),
+        Binding("escape", "leave", "Back", id="results-back"),
+        Binding("q", "app.quit", "Quit", id="results-quit"),
+    ]
+    # Below 32 rows the tables get the whole screen in the overview (key 3 shows the chart).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    DEFAULT_CSS = """
+    ObservationResultsScreen #results-head { height: auto; padding: 0 1; }
+    ObservationResultsScreen #obs-body { height: 1fr; }
+    ObservationResultsScreen #obs-chart { height: 2fr; min-height: 12; border: round $primary; }
+    ObservationResultsScreen.-short #obs-chart { display: none; }
+    ObservationResultsScreen #obs-tables { height: 3fr; }
+    ObservationResultsScreen #obs-tables > * { margin-bottom: 1; }
+    ObservationResultsScreen #obs-tables DataTable { height: auto; max-height: 12; }
+    ObservationResultsScreen #obs-tables .section { height: 1; margin-bottom: 0;
+                                                    text-style: bold; color: $accent;
+                                                    padding: 0 1; }
+    ObservationResultsScreen #obs-tables .note { height: auto; padding: 0 1; }
+
+    ObservationResultsScreen.-solo #obs-tables > *, ObservationResultsScreen.-solo #results-head,
+    ObservationResultsScreen.-solo Header { display: none; }
+    ObservationResultsScreen.-solo-polls #obs-tables > .polls { display: block; }
+    ObservationResultsScreen.-solo-polls #obs-polls { max-height: 60%; }   /* notes below */
+    ObservationResultsScreen.-solo-hours #obs-tables > .hours { display: block; }
+    ObservationResultsScreen.-solo-hours #obs-hours { max-height: 100%; }
+    ObservationResultsScreen.-solo-chart #obs-tables { display: none; }
+    ObservationResultsScreen.-solo-chart #obs-chart { display: block; height: 1fr; }
+    ObservationResultsScreen.-solo-polls #obs-chart,
+    ObservationResultsScreen.-solo-hours #obs-chart { display: none; }
+    """
+
+    def compose(self) -> ComposeResult:
+        s = self.summary
+        if s is None:
+            yield from self._error()
+            return
+        yield Header()
+        yield Static("\n".join(_observation_head(s, self.folder)), id="results-head",
+                     markup=False)
+        polls = s.polls
+        pct = "/".join(pkey(p) for p in s.percentiles)
+        with Vertical(id="obs-body"):
+            yield OverTimeChart(s.percentiles, title_prefix="3 ", id="obs-chart")
+            with VerticalScroll(id="obs-tables"):
+                yield Static(f"1 polls, newest first · TTFT and e2e {pct} ms · out tok/s"
+                             + (f" · {_day_span(polls)}" if polls else ""),
+                             classes="section polls")
+                yield DataTable(id="obs-polls", cursor_type="row", zebra_stripes=True,
+                                classes="polls")
+                missed = report.missed_lines(polls)
+                if missed:
+                    yield Static("missed:\n" + "\n".join(f"  ✗ {line}" for line in missed),
+                                 id="obs-missed", classes="note polls warning-text", markup=False)
+                if s.resumed:
+                    yield Static("resumed:\n" + "\n".join(
+                        f"  ↻ {line}" for line in report.resume_lines(s.resumed, True)),
+                        id="obs-resumed", classes="note polls muted", markup=False)
+                failed = any(p.errors for p in polls)
+                yield Static("failures over all polls, by kind and HTTP status" if failed
+                             else "no failures", classes="section polls")
+                if failed:
+                    yield DataTable(id="obs-failures", cursor_type="row", zebra_stripes=True,
+                                    classes="polls")
+                warnings = s.warnings
+                yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
+                             else "no warnings", id="obs-warnings",
+                             classes="note polls " + ("warning-text" if warnings else "muted"),
+                             markup=False)
+                yield Static(f"2 hours of day (UTC) · TTFT and e2e {pct} ms of the ok requests",
+                             classes="section hours")
+                yield DataTable(id="obs-hours", cursor_type="row", zebra_stripes=True,
+                                classes="hours")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        s = self.summary
+        if s is None:
+            return
+        pcts = s.percentiles
+        polls = self.query_one("#obs-polls", DataTable)
+        polls.add_columns("poll", "slot (UTC)", "ok/sent", "TTFT", "e2e", "tok/s")
+        one_day = len({p.slot_utc[:10] for p in s.polls}) <= 1
+        for poll in reversed(s.polls):
+            polls.add_row(str(poll.phase), _slot(poll.slot_utc, one_day), _poll_outcome(poll),
+                          _percentiles(poll.ttft_ms, pcts), _percentiles(poll.e2e_ms, pcts),
+                          _f(poll.output_tokens_per_s, 1), key=str(poll.phase))
+        if any(p.errors for p in s.polls):
+            errors = self.query_one("#obs-failures", DataTable)
+            errors.add_columns("failed as", "HTTP", "requests", "share", "polls", "last (UTC)")
+            for f in report.poll_failure_kinds(s.polls):
+                errors.add_row(f.status, str(f.http_status or "-"), str(f.requests),
+                               f"{f.share:.1%}", str(f.polls), report.slot_text(f.last_slot_utc))
+        hours = self.query_one("#obs-hours", DataTable)
+        hours.add_columns("hour (UTC)", "requests", "ok", "TTFT", "e2e")
+        for h in s.hours:
+            hours.add_row(f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok),
+                          _percentiles(h.ttft_ms, pcts), _percentiles(h.e2e_ms, pcts))
+        self.query_one(OverTimeChart).set_polls(s.polls)
+
+
+def _observation_head(s: RunSummary, folder: Path) -> list[str]:
+    """What ran, how far it got, when, and where the folder is: five lines at 80 columns."""
+    b = s.budget
+    cost = "unknown" if b.estimated_cost_usd is None else f"${b.estimated_cost_usd:.4f}"
+    head = [f"{s.run_name} on {s.model} ({s.provider}, client {s.client}) — observation "
+            f"{s.status}" + (f": {s.message}" if s.message else "")]
+    obs = s.observation
+    if obs is not None:
+        head.append(f"{obs.polls} polls, every {report.span_text(obs.interval_s)} over "
+                    f"{report.span_text(obs.duration_hours * 3600)}, {obs.num_requests} "
+                    f"requests within {obs.within_seconds:g} s each"
+                    + (", slots aligned to the interval" if obs.align else ""))
+    polls = s.polls
+    n_missed = sum(1 for p in polls if p.missed)
+    head.append(f"{len(polls) - n_missed} ran, {n_missed} missed · "
+                f"{sum(p.ok for p in polls)} of {sum(p.sent for p in polls)} requests ok · "
+                f"tokens {b.actual_input_tokens:,} in, {b.actual_output_tokens:,} out · "
+                f"cost {cost}")
+    if polls:
+        first, last = report.slot_text(polls[0].slot_utc), report.slot_text(polls[-1].slot_utc)
+        head.append(f"{first} → {last[11:] if last[:10] == first[:10] else last} UTC")
+    head.append(f"folder: {folder}")
+    return head
+
+
+def _slot(slot_utc: str, one_day: bool) -> str:
+    """A poll's slot: the clock time, with the date when the run spans days."""
+    t = datetime.fromisoformat(slot_utc.replace("Z", "+00:00"))
+    return t.strftime("%H:%M:%S") if one_day else t.strftime("%m-%d %H:%M:%S")
+
+
+def _day_span(polls: list[PollStats]) -> str:
+    first, last = polls[0].slot_utc[:10], polls[-1].slot_utc[:10]
+    return first if first == last else f"{first} to {last}"
+
+
+def _poll_outcome(poll: PollStats) -> Text:
+    """'3/3'; a poll with failures or a missed one stands out."""
+    if poll.missed:
+        return Text("✗ missed", style="bold")
+    text = f"{poll.ok}/{poll.sent}"
+    return Text(f"{text} ✗", style="bold") if poll.failed else Text(text)
+
+
+def _percentiles(dist, percentiles: list[float]) -> str:
+    values = [dist.at(p) for p in percentiles]
+    if all(v is None for v in values):
+        return "-"
+    return "/".join("-" if v is None else f"{v:.0f}" for v in values)
 
 
 def _f(value, digits: int) -> str:

@@ -54,9 +54,12 @@ class LatencyChart(Static):
             return
         self._dirty = False
         self._drawn_size = size
-        text = charts.render(self._phases, self.percentiles, [self.metric],
-                             width=size[0], height=size[1], colour=True)
-        self.update(Text.from_ansi(text))
+        self.update(Text.from_ansi(self._chart_text(*size)))
+
+    def _chart_text(self, width: int, height: int) -> str:
+        """The chart at this size, with ANSI colours (a subclass draws another chart)."""
+        return charts.render(self._phases, self.percentiles, [self.metric], width=width,
+                             height=height, colour=True)
 
     def _title(self) -> str:
         other = "e2e" if self.metric == "ttft_ms" else "TTFT"

@@ -1,0 +1,90 @@
+"""The over-time chart of an observation (charts.render_over_time): round clock times on the
+axis with the date where a day begins, gaps where polls were missed, the size it is asked for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tokenflood_tui import charts
+from tokenflood_tui.summary import RunSummary
+
+from observations import NOT_RUNNING, OBSERVATION, START, long_polls, poll
+
+PAST_RUN = OBSERVATION.parents[1] / "workspace" / "past-runs" / "2026-01-02_03-04-05_tmux-demo_sim-model"
+
+
+def axis_labels(chart: str) -> list[str]:
+    """The tick labels under the first subplot's x axis (apart by 2+ spaces; a label such as
+    "Dec 02" holds one)."""
+    lines = chart.splitlines()
+    below = lines[next(i for i, line in enumerate(lines) if line.lstrip().startswith("└")) + 1]
+    return [part.strip() for part in below.split("  ") if part.strip()]
+
+
+def test_a_three_day_run_is_labelled_with_days_and_round_hours():
+    polls = long_polls()                     # 288 polls, 15 min apart, Dec 01 13:45 .. Dec 04 13:30
+    assert polls[-1].slot_utc == "2026-12-04T13:30:00Z"
+    chart = charts.render_over_time(polls, [50, 90, 99], width=100, height=40, colour=False)
+    assert axis_labels(chart) == ["Dec 02", "12:00", "Dec 03", "12:00", "Dec 04", "12:00"]
+    assert "poll slot (UTC)" in chart          # no single date: the labels carry it
+    # wider: 6-hour ticks, the first one with its date
+    ticks, labels = charts.time_ticks(START, START + timedelta(hours=71.75), 200)
+    assert labels == ["Dec 01 18:00", "Dec 02", "06:00", "12:00", "18:00", "Dec 03", "06:00",
+                      "12:00", "18:00", "Dec 04", "06:00", "12:00"]
+    assert all(t.minute == 0 and t.hour % 6 == 0 for t in ticks)
+    # at 80 columns, one tick a day
+    chart = charts.render_over_time(polls, [50], ["ttft_ms"], width=76, height=16, colour=False)
+    assert axis_labels(chart) == ["Dec 02", "Dec 03", "Dec 04"]
+
+
+def test_runs_within_a_day_are_labelled_with_the_clock_time_and_the_date_below():
+    hour = [poll(k, datetime(2026, 12, 2, 10, tzinfo=UTC) + timedelta(minutes=5 * (k - 1)), 100.0)
+            for k in range(1, 13)]            # 10:00 .. 10:55
+    chart = charts.render_over_time(hour, [50], ["ttft_ms"], width=88, height=14, colour=False)
+    assert axis_labels(chart) == ["10:00", "10:10", "10:20", "10:30", "10:40", "10:50"]
+    assert "poll slot (UTC, 2026-12-02)" in chart
+    fixture = RunSummary.load(OBSERVATION)     # 36 seconds: seconds on the axis
+    chart = charts.render_over_time(fixture.polls, fixture.percentiles, width=100, height=30,
+                                    colour=False)
+    assert axis_labels(chart) == ["13:52:10", "13:52:15", "13:52:20", "13:52:25", "13:52:30",
+                                  "13:52:35"]
+
+
+def inked_runs(chart: str) -> int:
+    """How many separate runs of columns the first subplot's lines and markers cover."""
+    lines = chart.splitlines()
+    top = next(i for i, line in enumerate(lines) if "┌" in line)
+    bottom = next(i for i, line in enumerate(lines) if "└" in line)
+    left = lines[top].index("┌")
+    rows = [list(line[left + 1:]) for line in lines[top + 1:bottom]]
+    legend = "".join(rows[0]).index("p50")
+    rows[0][:legend + 6] = " " * (legend + 6)        # the legend is not data
+    width = max(len(r) for r in rows) - 1             # less the right frame
+    inked = [any(c < len(r) and r[c] not in " │" for r in rows) for c in range(width)]
+    return sum(1 for c in range(width) if inked[c] and (c == 0 or not inked[c - 1]))
+
+
+def test_missed_polls_leave_a_gap_in_the_lines():
+    slots = [START + timedelta(minutes=15 * k) for k in range(20)]
+    whole = [poll(k + 1, t, 300.0 + k) for k, t in enumerate(slots)]
+    gap = [poll(k + 1, t, 300.0 + k, NOT_RUNNING if 8 <= k + 1 <= 12 else None)
+           for k, t in enumerate(slots)]
+    draw = lambda polls: charts.render_over_time(polls, [50], ["ttft_ms"], width=60,  # noqa: E731
+                                                 height=12, colour=False)
+    assert inked_runs(draw(whole)) == 1
+    assert inked_runs(draw(gap)) == 2
+    # a poll where every request failed has no latency either: a gap too
+    failed = [poll(k + 1, t, 300.0 + k, failed=3 if k + 1 == 10 else 0) for k, t in enumerate(slots)]
+    assert inked_runs(draw(failed)) == 2
+
+
+def test_charts_are_as_wide_as_asked_whatever_the_terminal(monkeypatch):
+    # plotext shrinks a figure to the terminal (COLUMNS, or 80 without one): a chart saved by a
+    # run under nohup, or drawn in a wide TUI widget, came out narrower than asked
+    monkeypatch.setenv("COLUMNS", "60")
+    over_time = charts.render_over_time(long_polls(), [50, 90, 99], width=130, height=30,
+                                        colour=False)
+    assert max(len(line) for line in over_time.splitlines()) == 130
+    by_rate = charts.render(RunSummary.load(PAST_RUN).phases, [50, 99], width=118, height=20,
+                            colour=False)
+    assert max(len(line) for line in by_rate.splitlines()) == 118
