@@ -9,20 +9,35 @@ import threading
 class TcpProxy:
     """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
     picks by their first bytes (at most `limit`) are held unanswered, and while `down` is set
-    every connection is accepted and closed at once (a server that is down behind a balancer)."""
+    every connection is accepted and closed at once (a server that is down behind a balancer);
+    setting it also cuts the connections already open."""
 
     def __init__(self, upstream_port: int, hold=lambda first: False, limit: int = 1_000_000):
         self.upstream_port = upstream_port
         self.hold = hold
         self.limit = limit
         self.held = 0
-        self.down = False
+        self._down = False
         self.dropped = 0
+        self._open: set[asyncio.StreamWriter] = set()
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
         self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
         self._thread.start()
         ready.wait(10)
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self._down = value
+        if value:
+            def cut() -> None:
+                for writer in list(self._open):
+                    writer.close()
+            self.loop.call_soon_threadsafe(cut)
 
     def _main(self, ready):
         async def pipe(reader, writer):
@@ -47,7 +62,12 @@ class TcpProxy:
                 return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             up_writer.write(first)
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            self._open.add(writer)
+            try:
+                await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            finally:
+                self._open.discard(writer)
+                up_writer.close()
 
         async def start():
             self.server = await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 
@@ -16,6 +17,7 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 
 from helpers import TOKENFLOOD, run_tokenflood, write
+from proxies import TcpProxy
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
@@ -44,6 +46,11 @@ def kill_when(proc: subprocess.Popen, tmp_path, text: str, timeout: float = 60) 
         time.sleep(0.02)
     proc.kill()
     raise AssertionError(f"{text!r} never reached the journal")
+
+
+def wait_journal(tmp_path, text: str) -> None:
+    while not any(text in j.read_text() for j in (tmp_path / "results").glob("*/journal.jsonl")):
+        time.sleep(0.02)
 
 
 def rows(folder) -> list[dict]:
@@ -103,23 +110,38 @@ num_requests: 2
 within_seconds: 1
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    proxy = TcpProxy(sim.port)         # down for poll 1: its failures must be warned about still
+    write(tmp_path / "endpoint.yml",
+          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:{proxy.port}/v1\n")
+
+    def outage() -> None:
+        wait_journal(tmp_path, '"event":"run_started"')     # before poll 1's slot
+        proxy.down = True
+        wait_journal(tmp_path, '"event":"phase_finished","phase":1,')
+        proxy.down = False
+
+    threading.Thread(target=outage, daemon=True).start()
     proc = start(tmp_path, "obs.yml", "endpoint.yml", "--workers", "0")
     kill_when(proc, tmp_path, '"event":"phase_finished","phase":2,')
     (folder,) = (tmp_path / "results").iterdir()
     before = rows(folder)
     time.sleep(2 * interval)                  # down for about two slots
-    done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", "0",
-                          cwd=tmp_path, timeout=120)
+    try:
+        done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", "0",
+                              cwd=tmp_path, timeout=120)
+    finally:
+        proxy.close()
     assert done.code == 0, done.stderr
     s = json.loads((folder / "summary.json").read_text())
+    assert any(w.startswith("phase 1: 100% of requests failed") for w in s["warnings"])
     polls = s["polls"]
     assert [p["phase"] for p in polls] == [1, 2, 3, 4, 5, 6]
     missed = [p for p in polls if p["missed"]]
     ran = [p for p in polls if not p["missed"]]
     assert 1 <= len(missed) <= 4 and all(p["sent"] == 0 for p in missed)
     assert all("not running" in p["missed"] or "interrupted" in p["missed"] for p in missed)
-    assert all(p["ok"] == 2 for p in ran) and {1, 2} <= {p["phase"] for p in ran}
+    assert polls[0]["ok"] == 0 and all(p["ok"] == 2 for p in ran[1:])
+    assert {1, 2} <= {p["phase"] for p in ran}
     after = rows(folder)
     # polls 1 and 2 finished before the kill: their rows are kept as they were
     finished = [r for r in before if r["poll"] in ("1", "2")]

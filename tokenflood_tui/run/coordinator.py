@@ -166,6 +166,8 @@ class Coordinator:
             self._main = None
             if self._status is not None:
                 return self.outcome()
+            for done in self.phases():     # a resumed run's earlier phases: their warnings too
+                self._warn_about(done)
             self._t0 = time.monotonic()
             self.sink.started(self._t0)
             while self._status is None:
@@ -297,13 +299,18 @@ class Coordinator:
         self.current = None
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
             self.sink.phase_finished(stats)   # runs it again in full
+        self._warn_about(stats)
+
+    def _warn_about(self, stats: PhaseStats) -> None:
+        """The warnings a finished phase's figures come with (also a resumed run's earlier ones)."""
         template = self.calibration.factory.template_tokens if self.calibration and \
             self.calibration.factory else 0
         for message in phase_warnings(stats, template):
             self.warn(message)
         if stats.client_bound:
-            self.warn(f"phase {plan.phase}: the client was the bottleneck ({stats.client_bound_reason()}): "
-                      "its latencies include client-side delay; add --workers or lower the rate")
+            self.warn(f"phase {stats.phase}: the client was the bottleneck "
+                      f"({stats.client_bound_reason()}): its latencies include client-side "
+                      "delay; add --workers or lower the rate")
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
         """One sender's share of a phase; a sender that dies stops the whole run: the load it
