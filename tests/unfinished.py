@@ -9,7 +9,13 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+
+from tokenflood_tui.results import ResultsFolder
+from tokenflood_tui.run.journal import PhaseFinished, PhaseStarted, RunStarted
+from tokenflood_tui.specs import EndpointSpec, parse_run_suite
+from tokenflood_tui.stats import PhaseAccumulator
 
 from helpers import TOKENFLOOD
 
@@ -22,6 +28,15 @@ test_length_in_seconds: 2
 arrival: constant
 load_types:
 - {prompt_length: 64, output_length: 4}
+"""
+OBSERVATION_15_POLLS = """\
+type: observation
+name: watch
+duration_hours: 0.25
+polling_interval_minutes: 1
+num_requests: 3
+within_seconds: 10
+load_type: {prompt_length: 64, output_length: 4}
 """
 PHASE_2_STARTED = '"event":"phase_started","phase":2,'
 PHASE_3_STARTED = '"event":"phase_started","phase":3,'
@@ -82,3 +97,21 @@ def assert_complete_three_phases(folder: Path, summary: dict) -> None:
     good = kept(folder)
     assert Counter(r["phase"] for r in good) == {"1": 20, "2": 20, "3": 20}
     assert len({r["seq"] for r in good}) == 60          # no arrival counted twice
+
+
+def killed_observation(root: Path, base_url: str, now: float) -> Path:
+    """An observation killed during its poll 2, 210 s after its first slot (60 s apart): poll 1
+    finished, poll 2 cut short; polls 3 and 4 passed while nothing ran, poll 5 is 30 s away."""
+    suite = parse_run_suite(OBSERVATION_15_POLLS)
+    endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=base_url)
+    anchor = now - 210
+    started = datetime.fromtimestamp(anchor - 20).astimezone()
+    folder = ResultsFolder(root, suite, endpoint, started)
+    folder.journal(RunStarted(kind="observation", at_utc=anchor, phases=suite.polls,
+                              anchor_utc=anchor, started_at=started.isoformat(timespec="seconds")))
+    folder.journal(PhaseStarted(phase=1, at_utc=anchor))
+    stats = PhaseAccumulator(1, 0.3, 10.0, 3, suite.percentiles).stats()
+    folder.journal(PhaseFinished(phase=1, at_utc=anchor + 11, stats=stats))
+    folder.journal(PhaseStarted(phase=2, at_utc=anchor + 60))
+    folder.close()
+    return folder.path

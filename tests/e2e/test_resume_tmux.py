@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from tokenflood_tui.simulator import SimulatorProcess
 from helpers import TOKENFLOOD, write
 from test_tui_tmux import Terminal
 from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
-                        rows, the_folder)
+                        killed_observation, rows, the_folder)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -102,3 +103,33 @@ def test_a_run_killed_in_the_app_resumes_in_the_app(tmp_path, sim):
     assert [{k: v for k, v in r.items() if k != "superseded"} for r in now[:len(before)]] == [
         {k: v for k, v in r.items() if k != "superseded"} for r in before]
     assert sum(r["phase"] == "1" for r in now) == 20
+
+
+def test_the_headless_question_of_a_resumed_observation(tmp_path):
+    """`--headless` on a terminal asks y/N after saying where the observation stands, how many
+    slots passed while it was down and when what remains ends; n sends nothing."""
+    now = time.time()
+    folder = killed_observation(tmp_path / "results", "http://127.0.0.1:9/v1", now)
+    env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    term = Terminal(f"{TOKENFLOOD} resume {folder.name} --headless --results-dir results",
+                    tmp_path, env)
+    try:
+        screen = term.wait_for("Resume the run? [y/N]")
+        slot = datetime.fromtimestamp(now - 210 + 4 * 60, UTC)
+        ends = datetime.fromtimestamp(now - 210 + 15 * 60).astimezone()
+        assert "\n".join([
+            "[tokenflood] resume:",
+            f"    resuming       {folder.name}",
+            "    it ended       killed or crashed: no summary was written",
+            "    finished       1 of 15 polls; 3 missed, 2 of them while down",
+            f"    goes on at     poll 5 of 15, its slot {slot:%H:%M:%S} UTC",
+            "[tokenflood] budget estimate of what remains:",
+            "    requests       33 (+"]) in screen
+        assert f"    ends about     {ends:%Y-%m-%d %H:%M} local, {ends.astimezone(UTC):%H:%M} UTC" \
+            in screen
+        term.keys("n", "Enter")
+        assert wait_for_file(tmp_path / "exit-code") == "EXIT=3"
+        assert "resume cancelled at the budget confirmation" in term.history()
+    finally:
+        term.close()
+    assert "resumed" not in (folder / "journal.jsonl").read_text()

@@ -13,10 +13,8 @@ from pathlib import Path
 from textual.widgets import Button, OptionList, Static
 
 from tokenflood_tui.results import ResultsFolder
-from tokenflood_tui.run.journal import PhaseFinished, PhaseStarted, RunStarted
 from tokenflood_tui.run.resume import find_resume_point
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
-from tokenflood_tui.stats import PhaseAccumulator
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.budget import BudgetModal
 from tokenflood_tui.tui.screens.help import HelpScreen
@@ -25,17 +23,8 @@ from tokenflood_tui.tui.screens.run import RunScreen
 
 from helpers import run_tokenflood, screen_lines, write
 from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
-                        start, stop_when, the_folder)
+                        killed_observation, start, stop_when, the_folder)
 
-OBSERVATION = """\
-type: observation
-name: watch
-duration_hours: 0.25
-polling_interval_minutes: 1
-num_requests: 3
-within_seconds: 10
-load_type: {prompt_length: 64, output_length: 4}
-"""
 
 
 async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
@@ -55,24 +44,6 @@ def killed_in_warm_up(root: Path, endpoint: EndpointSpec) -> Path:
     summary (written by the real ResultsFolder, as `tokenflood run` does)."""
     folder = ResultsFolder(root, parse_run_suite(THREE_PHASES), endpoint,
                            datetime(2026, 1, 2, 3, 4, 5).astimezone())
-    folder.close()
-    return folder.path
-
-
-def killed_observation(root: Path, base_url: str, now: float) -> Path:
-    """An observation killed during its poll 2, 210 s after its first slot (60 s apart): poll 1
-    finished, poll 2 cut short; polls 3 and 4 passed while nothing ran, poll 5 is 30 s away."""
-    suite = parse_run_suite(OBSERVATION)
-    endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=base_url)
-    anchor = now - 210
-    started = datetime.fromtimestamp(anchor - 20).astimezone()
-    folder = ResultsFolder(root, suite, endpoint, started)
-    folder.journal(RunStarted(kind="observation", at_utc=anchor, phases=suite.polls,
-                              anchor_utc=anchor, started_at=started.isoformat(timespec="seconds")))
-    folder.journal(PhaseStarted(phase=1, at_utc=anchor))
-    stats = PhaseAccumulator(1, 0.3, 10.0, 3, suite.percentiles).stats()
-    folder.journal(PhaseFinished(phase=1, at_utc=anchor + 11, stats=stats))
-    folder.journal(PhaseStarted(phase=2, at_utc=anchor + 60))
     folder.close()
     return folder.path
 
