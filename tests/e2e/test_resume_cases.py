@@ -16,8 +16,8 @@ from tokenflood_tui.simulator import SimulatorProcess
 from helpers import run_tokenflood, write
 from proxies import TcpProxy
 from unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
-                        assert_complete_three_phases, endpoint_yml, kept, rows, start, stop_when,
-                        the_folder)
+                        assert_complete_three_phases, endpoint_yml, kept, killed_observation, rows,
+                        start, stop_when, the_folder)
 
 KEY = "tf-resume-key-4711"
 
@@ -207,3 +207,13 @@ def test_env_references_resume_as_saved_literal_secrets_need_the_endpoint_file(
         assert KEY not in output.stdout + output.stderr
     assert not [p.name for p in folder.iterdir() if KEY in p.read_text(errors="replace")]
     assert re.search(r"Authorization: '?\*\*\*redacted\*\*\*", (folder / "endpoint.yml").read_text())
+
+
+def test_an_unreadable_journal_is_a_one_line_error(tmp_path):
+    folder = killed_observation(tmp_path / "results", "http://127.0.0.1:9/v1", time.time())
+    journal = folder / "journal.jsonl"
+    journal.unlink()
+    journal.mkdir()              # there, but not readable as a file (root reads any mode)
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", cwd=tmp_path)
+    assert done.code == 2 and "Traceback" not in done.stderr
+    assert f"{journal}: cannot be read (Is a directory); this run cannot be resumed" in done.stderr

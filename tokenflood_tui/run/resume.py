@@ -96,6 +96,14 @@ class ResumePoint:
 def find_resume_point(folder: Path, endpoint_file: Path | None = None) -> ResumePoint:
     """What is left of the run in `folder`; ConfigError says why it cannot be resumed."""
     folder = Path(folder)
+    try:
+        return _read_resume_point(folder, endpoint_file)
+    except OSError as exc:       # unreadable (permissions, a vanished disk): say which file
+        raise ConfigError(f"{exc.filename or folder}: cannot be read ({exc.strerror or exc}); "
+                          "this run cannot be resumed until it can") from None
+
+
+def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
     if not (folder / "run.yml").is_file():
         raise ConfigError(f"{folder}: not a results folder (no run.yml); give the folder a run "
                           "wrote, e.g. results/2026-12-01_10-00-00_name_model")
