@@ -18,12 +18,16 @@ from textual.widgets.option_list import Option
 
 from ...errors import ConfigError
 from ...redaction import redact_url
+from ...run.journal import JOURNAL_FILE
+from ...summary import SUMMARY_FILE
 from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite
 from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
 if TYPE_CHECKING:
     from textual import getters
+
+    from ...run.resume import ResumePoint
 
     from ..app import TokenfloodApp
 
@@ -61,6 +65,7 @@ class HomeScreen(Screen):
         super().__init__()
         self.specs: list[SpecFile] = []
         self.results: list[ResultsEntry] = []
+        self._resume_points = ResumePoints()
         self.chosen_endpoint: SpecFile | None = None
         self.chosen_suite: SpecFile | None = None
 
@@ -177,7 +182,8 @@ class HomeScreen(Screen):
         key = option.id or ""
         if option_list.id == "results":
             entry = next((r for r in self.results if str(r.path) == key), None)
-            detail.update(_describe_results(entry, self._shown(entry.path)) if entry else "")
+            detail.update(_describe_results(entry, self._shown(entry.path), self._resume_points)
+                          if entry else "")
             return
         spec_file = self._file(key)
         if spec_file is None:
@@ -280,15 +286,45 @@ def _said_here(error: ConfigError, folder: Path, shown: str) -> str:
     return str(error).replace(str(folder), shown).replace("resume DIR ", f"resume {shown} ")
 
 
-def _describe_results(entry: ResultsEntry, shown: str) -> str:
+class ResumePoints:
+    """find_resume_point per folder, read again only when its journal or summary changed: a
+    days-long observation's journal takes a noticeable time to read (0.3 s for three days of
+    1-minute polls), too long to wait on each ↑/↓ through the list."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[tuple, ResumePoint | ConfigError]] = {}
+
+    def get(self, folder: Path) -> ResumePoint:
+        from ...run.resume import find_resume_point
+        key = tuple(_stamp(folder / name) for name in (JOURNAL_FILE, SUMMARY_FILE))
+        known = self._read.get(folder)
+        if known is None or known[0] != key:
+            try:
+                known = key, find_resume_point(folder)
+            except ConfigError as exc:
+                known = key, exc
+            self._read[folder] = known
+        if isinstance(known[1], ConfigError):
+            raise known[1]
+        return known[1]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _describe_results(entry: ResultsEntry, shown: str, points: ResumePoints) -> str:
     """A results folder; for one whose run did not finish, why it can be resumed and from where
     (or why not: the reason find_resume_point gives)."""
     head = f"{entry.run_name} on {entry.model}: {entry.status}\n{shown}\n"
     if not entry.resumable:
         return head + "Enter: open"
-    from ...run.resume import find_resume_point
     try:
-        point = find_resume_point(entry.path)
+        point = points.get(entry.path)
     except ConfigError as exc:
         return head + f"{RESUMABLE} not finished; cannot be resumed here: " + \
             _said_here(exc, entry.path, shown)
