@@ -73,9 +73,15 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f} ms"
 
 
-def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr) -> None:
-    """Show the estimate; refuse over a limit; ask y/N on a terminal unless --yes."""
-    err.write("[tokenflood] budget estimate:\n")
+def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr,
+            resume: list[str] | None = None) -> None:
+    """Show the estimate; refuse over a limit; ask y/N on a terminal unless --yes. `resume`: the
+    lines saying where a resumed run stands (ResumePoint.outline); the estimate is what remains."""
+    if resume:
+        err.write("[tokenflood] resume:\n")
+        for line in resume:
+            err.write(f"    {line}\n")
+    err.write("[tokenflood] budget estimate" + (" of what remains" if resume else "") + ":\n")
     for line in est.lines():
         err.write(f"    {line}\n")
     err.flush()
@@ -85,11 +91,11 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
     if not sys.stdin.isatty():
         raise BudgetRefused("not confirmed: stdin is not a terminal, so nobody can answer y/N; "
                             "pass --yes to start the run without asking")
-    err.write("Start the run? [y/N] ")   # on stderr: stdout may be piped to a file
+    err.write(("Resume" if resume else "Start") + " the run? [y/N] ")   # on stderr: stdout may be piped
     err.flush()
     answer = sys.stdin.readline()
     if answer.strip().lower() not in ("y", "yes"):
-        raise BudgetRefused("run cancelled at the budget confirmation")
+        raise BudgetRefused(("resume" if resume else "run") + " cancelled at the budget confirmation")
 
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
@@ -98,7 +104,8 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint))
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
               resume=resume)
-    confirm(run.estimate, assume_yes)
+    confirm(run.estimate, assume_yes,
+            resume=resume.outline(len(run.missed_while_down)) if resume else None)
     result = asyncio.run(_execute(run))
     summary = result.summary
     if summary.status != "completed":

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .errors import ConfigError
+from .run.journal import JOURNAL_FILE
 from .specs import detect_kind, load_endpoint, load_run_suite
 from .summary import SUMMARY_FILE, RunSummary
 
@@ -37,16 +38,24 @@ class SpecFile:
         return ("sample/" if self.sample else "") + self.path.name
 
 
+RESUMABLE = "↻"          # marks a results folder whose run did not finish and can go on
+UNFINISHED = ("interrupted", "aborted")
+
+
 @dataclass(slots=True)
 class ResultsEntry:
     path: Path
     status: str
     run_name: str
     model: str
+    # the run did not finish and its journal is there: `tokenflood resume` (or u on the home
+    # screen) may go on with it; run.resume.find_resume_point has the last word
+    resumable: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.path.name}  [{self.status}]"
+        return f"{self.path.name}  [{self.status}]" + (f"  {RESUMABLE} resumable" if self.resumable
+                                                       else "")
 
 
 def find_specs(folder: Path, include_samples: bool = True) -> list[SpecFile]:
@@ -115,14 +124,17 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
         return []
     entries = []
     for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)[:limit]:
+        journal = (folder / JOURNAL_FILE).is_file()
         if (folder / SUMMARY_FILE).exists():
             try:
                 s = RunSummary.load(folder)
-                entries.append(ResultsEntry(folder, s.status, s.run_name, s.model))
+                entries.append(ResultsEntry(folder, s.status, s.run_name, s.model,
+                                            resumable=journal and s.status in UNFINISHED))
             except ConfigError:
                 entries.append(ResultsEntry(folder, "unreadable summary", "?", "?"))
         elif (folder / "requests.csv").exists():
-            entries.append(ResultsEntry(folder, "no summary", "?", "?"))
+            # no summary: the process was killed (or the machine went down) mid-run
+            entries.append(ResultsEntry(folder, "no summary", "?", "?", resumable=journal))
     return entries
 
 

@@ -9,7 +9,9 @@ wall-clock slot, and the slots that passed while nothing ran are recorded as mis
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -37,23 +39,79 @@ class ResumePoint:
     origin_utc: float | None               # when the run's first phase started
     started_at: str | None                 # the first run's start, from its summary
     resumed: list[ResumeInfo] = field(default_factory=list)   # earlier resumes
+    ended: str = "no summary"              # how the last process ended: its summary's status
+    ended_message: str | None = None       # ... and why, when its summary says
 
     @property
     def observation(self) -> bool:
         return isinstance(self.suite, ObservationSuite)
 
+    @property
+    def total(self) -> int:
+        """The run's phases (polls), as planned."""
+        suite = self.suite
+        return suite.polls if isinstance(suite, ObservationSuite) else \
+            len(suite.requests_per_second_rates)
+
+    def passed_while_down(self, now_utc: float) -> int:
+        """Polls from `start` whose window is over at `now_utc`: the ones a resume now records
+        as missed (the rule of ObservationPlanner.skip_until, without building the plan)."""
+        suite = self.suite
+        if not isinstance(suite, ObservationSuite) or self.anchor_utc is None:
+            return 0
+        # poll k's window ends at anchor + (k-1) × interval + within
+        over = math.ceil((now_utc - self.anchor_utc - suite.within_seconds) / suite.interval_s)
+        return max(0, min(self.total, over) - self.start + 1)
+
+    def outline(self, missed_while_down: int) -> list[str]:
+        """Where the run stands and where it goes on, for the budget prompt and the home screen:
+        lines of at most 70 columns (the budget modal at 80x24 shows them and the estimate
+        unscrolled); `missed_while_down`: the polls a resume now records as missed, their slots
+        having passed while nothing ran."""
+        ended = "killed or crashed: no summary was written" if self.ended == "no summary" \
+            else self.ended
+        lines = [f"resuming       {self.folder.name}", f"it ended       {ended}"]
+        if not self.observation:
+            again = ", in full (rows so far kept as superseded)" if self.start in self.superseded \
+                else ""
+            return lines + [f"finished       {len(self.done)} of {self.total} phases",
+                            f"goes on at     phase {self.start} of {self.total}{again}"]
+        assert isinstance(self.suite, ObservationSuite)
+        missed = len(self.missed) + missed_while_down
+        lines.append(f"finished       {len(self.done)} of {self.total} polls"
+                     + (f"; {missed} missed" if missed else "")
+                     + (f", {missed_while_down} of them while down" if missed_while_down else ""))
+        following = self.start + missed_while_down
+        if following > self.total:
+            lines.append("goes on at     no poll: every slot left has passed")
+        elif self.anchor_utc is None:     # stopped before its first poll: slots anchored anew
+            lines.append(f"goes on at     poll 1 of {self.total}, at the next slot")
+        else:
+            slot = self.anchor_utc + (following - 1) * self.suite.interval_s
+            lines.append(f"goes on at     poll {following} of {self.total}, its slot "
+                         f"{datetime.fromtimestamp(slot, UTC):%H:%M:%S} UTC")
+        return lines
+
 
 def find_resume_point(folder: Path, endpoint_file: Path | None = None) -> ResumePoint:
     """What is left of the run in `folder`; ConfigError says why it cannot be resumed."""
     folder = Path(folder)
+    try:
+        return _read_resume_point(folder, endpoint_file)
+    except OSError as exc:       # unreadable (permissions, a vanished disk): say which file
+        raise ConfigError(f"{exc.filename or folder}: cannot be read ({exc.strerror or exc}); "
+                          "this run cannot be resumed until it can") from None
+
+
+def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
     if not (folder / "run.yml").is_file():
         raise ConfigError(f"{folder}: not a results folder (no run.yml); give the folder a run "
                           "wrote, e.g. results/2026-12-01_10-00-00_name_model")
     previous = _previous_summary(folder)
-    entries = read_journal(folder)
     if not (folder / JOURNAL_FILE).exists():
         raise ConfigError(f"{folder}: no {JOURNAL_FILE}: this run was made by an older tokenflood "
                           "and cannot be resumed; start it again with tokenflood run")
+    entries = read_journal(folder)
     if (previous is not None and previous.status == "completed") or any(
             isinstance(e, RunEnded) and e.status == "completed" for e in entries):
         raise ConfigError(f"{folder}: this run completed; there is nothing to resume (start a new "
@@ -65,7 +123,7 @@ def find_resume_point(folder: Path, endpoint_file: Path | None = None) -> Resume
     begun = {e.phase for e in entries if isinstance(e, PhaseStarted)}
     missed = [MissedSlot(e.phase, e.slot_utc, e.reason) for e in entries
               if isinstance(e, SlotMissed)]
-    resumed = list(previous.resumed) if previous is not None else []
+    resumed = _earlier_resumes(entries, previous)
     if isinstance(suite, ObservationSuite):
         cut = sorted(begun - set(done))            # a poll the process died in: not re-run
         missed += [MissedSlot(k, started.anchor_utc + (k - 1) * suite.interval_s, INTERRUPTED_POLL)
@@ -80,11 +138,36 @@ def find_resume_point(folder: Path, endpoint_file: Path | None = None) -> Resume
                        superseded, started.anchor_utc if started else None,
                        started.at_utc if started else None,
                        previous.started_at if previous else (started.started_at if started else None),
-                       resumed)
+                       resumed, *_how_it_ended(entries, previous))
 
 
 def resume_entry(point: ResumePoint, at_utc: float, superseded_rows: int) -> Resumed:
     return Resumed(at_utc=at_utc, from_phase=point.start, superseded_rows=superseded_rows)
+
+
+def _earlier_resumes(entries: list, previous: RunSummary | None) -> list[ResumeInfo]:
+    """Every earlier resume: the last summary's list, and after it the journal's `resumed` lines
+    that no summary lists (a resume that was itself killed wrote no summary)."""
+    listed = list(previous.resumed) if previous is not None else []
+    found: list[ResumeInfo] = []
+    for entry in entries:
+        if isinstance(entry, Resumed):
+            found.append(ResumeInfo(
+                at=datetime.fromtimestamp(entry.at_utc).astimezone().isoformat(timespec="seconds"),
+                from_phase=entry.from_phase, superseded_rows=entry.superseded_rows))
+        elif isinstance(entry, SlotMissed) and entry.reason == NOT_RUNNING and found:
+            found[-1].missed_polls += 1      # the slots a resume found passed are journaled next
+    return listed + found[len(listed):]
+
+
+def _how_it_ended(entries: list, previous: RunSummary | None) -> tuple[str, str | None]:
+    """The last process's status and message; "no summary" when it wrote none (the summary on
+    disk, if any, is then an earlier process's: a resume after it was killed)."""
+    last_end = max((i for i, e in enumerate(entries) if isinstance(e, RunEnded)), default=-1)
+    last_resume = max((i for i, e in enumerate(entries) if isinstance(e, Resumed)), default=-1)
+    if previous is None or last_resume > last_end:
+        return "no summary", None
+    return previous.status, previous.message
 
 
 def _previous_summary(folder: Path) -> RunSummary | None:
@@ -95,11 +178,28 @@ def _previous_summary(folder: Path) -> RunSummary | None:
 
 def _endpoint(folder: Path, endpoint_file: Path | None) -> EndpointSpec:
     """The endpoint as run: the saved copy, unless it had literal secrets (redacted there)."""
-    if endpoint_file is not None:
-        return load_endpoint(endpoint_file)
     saved = folder / "endpoint.yml"
+    if endpoint_file is not None:
+        given = load_endpoint(endpoint_file)
+        _same_model(given, Path(endpoint_file), saved)
+        return given
     if REDACTED in saved.read_text(encoding="utf-8"):
         raise ConfigError(f"{saved} has secrets redacted (the run gave them literally); give the "
                           "original endpoint file: tokenflood resume DIR --endpoint ENDPOINT.yml "
                           "(or give secrets by env var, e.g. Authorization: Bearer ${TOKEN})")
     return load_endpoint(saved)
+
+
+def _same_model(given: EndpointSpec, given_file: Path, saved: Path) -> None:
+    """--endpoint may move the server (another port after a reboot), not change what is measured:
+    one results folder holds one model's figures."""
+    try:
+        run_with = load_endpoint(saved)
+    except ConfigError:
+        return                   # nothing to compare with: the given file is all there is
+    for key in ("provider", "model"):
+        if getattr(given, key) != getattr(run_with, key):
+            raise ConfigError(f"{given_file}: {key} is {getattr(given, key)!r}, but this run was "
+                              f"made with {key} {getattr(run_with, key)!r} ({saved}); give the "
+                              "endpoint file the run was made with (one results folder holds one "
+                              "model's figures)")

@@ -152,8 +152,9 @@ class TokenfloodApp(App[int]):
             return
         estimate = controller.run.estimate
         skip_modal = self.launch.assume_yes and not estimate.over_limits
+        where = resume.outline(len(controller.run.missed_while_down)) if resume else None
         confirmed = skip_modal or await self.push_screen_wait(
-            BudgetModal(estimate, suite, endpoint, command=self.relaunch_command()))
+            BudgetModal(estimate, suite, endpoint, command=self.relaunch_command(), resume=where))
         if not confirmed:
             if self.launch.mode == "run" and len(self.screen_stack) <= 1:
                 self.exit(3, return_code=3)   # `tokenflood run` cancelled at the modal: budget refused

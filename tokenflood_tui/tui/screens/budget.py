@@ -85,9 +85,11 @@ class BudgetModal(ModalScreen[bool]):
     FIXED_ROWS = 8
 
     def __init__(self, estimate: BudgetEstimate, suite: RunSuite, endpoint: EndpointSpec,
-                 command: str = "tokenflood …"):
-        """`command` is how tokenflood was started, for the "raise the limit" example."""
+                 command: str = "tokenflood …", resume: list[str] | None = None):
+        """`command` is how tokenflood was started, for the "raise the limit" example; `resume`
+        says where a resumed run stands (ResumePoint.outline): the estimate is what remains."""
         super().__init__()
+        self.resume = resume
         self.estimate = estimate
         self.suite = suite
         self.endpoint = endpoint
@@ -106,9 +108,12 @@ class BudgetModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="budget-box"):
-            yield Static(f"Run {self.suite.name!r} against {self.endpoint.model} "
+            verb = "Resume" if self.resume else "Run"
+            yield Static(f"{verb} {self.suite.name!r} against {self.endpoint.model} "
                          f"({self.endpoint.provider})?", id="budget-title", markup=False)
-            lines = [f"base URL       {display_url(self.endpoint.base_url)}",
+            lines = [*(self.resume or []),
+                     f"base URL       {display_url(self.endpoint.base_url)}",
+                     *(["what remains:"] if self.resume else []),
                      *self.estimate.lines()]
             with VerticalScroll(id="budget-body"):   # Tab here, ↑/↓ scroll it
                 if not self.allowed:   # first: at 80x24 the estimate may need scrolling
@@ -117,7 +122,8 @@ class BudgetModal(ModalScreen[bool]):
                 yield Static("\n".join(lines), id="budget-lines", markup=False)
             with Horizontal(classes="modal-buttons"):
                 if self.allowed:
-                    yield Button("Start run (y)", id="start", variant="primary")
+                    yield Button("Resume run (y)" if self.resume else "Start run (y)",
+                                 id="start", variant="primary")
                 yield Button("Cancel (n)", id="cancel")
             hint = BUTTON_HINT if self.allowed else "Enter, n or Esc: back"
             yield Static(hint, id="budget-hint", classes="muted", markup=False)

@@ -1,10 +1,13 @@
-"""Home: the endpoint specs and run suites in the folder (and the samples), recent results."""
+"""Home: the endpoint specs and run suites in the folder (and the samples), recent results; a
+results folder whose run did not finish is marked ↻ and `u` goes on with it."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,13 +16,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...errors import ConfigError
 from ...redaction import redact_url
+from ...run.journal import JOURNAL_FILE
+from ...summary import SUMMARY_FILE
 from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite
-from ...workspace import ResultsEntry, SpecFile, find_results, find_specs
+from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
 if TYPE_CHECKING:
     from textual import getters
+
+    from ...run.resume import ResumePoint
 
     from ..app import TokenfloodApp
 
@@ -37,6 +45,7 @@ class HomeScreen(Screen):
     BINDINGS = [
         Binding("enter", "choose", "Choose", id="home-choose"),
         Binding("r", "run", "Run", id="home-run"),
+        Binding("u", "resume", "Resume", id="home-resume"),
         Binding("e", "edit", "Edit", id="home-edit"),
         Binding("n", "new_endpoint", "New endpoint", id="home-new-endpoint"),
         Binding("s", "new_suite", "New suite", id="home-new-suite"),
@@ -56,6 +65,7 @@ class HomeScreen(Screen):
         super().__init__()
         self.specs: list[SpecFile] = []
         self.results: list[ResultsEntry] = []
+        self._resume_points = ResumePoints()
         self.chosen_endpoint: SpecFile | None = None
         self.chosen_suite: SpecFile | None = None
 
@@ -95,7 +105,8 @@ class HomeScreen(Screen):
             self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
                                       and not s.sample), None)
         self._fill_specs()
-        self._fill("results", [Option(r.label, id=str(r.path)) for r in self.results],
+        # Text, not markup: "[completed]" would be taken for a style tag and vanish
+        self._fill("results", [Option(Text(r.label), id=str(r.path)) for r in self.results],
                    "no results yet")
         self._show_selection()
 
@@ -103,7 +114,7 @@ class HomeScreen(Screen):
         # A file whose kind cannot be told (broken YAML, no telling keys) is in both lists.
         for list_id, kind in LIST_KINDS.items():
             files = [s for s in self.specs if s.kind in (kind, None)]
-            self._fill(list_id, [Option(self._label(f), id=str(f.path)) for f in files],
+            self._fill(list_id, [Option(Text(self._label(f)), id=str(f.path)) for f in files],
                        "none here yet")
 
     def _label(self, spec_file: SpecFile) -> str:
@@ -171,8 +182,8 @@ class HomeScreen(Screen):
         key = option.id or ""
         if option_list.id == "results":
             entry = next((r for r in self.results if str(r.path) == key), None)
-            detail.update(f"{entry.run_name} on {entry.model}: {entry.status}\n{entry.path}\n"
-                          "Enter: open" if entry else "")
+            detail.update(_describe_results(entry, self._shown(entry.path), self._resume_points)
+                          if entry else "")
             return
         spec_file = self._file(key)
         if spec_file is None:
@@ -229,6 +240,23 @@ class HomeScreen(Screen):
             return
         self.app.start_run(self.chosen_suite.spec, self.chosen_endpoint.spec)
 
+    def action_resume(self) -> None:
+        """Go on with the highlighted results folder's run: the budget modal (what remains), then
+        the live view. Why a folder cannot be resumed is a notification, from find_resume_point."""
+        list_id, key = self._highlighted()
+        if list_id != "results" or not key:
+            self.notify(f"Highlight a results folder marked {RESUMABLE} (Tab to Recent "
+                        "results), then u resumes it.", severity="information", markup=False)
+            return
+        from ...run.resume import find_resume_point
+        try:
+            point = find_resume_point(Path(key))
+        except ConfigError as exc:
+            self.notify(_said_here(exc, Path(key), self._shown(Path(key))),
+                        title="Cannot resume", severity="error", markup=False, timeout=10)
+            return
+        self.app.start_run(point.suite, point.endpoint, point)
+
     def action_edit(self) -> None:
         list_id, key = self._highlighted()
         spec_file = self._file(key) if key else None
@@ -246,8 +274,69 @@ class HomeScreen(Screen):
 
     def palette_commands(self):
         return [("Run chosen endpoint and suite", "Budget check, then the live view", self.action_run),
+                ("Resume highlighted results folder", "Go on with a run that did not finish "
+                 f"(marked {RESUMABLE})", self.action_resume),
                 ("Edit highlighted spec", "Open it in its editor", self.action_edit),
                 ("Refresh", "Rescan the folder and results", self.action_refresh)]
+
+
+def _said_here(error: ConfigError, folder: Path, shown: str) -> str:
+    """find_resume_point's message with the folder as the home screen shows it, so its advice
+    (`tokenflood resume DIR --endpoint …`) can be typed as it stands."""
+    return str(error).replace(str(folder), shown).replace("resume DIR ", f"resume {shown} ")
+
+
+class ResumePoints:
+    """find_resume_point per folder, read again only when its journal or summary changed: a
+    days-long observation's journal takes a noticeable time to read (0.3 s for three days of
+    1-minute polls), too long to wait on each ↑/↓ through the list."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[tuple, ResumePoint | ConfigError]] = {}
+
+    def get(self, folder: Path) -> ResumePoint:
+        from ...run.resume import find_resume_point
+        key = tuple(_stamp(folder / name) for name in (JOURNAL_FILE, SUMMARY_FILE))
+        known = self._read.get(folder)
+        if known is None or known[0] != key:
+            try:
+                known = key, find_resume_point(folder)
+            except ConfigError as exc:
+                known = key, exc
+            self._read[folder] = known
+        if isinstance(known[1], ConfigError):
+            raise known[1]
+        return known[1]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _describe_results(entry: ResultsEntry, shown: str, points: ResumePoints) -> str:
+    """A results folder; for one whose run did not finish, why it can be resumed and from where
+    (or why not: the reason find_resume_point gives)."""
+    head = f"{entry.run_name} on {entry.model}: {entry.status}\n{shown}\n"
+    if not entry.resumable:
+        return head + "Enter: open"
+    try:
+        point = points.get(entry.path)
+    except ConfigError as exc:
+        return head + f"{RESUMABLE} not finished; cannot be resumed here: " + \
+            _said_here(exc, entry.path, shown)
+    # the outline's lines less their labels' padding: the folder (above), how it ended, and
+    # where it stands and goes on, on one line (the pane is short)
+    _, ended, *where = [" ".join(line.split()) for line in
+                        point.outline(point.passed_while_down(time.time()))]
+    why = ended.removeprefix("it ended ") + (f": {point.ended_message}" if point.ended_message
+                                             else "")
+    head = f"{point.suite.name} on {point.endpoint.model}: {entry.status}\n{shown}\n"
+    return head + f"{RESUMABLE} resumable: {why}\n{'; '.join(where)}\nEnter: open   u: resume " \
+        "(budget first)"
 
 
 def _describe_spec(spec_file: SpecFile) -> str:
