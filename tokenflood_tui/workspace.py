@@ -139,5 +139,5 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
 
 
 def latest_results(root: Path) -> Path | None:
-    entries = find_results(root, limit=1)
-    return entries[0].path if entries else None
+    """The newest results folder with a summary (a killed run's folder has none to show)."""
+    return next((e.path for e in find_results(root) if (e.path / SUMMARY_FILE).exists()), None)

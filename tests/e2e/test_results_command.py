@@ -49,3 +49,14 @@ def test_results_of_an_observation_prints_its_polls_hours_and_missed_polls(tmp_p
     assert "|      13:00 |       12 |  9 |" in out           # the hours table
     assert "## Resumed\n\n- 2026-12-01T13:52:33+00:00: went on at poll 4" in out
     assert "- 2 polls (4-5): tokenflood was not running" in out
+
+
+def test_results_without_a_folder_opens_the_newest_that_has_a_summary(tmp_path):
+    (fixture,) = PAST.iterdir()
+    shutil.copytree(fixture, tmp_path / "results" / fixture.name)
+    killed = tmp_path / "results" / "2099-01-01_00-00-00_killed_m"     # newer, no summary
+    killed.mkdir()
+    (killed / "requests.csv").write_text("phase\n")
+    done = run_tokenflood("results", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("# tokenflood run `tmux-demo` — completed")

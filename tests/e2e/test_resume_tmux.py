@@ -18,7 +18,7 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 
 from helpers import TOKENFLOOD, write
-from test_tui_tmux import Terminal
+from terminal import Terminal
 from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
                         killed_observation, rows, the_folder)
 
