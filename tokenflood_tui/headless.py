@@ -24,9 +24,10 @@ ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and
 # An observation's poll line counts its failures by kind: one error line a poll says what they are.
 ERROR_LINES_PER_POLL = 1
 MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one line (a resume gap)
-# What the coordinator logs per poll that the poll lines already say, with the slot time.
+# What the coordinator logs per poll that the poll lines already say (with the slot time).
 POLL_STARTED = re.compile(r"poll \d+: [\d.]+ req/s for ")
 POLL_MISSED = re.compile(r"poll \d+ missed: ")
+POLL_FAILED_SHARE = re.compile(r"phase \d+: \d+% of requests failed \(")
 
 
 class HeadlessObserver:
@@ -51,7 +52,8 @@ class HeadlessObserver:
     def log(self, level: str, message: str) -> None:
         if self.feed is not None and not self.verbose and (
                 (level == "info" and POLL_STARTED.match(message))
-                or (level == "warning" and POLL_MISSED.match(message))):
+                or (level == "warning" and (POLL_MISSED.match(message)
+                                            or POLL_FAILED_SHARE.match(message)))):
             return
         if level == "error":
             key = message.split(":", 1)[0]
@@ -124,9 +126,9 @@ def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str
 
 
 def _dist(dist: Distribution, percentiles: list[float]) -> str:
+    """'p50/p90/p99 53.1/60.2/71.0 ms'; '-' for a percentile without a sample (every request of
+    the poll failed), so each line reads the same way."""
     values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
     return ("/".join(pkey(p) for p in percentiles) + " "
             + "/".join("-" if v is None else f"{v:.1f}" for v in values) + " ms")
 
