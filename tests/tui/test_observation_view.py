@@ -340,6 +340,12 @@ async def test_stopping_a_real_observation_asks_and_keeps_the_results(tmp_path, 
         lines = screen_lines(the_app)
         # (the first slot may pass while the worker process starts: then poll 2 is the first)
         assert re.search(r"poll \d/6 in 0:0\d \(at \d\d:\d\d:\d\d UTC\) · 1 done", lines[0]), lines[0]
+        await pilot.press("escape")               # leaving mid-run asks too; "Stay" stays
+        await pilot.pause(0.3)
+        assert find(screen_lines(the_app), "Leave and stop the run?") >= 0
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert the_app.screen is screen and the_app.run_controller.running
         await pilot.press("s")
         await pilot.pause(0.3)
         assert find(screen_lines(the_app), "Stop the run?") >= 0
@@ -359,3 +365,15 @@ async def test_stopping_a_real_observation_asks_and_keeps_the_results(tmp_path, 
             f"interrupted: 1 done{f', {missed} missed' if missed else ''} of 6 polls (stopped by "
             "the user); r: results, q: quit"), lines[0]
         assert (the_app.run_controller.result.folder / "polls.csv").exists()
+
+
+async def test_the_help_lists_the_observation_views_keys():
+    the_app = app()
+    async with the_app.run_test(size=(80, 24)) as pilot:
+        await observation_screen(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+        lines = screen_lines(the_app)
+        for keys, what in (("1-5", "Panels"), ("t", "TTFT/e2e"), ("s / ctrl+c", "Stop run"),
+                           ("r", "Results"), ("q", "Quit")):
+            assert any(keys in line and what in line for line in lines), (keys, lines)

@@ -174,7 +174,7 @@ class ObservationScreen(LiveRunScreen):
         missed = f", {self.polls_missed} missed" if self.polls_missed else ""
         return f"{self.polls_done} done{missed}"
 
-    def _stage_text(self, now: float | None = None) -> str:
+    def _stage_text(self) -> str:
         snap = self.snapshot
         total = self.feed.total or self.suite.polls
         if self.controller.finished:
@@ -194,9 +194,8 @@ class ObservationScreen(LiveRunScreen):
             return (f"{verb}" + (f" ({snap.message})" if snap.message else "")
                     + ": waiting for in-flight requests")
         if snap.stage == "waiting" and snap.next_slot_utc is not None:
-            now = time.time() if now is None else now
             poll = self._poll_at(snap.next_slot_utc)
-            return (f"poll {poll}/{total} in {span(snap.next_slot_utc - now)} (at "
+            return (f"poll {poll}/{total} in {span(snap.next_slot_utc - time.time())} (at "
                     f"{hms_utc(snap.next_slot_utc)} UTC) · {self._counts()}")
         current = snap.phases[-1] if snap.phases and not snap.phases[-1].finished else None
         if current is not None:
@@ -212,8 +211,8 @@ class ObservationScreen(LiveRunScreen):
         return round((slot_utc - anchor) / self.suite.interval_s) + 1
 
     def _clock(self, now: float | None = None) -> str:
-        """'now 12:10:28 UTC, 14:10:28 CEST · 2d 23:49:32 left · ends Fri 04 12:00 UTC, 14:00
-        CEST': the slots are in UTC, the user's day in local time."""
+        """'12:10:28 UTC, 14:10:28 CEST · 2d 23:49:32 left · ends Fri 12:00 UTC, 14:00 CEST': the
+        slots are in UTC, the user's day in local time."""
         now = time.time() if now is None else now
         text = _at(now, "%H:%M:%S")
         ends = self.snapshot.ends_utc if self.snapshot else None
