@@ -65,6 +65,17 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
+    def wait_until(self, check, what: str, timeout: float = 20.0) -> str:
+        """The first screen for which `check(screen)` is true."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{what} never appeared; the screen was:\n{screen}")
+
     def wait_gone(self, text: str, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while text in self.screen():

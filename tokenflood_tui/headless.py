@@ -1,47 +1,82 @@
-"""The plain front end: progress on stderr about once a second, the summary table on stdout."""
+"""The plain front end: progress on stderr about once a second (an observation: one line per
+poll), the summary table on stdout."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from . import budget, report, stop_signals
-from .run.coordinator import RunSnapshot
 from .errors import BudgetRefused
+from .poll_feed import PollEvent, PollFeed, hms_utc
 from .redaction import Scrubber
+from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .run.runner import Run, RunResult
-from .specs import EndpointSpec, RunSuite
+from .specs import EndpointSpec, ObservationSuite, RunSuite
+from .summary import Distribution, pkey
 
 ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
+# An observation's poll line counts its failures by kind: one error line a poll says what they are.
+ERROR_LINES_PER_POLL = 1
+MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one line (a resume gap)
+# What the coordinator logs per poll that the poll lines already say (with the slot time).
+POLL_STARTED = re.compile(r"poll \d+: [\d.]+ req/s for ")
+POLL_MISSED = re.compile(r"poll \d+ missed: ")
+POLL_FAILED_SHARE = re.compile(r"phase \d+: \d+% of requests failed \(")
 
 
 class HeadlessObserver:
-    """Writes log lines and progress lines; never blocks the engine for long."""
+    """Writes log lines and progress lines; never blocks the engine for long.
+
+    For an observation (`suite`), one line per poll when it finishes and one per missed poll,
+    instead of the once-a-second progress lines: a run of days under nohup or systemd writes a
+    few hundred lines a day, no carriage returns, no colour. `first_poll`: a resumed run's
+    earlier polls were reported by the process that ran them."""
 
     def __init__(self, out: TextIO = sys.stderr, verbose: bool = False,
-                 scrubber: Scrubber | None = None):
+                 scrubber: Scrubber | None = None, suite: RunSuite | None = None,
+                 first_poll: int = 1):
         self.out = out
         self.verbose = verbose
         self.scrubber = scrubber or Scrubber()
         self._errors_shown: dict[str, int] = {}
+        self.feed = (PollFeed(suite.interval_s, first_poll)
+                     if isinstance(suite, ObservationSuite) else None)
+        self.percentiles = suite.percentiles if suite is not None else [50.0]
 
     def log(self, level: str, message: str) -> None:
+        if self.feed is not None and not self.verbose and (
+                (level == "info" and POLL_STARTED.match(message))
+                or (level == "warning" and (POLL_MISSED.match(message)
+                                            or POLL_FAILED_SHARE.match(message)))):
+            return
         if level == "error":
             key = message.split(":", 1)[0]
             shown = self._errors_shown.get(key, 0)
-            self._errors_shown[key] = shown + 1
-            if shown == ERROR_LINES_PER_PHASE and not self.verbose:
-                self._write(f"error: {key}: more failures are counted below and kept in errors.log")
-            if shown >= ERROR_LINES_PER_PHASE and not self.verbose:
-                return
+            if self.feed is not None:
+                self._errors_shown = {key: shown + 1}    # one poll's count at a time: bounded
+                if shown >= ERROR_LINES_PER_POLL and not self.verbose:
+                    return
+            else:
+                self._errors_shown[key] = shown + 1
+                if shown == ERROR_LINES_PER_PHASE and not self.verbose:
+                    self._write(f"error: {key}: more failures are counted below and kept in "
+                                "errors.log")
+                if shown >= ERROR_LINES_PER_PHASE and not self.verbose:
+                    return
         prefix = "" if level == "info" else f"{level}: "
         self._write(prefix + message)
 
     def snapshot(self, snap: RunSnapshot) -> None:
+        if self.feed is not None:
+            for line in poll_lines(self.feed, self.feed.update(snap), self.percentiles):
+                self._write(line)
+            return
         if not snap.phases or snap.stage == "finished":
             return
         self._write(progress_line(snap))
@@ -53,6 +88,72 @@ class HeadlessObserver:
             self.out.flush()
         except OSError:      # the terminal hung up (SIGHUP follows): the run must go on to its results
             pass
+
+
+def poll_lines(feed: PollFeed, events: list[PollEvent], percentiles: list[float]) -> list[str]:
+    """One line per finished poll, one per missed poll; a run of consecutive missed polls (the
+    gap a resume records) is one line."""
+    lines: list[str] = []
+    i = 0
+    while i < len(events):
+        j = i
+        if events[i].missed is not None:
+            while (j + 1 < len(events) and events[j + 1].missed == events[i].missed
+                   and events[j + 1].poll == events[j].poll + 1):
+                j += 1
+        run = events[i:j + 1]
+        if run[0].missed is None:
+            lines.append(poll_line(feed, run[0], percentiles))
+        elif len(run) < MISSED_RUN_LINE:
+            lines.extend(missed_line(feed, e.poll, e.poll, e.missed or "") for e in run)
+        else:
+            lines.append(missed_line(feed, run[0].poll, run[-1].poll, run[0].missed or ""))
+        i = j + 1
+    return lines
+
+
+def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str:
+    """'poll 12/288 12:00:00 UTC done: sent 3, ok 3, failed 0 | TTFT p50/p90/p99 53.1/60.2/71.0
+    ms | e2e p50/p90/p99 125.0/172.1/180.3 ms | next poll 12:15:00 UTC'"""
+    ph = event.stats
+    assert ph is not None
+    done = "stopped" if event.stopped else "done"
+    failed = f"failed {ph.failed}" + (f" ({event.failures})" if ph.failed else "")
+    sent = f"sent {ph.sent} of {ph.planned}" if event.stopped else f"sent {ph.sent}"
+    return (f"poll {_where(feed, event.poll)} {done}: {sent}, ok {ph.ok}, {failed}"
+            f" | TTFT {_dist(ph.ttft_ms, percentiles)} | e2e {_dist(ph.e2e_ms, percentiles)}"
+            + ("" if event.stopped else _next(feed, event.poll)))
+
+
+def _dist(dist: Distribution, percentiles: list[float]) -> str:
+    """'p50/p90/p99 53.1/60.2/71.0 ms'; '-' for a percentile without a sample (every request of
+    the poll failed), so each line reads the same way."""
+    values = [dist.at(p) for p in percentiles]
+    return ("/".join(pkey(p) for p in percentiles) + " "
+            + "/".join("-" if v is None else f"{v:.1f}" for v in values) + " ms")
+
+
+def missed_line(feed: PollFeed, first: int, last: int, reason: str) -> str:
+    """'poll 13/288 12:15:00 UTC missed: …', or for a run of them 'polls 5-100/288
+    12:00:00-11:45:00 UTC missed (96 slots): …'"""
+    if first == last:
+        return f"warning: poll {_where(feed, first)} missed: {reason}{_next(feed, last)}"
+    start, end = feed.slot_utc(first), feed.slot_utc(last)
+    slots = f" {hms_utc(start)}-{hms_utc(end)} UTC" if start is not None and end is not None else ""
+    return (f"warning: polls {first}-{last}/{feed.total}{slots} missed ({last - first + 1} "
+            f"slots): {reason}{_next(feed, last)}")
+
+
+def _where(feed: PollFeed, poll: int) -> str:
+    slot = feed.slot_utc(poll)
+    return f"{poll}/{feed.total}" + (f" {hms_utc(slot)} UTC" if slot is not None else "")
+
+
+def _next(feed: PollFeed, poll: int) -> str:
+    if poll >= feed.total:
+        return " | that was the last poll"
+    slot = feed.slot_utc(poll + 1)
+    return f" | next poll {hms_utc(slot)} UTC" if slot is not None else ""
 
 
 def progress_line(snap: RunSnapshot) -> str:
@@ -101,7 +202,8 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
                  verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None) -> int:
     """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
-    observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint))
+    observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint),
+                                suite=suite, first_poll=resume.start if resume else 1)
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
               resume=resume)
     confirm(run.estimate, assume_yes,

@@ -139,7 +139,10 @@ load_type: {{prompt_length: 64, output_length: 4}}
     missed = [p for p in polls if p["missed"]]
     ran = [p for p in polls if not p["missed"]]
     assert 1 <= len(missed) <= 4 and all(p["sent"] == 0 for p in missed)
-    assert all("not running" in p["missed"] or "interrupted" in p["missed"] for p in missed)
+    # down, cut short by the kill, or passed while the resume warmed up
+    assert all(any(why in p["missed"] for why in ("not running", "interrupted",
+                                                  "before tokenflood was ready"))
+               for p in missed), missed
     assert polls[0]["ok"] == 0 and all(p["ok"] == 2 for p in ran[1:])
     assert {1, 2} <= {p["phase"] for p in ran}
     after = rows(folder)

@@ -21,7 +21,7 @@ from ..errors import EndpointError
 from ..records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 from ..stats import PhaseAccumulator, phase_warnings, warm_up_numpy
-from ..summary import PhaseStats, RunStatus
+from ..summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, PhaseStats, RunStatus
 from .calibration import Calibration
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
@@ -267,9 +267,11 @@ class Coordinator:
         self.sink.log("info", f"{word} {plan.phase}: {plan.target_rps:g} req/s for "
                               f"{plan.length_s:g} s ({plan.requests} requests)")
         now = time.monotonic()
+        late_start_s = 0.0
         if plan.slot_utc is not None:
             # deadlines on the slot, also when it is a little behind: late requests go at once
-            acc.t_start = now + (plan.slot_utc - time.time())
+            late_start_s = time.time() - plan.slot_utc
+            acc.t_start = now - late_start_s
         else:
             acc.t_start = now + self.lead_s
         self.sink.phase_started(plan, acc.t_start)
@@ -299,15 +301,22 @@ class Coordinator:
         self.current = None
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
             self.sink.phase_finished(stats)   # runs it again in full
-        self._warn_about(stats)
+        self._warn_about(stats, late_start_s)
 
-    def _warn_about(self, stats: PhaseStats) -> None:
-        """The warnings a finished phase's figures come with (also a resumed run's earlier ones)."""
+    def _warn_about(self, stats: PhaseStats, late_start_s: float = 0.0) -> None:
+        """The warnings a finished phase's figures come with (also a resumed run's earlier ones).
+        `late_start_s`: how long after its slot a poll started (its first requests left that late,
+        which says nothing about the client keeping up)."""
         template = self.calibration.factory.template_tokens if self.calibration and \
             self.calibration.factory else 0
         for message in phase_warnings(stats, template):
             self.warn(message)
-        if stats.client_bound:
+        late_start = late_start_s * 1000 > CLIENT_BOUND_LAUNCH_P99_MS
+        if late_start:
+            self.warn(f"poll {stats.phase} started {late_start_s:.1f} s after its slot (the "
+                      "previous poll still finishing, or a resume warming up): its first requests "
+                      "left that late")
+        if stats.client_bound and not (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
             self.warn(f"phase {stats.phase}: the client was the bottleneck "
                       f"({stats.client_bound_reason()}): its latencies include client-side "
                       "delay; add --workers or lower the rate")

@@ -79,11 +79,15 @@ class LoadTestPlanner(Planner):
         return [], self.plans[self._next - 1]
 
 
+LATE_START_MIN_S = 1.0
+
+
 class ObservationPlanner(Planner):
     """Poll k at `anchor + (k-1) × interval` on the wall clock: `num_requests` requests spread
     evenly over `within_seconds`. A late poll never shifts later ones: it starts at once, its
-    requests keep their deadlines (their dispatch delay says how late they went out); a poll whose
-    window is already over when the coordinator is ready is missed."""
+    requests keep their deadlines (their dispatch delay says how late they went out). A poll that
+    cannot start within `late_start_s` of its slot is missed: started later, its overdue requests
+    would leave together, a burst that is not the load the poll stands for."""
 
     kind = "observation"
 
@@ -91,6 +95,8 @@ class ObservationPlanner(Planner):
         self.suite = suite
         self.anchor_utc = anchor_utc
         super().__init__(plan_polls(suite, anchor_utc), start)
+        # one request spacing, and at least a second (a short window of many requests)
+        self.late_start_s = max(LATE_START_MIN_S, suite.within_seconds / suite.num_requests)
 
     def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
         missed: list[MissedSlot] = []
@@ -98,11 +104,12 @@ class ObservationPlanner(Planner):
             plan = self.plans[self._next]
             self._next += 1
             assert plan.slot_utc is not None
-            if now_utc <= plan.slot_utc + plan.length_s:
+            if now_utc <= plan.slot_utc + self.late_start_s:
                 return missed, plan
             missed.append(MissedSlot(plan.phase, plan.slot_utc,
-                                     "its slot passed before tokenflood was ready (the previous "
-                                     "poll still finishing, or the machine busy or asleep)"))
+                                     f"its slot passed (by more than {self.late_start_s:g} s) "
+                                     "before tokenflood was ready (the previous poll still "
+                                     "finishing, or the machine busy or asleep)"))
         return missed, None
 
     def skip_until(self, now_utc: float, reason: str) -> list[MissedSlot]:

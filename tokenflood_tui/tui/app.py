@@ -138,7 +138,9 @@ class TokenfloodApp(App[int]):
         """Budget modal, then the live run view; `resume` goes on with an unfinished run."""
         from ..errors import TokenfloodError
         from .run_controller import RunController
+        from ..specs import ObservationSuite
         from .screens.budget import BudgetModal
+        from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
 
         if self.run_controller is not None and self.run_controller.running:
@@ -161,7 +163,9 @@ class TokenfloodApp(App[int]):
             return
         self.run_controller = controller
         self.started_runs.append(controller)
-        await self.push_screen(RunScreen(controller))
+        # an observation's live view follows polls on the wall clock, a load test's its phases
+        live = ObservationScreen if isinstance(suite, ObservationSuite) else RunScreen
+        await self.push_screen(live(controller))
         controller.start()
 
     async def action_quit(self) -> None:

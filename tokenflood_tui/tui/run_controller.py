@@ -21,6 +21,9 @@ from ..run.workers import choose_workers
 from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 
 SNAPSHOT_INTERVAL_S = 0.25
+# Log lines kept for a screen that attaches later: a days-long observation logs every failure,
+# so the list is cut back to the newest LOG_LINES_KEPT (errors.log keeps them all).
+LOG_LINES_KEPT = 2000
 
 
 class RunController:
@@ -93,6 +96,8 @@ class RunController:
     def log(self, level: str, message: str) -> None:
         message = self.scrubber.scrub(message)
         self.log_lines.append((level, message))
+        if len(self.log_lines) > 2 * LOG_LINES_KEPT:      # cut back now and then: O(1) a line
+            del self.log_lines[:-LOG_LINES_KEPT]
         self._post(RunLogMessage(level, message))
 
     def snapshot(self, snap: RunSnapshot) -> None:

@@ -1,0 +1,55 @@
+"""The observation planner: polls on their wall-clock slots, and which late polls still run."""
+
+from __future__ import annotations
+
+from tokenflood_tui.run.plan import ObservationPlanner
+from tokenflood_tui.specs import parse_run_suite
+
+ANCHOR = 1_800_000_000.0       # a whole multiple of 60 s
+
+
+def planner(within: float, requests: int) -> ObservationPlanner:
+    suite = parse_run_suite(f"""\
+type: observation
+name: p
+duration_hours: {4 * 60 / 3600}
+polling_interval_minutes: 1
+num_requests: {requests}
+within_seconds: {within}
+load_type: {{prompt_length: 64, output_length: 4}}
+""")
+    return ObservationPlanner(suite, ANCHOR)
+
+
+def test_polls_sit_on_their_slots_with_requests_spread_over_the_window():
+    p = planner(within=30, requests=3)
+    missed, plan = p.next(ANCHOR - 5)
+    assert missed == [] and plan is not None
+    assert plan.phase == 1 and plan.slot_utc == ANCHOR and list(plan.offsets_s) == [0, 10, 20]
+    _, plan = p.next(ANCHOR + 60 - 1)
+    assert plan is not None and plan.phase == 2 and plan.slot_utc == ANCHOR + 60
+
+
+def test_a_poll_runs_late_within_one_request_spacing_and_is_missed_past_it():
+    p = planner(within=30, requests=3)                  # spacing 10 s
+    assert p.late_start_s == 10
+    missed, plan = p.next(ANCHOR + 9.5)                 # only the first request is late
+    assert missed == [] and plan is not None and plan.phase == 1
+    missed, plan = p.next(ANCHOR + 60 + 10.5)           # two would go out at once: missed
+    assert [m.phase for m in missed] == [2] and "by more than 10 s" in missed[0].reason
+    assert plan is not None and plan.phase == 3
+
+
+def test_a_short_window_of_many_requests_still_gets_a_second():
+    p = planner(within=2, requests=20)                  # spacing 0.1 s
+    assert p.late_start_s == 1.0
+    assert p.next(ANCHOR + 0.9)[1] is not None
+    missed, plan = p.next(ANCHOR + 60 + 1.1)
+    assert [m.phase for m in missed] == [2] and plan is not None and plan.phase == 3
+
+
+def test_every_slot_that_passed_while_down_is_missed_on_a_resume():
+    p = planner(within=30, requests=3)
+    missed = p.skip_until(ANCHOR + 2 * 60 + 31, "tokenflood was not running")
+    assert [m.phase for m in missed] == [1, 2, 3]
+    assert p.next(ANCHOR + 3 * 60 - 1)[1].phase == 4
