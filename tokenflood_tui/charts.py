@@ -222,3 +222,46 @@ def _write_pair(coloured: str, folder: Path, stem: str, title: str) -> None:
         console.print(title, style="bold")
     console.print(Text.from_ansi(coloured))
     (folder / f"{stem}.html").write_text(console.export_html(inline_styles=True), encoding="utf-8")
+
+
+def render_compare(comparison, metrics: list[str] | None = None, width: int = 100,
+                   height: int = 30, colour: bool = True) -> str:
+    """Each run's percentiles by rate (or hour of day) over one another: a colour per run
+    (A, B, ...), a point marker per percentile. `comparison` is a compare.Comparison."""
+    metrics = [m for m in (metrics or ["ttft_ms", "e2e_ms"]) if m in comparison.metrics]
+    hours = bool(comparison.cells) and comparison.cells[0].group_kind == "hour"
+    fig = _new_figure(max(1, len(metrics)), width, height)
+    xs_all = sorted({c.group_value for c in comparison.cells})
+    for row, metric in enumerate(metrics, start=1):
+        plt = fig.subplot(row, 1)
+        plt.theme("clear")
+        plt.title(TITLES.get(metric, metric) + (" by hour of day" if hours else " by request rate"))
+        plt.xlabel("hour of day (UTC)" if hours else "target req/s")
+        for r, _run in enumerate(comparison.runs):
+            color = LINE_COLOURS[r % len(LINE_COLOURS)]
+            for i, p in enumerate(comparison.percentiles):
+                points = sorted((c.group_value, c.runs[r].value_ms) for c in comparison.cells
+                                if c.metric == metric and c.percentile == p
+                                and c.runs[r].value_ms is not None)
+                if not points:
+                    continue
+                marker = POINT_MARKERS[i % len(POINT_MARKERS)]
+                xs, ys = [x for x, _ in points], [y for _, y in points]
+                plt.plot(xs, ys, label=f"{run_letter(r)} {pkey(p)} {marker}", marker="braille",
+                         color=color)
+                plt.scatter(xs, ys, marker=marker, color=color)
+        if xs_all:
+            plt.xticks(xs_all, [f"{int(x):02d}" if hours else f"{x:g}" for x in xs_all])
+    out = fig.build()
+    return out if colour else _ANSI.sub("", out)
+
+
+def save_compare(comparison, folder: Path) -> None:
+    """compare.txt and compare.html: the overlay chart of TTFT and e2e percentiles."""
+    key = "  ".join(f"{run_letter(i)} = {r.name}" for i, r in enumerate(comparison.runs))
+    _write_pair(render_compare(comparison, width=100, height=40), folder, "compare", key)
+
+
+def run_letter(i: int) -> str:
+    """A, B, ... Z, AA, AB: how tables and charts name the compared runs."""
+    return chr(ord("A") + i) if i < 26 else run_letter(i // 26 - 1) + chr(ord("A") + i % 26)

@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
 
+    p = sub.add_parser("compare", parents=[common],
+                       help="which run is faster: runs side by side with confidence intervals")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
+                   help="results folders (paths, or folder names under --results-dir); the "
+                        "first is the baseline")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="where compare.md/.json/.txt/.html go (default "
+                        "<results-dir>/compare_<time>)")
+
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
     add_simulator_arguments(p)
@@ -151,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_edit(args)
         if args.command == "results":
             return cmd_results(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         return cmd_home(args)
     except TokenfloodError as exc:
         sys.stderr.write(f"tokenflood: error: {exc}\n")
@@ -301,6 +312,21 @@ def cmd_results(args: argparse.Namespace) -> int:
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
                           theme=args.theme))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import output
+    from .compare.compare import DEFAULT_SEED, compare
+    from .errors import ConfigError
+    if len(args.dirs) < 2:
+        raise ConfigError("compare needs at least two results folders (the first is the baseline)")
+    folders = [resolve_results_folder(d, args.results_dir) for d in args.dirs]
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    comparison = compare(folders, seed=seed)
+    out = output.write(comparison, args.out or output.default_folder(args.results_dir))
+    sys.stdout.write(output.markdown(comparison))
+    sys.stderr.write(f"tokenflood: comparison written to {out}\n")
+    return 0
 
 
 def resolve_results_folder(given: Path, results_dir: Path) -> Path:

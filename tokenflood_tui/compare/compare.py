@@ -1,0 +1,233 @@
+"""Runs side by side: for each group (target rate, or hour of day) and each metric at each
+percentile, every run's value, its difference to the baseline (the first run) in ms and %, a 95%
+bootstrap interval of that difference from the rows, and a verdict. One typed `Comparison`,
+written to compare.json and read back by every output and the TUI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ..errors import ConfigError, TokenfloodError
+from ..specs import LoadTestSuite, RunSuite, load_run_suite
+from . import bootstrap
+from .bootstrap import Verdict
+from .samples import METRIC_COLUMNS, GroupKey, RunSamples, load
+
+COMPARE_FILE = "compare.json"
+DEFAULT_PERCENTILES = [50.0, 90.0, 99.0]
+DEFAULT_SEED = 0
+
+
+class ComparedRun(BaseModel):
+    """One results folder in the comparison."""
+
+    name: str                       # the folder's name
+    folder: str
+    run_name: str
+    type: str
+    status: str
+    model: str
+    provider: str
+    base_url: str | None            # as saved: secrets redacted
+    started_at: str
+    prompts: str                    # fresh or reused
+
+
+class RunValue(BaseModel):
+    """A run's value in one cell, and (not for the baseline) how it differs from the baseline's."""
+
+    value_ms: float | None          # None: no ok request in this group
+    samples: int
+    diff_ms: float | None = None
+    diff_pct: float | None = None
+    ci_low_ms: float | None = None   # the interval of diff_ms at the comparison's level
+    ci_high_ms: float | None = None
+    verdict: Verdict | None = None
+
+
+class Cell(BaseModel):
+    group: str                      # "4 req/s", "13:00 UTC"
+    group_kind: str                 # "rate" or "hour"
+    group_value: float
+    metric: str                     # ttft_ms, e2e_ms, tpot_ms, itl_ms
+    percentile: float
+    runs: list[RunValue]            # in the order of `Comparison.runs`; the first is the baseline
+
+
+class Comparison(BaseModel):
+    created_at: str                 # ISO 8601, local time with offset
+    runs: list[ComparedRun]
+    percentiles: list[float]
+    metrics: list[str]
+    groups: list[str]
+    level: float = bootstrap.LEVEL
+    resamples: int = bootstrap.RESAMPLES
+    seed: int = DEFAULT_SEED
+    cells: list[Cell]
+    warnings: list[str] = Field(default_factory=list)
+
+    def cell(self, group: str, metric: str, percentile: float) -> Cell:
+        for c in self.cells:
+            if c.group == group and c.metric == metric and c.percentile == percentile:
+                return c
+        raise KeyError((group, metric, percentile))
+
+    def verdicts(self, run: int = 1) -> dict[str, int]:
+        """How many cells got each verdict for run `run` against the baseline."""
+        counts: dict[str, int] = {}
+        for c in self.cells:
+            v = c.runs[run].verdict
+            if v is not None:
+                counts[v] = counts.get(v, 0) + 1
+        return counts
+
+    @classmethod
+    def load(cls, folder: Path | str) -> Comparison:
+        path = Path(folder) / COMPARE_FILE
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+
+
+def compare(folders: list[Path], seed: int = DEFAULT_SEED,
+            resamples: int = bootstrap.RESAMPLES) -> Comparison:
+    """Compare results folders; the first is the baseline. ConfigError for what cannot be."""
+    if len(folders) < 2:
+        raise ConfigError("compare needs at least two results folders (the first is the baseline)")
+    runs = [load(f) for f in folders]
+    return compare_samples(runs, seed, resamples)
+
+
+def compare_samples(runs: list[RunSamples], seed: int = DEFAULT_SEED,
+                    resamples: int = bootstrap.RESAMPLES) -> Comparison:
+    kinds = {r.summary.type for r in runs}
+    if len(kinds) > 1:
+        raise ConfigError("compare runs of one kind: " + ", ".join(
+            f"{r.name} is {'an observation' if r.summary.type == 'observation' else 'a load test'}"
+            for r in runs))
+    base = runs[0]
+    percentiles = sorted(set(DEFAULT_PERCENTILES) | set(base.summary.percentiles))
+    keys = sorted(set().union(*(r.groups for r in runs)))
+    rng = np.random.default_rng(seed)
+    cells = []
+    for key in keys:
+        for metric in METRIC_COLUMNS:
+            for p in percentiles:
+                cells.append(_cell(key, metric, p, runs, rng, resamples))
+    # a metric no run has a value for (TPOT with one output token) is left out
+    metrics = [m for m in METRIC_COLUMNS
+               if any(v.value_ms is not None for c in cells if c.metric == m for v in c.runs)]
+    cells = [c for c in cells if c.metric in metrics]
+    return Comparison(
+        created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        runs=[_compared_run(r) for r in runs], percentiles=percentiles, metrics=metrics,
+        groups=[k.label for k in keys], seed=seed, resamples=resamples, cells=cells,
+        warnings=differences(runs, keys))
+
+
+def _cell(key: GroupKey, metric: str, p: float, runs: list[RunSamples], rng: np.random.Generator,
+          resamples: int) -> Cell:
+    empty = np.empty(0)
+    base = runs[0].groups.get(key, {}).get(metric, empty)
+    values = []
+    for i, run in enumerate(runs):
+        x = run.groups.get(key, {}).get(metric, empty)
+        value = bootstrap.percentile(x, p) if len(x) else None
+        rv = RunValue(value_ms=value, samples=len(x))
+        if i > 0 and value is not None and len(base):
+            b = bootstrap.percentile(base, p)
+            rv.diff_ms = value - b
+            rv.diff_pct = 100.0 * (value - b) / b if b else None
+            if bootstrap.enough(len(x), p) and bootstrap.enough(len(base), p):
+                rv.ci_low_ms, rv.ci_high_ms = bootstrap.difference_interval(base, x, p, rng,
+                                                                            resamples)
+                rv.verdict = bootstrap.verdict(rv.ci_low_ms, rv.ci_high_ms)
+            else:
+                rv.verdict = "too few samples"
+        values.append(rv)
+    return Cell(group=key.label, group_kind=key.kind, group_value=key.value, metric=metric,
+                percentile=p, runs=values)
+
+
+def _compared_run(r: RunSamples) -> ComparedRun:
+    s = r.summary
+    return ComparedRun(name=r.name, folder=str(r.folder), run_name=s.run_name, type=s.type,
+                       status=s.status, model=s.model, provider=s.provider, base_url=s.base_url,
+                       started_at=s.started_at, prompts=s.prompts)
+
+
+def differences(runs: list[RunSamples], keys: list[GroupKey]) -> list[str]:
+    """What differs between the runs besides the setup under test, each naming the runs."""
+    out = []
+    base = runs[0]
+    suites = [_suite(r) for r in runs]
+    for i, run in enumerate(runs[1:], start=1):
+        s, b = run.summary, base.summary
+        vs = f"{run.name} vs {base.name}"
+        setup = [f"{what} {theirs} vs {ours}" for what, theirs, ours in (
+            ("model", s.model, b.model), ("provider", s.provider, b.provider),
+            ("base_url", s.base_url, b.base_url)) if theirs != ours]
+        if setup:
+            warning = f"endpoints differ ({vs}): " + ", ".join(setup)
+            out.append(warning)
+        mine, theirs = suites[i], suites[0]
+        if mine is not None and theirs is not None:
+            out.extend(f"{what} differ ({vs}): {a} vs {b_}"
+                       for what, a, b_ in _suite_differences(mine, theirs))
+        missing = [k.label for k in keys if k in base.groups and k not in run.groups]
+        extra = [k.label for k in keys if k in run.groups and k not in base.groups]
+        if missing:
+            out.append(f"{run.name} has no requests at {', '.join(missing)}")
+        if extra:
+            out.append(f"{base.name} (the baseline) has no requests at {', '.join(extra)}")
+        if s.status != "completed":
+            out.append(f"{run.name} did not complete ({s.status})")
+    if base.summary.status != "completed":
+        out.append(f"{base.name} did not complete ({base.summary.status})")
+    reused = [r.name for r in runs if r.summary.prompts == "reused"]
+    if reused and len(reused) < len(runs):
+        out.append(f"{', '.join(reused)} replayed the seed's prompts (reuse_prompts): a server's "
+                   "prefix cache may make it look faster than the runs with fresh prompts")
+    return out
+
+
+def _suite(run: RunSamples) -> RunSuite | None:
+    try:
+        return load_run_suite(run.folder / "run.yml")
+    except (TokenfloodError, OSError):
+        return None
+
+
+def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str]]:
+    def shapes(s: RunSuite) -> str:
+        return "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} tokens"
+                         f" ×{lt.weight:g}" for lt in s.load_types)
+    out = []
+    if shapes(a) != shapes(b):
+        out.append(("load types (prompt/prefix/output)", shapes(a), shapes(b)))
+    if isinstance(a, LoadTestSuite) and isinstance(b, LoadTestSuite):
+        if a.requests_per_second_rates != b.requests_per_second_rates:
+            out.append(("rates", _rates(a), _rates(b)))
+        if a.test_length_in_seconds != b.test_length_in_seconds:
+            out.append(("phase lengths", f"{a.test_length_in_seconds:g} s",
+                        f"{b.test_length_in_seconds:g} s"))
+        if a.arrival != b.arrival:
+            out.append(("arrivals", a.arrival, b.arrival))
+    if a.max_concurrency != b.max_concurrency:
+        out.append(("max_concurrency", str(a.max_concurrency), str(b.max_concurrency)))
+    return out
+
+
+def _rates(s: LoadTestSuite) -> str:
+    return "[" + ", ".join(f"{r:g}" for r in s.requests_per_second_rates) + "] req/s"
+
+
