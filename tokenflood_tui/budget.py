@@ -235,3 +235,22 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def combine(estimates: list[BudgetEstimate]) -> BudgetEstimate:
+    """What several runs spend together (an A/B experiment's variants). The cost is known only
+    when every run's is: a sum of the known ones would be lower than what may be spent."""
+    first = estimates[0]
+    costs = [e.cost_usd for e in estimates]
+    unknown = [e.cost_note for e in estimates if e.cost_usd is None]
+    notes = sorted({e.cost_note for e in estimates})
+    return BudgetEstimate(
+        requests=sum(e.requests for e in estimates),
+        setup_requests=sum(e.setup_requests for e in estimates),
+        input_tokens=sum(e.input_tokens for e in estimates),
+        output_tokens=sum(e.output_tokens for e in estimates),
+        load_seconds=sum(e.load_seconds for e in estimates),
+        cost_usd=None if unknown else sum(c for c in costs if c is not None),
+        cost_note="; ".join(sorted(set(unknown))) if unknown else "; ".join(notes),
+        max_input_tokens=first.max_input_tokens, max_output_tokens=first.max_output_tokens,
+        at_least=any(e.at_least for e in estimates))

@@ -79,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
 
+    p = sub.add_parser("ab", parents=[common],
+                       help="A/B experiment: one suite against several endpoints, phases "
+                            "interleaved over rounds, then compared")
+    p.add_argument("run_file", type=Path, metavar="RUN.yml")
+    p.add_argument("endpoint_files", type=Path, nargs="+", metavar="ENDPOINT.yml",
+                   help="two or more endpoint files, one per variant; the first is the baseline")
+    p.add_argument("--rounds", type=_rounds, default=3, metavar="N",
+                   help="rounds per rate: each variant runs each rate N times, in a seeded "
+                        "interleaved order (default 3)")
+    p.add_argument("--headless", action="store_true", help="progress on stderr, comparison on stdout")
+    p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="sender processes per variant (default: from the highest rate)")
+
     p = sub.add_parser("compare", parents=[common],
                        help="which run is faster: runs side by side with confidence intervals")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
@@ -140,6 +154,16 @@ def _workers(text: str) -> int:
     return value
 
 
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .errors import TokenfloodError
@@ -162,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_results(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "ab":
+            return cmd_ab(args)
         return cmd_home(args)
     except TokenfloodError as exc:
         sys.stderr.write(f"tokenflood: error: {exc}\n")
@@ -312,6 +338,33 @@ def cmd_results(args: argparse.Namespace) -> int:
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
                           theme=args.theme))
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .headless import run_ab_headless
+    from .preflight import check_run
+    from .run.experiment import Variant, variant_names
+    from .run.workers import choose_workers
+    from .specs import LoadTestSuite, load_endpoint, load_run_suite
+    suite = load_run_suite(args.run_file)
+    if args.seed is not None:
+        suite = suite.model_copy(update={"seed": args.seed})
+    if not isinstance(suite, LoadTestSuite):
+        raise ConfigError(f"{args.run_file}: ab runs a load-test suite (rates and phases); run "
+                          "an observation per endpoint and `tokenflood compare` them")
+    if len(args.endpoint_files) < 2:
+        raise ConfigError("ab needs at least two endpoint files, one per variant (the first is "
+                          "the baseline)")
+    endpoints = [load_endpoint(path) for path in args.endpoint_files]
+    for endpoint in endpoints:
+        check_run(endpoint, args.results_dir)
+    variants = [Variant(name, ep) for name, ep in
+                zip(variant_names(args.endpoint_files), endpoints, strict=True)]
+    workers = choose_workers(args.workers, suite.peak_rps, endpoints[0].resolved_client,
+                             live_view=False)
+    return run_ab_headless(suite, variants, args.results_dir, assume_yes=args.yes,
+                           rounds=args.rounds, verbose=args.verbose, workers=workers)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

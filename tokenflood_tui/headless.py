@@ -16,6 +16,8 @@ from .poll_feed import PollEvent, PollFeed, hms_utc
 from .redaction import Scrubber
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
+from .compare import output as compare_output
+from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
 from .summary import Distribution, pkey
@@ -163,7 +165,8 @@ def progress_line(snap: RunSnapshot) -> str:
     done = ph.ok + ph.failed
     clock = ("draining" if snap.stage == "draining"
              else f"{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s")
-    return (f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
+    return ((f"{snap.label}: " if snap.label else "")
+            + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
             f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
             f" | done {done} | failed {ph.failed}"
             f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}"
@@ -220,10 +223,33 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     return result.exit_code
 
 
+def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path,
+                    assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0) -> int:
+    """An A/B experiment: confirm the budget of every variant together, run the turns, print the
+    comparison (the variants' own summaries are in their folders)."""
+    from .redaction import endpoint_secrets
+    scrubber = Scrubber([s for v in variants for s in endpoint_secrets(v.endpoint)])
+    observer = HeadlessObserver(verbose=verbose, scrubber=scrubber)
+    experiment = Experiment(suite, variants, results_root, observer, rounds, workers)  # type: ignore[arg-type]
+    sys.stderr.write(f"[tokenflood] A/B experiment: {len(variants)} variants "
+                     f"({', '.join(v.name for v in variants)}), {rounds} round(s) per rate, "
+                     f"{len(experiment.turns)} phases in turns\n")
+    confirm(experiment.estimate, assume_yes)
+    result = asyncio.run(_execute(experiment))
+    try:
+        if result.comparison is not None:
+            sys.stdout.write(compare_output.markdown(result.comparison))
+        sys.stdout.write(f"\nexperiment folder: {result.folder}\n")
+    except OSError:
+        pass
+    return result.exit_code
+
+
 STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM, SIGHUP
 
 
-async def _execute(run: Run) -> RunResult:
+async def _execute(run):
+    """`run` is a Run or an Experiment: both execute once and stop on a signal."""
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, _on_signal, run, sig)
@@ -234,7 +260,7 @@ async def _execute(run: Run) -> RunResult:
             loop.remove_signal_handler(sig)
 
 
-def _on_signal(run: Run, sig: int) -> None:
+def _on_signal(run, sig: int) -> None:
     if sig == signal.SIGHUP:
         stop_signals.detach_dead_terminal()    # an SSH session dropped: nobody reads stderr now
     try:

@@ -91,14 +91,14 @@ class ResultsFolder:
     """
 
     def __init__(self, root: Path, suite: RunSuite, endpoint: EndpointSpec, started: datetime,
-                 existing: Path | None = None):
+                 existing: Path | None = None, name: str | None = None):
         self.root = Path(root)
         self.observation = isinstance(suite, ObservationSuite)
         keep = existing is not None
         if existing is not None:
             self.path = Path(existing)
         else:
-            base = self.root / folder_name(suite, endpoint, started)
+            base = self.root / (name or folder_name(suite, endpoint, started))
             path, n = base, 1
             while path.exists():
                 n += 1

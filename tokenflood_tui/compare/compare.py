@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..charts import run_letter
 from ..errors import ConfigError, TokenfloodError
 from ..specs import LoadTestSuite, RunSuite, load_run_suite
 from . import bootstrap
@@ -172,7 +173,7 @@ def differences(runs: list[RunSamples], keys: list[GroupKey]) -> list[str]:
     suites = [_suite(r) for r in runs]
     for i, run in enumerate(runs[1:], start=1):
         s, b = run.summary, base.summary
-        vs = f"{run.name} vs {base.name}"
+        vs = f"{run_letter(i)} vs {run_letter(0)}"
         setup = [f"{what} {theirs} vs {ours}" for what, theirs, ours in (
             ("model", s.model, b.model), ("provider", s.provider, b.provider),
             ("base_url", s.base_url, b.base_url)) if theirs != ours]
@@ -186,14 +187,14 @@ def differences(runs: list[RunSamples], keys: list[GroupKey]) -> list[str]:
         missing = [k.label for k in keys if k in base.groups and k not in run.groups]
         extra = [k.label for k in keys if k in run.groups and k not in base.groups]
         if missing:
-            out.append(f"{run.name} has no requests at {', '.join(missing)}")
+            out.append(f"{run_letter(i)} has no requests at {', '.join(missing)}")
         if extra:
-            out.append(f"{base.name} (the baseline) has no requests at {', '.join(extra)}")
+            out.append(f"{run_letter(0)} (the baseline) has no requests at {', '.join(extra)}")
         if s.status != "completed":
-            out.append(f"{run.name} did not complete ({s.status})")
+            out.append(f"{run_letter(i)} did not complete ({s.status}): {run.name}")
     if base.summary.status != "completed":
-        out.append(f"{base.name} did not complete ({base.summary.status})")
-    reused = [r.name for r in runs if r.summary.prompts == "reused"]
+        out.append(f"{run_letter(0)} did not complete ({base.summary.status}): {base.name}")
+    reused = [run_letter(i) for i, r in enumerate(runs) if r.summary.prompts == "reused"]
     if reused and len(reused) < len(runs):
         out.append(f"{', '.join(reused)} replayed the seed's prompts (reuse_prompts): a server's "
                    "prefix cache may make it look faster than the runs with fresh prompts")

@@ -54,6 +54,7 @@ class RunSnapshot:
     missed: list[MissedSlot] = field(default_factory=list)   # polls whose slot passed
     next_slot_utc: float | None = None   # the next poll's wall-clock start, while waiting for it
     ends_utc: float | None = None        # when an observation's last poll is due to end
+    label: str | None = None             # who sends it, when several runs take turns (A/B)
 
 
 @dataclass(slots=True)
@@ -180,7 +181,12 @@ class Coordinator:
                     await self._wait_for_slot(plan)
                     if self._status is not None:
                         break
+                if self.planner.takes_turns:
+                    await self._wait_turn(plan)
+                    if self._status is not None:
+                        break
                 await self._run_phase(plan)
+                self.planner.phase_done(plan)
             self._stage = "finished"
         finally:
             ticker.cancel()
@@ -257,6 +263,17 @@ class Coordinator:
                     pass
         finally:
             self._next_slot_utc = None
+
+    async def _wait_turn(self, plan: PhasePlan) -> None:
+        """Until the planner lets `plan` start, or the run is stopped."""
+        self._stage = "waiting"
+        turn = asyncio.ensure_future(self.planner.wait_turn(plan))
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait([turn, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (turn, stopped):
+                task.cancel()
 
     async def _run_phase(self, plan: PhasePlan) -> None:
         acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,

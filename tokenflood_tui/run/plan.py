@@ -33,6 +33,7 @@ class Planner(ABC):
     """The phases of a run, in order, from `start` (1-based; later on a resume)."""
 
     kind: ClassVar[str]
+    takes_turns: ClassVar[bool] = False     # see wait_turn
 
     def __init__(self, plans: list[PhasePlan], start: int = 1):
         self.plans = plans            # every phase of the run, as planned
@@ -49,6 +50,15 @@ class Planner(ABC):
 
     def ends_utc(self, now_utc: float) -> float | None:
         """When the last phase is due to end, on the wall clock, if the plan says."""
+        return None
+
+    async def wait_turn(self, plan: PhasePlan) -> None:
+        """Returns when `plan` may start; a planner that shares the endpoint's time with other
+        runs (an A/B experiment's variants) waits here for its turn."""
+        return None
+
+    def phase_done(self, plan: PhasePlan) -> None:
+        """`plan` has finished and drained."""
         return None
 
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .. import __version__, budget, preflight
 from ..errors import EndpointError, TokenfloodError
@@ -19,7 +19,7 @@ from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, Re
 from .coordinator import (LOCAL_START_LEAD_S, PROCESS_START_LEAD_S, Coordinator, RunOutcome,
                           RunSnapshot)
 from .journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
-from .plan import MissedSlot, NoPlan, ObservationPlanner, make_planner
+from .plan import MissedSlot, NoPlan, ObservationPlanner, Planner, make_planner
 from .resume import NOT_RUNNING, ResumePoint, resume_entry
 from .schedule import PhasePlan
 
@@ -48,8 +48,10 @@ class Run:
 
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
                  observer: RunObserver, snapshot_interval_s: float = 1.0, workers: int = 0,
-                 resume: ResumePoint | None = None):
+                 resume: ResumePoint | None = None,
+                 planner: Callable[[], Planner] | None = None, folder_name: str | None = None):
         self.suite = suite
+        self.folder_name = folder_name      # instead of <time>_<run>_<model> (an A/B variant)
         self.endpoint = endpoint
         self.results_root = Path(results_root)
         self.observer = observer
@@ -60,9 +62,9 @@ class Run:
         lead = PROCESS_START_LEAD_S if workers > 0 else LOCAL_START_LEAD_S
         now = time.time()
         self.planner, self.estimate = budget.plan_and_estimate(
-            suite, endpoint, lambda: make_planner(
+            suite, endpoint, planner or (lambda: make_planner(
                 suite, now, lead, resume.anchor_utc if resume else None,
-                resume.start if resume else 1),
+                resume.start if resume else 1)),
             senders=max(1, workers), lower_bound_first=resume is None)
         self.missed_while_down: list[MissedSlot] = []
         if resume is not None and isinstance(self.planner, ObservationPlanner):
@@ -121,7 +123,8 @@ class Run:
     def _open_folder(self, started: datetime) -> ResultsFolder:
         resume = self.resume
         if resume is None:
-            return ResultsFolder(self.results_root, self.suite, self.endpoint, started)
+            return ResultsFolder(self.results_root, self.suite, self.endpoint, started,
+                                 name=self.folder_name)
         superseded = mark_superseded(resume.folder, lambda phase: phase in resume.superseded)
         folder = ResultsFolder(self.results_root, self.suite, self.endpoint, started,
                                existing=resume.folder)

@@ -1,0 +1,109 @@
+"""`tokenflood compare` on real runs: two simulators 6 ms apart in TTFT, and two runs of one
+simulator setup. Each simulator is started fresh with the same seed, so each run draws the same
+jitter in the same order (one output token: the draws happen at arrival): the runs' true
+percentiles differ by exactly what the setups differ by, which an interval must contain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tokenflood_tui.compare.compare import Comparison
+from tokenflood_tui.simulator import SimulatorProcess
+
+from helpers import run_tokenflood, write
+
+JITTER = 0.2                     # TTFT = base × (1 + U(−0.2, 0.2))
+RATES = [10, 20]
+SUITE = f"""\
+name: cmp
+requests_per_second_rates: {RATES}
+test_length_in_seconds: 6
+load_types: [{{prompt_length: 64, output_length: 1}}]
+"""
+
+
+def run_against(tmp_path, ttft_ms: float, label: str):
+    with SimulatorProcess("--ttft-ms", str(ttft_ms), "--jitter", str(JITTER), "--seed",
+                          "3") as sim:
+        cwd = tmp_path / label                 # a results folder of its own under cwd
+        cwd.mkdir()
+        write(cwd / "run.yml", SUITE)
+        write(cwd / "endpoint.yml",
+              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--headless", "--yes", cwd=cwd)
+    assert done.code == 0, done.stderr
+    return done.folder()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A (TTFT 50 ms), B (56 ms), A again."""
+    tmp = tmp_path_factory.mktemp("compare")
+    return tmp, run_against(tmp, 50, "a"), run_against(tmp, 56, "b"), run_against(tmp, 50, "a2")
+
+
+def test_the_slower_simulator_is_slower_at_every_rate_by_about_6_ms(runs):
+    tmp, a, b, _ = runs
+    done = run_tokenflood("compare", str(a), str(b), "--out", "cmp-ab", cwd=tmp)
+    assert done.code == 0, done.stderr
+    c = Comparison.load(tmp / "cmp-ab")
+    assert c.groups == ["10 req/s", "20 req/s"] and c.metrics == ["ttft_ms", "e2e_ms"]
+    for group in c.groups:
+        for metric in c.metrics:
+            for p, truth in ((50, 6.0), (90, 6.0 * (1 + 0.8 * JITTER))):
+                b_vs_a = c.cell(group, metric, p).runs[1]
+                assert b_vs_a.verdict == "slower", (group, metric, p, b_vs_a)
+                assert b_vs_a.ci_low_ms < truth < b_vs_a.ci_high_ms, (group, metric, p, b_vs_a)
+                assert b_vs_a.diff_pct == pytest.approx(100 * b_vs_a.diff_ms
+                                                        / c.cell(group, metric, p).runs[0].value_ms)
+            # 60 and 120 ok requests: too few for p99 (a verdict needs 200)
+            p99 = c.cell(group, metric, 99).runs[1]
+            assert p99.verdict == "too few samples" and p99.ci_low_ms is None
+            assert p99.diff_ms is not None and p99.diff_ms > 0
+    assert c.verdicts() == {"slower": 8, "too few samples": 4}
+    # the Markdown on stdout, the files in the folder
+    assert "B vs A: slower in 8, too few samples in 4 of 12 cells" in done.stdout
+    assert "| 10 req/s | p50 |" in done.stdout and "## TTFT (ms)" in done.stdout
+    assert "endpoints differ (B vs A): base_url" in done.stdout
+    assert {p.name for p in (tmp / "cmp-ab").iterdir()} == {
+        "compare.md", "compare.json", "compare.txt", "compare.html"}
+    chart = (tmp / "cmp-ab" / "compare.txt").read_text()
+    assert "TTFT (ms) by request rate" in chart and "A p50" in chart and "B p99" in chart
+    assert json.loads((tmp / "cmp-ab" / "compare.json").read_text())["runs"][0]["name"] == a.name
+
+
+def test_two_runs_of_one_setup_show_no_clear_difference(runs):
+    tmp, a, _, a2 = runs
+    done = run_tokenflood("compare", str(a), str(a2), "--out", "cmp-aa", cwd=tmp)
+    assert done.code == 0, done.stderr
+    c = Comparison.load(tmp / "cmp-aa")
+    judged = {v for v in (cell.runs[1].verdict for cell in c.cells) if v != "too few samples"}
+    assert judged == {"no clear difference"}, c.verdicts()
+    # a fresh simulator is a new port: the one difference named, nothing about the suites
+    (warning,) = c.warnings
+    assert warning.startswith("endpoints differ (B vs A): base_url http://127.0.0.1:")
+
+
+def test_three_runs_against_one_baseline(runs):
+    tmp, a, b, a2 = runs
+    done = run_tokenflood("compare", str(a), str(b), str(a2), "--out", "cmp-aba", cwd=tmp)
+    assert done.code == 0, done.stderr
+    c = Comparison.load(tmp / "cmp-aba")
+    cell = c.cell("20 req/s", "ttft_ms", 50)
+    assert [v.verdict for v in cell.runs] == [None, "slower", "no clear difference"]
+    assert "| rate | pct | A | B | B − A | 95% interval | verdict | C | C − A |" in done.stdout
+
+
+def test_what_cannot_be_compared_says_what_to_do(runs, tmp_path):
+    tmp, a, _, _ = runs
+    one = run_tokenflood("compare", str(a), cwd=tmp)
+    assert one.code == 2 and "at least two results folders" in one.stderr
+    missing = run_tokenflood("compare", str(a), "no-such-run", cwd=tmp)
+    assert missing.code == 2 and "no-such-run: no such results folder" in missing.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    unfinished = run_tokenflood("compare", str(a), str(empty), cwd=tmp)
+    assert unfinished.code == 2 and "summary.json does not exist" in unfinished.stderr
+    assert "Traceback" not in one.stderr + missing.stderr + unfinished.stderr
