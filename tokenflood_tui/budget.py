@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import math
 import json
 import os
 import time
@@ -17,7 +19,7 @@ import numpy as np
 from .prompts import WARMUP_MAX_TOKENS
 from .errors import BudgetRefused, ConfigError
 from .run.schedule import PhasePlan, fewest_arrivals
-from .specs import EndpointSpec, LoadTestSuite, RunSuite
+from .specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
 if TYPE_CHECKING:
     from .run.plan import Planner
@@ -51,6 +53,9 @@ class BudgetEstimate:
     # run is over a limit whatever the plan would draw); False when they are the plan's own.
     at_least: bool = False
     ends_utc: float | None = None   # when the last poll of an observation is due to end
+    # True when the counts are upper bounds (a search decides its phases as it goes)
+    at_most: bool = False
+    expected_seconds: float | None = None   # a search's likely load time (the bound is the most)
 
     @property
     def over_limits(self) -> list[str]:
@@ -64,18 +69,24 @@ class BudgetEstimate:
             out.append(f"estimated output tokens {least}{self.output_tokens:,} exceed "
                        f"{MAX_OUTPUT_VAR}={self.max_output_tokens:,}; raise {MAX_OUTPUT_VAR} to "
                        "run this suite")
+        if self.at_most:
+            out = [m + " (or lower max_rps, phase_seconds or max_phases: this is the most the "
+                   "search can send)" for m in out]
         return out
 
     def lines(self, compact: bool = False) -> list[str]:
         """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
-        least = "at least " if self.at_least else ""
+        least = "at least " if self.at_least else "at most " if self.at_most else ""
         cost = f"{least}${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
+        expected = (f" (about {format_duration(self.expected_seconds)} expected)"
+                    if self.expected_seconds is not None else "")
         if compact:
             return [
                 f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up, calibration)",
                 f"input tokens   {least}{self.input_tokens:,} of {self.max_input_tokens:,} allowed",
                 f"output tokens  {least}{self.output_tokens:,} of {self.max_output_tokens:,} allowed",
-                f"duration       {format_duration(self.load_seconds)} + warm-up, drain",
+                f"duration       {least}{format_duration(self.load_seconds)}{expected} + warm-up, "
+                "drain",
                 *self._ends_lines(compact=True),
                 f"cost           {cost} ({self.cost_note})",
             ]
@@ -85,7 +96,8 @@ class BudgetEstimate:
             f"(limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
             f"output tokens  {least}{self.output_tokens:,}   "
             f"(limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
-            f"duration       {format_duration(self.load_seconds)} of load, plus warm-up and draining",
+            f"duration       {least}{format_duration(self.load_seconds)} of load{expected}, plus "
+            "warm-up and draining",
             *self._ends_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
         ]
@@ -109,6 +121,9 @@ def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec, make_planner: Cal
 
     The suite's own cap (specs.MAX_REQUESTS_PER_RUN) bounds what is built otherwise.
     """
+    if isinstance(suite, SearchSuite):
+        most = search_estimate(suite, endpoint, senders)
+        return (None if most.over_limits else make_planner()), most
     if lower_bound_first:
         least = minimum_estimate(suite, endpoint, senders)
         if least.over_limits:
@@ -137,12 +152,32 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
                                 ends_utc=ends_utc)
 
 
+def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
+    """The most a search can spend: every phase at max_rps, each cut at its most arrivals, of
+    the largest load type; and the load time it likely takes (ramp to the answer, then halve the
+    interval until within the tolerance), for the duration line."""
+    from .run.search import most_arrivals
+    per_phase = most_arrivals(suite.max_rps, suite.phase_seconds, suite.arrival)
+    requests = per_phase * suite.max_phases
+    ramp = math.ceil(math.log(suite.max_rps / suite.start_rps) / math.log(suite.growth)) + 1
+    halvings = math.ceil(math.log2(max(1.0, (suite.growth - 1) / suite.tolerance)))
+    likely = min(suite.max_phases, max(1, ramp // 2 + 1 + halvings))
+    est = _with_setup_and_cost(
+        suite, endpoint, requests, requests * max(lt.prompt_length for lt in suite.load_types),
+        requests * max(lt.output_length for lt in suite.load_types), senders,
+        suite.phase_seconds * suite.max_phases)
+    return dataclasses.replace(est, at_most=True, expected_seconds=likely * suite.phase_seconds)
+
+
 def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
     """The least any plan of the suite can spend, from its keys alone: nothing is drawn."""
     if isinstance(suite, LoadTestSuite):
         requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
                        for rate in suite.requests_per_second_rates)
         seconds = suite.load_seconds
+    elif isinstance(suite, SearchSuite):
+        requests = fewest_arrivals(suite.start_rps, suite.phase_seconds, suite.arrival)
+        seconds = suite.phase_seconds
     else:
         requests = suite.polls * suite.num_requests          # exact: polls are not drawn
         seconds = suite.duration_hours * 3600.0

@@ -278,7 +278,7 @@ def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
     """The phase table (an observation: hours of day and the last polls), failures and warnings,
     and where the results are (also after the TUI)."""
     s = result.summary
-    kind = "observation" if s.type == "observation" else "run"
+    kind = "run" if s.type == "load_test" else s.type
     out.write(f"\ntokenflood {kind} {s.run_name!r} on {s.model}: {s.status}"
               + (f" ({s.message})" if s.message else "") + "\n\n")
     if s.type == "observation":
@@ -295,6 +295,9 @@ def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
             out.write("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
         errors = report.poll_failures(s.polls)
     else:
+        if s.search is not None:
+            out.write(report.search_table(s.search) + "\n\n")
+            out.write("".join(f"{line}\n" for line in report.search_lines(s.search)) + "\n")
         out.write(report.phase_table(s.phases, s.percentiles) + "\n")
         errors = report.error_table(s.phases)
     if errors:

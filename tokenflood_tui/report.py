@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .summary import METRICS, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary, pkey
+from .summary import (METRICS, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
+                      SearchResult, pkey)
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
@@ -201,7 +202,8 @@ def markdown(summary: RunSummary) -> str:
     cost = "unknown" if b.estimated_cost_usd is None else f"${b.estimated_cost_usd:.4f}"
     observation = s.type == "observation"
     lines = [
-        f"# tokenflood {'observation' if observation else 'run'} `{s.run_name}` — {s.status}",
+        f"# tokenflood {'observation' if observation else 'search' if s.search else 'run'} "
+        f"`{s.run_name}` — {s.status}",
         "",
         f"- model: `{s.model}` ({s.provider}, client {s.client})"
         + (f" at {s.base_url}" if s.base_url else ""),
@@ -231,6 +233,9 @@ def markdown(summary: RunSummary) -> str:
         if errors:
             lines += ["## Failures", "", errors, ""]
     else:
+        if s.search is not None:
+            lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(s.search)]
+            lines += ["", search_table(s.search)]
         lines += ["", "## Phases", "", phase_table(s.phases, pct), "", "## Tokens", "",
                   token_table(s.phases), ""]
         errors = error_table(s.phases)
@@ -239,6 +244,26 @@ def markdown(summary: RunSummary) -> str:
         lines += ["## All metrics", "", detail_table(s.phases, pct), ""]
     lines += ["## Warnings", ""] + ([f"- {w}" for w in s.warnings] or ["none"]) + [""]
     return "\n".join(lines)
+
+
+def search_lines(result: SearchResult) -> list[str]:
+    """A search's answer and how it got there, as lines to read."""
+    lines = [f"answer: {result.answer}", f"stopped: {result.stopped_because}"]
+    if result.knee_rps is not None:
+        lines.append(f"knee of the TTFT p50 curve: about {result.knee_rps:g} req/s")
+    if result.output_tokens_per_s is not None and result.lower_rps is not None:
+        lines.append(f"output at {result.lower_rps:g} req/s: {result.output_tokens_per_s:,.1f} "
+                     "tokens/s")
+    if result.cost_per_million_tokens_usd is not None:
+        lines.append(f"cost at {result.lower_rps:g} req/s: ${result.cost_per_million_tokens_usd:,.4f}"
+                     f" per million tokens ({result.cost_basis})")
+    return lines
+
+
+def search_table(result: SearchResult) -> str:
+    return _table(["phase", "target req/s", "SLO", "figures"],
+                  [[str(st.phase), f"{st.target_rps:g}", "meets" if st.meets else "fails",
+                    st.why] for st in result.steps], left=2)
 
 
 def slot_text(slot_utc: str) -> str:

@@ -222,12 +222,77 @@ class LoadType(_Strict):
         return self
 
 
-class Slo(_Strict):
-    """Service-level objectives; a request meeting all that are set counts towards goodput."""
+SLO_METRICS = ("ttft_ms", "tpot_ms", "e2e_ms")
 
-    ttft_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
-    tpot_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
-    e2e_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+class Slo(_Strict):
+    """Service-level objectives. Each bound is a number (per request: a request meeting every
+    one counts towards goodput, and a phase meets the SLO when its goodput reaches
+    `goodput_min`) or a mapping from percentiles to bounds (`{p99: 500}`: the phase's p99 must be
+    at most 500 ms; for goodput, each request is held to the tightest of them)."""
+
+    ttft_ms: float | dict[str, float] | None = None
+    tpot_ms: float | dict[str, float] | None = None
+    e2e_ms: float | dict[str, float] | None = None
+    goodput_min: float = Field(0.95, gt=0, le=1, allow_inf_nan=False)
+
+    @field_validator("ttft_ms", "tpot_ms", "e2e_ms")
+    @classmethod
+    def _bounds(cls, bound: float | dict[str, float] | None) -> float | dict[str, float] | None:
+        values = bound.values() if isinstance(bound, dict) else [] if bound is None else [bound]
+        for value in values:
+            if not value > 0 or not math.isfinite(value):
+                raise ValueError(f"{value} ms: a bound must be a number > 0")
+        if isinstance(bound, dict):
+            if not bound:
+                raise ValueError("give at least one percentile, e.g. {p99: 500}")
+            for key in bound:
+                p = _percentile_key(key)
+                if p is None:
+                    raise ValueError(f"{key!r} is not a percentile: use p50, p90, p99, p99.9 …")
+        return bound
+
+    def request_bound(self, metric: str) -> float | None:
+        """The per-request bound of `metric` that goodput uses."""
+        bound = getattr(self, metric)
+        return min(bound.values()) if isinstance(bound, dict) else bound
+
+    def percentile_bounds(self) -> list[tuple[str, float, float]]:
+        """(metric, percentile, bound) of every bound given as a percentile."""
+        return [(metric, p, value) for metric in SLO_METRICS
+                if isinstance(bound := getattr(self, metric), dict)
+                for key, value in bound.items() if (p := _percentile_key(key)) is not None]
+
+    @property
+    def by_goodput(self) -> bool:
+        """True when any bound is per request (a number): the phase is judged by goodput."""
+        return any(isinstance(getattr(self, m), (int, float)) for m in SLO_METRICS)
+
+    def text(self) -> str:
+        """'TTFT p99 ≤ 500 ms, e2e ≤ 2000 ms per request for 95% of requests'"""
+        parts = []
+        for metric in SLO_METRICS:
+            bound = getattr(self, metric)
+            name = metric.removesuffix("_ms").upper().replace("E2E", "e2e")
+            if isinstance(bound, dict):
+                parts += [f"{name} {key} ≤ {value:g} ms" for key, value in bound.items()]
+            elif bound is not None:
+                parts.append(f"{name} ≤ {bound:g} ms")
+        text = ", ".join(parts)
+        if self.by_goodput:
+            text += f" (per request, for {self.goodput_min:.0%} of requests)"
+        return text
+
+
+def _percentile_key(key: str) -> float | None:
+    """'p99' → 99.0; None unless it is p<number> strictly between 0 and 100."""
+    if not isinstance(key, str) or not key.startswith("p"):
+        return None
+    try:
+        p = float(key[1:])
+    except ValueError:
+        return None
+    return p if 0 < p < 100 else None
 
 
 class _Suite(_Strict):
@@ -393,9 +458,67 @@ class ObservationSuite(_Suite):
         return self.num_requests / self.within_seconds
 
 
-RunSuite = LoadTestSuite | ObservationSuite      # what a run.yml holds, by its `type`
-SUITE_KINDS: dict[str, type[LoadTestSuite] | type[ObservationSuite]] = {
-    "load_test": LoadTestSuite, "observation": ObservationSuite}
+class SearchSuite(_Suite):
+    """A capacity search: the highest rate that meets `slo`. Ramps from `start_rps` by
+    `growth` per phase until the SLO breaks or the server saturates, then bisects until the
+    interval is narrower than `tolerance` (relative), within `max_rps` and `max_phases`."""
+
+    type: Literal["search"]
+    slo: Slo                               # required here
+    start_rps: float = Field(gt=0, allow_inf_nan=False)
+    max_rps: float = Field(gt=0, allow_inf_nan=False)
+    phase_seconds: float = Field(gt=0, allow_inf_nan=False)
+    tolerance: float = Field(0.1, gt=0, lt=1, allow_inf_nan=False)
+    max_phases: int = Field(12, ge=2, le=100)
+    growth: float = Field(2.0, gt=1, le=10, allow_inf_nan=False)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
+    # what the server costs to run (a GPU machine), for the cost per million tokens at the answer
+    cost_per_hour_usd: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    _count_keys = ("max_rps", "phase_seconds", "max_phases")
+
+    @model_validator(mode="after")
+    def _search_range(self) -> SearchSuite:
+        if self.max_rps < self.start_rps:
+            raise KeyedError(("max_rps",), (
+                f"max_rps ({self.max_rps:g}) is below start_rps ({self.start_rps:g}): the search "
+                "goes up from start_rps to at most max_rps"))
+        if self.start_rps * self.phase_seconds < 1:
+            raise KeyedError(("start_rps",), (
+                f"{self.start_rps:g} req/s for {self.phase_seconds:g} s would send no request: "
+                "raise start_rps or phase_seconds"))
+        if not self.slo.ttft_ms and not self.slo.tpot_ms and not self.slo.e2e_ms:
+            raise KeyedError(("slo",), "give at least one of ttft_ms, tpot_ms, e2e_ms: the "
+                                       "search finds the highest rate that meets them")
+        return self
+
+    @model_validator(mode="after")
+    def _slo_percentiles_measured(self) -> SearchSuite:
+        # every percentile the SLO names is one the phases report
+        wanted = {p for _, p, _ in self.slo.percentile_bounds()}
+        if not wanted <= set(self.percentiles):
+            self.percentiles = sorted(set(self.percentiles) | wanted)
+        return self
+
+    @property
+    def test_length_in_seconds(self) -> float:
+        """A phase's length (the name load tests use)."""
+        return self.phase_seconds
+
+    @property
+    def expected_requests(self) -> float:
+        """The most the search can send: every phase at max_rps."""
+        return self.max_rps * self.phase_seconds * self.max_phases
+
+    @property
+    def peak_rps(self) -> float:
+        return self.max_rps
+
+
+RunSuite = LoadTestSuite | ObservationSuite | SearchSuite   # what a run.yml holds, by its `type`
+SUITE_KINDS: dict[str, type[LoadTestSuite] | type[ObservationSuite] | type[SearchSuite]] = {
+    "load_test": LoadTestSuite, "observation": ObservationSuite, "search": SearchSuite}
 
 
 def slugify(text: str) -> str:
@@ -420,14 +543,15 @@ def load_run_suite(path: str | Path) -> RunSuite:
 
 
 def suite_model(data: Any, lines: dict[tuple, int],
-                source: str) -> type[LoadTestSuite] | type[ObservationSuite]:
+                source: str) -> type[LoadTestSuite] | type[ObservationSuite] | type[SearchSuite]:
     """The run-suite class a file's `type` names (load_test when it names none)."""
     kind = data.get("type", "load_test") if isinstance(data, dict) else "load_test"
     if kind not in SUITE_KINDS:
         line = lines.get(("type",))
         raise ConfigError(f"{source}:{line}: type: {kind!r} is not a kind of run suite; use "
-                          "load_test (phases at fixed rates) or observation (polls on the wall "
-                          "clock)" if line else f"{source}: type: {kind!r} is not a kind of run suite")
+                          "load_test (phases at fixed rates), observation (polls on the wall "
+                          "clock) or search (the highest rate that meets an slo)" if line
+                          else f"{source}: type: {kind!r} is not a kind of run suite")
     return SUITE_KINDS[kind]
 
 

@@ -232,7 +232,9 @@ def _mean(values: array) -> float | None:
 
 
 def _meets(rec: RequestRecord, slo: Slo) -> bool:
-    for limit, value in ((slo.ttft_ms, rec.ttft_ms), (slo.tpot_ms, rec.tpot_ms), (slo.e2e_ms, rec.e2e_ms)):
+    for metric, value in (("ttft_ms", rec.ttft_ms), ("tpot_ms", rec.tpot_ms),
+                          ("e2e_ms", rec.e2e_ms)):
+        limit = slo.request_bound(metric)
         if limit is not None and (value is None or value > limit):
             return False
     return True

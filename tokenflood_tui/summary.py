@@ -17,7 +17,7 @@ from .errors import ConfigError
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 RunStatus = Literal["completed", "interrupted", "aborted"]
-RunKind = Literal["load_test", "observation"]
+RunKind = Literal["load_test", "observation", "search"]
 # The client is the bottleneck when its senders pick requests up this late (waits for a
 # max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
 CLIENT_BOUND_LAUNCH_P99_MS = 10.0
@@ -173,6 +173,32 @@ class ObservationInfo(BaseModel):
     align: bool                                # slots on whole multiples of the interval (UTC)
 
 
+class SearchStep(BaseModel):
+    """One phase of a search: its rate and whether it met the SLO (and why not)."""
+
+    phase: int
+    target_rps: float
+    meets: bool
+    why: str                                   # 'TTFT p99 212 ms ≤ 500' or what broke
+
+
+class SearchResult(BaseModel):
+    """A search's answer: the SLO is met up to `lower_rps` and fails at `upper_rps`."""
+
+    slo: str                                   # as a person reads it
+    lower_rps: float | None                    # the highest rate that met it (None: none did)
+    upper_rps: float | None                    # the lowest that failed (None: none failed)
+    lower_confidence: float | None = None      # the chance, from that phase's samples, that it
+    upper_confidence: float | None = None      # really meets (lower) / really fails (upper)
+    answer: str                                # one sentence
+    stopped_because: str                       # narrow enough, max_phases, max_rps, ...
+    knee_rps: float | None = None              # where latency starts to climb steeply
+    output_tokens_per_s: float | None = None   # at lower_rps
+    cost_per_million_tokens_usd: float | None = None   # at lower_rps, where a price is known
+    cost_basis: str | None = None
+    steps: list[SearchStep] = Field(default_factory=list)
+
+
 class BudgetFigures(BaseModel):
     """What the budget estimated before the run, and what the server's usage says was spent."""
 
@@ -216,6 +242,7 @@ class RunSummary(BaseModel):
     hours: list[HourStats] = Field(default_factory=list)    # an observation's, by hour of day
     observation: ObservationInfo | None = None               # an observation's plan
     resumed: list[ResumeInfo] = Field(default_factory=list)
+    search: SearchResult | None = None       # a search's answer
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
 

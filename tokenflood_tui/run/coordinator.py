@@ -186,7 +186,9 @@ class Coordinator:
                     if self._status is not None:
                         break
                 await self._run_phase(plan)
-                self.planner.phase_done(plan)
+                note = self.planner.phase_done(plan, self.finished[plan.phase])
+                if note:
+                    self.sink.log("info", note)
             self._stage = "finished"
         finally:
             ticker.cancel()

@@ -26,6 +26,7 @@ from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
 from ..specs import EndpointSpec, LoadTestSuite, slugify
+from ..summary import PhaseStats
 from .coordinator import RunSnapshot
 from .plan import LoadTestPlanner
 from .runner import Run, RunObserver, RunResult
@@ -128,8 +129,9 @@ class TurnPlanner(LoadTestPlanner):
     async def wait_turn(self, plan: PhasePlan) -> None:
         await self.conductor.wait_turn(self.variant, plan.phase)
 
-    def phase_done(self, plan: PhasePlan) -> None:
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
         self.conductor.done(self.variant, plan.phase)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..specs import LoadTestSuite, ObservationSuite, RunSuite
+from ..specs import LoadTestSuite, ObservationSuite, RunSuite, SearchSuite
+from ..summary import PhaseStats
 from .schedule import PhasePlan, load_type_weights, plan_phases
 
 
@@ -57,8 +58,9 @@ class Planner(ABC):
         runs (an A/B experiment's variants) waits here for its turn."""
         return None
 
-    def phase_done(self, plan: PhasePlan) -> None:
-        """`plan` has finished and drained."""
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
+        """`plan` has finished and drained with `stats`; what the planner made of it, to log (a
+        search's verdict and next step), or None."""
         return None
 
 
@@ -168,4 +170,7 @@ def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: flo
     if isinstance(suite, ObservationSuite):
         anchor = anchor_utc if anchor_utc is not None else first_slot(suite, now_utc, lead_s)
         return ObservationPlanner(suite, anchor, start)
+    if isinstance(suite, SearchSuite):
+        from .search import SearchPlanner
+        return SearchPlanner(suite)
     return LoadTestPlanner(suite, start)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..redaction import REDACTED
-from ..specs import EndpointSpec, ObservationSuite, RunSuite, load_endpoint, load_run_suite
+from ..specs import (EndpointSpec, LoadTestSuite, ObservationSuite, RunSuite, SearchSuite,
+                     load_endpoint, load_run_suite)
 from ..summary import SUMMARY_FILE, PhaseStats, ResumeInfo, RunSummary
 from .journal import (JOURNAL_FILE, PhaseFinished, PhaseStarted, Resumed, RunEnded, RunStarted,
                       SlotMissed, read_journal)
@@ -50,8 +51,11 @@ class ResumePoint:
     def total(self) -> int:
         """The run's phases (polls), as planned."""
         suite = self.suite
-        return suite.polls if isinstance(suite, ObservationSuite) else \
-            len(suite.requests_per_second_rates)
+        if isinstance(suite, ObservationSuite):
+            return suite.polls
+        if isinstance(suite, SearchSuite):
+            return suite.max_phases
+        return len(suite.requests_per_second_rates)
 
     def passed_while_down(self, now_utc: float) -> int:
         """Polls from `start` whose window is over at `now_utc`: the ones a resume now records
@@ -117,6 +121,10 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
         raise ConfigError(f"{folder}: this run completed; there is nothing to resume (start a new "
                           "one with tokenflood run)")
     suite = load_run_suite(folder / "run.yml")
+    if isinstance(suite, SearchSuite):
+        raise ConfigError(f"{folder}: a capacity search cannot be resumed (its next phases "
+                          "depend on the ones it lost); start it again with tokenflood run — the "
+                          "phases it finished are in this folder")
     endpoint = _endpoint(folder, endpoint_file)
     started = next((e for e in entries if isinstance(e, RunStarted)), None)
     done = {e.phase: e.stats for e in entries if isinstance(e, PhaseFinished)}
@@ -131,6 +139,7 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
         last = max([*done, *begun, *(m.phase for m in missed)], default=0)
         start, superseded = last + 1, set(cut)
     else:
+        assert isinstance(suite, LoadTestSuite)
         start = next((k for k in range(1, len(suite.requests_per_second_rates) + 1)
                       if k not in done), len(suite.requests_per_second_rates) + 1)
         superseded = {k for k in begun if k >= start}

@@ -12,10 +12,12 @@ from .. import __version__, budget, preflight
 from ..errors import EndpointError, TokenfloodError
 from ..records import RequestRecord
 from ..results import ResultsFolder, mark_superseded, read_rows, utc_iso
-from ..specs import EndpointSpec, ObservationSuite, RunSuite
+from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
 from ..stats import PhaseAccumulator, hours_table
 from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, ResumeInfo,
-                       RunSummary)
+                       RunSummary, SearchResult)
+from . import search
+from .search import SearchPlanner
 from .coordinator import (LOCAL_START_LEAD_S, PROCESS_START_LEAD_S, Coordinator, RunOutcome,
                           RunSnapshot)
 from .journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
@@ -142,7 +144,8 @@ class Run:
                started: datetime) -> tuple[RunSummary, list[str]]:
         folder.journal(RunEnded(at_utc=time.time(), status=outcome.status))
         summary = build_summary(self.suite, self.endpoint, self.estimate, outcome, folder,
-                                self._sink.first_started(started), self._sink.all_resumes())
+                                self._sink.first_started(started), self._sink.all_resumes(),
+                                self._search_answer(outcome, folder))
         # messages and warnings may quote what a server echoed: scrubbed once, for the files and
         # for the front ends alike
         summary = RunSummary.model_validate(
@@ -152,6 +155,20 @@ class Run:
             self.observer.log("error", f"could not write {', '.join(unsaved)} in {folder.path}: "
                                        f"{folder.write_error or 'the disk is full'}")
         return summary, unsaved
+
+
+    def _search_answer(self, outcome: RunOutcome, folder: ResultsFolder) -> SearchResult | None:
+        planner = self.planner
+        if not isinstance(planner, SearchPlanner) or not isinstance(self.suite, SearchSuite):
+            return None
+        price = budget.lookup_price(self.endpoint)
+        return search.answer(
+            self.suite, outcome.phases, planner.steps,
+            planner.stopped_because or (f"the run was {outcome.status}"
+                                        if outcome.status != "completed" else None),
+            read_rows(folder.path),
+            (price.input_per_token, price.output_per_token) if price else None,
+            f"litellm's price for {price.source}" if price else None)
 
 
 class _Sink:
@@ -227,7 +244,8 @@ class _Sink:
 
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
                   outcome: RunOutcome, folder: ResultsFolder, started: datetime,
-                  resumed: list[ResumeInfo] | None = None) -> RunSummary:
+                  resumed: list[ResumeInfo] | None = None,
+                  search_result: SearchResult | None = None) -> RunSummary:
     """summary.json (docs/results.md)."""
     message = outcome.message
     if folder.unwritten:
@@ -237,7 +255,8 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
     observation = isinstance(suite, ObservationSuite)
     polls = poll_list(suite, outcome) if isinstance(suite, ObservationSuite) else []
     return RunSummary(
-        type="observation" if observation else "load_test",
+        type="observation" if observation else "search" if isinstance(suite, SearchSuite)
+        else "load_test",
         status=outcome.status,
         message=message,
         tool_version=__version__,
@@ -273,6 +292,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             within_seconds=suite.within_seconds, duration_hours=suite.duration_hours,
             align=suite.align) if isinstance(suite, ObservationSuite) else None,
         resumed=resumed or [],
+        search=search_result,
         results_dir=str(folder.path),
     )
 
