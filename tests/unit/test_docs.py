@@ -17,7 +17,8 @@ from tokenflood_tui.run.coordinator import RunOutcome
 from tokenflood_tui.results import CSV_COLUMNS, ResultsFolder
 from tokenflood_tui.run.runner import build_summary
 from tokenflood_tui.run.schedule import plan_phases
-from tokenflood_tui.specs import (EndpointSpec, LoadTestSuite, LoadType, ObservationSuite, Slo,
+from tokenflood_tui.specs import (EndpointSpec, LoadTestSuite, LoadType, ObservationSuite,
+                                  SearchSuite, Slo,
                                   parse_run_suite)
 from tokenflood_tui.stats import PhaseAccumulator
 from tokenflood_tui.summary import METRICS
@@ -69,7 +70,7 @@ def test_every_pointer_into_docs_resolves():
     assert broken == []
 
 
-@pytest.mark.parametrize("model", [EndpointSpec, LoadTestSuite, ObservationSuite],
+@pytest.mark.parametrize("model", [EndpointSpec, LoadTestSuite, ObservationSuite, SearchSuite],
                          ids=lambda m: m.__name__)
 def test_config_doc_has_a_section_per_key(model):
     sections = anchors("config.md")
