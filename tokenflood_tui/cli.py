@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where compare.md/.json/.txt/.html go (default "
                         "<results-dir>/compare_<time>)")
+    p.add_argument("--headless", action="store_true",
+                   help="no TUI: only the Markdown table on stdout (as when not on a terminal)")
 
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
@@ -377,9 +379,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     comparison = compare(folders, seed=seed)
     out = output.write(comparison, args.out or output.default_folder(args.results_dir))
+    code = 0
+    if not args.headless and interactive():
+        # the compare screen on what was just written; the table is printed after it, as the
+        # runs' summaries are after `tokenflood run`
+        from .tui.app import Launch
+        code = run_tui(Launch("compare", results_root=args.results_dir, compare_dir=out,
+                              theme=args.theme))
     sys.stdout.write(output.markdown(comparison))
     sys.stderr.write(f"tokenflood: comparison written to {out}\n")
-    return 0
+    return code
 
 
 def resolve_results_folder(given: Path, results_dir: Path) -> Path:

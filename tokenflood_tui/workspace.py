@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic import BaseModel
 from .errors import ConfigError
 from .run.journal import JOURNAL_FILE
 from .specs import detect_kind, load_endpoint, load_run_suite
-from .summary import SUMMARY_FILE, RunSummary
+from .summary import SUMMARY_FILE, RunSummary, pkey
 
 # Package data, so a wheel install has the samples too; an installed package is on disk, so a path.
 SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
@@ -51,6 +52,7 @@ class ResultsEntry:
     # the run did not finish and its journal is there: `tokenflood resume` (or u on the home
     # screen) may go on with it; run.resume.find_resume_point has the last word
     resumable: bool = False
+    headline: str = ""       # e.g. "TTFT p50 53 ms @ 8 req/s": what finds the runs to compare
 
     @property
     def label(self) -> str:
@@ -129,13 +131,40 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
             try:
                 s = RunSummary.load(folder)
                 entries.append(ResultsEntry(folder, s.status, s.run_name, s.model,
-                                            resumable=journal and s.status in UNFINISHED))
+                                            resumable=journal and s.status in UNFINISHED,
+                                            headline=headline(s)))
             except ConfigError:
                 entries.append(ResultsEntry(folder, "unreadable summary", "?", "?"))
         elif (folder / "requests.csv").exists():
             # no summary: the process was killed (or the machine went down) mid-run
             entries.append(ResultsEntry(folder, "no summary", "?", "?", resumable=journal))
     return entries
+
+
+def headline(s: RunSummary) -> str:
+    """A run's figure at a glance: TTFT p50 at the highest rate that has one (a load test), or
+    the median of the polls' TTFT p50 (an observation: one slow poll does not move it, and it
+    is the typical poll, not the last one, which may have hit a bad minute). The suite's first
+    percentile stands in when it has no p50."""
+    p = 50.0 if 50.0 in s.percentiles or not s.percentiles else s.percentiles[0]
+    if s.type == "observation":
+        values = [v for poll in s.polls if not poll.missed
+                  and (v := poll.ttft_ms.at(p)) is not None]
+        if not values:
+            return "no ok requests"
+        n = len(values)
+        return f"TTFT {pkey(p)} {_ms(statistics.median(values))} ms, median of {n} " \
+            f"poll{'s' if n != 1 else ''}"
+    measured = [(ph.target_rps, v) for ph in s.phases if (v := ph.ttft_ms.at(p)) is not None]
+    if not measured:
+        return "no ok requests"
+    # max keeps the first of equals: reversed, the last phase of the highest rate wins a tie
+    rate, value = max(reversed(measured), key=lambda rv: rv[0])
+    return f"TTFT {pkey(p)} {_ms(value)} ms @ {rate:g} req/s"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def latest_results(root: Path) -> Path | None:

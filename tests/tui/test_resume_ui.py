@@ -75,12 +75,13 @@ async def test_home_marks_unfinished_runs_and_u_resumes_one(tmp_path, sim_proces
         await pilot.pause(0.3)
         home = app.screen
         results = home.query_one("#results", OptionList)
-        labels = {str(o.id): str(o.prompt) for o in results.options}
+        # the first line of each entry (the second has its headline figure)
+        labels = {str(o.id): str(o.prompt).split("\n")[0] for o in results.options}
         assert labels == {
-            str(interrupted): f"{interrupted.name}  [interrupted]  ↻ resumable",
-            str(completed): f"{completed.name}  [completed]",
-            str(redacted): f"{redacted.name}  [no summary]  ↻ resumable",
-            str(old): f"{old.name}  [interrupted]"}
+            str(interrupted): f"  {interrupted.name}  [interrupted]  ↻ resumable",
+            str(completed): f"  {completed.name}  [completed]",
+            str(redacted): f"  {redacted.name}  [no summary]  ↻ resumable",
+            str(old): f"  {old.name}  [interrupted]"}
         # on the screen as well: the status in brackets is text, not taken for markup
         shown = "\n".join(screen_lines(app))
         assert "[interrupted]  ↻ resumable" in shown and "[completed]" in shown
@@ -128,8 +129,8 @@ async def test_home_marks_unfinished_runs_and_u_resumes_one(tmp_path, sim_proces
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert isinstance(app.screen, HomeScreen)
-        labels = {str(o.id): str(o.prompt) for o in results.options}
-        assert labels[str(interrupted)] == f"{interrupted.name}  [completed]"
+        labels = {str(o.id): str(o.prompt).split("\n")[0] for o in results.options}
+        assert labels[str(interrupted)] == f"  {interrupted.name}  [completed]"
     summary = json.loads((interrupted / "summary.json").read_text())
     assert_complete_three_phases(interrupted, summary)
     assert [r["from_phase"] for r in summary["resumed"]] == [2]

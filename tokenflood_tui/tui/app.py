@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..run.resume import ResumePoint
     from .run_controller import RunController
 
-Mode = Literal["home", "edit", "run", "results"]
+Mode = Literal["home", "edit", "run", "results", "compare"]
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Launch:
     suite: RunSuite | None = None            # run
     endpoint: EndpointSpec | None = None     # run
     results_dir: Path | None = None          # results
+    compare_dir: Path | None = None          # compare: a folder compare.json was written to
     theme: str | None = None
     title: str | None = None                 # e.g. "demo: llama.cpp + SmolLM2-135M"
     assume_yes: bool = False                 # --yes: no budget modal unless over a limit
@@ -77,6 +78,9 @@ class TokenfloodApp(App[int]):
         if launch.mode == "results" and launch.results_dir is not None:
             from .screens.results import ResultsScreen
             return ResultsScreen(launch.results_dir)
+        if launch.mode == "compare" and launch.compare_dir is not None:
+            from .screens.compare import CompareScreen
+            return CompareScreen(saved=launch.compare_dir)
         from .screens.home import HomeScreen
         return HomeScreen()
 

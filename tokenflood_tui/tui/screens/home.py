@@ -1,5 +1,7 @@
 """Home: the endpoint specs and run suites in the folder (and the samples), recent results; a
-results folder whose run did not finish is marked ↻ and `u` goes on with it."""
+results folder whose run did not finish is marked ↻ and `u` goes on with it. Each result shows its
+headline figure; space marks results (✓) and `c` compares the marked ones, the first marked as
+the baseline."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...charts import run_letter
 from ...errors import ConfigError
 from ...redaction import redact_url
 from ...run.journal import JOURNAL_FILE
@@ -34,6 +37,21 @@ if TYPE_CHECKING:
 
 LIST_KINDS = {"endpoints": "endpoint", "suites": "run"}
 CHOSEN = "● "        # marks the chosen endpoint and suite in their lists
+MARKED = "✓ "        # marks the results to compare
+
+
+class ResultsList(OptionList):
+    """The recent results. Its own keys show in the footer while it has the focus: marking and
+    comparing; the screen's e, n and s still work here, but leave the footer (they concern the
+    spec lists, and at 80 columns the footer has no room for them and these too)."""
+
+    BINDINGS = [
+        Binding("space", "screen.toggle_mark", "Mark", id="results-mark"),
+        Binding("c", "screen.compare", "Compare", id="results-compare"),
+        Binding("e", "screen.edit", "", show=False),
+        Binding("n", "screen.new_endpoint", "", show=False),
+        Binding("s", "screen.new_suite", "", show=False),
+    ]
 
 
 class HomeScreen(Screen):
@@ -49,12 +67,19 @@ class HomeScreen(Screen):
         Binding("e", "edit", "Edit", id="home-edit"),
         Binding("n", "new_endpoint", "New endpoint", id="home-new-endpoint"),
         Binding("s", "new_suite", "New suite", id="home-new-suite"),
+        # shown in the footer by the results list, where they apply (ResultsList)
+        Binding("space", "toggle_mark", "Mark a result to compare (in Recent results)",
+                id="home-mark", show=False),
+        Binding("c", "compare", "Compare the marked results (the first is the baseline)",
+                id="home-compare", show=False),
         Binding("f5", "refresh", "Refresh", id="home-refresh", show=False),   # in ? help
         Binding("q", "app.quit", "Quit", id="home-quit"),
     ]
     DEFAULT_CSS = """
     HomeScreen #lists { height: 1fr; }
-    HomeScreen .column { width: 1fr; border: round $panel; }
+    HomeScreen .column { width: 2fr; border: round $panel; }
+    /* results names are long (time, suite, model) and carry a headline: more room */
+    HomeScreen #results-column { width: 3fr; }
     HomeScreen .column:focus-within { border: round $primary; }
     HomeScreen OptionList { height: 1fr; border: none; }
     HomeScreen #selection { height: auto; padding: 0 1; text-style: bold; }
@@ -68,15 +93,17 @@ class HomeScreen(Screen):
         self._resume_points = ResumePoints()
         self.chosen_endpoint: SpecFile | None = None
         self.chosen_suite: SpecFile | None = None
+        self.marked: list[Path] = []         # results to compare, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="lists"):
             for list_id, title in (("endpoints", "Endpoints"), ("suites", "Run suites"),
                                    ("results", "Recent results")):
-                with Vertical(classes="column") as column:
+                with Vertical(classes="column", id=f"{list_id}-column") as column:
                     column.border_title = title
-                    yield OptionList(id=list_id)
+                    yield ResultsList(id=list_id) if list_id == "results" else \
+                        OptionList(id=list_id)
         yield Static("", id="selection", markup=False)
         detail = Static("", id="detail", markup=False)
         detail.border_title = "details"
@@ -105,10 +132,18 @@ class HomeScreen(Screen):
             self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
                                       and not s.sample), None)
         self._fill_specs()
-        # Text, not markup: "[completed]" would be taken for a style tag and vanish
-        self._fill("results", [Option(Text(r.label), id=str(r.path)) for r in self.results],
-                   "no results yet")
+        self.marked = [p for p in self.marked if any(r.path == p for r in self.results)]
+        self._fill_results()
         self._show_selection()
+
+    def _fill_results(self) -> None:
+        # Text, not markup: "[completed]" would be taken for a style tag and vanish
+        self._fill("results", [Option(Text(self._results_label(r)), id=str(r.path))
+                               for r in self.results], "no results yet")
+
+    def _results_label(self, entry: ResultsEntry) -> str:
+        mark = MARKED if entry.path in self.marked else "  "
+        return mark + entry.label + (f"\n    {entry.headline}" if entry.headline else "")
 
     def _fill_specs(self) -> None:
         # A file whose kind cannot be told (broken YAML, no telling keys) is in both lists.
@@ -183,7 +218,7 @@ class HomeScreen(Screen):
         if option_list.id == "results":
             entry = next((r for r in self.results if str(r.path) == key), None)
             detail.update(_describe_results(entry, self._shown(entry.path), self._resume_points)
-                          if entry else "")
+                          + "\n" + self._mark_line(entry.path) if entry else "")
             return
         spec_file = self._file(key)
         if spec_file is None:
@@ -257,6 +292,45 @@ class HomeScreen(Screen):
             return
         self.app.start_run(point.suite, point.endpoint, point)
 
+    def _mark_line(self, folder: Path) -> str:
+        n = len(self.marked)
+        if folder not in self.marked:
+            return "space: mark to compare" + (" (the first marked is the baseline)" if not n
+                                               else f" ({n} marked)")
+        i = self.marked.index(folder)
+        return (f"{MARKED}marked as {run_letter(i)}" + (" (the baseline)" if i == 0 else "") +
+                ("   c: compare the marked" if n >= 2 else "   mark another, then c compares")
+                + "   space: unmark")
+
+    def action_toggle_mark(self) -> None:
+        """Mark the highlighted results folder to compare (again: unmark it)."""
+        list_id, key = self._highlighted()
+        if list_id != "results" or not key:
+            self.notify("Tab to Recent results: space marks a results folder to compare, c "
+                        "compares the marked ones.", severity="information", markup=False)
+            return
+        folder = Path(key)
+        if folder in self.marked:
+            self.marked.remove(folder)
+        else:
+            self.marked.append(folder)
+        self._fill_results()        # the cursor stays, and the details are described again
+        results = self.query_one("#results", OptionList)
+        if results.highlighted is not None:
+            self._describe(results, results.get_option_at_index(results.highlighted))
+
+    def action_compare(self) -> None:
+        """The compare screen on the marked results, in the order marked (the first is A, the
+        baseline); it computes in a thread and writes a compare folder under the results dir."""
+        if len(self.marked) < 2:
+            have = f" ({len(self.marked)} marked)" if self.marked else ""
+            self.notify(f"Mark two results folders with space (in Recent results), then c "
+                        f"compares them; the first marked is the baseline{have}.",
+                        title="Compare", severity="information", markup=False, timeout=8)
+            return
+        from .compare import CompareScreen
+        self.app.push_screen(CompareScreen(list(self.marked), self.app.results_root))
+
     def action_edit(self) -> None:
         list_id, key = self._highlighted()
         spec_file = self._file(key) if key else None
@@ -277,6 +351,10 @@ class HomeScreen(Screen):
                 ("Resume highlighted results folder", "Go on with a run that did not finish "
                  f"(marked {RESUMABLE})", self.action_resume),
                 ("Edit highlighted spec", "Open it in its editor", self.action_edit),
+                ("Mark highlighted result to compare", "Or unmark it (space)",
+                 self.action_toggle_mark),
+                ("Compare marked results", "Side by side with verdicts; the first marked is the "
+                 "baseline (c)", self.action_compare),
                 ("Refresh", "Rescan the folder and results", self.action_refresh)]
 
 
