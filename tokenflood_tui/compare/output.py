@@ -80,7 +80,13 @@ def write(c: Comparison, out: Path) -> Path:
 
 
 def default_folder(results_dir: Path) -> Path:
-    return results_dir / f"compare_{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    """compare_<time> under the results dir; -2, -3 ... when one of that second exists."""
+    base = results_dir / f"compare_{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def _ms(v: float | None) -> str:
