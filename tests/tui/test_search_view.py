@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from textual.widgets import Static
 
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
+from tokenflood_tui.tui.screens.home import HomeScreen
+from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.search import SearchScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 from tokenflood_tui.tui.widgets.search_steps import SearchSteps
@@ -125,5 +128,29 @@ async def test_a_real_search_shows_its_steps_the_bracket_and_the_answer(tmp_path
         await pilot.press("0")
         await pilot.pause(0.3)
         assert not screen.has_class("-solo")
+        # the results view of the finished search leads with its answer
+        await pilot.press("r")
+        for _ in range(50):
+            if isinstance(app.screen, ResultsScreen):
+                break
+            await pilot.pause(0.1)
+        head = str(app.screen.query_one("#results-head", Static).render())
+        assert head.splitlines()[1] == f"answer: {search.answer}", head
     saved = json.loads((result.folder / "summary.json").read_text())
     assert saved["search"]["answer"] == search.answer and app.exit_code == 0
+
+
+async def test_the_home_screen_describes_a_search_suite(tmp_path):
+    (tmp_path / "endpoint.yml").write_text(
+        "provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:9/v1\n")
+    (tmp_path / "search.yml").write_text(SEARCH)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("tab")                    # the run suites list: search.yml first
+        await pilot.pause()
+        detail = str(app.screen.query_one("#detail", Static).render())
+        assert ("search: SLO TTFT p90 ≤ 300 ms, from 4 up to 40 req/s, 2.5 s phases, at most 4 "
+                "phases") in detail, detail
+        assert "load types (prompt/prefix/output × weight): 32/0/19 ×1" in detail, detail
