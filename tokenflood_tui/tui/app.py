@@ -142,10 +142,11 @@ class TokenfloodApp(App[int]):
         """Budget modal, then the live run view; `resume` goes on with an unfinished run."""
         from ..errors import TokenfloodError
         from .run_controller import RunController
-        from ..specs import ObservationSuite
+        from ..specs import ObservationSuite, SearchSuite
         from .screens.budget import BudgetModal
         from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
+        from .screens.search import SearchScreen
 
         if self.run_controller is not None and self.run_controller.running:
             self.notify("A run is already going.", severity="warning")
@@ -167,8 +168,10 @@ class TokenfloodApp(App[int]):
             return
         self.run_controller = controller
         self.started_runs.append(controller)
-        # an observation's live view follows polls on the wall clock, a load test's its phases
-        live = ObservationScreen if isinstance(suite, ObservationSuite) else RunScreen
+        # an observation's live view follows polls on the wall clock, a search's the bracket
+        # it narrows (its rates are decided as it goes), a load test's its fixed rates
+        live = (ObservationScreen if isinstance(suite, ObservationSuite)
+                else SearchScreen if isinstance(suite, SearchSuite) else RunScreen)
         await self.push_screen(live(controller))
         controller.start()
 

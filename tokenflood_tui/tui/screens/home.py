@@ -23,7 +23,7 @@ from ...errors import ConfigError
 from ...redaction import redact_url
 from ...run.journal import JOURNAL_FILE
 from ...summary import SUMMARY_FILE
-from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite
+from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite, SearchSuite
 from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved
 
@@ -423,10 +423,13 @@ def _describe_spec(spec_file: SpecFile) -> str:
         return (f"{spec.provider} / {spec.model}  {redact_url(spec.base_url or '')}  "
                 f"client {spec.resolved_client}"
                 + (f"  key from ${spec.api_key_env_var}" if spec.api_key_env_var else ""))
-    assert isinstance(spec, (LoadTestSuite, ObservationSuite)), spec_file.kind
+    assert isinstance(spec, (LoadTestSuite, ObservationSuite, SearchSuite)), spec_file.kind
     types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
                       for lt in spec.load_types)
-    if isinstance(spec, ObservationSuite):
+    if isinstance(spec, SearchSuite):
+        plan = (f"search: SLO {spec.slo.text()}, from {spec.start_rps:g} up to {spec.max_rps:g} "
+                f"req/s, {spec.phase_seconds:g} s phases, at most {spec.max_phases} phases")
+    elif isinstance(spec, ObservationSuite):
         plan = (f"observation: {spec.num_requests} requests within {spec.within_seconds:g} s "
                 f"every {spec.polling_interval_minutes:g} min for {spec.duration_hours:g} h "
                 f"({spec.polls} polls)")

@@ -142,6 +142,8 @@ class LoadTestResultsScreen(ResultsScreen):
                 f"{s.started_at} → {s.finished_at}   input {b.actual_input_tokens:,} tokens, "
                 f"output {b.actual_output_tokens:,} tokens, estimated cost {cost}",
                 f"folder: {self.folder}"]
+        if s.search is not None:    # a capacity search: its answer first of all
+            head.insert(1, f"answer: {s.search.answer}")
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
