@@ -53,3 +53,23 @@ def test_every_slot_that_passed_while_down_is_missed_on_a_resume():
     missed = p.skip_until(ANCHOR + 2 * 60 + 31, "tokenflood was not running")
     assert [m.phase for m in missed] == [1, 2, 3]
     assert p.next(ANCHOR + 3 * 60 - 1)[1].phase == 4
+
+
+def test_a_fresh_run_whose_warm_up_outlasts_the_first_slot_starts_at_the_next_one():
+    p = planner(within=30, requests=3)
+    p.ready(ANCHOR + 75)                               # ready 75 s after the first slot
+    assert p.anchor_utc == ANCHOR + 120                # the next aligned slot, not poll 1 missed
+    missed, plan = p.next(ANCHOR + 75)
+    assert missed == [] and plan.phase == 1 and plan.slot_utc == ANCHOR + 120
+    assert len(p.plans) == 4                           # as many polls as planned
+    on_time = planner(within=30, requests=3)
+    on_time.ready(ANCHOR - 1)
+    assert on_time.anchor_utc == ANCHOR
+
+
+def test_a_resumed_run_keeps_its_slots():
+    from tokenflood_tui.run.plan import ObservationPlanner
+    p = planner(within=30, requests=3)
+    resumed = ObservationPlanner(p.suite, ANCHOR, start=3)
+    resumed.ready(ANCHOR + 200)
+    assert resumed.anchor_utc == ANCHOR

@@ -53,6 +53,10 @@ class Planner(ABC):
         """When the last phase is due to end, on the wall clock, if the plan says."""
         return None
 
+    def ready(self, now_utc: float) -> None:
+        """The run has warmed up and calibrated and is about to send its first phase."""
+        return None
+
     async def wait_turn(self, plan: PhasePlan) -> None:
         """Returns when `plan` may start; a planner that shares the endpoint's time with other
         runs (an A/B experiment's variants) waits here for its turn."""
@@ -109,7 +113,18 @@ class ObservationPlanner(Planner):
         super().__init__(plan_polls(suite, anchor_utc), start)
         # one request spacing, and at least a second (a short window of many requests)
         self.late_start_s = max(LATE_START_MIN_S, suite.within_seconds / suite.num_requests)
+        self._fresh = start == 1
 
+    def ready(self, now_utc: float) -> None:
+        """A fresh run whose warm-up outlasted the first slot starts at the next slot instead
+        (the same alignment, the same number of polls): its first poll is not missed for the
+        time tokenflood took to start. A resumed run keeps its slots."""
+        if not self._fresh or self._next != 0:
+            return
+        late = now_utc - (self.anchor_utc + self.late_start_s)
+        if late > 0:
+            self.anchor_utc += math.ceil(late / self.suite.interval_s) * self.suite.interval_s
+            self.plans = plan_polls(self.suite, self.anchor_utc)
     def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
         missed: list[MissedSlot] = []
         while self._next < len(self.plans):
