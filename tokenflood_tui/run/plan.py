@@ -114,6 +114,7 @@ class ObservationPlanner(Planner):
         # one request spacing, and at least a second (a short window of many requests)
         self.late_start_s = max(LATE_START_MIN_S, suite.within_seconds / suite.num_requests)
         self._fresh = start == 1
+        self._started = False          # a poll has been handed out by this process
 
     def ready(self, now_utc: float) -> None:
         """A fresh run whose warm-up outlasted the first slot starts at the next slot instead
@@ -132,11 +133,14 @@ class ObservationPlanner(Planner):
             self._next += 1
             assert plan.slot_utc is not None
             if now_utc <= plan.slot_utc + self.late_start_s:
+                self._started = True
                 return missed, plan
+            why = ("tokenflood was starting again (the resumed run's warm-up and calibration)"
+                   if not self._fresh and not self._started else
+                   "the previous poll still finishing, or the machine busy or asleep")
             missed.append(MissedSlot(plan.phase, plan.slot_utc,
                                      f"its slot passed (by more than {self.late_start_s:g} s) "
-                                     "before tokenflood was ready (the previous poll still "
-                                     "finishing, or the machine busy or asleep)"))
+                                     f"before tokenflood was ready ({why})"))
         return missed, None
 
     def skip_until(self, now_utc: float, reason: str) -> list[MissedSlot]:
