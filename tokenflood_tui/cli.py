@@ -363,10 +363,44 @@ def cmd_ab(args: argparse.Namespace) -> int:
         check_run(endpoint, args.results_dir)
     variants = [Variant(name, ep) for name, ep in
                 zip(variant_names(args.endpoint_files), endpoints, strict=True)]
-    workers = choose_workers(args.workers, suite.peak_rps, endpoints[0].resolved_client,
-                             live_view=False)
-    return run_ab_headless(suite, variants, args.results_dir, assume_yes=args.yes,
-                           rounds=args.rounds, verbose=args.verbose, workers=workers)
+    if args.headless or not interactive():
+        workers = choose_workers(args.workers, suite.peak_rps, endpoints[0].resolved_client,
+                                 live_view=False)
+        return run_ab_headless(suite, variants, args.results_dir, assume_yes=args.yes,
+                               rounds=args.rounds, verbose=args.verbose, workers=workers)
+    # Built (and estimated) before the app starts: what cannot run says so on the terminal.
+    from .tui.app import Launch, TokenfloodApp
+    from .tui.experiment_controller import ExperimentController
+    controller = ExperimentController(suite, variants, args.results_dir, args.rounds,
+                                      args.workers)
+    app = TokenfloodApp(Launch("ab", results_root=args.results_dir, suite=suite,
+                               endpoint=endpoints[0], theme=args.theme, assume_yes=args.yes,
+                               experiment=controller))
+    code = app.run()
+    code = 0 if code is None else int(code)
+    return print_runs_after_exit(app.started_runs, print_experiment_after_exit(controller, code))
+
+
+def print_experiment_after_exit(controller, code: int) -> int:
+    """The comparison (Markdown) and the experiment's folder, as headless prints them; returns
+    the exit code, the experiment's when the app had none to give."""
+    from .compare import output
+    if controller.running:        # the app went away mid-run (it crashed): keep the results
+        sys.stderr.write("[tokenflood] stopping the experiment; in-flight requests get a few "
+                         "seconds, then the results are written\n")
+        controller.stop()
+        controller.wait(60)
+    result = controller.result
+    if result is not None:
+        if result.comparison is not None:
+            sys.stdout.write(output.markdown(result.comparison))
+        sys.stdout.write(f"\nexperiment folder: {result.folder}\n")
+        sys.stdout.flush()
+    elif controller.error:
+        sys.stderr.write(f"tokenflood: error: {controller.error}\n")
+    if code == 0 and controller.finished:
+        code = controller.exit_code
+    return code
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

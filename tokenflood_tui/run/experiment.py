@@ -111,7 +111,9 @@ class Conductor:
 
     def _release(self) -> None:
         turn = self.current
-        if turn is not None:
+        # after a stop the turn cut short still ends (done), but no next turn begins: it must
+        # not be announced (a "turn n/N" line after the stop would say it ran)
+        if turn is not None and not self.stopped:
             self._on_turn(turn)
             self._go[turn.variant].set()
 

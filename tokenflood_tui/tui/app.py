@@ -19,9 +19,10 @@ from .screens.confirm import ConfirmModal
 
 if TYPE_CHECKING:
     from ..run.resume import ResumePoint
+    from .experiment_controller import ExperimentController
     from .run_controller import RunController
 
-Mode = Literal["home", "edit", "run", "results", "compare"]
+Mode = Literal["home", "edit", "run", "results", "compare", "ab"]
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Launch:
     assume_yes: bool = False                 # --yes: no budget modal unless over a limit
     workers: int | None = None               # --workers; None: chosen from the rate
     resume: ResumePoint | None = None        # `tokenflood resume`: go on with that run
+    experiment: ExperimentController | None = None   # ab: built, estimated, not yet started
 
 
 class TokenfloodApp(App[int]):
@@ -66,7 +68,8 @@ class TokenfloodApp(App[int]):
         self.selected_endpoint: EndpointSpec | None = self.launch.endpoint
         self.selected_suite: RunSuite | None = self.launch.suite
         self.exit_code = 0
-        self.run_controller: RunController | None = None   # the active one, if a run is going
+        # the active one, if a run (or an A/B experiment: the same interface) is going
+        self.run_controller: RunController | ExperimentController | None = None
         self.started_runs: list[RunController] = []   # every one started, for the summary after exit
 
     # ------------------------------------------------------------------ screens
@@ -95,6 +98,8 @@ class TokenfloodApp(App[int]):
             lambda signum: self._on_stop_signal(signum, loop))
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
             self.start_run(self.launch.suite, self.launch.endpoint, self.launch.resume)
+        if self.launch.mode == "ab" and self.launch.experiment is not None:
+            self.start_experiment(self.launch.experiment)
 
     def on_unmount(self) -> None:
         getattr(self, "_restore_signals", lambda: None)()
@@ -175,6 +180,24 @@ class TokenfloodApp(App[int]):
         await self.push_screen(live(controller))
         controller.start()
 
+    @work(group="run-flow", exclusive=True)
+    async def start_experiment(self, controller: ExperimentController) -> None:
+        """`tokenflood ab`: the budget modal of every variant together, then the live view."""
+        from .screens.budget import BudgetModal
+        from .screens.experiment import ExperimentScreen
+        estimate = controller.estimate
+        skip_modal = self.launch.assume_yes and not estimate.over_limits
+        confirmed = skip_modal or await self.push_screen_wait(BudgetModal(
+            estimate, controller.suite, controller.variants[0].endpoint,
+            command=self.relaunch_command(), variants=controller.variants,
+            rounds=controller.rounds))
+        if not confirmed:
+            self.exit(3, return_code=3)      # cancelled at the modal: budget refused
+            return
+        self.run_controller = controller
+        await self.push_screen(ExperimentScreen(controller))
+        controller.start()
+
     async def action_quit(self) -> None:
         """Quit; mid-run, ask first, then stop the run and wait for its results folder."""
         self._quit_after_asking()   # a worker: the confirm modals are awaited in one
@@ -200,7 +223,8 @@ class TokenfloodApp(App[int]):
         """How tokenflood was started, for "start it again with a higher limit" advice."""
         if Path(sys.argv[0]).name == "tokenflood":
             return shlex.join(["tokenflood", *sys.argv[1:]])
-        return {"run": "tokenflood run RUN.yml ENDPOINT.yml"}.get(self.launch.mode, "tokenflood")
+        return {"run": "tokenflood run RUN.yml ENDPOINT.yml",
+                "ab": "tokenflood ab RUN.yml A.yml B.yml"}.get(self.launch.mode, "tokenflood")
 
     # ------------------------------------------------------------------ help and screenshots
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from textual.app import ComposeResult
@@ -22,6 +23,9 @@ from textual.widgets import Button, Static
 from ...budget import MAX_INPUT_VAR, MAX_OUTPUT_VAR, BudgetEstimate
 from ...specs import EndpointSpec, RunSuite
 from .confirm import BUTTON_HINT
+
+if TYPE_CHECKING:
+    from ...run.experiment import Variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +89,16 @@ class BudgetModal(ModalScreen[bool]):
     FIXED_ROWS = 8
 
     def __init__(self, estimate: BudgetEstimate, suite: RunSuite, endpoint: EndpointSpec,
-                 command: str = "tokenflood …", resume: list[str] | None = None):
+                 command: str = "tokenflood …", resume: list[str] | None = None,
+                 variants: list[Variant] | None = None, rounds: int = 1):
         """`command` is how tokenflood was started, for the "raise the limit" example; `resume`
-        says where a resumed run stands (ResumePoint.outline): the estimate is what remains."""
+        says where a resumed run stands (ResumePoint.outline): the estimate is what remains.
+        `variants` (an A/B experiment, the first the baseline; `endpoint` is its endpoint): the
+        estimate covers them all, each running every rate `rounds` times."""
         super().__init__()
         self.resume = resume
+        self.variants = variants
+        self.rounds = rounds
         self.estimate = estimate
         self.suite = suite
         self.endpoint = endpoint
@@ -109,12 +118,18 @@ class BudgetModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="budget-box"):
             verb = "Resume" if self.resume else "Run"
-            yield Static(f"{verb} {self.suite.name!r} against {self.endpoint.model} "
-                         f"({self.endpoint.provider})?", id="budget-title", markup=False)
-            lines = [*(self.resume or []),
-                     f"base URL       {display_url(self.endpoint.base_url)}",
-                     *(["what remains:"] if self.resume else []),
-                     *self.estimate.lines()]
+            if self.variants:
+                title = (f"Run {self.suite.name!r} as an A/B experiment of "
+                         f"{len(self.variants)} variants?")
+                lines = [*self.experiment_lines(), *self.estimate.lines()]
+            else:
+                title = (f"{verb} {self.suite.name!r} against {self.endpoint.model} "
+                         f"({self.endpoint.provider})?")
+                lines = [*(self.resume or []),
+                         f"base URL       {display_url(self.endpoint.base_url)}",
+                         *(["what remains:"] if self.resume else []),
+                         *self.estimate.lines()]
+            yield Static(title, id="budget-title", markup=False)
             with VerticalScroll(id="budget-body"):   # Tab here, ↑/↓ scroll it
                 if not self.allowed:   # first: at 80x24 the estimate may need scrolling
                     yield Static(self.over_limit_text(), id="budget-over", classes="error-text",
@@ -127,6 +142,23 @@ class BudgetModal(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="cancel")
             hint = BUTTON_HINT if self.allowed else "Enter, n or Esc: back"
             yield Static(hint, id="budget-hint", classes="muted", markup=False)
+
+    def experiment_lines(self) -> list[str]:
+        """Who the variants are and that the estimate covers every variant and round."""
+        variants = self.variants or []
+        rates = len(getattr(self.suite, "requests_per_second_rates", []))
+        lines = []
+        for i, v in enumerate(variants):
+            head = "variants" if i == 0 else ""
+            role = " (baseline)" if i == 0 else ""
+            lines.append(f"{head:<15}{v.name}{role}: {v.endpoint.model} ({v.endpoint.provider})")
+            lines.append(f"{'':<17}{display_url(v.endpoint.base_url)}")
+        rounds = f"{self.rounds} round{'s' if self.rounds != 1 else ''}"
+        lines.append(f"turns          {rates * self.rounds * len(variants)} ({rates} rate"
+                     f"{'s' if rates != 1 else ''} × {rounds} × {len(variants)} variants), "
+                     f"interleaved, seed {self.suite.seed}")
+        lines.append(f"the estimate covers all {len(variants)} variants × {rounds}:")
+        return lines
 
     def over_limit_text(self) -> str:
         if not self.exceeded:      # a limit this modal does not itemise: the estimate's words

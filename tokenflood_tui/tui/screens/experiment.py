@@ -1,0 +1,302 @@
+"""The live view of an A/B experiment: which variant sends now, in which round and at what rate
+(turn n of N), that phase's figures as they stand, a row per finished turn, the log; at the end
+the verdicts and where the folder is.
+
+Three panels, each maximised by its number key (the same key, 0 or Esc bring back the
+overview): 1 the turn sending now (at the end: the verdicts), 2 the turns so far, 3 the log.
+Rendering stays off the timing path: the experiment runs on its own thread and loop, requests
+are sent from worker processes, and snapshots arrive coalesced a few times a second.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Label, ProgressBar, Static
+
+from ...charts import run_letter
+from ...compare.output import verdict_line
+from ...run.coordinator import RunSnapshot
+from ...run.turn_feed import TurnRow
+from ...summary import pkey
+from ..experiment_controller import (ExperimentController, ExperimentFinishedMessage,
+                                     ExperimentSnapshotMessage)
+from ..messages import RunLogMessage
+from ..widgets.run_log import RunLog
+from ..widgets.turns import TurnTable, verdict_text
+from .live import LiveRunScreen
+
+LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
+# Past this many failure lines of one kind in one variant's phase, the log says they are counted
+# (every failure is in that variant's errors.log).
+ERROR_LINES_PER_KIND = 5
+PANEL_IDS = {"now": "#now-panel", "turns": "#turns-panel", "log": "#log-panel"}
+ENDED = {0: "completed", 1: "aborted", 130: "interrupted"}
+
+
+class ExperimentScreen(LiveRunScreen):
+    """Watches one ExperimentController; stopping, leaving and quitting mid-run ask first."""
+
+    PANELS = tuple(PANEL_IDS)
+    BINDINGS = [
+        Binding("1", "panel('now')", "Panels", key_display="1-3", id="ab-panels"),
+        Binding("2", "panel('turns')", "Turns", show=False),
+        Binding("3", "panel('log')", "Log", show=False),
+        Binding("0", "overview", "Overview", show=False),
+        Binding("s", "stop_run", "Stop run", id="ab-stop"),
+        Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
+        Binding("escape", "overview", "Overview", id="ab-overview"),
+        Binding("escape", "leave", "Back", id="ab-back"),
+        Binding("q", "app.quit", "Quit", id="ab-quit"),
+    ]
+    # Below 32 rows the header goes (the status lines say what runs) and the log shrinks.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    DEFAULT_CSS = """
+    ExperimentScreen.-short Header { display: none; }
+    ExperimentScreen #ab-status, ExperimentScreen #ab-about {
+        height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    ExperimentScreen #ab-status { text-style: bold; }
+    ExperimentScreen #ab-about { color: $text-muted; }
+    ExperimentScreen #ab-progress-row { height: 1; padding: 0 1; }
+    ExperimentScreen #ab-progress-row ProgressBar { width: 1fr; }
+    ExperimentScreen #ab-progress Bar { width: 1fr; }
+    ExperimentScreen #ab-progress-row #ab-count { width: auto; margin-left: 2; }
+    ExperimentScreen #now-panel { height: auto; max-height: 50%; border-top: solid $primary;
+                                  padding: 0 1; }
+    ExperimentScreen #now { height: auto; }
+    ExperimentScreen #verdicts { height: auto; }
+    ExperimentScreen #verdicts.-none { display: none; }
+    ExperimentScreen #turns-panel { height: 1fr; border: round $primary; padding: 0 1; }
+    ExperimentScreen #turns { height: 1fr; }
+    ExperimentScreen #log-panel { height: 10; border: round $panel; }
+    ExperimentScreen.-short #log-panel { height: 6; }
+    ExperimentScreen.-short.-ended #log-panel { height: 4; }
+    ExperimentScreen #log { height: 1fr; }
+
+    /* one panel maximised (keys 1-3): the status lines stay */
+    ExperimentScreen.-solo #now-panel, ExperimentScreen.-solo #turns-panel,
+    ExperimentScreen.-solo #log-panel, ExperimentScreen.-solo Header { display: none; }
+    ExperimentScreen.-solo-now #now-panel { display: block; height: 1fr; max-height: 100%; }
+    ExperimentScreen.-solo-turns #turns-panel { display: block; }
+    ExperimentScreen.-solo-log #log-panel { display: block; height: 1fr; }
+    """
+
+    def __init__(self, controller: ExperimentController):
+        # LiveRunScreen's stop and leave need only what both controllers have
+        super().__init__(controller)  # type: ignore[arg-type]
+        self.controller: ExperimentController = controller  # type: ignore[assignment]
+        self.suite = controller.suite
+        self.snapshot: RunSnapshot | None = None
+        self.current: TurnRow | None = None
+        self.finished_turns: list[TurnRow] = []
+        self.percentile = controller.feed.percentile
+        self.variant_phases = controller.rounds * len(self.suite.requests_per_second_rates)
+        self._errors_logged: dict[str, int] = {}
+        self._stopping = False
+        # set when the finished message is handled (not when the thread ends), so the status
+        # line and the verdicts change together
+        self.ended = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._status(), id="ab-status", markup=False)
+        yield Static(self._about(), id="ab-about", markup=False)
+        with Horizontal(id="ab-progress-row"):
+            yield ProgressBar(total=self.controller.turns, show_eta=False, id="ab-progress")
+            yield Label(self._count(), id="ab-count", markup=False)
+        with VerticalScroll(id="now-panel") as now:
+            now.border_title = "1 now sending"
+            yield Static("", id="now", markup=False)
+            yield Static("", id="verdicts", classes="-none", markup=False)
+        with Vertical(id="turns-panel") as turns:
+            turns.border_title = "2 turns so far"
+            yield TurnTable(self.percentile, id="turns")
+        with Vertical(id="log-panel") as log_panel:
+            log_panel.border_title = "3 log"
+            yield RunLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for level, text in self.controller.log_lines:
+            self._log(level, text)
+        self._show()
+        self.set_interval(1.0, self._tick)     # the elapsed time moves between snapshots
+
+    def _tick(self) -> None:
+        if not self.ended:
+            self.query_one("#ab-about", Static).update(self._about())
+
+    # ------------------------------------------------------------------ what it says
+
+    def _names(self) -> list[str]:
+        return [v.name for v in self.controller.variants]
+
+    def _about(self) -> str:
+        """The second status line: A/B 'suite': a (baseline) vs b · 2 rounds · 12 s elapsed,
+        20 s of load left."""
+        names = self._names()
+        rounds = self.controller.rounds
+        text = (f"A/B {self.suite.name!r}: {names[0]} (baseline) vs {', '.join(names[1:])} · "
+                f"{rounds} round{'s' if rounds > 1 else ''}")
+        started = self.controller.started_at
+        if started is None or self.ended:
+            return text
+        left = self._load_left_s()
+        return text + f" · {time.monotonic() - started:.0f} s elapsed, {left:.0f} s of load left"
+
+    def _load_left_s(self) -> float:
+        length = self.suite.test_length_in_seconds
+        left = (self.controller.turns - len(self.finished_turns)) * length
+        if self.current is not None and self.current.started:
+            left -= min(self.current.elapsed_s, length)
+        return max(0.0, left)
+
+    def _count(self) -> str:
+        return f"{len(self.finished_turns)} of {self.controller.turns} turns done"
+
+    def _status(self) -> str:
+        """How the experiment stands, who sends first: a narrow terminal cuts the line's end."""
+        c = self.controller
+        if self.ended:
+            result = c.result
+            if result is None:
+                return "failed (see the log); q: quit"
+            done = len(self.finished_turns)
+            ended = ENDED.get(result.exit_code, "ended")
+            turns = (f"all {done} turns" if done == c.turns else f"{done} of {c.turns} turns")
+            cut = (" (the last cut short)" if self.finished_turns and self.finished_turns[-1].stopped
+                   else "")
+            return f"{ended}: {turns} ran{cut}; q: quit; results in {result.folder}"
+        snap, turn = self.snapshot, self.current
+        if self._stopping or (snap is not None and snap.status is not None):
+            why = f" ({snap.message})" if snap is not None and snap.message else ""
+            return f"stopping{why}: waiting for in-flight requests"
+        if turn is None:
+            return "finishing: writing the results and comparing the variants…"
+        if not turn.started:
+            if not self.finished_turns:
+                return (f"warming up and calibrating {len(c.variants)} variants… then "
+                        f"{turn.who}")
+            return f"{turn.who} · starting"
+        word = "draining" if turn.elapsed_s >= turn.length_s else "running"
+        return (f"{turn.who} · {word} {min(turn.elapsed_s, turn.length_s):.0f}/"
+                f"{turn.length_s:g} s")
+
+    def _now_text(self) -> str:
+        """The phase sending now, as the load-test view's current row says it."""
+        turn = self.current
+        if self.ended:
+            result = self.controller.result
+            if result is None:
+                return self.controller.error or "the experiment failed"
+            if result.comparison is None:
+                return f"no comparison: a variant has no phase\nresults: {result.folder}"
+            return f"results: {result.folder} (compare.md: every metric)"
+        if turn is None or not turn.started:
+            return "no phase is sending"
+        p = pkey(self.percentile)
+        return (f"sent {turn.sent}/{turn.planned} · in flight {turn.in_flight} · done "
+                f"{turn.ok + turn.failed} · failed {turn.failed}\n"
+                f"TTFT {p} {_ms(turn.ttft_ms)} · e2e {p} {_ms(turn.e2e_ms)} · "
+                f"{turn.variant}'s phase {turn.phase}/{self.variant_phases}")
+
+    def _show(self) -> None:
+        self.query_one("#ab-status", Static).update(self._status())
+        self.query_one("#ab-about", Static).update(self._about())
+        self.query_one("#ab-progress", ProgressBar).update(progress=len(self.finished_turns))
+        self.query_one("#ab-count", Label).update(self._count())
+        now = self.query_one("#now", Static)
+        text = self._now_text()
+        now.display = bool(text)
+        now.update(text)
+        self.query_one(TurnTable).show(self.finished_turns)
+
+    # ------------------------------------------------------------------ messages
+
+    @on(ExperimentSnapshotMessage)
+    def _on_snapshot(self, message: ExperimentSnapshotMessage) -> None:
+        if message.snapshot is not None:
+            self.snapshot = message.snapshot
+        self.current = message.current
+        self.finished_turns = message.finished
+        self._show()
+
+    @on(RunLogMessage)
+    def _on_log(self, message: RunLogMessage) -> None:
+        self._log(message.level, message.text)
+
+    def _log(self, level: str, text: str) -> None:
+        if level == "error" and ": phase " in text:
+            kind = ":".join(text.split(":", 3)[:3])      # "b: phase 2: http_error"
+            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
+            if seen > ERROR_LINES_PER_KIND:
+                return
+            if seen == ERROR_LINES_PER_KIND:
+                text += (f"\n({kind}: further failures of this kind are counted in the turns "
+                         "table and kept in that variant's errors.log)")
+        prefix = "" if level == "info" else f"{level}: "
+        self.query_one("#log", RunLog).add(Text(prefix + text, style=LOG_STYLES.get(level, "")))
+
+    def note_stopping(self) -> None:
+        self._stopping = True
+        self._log("warning", "stopping every variant: no new requests; waiting for in-flight "
+                             "ones")
+        self._show()
+
+    @on(ExperimentFinishedMessage)
+    def _on_finished(self, message: ExperimentFinishedMessage) -> None:
+        self.app.exit_code = message.exit_code
+        self.ended = True
+        self.add_class("-ended")
+        self.current = None
+        self.finished_turns = message.finished
+        result = message.result
+        if message.error:
+            self._log("error", message.error)
+            self.notify(message.error, title="Experiment failed", severity="error",
+                        markup=False, timeout=10)
+        elif result is not None:
+            ended = ENDED.get(result.exit_code, "ended")
+            self._log("info", f"experiment {ended}; results in {result.folder}")
+            if result.comparison is not None:
+                c = result.comparison
+                for i in range(1, len(c.runs)):
+                    self._log("info", f"{verdict_line(c, i)} ({run_letter(i)} = "
+                                      f"{c.runs[i].name}, {run_letter(0)} = {c.runs[0].name})")
+                verdicts = self.query_one("#verdicts", Static)
+                verdicts.update(verdict_text(c, [r.name for r in c.runs]))
+                verdicts.remove_class("-none")
+            self.notify(f"{ended}: results in {result.folder}", title="Experiment finished",
+                        markup=False)
+        compared = result is not None and result.comparison is not None
+        self.query_one("#now-panel").border_title = "1 verdicts" if compared else "1 how it ended"
+        self._show()
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop_run" and not self.controller.running:
+            return False            # nothing to stop: not in the footer either
+        return super().check_action(action, parameters)
+
+    def action_open_results(self) -> None:   # no single results folder to open here
+        self.notify(f"Each variant's results folder is under {self.controller.experiment.folder}",
+                    markup=False)
+
+    def palette_commands(self):
+        return [("Stop the experiment", "Stop every variant and keep what was measured",
+                 self.action_stop_run),
+                ("Maximise the turn sending now", "Key 1 (again, 0 or Esc: overview)",
+                 lambda: self.action_panel("now")),
+                ("Maximise the turns table", "Key 2", lambda: self.action_panel("turns")),
+                ("Maximise the log", "Key 3", lambda: self.action_panel("log"))]
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f} ms"
