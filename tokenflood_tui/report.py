@@ -31,20 +31,22 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
 
 
 def server_verdict(ph: PhaseStats) -> str:
-    """'SATURATED', 'ok', or '-' for a client-bound phase (its latencies say nothing of the
-    server)."""
+    """'SATURATED', 'ok', or '-': a client-bound phase (its latencies say nothing of the
+    server), or one with too few requests to judge."""
     if ph.saturated:
         return "SATURATED"
-    return "-" if ph.client_bound else "ok"
+    return "-" if ph.client_bound or ph.latency_growth is None else "ok"
 
 
 def saturation_line(summary: RunSummary) -> str | None:
-    """What a load test's phases say of the server's capacity; None for an observation or a run
-    with no phase."""
+    """What a load test's phases say of the server's capacity; None for an observation, and
+    when no phase had enough requests to judge (or the summary predates the verdict)."""
     s = summary
     if s.type == "observation" or not s.phases:
         return None
     if s.saturated_at_rps is None:
+        if all(ph.latency_growth is None for ph in s.phases):
+            return None
         return (f"no phase saturated the server (rates up to "
                 f"{max(ph.target_rps for ph in s.phases):g} req/s)")
     held = (f"; the highest rate it held was {s.held_rps:g} req/s" if s.held_rps is not None

@@ -193,7 +193,9 @@ class PhaseAccumulator:
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
             client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
-            **metrics,
+            ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
+            scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
+            itl_ms=metrics["itl_ms"], dispatch_delay_ms=metrics["dispatch_delay_ms"],
         )
         if self.t_done is not None:
             result = self._verdicts(result)

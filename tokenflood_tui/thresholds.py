@@ -15,7 +15,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -82,9 +82,10 @@ class Threshold:
                    + (" (TPOT needs two or more output tokens)" if self.metric == "tpot_ms"
                       else ""))
             return None, why
-        if self.stat == "mean":
+        percentile = self.percentile
+        if percentile is None:                # stat 'mean'
             return float(values.mean()), None
-        return float(np.percentile(values, self.percentile)), None
+        return float(np.percentile(values, percentile)), None
 
 
 def parse_threshold(text: str) -> Threshold:
@@ -128,7 +129,8 @@ def parse_threshold(text: str) -> Threshold:
     return Threshold(name, stat, op, bound)
 
 
-def threshold_results(thresholds: list[Threshold], phases: list[PhaseStats]) -> list[ThresholdResult]:
+def threshold_results(thresholds: list[Threshold],
+                      phases: Sequence[PhaseStats]) -> list[ThresholdResult]:
     """Each threshold over the phases (or polls) that were checked against it, in order: passed
     when every one of them passed it (and at least one was checked). A phase without a check (a
     missed poll, nothing measured) is left out."""

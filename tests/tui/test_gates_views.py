@@ -1,0 +1,93 @@
+"""The live view and the results view of a run that saturates the server and fails a threshold:
+the ⚠ mark, the checks column, the thresholds table, and exit code 4 from the app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from textual.widgets import DataTable
+
+from tokenflood_tui.simulator import SimulatorProcess
+from tokenflood_tui.specs import EndpointSpec, parse_run_suite
+from tokenflood_tui.tui.app import Launch, TokenfloodApp
+from tokenflood_tui.tui.screens.budget import BudgetModal
+from tokenflood_tui.tui.screens.results import ResultsScreen
+from tokenflood_tui.tui.screens.run import RunScreen
+
+from helpers import screen_lines
+
+# One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 2 sends 60 req/s for 2 s, so its queue
+# grows from empty to about 4 s.
+SUITE = """\
+name: gates-tui
+requests_per_second_rates: [5, 60]
+test_length_in_seconds: 2
+arrival: constant
+load_types:
+- {prompt_length: 64, output_length: 8}
+thresholds:
+- ttft_ms.p50 < 500
+- error_rate < 0.01
+"""
+
+
+@pytest.fixture(scope="module")
+def one_slot():
+    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3", "--slots", "1") as sim:
+        yield sim
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the UI")
+
+
+def rows(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_live_and_results_views_show_saturation_and_thresholds_and_the_app_exits_4(
+        tmp_path, one_slot):
+    endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=one_slot.base_url)
+    app = TokenfloodApp(Launch("run", results_root=tmp_path / "results",
+                               suite=parse_run_suite(SUITE), endpoint=endpoint))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, BudgetModal))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: app.run_controller.finished)
+        await pilot.pause(0.5)
+        table = app.screen.query_one("#phases", DataTable)
+        assert table.get_cell("1", "checks") == "✓ 2/2"
+        assert table.get_cell("2", "checks") == "✗ 1/2"
+        assert table.get_cell("1", "phase") == "1" and table.get_cell("2", "phase") == "2 ⚠"
+        title = app.screen.query_one("#phases-panel").border_title
+        assert "checks: thresholds passed" in title and "⚠ server saturated" in title
+        shown = "\n".join(screen_lines(app))
+        assert "phase 2 (60 req/s): the server saturated: TTFT p50 grew from" in shown
+        assert "phase 2: threshold ttft_ms.p50 < 500 failed:" in shown
+        assert app.exit_code == 4
+
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        await pilot.pause(0.3)
+        screen = app.screen
+        phases = screen.query_one("#results-phases", DataTable)
+        assert phases.get_cell("2", "phase") == "2 ⚠" and phases.get_cell("2", "checks") == "✗ 1/2"
+        thresholds = rows(screen.query_one("#results-thresholds", DataTable))
+        assert [r[:3] for r in thresholds] == [["ttft_ms.p50 < 500", "✗ FAIL", "1 of 2"],
+                                               ["error_rate < 0.01", "✓ pass", "2 of 2"]]
+        assert thresholds[0][3].startswith("2: ") and thresholds[1][3] == "-"
+        shown = "\n".join(screen_lines(app))
+        assert "✗ thresholds: 1 of 2 failed: ttft_ms.p50 < 500 (exit code 4)" in shown
+        assert "the server saturated at about 60 req/s; the highest rate it held was 5 req/s" in shown
+        await pilot.press("q")
+    assert app.return_code == 4
+    (folder,) = (tmp_path / "results").iterdir()
+    s = json.loads((folder / "summary.json").read_text())
+    assert (s["saturated_at_rps"], s["held_rps"]) == (60.0, 5.0)
+    assert [t["passed"] for t in s["thresholds"]] == [False, True]
