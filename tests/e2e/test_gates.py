@@ -205,3 +205,22 @@ def test_an_interrupted_run_keeps_130_though_a_threshold_failed(tmp_path, sim):
     s = json.loads((folder / "summary.json").read_text())
     assert s["status"] == "interrupted" and s["thresholds"][0]["passed"] is False
     assert "thresholds: 1 of 1 failed: ttft_ms.p50 < 1\n" in out       # no "exit code 4"
+
+
+def test_an_ab_experiment_whose_variants_fail_a_threshold_runs_every_turn_and_exits_4(tmp_path, sim):
+    """A variant that finished its turns with a failed threshold has not ended early: the
+    other variants' turns still run."""
+    files(tmp_path, sim.base_url, "[5]", length=2, extra="thresholds: [ttft_ms.p50 < 10]\n")
+    with SimulatorProcess("--ttft-ms", "30") as other:
+        write(tmp_path / "other.yml",
+              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {other.base_url}\n")
+        done = run_tokenflood("ab", "run.yml", "endpoint.yml", "other.yml", "--rounds", "2",
+                              "--yes", cwd=tmp_path, timeout=180)
+    assert done.code == 4, done.stderr
+    assert "ended early" not in done.stderr
+    (folder,) = done.results.iterdir()
+    for name in ("endpoint", "other"):
+        s = json.loads((folder / name / "summary.json").read_text())
+        assert s["status"] == "completed", (name, s["message"])
+        assert s["thresholds"][0]["passed"] is False
+        assert len(s["thresholds"][0]["phases"]) == 2          # both rounds were checked
