@@ -83,7 +83,7 @@ def phase_warning(ph: PhaseStats) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SaturationPoint:
-    """The lowest rate whose phase saturated, and the highest healthy phase below it."""
+    """The lowest rate whose phase saturated, and the highest phase below it judged healthy."""
 
     saturated: PhaseStats
     held: PhaseStats | None
@@ -101,8 +101,9 @@ def saturation_point(phases: list[PhaseStats]) -> SaturationPoint | None:
     if not saturated:
         return None
     lowest = min(saturated, key=lambda ph: ph.target_rps)
-    healthy = [ph for ph in phases if not ph.saturated and not ph.client_bound and ph.ok
-               and ph.target_rps < lowest.target_rps]
+    # held: judged and found healthy (a phase with too few requests to judge held nothing)
+    healthy = [ph for ph in phases if not ph.saturated and not ph.client_bound
+               and ph.latency_growth is not None and ph.target_rps < lowest.target_rps]
     return SaturationPoint(lowest, max(healthy, key=lambda ph: ph.target_rps, default=None))
 
 

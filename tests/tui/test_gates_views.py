@@ -17,11 +17,11 @@ from tokenflood_tui.tui.screens.run import RunScreen
 
 from helpers import screen_lines
 
-# One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 2 sends 60 req/s for 2 s, so its queue
-# grows from empty to about 4 s.
+# One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 1 (half that) holds; phase 2 sends 60
+# req/s for 2 s, so its queue grows from empty to about 4 s.
 SUITE = """\
 name: gates-tui
-requests_per_second_rates: [5, 60]
+requests_per_second_rates: [10, 60]
 test_length_in_seconds: 2
 arrival: constant
 load_types:
@@ -84,10 +84,10 @@ async def test_live_and_results_views_show_saturation_and_thresholds_and_the_app
         assert thresholds[0][3].startswith("2: ") and thresholds[1][3] == "-"
         shown = "\n".join(screen_lines(app))
         assert "✗ thresholds: 1 of 2 failed: ttft_ms.p50 < 500 (exit code 4)" in shown
-        assert "the server saturated at about 60 req/s; the highest rate it held was 5 req/s" in shown
+        assert "the server saturated at about 60 req/s; the highest rate it held was 10 req/s" in shown
         await pilot.press("q")
     assert app.return_code == 4
     (folder,) = (tmp_path / "results").iterdir()
     s = json.loads((folder / "summary.json").read_text())
-    assert (s["saturated_at_rps"], s["held_rps"]) == (60.0, 5.0)
+    assert (s["saturated_at_rps"], s["held_rps"]) == (60.0, 10.0)
     assert [t["passed"] for t in s["thresholds"]] == [False, True]

@@ -129,6 +129,8 @@ def test_the_phase_warning_and_the_run_point():
     assert point.warning() == ("the server saturated at about 20 req/s (phase 3); the highest "
                                "rate it held was 10 req/s (phase 2)")
     assert saturation_point(healthy) is None
+    # a phase with too few requests to judge held nothing
+    assert saturation_point([phase(jittery(12), rate=1.2, number=1), over]).held is None
     alone = saturation_point([over])
     assert alone.held is None and alone.warning().endswith("no lower rate was tried that it held")
 
