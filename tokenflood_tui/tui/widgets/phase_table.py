@@ -46,7 +46,7 @@ class PhaseTable(DataTable):
         if self.checks:
             if mode == "compact":
                 columns = [c for c in columns if c[0] != "cache"]
-            columns.append(("checks", "checks"))
+            columns.append(("checks", "pass" if mode == "compact" else "checks"))
         return columns
 
     def _columns(self, mode: Mode) -> list[tuple[str, str]]:
@@ -70,7 +70,8 @@ class PhaseTable(DataTable):
 
     def title(self) -> str:
         """What the panel title says about the columns (the compact headers are terse)."""
-        return self._title() + (" · checks: thresholds passed" if self.checks else "") + (
+        checks = "pass" if self.mode == "compact" else "checks"
+        return self._title() + (f" · {checks}: thresholds passed" if self.checks else "") + (
             " · ⚠ server saturated" if any(ph.saturated for ph in self.stats.values()) else "")
 
     def _title(self) -> str:
