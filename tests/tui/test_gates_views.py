@@ -93,3 +93,25 @@ async def test_live_and_results_views_show_saturation_and_thresholds_and_the_app
     s = json.loads((folder / "summary.json").read_text())
     assert (s["saturated_at_rps"], s["held_rps"]) == (60.0, 10.0)
     assert [t["passed"] for t in s["thresholds"]] == [False, True]
+
+
+def test_an_observations_poll_rows_say_which_thresholds_a_poll_failed():
+    from tokenflood_tui.records import RequestRecord
+    from tokenflood_tui.stats import PhaseAccumulator
+    from tokenflood_tui.thresholds import parse_threshold
+    from tokenflood_tui.tui.widgets.polls import PollTable
+
+    def poll(n: int, ttft_s: float):
+        checks = [parse_threshold("ttft_ms.p50 < 100"), parse_threshold("error_rate < 0.5")]
+        acc = PhaseAccumulator(n, 1.0, 3.0, 3, [50.0, 99.0], None, checks)
+        acc.t_start = 0.0
+        for i in range(3):
+            rec = RequestRecord(n, 1.0, 0, float(i), 64, 0, 4, t_send=float(i), output_tokens=4)
+            rec.t_first, rec.t_end = i + ttft_s, i + ttft_s + 0.03
+            acc.add(rec)
+        acc.t_done = 4.0
+        return acc.stats()
+
+    table = PollTable([50.0, 99.0])
+    assert table.row(1, 0.0, poll(1, 0.05)).endswith("  ✓")
+    assert table.row(2, 0.0, poll(2, 0.25)).endswith("  ✗ ttft_ms.p50 < 100")
