@@ -71,7 +71,10 @@ def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:
     ratio = ph.achieved_ratio
     # A stopped phase sent fewer than planned and spreads them over its grace: not a shortfall.
     if ratio is not None and ratio < SHORTFALL and ph.sent == ph.planned:
-        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} req/s")
+        waited = ph.dispatch_delay_ms.mean       # with max_concurrency: the waits for a slot
+        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} req/s" + (
+            f" (requests waited {duration_text(waited)} on average to be sent)"
+            if waited is not None else ""))
     return bool(reasons), "; ".join(reasons) or None
 
 

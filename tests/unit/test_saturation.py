@@ -97,7 +97,9 @@ def test_a_client_bound_phase_gets_no_verdict():
 def test_achieved_rate_short_of_the_schedule_flags():
     st = phase(jittery(200), send_spread=1.3)     # sends took 13 s for a 10 s schedule
     assert st.achieved_rps == pytest.approx(200 / (199 / 20 * 1.3), rel=1e-6)
-    assert st.saturated and st.saturation == f"achieved {st.achieved_rps:.1f} of 20 req/s"
+    # each send i/20 × 0.3 s late: 1.49 s on average
+    assert st.saturated and st.saturation == (
+        f"achieved {st.achieved_rps:.1f} of 20 req/s (requests waited 1.5 s on average to be sent)")
     assert st.achieved_ratio == pytest.approx(st.achieved_rps / 20)
     healthy = phase(jittery(200))
     assert healthy.achieved_ratio == pytest.approx(1.0) and not healthy.saturated
