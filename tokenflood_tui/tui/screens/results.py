@@ -142,9 +142,8 @@ class LoadTestResultsScreen(ResultsScreen):
                 f"{s.started_at} → {s.finished_at}   input {b.actual_input_tokens:,} tokens, "
                 f"output {b.actual_output_tokens:,} tokens, estimated cost {cost}",
                 f"folder: {self.folder}"]
-        saturation = report.saturation_line(s)
-        if saturation:
-            head.insert(2, saturation)
+        if s.saturated_at_rps is not None:    # a row at 80x24: only when there is one to say
+            head.insert(2, f"⚠ {report.saturation_line(s)}")
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
