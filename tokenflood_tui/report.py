@@ -7,6 +7,7 @@ from datetime import datetime
 
 from .summary import (METRICS, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
                       ThresholdResult, pkey)
+from .saturation import judged
 from .thresholds import value_text
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
@@ -31,11 +32,10 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
 
 
 def server_verdict(ph: PhaseStats) -> str:
-    """'SATURATED', 'ok', or '-': a client-bound phase (its latencies say nothing of the
-    server), or one with too few requests to judge."""
+    """'SATURATED', 'ok', or '-': too few requests to judge, or a sender busy at a full core."""
     if ph.saturated:
         return "SATURATED"
-    return "-" if ph.client_bound or ph.latency_growth is None else "ok"
+    return "ok" if judged(ph) else "-"
 
 
 def saturation_line(summary: RunSummary) -> str | None:

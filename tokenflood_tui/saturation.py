@@ -7,8 +7,10 @@ that of its first third. A healthy phase's thirds have the same median whatever 
 (uniform ±30% jitter cannot even make two single requests differ by 2×); a queue that grows
 linearly from empty makes the last third's median about five times the first's. With
 `max_concurrency` the queue is the client's instead (arrivals wait for a slot): then the achieved
-rate falls short of the scheduled one. Neither says anything about the server when the client
-was the bottleneck (its own delays look the same), so a client-bound phase gets no verdict.
+rate falls short of the scheduled one. What the client's own delays could explain is not put on
+the server: TTFT runs from the send, so a sender that leaves late does not touch it, but one busy
+at a full core may read responses late, so latency growth is not judged then; and a rate
+shortfall is not judged in any client-bound phase (a late sender falls short by itself).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .summary import PhaseStats
+from .summary import CLIENT_BOUND_CPU, PhaseStats
 
 GROWTH_RATIO = 2.0        # the last third's median at least this many times the first third's...
 GROWTH_MIN_MS = 50.0      # ...and at least this much higher (a fast server's 5 → 12 ms is noise)
@@ -62,20 +64,28 @@ def latency_growth(t_sched: np.ndarray, ttft_ms: np.ndarray, e2e_ms: np.ndarray,
 
 def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:
     """(saturated, why with figures) for a finished phase."""
-    if ph.client_bound:
-        return False, None
     reasons = []
-    if growth is not None and growth.queueing:
+    if growth is not None and growth.queueing and not client_busy(ph):
         reasons.append(f"{growth.metric} p50 grew from {duration_text(growth.first_ms)} to "
                        f"{duration_text(growth.last_ms)} within the phase")
     ratio = ph.achieved_ratio
     # A stopped phase sent fewer than planned and spreads them over its grace: not a shortfall.
-    if ratio is not None and ratio < SHORTFALL and ph.sent == ph.planned:
+    if ratio is not None and ratio < SHORTFALL and ph.sent == ph.planned and not ph.client_bound:
         waited = ph.dispatch_delay_ms.mean       # with max_concurrency: the waits for a slot
         reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} req/s" + (
             f" (requests waited {duration_text(waited)} on average to be sent)"
             if waited is not None else ""))
     return bool(reasons), "; ".join(reasons) or None
+
+
+def client_busy(ph: PhaseStats) -> bool:
+    """The busiest sender used a full core: it may have read responses late."""
+    return ph.client_cpu is not None and ph.client_cpu >= CLIENT_BOUND_CPU
+
+
+def judged(ph: PhaseStats) -> bool:
+    """The phase had what a latency verdict needs: enough requests, a client with time to read."""
+    return ph.latency_growth is not None and not client_busy(ph)
 
 
 def phase_warning(ph: PhaseStats) -> str | None:
@@ -105,8 +115,8 @@ def saturation_point(phases: list[PhaseStats]) -> SaturationPoint | None:
         return None
     lowest = min(saturated, key=lambda ph: ph.target_rps)
     # held: judged and found healthy (a phase with too few requests to judge held nothing)
-    healthy = [ph for ph in phases if not ph.saturated and not ph.client_bound
-               and ph.latency_growth is not None and ph.target_rps < lowest.target_rps]
+    healthy = [ph for ph in phases if not ph.saturated and judged(ph)
+               and ph.target_rps < lowest.target_rps]
     return SaturationPoint(lowest, max(healthy, key=lambda ph: ph.target_rps, default=None))
 
 

@@ -177,10 +177,11 @@ def test_the_saturation_verdict_on_a_saturating_run_and_not_on_a_healthy_one(tmp
     assert high["saturation"].startswith("TTFT p50 grew from ")
     assert high["saturation"].endswith(" within the phase")
     assert (s["saturated_at_rps"], s["held_rps"]) == (40.0, 5.0)
-    assert s["warnings"][-2:] == [
-        f"phase 2 (40 req/s): the server saturated: {high['saturation']}",
+    # (a loaded machine may add a client-bound warning for a sender some ms late between them)
+    assert f"phase 2 (40 req/s): the server saturated: {high['saturation']}" in s["warnings"]
+    assert s["warnings"][-1] == (
         "the server saturated at about 40 req/s (phase 2); the highest rate it held was 5 req/s "
-        "(phase 1)"]
+        "(phase 1)")
     assert "SATURATED" in done.stdout
     assert ("the server saturated at about 40 req/s; the highest rate it held was 5 req/s"
             in (done.folder() / "summary.md").read_text())

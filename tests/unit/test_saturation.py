@@ -11,7 +11,8 @@ from tokenflood_tui.summary import PhaseStats
 T0 = 1000.0
 
 
-def phase(ttft_ms, rate=20.0, length=10.0, send_spread=1.0, launch_ms=0.0, number=1):
+def phase(ttft_ms, rate=20.0, length=10.0, send_spread=1.0, launch_ms=0.0, number=1,
+          client_cpu=None):
     """A drained phase of constant arrivals whose i-th request has TTFT ttft_ms[i] (e2e 200 ms
     later); `send_spread` > 1 spreads the sends over longer than the phase (a client waiting
     for max_concurrency slots); `launch_ms` is how late the sender picked each request up."""
@@ -26,6 +27,7 @@ def phase(ttft_ms, rate=20.0, length=10.0, send_spread=1.0, launch_ms=0.0, numbe
         rec.t_end = rec.t_first + 0.2
         acc.add(rec)
     acc.t_done = T0 + length * send_spread + 5
+    acc.client_cpu = client_cpu
     return acc.stats()
 
 
@@ -89,9 +91,16 @@ def test_too_few_requests_for_a_verdict():
     assert not st.saturated and st.latency_growth is None
 
 
-def test_a_client_bound_phase_gets_no_verdict():
-    st = phase(queue(200), launch_ms=40)
-    assert st.client_bound and not st.saturated and st.saturation is None
+def test_a_late_sender_does_not_hide_queueing_but_a_busy_one_does():
+    # TTFT runs from the send: a sender 40 ms late (client-bound) leaves the growth the server's
+    late = phase(queue(200), launch_ms=40)
+    assert late.client_bound and late.saturated and late.saturation.startswith("TTFT p50 grew")
+    # a sender at a full core may read responses late: no verdict on latency
+    busy = phase(queue(200), client_cpu=0.95)
+    assert busy.client_bound and not busy.saturated and busy.saturation is None
+    # nor is a late sender's rate shortfall put on the server
+    short = phase(jittery(200), send_spread=1.3, launch_ms=40)
+    assert short.client_bound and short.achieved_ratio < 0.9 and not short.saturated
 
 
 def test_achieved_rate_short_of_the_schedule_flags():
@@ -131,8 +140,9 @@ def test_the_phase_warning_and_the_run_point():
     assert point.warning() == ("the server saturated at about 20 req/s (phase 3); the highest "
                                "rate it held was 10 req/s (phase 2)")
     assert saturation_point(healthy) is None
-    # a phase with too few requests to judge held nothing
+    # a phase with too few requests to judge held nothing, nor one whose sender was busy
     assert saturation_point([phase(jittery(12), rate=1.2, number=1), over]).held is None
+    assert saturation_point([phase(jittery(100), number=1, client_cpu=0.95), over]).held is None
     alone = saturation_point([over])
     assert alone.held is None and alone.warning().endswith("no lower rate was tried that it held")
 
