@@ -302,6 +302,13 @@ def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
         errors = report.error_table(s.phases)
     if errors:
         out.write("\nfailures:\n" + errors + "\n")
+    saturation = report.saturation_line(s)
+    if saturation:
+        out.write(f"\nsaturation: {saturation}\n")
+    if s.thresholds:
+        out.write("\n" + report.threshold_table(
+            s.thresholds, "poll" if s.type == "observation" else "phase") + "\n"
+            + f"{report.threshold_verdict(s)}\n")
     if s.resumed:
         out.write("\nresumed:\n" + "".join(
             f"  - {line}\n" for line in report.resume_lines(s.resumed, s.type == "observation")))

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .summary import (METRICS, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
-                      SearchResult, pkey)
+                      SearchResult, ThresholdResult, pkey)
+from .saturation import judged
+from .thresholds import value_text
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
@@ -16,7 +18,7 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
     pcols = [pkey(p) for p in percentiles]
     head = (["phase", "target req/s", "achieved req/s", "sent", "ok", "failed"]
             + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
-            + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client"])
+            + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
     for ph in phases:
         rows.append([str(ph.phase), f"{ph.target_rps:g}", _num(ph.achieved_rps, 2),
@@ -25,8 +27,84 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
                     + [_num(ph.e2e_ms[c], 1) for c in pcols]
                     + [_num(ph.tpot_ms["p50"], 2), _num(ph.output_tokens_per_s, 1),
                        _share(ph.cache_hit_rate), _share(ph.goodput),
-                       "BOUND" if ph.client_bound else "ok"])
+                       "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
     return _table(head, rows)
+
+
+def server_verdict(ph: PhaseStats) -> str:
+    """'SATURATED', 'ok', or '-': too few requests to judge, or a sender busy at a full core."""
+    if ph.saturated:
+        return "SATURATED"
+    return "ok" if judged(ph) else "-"
+
+
+def saturation_line(summary: RunSummary) -> str | None:
+    """What a load test's phases say of the server's capacity; None for an observation, and
+    when no phase had enough requests to judge (or the summary predates the verdict)."""
+    s = summary
+    if s.type == "observation" or not s.phases:
+        return None
+    if s.saturated_at_rps is None:
+        if all(ph.latency_growth is None for ph in s.phases):
+            return None
+        return (f"no phase saturated the server (rates up to "
+                f"{max(ph.target_rps for ph in s.phases):g} req/s)")
+    held = (f"; the highest rate it held was {s.held_rps:g} req/s" if s.held_rps is not None
+            else "; it held no lower rate tried")
+    return f"the server saturated at about {s.saturated_at_rps:g} req/s{held}"
+
+
+def threshold_table(results: list[ThresholdResult], word: str = "phase") -> str:
+    """One row per threshold: PASS or FAIL, how many phases (polls) passed it, and the ones that
+    failed with their value (or why they had none)."""
+    rows = [[r.threshold, "pass" if r.passed else "FAIL", *cells]
+            for r, cells in zip(results, threshold_cells(results, word), strict=True)]
+    return _table(["threshold", "result", f"{word}s passed", f"failed {word}s (value)"], rows,
+                  left=4)
+
+
+def threshold_cells(results: list[ThresholdResult], word: str = "phase") -> list[list[str]]:
+    """Per threshold: how many phases passed ('2 of 3'), and the failed ones with their value."""
+    rows = []
+    for r in results:
+        bad = [p for p in r.phases if not p.passed]
+        shown = ", ".join(f"{p.phase}: " + (value_text(p.value) if p.value is not None
+                                            else f"no value ({p.reason})")
+                          for p in bad[:RANGES_SHOWN])
+        if len(bad) > RANGES_SHOWN:
+            shown += f" and {len(bad) - RANGES_SHOWN} more"
+        checked = (f"{len(r.phases) - len(bad)} of {len(r.phases)}" if r.phases
+                   else f"no {word} checked")
+        rows.append([checked, shown or "-"])
+    return rows
+
+
+def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats]) -> str:
+    """A load test's phases against its thresholds: each phase's value, ✓ or ✗."""
+    by = {(r.threshold, p.phase): p for r in results for p in r.phases}
+    rows = []
+    for ph in phases:
+        cells = []
+        for r in results:
+            p = by.get((r.threshold, ph.phase))
+            cells.append("" if p is None else
+                         ("-" if p.value is None else value_text(p.value))
+                         + (" ✓" if p.passed else " ✗"))
+        rows.append([str(ph.phase), f"{ph.target_rps:g}", *cells])
+    return _table(["phase", "target req/s", *(r.threshold for r in results)], rows)
+
+
+def threshold_verdict(summary: RunSummary) -> str | None:
+    """'thresholds: all 3 passed' / 'thresholds: 1 of 3 failed: ttft_ms.p99 < 500 (exit code
+    4)'; None without thresholds."""
+    results = summary.thresholds
+    if not results:
+        return None
+    bad = [r.threshold for r in results if not r.passed]
+    if not bad:
+        return f"thresholds: all {len(results)} passed"
+    code = " (exit code 4)" if summary.status == "completed" else ""
+    return f"thresholds: {len(bad)} of {len(results)} failed: {', '.join(bad)}{code}"
 
 
 def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
@@ -220,9 +298,20 @@ def markdown(summary: RunSummary) -> str:
     ]
     if s.message:
         lines.append(f"- {s.status}: {s.message}")
+    saturation = saturation_line(s)
+    if saturation:
+        lines.append(f"- saturation: {saturation}")
+    verdict = threshold_verdict(s)
+    if verdict:
+        lines.append(f"- {verdict}")
     if s.resumed:
         lines += ["", "## Resumed", ""] + [f"- {line}" for line in resume_lines(s.resumed,
                                                                              observation)]
+    if s.thresholds:
+        lines += ["", "## Thresholds", "", threshold_table(s.thresholds,
+                                                        "poll" if observation else "phase")]
+        if not observation:
+            lines += ["", threshold_matrix(s.thresholds, s.phases)]
     if observation:
         lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
         missed = missed_lines(s.polls)

@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL,
                         SAGEMAKER, SELF_HOSTED)
 from .redaction import is_secret_name, redact_data, redact_url, ref_syntax_error, strings_in
+from .thresholds import Threshold, parse_threshold
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -309,6 +310,8 @@ class _Suite(_Strict):
     # False: every run draws fresh prompt text (same lengths), so no rerun hits a server's
     # prefix cache with the previous run's prompts; True: replay the seed's exact prompts.
     reuse_prompts: bool = False
+    # pass/fail conditions per phase or poll (thresholds.py); a failed one makes the run exit 4
+    thresholds: list[str] = Field(default_factory=list)
 
     @field_validator("seed")
     @classmethod
@@ -344,6 +347,32 @@ class _Suite(_Strict):
         return self
 
     _count_keys: ClassVar[tuple[str, ...]] = ()
+
+    # -- thresholds (docs/config.md#thresholds) -----------------------------------------------
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_parse(cls, thresholds: list[str]) -> list[str]:
+        for i, text in enumerate(thresholds):
+            try:
+                parse_threshold(text)
+            except ValueError as exc:
+                raise KeyedError(("thresholds", i), str(exc)) from None
+        return thresholds
+
+    @model_validator(mode="after")
+    def _goodput_needs_slo(self) -> _Suite:
+        for i, t in enumerate(self.threshold_checks):
+            if t.metric == "goodput" and self.slo is None:
+                raise KeyedError(("thresholds", i), (
+                    f"{t.text!r}: goodput is the share of requests within the slo, and this "
+                    "suite has no slo: add one (e.g. slo: {ttft_ms: 500}) or drop the threshold"))
+        return self
+
+    @property
+    def threshold_checks(self) -> list[Threshold]:
+        """The thresholds, parsed (each phase's accumulator checks them)."""
+        return [parse_threshold(text) for text in self.thresholds]
 
     @property
     def expected_requests(self) -> float:

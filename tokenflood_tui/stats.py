@@ -8,6 +8,7 @@ phase to the next).
 
 from __future__ import annotations
 
+import math
 import time
 from array import array
 from collections import Counter, deque
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import saturation
 from .records import CANCELLED, RequestRecord
 from .specs import Slo
 from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
                       ErrorCount, PhaseStats, pkey)
+from .thresholds import Threshold
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
@@ -50,6 +53,7 @@ class PhaseAccumulator:
     planned: int
     percentiles: list[float]
     slo: Slo | None = None
+    thresholds: list[Threshold] = field(default_factory=list)   # checked once the phase drained
     t_start: float | None = None      # monotonic time of the phase's first scheduled arrival
     t_done: float | None = None       # when the phase finished draining
     finished: int = 0                 # records received: the phase's rows
@@ -73,6 +77,11 @@ class PhaseAccumulator:
     cached_tokens: array = field(default_factory=lambda: array("d"))
     # prompt tokens of the requests whose cached tokens are known
     cached_of_prompt: array = field(default_factory=lambda: array("d"))
+    # per ok request, for the saturation verdict: when it was scheduled, its TTFT and e2e (NaN:
+    # none), so latency can be followed through the phase by scheduled time
+    ok_sched: array = field(default_factory=lambda: array("d"))
+    ok_ttft: array = field(default_factory=lambda: array("d"))
+    ok_e2e: array = field(default_factory=lambda: array("d"))
     output_estimated: bool = False
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -116,6 +125,9 @@ class PhaseAccumulator:
             if value is not None:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
+        self.ok_sched.append(rec.t_sched)
+        self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
+        self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
         if rec.ttft_ms is not None:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
@@ -181,16 +193,36 @@ class PhaseAccumulator:
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
             client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
-            **metrics,
+            ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
+            scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
+            itl_ms=metrics["itl_ms"], dispatch_delay_ms=metrics["dispatch_delay_ms"],
         )
         if self.t_done is not None:
+            result = self._verdicts(result)
             self._final = result
         return result
+
+    def _verdicts(self, ph: PhaseStats) -> PhaseStats:
+        """A finished phase's saturation verdict and threshold checks (from its own samples)."""
+        growth = saturation.latency_growth(
+            np.frombuffer(self.ok_sched, dtype=np.float64), np.frombuffer(self.ok_ttft, dtype=np.float64),
+            np.frombuffer(self.ok_e2e, dtype=np.float64), self.t_start, self.length_s)
+        saturated, why = saturation.verdict(ph, growth)
+        checks = [t.check(ph, self._samples) for t in self.thresholds]
+        return ph.model_copy(update={
+            "saturated": saturated, "saturation": why, "thresholds": checks,
+            "latency_growth": growth.ratio if growth is not None else None})
+
+    def _samples(self, metric: str) -> np.ndarray:
+        if metric == "itl_ms":
+            return np.frombuffer(self.itl, dtype=np.float32).astype(np.float64)
+        return np.frombuffer(self.columns[metric], dtype=np.float64)
 
 
 def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
     """What a finished phase's figures should not be read without: tokens off their target by
-    more than 5%, estimated output counts, many failures, cached tokens beyond the prefix."""
+    more than 5%, estimated output counts, many failures, a saturated server, cached tokens
+    beyond the prefix."""
     out = []
     for what, measured, target in (
             ("prompt", ph.prompt_tokens_mean, ph.prompt_tokens_target_mean),
@@ -209,6 +241,9 @@ def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
         kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
         out.append(f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed ({ph.failed} of "
                    f"{done}: {kinds}); its latency figures cover only the {ph.ok} that succeeded")
+    saturated = saturation.phase_warning(ph)
+    if saturated:
+        out.append(saturated)
     if ph.cached_tokens_mean is not None and ph.prompt_tokens_mean:
         meant = (ph.prefix_tokens_target_mean or 0.0) + template_tokens
         excess = ph.cached_tokens_mean - meant
@@ -225,6 +260,10 @@ def warm_up_numpy() -> None:
     """The first np.percentile in a process costs ~10 ms of set-up: pay it before load starts."""
     distribution(np.arange(4.0), [50.0])
     float(np.median(np.arange(4.0)))
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _mean(values: array) -> float | None:

@@ -65,6 +65,39 @@ class ErrorCount(BaseModel):
         return f"{self.status} {self.http_status}" if self.http_status else self.status
 
 
+# ---------------------------------------------------------------------------------------------
+# thresholds (docs/config.md#thresholds): one check per phase, gathered per threshold
+
+
+class PhaseCheck(BaseModel):
+    """One threshold against one finished phase (or poll)."""
+
+    threshold: str                             # its normal form: 'ttft_ms.p99 < 500'
+    value: float | None                        # the phase's figure; None: it had none
+    passed: bool                               # False also when there is no value
+    reason: str | None = None                  # why there is no value
+
+
+class ThresholdPhase(BaseModel):
+    """A phase's line of a threshold's result in summary.json."""
+
+    phase: int
+    value: float | None
+    passed: bool
+    reason: str | None = None
+
+
+class ThresholdResult(BaseModel):
+    """A threshold over the run: passed when every checked phase (or poll) passed it."""
+
+    threshold: str
+    passed: bool
+    phases: list[ThresholdPhase] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 class PhaseStats(BaseModel):
     """A phase as it stands (live) or ended (saved): counts, rates, tokens and latencies."""
 
@@ -100,6 +133,12 @@ class PhaseStats(BaseModel):
     tpot_ms: Distribution
     itl_ms: Distribution
     dispatch_delay_ms: Distribution
+    # Saturation verdict of a finished phase (saturation.py): the server queued (latency grew
+    # through the phase) or did not take the scheduled rate; `saturation` says why, with figures.
+    saturated: bool = False
+    saturation: str | None = None
+    latency_growth: float | None = None        # last third's median TTFT / the first third's
+    thresholds: list[PhaseCheck] = Field(default_factory=list)   # the suite's, once finished
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -116,6 +155,15 @@ class PhaseStats(BaseModel):
     def error_rate(self) -> float | None:
         done = self.ok + self.failed
         return self.failed / done if done else None
+
+    @property
+    def achieved_ratio(self) -> float | None:
+        """The achieved rate over the rate the schedule asked for (its arrivals / its length):
+        1.0 when every arrival left on time; Poisson's draw of fewer or more arrivals than
+        target × length does not count against it."""
+        if self.achieved_rps is None or not self.planned or not self.length_s:
+            return None
+        return self.achieved_rps / (self.planned / self.length_s)
 
     def client_bound_reason(self) -> str | None:
         """Why this phase's latencies include client-side delay, or None when they do not."""
@@ -237,6 +285,10 @@ class RunSummary(BaseModel):
     monotonic_origin_s: float | None = None
     budget: BudgetFigures
     client_bound: bool = False
+    # the lowest rate whose phase saturated the server, and the highest healthy one below it
+    saturated_at_rps: float | None = None
+    held_rps: float | None = None
+    thresholds: list[ThresholdResult] = Field(default_factory=list)
     phases: list[PhaseStats]                 # a load test's phases (empty for an observation)
     polls: list[PollStats] = Field(default_factory=list)    # an observation's, missed ones too
     hours: list[HourStats] = Field(default_factory=list)    # an observation's, by hour of day

@@ -191,8 +191,11 @@ def test_a_comfortable_run_is_not_client_bound(tmp_path, sim, tokenflood):
     # max_concurrency makes requests wait for a slot (by design): that is not the client's fault
     assert s["phases"][0]["dispatch_delay_ms"]["p99"] > 1000
     # A loaded machine may still make the sender itself late by some ms (2 of 6 runs next to a
-    # CPU hog), which is reported; the slot waits of over a second must never count.
-    assert other_than_lateness(s["warnings"]) == []
+    # CPU hog), which is reported; the slot waits of over a second must never count. One slot
+    # at 230 ms a request takes about 4.3 req/s of the 20: the saturation verdict says so.
+    assert s["phases"][0]["saturated"]
+    assert s["phases"][0]["saturation"].startswith("achieved ")
+    assert [w for w in other_than_lateness(s["warnings"]) if "saturated" not in w] == []
     if not s["client_bound"]:
         assert "CLIENT-BOUND" not in done.stderr
 

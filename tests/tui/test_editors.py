@@ -442,6 +442,18 @@ async def test_advanced_keys_round_trip_and_open_expanded(tmp_path):
     assert suite.slo.ttft_ms == 500 and suite.slo.e2e_ms == 4000 and suite.slo.tpot_ms is None
 
 
+async def test_saving_a_suite_keeps_its_thresholds(tmp_path):
+    path = tmp_path / "run.yml"
+    path.write_text(RUN_YML + "thresholds:\n- ttft_ms.p99 < 500\n- error_rate < 0.01\n")
+    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+        await set_field(pilot, app, "#f-test_length_in_seconds", "30")
+        await save(pilot, app)
+        assert len(app.saved) == 1
+    suite = load_run_suite(path)
+    assert suite.test_length_in_seconds == 30
+    assert suite.thresholds == ["ttft_ms.p99 < 500", "error_rate < 0.01"]
+
+
 async def test_broken_suite_opens_with_rows_filled_and_errors_shown(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text("name: broken\nrequests_per_second_rates: [1, -2]\ntest_length_in_seconds: 10\n"

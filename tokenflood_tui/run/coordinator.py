@@ -21,6 +21,7 @@ from ..errors import EndpointError
 from ..records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 from ..stats import PhaseAccumulator, phase_warnings, warm_up_numpy
+from ..thresholds import failed_line
 from ..summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, PhaseStats, RunStatus
 from .calibration import Calibration
 from .plan import MissedSlot, Planner
@@ -111,6 +112,7 @@ class Coordinator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
+        self._thresholds = suite.threshold_checks
 
     @property
     def lead_s(self) -> float:
@@ -280,7 +282,7 @@ class Coordinator:
 
     async def _run_phase(self, plan: PhasePlan) -> None:
         acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,
-                               self.suite.percentiles, self.suite.slo)
+                               self.suite.percentiles, self.suite.slo, self._thresholds)
         self.current, self._plan = acc, plan
         self._stage = "running"
         word = "poll" if plan.slot_utc is not None else "phase"
@@ -322,6 +324,9 @@ class Coordinator:
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
             self.sink.phase_finished(stats)   # runs it again in full
         self._warn_about(stats, late_start_s)
+        for check in stats.thresholds:      # shown as each phase ends; the summary has them all
+            if not check.passed:
+                self.sink.log("warning", failed_line(word, plan.phase, check))
 
     def _warn_about(self, stats: PhaseStats, late_start_s: float = 0.0) -> None:
         """The warnings a finished phase's figures come with (also a resumed run's earlier ones).

@@ -246,8 +246,10 @@ class Experiment:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 i = tasks.index(task)
+                # a failed threshold (4) is a finished variant, not one that ended early
                 if task.exception() is not None or (
-                        task.result().exit_code != 0 and self.conductor.current is not None):
+                        task.result().exit_code not in (0, 4)
+                        and self.conductor.current is not None):
                     why = (str(task.exception()) if task.exception() is not None
                            else task.result().summary.message or task.result().summary.status)
                     self._stop_others(i, why)

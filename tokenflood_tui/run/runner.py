@@ -12,8 +12,10 @@ from .. import __version__, budget, preflight
 from ..errors import EndpointError, TokenfloodError
 from ..records import RequestRecord
 from ..results import ResultsFolder, mark_superseded, read_rows, utc_iso
+from ..saturation import saturation_point
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
 from ..stats import PhaseAccumulator, hours_table
+from ..thresholds import EXIT_THRESHOLD_FAILED, failed, threshold_results
 from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, ResumeInfo,
                        RunSummary, SearchResult)
 from . import search
@@ -120,7 +122,7 @@ class Run:
         if outcome.message and outcome.status == "aborted":
             folder.log_error(f"run aborted: {outcome.message}")
         summary, unsaved = self._write(folder, outcome, started)
-        return RunResult(summary, folder.path, EXIT_CODES[outcome.status], unsaved)
+        return RunResult(summary, folder.path, exit_code(summary), unsaved)
 
     def _open_folder(self, started: datetime) -> ResultsFolder:
         resume = self.resume
@@ -242,6 +244,15 @@ class _Sink:
         self.observer.snapshot(snap)
 
 
+def exit_code(summary: RunSummary) -> int:
+    """0, 1 or 130 by how the run ended; 4 for a completed run that failed a threshold (an
+    aborted or interrupted one keeps its own code)."""
+    code = EXIT_CODES[summary.status]
+    if code == 0 and failed(summary.thresholds):
+        return EXIT_THRESHOLD_FAILED
+    return code
+
+
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
                   outcome: RunOutcome, folder: ResultsFolder, started: datetime,
                   resumed: list[ResumeInfo] | None = None,
@@ -254,6 +265,10 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             f"({folder.write_error}); they are counted here")
     observation = isinstance(suite, ObservationSuite)
     polls = poll_list(suite, outcome) if isinstance(suite, ObservationSuite) else []
+    # a load test's saturation verdict (its phases'), and the thresholds over phases or polls
+    point = None if observation else saturation_point(outcome.phases)
+    warnings = list(outcome.warnings) + ([point.warning()] if point is not None else [])
+    thresholds = threshold_results(suite.threshold_checks, polls if observation else outcome.phases)
     return RunSummary(
         type="observation" if observation else "search" if isinstance(suite, SearchSuite)
         else "load_test",
@@ -268,7 +283,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         provider=endpoint.provider,
         base_url=endpoint.base_url,
         percentiles=suite.percentiles,
-        warnings=list(outcome.warnings),
+        warnings=warnings,
         token_counter=outcome.token_counter,
         template_tokens=outcome.template_tokens,
         prompts="reused" if suite.reuse_prompts else "fresh",
@@ -284,6 +299,9 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             estimated_cost_usd=est.cost_usd,
         ),
         client_bound=any(ph.client_bound for ph in outcome.phases),
+        saturated_at_rps=point.saturated.target_rps if point is not None else None,
+        held_rps=point.held.target_rps if point is not None and point.held is not None else None,
+        thresholds=thresholds,
         phases=[] if observation else outcome.phases,
         polls=polls,
         hours=hours_table(read_rows(folder.path), suite.percentiles) if observation else [],

@@ -56,8 +56,8 @@ def verdict(stats: PhaseStats, slo: Slo) -> tuple[bool, str]:
     rate = stats.error_rate
     if rate is not None and rate > 1 - slo.goodput_min:
         broke.append(f"{rate:.0%} of requests failed")
-    if getattr(stats, "saturated", False):
-        broke.append(f"the server saturated ({getattr(stats, 'saturation', None) or 'queueing'})")
+    if stats.saturated:
+        broke.append(f"the server saturated ({stats.saturation or 'queueing'})")
     elif stats.achieved_rps is not None and not stats.client_bound and stats.length_s:
         # against what the seeded schedule asked for (a poisson draw is not exactly the target)
         asked = stats.planned / stats.length_s

@@ -142,6 +142,8 @@ class LoadTestResultsScreen(ResultsScreen):
                 f"{s.started_at} → {s.finished_at}   input {b.actual_input_tokens:,} tokens, "
                 f"output {b.actual_output_tokens:,} tokens, estimated cost {cost}",
                 f"folder: {self.folder}"]
+        if s.saturated_at_rps is not None:    # a row at 80x24: only when there is one to say
+            head.insert(2, f"⚠ {report.saturation_line(s)}")
         if s.search is not None:    # a capacity search: its answer first of all
             head.insert(1, f"answer: {s.search.answer}")
         yield Static("\n".join(head), id="results-head", markup=False)
@@ -149,7 +151,8 @@ class LoadTestResultsScreen(ResultsScreen):
             with VerticalScroll(id="results-tables"):
                 yield Static("1 phases", id="results-phases-title", classes="section summary")
                 yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
-                                 id="results-phases", classes="summary")
+                                 checks=bool(s.thresholds), id="results-phases", classes="summary")
+                yield from _thresholds(s, "summary")
                 failed = any(ph.errors for ph in s.phases)
                 yield Static("failures by kind and HTTP status" if failed else "no failures",
                              classes="section summary")
@@ -171,6 +174,7 @@ class LoadTestResultsScreen(ResultsScreen):
         s = self.summary
         if s is None:
             return
+        _fill_thresholds(self, s)
         phases = self.query_one("#results-phases", PhaseTable)
         phases.show(s.phases, None, self._table_width())
         self.query_one("#results-phases-title", Static).update("1 " + phases.title())
@@ -286,6 +290,7 @@ class ObservationResultsScreen(ResultsScreen):
                 if failed:
                     yield DataTable(id="obs-failures", cursor_type="row", zebra_stripes=True,
                                     classes="polls")
+                yield from _thresholds(s, "polls")
                 warnings = s.warnings
                 yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
                              else "no warnings", id="obs-warnings",
@@ -301,6 +306,7 @@ class ObservationResultsScreen(ResultsScreen):
         s = self.summary
         if s is None:
             return
+        _fill_thresholds(self, s)
         pcts = s.percentiles
         polls = self.query_one("#obs-polls", DataTable)
         polls.add_columns("poll", "slot (UTC)", "ok/sent", "TTFT", "e2e", "tok/s")
@@ -321,6 +327,30 @@ class ObservationResultsScreen(ResultsScreen):
             hours.add_row(f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok),
                           _percentiles(h.ttft_ms, pcts), _percentiles(h.e2e_ms, pcts))
         self.query_one(OverTimeChart).set_polls(s.polls)
+
+
+def _thresholds(s: RunSummary, panel: str) -> ComposeResult:
+    """The thresholds' section (a title saying how they went, and a table); none without."""
+    verdict = report.threshold_verdict(s)
+    if verdict is None:
+        return
+    failed = any(not r.passed for r in s.thresholds)
+    yield Static(("✗ " if failed else "✓ ") + verdict, id="results-thresholds-title",
+                 classes=f"section {panel}", markup=False)
+    yield DataTable(id="results-thresholds", cursor_type="row", zebra_stripes=True,
+                    classes=panel)
+
+
+def _fill_thresholds(screen: ResultsScreen, s: RunSummary) -> None:
+    """Each threshold: passed or not, in how many phases (polls), the failed ones with values."""
+    if not s.thresholds:
+        return
+    word = "poll" if s.type == "observation" else "phase"
+    table = screen.query_one("#results-thresholds", DataTable)
+    table.add_columns("threshold", "result", f"{word}s passed", f"failed {word}s (value)")
+    for result, cells in zip(s.thresholds, report.threshold_cells(s.thresholds, word), strict=True):
+        table.add_row(result.threshold, Text("✓ pass") if result.passed
+                      else Text("✗ FAIL", style="bold"), *cells)
 
 
 def _observation_head(s: RunSummary, folder: Path) -> list[str]:

@@ -119,7 +119,8 @@ class RunScreen(PanelScreen):
             yield ProgressBar(total=100, show_eta=False, id="run-progress")
             yield Label("", id="run-eta", markup=False)
         with Vertical(id="phases-panel"):
-            yield PhaseTable(rates, self.suite.percentiles, id="phases")
+            yield PhaseTable(rates, self.suite.percentiles, checks=bool(self.suite.thresholds),
+                             id="phases")
             yield Static("no failures so far", id="failures", classes="-none", markup=False)
         with Horizontal(id="run-middle"):
             sparks = SparkPanel(rates, id="sparks")

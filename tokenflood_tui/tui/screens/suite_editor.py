@@ -159,6 +159,8 @@ class SuiteEditor(SpecEditorScreen):
             data[key] = number_or_text(self._value(key))
         slo = without_absent({key: number_or_text(self._value(f"slo-{key}")) for key in SLO_KEYS})
         data["slo"] = slo or ABSENT
+        # the form has no field for thresholds: saving keeps the file's, as written
+        data["thresholds"] = self.raw.get("thresholds", ABSENT)
         return without_absent(data)
 
     def widgets_for_error(self, loc: tuple, message: str) -> Iterable[Widget]:

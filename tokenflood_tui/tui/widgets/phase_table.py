@@ -23,10 +23,13 @@ class PhaseTable(DataTable):
     """One row per phase, keyed by phase number; columns keyed by name in both sets."""
 
     def __init__(self, rates: list[float], percentiles: list[float], final: bool = False,
-                 **kwargs):
+                 checks: bool = False, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.rates = rates
         self.final = final      # a finished run (results view): ok, TPOT, goodput; no in-flight
+        # the suite has thresholds: a column says how many each finished phase passed (in the
+        # compact set in place of the cache hit rate, so it still fits 80 columns)
+        self.checks = checks
         self.percentiles = list(percentiles)
         # narrow: the first and the last percentile (p50 and p99 in the default suite)
         self.compact_percentiles = (self.percentiles if len(self.percentiles) <= 2
@@ -39,6 +42,14 @@ class PhaseTable(DataTable):
     # ------------------------------------------------------------------ what the table shows
 
     def columns_for(self, mode: Mode) -> list[tuple[str, str]]:
+        columns = self._columns(mode)
+        if self.checks:
+            if mode == "compact":
+                columns = [c for c in columns if c[0] != "cache"]
+            columns.append(("checks", "pass" if mode == "compact" else "checks"))
+        return columns
+
+    def _columns(self, mode: Mode) -> list[tuple[str, str]]:
         if mode == "wide" and self.final:
             pct = "/".join(pkey(p) for p in self.percentiles)
             goodput = any(ph.goodput is not None for ph in self.stats.values())   # an SLO
@@ -59,6 +70,11 @@ class PhaseTable(DataTable):
 
     def title(self) -> str:
         """What the panel title says about the columns (the compact headers are terse)."""
+        checks = "pass" if self.mode == "compact" else "checks"
+        return self._title() + (f" · {checks}: thresholds passed" if self.checks else "") + (
+            " · ⚠ server saturated" if any(ph.saturated for ph in self.stats.values()) else "")
+
+    def _title(self) -> str:
         if self.mode == "compact":
             pct = "/".join(pkey(p) for p in self.compact_percentiles)
             return f"phases · req/s target, actual · TTFT, e2e {pct} ms · out tok/s"
@@ -76,7 +92,7 @@ class PhaseTable(DataTable):
         pcts = self.percentiles if wide else self.compact_percentiles
         done = ph.ok + ph.failed
         cells = {
-            "phase": str(phase), "target": f"{rate:g}",
+            "phase": f"{phase} ⚠" if ph.saturated else str(phase), "target": f"{rate:g}",
             "achieved": _num(ph.achieved_rps, 2 if wide else 1), "sent": f"{ph.sent}/{ph.planned}",
             "in_flight": str(ph.in_flight), "done": str(done),
             "failed": f"{ph.failed} {ph.failed / done:.0%}" if ph.failed else "0",
@@ -85,6 +101,7 @@ class PhaseTable(DataTable):
             "tps": _num(ph.output_tokens_per_s, 1 if wide else 0),
             "cache": _share(ph.cache_hit_rate), "ok": str(ph.ok),
             "tpot": _num(ph.tpot_ms.at(50), 1), "goodput": _share(ph.goodput),
+            "checks": _checks(ph),
         }
         return {key: cells[key] for key, _ in self.columns_for(mode)}
 
@@ -142,6 +159,14 @@ def _num(value: float | None, digits: int, sep: str = ",") -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits}f}" if sep else f"{value:.{digits}f}"
+
+
+def _checks(ph: PhaseStats) -> str:
+    """'✓ 3/3' when a finished phase passed every threshold, '✗ 1/3' (passed of all) when not."""
+    if not ph.thresholds:
+        return "-"
+    passed = sum(c.passed for c in ph.thresholds)
+    return f"{'✓' if passed == len(ph.thresholds) else '✗'} {passed}/{len(ph.thresholds)}"
 
 
 def _share(value: float | None) -> str:

@@ -144,7 +144,7 @@ class PollTable(Widget):
         ttft = "/".join(_ms(ph.ttft_ms.at(p)) for p in self.percentiles)
         e2e = _ms(ph.e2e_ms.at(self.e2e_percentile))
         return (head + f"{ph.sent:>4} {ph.ok:>3} {ph.failed:>4}  {ttft:>12}  {e2e:>7}  "
-                + (note or failures))
+                + (note or " ".join(t for t in (_checks(ph), failures) if t)))
 
     def lines(self, limit: int) -> list[tuple[str, str]]:
         """(text, style) of the rows shown, newest first."""
@@ -174,6 +174,15 @@ class PollTable(Widget):
         for i, (text, style) in enumerate(rows):
             out.append(text + ("\n" if i < len(rows) - 1 else ""), style=style)
         return out
+
+
+def _checks(ph: PhaseStats) -> str:
+    """A finished poll against the suite's thresholds: '✓', or '✗ ttft_ms.p99 < 500' naming the
+    ones it failed; '' without thresholds."""
+    bad = [c.threshold for c in ph.thresholds if not c.passed]
+    if not ph.thresholds:
+        return ""
+    return f"✗ {', '.join(bad)}" if bad else "✓"
 
 
 def _ms(value: float | None) -> str:

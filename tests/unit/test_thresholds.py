@@ -1,0 +1,134 @@
+"""thresholds: parsing (and its errors at load), checks per phase from the phase's own samples,
+the run's results."""
+
+import numpy as np
+import pytest
+
+from tokenflood_tui.errors import ConfigError
+from tokenflood_tui.records import HTTP_ERROR, RequestRecord
+from tokenflood_tui.specs import Slo, parse_run_suite
+from tokenflood_tui.stats import PhaseAccumulator
+from tokenflood_tui.thresholds import failed_line, parse_threshold, threshold_results
+
+SUITE = ("name: d\nrequests_per_second_rates: [2]\ntest_length_in_seconds: 1\nload_types:\n"
+         "- {prompt_length: 10, output_length: 2}\n")
+
+
+@pytest.mark.parametrize("text, normal", [
+    ("ttft_ms.p99 < 500", "ttft_ms.p99 < 500"),
+    ("e2e_ms.p50<2000", "e2e_ms.p50 < 2000"),
+    ("tpot_ms.p90 <= 40", "tpot_ms.p90 <= 40"),
+    ("itl_ms.mean < 12.5", "itl_ms.mean < 12.5"),
+    ("scheduled_latency_ms.p99.9 < 3e3", "scheduled_latency_ms.p99.9 < 3000"),
+    ("ttft_ms.p(95) < 300", "ttft_ms.p95 < 300"),            # k6's spelling
+    ("error_rate < 0.01", "error_rate < 0.01"),
+    ("goodput > 0.9", "goodput > 0.9"),
+    ("achieved_ratio >= 0.99", "achieved_ratio >= 0.99"),
+])
+def test_thresholds_parse_to_their_normal_form(text, normal):
+    assert parse_threshold(text).text == normal
+
+
+@pytest.mark.parametrize("text, says", [
+    ("ttft_ms.p99 << 500", "operator '<<' is not allowed; use <, <=, > or >="),
+    ("ttft_ms.p99 == 500", "operator '==' is not allowed"),
+    ("ttft.p99 < 500", "unknown metric 'ttft' (did you mean 'ttft_ms'?)"),
+    ("ttft_ms < 500", "ttft_ms needs a statistic: ttft_ms.p99, ttft_ms.p50 or ttft_ms.mean"),
+    ("ttft_ms.avg < 500", "'avg' is not a statistic; use mean or a percentile"),
+    ("ttft_ms.p100 < 500", "percentile 100 is outside (0, 100)"),
+    ("ttft_ms.p99 < 500ms", "'500ms' is not a number"),
+    ("error_rate.p99 < 0.1", "error_rate is one number per phase and takes no statistic"),
+    ("error_rate < 1.5", "error_rate is a share between 0 and 1"),
+    ("fast please", "is not a threshold: write METRIC OP NUMBER such as 'ttft_ms.p99 < 500'"),
+])
+def test_a_bad_threshold_is_a_located_error_saying_what_is_allowed(text, says):
+    with pytest.raises(ConfigError) as exc:
+        parse_run_suite(SUITE + f"thresholds:\n- error_rate < 0.5\n- '{text}'\n", "run.yml")
+    message = str(exc.value)
+    assert message.startswith(f"run.yml:8: thresholds[1]: {text!r}")
+    assert says in message and "\n" not in message
+
+
+def test_goodput_needs_an_slo():
+    with pytest.raises(ConfigError, match=r"run.yml:6: thresholds\[0\]: 'goodput > 0.9': goodput "
+                                          r"is the share of requests within the slo, and this suite "
+                                          r"has no slo"):
+        parse_run_suite(SUITE + "thresholds: [goodput > 0.9]\n", "run.yml")
+    suite = parse_run_suite(SUITE + "slo: {ttft_ms: 100}\nthresholds: [goodput > 0.9]\n")
+    assert [t.text for t in suite.threshold_checks] == ["goodput > 0.9"]
+
+
+def test_thresholds_must_be_a_list_of_strings():
+    with pytest.raises(ConfigError, match=r"thresholds\[0\]: Input should be a valid string"):
+        parse_run_suite(SUITE + "thresholds: [500]\n", "run.yml")
+    with pytest.raises(ConfigError, match=r"run.yml:6: thresholds: Input should be a valid list"):
+        parse_run_suite(SUITE + "thresholds: ttft_ms.p99 < 500\n", "run.yml")
+
+
+def finished_phase(ttfts_ms, failures=0, thresholds=(), slo=None, number=1, output_tokens=11):
+    checks = [parse_threshold(t) for t in thresholds]
+    n = len(ttfts_ms) + failures
+    acc = PhaseAccumulator(number, 10.0, n / 10, n, [50.0], slo, checks)
+    acc.t_start = 100.0
+    for i in range(n):
+        t = 100.0 + i / 10
+        rec = RequestRecord(number, 10.0, 0, t, 100, 0, 10, t_send=t, output_tokens=output_tokens)
+        if i < len(ttfts_ms):
+            rec.t_first, rec.t_end = t + ttfts_ms[i] / 1000, t + ttfts_ms[i] / 1000 + 0.1
+            rec.itl_ms.extend([8.0] * (output_tokens - 1))
+        else:
+            rec.t_end = t + 0.01
+            rec.fail(HTTP_ERROR, "HTTP 503", "busy", 503)
+        acc.add(rec)
+    acc.t_done = 100.0 + n / 10 + 1
+    return acc.stats()
+
+
+def test_checks_per_phase_use_any_percentile_of_the_phases_own_samples():
+    ttfts = np.arange(1, 101, dtype=float) * 5          # 5 .. 500 ms
+    st = finished_phase(ttfts, failures=2, slo=Slo(ttft_ms=250), thresholds=[
+        "ttft_ms.p95 < 480", "ttft_ms.p95 < 470", "ttft_ms.mean <= 252.5", "itl_ms.p50 < 8",
+        "error_rate < 0.05", "error_rate < 0.01", "goodput > 0.45", "achieved_ratio > 0.99"])
+    got = {c.threshold: (c.value, c.passed) for c in st.thresholds}
+    p95 = float(np.percentile(ttfts, 95))                # not one of the suite's percentiles
+    assert got == {
+        "ttft_ms.p95 < 480": (pytest.approx(p95), True),
+        "ttft_ms.p95 < 470": (pytest.approx(p95), False),
+        "ttft_ms.mean <= 252.5": (pytest.approx(252.5), True),
+        "itl_ms.p50 < 8": (8.0, False),
+        "error_rate < 0.05": (pytest.approx(2 / 102), True),
+        "error_rate < 0.01": (pytest.approx(2 / 102), False),
+        "goodput > 0.45": (pytest.approx(50 / 102), True),
+        "achieved_ratio > 0.99": (pytest.approx(1.0), True),
+    }
+
+
+def test_a_phase_without_a_value_fails_and_says_why():
+    st = finished_phase([], failures=5, thresholds=["ttft_ms.p99 < 500", "error_rate < 0.5"])
+    by = {c.threshold: c for c in st.thresholds}
+    assert by["ttft_ms.p99 < 500"].value is None and not by["ttft_ms.p99 < 500"].passed
+    assert by["ttft_ms.p99 < 500"].reason == "no request succeeded"
+    assert (by["error_rate < 0.5"].value, by["error_rate < 0.5"].passed) == (1.0, False)
+    one_token = finished_phase([50.0] * 3, thresholds=["tpot_ms.p50 < 10"], output_tokens=1)
+    (check,) = one_token.thresholds
+    assert not check.passed and check.reason == (
+        "none of the 3 ok requests has a tpot_ms value (TPOT needs two or more output tokens)")
+    assert failed_line("phase", 1, check) == (
+        "phase 1: threshold tpot_ms.p50 < 10 failed: no value (none of the 3 ok requests has a "
+        "tpot_ms value (TPOT needs two or more output tokens))")
+
+
+def test_run_results_gather_each_threshold_over_its_phases():
+    texts = ["ttft_ms.p50 < 100", "error_rate < 0.1"]
+    phases = [finished_phase([50.0] * 20, thresholds=texts, number=1),
+              finished_phase([300.0] * 20, failures=1, thresholds=texts, number=2)]
+    results = threshold_results([parse_threshold(t) for t in texts], phases)
+    assert [(r.threshold, r.passed, [(p.phase, p.passed) for p in r.phases]) for r in results] == [
+        ("ttft_ms.p50 < 100", False, [(1, True), (2, False)]),
+        ("error_rate < 0.1", True, [(1, True), (2, True)])]
+    assert results[0].phases[1].value == pytest.approx(300.0)
+    # a threshold no phase was checked against (e.g. every poll missed) has not passed
+    (none,) = threshold_results([parse_threshold("ttft_ms.p50 < 100")], [])
+    assert none.passed is False and none.phases == []
+    assert failed_line("poll", 2, phases[1].thresholds[0]) == (
+        "poll 2: threshold ttft_ms.p50 < 100 failed: 300.0")
