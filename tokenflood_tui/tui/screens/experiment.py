@@ -15,7 +15,6 @@ import time
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
@@ -29,7 +28,7 @@ from ..experiment_controller import (ExperimentController, ExperimentFinishedMes
 from ..messages import RunLogMessage
 from ..widgets.run_log import RunLog
 from ..widgets.turns import TurnTable, verdict_text
-from .live import LiveRunScreen
+from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 # Past this many failure lines of one kind in one variant's phase, the log says they are counted
@@ -43,17 +42,8 @@ class ExperimentScreen(LiveRunScreen):
     """Watches one ExperimentController; stopping, leaving and quitting mid-run ask first."""
 
     PANELS = tuple(PANEL_IDS)
-    BINDINGS = [
-        Binding("1", "panel('now')", "Panels", key_display="1-3", id="ab-panels"),
-        Binding("2", "panel('turns')", "Turns", show=False),
-        Binding("3", "panel('log')", "Log", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("s", "stop_run", "Stop run", id="ab-stop"),
-        Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
-        Binding("escape", "overview", "Overview", id="ab-overview"),
-        Binding("escape", "leave", "Back", id="ab-back"),
-        Binding("q", "app.quit", "Quit", id="ab-quit"),
-    ]
+    BINDINGS = live_bindings("ab", [("now", "Now"), ("turns", "Turns"), ("log", "Log")],
+                             chart=False, results=False)
     # Below 32 rows the header goes (the status lines say what runs) and the log shrinks.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """

@@ -1,8 +1,7 @@
 """What every live run view does the same way: stop, leave, and open the results.
 
 Stopping asks first; in-flight requests get a few seconds and everything measured so far is
-written to the results folder. (RunScreen has the same three actions of its own; it can take
-these as they are by deriving from LiveRunScreen.)
+written to the results folder. `live_bindings` gives every live view the same keys.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.binding import Binding
 
 from .confirm import ConfirmModal
 from .panels import PanelScreen
@@ -19,6 +19,29 @@ if TYPE_CHECKING:
 
     from ..app import TokenfloodApp
     from ..run_controller import RunController
+
+
+def live_bindings(prefix: str, panels: list[tuple[str, str]], chart: bool = True,
+                  results: bool = True) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """Number keys for the view's panels (`panels`: id and label; 0 the overview), t to switch
+    the chart's metric, s or ctrl+c to stop, r for the results, Esc (overview, then back), q."""
+    first, *rest = panels
+    keys: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
+        Binding("1", f"panel('{first[0]}')", "Panels", key_display=f"1-{len(panels)}",
+                id=f"{prefix}-panels")]
+    keys += [Binding(str(i), f"panel('{panel}')", label, show=False)
+             for i, (panel, label) in enumerate(rest, start=2)]
+    keys.append(Binding("0", "overview", "Overview", show=False))
+    if chart:
+        keys.append(Binding("t", "toggle_metric", "TTFT/e2e", id=f"{prefix}-toggle-chart"))
+    keys += [Binding("s", "stop_run", "Stop run", id=f"{prefix}-stop"),
+             Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True)]
+    if results:
+        keys.append(Binding("r", "open_results", "Results", id=f"{prefix}-results"))
+    keys += [Binding("escape", "overview", "Overview", id=f"{prefix}-overview"),
+             Binding("escape", "leave", "Back", id=f"{prefix}-back"),
+             Binding("q", "app.quit", "Quit", id=f"{prefix}-quit")]
+    return keys
 
 
 class LiveRunScreen(PanelScreen):

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
@@ -32,7 +31,7 @@ from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.polls import PollTable, PollTimeline
 from ..widgets.run_log import RunLog
-from .live import LiveRunScreen
+from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 LOG_LINES = 500             # the log keeps this many lines (errors.log keeps them all)
@@ -46,21 +45,8 @@ class ObservationScreen(LiveRunScreen):
     """Watches one observation's RunController; stopping and leaving ask, results are kept."""
 
     PANELS = tuple(PANEL_IDS)
-    BINDINGS = [
-        Binding("1", "panel('last')", "Panels", key_display="1-5", id="obs-panels"),
-        Binding("2", "panel('timeline')", "Timeline", show=False),
-        Binding("3", "panel('polls')", "Polls", show=False),
-        Binding("4", "panel('chart')", "Chart", show=False),
-        Binding("5", "panel('log')", "Log", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="obs-toggle-chart"),
-        Binding("s", "stop_run", "Stop run", id="obs-stop"),
-        Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
-        Binding("r", "open_results", "Results", id="obs-results"),
-        Binding("escape", "overview", "Overview", id="obs-overview"),
-        Binding("escape", "leave", "Back", id="obs-back"),
-        Binding("q", "app.quit", "Quit", id="obs-quit"),
-    ]
+    BINDINGS = live_bindings("obs", [("last", "Last poll"), ("timeline", "Timeline"),
+                                     ("polls", "Polls"), ("chart", "Chart"), ("log", "Log")])
     # Below 32 rows the header goes and the log shrinks; below 32 rows or 110 columns the chart
     # leaves the overview for its key (4): a chart of six rows, or beside the table at 80
     # columns, would be unreadable.

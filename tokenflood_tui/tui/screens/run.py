@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
@@ -21,11 +20,10 @@ from ...run.coordinator import RunSnapshot
 from ...summary import PhaseStats
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
-from .panels import PanelScreen
+from .live import LiveRunScreen, live_bindings
 from ..widgets.phase_table import PhaseTable
 from ..widgets.run_log import RunLog
 from ..widgets.sparks import SparkPanel
-from .confirm import ConfirmModal
 
 if TYPE_CHECKING:
     from textual import getters
@@ -39,27 +37,15 @@ PANEL_IDS = {"phases": "#phases-panel", "latency": "#sparks", "chart": "#chart",
 TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollbar
 
 
-class RunScreen(PanelScreen):
+class RunScreen(LiveRunScreen):
     PANELS = tuple(PANEL_IDS)
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
 
     if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
         app = getters.app(TokenfloodApp)
 
-    BINDINGS = [
-        Binding("1", "panel('phases')", "Panels", key_display="1-4", id="run-panels"),
-        Binding("2", "panel('latency')", "Latency sparklines", show=False),
-        Binding("3", "panel('chart')", "Chart", show=False),
-        Binding("4", "panel('log')", "Log", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="run-toggle-chart"),
-        Binding("s", "stop_run", "Stop run", id="run-stop"),
-        Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
-        Binding("r", "open_results", "Results", id="run-results"),
-        Binding("escape", "overview", "Overview", id="run-overview"),
-        Binding("escape", "leave", "Back", id="run-back"),
-        Binding("q", "app.quit", "Quit", id="run-quit"),
-    ]
+    BINDINGS = live_bindings("run", [("phases", "Phases"), ("latency", "Latency sparklines"),
+                                     ("chart", "Chart"), ("log", "Log")])
     # Below 32 rows the header goes (the status line names the run) and the log shrinks, so the
     # chart keeps enough rows to read.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
@@ -100,9 +86,7 @@ class RunScreen(PanelScreen):
     """
 
     def __init__(self, controller):
-        super().__init__()
-        self.controller = controller
-        controller.target = self
+        super().__init__(controller)
         self.suite = controller.suite
         self.endpoint = controller.endpoint
         self.snapshot: RunSnapshot | None = None
@@ -301,37 +285,8 @@ class RunScreen(PanelScreen):
     def action_toggle_metric(self) -> None:
         self.query_one(LatencyChart).toggle_metric()
 
-    @work(group="run-stop", exclusive=True)
-    async def action_stop_run(self) -> None:
-        if not self.controller.running:
-            return
-        if await self.app.push_screen_wait(ConfirmModal(
-                "Stop the run?", "In-flight requests get a few seconds; everything measured so far "
-                "is written to the results folder.", yes="Stop run", no="Keep running")):
-            self._log("warning", "stopping: no new requests; waiting for in-flight ones", pin=False)
-            self.controller.stop()
-
-    @work(group="run-leave", exclusive=True)
-    async def action_leave(self) -> None:
-        if self.controller.running:
-            if not await self.app.push_screen_wait(ConfirmModal(
-                    "Leave and stop the run?", "The partial results are kept.", yes="Stop and leave",
-                    no="Stay")):
-                return
-            self.controller.stop()
-            await self.controller.wait_finished_async()
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
-
-    def action_open_results(self) -> None:
-        result = self.controller.result
-        if result is None:
-            self.notify("Results open when the run has finished.", severity="information")
-            return
-        from .results import ResultsScreen
-        self.app.push_screen(ResultsScreen(result.folder))
+    def note_stopping(self) -> None:
+        self._log("warning", "stopping: no new requests; waiting for in-flight ones", pin=False)
 
     def palette_commands(self):
         return [("Stop run", "Stop sending and keep the partial results", self.action_stop_run),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Static
@@ -30,7 +29,7 @@ from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from ..widgets.run_log import RunLog
 from ..widgets.search_steps import SearchSteps
-from .live import LiveRunScreen
+from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 ERROR_LINES_PER_KIND = 5     # more failures of one kind in a phase are only counted (errors.log)
@@ -65,19 +64,7 @@ class SearchScreen(LiveRunScreen):
     """Watches one search's RunController; stopping and leaving ask, results are kept."""
 
     PANELS = tuple(PANEL_IDS)
-    BINDINGS = [
-        Binding("1", "panel('steps')", "Panels", key_display="1-3", id="search-panels"),
-        Binding("2", "panel('chart')", "Chart", show=False),
-        Binding("3", "panel('log')", "Log", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="search-toggle-chart"),
-        Binding("s", "stop_run", "Stop run", id="search-stop"),
-        Binding("ctrl+c", "stop_run", "Stop run", show=False, priority=True),
-        Binding("r", "open_results", "Results", id="search-results"),
-        Binding("escape", "overview", "Overview", id="search-overview"),
-        Binding("escape", "leave", "Back", id="search-back"),
-        Binding("q", "app.quit", "Quit", id="search-quit"),
-    ]
+    BINDINGS = live_bindings("search", [("steps", "Steps"), ("chart", "Chart"), ("log", "Log")])
     # Below 32 rows the header goes and the steps table keeps 4 rows, so the chart stays readable.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
