@@ -173,7 +173,10 @@ def test_server_dying_mid_run_keeps_what_was_measured(tmp_path, tokenflood):
     summary = done.summary()
     assert summary["status"] == "aborted" and "error limit" in summary["message"]
     (phase,) = summary["phases"]
-    assert phase["ok"] >= 10 and phase["failed"] >= 10
+    # what was measured before the server died is kept; the error limit (30% of the last 30
+    # finished, at least 10) stops it after a few failures (how many depends on how many ok
+    # requests came first, which a busy machine's start-up moves)
+    assert phase["ok"] >= 5 and phase["failed"] >= 3
     with open(done.folder() / "requests.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == phase["sent"]
     assert "connection" in err.lower()

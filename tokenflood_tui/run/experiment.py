@@ -217,14 +217,21 @@ class Experiment:
                 workers, planner=self._planner(vsuite, i), folder_name=v.name)
             for i, v in enumerate(variants)]
         self.estimate = budget.combine([r.estimate for r in self.runs])
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _planner(self, suite: LoadTestSuite, variant: int) -> Callable[[], TurnPlanner]:
         return lambda: TurnPlanner(suite, self.conductor, variant)
 
     def stop(self) -> None:
+        """Safe from any thread: no turn starts after this; the one under way is cut short."""
+        self.conductor.stopped = True
         for run in self.runs:
             run.stop()
-        self.conductor.stop()
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self.conductor.stop)   # asyncio events: on their loop
+        else:
+            self.conductor.stop()
 
     def _turn_started(self, turn: Turn) -> None:
         rate = self.suite.requests_per_second_rates[turn.rate_index]
@@ -239,6 +246,7 @@ class Experiment:
         """Every variant's run, in turns; then the comparison. A variant that ends early
         (aborted, or stopped) ends the experiment: the others' turns would no longer
         interleave with it."""
+        self._loop = asyncio.get_running_loop()
         self.folder.mkdir(parents=True, exist_ok=False)
         tasks = [asyncio.ensure_future(run.execute()) for run in self.runs]
         pending = set(tasks)
