@@ -48,6 +48,15 @@ def folder_name(suite: RunSuite, endpoint: EndpointSpec, started: datetime) -> s
     return f"{started:%Y-%m-%d_%H-%M-%S}_{slugify(suite.name)}_{endpoint.slug}"
 
 
+def unique_path(path: Path) -> Path:
+    """`path`, or path-2, path-3 ... when it exists (two runs started in the same second)."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 class AppendOnlyFile:
     """A file that takes whole lines or nothing: a failed write is cut back, never left torn."""
 
@@ -98,12 +107,7 @@ class ResultsFolder:
         if existing is not None:
             self.path = Path(existing)
         else:
-            base = self.root / (name or folder_name(suite, endpoint, started))
-            path, n = base, 1
-            while path.exists():
-                n += 1
-                path = base.with_name(f"{base.name}-{n}")
-            self.path = path
+            self.path = unique_path(self.root / (name or folder_name(suite, endpoint, started)))
         try:
             if not keep:
                 self.path.mkdir(parents=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import charts
 from ..charts import run_letter
 from ..errors import ConfigError
+from ..results import unique_path
 from ..summary import pkey
 from . import bootstrap
 from .compare import COMPARE_FILE, Comparison
@@ -81,12 +82,7 @@ def write(c: Comparison, out: Path) -> Path:
 
 def default_folder(results_dir: Path) -> Path:
     """compare_<time> under the results dir; -2, -3 ... when one of that second exists."""
-    base = results_dir / f"compare_{datetime.now():%Y-%m-%d_%H-%M-%S}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    return unique_path(results_dir / f"compare_{datetime.now():%Y-%m-%d_%H-%M-%S}")
 
 
 def _ms(v: float | None) -> str:

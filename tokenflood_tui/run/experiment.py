@@ -25,6 +25,7 @@ from .. import budget
 from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
+from ..results import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
 from ..summary import PhaseStats
 from .coordinator import RunSnapshot
@@ -205,7 +206,7 @@ class Experiment:
         self.observer = observer
         started = datetime.now().astimezone()
         self.started_at = started
-        self.folder = _unique(Path(results_root) / f"{started:%Y-%m-%d_%H-%M-%S}_ab_"
+        self.folder = unique_path(Path(results_root) / f"{started:%Y-%m-%d_%H-%M-%S}_ab_"
                               f"{slugify(suite.name) or 'experiment'}")
         self.turns = interleave(len(suite.requests_per_second_rates), len(variants), rounds,
                                 suite.seed)
@@ -301,12 +302,3 @@ class Experiment:
         }
         (self.folder / EXPERIMENT_FILE).write_text(json.dumps(info, indent=2) + "\n",
                                                    encoding="utf-8")
-
-
-def _unique(path: Path) -> Path:
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
-
