@@ -8,23 +8,18 @@ signal handling), so the app treats a running experiment like a running run.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from pathlib import Path
 
 from textual.message import Message
-from textual.message_pump import MessagePump
 
-from ..errors import TokenfloodError
 from ..redaction import Scrubber, endpoint_secrets
 from ..run.coordinator import RunSnapshot
 from ..run.experiment import Experiment, ExperimentResult, Variant
 from ..run.turn_feed import TurnFeed, TurnRow
 from ..run.workers import choose_workers
 from ..specs import LoadTestSuite
-from .messages import RunLogMessage
-from .run_controller import LOG_LINES_KEPT, SNAPSHOT_INTERVAL_S
+from .run_controller import SNAPSHOT_INTERVAL_S, ThreadedController
 
 
 class ExperimentSnapshotMessage(Message):
@@ -58,7 +53,7 @@ class ExperimentFinishedMessage(Message):
         self.finished = finished
 
 
-class ExperimentController:
+class ExperimentController(ThreadedController):
     """One experiment: built (and its budget estimated) before the app starts, started once
     after the budget modal, stopped from the UI."""
 
@@ -74,15 +69,9 @@ class ExperimentController:
                                      rounds=rounds, workers=max(1, workers),
                                      snapshot_interval_s=SNAPSHOT_INTERVAL_S)
         self.feed = TurnFeed(self.experiment)
-        self.target: MessagePump | None = None      # the screen that watches it
-        self.result: ExperimentResult | None = None
-        self.error: str | None = None
-        self.exit_code = 0
-        self.log_lines: list[tuple[str, str]] = []
-        self.scrubber = Scrubber([s for v in variants for s in endpoint_secrets(v.endpoint)])
+        super().__init__(self.experiment,
+                         Scrubber([s for v in variants for s in endpoint_secrets(v.endpoint)]))
         self.started_at: float | None = None        # monotonic, when start() was called
-        self._thread: threading.Thread | None = None
-        self._finished = threading.Event()
 
     @property
     def estimate(self):
@@ -92,57 +81,17 @@ class ExperimentController:
     def turns(self) -> int:
         return len(self.experiment.turns)
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and not self._finished.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
     def start(self) -> None:
         self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._main, name="tokenflood-ab", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        """Stop every variant; in-flight requests get a short grace; folders are still written."""
-        self.experiment.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    async def wait_finished_async(self, timeout: float = 20.0) -> bool:
-        return await asyncio.to_thread(self._finished.wait, timeout)
-
-    # ------------------------------------------------------------------ the experiment's thread
-
-    def _main(self) -> None:
-        try:
-            self.result = asyncio.run(self.experiment.execute())
-            self.exit_code = self.result.exit_code
-        except TokenfloodError as exc:
-            self.error, self.exit_code = str(exc), exc.exit_code
-        except Exception as exc:  # shown in the UI rather than lost in a thread
-            self.error, self.exit_code = f"internal error: {exc!r}", 1
-        finally:
-            self.error = self.error and self.scrubber.scrub(self.error)
-            self._finished.set()
-            self._post(ExperimentFinishedMessage(self.result, self.error, self.exit_code,
-                                                 self.feed.finished()))
-
-    def _post(self, message: Message) -> None:
-        target = self.target
-        if target is not None:
-            target.post_message(message)
+    def finished_message(self) -> Message:
+        return ExperimentFinishedMessage(self.result, self.error, self.exit_code,
+                                         self.feed.finished())
 
     # RunObserver: called on the experiment's thread
     def log(self, level: str, message: str) -> None:
-        message = self.scrubber.scrub(message)
-        self.log_lines.append((level, message))
-        if len(self.log_lines) > 2 * LOG_LINES_KEPT:
-            del self.log_lines[:-LOG_LINES_KEPT]
-        self._post(RunLogMessage(level, message))
+        super().log(level, message)
         if message.startswith("turn "):   # a turn began: the one before it has its figures
             self._post(ExperimentSnapshotMessage(None, self.feed.current(),
                                                  self.feed.finished()))

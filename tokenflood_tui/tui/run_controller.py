@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 from pathlib import Path
 
+from textual.message import Message
 from textual.message_pump import MessagePump
 
 from ..run.coordinator import RunSnapshot
 from ..errors import TokenfloodError
 from ..redaction import Scrubber
 from ..run.resume import ResumePoint
-from ..run.runner import Run, RunResult
+from ..run.runner import Run
 from ..specs import EndpointSpec, RunSuite
 from ..run.workers import choose_workers
 from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
@@ -26,7 +28,79 @@ SNAPSHOT_INTERVAL_S = 0.25
 LOG_LINES_KEPT = 2000
 
 
-class RunController:
+class ThreadedController:
+    """Runs a job (a Run, or an A/B Experiment: anything with `execute()` and `stop()`) on a
+    thread of its own; the job's observer calls (log, snapshot) become messages to `target`."""
+
+    thread_name = "tokenflood-run"
+
+    def __init__(self, job, scrubber: Scrubber):
+        self.job = job
+        self.target: MessagePump | None = None      # who receives messages (the live screen)
+        self.result: Any = None                     # the job's result once it ended
+        self.error: str | None = None
+        self.exit_code = 0
+        self.log_lines: list[tuple[str, str]] = []  # kept for screens that attach later
+        self.scrubber = scrubber                    # nothing shown may hold a secret
+        self._thread: threading.Thread | None = None
+        self._finished = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._finished.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sending; in-flight requests get a short grace; results are still written."""
+        self.job.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    async def wait_finished_async(self, timeout: float = 20.0) -> bool:
+        return await asyncio.to_thread(self._finished.wait, timeout)
+
+    def finished_message(self) -> Message:
+        """What the screen receives when the job has ended."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the job's thread
+
+    def _main(self) -> None:
+        try:
+            self.result = asyncio.run(self.job.execute())
+            self.exit_code = self.result.exit_code
+        except TokenfloodError as exc:
+            self.error, self.exit_code = str(exc), exc.exit_code
+        except Exception as exc:  # shown in the UI rather than lost in a thread
+            self.error, self.exit_code = f"internal error: {exc!r}", 1
+        finally:
+            self.error = self.error and self.scrubber.scrub(self.error)
+            self._finished.set()
+            self._post(self.finished_message())
+
+    def _post(self, message: Message) -> None:
+        target = self.target
+        if target is not None:
+            target.post_message(message)
+
+    # RunObserver: called on the job's thread
+    def log(self, level: str, message: str) -> None:
+        message = self.scrubber.scrub(message)
+        self.log_lines.append((level, message))
+        if len(self.log_lines) > 2 * LOG_LINES_KEPT:      # cut back now and then: O(1) a line
+            del self.log_lines[:-LOG_LINES_KEPT]
+        self._post(RunLogMessage(level, message))
+
+
+class RunController(ThreadedController):
     """One run: started once, stopped from the UI, finished with a RunFinishedMessage."""
 
     def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
@@ -41,64 +115,10 @@ class RunController:
         self.run = Run(suite, endpoint, results_root, observer=self,
                        snapshot_interval_s=SNAPSHOT_INTERVAL_S, workers=max(1, workers),
                        resume=resume)
-        self.target: MessagePump | None = None      # who receives messages (the run screen)
-        self.result: RunResult | None = None
-        self.error: str | None = None
-        self.exit_code = 0
-        self.log_lines: list[tuple[str, str]] = []  # kept for screens that attach later
-        self.scrubber = Scrubber.for_endpoint(endpoint)   # nothing shown may hold a secret
-        self._thread: threading.Thread | None = None
-        self._finished = threading.Event()
+        super().__init__(self.run, Scrubber.for_endpoint(endpoint))
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and not self._finished.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="tokenflood-run", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop sending; in-flight requests get a short grace; results are still written."""
-        self.run.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    async def wait_finished_async(self, timeout: float = 20.0) -> bool:
-        return await asyncio.to_thread(self._finished.wait, timeout)
-
-    # ------------------------------------------------------------------ the run thread
-
-    def _main(self) -> None:
-        try:
-            self.result = asyncio.run(self.run.execute())
-            self.exit_code = self.result.exit_code
-        except TokenfloodError as exc:
-            self.error, self.exit_code = str(exc), exc.exit_code
-        except Exception as exc:  # shown in the UI rather than lost in a thread
-            self.error, self.exit_code = f"internal error: {exc!r}", 1
-        finally:
-            self.error = self.error and self.scrubber.scrub(self.error)
-            self._finished.set()
-            self._post(RunFinishedMessage(self.result, self.error, self.exit_code))
-
-    def _post(self, message) -> None:
-        target = self.target
-        if target is not None:
-            target.post_message(message)
-
-    # RunObserver: called on the run thread
-    def log(self, level: str, message: str) -> None:
-        message = self.scrubber.scrub(message)
-        self.log_lines.append((level, message))
-        if len(self.log_lines) > 2 * LOG_LINES_KEPT:      # cut back now and then: O(1) a line
-            del self.log_lines[:-LOG_LINES_KEPT]
-        self._post(RunLogMessage(level, message))
+    def finished_message(self) -> Message:
+        return RunFinishedMessage(self.result, self.error, self.exit_code)
 
     def snapshot(self, snap: RunSnapshot) -> None:
         self._post(RunSnapshotMessage(snap))
