@@ -327,7 +327,7 @@ async def test_stopping_a_real_observation_asks_and_keeps_the_results(tmp_path, 
     """Against the simulator: a poll runs, `s` asks while the view counts down to the next, `y`
     stops; the run ends interrupted with that poll kept, and the view says so."""
     the_app = TokenfloodApp(Launch("run", results_root=tmp_path / "results",
-                                   suite=short_observation(5.0, 6), assume_yes=True,
+                                   suite=short_observation(10.0, 6), assume_yes=True,
                                    endpoint=EndpointSpec(provider="hosted_vllm", model="sim-model",
                                                          base_url=sim_process.base_url)))
     async with the_app.run_test(size=(80, 24)) as pilot:

@@ -220,7 +220,7 @@ class ExperimentScreen(LiveRunScreen):
     def _on_log(self, message: RunLogMessage) -> None:
         self._log(message.level, message.text)
 
-    def _log(self, level: str, text: str) -> None:
+    def _log(self, level: str, text: str, pin: bool = True) -> None:
         if level == "error" and ": phase " in text:
             kind = ":".join(text.split(":", 3)[:3])      # "b: phase 2: http_error"
             seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1

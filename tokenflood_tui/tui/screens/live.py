@@ -17,6 +17,9 @@ from .panels import PanelScreen
 if TYPE_CHECKING:
     from textual import getters
 
+    from ...summary import RunSummary
+    from ..messages import RunFinishedMessage
+
     from ..app import TokenfloodApp
     from ..run_controller import RunController
 
@@ -57,6 +60,32 @@ class LiveRunScreen(PanelScreen):
 
     def note_stopping(self) -> None:
         """Called once the user confirmed a stop."""
+
+    # A live view that logs implements these two: its log, and how it says the run stopped.
+    def _log(self, level: str, text: str, pin: bool = True) -> None:
+        raise NotImplementedError
+
+    def _log_stop(self, status: str, message: str | None) -> None:
+        raise NotImplementedError
+
+    def run_ended(self, message: RunFinishedMessage, kind: str,
+                  title: str = "Run finished") -> RunSummary | None:
+        """What every live view does when its run has ended: the exit code; an error logged and
+        shown; or a stop not logged yet, and where the results are. The summary, or None."""
+        self.app.exit_code = message.exit_code
+        if message.error:
+            self._log("error", message.error)
+            self.notify(message.error, title="Run failed", severity="error", markup=False,
+                        timeout=10)
+            return None
+        if message.result is None:
+            return None
+        s = message.result.summary
+        if s.status != "completed" and not getattr(self, "_stop_logged", False):
+            self._log_stop(s.status, s.message)
+        self._log("info", f"{kind} {s.status}; results in {message.result.folder}")
+        self.notify(f"{s.status}: results in {message.result.folder}", title=title, markup=False)
+        return s
 
     @work(group="run-stop", exclusive=True)
     async def action_stop_run(self) -> None:

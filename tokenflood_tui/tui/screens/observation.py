@@ -309,17 +309,8 @@ class ObservationScreen(LiveRunScreen):
 
     @on(RunFinishedMessage)
     def _on_finished(self, message: RunFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
-        if message.error:
-            self._log("error", message.error)
-            self.notify(message.error, title="Run failed", severity="error", markup=False, timeout=10)
-        elif message.result is not None:
-            s = message.result.summary
-            if s.status != "completed" and not self._stop_logged:
-                self._log_stop(s.status, s.message)
-            self._log("info", f"observation {s.status}; results in {message.result.folder}")
-            self.notify(f"{s.status}: results in {message.result.folder}", title="Run finished",
-                        markup=False)
+        s = self.run_ended(message, "observation")
+        if s is not None:
             if s.polls:
                 self.query_one(OverTimeChart).set_polls(list(s.polls), self.feed.anchor_utc)
         self._tick()

@@ -263,17 +263,8 @@ class RunScreen(LiveRunScreen):
 
     @on(RunFinishedMessage)
     def _on_finished(self, message: RunFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
-        if message.error:
-            self._log("error", message.error)
-            self.notify(message.error, title="Run failed", severity="error", markup=False, timeout=10)
-        elif message.result is not None:
-            s = message.result.summary
-            if s.status != "completed" and not self._stop_logged:
-                self._log_stop(s.status, s.message)
-            self._log("info", f"run {s.status}; results in {message.result.folder}")
-            self.notify(f"{s.status}: results in {message.result.folder}", title="Run finished",
-                        markup=False)
+        s = self.run_ended(message, "run")
+        if s is not None:
             self.query_one(LatencyChart).set_phases(s.phases)
         self._show_progress()
         self.refresh_bindings()

@@ -266,15 +266,8 @@ class SearchScreen(LiveRunScreen):
 
     @on(RunFinishedMessage)
     def _on_finished(self, message: RunFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
-        if message.error:
-            self._log("error", message.error)
-            self.notify(message.error, title="Run failed", severity="error", markup=False,
-                        timeout=10)
-        elif message.result is not None:
-            s = message.result.summary
-            if s.status != "completed" and not self._stop_logged:
-                self._log_stop(s.status, s.message)
+        s = self.run_ended(message, "search", title="Search finished")
+        if s is not None:
             self.result = s.search
             if s.search is not None:
                 lines = answer_lines(s.search)
@@ -284,9 +277,6 @@ class SearchScreen(LiveRunScreen):
                 answer.display = True
                 self.query_one("#search-budget").display = False   # the answer takes its place
                 self._log("info", lines[0])
-            self._log("info", f"search {s.status}; results in {message.result.folder}")
-            self.notify(f"{s.status}: results in {message.result.folder}", title="Search finished",
-                        markup=False)
             self.query_one(LatencyChart).set_phases(s.phases)
         self._show_steps()
         self._show_lines()
