@@ -167,7 +167,18 @@ def test_server_dying_mid_run_keeps_what_was_measured(tmp_path, tokenflood):
     sim = SimulatorProcess("--ttft-ms", "20", "--itl-ms", "5")
     sim.start()
     files(tmp_path, sim.base_url, run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 8"))
-    threading.Timer(4.0, sim.stop).start()
+    def stop_after_rows(count: int = 12, timeout: float = 60.0) -> None:
+        # the server dies once the phase has rows (not at a fixed time: start-up on a busy
+        # machine can take longer than any fixed delay)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = sum(p.read_text().count("\n") - 1
+                       for p in (tmp_path / "results").glob("*/requests.csv"))
+            if rows >= count:
+                break
+            time.sleep(0.05)
+        sim.stop()
+    threading.Thread(target=stop_after_rows, daemon=True).start()
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes")
     err = clean(done, 1)
     summary = done.summary()

@@ -99,7 +99,7 @@ async def stream_chat(session: aiohttp.ClientSession, base_url: str, body: dict,
 # How late an event loop may wake on a busy machine (measured up to 23 ms with a CPU hog on the
 # other core): an upper bound gets this much room. The simulator sends on absolute deadlines, so a
 # late token is followed by on-time ones, and an interval that starts at a late event may shrink.
-SLACK = 0.05
+SLACK = 0.08     # holds with the other core busy and other test processes running
 
 
 def config(**overrides) -> SimulatorConfig:
