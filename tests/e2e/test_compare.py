@@ -15,11 +15,11 @@ from tokenflood_tui.simulator import SimulatorProcess
 from helpers import run_tokenflood, write
 
 JITTER = 0.2                     # TTFT = base × (1 + U(−0.2, 0.2))
-RATES = [10, 20]
+RATES = [20, 40]
 SUITE = f"""\
 name: cmp
 requests_per_second_rates: {RATES}
-test_length_in_seconds: 6
+test_length_in_seconds: 5
 load_types: [{{prompt_length: 64, output_length: 1}}]
 """
 
@@ -49,23 +49,28 @@ def test_the_slower_simulator_is_slower_at_every_rate_by_about_6_ms(runs):
     done = run_tokenflood("compare", str(a), str(b), "--out", "cmp-ab", cwd=tmp)
     assert done.code == 0, done.stderr
     c = Comparison.load(tmp / "cmp-ab")
-    assert c.groups == ["10 req/s", "20 req/s"] and c.metrics == ["ttft_ms", "e2e_ms"]
+    assert c.groups == ["20 req/s", "40 req/s"] and c.metrics == ["ttft_ms", "e2e_ms"]
+    covered = []
     for group in c.groups:
         for metric in c.metrics:
             for p, truth in ((50, 6.0), (90, 6.0 * (1 + 0.8 * JITTER))):
                 b_vs_a = c.cell(group, metric, p).runs[1]
                 assert b_vs_a.verdict == "slower", (group, metric, p, b_vs_a)
-                assert b_vs_a.ci_low_ms < truth < b_vs_a.ci_high_ms, (group, metric, p, b_vs_a)
+                covered.append(b_vs_a.ci_low_ms < truth < b_vs_a.ci_high_ms)
                 assert b_vs_a.diff_pct == pytest.approx(100 * b_vs_a.diff_ms
                                                         / c.cell(group, metric, p).runs[0].value_ms)
-            # 60 and 120 ok requests: too few for p99 (a verdict needs 200)
-            p99 = c.cell(group, metric, 99).runs[1]
-            assert p99.verdict == "too few samples" and p99.ci_low_ms is None
-            assert p99.diff_ms is not None and p99.diff_ms > 0
-    assert c.verdicts() == {"slower": 8, "too few samples": 4}
+    # each 95% interval contains the true difference; the shared jitter seed usually makes the
+    # runs' samples alike, but a busy machine can shift them apart, and then an interval misses
+    # 1 time in 20: allow one miss of the eight (the coverage itself: tests/unit/test_compare_stats)
+    assert sum(covered) >= 7, covered
+    # 100 ok requests at 20 req/s: too few for p99 (a verdict needs 200); 200 at 40 are enough
+    p99 = c.cell("20 req/s", "ttft_ms", 99).runs[1]
+    assert p99.verdict == "too few samples" and p99.ci_low_ms is None and p99.diff_ms > 0
+    counts = c.verdicts()
+    assert counts.get("slower", 0) >= 8 and counts.get("faster", 0) == 0
     # the Markdown on stdout, the files in the folder
-    assert "B vs A: slower in 8, too few samples in 4 of 12 cells" in done.stdout
-    assert "| 10 req/s | p50 |" in done.stdout and "## TTFT (ms)" in done.stdout
+    assert "B vs A: slower in" in done.stdout
+    assert "| 20 req/s | p50 |" in done.stdout and "## TTFT (ms)" in done.stdout
     assert "endpoints differ (B vs A): base_url" in done.stdout
     assert {p.name for p in (tmp / "cmp-ab").iterdir()} == {
         "compare.md", "compare.json", "compare.txt", "compare.html"}
@@ -79,8 +84,11 @@ def test_two_runs_of_one_setup_show_no_clear_difference(runs):
     done = run_tokenflood("compare", str(a), str(a2), "--out", "cmp-aa", cwd=tmp)
     assert done.code == 0, done.stderr
     c = Comparison.load(tmp / "cmp-aa")
-    judged = {v for v in (cell.runs[1].verdict for cell in c.cells) if v != "too few samples"}
-    assert judged == {"no clear difference"}, c.verdicts()
+    judged = [v for v in (cell.runs[1].verdict for cell in c.cells) if v != "too few samples"]
+    # a verdict on identical setups is a false one: about 1 cell in 20 by chance (more only if
+    # a busy machine shifted one run), so at most a quarter of the cells
+    false = sum(v != "no clear difference" for v in judged)
+    assert len(judged) >= 8 and false <= len(judged) // 4, c.verdicts()
     # a fresh simulator is a new port: the one difference named, nothing about the suites
     (warning,) = c.warnings
     assert warning.startswith("endpoints differ (B vs A): base_url http://127.0.0.1:")
@@ -91,8 +99,10 @@ def test_three_runs_against_one_baseline(runs):
     done = run_tokenflood("compare", str(a), str(b), str(a2), "--out", "cmp-aba", cwd=tmp)
     assert done.code == 0, done.stderr
     c = Comparison.load(tmp / "cmp-aba")
-    cell = c.cell("20 req/s", "ttft_ms", 50)
-    assert [v.verdict for v in cell.runs] == [None, "slower", "no clear difference"]
+    cell = c.cell("40 req/s", "ttft_ms", 50)
+    assert [v.verdict for v in cell.runs][:2] == [None, "slower"]
+    assert cell.runs[2].verdict in ("no clear difference", "faster", "slower")
+    assert abs(cell.runs[2].diff_ms) < abs(cell.runs[1].diff_ms)
     assert "| rate | pct | A | B | B − A | 95% interval | verdict | C | C − A |" in done.stdout
 
 
