@@ -22,7 +22,7 @@ SEED = 7
 ROUNDS = 2
 SUITE = f"""\
 name: ab
-requests_per_second_rates: [10, 20]
+requests_per_second_rates: [20, 40]
 test_length_in_seconds: 3
 seed: {SEED}
 load_types: [{{prompt_length: 64, output_length: 1}}]
@@ -69,7 +69,7 @@ def test_phases_run_in_the_seeded_interleaved_order(experiment):
         [(t.variant, t.phase) for t in planned]
     assert interleave(2, 2, ROUNDS, SEED) == planned               # reproducible from the seed
     assert any(interleave(2, 2, ROUNDS, s) != planned for s in range(20))   # and the seed counts
-    assert f"turn 1/8: {['fast', 'slow'][planned[0].variant]}, round 1/2 at 10 req/s" \
+    assert f"turn 1/8: {['fast', 'slow'][planned[0].variant]}, round 1/2 at 20 req/s" \
         in experiment.stderr
 
 
@@ -79,7 +79,7 @@ def test_each_variant_folder_is_a_complete_results_folder(experiment):
         variant = folder / name
         summary = json.loads((variant / "summary.json").read_text())
         assert summary["status"] == "completed" and summary["prompts"] == "fresh"
-        assert [ph["target_rps"] for ph in summary["phases"]] == [10, 10, 20, 20]
+        assert [ph["target_rps"] for ph in summary["phases"]] == [20, 20, 40, 40]
         rows = (variant / "requests.csv").read_text().splitlines()[1:]
         assert len(rows) == sum(ph["sent"] for ph in summary["phases"]) > 0
         assert all(ph["sent"] == ph["ok"] for ph in summary["phases"])
@@ -95,7 +95,7 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     (folder,) = experiment.results.iterdir()
     c = Comparison.load(folder)
     assert [r.name for r in c.runs] == ["fast", "slow"]
-    for group in ("10 req/s", "20 req/s"):
+    for group in ("20 req/s", "40 req/s"):
         cell = c.cell(group, "ttft_ms", 50).runs[1]
         assert cell.verdict == "slower" and cell.ci_low_ms < 6.0 < cell.ci_high_ms, cell
     assert "B vs A: slower in" in experiment.stdout and "## TTFT (ms)" in experiment.stdout
