@@ -23,33 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from memory import descendants, rss_mb   # benchmarks/memory.py: RSS from /proc
+
 from tokenflood_tui.simulator import SimulatorProcess
 
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 WARM_UP_POLLS = 200       # the slope is fitted after this: imports, first renders, caches
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                out.append(int(entry.name))
-    return out + [d for child in out for d in descendants(child)]
 
 
 class Journal:
