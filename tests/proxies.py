@@ -6,9 +6,30 @@ import asyncio
 import threading
 
 
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """An HTTP request's head and its Content-Length of body: the client may send them in
+    separate segments (a busy machine does), and `hold` must see the body to pick by it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        body += chunk
+        data += chunk
+    return data
+
+
 class TcpProxy:
     """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
-    picks by their first bytes (at most `limit`) are held unanswered, and while `down` is set
+    picks by their head and body (at most `limit`) are held unanswered, and while `down` is set
     every connection is accepted and closed at once (a server that is down behind a balancer);
     setting it also cuts the connections already open."""
 
@@ -55,7 +76,7 @@ class TcpProxy:
                 self.dropped += 1
                 writer.close()
                 return
-            first = await reader.read(65536)
+            first = await read_request(reader)
             if self.held < self.limit and self.hold(first):
                 self.held += 1
                 await asyncio.sleep(3600)          # accepted, read, never answered

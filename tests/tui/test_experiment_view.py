@@ -119,7 +119,11 @@ async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims,
         at = find(lines, "results:")        # a long path wraps: read on across the lines
         assert f"results:{folder}(" in "".join(line.strip() for line in lines[at:at + 3]) \
             .replace(" ", "")
-        assert find(lines, "B vs A: slower in ") > 0
+        # TTFT and e2e at p50 and p90 at both rates at least (the TPOT and ITL cells of two
+        # simulators with the same decode speed can land either way, "faster" included)
+        verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)",
+                             " ".join(line.strip() for line in lines))   # as it wraps at 80
+        assert verdicts and int(verdicts[2]) >= 8, lines
         head = lines[find(lines, "TTFT p50       TTFT p90       e2e p50        e2e p90")]
         assert head.lstrip().startswith("rate")
         for rate in ("10 req/s", "20 req/s"):        # 30 ms slower: TTFT and e2e, p50 and p90
