@@ -130,7 +130,7 @@ async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims,
             row = lines[find(lines, rate + "  ")]
             cells = re.findall(r"slower \+([\d.]+)", row)
             assert len(cells) == 4, row
-            assert all(20 < float(ms) < 40 for ms in cells), row
+            assert all(15 < float(ms) < 50 for ms in cells), row   # jitter ±20% of 80 ms
         assert find(lines, "A = fast (baseline), B = slow") > 0
         assert find(lines, "8/8 ") > 0       # the turns table keeps its newest row in view
         assert app.exit_code == 0
