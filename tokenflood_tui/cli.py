@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .run.cluster import ClusterTarget
+    from .specs import EndpointSpec, RunSuite
 
 EPILOG = """\
 exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused,
@@ -61,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_workers, metavar="N",
                    help="sender processes (0: send from the main process; default: from the "
                         "highest rate and the cores)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="send from the workers of this Dask scheduler, one sender each "
+                        "(--workers: how many; needs the `cluster` extra)")
 
     p = sub.add_parser("resume", parents=[common],
                        help="go on with a run whose process ended early (crash, kill, reboot)")
@@ -72,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
                    help="sender processes (default: from the highest rate and the cores)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="send from the workers of this Dask scheduler (see `run --help`)")
 
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
@@ -277,36 +287,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
     from .preflight import check_run
     check_run(endpoint, args.results_dir)    # here too: the TUI would only show it in a toast
-    from .run.workers import choose_workers
     live = not args.headless and interactive()
-    workers = choose_workers(args.workers, suite.peak_rps,
-                             endpoint.resolved_client, live_view=live)
+    workers, cluster = senders(args, suite, endpoint, live)
     if not live:
         from .headless import run_headless
         return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes,
-                            verbose=args.verbose, workers=workers)
+                            verbose=args.verbose, workers=workers, cluster=cluster)
     from .tui.app import Launch
     return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
-                          theme=args.theme, assume_yes=args.yes, workers=workers))
+                          theme=args.theme, assume_yes=args.yes, workers=workers,
+                          cluster=cluster))
+
+
+def senders(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
+            live: bool) -> tuple[int, ClusterTarget | None]:
+    """How many senders, and the Dask cluster they run on (None: this machine). The cluster is
+    checked now, so its errors come before the budget prompt."""
+    if args.cluster:
+        import asyncio
+
+        from .run import cluster
+        target = asyncio.run(cluster.probe(args.cluster, args.workers, endpoint))
+        return len(target.workers), target
+    from .run.workers import choose_workers
+    return choose_workers(args.workers, suite.peak_rps, endpoint.resolved_client,
+                          live_view=live), None
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Go on with a run whose process ended early, in its own results folder."""
     from .run.resume import find_resume_point
-    from .run.workers import choose_workers
     folder = resolve_results_folder(args.dir, args.results_dir)
     point = find_resume_point(folder, args.endpoint)
     live = not args.headless and interactive()
-    workers = choose_workers(args.workers, point.suite.peak_rps, point.endpoint.resolved_client,
-                             live_view=live)
+    workers, cluster = senders(args, point.suite, point.endpoint, live)
     if not live:
         from .headless import run_headless
         return run_headless(point.suite, point.endpoint, folder.parent, assume_yes=args.yes,
-                            verbose=args.verbose, workers=workers, resume=point)
+                            verbose=args.verbose, workers=workers, resume=point, cluster=cluster)
     from .tui.app import Launch
     return run_tui(Launch("run", results_root=folder.parent, suite=point.suite,
                           endpoint=point.endpoint, theme=args.theme, assume_yes=args.yes,
-                          workers=workers, resume=point))
+                          workers=workers, resume=point, cluster=cluster))
 
 
 def cmd_edit(args: argparse.Namespace) -> int:

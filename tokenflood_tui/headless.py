@@ -14,6 +14,7 @@ from . import budget, report, stop_signals
 from .errors import BudgetRefused
 from .poll_feed import PollEvent, PollFeed, hms_utc
 from .redaction import Scrubber
+from .run.cluster import ClusterTarget
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
@@ -203,12 +204,13 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
-                 verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None) -> int:
+                 verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None,
+                 cluster: ClusterTarget | None = None) -> int:
     """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint),
                                 suite=suite, first_poll=resume.start if resume else 1)
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
-              resume=resume)
+              resume=resume, cluster=cluster)
     confirm(run.estimate, assume_yes,
             resume=resume.outline(len(run.missed_while_down)) if resume else None)
     result = asyncio.run(_execute(run))

@@ -41,6 +41,7 @@ class RequestRecord:
     error_message: str | None = None
     content_chunks: int = 0
     response_id: str | None = None      # the server's id of the completion (correlates logs)
+    worker: str = ""                    # who sent it: local, process-N, or a Dask worker@host
     itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between content chunks
 
     @property

@@ -33,6 +33,7 @@ CSV_COLUMNS = [
     "http_status",
     # extra columns, after the ones docs/results.md fixes
     "itl_mean_ms", "content_chunks", "response_id", "poll", "t_sched_utc", "superseded", "seq",
+    "worker",
 ]
 POLLS_COLUMNS = [
     "poll", "slot_utc", "status", "sent", "ok", "failed", "output_tokens_per_s", "missed_reason",
@@ -167,7 +168,7 @@ class ResultsFolder:
             "true" if rec.output_tokens_estimated else "false", rec.status, rec.error_type or "",
             _int(rec.http_status),
             _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
-            rec.phase if self.observation else "", sched_utc, "false", rec.seq,
+            rec.phase if self.observation else "", sched_utc, "false", rec.seq, rec.worker,
         ])
         written = self._csv.append(line)
         if written:
@@ -231,12 +232,15 @@ def mark_superseded(folder: Path, superseded) -> int:
     with open(path, newline="", encoding="utf-8") as f:
         text = f.read()
     rows = list(csv.reader(io.StringIO(text)))
-    if not rows or rows[0] != CSV_COLUMNS:
+    # a requests.csv written before the worker column: its rows get an empty one
+    width = len(rows[0]) if rows and rows[0] in (CSV_COLUMNS, CSV_COLUMNS[:-1]) else 0
+    if not width:
         raise ConfigError(f"{path}: not the requests.csv of this tokenflood version; it cannot be "
                           "resumed")
     body = rows[1:]
-    if body and (len(body[-1]) != len(CSV_COLUMNS) or not text.endswith("\n")):
+    if body and (len(body[-1]) != width or not text.endswith("\n")):
         body = body[:-1]
+    body = [row + [""] * (len(CSV_COLUMNS) - width) for row in body]
     column = CSV_COLUMNS.index("superseded")
     marked = 0
     for row in body:

@@ -20,7 +20,7 @@ from . import saturation
 from .records import CANCELLED, RequestRecord
 from .specs import Slo
 from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
-                      ErrorCount, PhaseStats, pkey)
+                      ErrorCount, PhaseStats, WorkerLoad, pkey)
 from .thresholds import Threshold
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
@@ -87,6 +87,11 @@ class PhaseAccumulator:
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     client_cpu: float | None = None       # set by the engine from the senders' CPU time
+    # per worker, when the engine says several send (or on a cluster): rows' launch delays
+    # (NaN for a row that never launched) and the CPU share the engine measured
+    per_worker: bool = False
+    worker_launch: dict[str, array] = field(default_factory=dict)
+    worker_cpu: dict[str, float] = field(default_factory=dict)
     _final: PhaseStats | None = None      # a drained phase no longer changes
 
     @property
@@ -107,8 +112,12 @@ class PhaseAccumulator:
         self.output_tokens += rec.output_tokens or 0
         if rec.t_send is not None:
             self.last_send = max(self.last_send, rec.t_send)
+        delay = math.nan
         if rec.t_launch is not None:
-            self.launch_delays.append((rec.t_launch - rec.t_sched) * 1000.0)
+            delay = (rec.t_launch - rec.t_sched) * 1000.0
+            self.launch_delays.append(delay)
+        if self.per_worker:
+            self.worker_launch.setdefault(rec.worker, array("d")).append(delay)
         if rec.t_end is not None:
             self.last_end = max(self.last_end, rec.t_end)
         if not rec.ok:
@@ -202,6 +211,19 @@ class PhaseAccumulator:
             self._final = result
         return result
 
+    def _worker_loads(self) -> list[WorkerLoad]:
+        loads = []
+        for name in sorted(set(self.worker_launch) | set(self.worker_cpu)):
+            delays = np.frombuffer(self.worker_launch.get(name, array("d")), dtype=np.float64)
+            launched = delays[~np.isnan(delays)]
+            p99 = float(np.percentile(launched, 99)) if launched.size else None
+            cpu = self.worker_cpu.get(name)
+            loads.append(WorkerLoad(
+                worker=name, sent=int(delays.size), launch_delay_p99_ms=p99, cpu=cpu,
+                bound=(p99 is not None and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+                or (cpu is not None and cpu >= CLIENT_BOUND_CPU)))
+        return loads
+
     def _verdicts(self, ph: PhaseStats) -> PhaseStats:
         """A finished phase's saturation verdict and threshold checks (from its own samples)."""
         growth = saturation.latency_growth(
@@ -210,6 +232,7 @@ class PhaseAccumulator:
         saturated, why = saturation.verdict(ph, growth)
         checks = [t.check(ph, self._samples) for t in self.thresholds]
         return ph.model_copy(update={
+            "workers": self._worker_loads(),
             "saturated": saturated, "saturation": why, "thresholds": checks,
             "latency_growth": growth.ratio if growth is not None else None})
 

@@ -98,6 +98,25 @@ class ThresholdResult(BaseModel):
 # ---------------------------------------------------------------------------------------------
 
 
+class WorkerLoad(BaseModel):
+    """One worker's part of a phase, when several send: is it the one that falls behind?"""
+
+    worker: str                                # as in requests.csv
+    sent: int                                  # its rows
+    launch_delay_p99_ms: float | None = None   # how late its requests left (p99)
+    cpu: float | None = None                   # its share of one core over the phase
+    bound: bool = False                        # late or busy enough to distort latencies
+
+    def reason(self) -> str:
+        parts = []
+        if self.launch_delay_p99_ms is not None and \
+                self.launch_delay_p99_ms > CLIENT_BOUND_LAUNCH_P99_MS:
+            parts.append(f"requests left up to {self.launch_delay_p99_ms:.0f} ms late (p99)")
+        if self.cpu is not None and self.cpu >= CLIENT_BOUND_CPU:
+            parts.append(f"CPU {self.cpu:.0%} of a core")
+        return ", ".join(parts)
+
+
 class PhaseStats(BaseModel):
     """A phase as it stands (live) or ended (saved): counts, rates, tokens and latencies."""
 
@@ -139,6 +158,7 @@ class PhaseStats(BaseModel):
     saturation: str | None = None
     latency_growth: float | None = None        # last third's median TTFT / the first third's
     thresholds: list[PhaseCheck] = Field(default_factory=list)   # the suite's, once finished
+    workers: list[WorkerLoad] = Field(default_factory=list)   # per worker, when several send
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -247,6 +267,25 @@ class SearchResult(BaseModel):
     steps: list[SearchStep] = Field(default_factory=list)
 
 
+class ClusterWorkerInfo(BaseModel):
+    """A Dask worker a cluster run sent from, and its clocks against the coordinator's."""
+
+    worker: str                                # name@host, as in requests.csv
+    address: str                               # the Dask worker's
+    pid: int
+    clock_offset_ms: float | None              # its wall clock minus the coordinator's
+    clock_uncertainty_ms: float | None         # the offsets are known to within ± this
+    round_trip_ms: float | None                # the shortest of the measuring round trips
+    clock_drift_ms: float | None = None        # how far its monotonic clock moved against
+                                               # the coordinator's between the run's start and
+                                               # its last phase (measured again before phases)
+
+
+class ClusterInfo(BaseModel):
+    scheduler: str                             # the address given to --cluster
+    workers: list[ClusterWorkerInfo]
+
+
 class BudgetFigures(BaseModel):
     """What the budget estimated before the run, and what the server's usage says was spent."""
 
@@ -295,6 +334,7 @@ class RunSummary(BaseModel):
     observation: ObservationInfo | None = None               # an observation's plan
     resumed: list[ResumeInfo] = Field(default_factory=list)
     search: SearchResult | None = None       # a search's answer
+    cluster: ClusterInfo | None = None       # where the senders ran, on a --cluster run
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
 

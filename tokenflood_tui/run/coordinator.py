@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clients.base import make_client
 from ..errors import EndpointError
@@ -22,18 +22,23 @@ from ..records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 from ..stats import PhaseAccumulator, phase_warnings, warm_up_numpy
 from ..thresholds import failed_line
-from ..summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, PhaseStats, RunStatus
+from ..summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats,
+                       RunStatus)
 from .calibration import Calibration
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
-from .workers import LocalWorker, ProcessWorker, split_concurrency
+from .workers import LocalWorker, ProcessWorker, RemoteWorker, split_concurrency
+
+if TYPE_CHECKING:
+    from .cluster import ClusterTarget, ClusterWorker
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
 # A phase starts this long after its command, so every sender has it before the first deadline.
 PROCESS_START_LEAD_S = 0.15
 LOCAL_START_LEAD_S = 0.005
+CLUSTER_START_LEAD_S = 1.0   # Dask workers may be a network away (run/cluster.py)
 WAIT_STEP_S = 1.0         # a wait for a wall-clock slot re-reads the clock this often
 
 
@@ -70,6 +75,7 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     missed: list[MissedSlot] = field(default_factory=list)
     anchor_utc: float | None = None    # an observation's first slot
+    cluster: ClusterInfo | None = None   # the Dask workers it sent from, their clocks
 
 
 class RunSink(Protocol):
@@ -85,13 +91,15 @@ class RunSink(Protocol):
 class Coordinator:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
                  sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
-                 done: list[PhaseStats] | None = None):
+                 done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None):
         self.suite = suite
         self.endpoint = endpoint
         self.planner = planner
         self.sink = sink
         self.snapshot_interval_s = snapshot_interval_s
         self.processes = workers
+        self.cluster = cluster              # send from these Dask workers instead
+        self._dask: Any = None              # the Dask client, while the run goes
         # Finished phases keep only their statistics (memory stays flat over a days-long
         # observation); `done` carries those of a run being resumed.
         self.finished: dict[int, PhaseStats] = {ph.phase: ph for ph in done or []}
@@ -100,7 +108,7 @@ class Coordinator:
         self._plan: PhasePlan | None = None
         self.warnings: list[str] = []
         self.calibration: Calibration | None = None
-        self.workers: list[LocalWorker | ProcessWorker] = []
+        self.workers: list[LocalWorker | RemoteWorker] = []
         self._stage = "preparing"
         self._next_slot_utc: float | None = None
         self._t0: float | None = None
@@ -116,7 +124,7 @@ class Coordinator:
 
     @property
     def lead_s(self) -> float:
-        return PROCESS_START_LEAD_S if self.processes > 0 else LOCAL_START_LEAD_S
+        return start_lead_s(self.processes, self.cluster is not None)
 
     # ------------------------------------------------------------------ control
 
@@ -154,11 +162,11 @@ class Coordinator:
         self._loop = asyncio.get_running_loop()
         if self._status is not None:
             return self.outcome()
-        self.workers = self._make_workers()
-        for worker in self.workers:
-            worker.launch()              # worker processes import while we calibrate
         ticker = asyncio.create_task(self._tick())
         try:
+            self.workers = await self._make_workers()
+            for worker in self.workers:
+                worker.launch()              # worker processes import while we calibrate
             self._main = asyncio.create_task(self._prepare())
             try:
                 await self._main
@@ -196,10 +204,14 @@ class Coordinator:
         finally:
             ticker.cancel()
             await asyncio.gather(*(w.close() for w in self.workers), return_exceptions=True)
+            if self._dask is not None:
+                await self._dask.close()
             self.sink.snapshot(self.snapshot())
         return self.outcome()
 
-    def _make_workers(self) -> list[LocalWorker | ProcessWorker]:
+    async def _make_workers(self) -> list[LocalWorker | RemoteWorker]:
+        if self.cluster is not None:
+            return await self._cluster_workers(self.cluster)
         if self.processes <= 0:
             return [LocalWorker(self.suite, self.endpoint, self._on_records,
                                 self.suite.max_concurrency)]
@@ -209,6 +221,21 @@ class Coordinator:
         limits = split_concurrency(self.suite.max_concurrency, count)
         return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i])
                 for i in range(count)]
+
+    async def _cluster_workers(self, target: ClusterTarget) -> list[LocalWorker | RemoteWorker]:
+        from . import cluster
+        self._dask = await cluster.connect(target.scheduler)
+        chosen = (await cluster.choose_workers(self._dask, target.scheduler, len(target.workers),
+                                               self.endpoint)).workers
+        limits = split_concurrency(self.suite.max_concurrency, len(chosen))
+        return [cluster.ClusterWorker(i, self._dask, address, name, self.suite, self.endpoint,
+                                      self._on_records, limits[i])
+                for i, (address, name) in enumerate(chosen)]
+
+    @property
+    def cluster_workers(self) -> list[ClusterWorker]:
+        from .cluster import ClusterWorker
+        return [w for w in self.workers if isinstance(w, ClusterWorker)]
 
     def phases(self, now: float | None = None) -> list[PhaseStats]:
         """Every phase started so far, in order, the one under way last."""
@@ -225,8 +252,12 @@ class Coordinator:
             client=self.endpoint.resolved_client,
             token_counter=cal.token_counter if cal else "none",
             template_tokens=cal.factory.template_tokens if cal and cal.factory else 0,
-            workers=self.processes, warnings=self.warnings, missed=list(self.missed),
-            anchor_utc=getattr(self.planner, "anchor_utc", None))
+            workers=len(self.workers) if self.cluster else self.processes,
+            warnings=self.warnings, missed=list(self.missed),
+            anchor_utc=getattr(self.planner, "anchor_utc", None),
+            cluster=ClusterInfo(scheduler=self.cluster.scheduler,
+                                workers=[w.info() for w in self.cluster_workers])
+            if self.cluster else None)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -242,10 +273,34 @@ class Coordinator:
         finally:
             await client.close()
         warm_up_numpy()
-        where = (f"{len(self.workers)} worker process(es)" if self.processes > 0
-                 else "this process")
+        if self.cluster:
+            where = f"{len(self.workers)} Dask worker(s) of {self.cluster.scheduler}"
+        elif self.processes > 0:
+            where = f"{len(self.workers)} worker process(es)"
+        else:
+            where = "this process"
         self.sink.log("info", f"sending from {where}")
         await asyncio.gather(*(w.start(factory) for w in self.workers))
+        self._check_clocks()
+
+    def _check_clocks(self) -> None:
+        """Each cluster sender's clock offset, and a warning when it is known too loosely for
+        the schedule: the senders' arrivals interleave, so an error of a quarter of the gap
+        between two arrivals at the highest rate (or of 1 ms) reorders them."""
+        rate = max((p.target_rps for p in self.planner.plans), default=1.0)
+        precision_ms = max(1.0, 250.0 / max(rate, 1e-9))
+        for w in self.cluster_workers:
+            if w.clock is None:
+                continue
+            self.sink.log("info", f"{w.name}: clock offset {w.clock.wall_offset_s * 1000:+.1f} ms "
+                                  f"(± {w.clock.uncertainty_s * 1000:.2f} ms, round trip "
+                                  f"{w.clock.round_trip_s * 1000:.2f} ms)")
+            if w.clock.uncertainty_s * 1000 > precision_ms:
+                self.warn(f"{w.name}: its clock is known to ± {w.clock.uncertainty_s * 1000:.1f} "
+                          f"ms (half the shortest round trip to it), more than the "
+                          f"{precision_ms:.1f} ms the schedule at {rate:g} req/s needs: its "
+                          "arrivals may land early or late against the other workers'; use "
+                          "workers closer to the coordinator")
 
     # ------------------------------------------------------------------ phases
 
@@ -302,14 +357,16 @@ class Coordinator:
         n = len(self.workers)
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
                              seqs[i::n]) for i in range(n)]
+        acc.per_worker = n > 1 or self.cluster is not None
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
                       for w, s in zip(self.workers, shares, strict=True)]
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
         wall = time.monotonic() - acc.t_start
         if wall > 0:
-            acc.client_cpu = max((w.cpu_seconds - c) / wall
-                                 for w, c in zip(self.workers, cpu_start, strict=True))
+            acc.worker_cpu = {w.name: (w.cpu_seconds - c) / wall
+                              for w, c in zip(self.workers, cpu_start, strict=True)}
+            acc.client_cpu = max(acc.worker_cpu.values())
         failures = [r for r in results if isinstance(r, BaseException)]
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
@@ -341,7 +398,16 @@ class Coordinator:
             self.warn(f"poll {stats.phase} started {late_start_s:.1f} s after its slot (the "
                       "previous poll still finishing, or a resume warming up): its first requests "
                       "left that late")
-        if stats.client_bound and not (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
+        if not stats.client_bound or (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
+            return
+        bound = [w for w in stats.workers if w.bound]
+        if bound and (self.cluster or len(stats.workers) > 1):
+            who = "the cluster" if self.cluster else "the client"
+            more = "Dask workers (--workers)" if self.cluster else "--workers"
+            self.warn(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
+                f"{w.worker}: {w.reason()}" for w in bound) + ": its latencies include "
+                f"client-side delay; add {more} or lower the rate")
+        else:
             self.warn(f"phase {stats.phase}: the client was the bottleneck "
                       f"({stats.client_bound_reason()}): its latencies include client-side "
                       "delay; add --workers or lower the rate")
@@ -429,3 +495,11 @@ class Coordinator:
         while True:
             await asyncio.sleep(self.snapshot_interval_s)
             self.sink.snapshot(self.snapshot())
+
+
+def start_lead_s(processes: int, cluster: bool) -> float:
+    """How long after its command a phase starts, so every sender has it before the first
+    deadline."""
+    if cluster:
+        return CLUSTER_START_LEAD_S
+    return PROCESS_START_LEAD_S if processes > 0 else LOCAL_START_LEAD_S

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from .. import __version__, budget, preflight
 from ..errors import EndpointError, TokenfloodError
@@ -20,12 +20,14 @@ from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, Re
                        RunSummary, SearchResult)
 from . import search
 from .search import SearchPlanner
-from .coordinator import (LOCAL_START_LEAD_S, PROCESS_START_LEAD_S, Coordinator, RunOutcome,
-                          RunSnapshot)
+from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
 from .journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
 from .plan import MissedSlot, NoPlan, ObservationPlanner, Planner, make_planner
 from .resume import NOT_RUNNING, ResumePoint, resume_entry
 from .schedule import PhasePlan
+
+if TYPE_CHECKING:
+    from .cluster import ClusterTarget
 
 EXIT_CODES = {"completed": 0, "aborted": 1, "interrupted": 130}
 
@@ -53,7 +55,8 @@ class Run:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
                  observer: RunObserver, snapshot_interval_s: float = 1.0, workers: int = 0,
                  resume: ResumePoint | None = None,
-                 planner: Callable[[], Planner] | None = None, folder_name: str | None = None):
+                 planner: Callable[[], Planner] | None = None, folder_name: str | None = None,
+                 cluster: ClusterTarget | None = None):
         self.suite = suite
         self.folder_name = folder_name      # instead of <time>_<run>_<model> (an A/B variant)
         self.endpoint = endpoint
@@ -63,7 +66,7 @@ class Run:
         # Config checks first (nothing created or sent), then the budget: a run over a limit
         # whatever its plan draws gets no plan at all (planner None, estimate.at_least).
         preflight.check_run(endpoint, resume.folder.parent if resume else self.results_root)
-        lead = PROCESS_START_LEAD_S if workers > 0 else LOCAL_START_LEAD_S
+        lead = start_lead_s(workers, cluster is not None)
         now = time.time()
         self.planner, self.estimate = budget.plan_and_estimate(
             suite, endpoint, planner or (lambda: make_planner(
@@ -80,7 +83,7 @@ class Run:
         self._sink = _Sink(observer, resume)
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,
-            snapshot_interval_s, workers, done=resume.done if resume else None)
+            snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster)
         if resume is not None:
             self.coordinator.missed += resume.missed
         self._sink.coordinator = self.coordinator
@@ -311,6 +314,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             align=suite.align) if isinstance(suite, ObservationSuite) else None,
         resumed=resumed or [],
         search=search_result,
+        cluster=outcome.cluster,
         results_dir=str(folder.path),
     )
 

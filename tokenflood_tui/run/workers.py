@@ -1,4 +1,5 @@
-"""Where requests are sent from: the coordinator's own event loop, or worker processes.
+"""Where requests are sent from: the coordinator's own event loop, worker processes, or Dask
+workers (run/cluster.py).
 
 A worker process has one event loop and one client; it streams its records back to the
 coordinator over a pipe. Timing happens only there, so neither the coordinator's bookkeeping nor
@@ -85,7 +86,8 @@ class LocalWorker:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
                  max_concurrency: int | None):
         self.index = 0
-        self.dispatcher = Sender(suite, endpoint, on_records, max_concurrency)
+        self.name = "local"
+        self.dispatcher = Sender(suite, endpoint, stamped(on_records, self.name), max_concurrency)
         self._cpu0 = time.process_time()
 
     def launch(self) -> None:
@@ -113,26 +115,22 @@ class LocalWorker:
         await self.dispatcher.close()
 
 
-class ProcessWorker:
-    """A child process with its own event loop and client, driven over a pipe.
+class RemoteWorker:
+    """A sender elsewhere — a child process, or a Dask worker — driven by messages.
 
-    If the process dies, the requests it had in flight are recorded as `worker_died` (it took
-    their records with it), and `run_phase` raises EndpointError naming the worker and how it
-    ended.
+    If it dies, the requests it had in flight are recorded as `worker_died` (it took their
+    records with it), and `run_phase` raises EndpointError naming the worker and how it ended.
+    Subclasses carry the messages (`_send`, and `_handle` for each one that arrives) and say
+    where the sender runs (`name`, `what`).
     """
 
-    def __init__(self, index: int, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None):
+    def __init__(self, index: int, name: str, suite: RunSuite, on_records: OnRecords):
         self.index = index
+        self.name = name
         self.suite = suite
-        self.on_records = on_records
+        self._on_records = on_records
         self.progress: tuple[int, int] = (0, 0)      # (phase, sent so far in it)
         self.cpu_seconds = 0.0
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, self._child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=worker_main, name=f"tokenflood-worker-{index}",
-                                    args=(self._child_conn, suite, endpoint, max_concurrency),
-                                    daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[type, asyncio.Future] = {}
         self._dead: str | None = None
@@ -140,42 +138,36 @@ class ProcessWorker:
         self._share: PhaseShare | None = None         # the phase being sent, until it is done
         self._recorded: set[int] = set()              # seqs of its records received
 
+    @property
+    def what(self) -> str:
+        """The worker as the user knows it, for messages: 'worker process 1 (pid 123)'."""
+        raise NotImplementedError
+
     def launch(self) -> None:
-        """Start the process now, so its imports overlap the warm-up."""
-        _start_resource_tracker()
-        self._process.start()
-        self._child_conn.close()
+        pass
 
     async def start(self, factory: prompts.PromptFactory) -> None:
         self._loop = asyncio.get_running_loop()
-        threading.Thread(target=read_pipe, name=f"tokenflood-worker-{self.index}-reader",
-                         args=(self._conn, self._loop, self._handle, self._on_eof),
-                         daemon=True).start()
         await self._request(Ready, Start(factory))
 
     async def run_phase(self, share: PhaseShare) -> int:
         self._share, self._recorded = share, set()
         try:
-            done = await self._request(PhaseDone, RunPhase(share))
+            done = await self._request(PhaseDone, RunPhase(self._outgoing(share)))
         finally:
             self._share = None
         return done.sent
+
+    def _outgoing(self, share: PhaseShare) -> PhaseShare:
+        """The share as the sender's clock reads it (the same clock, for a local process)."""
+        return share
 
     def stop(self) -> None:
         if self._dead is None:
             self._send(Stop())
 
     async def close(self) -> None:
-        self._closing = True          # from here on, the pipe closing is expected
-        if self._dead is None and self._loop is not None:
-            try:
-                await asyncio.wait_for(self._request(Closed, Close()), timeout=10)
-            except (TimeoutError, EndpointError):
-                pass
-        await asyncio.to_thread(self._process.join, 5)
-        if self._process.is_alive():
-            self._process.kill()
-        self._conn.close()
+        raise NotImplementedError
 
     async def _request(self, answer: type, message: Any) -> Any:
         if self._dead is not None:
@@ -186,19 +178,12 @@ class ProcessWorker:
         return await future
 
     def _send(self, message: Any) -> None:
-        try:
-            self._conn.send(message)
-        except OSError:            # a broken pipe: the process is gone
-            self._on_eof()
+        raise NotImplementedError
 
-    def _on_eof(self) -> None:
-        if self._closing or self._dead is not None:
-            return
-        # The pipe can close a moment before the process is reaped: wait for its exit status.
-        assert self._loop is not None
-        self._loop.run_in_executor(None, self._process.join, 2).add_done_callback(
-            lambda _: self._died(f"worker process {self.index} (pid {self._process.pid}) "
-                                 f"{describe_exit(self._process.exitcode)}"))
+    def on_records(self, records: list[RequestRecord]) -> None:
+        for rec in records:
+            rec.worker = self.name
+        self._on_records(records)
 
     def _handle(self, message: Any) -> None:
         if isinstance(message, Records):
@@ -208,7 +193,7 @@ class ProcessWorker:
         elif isinstance(message, Status):
             self.progress, self.cpu_seconds = (message.phase, message.sent), message.cpu_seconds
         elif isinstance(message, Failed):
-            self._died(f"worker process {self.index} failed: {message.message}")
+            self._died(f"{self.what} failed: {message.message}")
         else:   # Ready, PhaseDone, Closed
             if isinstance(message, PhaseDone):
                 self.progress = (message.phase, message.sent)
@@ -230,7 +215,7 @@ class ProcessWorker:
         self._waiting.clear()
 
     def _lost_records(self) -> list[RequestRecord]:
-        """Rows for the arrivals the dead process had sent (reported, or due by now) but whose
+        """Rows for the arrivals the dead worker had sent (reported, or due by now) but whose
         records never came back: they were in flight when it died."""
         share = self._share
         if share is None:
@@ -249,10 +234,76 @@ class ProcessWorker:
                                 float(share.deadlines[i]), lt.prompt_length, lt.prefix_length,
                                 lt.output_length, seq=seq, t_end=now)
             rec.fail(WORKER_DIED, "WorkerDied",
-                     f"worker process {self.index} died with this request in flight")
+                     f"{self.what} died with this request in flight")
             lost.append(rec)
         self._recorded.update(r.seq for r in lost)
         return lost
+
+
+class ProcessWorker(RemoteWorker):
+    """A child process with its own event loop and client, driven over a pipe."""
+
+    def __init__(self, index: int, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
+                 max_concurrency: int | None):
+        super().__init__(index, f"process-{index}", suite, on_records)
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, self._child_conn = ctx.Pipe()
+        self._process = ctx.Process(target=worker_main, name=f"tokenflood-worker-{index}",
+                                    args=(self._child_conn, suite, endpoint, max_concurrency),
+                                    daemon=True)
+
+    @property
+    def what(self) -> str:
+        return f"worker process {self.index} (pid {self._process.pid})"
+
+    def launch(self) -> None:
+        """Start the process now, so its imports overlap the warm-up."""
+        _start_resource_tracker()
+        self._process.start()
+        self._child_conn.close()
+
+    async def start(self, factory: prompts.PromptFactory) -> None:
+        threading.Thread(target=read_pipe, name=f"tokenflood-worker-{self.index}-reader",
+                         args=(self._conn, asyncio.get_running_loop(), self._handle,
+                               self._on_eof),
+                         daemon=True).start()
+        await super().start(factory)
+
+    async def close(self) -> None:
+        self._closing = True          # from here on, the pipe closing is expected
+        if self._dead is None and self._loop is not None:
+            try:
+                await asyncio.wait_for(self._request(Closed, Close()), timeout=10)
+            except (TimeoutError, EndpointError):
+                pass
+        await asyncio.to_thread(self._process.join, 5)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
+
+    def _send(self, message: Any) -> None:
+        try:
+            self._conn.send(message)
+        except OSError:            # a broken pipe: the process is gone
+            self._on_eof()
+
+    def _on_eof(self) -> None:
+        if self._closing or self._dead is not None:
+            return
+        # The pipe can close a moment before the process is reaped: wait for its exit status.
+        assert self._loop is not None
+        self._loop.run_in_executor(None, self._process.join, 2).add_done_callback(
+            lambda _: self._died(f"worker process {self.index} (pid {self._process.pid}) "
+                                 f"{describe_exit(self._process.exitcode)}"))
+
+
+def stamped(on_records: OnRecords, worker: str) -> OnRecords:
+    """`on_records`, with each record naming the worker that sent it."""
+    def stamp(records: list[RequestRecord]) -> None:
+        for rec in records:
+            rec.worker = worker
+        on_records(records)
+    return stamp
 
 
 def describe_exit(code: int | None) -> str:
@@ -306,6 +357,12 @@ def worker_main(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: 
     # the coordinator decides how to stop, so the in-flight requests are still recorded.
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    serve(conn, suite, endpoint, max_concurrency)
+
+
+def serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: int | None) -> None:
+    """One sender on an event loop of its own, driven over `conn` (a pipe's end, or anything
+    with its send, recv and close) until it is told to close or `conn` ends."""
     try:
         loops.run(_serve(conn, suite, endpoint, max_concurrency))
     except BaseException as exc:  # report, never print a traceback into the user's terminal

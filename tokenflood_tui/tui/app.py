@@ -18,6 +18,7 @@ from ..specs import EndpointSpec, RunSuite
 from .screens.confirm import ConfirmModal
 
 if TYPE_CHECKING:
+    from ..run.cluster import ClusterTarget
     from ..run.resume import ResumePoint
     from .experiment_controller import ExperimentController
     from .run_controller import RunController
@@ -41,6 +42,7 @@ class Launch:
     title: str | None = None                 # e.g. "demo: llama.cpp + SmolLM2-135M"
     assume_yes: bool = False                 # --yes: no budget modal unless over a limit
     workers: int | None = None               # --workers; None: chosen from the rate
+    cluster: ClusterTarget | None = None     # --cluster: send from these Dask workers
     resume: ResumePoint | None = None        # `tokenflood resume`: go on with that run
     experiment: ExperimentController | None = None   # ab: built, estimated, not yet started
 
@@ -158,7 +160,7 @@ class TokenfloodApp(App[int]):
             return
         try:
             controller = RunController(self, suite, endpoint, self.results_root, self.launch.workers,
-                                       resume)
+                                       resume, self.launch.cluster)
         except TokenfloodError as exc:   # e.g. an invalid limit variable
             self.notify(str(exc), title="Cannot start", severity="error", markup=False)
             return

@@ -13,6 +13,7 @@ from pathlib import Path
 from textual.message import Message
 from textual.message_pump import MessagePump
 
+from ..run.cluster import ClusterTarget
 from ..run.coordinator import RunSnapshot
 from ..errors import TokenfloodError
 from ..redaction import Scrubber
@@ -104,17 +105,20 @@ class RunController(ThreadedController):
     """One run: started once, stopped from the UI, finished with a RunFinishedMessage."""
 
     def __init__(self, app, suite: RunSuite, endpoint: EndpointSpec, results_root: Path,
-                 workers: int | None = None, resume: ResumePoint | None = None):
+                 workers: int | None = None, resume: ResumePoint | None = None,
+                 cluster: ClusterTarget | None = None):
         self.app = app
         self.suite = suite
         self.endpoint = endpoint
-        # Requests are sent and timed in worker processes: the UI thread holding the GIL while it
-        # renders must never delay a response's timestamp.
+        # Requests are sent and timed in worker processes (or on a cluster): the UI thread
+        # holding the GIL while it renders must never delay a response's timestamp.
+        if cluster is not None:
+            workers = len(cluster.workers)
         workers = choose_workers(workers, suite.peak_rps,
                                  endpoint.resolved_client, live_view=True)
         self.run = Run(suite, endpoint, results_root, observer=self,
                        snapshot_interval_s=SNAPSHOT_INTERVAL_S, workers=max(1, workers),
-                       resume=resume)
+                       resume=resume, cluster=cluster)
         super().__init__(self.run, Scrubber.for_endpoint(endpoint))
 
     def finished_message(self) -> Message:
