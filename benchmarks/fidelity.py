@@ -5,6 +5,8 @@ process (fixed 50 ms TTFT, 5 ms per token):
   - tokenflood headless (built-in client, default workers),
   - a bare aiohttp reference loop (one session, one event loop, the same open-loop schedule),
   - tokenflood with `client: litellm`,
+  - tokenflood with two senders on a local two-worker Dask cluster (`tokenflood_cluster2`: a
+    scheduler and two `dask worker` processes on 127.0.0.1, started here, CPU counted for both),
 and reports per rate: achieved vs target rate, dispatch delay p50/p99, TTFT and e2e error against
 the server's own timestamps for the same request (matched by response id; p50/p99, ms and %),
 client CPU and the simulator's CPU. Prints a table, says the highest rate that holds (>= 99% of
@@ -16,6 +18,7 @@ fighting over a core. `--shared-cores` lets them share. A simulator near 100% of
 itself late to take requests, which no client can measure around: such rows say "server-bound".
 
     python benchmarks/fidelity.py [--rates 10 50 100 200 400 800] [--seconds 10] [--out fidelity.json]
+    python benchmarks/fidelity.py --clients tokenflood_w1 tokenflood_w2 tokenflood_cluster2   # --cluster
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 OUTPUT_TOKENS = 64
 PROMPT = " ".join(["lorem"] * 60)
 # tokenflood with its default worker count, then with --workers 1 and --workers 2
-CLIENTS = ("tokenflood", "tokenflood_w1", "tokenflood_w2", "bare_loop", "litellm")
+CLIENTS = ("tokenflood", "tokenflood_w1", "tokenflood_w2", "tokenflood_cluster2", "bare_loop",
+           "litellm")
 HOLD_SHARE, HOLD_TTFT_ERR_MS = 0.99, 2.0
 SERVER_BOUND_CPU = 0.9
 
@@ -116,9 +120,10 @@ def run_child(cmd: list[str], cwd: Path) -> float:
 
 
 def measure(client: str, base_url: str, rate: float, seconds: float,
-            folder: Path) -> tuple[list[dict], float, float]:
+            folder: Path, cluster=None) -> tuple[list[dict], float, float]:
     """Client rows (times in monotonic seconds), CPU seconds, wall seconds."""
     started = time.monotonic()
+    remote_cpu = 0.0
     if client == "bare_loop":
         out = folder / "bare.json"
         cpu = run_child([sys.executable, __file__, "--bare-loop", base_url, str(rate), str(seconds),
@@ -135,8 +140,13 @@ def measure(client: str, base_url: str, rate: float, seconds: float,
     # litellm: one worker process, so the figures are per core (the README's litellm limit)
     workers = {"litellm": ["--workers", "1"], "tokenflood_w1": ["--workers", "1"],
                "tokenflood_w2": ["--workers", "2"]}.get(client, [])
+    if client == "tokenflood_cluster2":
+        workers = ["--cluster", cluster.address]
+        remote_cpu = -sum(process_cpu_seconds(p.pid) for p in cluster.workers)
     cpu = run_child([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless", "--yes",
                      "--results-dir", str(results), *workers], folder)
+    if client == "tokenflood_cluster2":    # the senders are the Dask workers, not children
+        cpu += remote_cpu + sum(process_cpu_seconds(p.pid) for p in cluster.workers)
     run_dir = sorted(results.iterdir())[-1]
     summary = json.loads((run_dir / "summary.json").read_text())
     with open(run_dir / "requests.csv", newline="") as f:
@@ -225,7 +235,12 @@ def main() -> int:
                         help="let the simulator and the clients share every core")
     parser.add_argument("--out", type=Path, default=Path("fidelity.json"))
     args = parser.parse_args()
+    from contextlib import nullcontext
+
     from tokenflood_tui.simulator import SimulatorProcess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from dask_cluster import DaskCluster
 
     results = []
     with SimulatorProcess("--ttft-ms", "50", "--itl-ms", "5") as sim, \
@@ -233,21 +248,10 @@ def main() -> int:
         assert sim.pid is not None
         cores = "shared" if args.shared_cores else pin_simulator(sim.pid)
         print(f"cores: {cores}", flush=True)
-        for rate in args.rates:
-            for client in args.clients:
-                if client == "litellm" and rate > args.litellm_max_rate:
-                    continue
-                clear_truth(sim.port)
-                sim_cpu = process_cpu_seconds(sim.pid)
-                rows, cpu, wall = measure(client, sim.base_url, rate, args.seconds, Path(tmp))
-                sim_cpu = process_cpu_seconds(sim.pid) - sim_cpu
-                row = figures(client, rows, truth_by_id(sim.port), rate, args.seconds, cpu, wall,
-                              sim_cpu)
-                results.append(row)
-                print(f"{rate:6g} req/s {client:>13}: achieved {row['achieved_share']:6.1%}, dispatch p99 "
-                      f"{row['dispatch_p99_ms']:7.2f} ms, TTFT err p50 {row['ttft_err_p50_ms']:6.2f} "
-                      f"p99 {row['ttft_err_p99_ms']:7.2f} ms, CPU {row['client_cpu_pct']:4.0f}%, "
-                      f"simulator {row['sim_cpu_pct']:4.0f}%", flush=True)
+        # started after the pinning, so its workers run on the clients' cores
+        with (DaskCluster(2) if "tokenflood_cluster2" in args.clients else nullcontext()) \
+                as cluster:
+            run_all(args, sim, Path(tmp), cluster, results)
     print()
     print(f"cores: {cores}")
     print(table(results))
@@ -256,6 +260,24 @@ def main() -> int:
     args.out.write_text(json.dumps({"cores": cores, "results": results}, indent=2))
     print(f"\nwritten: {args.out}")
     return 0
+
+
+def run_all(args: argparse.Namespace, sim, tmp: Path, cluster, results: list[dict]) -> None:
+    for rate in args.rates:
+        for client in args.clients:
+            if client == "litellm" and rate > args.litellm_max_rate:
+                continue
+            clear_truth(sim.port)
+            sim_cpu = process_cpu_seconds(sim.pid)
+            rows, cpu, wall = measure(client, sim.base_url, rate, args.seconds, tmp, cluster)
+            sim_cpu = process_cpu_seconds(sim.pid) - sim_cpu
+            row = figures(client, rows, truth_by_id(sim.port), rate, args.seconds, cpu, wall,
+                          sim_cpu)
+            results.append(row)
+            print(f"{rate:6g} req/s {client:>19}: achieved {row['achieved_share']:6.1%}, dispatch "
+                  f"p99 {row['dispatch_p99_ms']:7.2f} ms, TTFT err p50 {row['ttft_err_p50_ms']:6.2f} "
+                  f"p99 {row['ttft_err_p99_ms']:7.2f} ms, CPU {row['client_cpu_pct']:4.0f}%, "
+                  f"simulator {row['sim_cpu_pct']:4.0f}%", flush=True)
 
 
 def holds(row: dict) -> bool:
@@ -272,7 +294,7 @@ def holding(results: list[dict]) -> str:
             if not holds(row):
                 break
             best = row["target_rps"]
-        lines.append(f"  {client:>13}: {f'{best:g} req/s' if best else 'none'}")
+        lines.append(f"  {client:>19}: {f'{best:g} req/s' if best else 'none'}")
     bound = sorted({r["target_rps"] for r in results if r["server_bound"]})
     if bound:
         lines.append(f"  server-bound (simulator >= {SERVER_BOUND_CPU:.0%} of its core) at: "

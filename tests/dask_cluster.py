@@ -36,8 +36,11 @@ class DaskCluster:
         self.workers: list[subprocess.Popen] = []
 
     def __enter__(self) -> DaskCluster:
+        # should a test process die without stopping them: the scheduler ends after 10 idle
+        # minutes, and the workers 30 s after losing it
         self.scheduler = self._start("scheduler", [DASK, "scheduler", "--host", "127.0.0.1",
-                                                   "--port", str(self.port), "--no-dashboard"])
+                                                   "--port", str(self.port), "--no-dashboard",
+                                                   "--idle-timeout", "600s"])
         for i in range(self.count):
             self.add_worker(f"w{i}")
         self.wait_for_workers(self.count)
@@ -46,7 +49,7 @@ class DaskCluster:
     def add_worker(self, name: str) -> subprocess.Popen:
         proc = self._start(name, [DASK, "worker", self.address, "--host", "127.0.0.1",
                                   "--no-nanny", "--nthreads", "1", "--no-dashboard",
-                                  "--name", name])
+                                  "--death-timeout", "30", "--name", name])
         self.workers.append(proc)
         return proc
 

@@ -4,6 +4,7 @@ a killed worker loses no row, and every cluster mistake gets a clear message."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import csv
 import itertools
@@ -16,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
+from tokenflood_tui.tui.app import Launch, TokenfloodApp
 
 from dask_cluster import DaskCluster, free_port
-from helpers import TOKENFLOOD, run_tokenflood, write
+from helpers import TOKENFLOOD, run_tokenflood, screen_lines, write
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +94,14 @@ def test_two_cluster_senders_hold_the_rate_and_name_themselves_in_every_row(tmp_
     assert max(abs(b[0] - a[0] - 1 / 40) for a, b in itertools.pairwise(phase2)) < 1e-6
     assert all(a[1] != b[1] for a, b in itertools.pairwise(phase2))
 
+    # summary.md and the results view say where it was sent from
+    md = (done.folder() / "summary.md").read_text()
+    assert f"## Workers (Dask cluster {cluster.address})" in md
+    for w in info["workers"]:
+        assert f"| {w['worker']} | {w['address']} | " in md
+    head = asyncio.run(results_head(done.folder()))
+    assert f"sent from Dask {cluster.address}: {names[0]} (clock ± " in head
+
     # TTFT agrees with a local run's (one worker process) against the same simulator
     local = tmp_path / "local"
     local.mkdir()
@@ -104,6 +114,13 @@ def test_two_cluster_senders_hold_the_rate_and_name_themselves_in_every_row(tmp_
         assert abs(ours["e2e_ms"]["p50"] - theirs["e2e_ms"]["p50"]) < 5.0, (ours, theirs)
         assert ours["ttft_ms"]["p50"] == pytest.approx(50.0, abs=10.0)
     assert "worker" in rows(alone.folder())[0] and rows(alone.folder())[0]["worker"] == "process-0"
+
+
+async def results_head(folder: Path) -> str:
+    app = TokenfloodApp(Launch("results", results_root=folder.parent, results_dir=folder))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause(0.5)
+        return "\n".join(screen_lines(app)[:8])
 
 
 def test_a_killed_worker_loses_no_row(tmp_path, sim):

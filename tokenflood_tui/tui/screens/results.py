@@ -146,6 +146,8 @@ class LoadTestResultsScreen(ResultsScreen):
             head.insert(2, f"⚠ {report.saturation_line(s)}")
         if s.search is not None:    # a capacity search: its answer first of all
             head.insert(1, f"answer: {s.search.answer}")
+        if s.cluster is not None:
+            head.append(report.cluster_line(s.cluster))
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
