@@ -171,3 +171,37 @@ def test_cached_tokens_up_to_the_prefix_and_template_are_not_warned():
     # the prefix in 16-token blocks plus the chat template's leading tokens: as intended
     assert phase_warnings(cached_phase(cached=208).stats(now=1.0), template_tokens=12) == []
     assert phase_warnings(cached_phase(cached=0, prefix=0).stats(now=1.0)) == []
+
+
+def test_a_finished_phase_names_the_worker_that_fell_behind():
+    # two workers; w1's requests left 30 ms late and its core was busy, w0's on time
+    acc = PhaseAccumulator(1, 10.0, 10.0, 100, [50, 99])
+    acc.per_worker = True
+    acc.t_start = 100.0
+    for i in range(100):
+        rec = record(i, ttft_s=0.05, e2e_s=0.2)
+        rec.worker = f"w{i % 2}@host-{'ab'[i % 2]}"
+        rec.t_launch = rec.t_sched + (0.030 if i % 2 else 0.001)
+        acc.add(rec)
+    live = acc.stats()
+    assert live.workers == []                       # per worker only once the phase is done
+    acc.worker_cpu = {"w0@host-a": 0.2, "w1@host-b": 0.95}
+    acc.client_cpu = 0.95
+    acc.t_done = 110.5
+    st = acc.stats()
+    assert st.client_bound
+    assert [(w.worker, w.sent, w.bound) for w in st.workers] == [("w0@host-a", 50, False),
+                                                                ("w1@host-b", 50, True)]
+    w0, w1 = st.workers
+    assert w0.launch_delay_p99_ms == pytest.approx(1.0) and w0.cpu == 0.2
+    assert w1.reason() == "requests left up to 30 ms late (p99), CPU 95% of a core"
+    assert sum(w.sent for w in st.workers) == st.sent
+
+
+def test_one_worker_without_the_engine_asking_keeps_no_per_worker_figures():
+    acc = PhaseAccumulator(1, 10.0, 1.0, 10, [50])
+    acc.t_start = 100.0
+    for i in range(10):
+        acc.add(record(i, 0.05, 0.2))
+    acc.t_done = 101.5
+    assert acc.stats().workers == []
