@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: floa
                           env=full_env, capture_output=True, text=True, timeout=timeout,
                           input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
     return Completed(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def free_port() -> int:
+    """A port nothing listens on (now) on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write(path: Path, text: str) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import pytest
 
@@ -17,7 +16,7 @@ from tokenflood_tui.run.plan import LoadTestPlanner
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
+from helpers import free_port, run_tokenflood, write
 
 SEED = 7
 ROUNDS = 2
@@ -120,12 +119,6 @@ def test_the_budget_counts_every_variant(tmp_path):
     assert f"output tokens  {2 * one.output_tokens:,}" in done.stderr
     assert "exceed TOKENFLOOD_MAX_OUTPUT_TOKENS" in done.stderr
     assert not done.results.exists() or not any(done.results.iterdir())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_what_cannot_run_says_why(tmp_path):

@@ -19,8 +19,8 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 
-from dask_cluster import DaskCluster, free_port
-from helpers import TOKENFLOOD, run_tokenflood, screen_lines, write
+from dask_cluster import DaskCluster
+from helpers import TOKENFLOOD, free_port, run_tokenflood, screen_lines, write
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,10 @@ from tokenflood_tui.records import RequestRecord
 from tokenflood_tui.workspace import SAMPLES_DIR
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 
-from helpers import TOKENFLOOD, write
+from helpers import TOKENFLOOD, free_port, write
 from providers import AzureServer, BedrockServer, Faults, SageMakerServer
 from providers.aws import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-from providers.llmock import LlmockProcess, free_port
+from providers.llmock import LlmockProcess
 
 RATE, SECONDS, PROMPT, OUTPUT = 8, 1.5, 60, 12
 SENT = int(RATE * SECONDS)
