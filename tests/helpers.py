@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def journal_has(cwd: Path, text: str) -> bool:
+    """Whether the journal.jsonl of the run under cwd/results has `text` yet (a folder exists a
+    moment before its journal does)."""
+    journal = next((cwd / "results").glob("*/journal.jsonl"), None)
+    return journal is not None and text in journal.read_text()
+
+
+def wait_for_journal(cwd: Path, text: str, timeout: float = 120) -> None:
+    """Until the run's journal has `text`: a test thread follows the run this way."""
+    deadline = time.monotonic() + timeout
+    while not journal_has(cwd, text):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the journal never had {text!r}")
+        time.sleep(0.02)
 
 
 def write(path: Path, text: str) -> Path:

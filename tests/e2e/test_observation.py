@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import re
 import threading
-import time
 from datetime import datetime
 
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
+from helpers import run_tokenflood, wait_for_journal, write
 from proxies import TcpProxy
 
 INTERVAL_S = 6.0
@@ -43,15 +42,6 @@ load_type: {{prompt_length: 64, output_length: 4}}
 
 def utc(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def wait_for_journal(tmp_path, text: str) -> None:
-    """Until the run's journal.jsonl has `text` (a test thread follows the run this way)."""
-    while True:
-        folder = next((tmp_path / "results").glob("*"), None)
-        if folder is not None and text in (folder / "journal.jsonl").read_text():
-            return
-        time.sleep(0.05)
 
 
 def test_polls_start_on_their_slots_and_an_outage_is_one_poll_of_failures(tmp_path, sim, tokenflood):

@@ -16,7 +16,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, run_tokenflood, write
+from helpers import TOKENFLOOD, journal_has, run_tokenflood, wait_for_journal, write
 from proxies import TcpProxy
 
 INTERVAL_S = 6.0       # over the client's 4 s idle limit: each poll opens new connections
@@ -56,21 +56,14 @@ def figures(dist: dict) -> str:
     return "/".join("-" if dist[k] is None else f"{dist[k]:.1f}" for k in ("p50", "p90", "p99"))
 
 
-def journal_has(tmp_path, text: str) -> bool:
-    journal = next((tmp_path / "results").glob("*/journal.jsonl"), None)
-    return journal is not None and text in journal.read_text()
-
-
 def test_one_line_per_poll_with_its_figures_and_no_progress_lines(tmp_path, sim, tokenflood):
     proxy = TcpProxy(sim.port)
     observation(tmp_path, f"http://127.0.0.1:{proxy.port}/v1", polls=3)
 
     def outage() -> None:           # the server is away for the second poll only
-        while not journal_has(tmp_path, '"event":"phase_finished","phase":1,'):
-            time.sleep(0.05)
+        wait_for_journal(tmp_path, '"event":"phase_finished","phase":1,')
         proxy.down = True
-        while not journal_has(tmp_path, '"event":"phase_finished","phase":2,'):
-            time.sleep(0.05)
+        wait_for_journal(tmp_path, '"event":"phase_finished","phase":2,')
         proxy.down = False
 
     threading.Thread(target=outage, daemon=True).start()

@@ -16,7 +16,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, run_tokenflood, write
+from helpers import TOKENFLOOD, run_tokenflood, wait_for_journal, write
 from proxies import TcpProxy
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -46,11 +46,6 @@ def kill_when(proc: subprocess.Popen, tmp_path, text: str, timeout: float = 60) 
         time.sleep(0.02)
     proc.kill()
     raise AssertionError(f"{text!r} never reached the journal")
-
-
-def wait_journal(tmp_path, text: str) -> None:
-    while not any(text in j.read_text() for j in (tmp_path / "results").glob("*/journal.jsonl")):
-        time.sleep(0.02)
 
 
 def rows(folder) -> list[dict]:
@@ -115,9 +110,9 @@ load_type: {{prompt_length: 64, output_length: 4}}
           f"provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:{proxy.port}/v1\n")
 
     def outage() -> None:
-        wait_journal(tmp_path, '"event":"run_started"')     # before poll 1's slot
+        wait_for_journal(tmp_path, '"event":"run_started"')     # before poll 1's slot
         proxy.down = True
-        wait_journal(tmp_path, '"event":"phase_finished","phase":1,')
+        wait_for_journal(tmp_path, '"event":"phase_finished","phase":1,')
         proxy.down = False
 
     threading.Thread(target=outage, daemon=True).start()

@@ -104,9 +104,10 @@ async def test_the_compare_screen_at_80x24(saved, runs):
         assert lines[2] == f" B = {runs.slow.name}"
         head = "\n".join(lines[:10])
         counts = c.verdicts(1)
-        assert f"B vs A: slower in {counts['slower']}, no clear difference in " \
-               f"{counts['no clear difference']}, too few samples in " \
-               f"{counts['too few samples']} of 24" in " ".join(head.split())
+        # the TPOT and ITL cells of two simulators that decode alike may land "faster" too
+        said = ", ".join(f"{verdict} in {counts[verdict]}" for verdict in (
+            "faster", "slower", "no clear difference", "too few samples") if counts.get(verdict))
+        assert counts["slower"] >= 8 and f"B vs A: {said} of 24" in " ".join(head.split())
         assert squash(f"written to {saved}/ (md, json, txt, html)") in squash(head)
         assert "1 warning (3: in full):" in head and "⚠ endpoints differ (" in head
         # TTFT: the table, every value and verdict; the chart is left out below 32 rows
