@@ -36,7 +36,7 @@ from ..clients.base import preflight
 from ..errors import ConfigError, EndpointError, TokenfloodError
 from ..records import RequestRecord
 from ..specs import EndpointSpec, RunSuite
-from ..summary import ClusterInfo, ClusterWorkerInfo
+from ..summary import ClusterWorkerInfo
 from .messages import Closed, Close, Records
 from .sender import PhaseShare
 from .workers import OnRecords, RemoteWorker, serve
@@ -160,7 +160,7 @@ async def connect(address: str) -> Any:
                             "address, e.g. tcp://10.0.0.5:8786)") from None
 
 
-async def choose_workers(client: Any, address: str, senders: int | None,
+async def pick_workers(client: Any, address: str, senders: int | None,
                          endpoint: EndpointSpec) -> ClusterTarget:
     """The Dask workers a run sends from, one sender each (all of them unless `senders` says
     how many); ConfigError when there are too few, or one lacks tokenflood or the endpoint's
@@ -202,7 +202,7 @@ async def probe(address: str, senders: int | None, endpoint: EndpointSpec) -> Cl
     connects again from its own event loop)."""
     client = await connect(address)
     try:
-        return await choose_workers(client, address, senders, endpoint)
+        return await pick_workers(client, address, senders, endpoint)
     finally:
         await client.close()
 
@@ -361,7 +361,3 @@ def _shift(rec: RequestRecord, d: float) -> None:
         rec.t_first += d
     if rec.t_end is not None:
         rec.t_end += d
-
-
-def cluster_info(target: ClusterTarget, workers: list[ClusterWorker]) -> ClusterInfo:
-    return ClusterInfo(scheduler=target.scheduler, workers=[w.info() for w in workers])
