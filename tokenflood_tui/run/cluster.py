@@ -161,7 +161,7 @@ async def connect(address: str) -> Any:
 
 
 async def pick_workers(client: Any, address: str, senders: int | None,
-                         endpoint: EndpointSpec) -> ClusterTarget:
+                       endpoint: EndpointSpec) -> ClusterTarget:
     """The Dask workers a run sends from, one sender each (all of them unless `senders` says
     how many); ConfigError when there are too few, or one lacks tokenflood or the endpoint's
     env vars."""
