@@ -101,3 +101,14 @@ def other_than_lateness(warnings: list[str]) -> list[str]:
         if late is None or int(late.group(1)) >= 200:
             out.append(warning)
     return out
+
+
+async def until(pilot, check, what: str, timeout: float = 60.0) -> list[str]:
+    """The screen (as lines) once `check(lines)` holds."""
+    lines: list[str] = []
+    for _ in range(int(timeout / 0.1)):
+        lines = screen_lines(pilot.app)
+        if check(lines):
+            return lines
+        await pilot.pause(0.1)
+    raise AssertionError(f"{what} never appeared:\n" + "\n".join(lines))

@@ -15,21 +15,11 @@ from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.run import RunScreen
 
 from dask_cluster import DaskCluster
-from helpers import screen_lines
+from helpers import until
 
 SUITE = parse_run_suite("name: tuicluster\nrequests_per_second_rates: [10, 20]\n"
                         "test_length_in_seconds: 3\narrival: constant\n"
                         "load_types: [{prompt_length: 64, output_length: 8}]\n")
-
-
-async def until(pilot, check, what: str, timeout: float = 60.0) -> list[str]:
-    lines: list[str] = []
-    for _ in range(int(timeout / 0.1)):
-        lines = screen_lines(pilot.app)
-        if check(lines):
-            return lines
-        await pilot.pause(0.1)
-    raise AssertionError(f"{what} never appeared:\n" + "\n".join(lines))
 
 
 async def test_the_live_view_follows_a_cluster_run_to_its_results(tmp_path: Path):

@@ -22,7 +22,7 @@ from tokenflood_tui.tui.experiment_controller import ExperimentController
 from tokenflood_tui.tui.screens.budget import BudgetModal
 from tokenflood_tui.tui.screens.experiment import ExperimentScreen
 
-from helpers import screen_lines
+from helpers import screen_lines, until
 
 SIZES = [(80, 24), (120, 40)]
 SUITE = """\
@@ -57,17 +57,6 @@ def experiment_app(root: Path, urls: tuple[str, ...], rates: str = "[10, 20]",
     app = TokenfloodApp(Launch("ab", results_root=root, suite=suite, endpoint=vs[0].endpoint,
                                assume_yes=assume_yes, experiment=controller))
     return app, controller
-
-
-async def until(pilot, check, what: str, timeout: float = 60.0) -> list[str]:
-    """The screen (as lines) once `check(lines)` holds."""
-    lines: list[str] = []
-    for _ in range(int(timeout / 0.1)):
-        lines = screen_lines(pilot.app)
-        if check(lines):
-            return lines
-        await pilot.pause(0.1)
-    raise AssertionError(f"{what} never appeared:\n" + "\n".join(lines))
 
 
 def find(lines: list[str], text: str) -> int:
