@@ -442,9 +442,10 @@ async def test_advanced_keys_round_trip_and_open_expanded(tmp_path):
     assert suite.slo.ttft_ms == 500 and suite.slo.e2e_ms == 4000 and suite.slo.tpot_ms is None
 
 
-async def test_saving_a_suite_keeps_its_thresholds(tmp_path):
+async def test_saving_a_suite_keeps_the_keys_the_form_has_no_field_for(tmp_path):
     path = tmp_path / "run.yml"
-    path.write_text(RUN_YML + "thresholds:\n- ttft_ms.p99 < 500\n- error_rate < 0.01\n")
+    path.write_text(RUN_YML + "thresholds:\n- ttft_ms.p99 < 500\n- error_rate < 0.01\n"
+                    "reuse_prompts: true\n")
     async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
         await set_field(pilot, app, "#f-test_length_in_seconds", "30")
         await save(pilot, app)
@@ -452,6 +453,7 @@ async def test_saving_a_suite_keeps_its_thresholds(tmp_path):
     suite = load_run_suite(path)
     assert suite.test_length_in_seconds == 30
     assert suite.thresholds == ["ttft_ms.p99 < 500", "error_rate < 0.01"]
+    assert suite.reuse_prompts is True       # was dropped by saving before
 
 
 async def test_broken_suite_opens_with_rows_filled_and_errors_shown(tmp_path):

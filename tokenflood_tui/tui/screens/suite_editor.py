@@ -29,6 +29,8 @@ ADVANCED_KEYS = ("arrival", "seed", "max_concurrency", "warmup_requests",
 NUMBER_KEYS = ("seed", "max_concurrency", "warmup_requests", "request_timeout_seconds",
                "error_limit")
 SLO_KEYS = ("ttft_ms", "tpot_ms", "e2e_ms")
+FORM_KEYS = {"name", "requests_per_second_rates", "test_length_in_seconds", "load_types",
+             "percentiles", "arrival", "slo", *NUMBER_KEYS}     # the keys the form edits
 PLACEHOLDERS = {  # the model's defaults, so an empty field says what it means
     "seed": "0", "max_concurrency": "none: pure open loop", "warmup_requests": "2",
     "request_timeout_seconds": "120", "error_limit": "0.3", "ttft_ms": "none",
@@ -159,8 +161,11 @@ class SuiteEditor(SpecEditorScreen):
             data[key] = number_or_text(self._value(key))
         slo = without_absent({key: number_or_text(self._value(f"slo-{key}")) for key in SLO_KEYS})
         data["slo"] = slo or ABSENT
-        # the form has no field for thresholds: saving keeps the file's, as written
-        data["thresholds"] = self.raw.get("thresholds", ABSENT)
+        # a suite's keys the form has no field for (thresholds, reuse_prompts, ...): kept as
+        # written; a key no suite has (a typo the file was opened with) is not
+        for key, value in self.raw.items():
+            if key not in FORM_KEYS and key in LoadTestSuite.model_fields:
+                data[key] = value
         return without_absent(data)
 
     def widgets_for_error(self, loc: tuple, message: str) -> Iterable[Widget]:
