@@ -16,6 +16,8 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 
+from helpers import screen_lines
+
 SUITE = """\
 name: pilot
 requests_per_second_rates: [5, 10]
@@ -57,8 +59,11 @@ async def test_budget_modal_confirm_runs_to_completion(tmp_path, sim_process):
         assert "requests       23 " in text and "self-hosted" in text
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert "s Stop run" in screen_lines(app)[-1]            # the footer, while it runs
         await wait_until(pilot, lambda: app.run_controller.finished)
         await pilot.pause(0.3)
+        footer = screen_lines(app)[-1]
+        assert "Stop run" not in footer and "r Results" in footer   # nothing left to stop
         table = app.screen.query_one("#phases", DataTable)
         assert table.get_cell("1", "sent") == "8/8" and table.get_cell("2", "sent") == "15/15"
         assert table.get_cell("2", "failed") == "0"

@@ -270,11 +270,6 @@ class ExperimentScreen(LiveRunScreen):
 
     # ------------------------------------------------------------------ actions
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "stop_run" and not self.controller.running:
-            return False            # nothing to stop: not in the footer either
-        return super().check_action(action, parameters)
-
     def action_open_results(self) -> None:   # no single results folder to open here
         self.notify(f"Each variant's results folder is under {self.controller.experiment.folder}",
                     markup=False)

@@ -68,11 +68,17 @@ class LiveRunScreen(PanelScreen):
     def _log_stop(self, status: str, message: str | None) -> None:
         raise NotImplementedError
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop_run" and self.controller.finished:
+            return False            # nothing to stop any more: not in the footer either
+        return super().check_action(action, parameters)
+
     def run_ended(self, message: RunFinishedMessage, kind: str,
                   title: str = "Run finished") -> RunSummary | None:
         """What every live view does when its run has ended: the exit code; an error logged and
         shown; or a stop not logged yet, and where the results are. The summary, or None."""
         self.app.exit_code = message.exit_code
+        self.refresh_bindings()          # "s Stop run" leaves the footer
         if message.error:
             self._log("error", message.error)
             self.notify(message.error, title="Run failed", severity="error", markup=False,
