@@ -8,13 +8,12 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import budget, report, stop_signals
 from .errors import BudgetRefused
 from .poll_feed import PollEvent, PollFeed, hms_utc
 from .redaction import Scrubber
-from .run.cluster import ClusterTarget
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
@@ -22,6 +21,9 @@ from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
 from .summary import Distribution, pkey
+
+if TYPE_CHECKING:
+    from .run.cluster import ClusterTarget
 
 ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
 # An observation's poll line counts its failures by kind: one error line a poll says what they are.

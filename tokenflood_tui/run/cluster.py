@@ -142,10 +142,12 @@ def worker_check(endpoint: EndpointSpec) -> tuple[str, str, int, str | None]:
 
 @dataclass(frozen=True, slots=True)
 class ClusterTarget:
-    """Where a run's senders go: the scheduler, and the Dask workers chosen (address, name)."""
+    """Where a run's senders go: the scheduler, the Dask workers chosen (address, name), and
+    each one's host and pid (by address), as they answered the check."""
 
     scheduler: str
     workers: list[tuple[str, str]]
+    hosts: dict[str, tuple[str, int]]
 
 
 async def connect(address: str) -> Any:
@@ -181,12 +183,13 @@ async def pick_workers(client: Any, address: str, senders: int | None,
     chosen = workers[:senders or len(workers)]
     answers = await client.run(worker_check, endpoint, workers=[a for a, _ in chosen],
                                on_error="return")
+    hosts = {}
     for addr, name in chosen:
         answer = answers.get(addr)
         if isinstance(answer, BaseException):
             raise ConfigError(f"Dask worker {name} ({addr}) cannot run tokenflood: {answer!r}; "
                               f"install it there ({INSTALL})")
-        version, host, _, problem = answer
+        version, host, pid, problem = answer
         if version != __version__:
             raise ConfigError(f"Dask worker {name} on {host} has tokenflood {version}, this is "
                               f"{__version__}: install the same version on every worker")
@@ -194,7 +197,8 @@ async def pick_workers(client: Any, address: str, senders: int | None,
             raise ConfigError(f"Dask worker {name} on {host}: {problem} (on that host: a sender "
                               "reads secrets from its own environment; they never travel over "
                               "the cluster)")
-    return ClusterTarget(address, chosen)
+        hosts[addr] = (host, pid)
+    return ClusterTarget(address, chosen, hosts)
 
 
 async def probe(address: str, senders: int | None, endpoint: EndpointSpec) -> ClusterTarget:
@@ -224,14 +228,13 @@ class ClusterWorker(RemoteWorker):
     """A sender on a Dask worker, driven by actor calls: the same messages as a local worker
     process, sent in order by one task and collected in batches by another."""
 
-    def __init__(self, index: int, client: Any, address: str, dask_name: str, suite: RunSuite,
-                 endpoint: EndpointSpec, on_records: OnRecords, max_concurrency: int | None):
-        super().__init__(index, dask_name, suite, on_records)
+    def __init__(self, index: int, client: Any, address: str, dask_name: str, host: str, pid: int,
+                 suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
+                 max_concurrency: int | None):
+        super().__init__(index, f"{dask_name}@{host}", suite, on_records)
         self.client = client
         self.address = address
-        self.dask_name = dask_name
-        self.host = ""
-        self.pid = 0
+        self.pid = pid
         self.endpoint = endpoint
         self.max_concurrency = max_concurrency
         self.clock: Clock | None = None
@@ -248,15 +251,12 @@ class ClusterWorker(RemoteWorker):
     async def start(self, factory: prompts.PromptFactory) -> None:
         self._loop = asyncio.get_running_loop()
         try:
-            _, self.host, self.pid, _ = (await self.client.run(
-                worker_check, self.endpoint, workers=[self.address]))[self.address]
-            self.name = f"{self.dask_name}@{self.host}"
             future = self.client.submit(SenderActor, self.suite, self.endpoint,
                                         self.max_concurrency, actor=True, pure=False,
                                         workers=[self.address], allow_other_workers=False)
             self._actor = await asyncio.wait_for(future, CALL_TIMEOUT_S)
             await self._measure_clock()
-        except (OSError, TimeoutError, KeyError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise EndpointError(f"{self.what} could not start a sender: {exc!r}") from None
         self.first_clock = self.clock
         self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._collect())]

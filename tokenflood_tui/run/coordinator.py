@@ -225,12 +225,12 @@ class Coordinator:
     async def _cluster_workers(self, target: ClusterTarget) -> list[LocalWorker | RemoteWorker]:
         from . import cluster
         self._dask = await cluster.connect(target.scheduler)
-        chosen = (await cluster.pick_workers(self._dask, target.scheduler, len(target.workers),
-                                             self.endpoint)).workers
-        limits = split_concurrency(self.suite.max_concurrency, len(chosen))
-        return [cluster.ClusterWorker(i, self._dask, address, name, self.suite, self.endpoint,
-                                      self._on_records, limits[i])
-                for i, (address, name) in enumerate(chosen)]
+        chosen = await cluster.pick_workers(self._dask, target.scheduler, len(target.workers),
+                                            self.endpoint)
+        limits = split_concurrency(self.suite.max_concurrency, len(chosen.workers))
+        return [cluster.ClusterWorker(i, self._dask, address, name, *chosen.hosts[address],
+                                      self.suite, self.endpoint, self._on_records, limits[i])
+                for i, (address, name) in enumerate(chosen.workers)]
 
     @property
     def cluster_workers(self) -> list[ClusterWorker]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ..run.cluster import ClusterTarget
 from ..run.coordinator import RunSnapshot
 from ..errors import TokenfloodError
 from ..redaction import Scrubber
@@ -22,6 +21,9 @@ from ..run.runner import Run
 from ..specs import EndpointSpec, RunSuite
 from ..run.workers import choose_workers
 from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+
+if TYPE_CHECKING:
+    from ..run.cluster import ClusterTarget
 
 SNAPSHOT_INTERVAL_S = 0.25
 # Log lines kept for a screen that attaches later: a days-long observation logs every failure,

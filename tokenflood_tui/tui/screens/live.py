@@ -78,7 +78,6 @@ class LiveRunScreen(PanelScreen):
         """What every live view does when its run has ended: the exit code; an error logged and
         shown; or a stop not logged yet, and where the results are. The summary, or None."""
         self.app.exit_code = message.exit_code
-        self.refresh_bindings()          # "s Stop run" leaves the footer
         if message.error:
             self._log("error", message.error)
             self.notify(message.error, title="Run failed", severity="error", markup=False,
