@@ -7,33 +7,29 @@ import threading
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
-    """An HTTP request's head and its Content-Length of body: the client may send them in
-    separate segments (a busy machine does), and `hold` must see the body to pick by it."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = await reader.read(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """One HTTP request: its head and its Content-Length of body, and no byte of the next request
+    on a kept-alive connection. The client may send head and body in separate segments (a busy
+    machine does), and `hold` must see the body to pick by it. b"" when the client closed."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as e:
+        return e.partial
     length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                    if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        body += chunk
-        data += chunk
-    return data
+    try:
+        return head + await reader.readexactly(length)
+    except asyncio.IncompleteReadError as e:
+        return head + e.partial
 
 
 class TcpProxy:
     """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
-    picks by their head and body (at most `limit`) are held unanswered, and while `down` is set
-    every connection is accepted and closed at once (a server that is down behind a balancer);
-    setting it also cuts the connections already open."""
+    picks by their head and body (at most `limit`) are held unanswered — each request is picked
+    on its own, also the later ones on a kept-alive connection; and while `down` is set every
+    connection is accepted and closed at once (a server that is down behind a balancer); setting
+    it also cuts the connections open and not held."""
 
-    def __init__(self, upstream_port: int, hold=lambda first: False, limit: int = 1_000_000):
+    def __init__(self, upstream_port: int, hold=lambda request: False, limit: int = 1_000_000):
         self.upstream_port = upstream_port
         self.hold = hold
         self.limit = limit
@@ -76,19 +72,31 @@ class TcpProxy:
                 self.dropped += 1
                 writer.close()
                 return
-            first = await read_request(reader)
-            if self.held < self.limit and self.hold(first):
-                self.held += 1
-                await asyncio.sleep(3600)          # accepted, read, never answered
-                return
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-            up_writer.write(first)
+            upstream: asyncio.Task | None = None
+            up_writer = None
             self._open.add(writer)
             try:
-                await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+                while request := await read_request(reader):
+                    if self.held < self.limit and self.hold(request):
+                        self.held += 1
+                        self._open.discard(writer)
+                        await asyncio.sleep(3600)          # accepted, read, never answered
+                        return
+                    if up_writer is None:
+                        up_reader, up_writer = await asyncio.open_connection(
+                            "127.0.0.1", self.upstream_port)
+                        upstream = asyncio.create_task(pipe(up_reader, writer))
+                    up_writer.write(request)
+                    await up_writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
             finally:
                 self._open.discard(writer)
-                up_writer.close()
+                if up_writer is not None:
+                    up_writer.close()
+                if upstream is not None:
+                    upstream.cancel()
+                writer.close()
 
         async def start():
             self.server = await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -412,7 +412,7 @@ def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(t
 
 
 def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
-    proxy = TcpProxy(sim.port, lambda first: first.startswith(b"POST /tokenize"))
+    proxy = TcpProxy(sim.port, lambda request: request.startswith(b"POST /tokenize"))
     try:
         files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
@@ -437,7 +437,7 @@ def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
 def test_one_stalled_request_before_the_load_is_retried_not_fatal(tmp_path, sim, what, marker):
     """A stall is not a dead endpoint: one timed-out warm-up or calibration request is tried
     again; two in a row are reported (the black-hole test above)."""
-    proxy = TcpProxy(sim.port, lambda first: marker in first, limit=1)
+    proxy = TcpProxy(sim.port, lambda request: marker in request, limit=1)
     try:
         files(tmp_path, f"http://127.0.0.1:{proxy.port}/v1",
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")

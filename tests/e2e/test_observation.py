@@ -111,7 +111,7 @@ def test_polls_start_on_their_slots_and_an_outage_is_one_poll_of_failures(tmp_pa
 def test_a_slot_that_passes_while_the_previous_poll_drains_is_missed(tmp_path, sim):
     # Poll 1's three requests get no answer until their 9 s timeout: it drains after poll 2's
     # window (its slot + 2 s) has ended, so poll 2 is missed and poll 3 goes ahead on its slot.
-    proxy = TcpProxy(sim.port, hold=lambda first: b'"max_tokens":5,' in first, limit=3)
+    proxy = TcpProxy(sim.port, hold=lambda request: b'"max_tokens":5,' in request, limit=3)
     observation(tmp_path, f"http://127.0.0.1:{proxy.port}/v1", "request_timeout_seconds: 9\n")
     write(tmp_path / "obs.yml", (tmp_path / "obs.yml").read_text()
           .replace(f"duration_hours: {POLLS * INTERVAL_S / 3600}",
@@ -126,7 +126,7 @@ def test_a_slot_that_passes_while_the_previous_poll_drains_is_missed(tmp_path, s
     s = done.summary()
     polls = s["polls"]
     assert [p["phase"] for p in polls] == [1, 2, 3] and proxy.held == 3
-    assert [e["status"] for e in polls[0]["errors"]] == ["timeout"]
+    assert [e["status"] for e in polls[0]["errors"]] == ["timeout"], done.stderr
     assert polls[1]["sent"] == 0 and "its slot passed" in polls[1]["missed"]
     assert polls[2]["missed"] is None and polls[2]["ok"] == 3
     assert re.search(r"warning: poll 2/3 \d\d:\d\d:\d\d UTC missed: its slot passed", done.stderr)

@@ -137,7 +137,7 @@ def test_a_run_aborted_by_the_error_limit_resumes_once_the_server_is_back(tmp_pa
 
 def test_a_run_killed_in_warm_up_resumes_from_phase_1(tmp_path, sim):
     # the server takes the connection and never answers the warm-up: the run never starts
-    proxy = TcpProxy(sim.port, hold=lambda first: True)
+    proxy = TcpProxy(sim.port, hold=lambda request: True)
     try:
         three_phases(tmp_path, f"http://127.0.0.1:{proxy.port}/v1")
         proc = start(tmp_path, "run", "run.yml", "endpoint.yml", "--workers", "0")
@@ -149,7 +149,7 @@ def test_a_run_killed_in_warm_up_resumes_from_phase_1(tmp_path, sim):
         folder = the_folder(tmp_path)
         assert (folder / "journal.jsonl").read_text() == "" and len(rows(folder)) == 0
 
-        proxy.hold = lambda first: False
+        proxy.hold = lambda request: False
         done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", "0",
                               cwd=tmp_path)
         assert done.code == 0, done.stderr
