@@ -57,19 +57,39 @@ def test_every_slot_that_passed_while_down_is_missed_on_a_resume():
 
 def test_a_fresh_run_whose_warm_up_outlasts_the_first_slot_starts_at_the_next_one():
     p = planner(within=30, requests=3)
-    p.ready(ANCHOR + 75)                               # ready 75 s after the first slot
+    p.ready(ANCHOR + 75, lead_s=0.005)                 # ready 75 s after the first slot
     assert p.anchor_utc == ANCHOR + 120                # the next aligned slot, not poll 1 missed
     missed, plan = p.next(ANCHOR + 75)
     assert missed == [] and plan.phase == 1 and plan.slot_utc == ANCHOR + 120
     assert len(p.plans) == 4                           # as many polls as planned
     on_time = planner(within=30, requests=3)
-    on_time.ready(ANCHOR - 1)
+    on_time.ready(ANCHOR - 1, lead_s=0.005)
     assert on_time.anchor_utc == ANCHOR
+
+
+def test_a_fresh_run_does_not_start_its_first_poll_late():
+    # Ready 0.2 s after the slot: within the late start a later poll is allowed, but the first
+    # poll of a fresh run loses nothing by waiting for the next slot, and would start late.
+    late = planner(within=30, requests=3)
+    late.ready(ANCHOR + 0.2, lead_s=0.005)
+    assert late.anchor_utc == ANCHOR + 60
+    # the lead counts: ready 0.1 s before the slot with senders that need 0.15 s
+    tight = planner(within=30, requests=3)
+    tight.ready(ANCHOR - 0.1, lead_s=0.15)
+    assert tight.anchor_utc == ANCHOR + 60
+
+
+def test_an_unaligned_run_starts_its_first_poll_when_ready_not_an_interval_later():
+    suite = planner(within=30, requests=3).suite.model_copy(update={"align": False})
+    p = ObservationPlanner(suite, ANCHOR)              # anchored when the budget was shown
+    p.ready(ANCHOR + 12.5, lead_s=0.15)                # warm-up and the prompt took 12.5 s
+    assert p.anchor_utc == ANCHOR + 12.65
+    assert [plan.slot_utc for plan in p.plans] == [ANCHOR + 12.65 + 60 * k for k in range(4)]
 
 
 def test_a_resumed_run_keeps_its_slots():
     from tokenflood_tui.run.plan import ObservationPlanner
     p = planner(within=30, requests=3)
     resumed = ObservationPlanner(p.suite, ANCHOR, start=3)
-    resumed.ready(ANCHOR + 200)
+    resumed.ready(ANCHOR + 200, lead_s=0.005)
     assert resumed.anchor_utc == ANCHOR

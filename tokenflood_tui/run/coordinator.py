@@ -179,7 +179,7 @@ class Coordinator:
                 return self.outcome()
             for done in self.phases():     # a resumed run's earlier phases: their warnings too
                 self._warn_about(done)
-            self.planner.ready(time.time())
+            self.planner.ready(time.time(), self.lead_s)
             self._t0 = time.monotonic()
             self.sink.started(self._t0)
             while self._status is None:

@@ -53,8 +53,9 @@ class Planner(ABC):
         """When the last phase is due to end, on the wall clock, if the plan says."""
         return None
 
-    def ready(self, now_utc: float) -> None:
-        """The run has warmed up and calibrated and is about to send its first phase."""
+    def ready(self, now_utc: float, lead_s: float) -> None:
+        """The run has warmed up and calibrated and is about to send its first phase, which can
+        start `lead_s` from now at the earliest."""
         return None
 
     async def wait_turn(self, plan: PhasePlan) -> None:
@@ -116,15 +117,16 @@ class ObservationPlanner(Planner):
         self._fresh = start == 1
         self._started = False          # a poll has been handed out by this process
 
-    def ready(self, now_utc: float) -> None:
-        """A fresh run whose warm-up outlasted the first slot starts at the next slot instead
-        (the same alignment, the same number of polls): its first poll is not missed for the
-        time tokenflood took to start. A resumed run keeps its slots."""
+    def ready(self, now_utc: float, lead_s: float) -> None:
+        """A fresh run whose warm-up or budget prompt outlasted the first slot starts on the
+        first slot it can still meet on time: the next aligned one, or at once with `align:
+        false` (the same number of polls). Its first poll is neither missed nor started late for
+        the time tokenflood took to start. A resumed run keeps its slots."""
         if not self._fresh or self._next != 0:
             return
-        late = now_utc - (self.anchor_utc + self.late_start_s)
-        if late > 0:
-            self.anchor_utc += math.ceil(late / self.suite.interval_s) * self.suite.interval_s
+        due = first_slot(self.suite, now_utc, lead_s)
+        if due > self.anchor_utc:
+            self.anchor_utc = due
             self.plans = plan_polls(self.suite, self.anchor_utc)
     def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
         missed: list[MissedSlot] = []
