@@ -57,9 +57,13 @@ request_timeout_seconds: 60
             assert abs(prompt - target) <= 0.02 * target, (kind, prompt)
             assert int(r["output_tokens"]) == out            # ignore_eos: exactly max_tokens
             assert r["output_tokens_estimated"] == "false"
-    # repeated prefixes hit llama.cpp's prompt cache
+    # repeated prefixes hit llama.cpp's prompt cache, as its usage says: not every time, as its 2
+    # slots each keep the last prompt they served, and which slot a request gets depends on
+    # which one is idle (on a busy machine requests overlap), but some request of each kind
     for kind, prefix in (("1", 448), ("2", 1440)):
-        assert all(int(r["cached_tokens"]) >= prefix for r in by_type[kind])
+        cached = [int(r["cached_tokens"]) for r in by_type[kind]]
+        assert max(cached) >= prefix, (kind, cached)
+    assert all(int(r["cached_tokens"]) <= int(r["prompt_tokens"]) for r in table)
     # the summary's token totals are the server's own
     assert s["budget"]["actual_input_tokens"] == sum(int(r["prompt_tokens"]) for r in table)
     assert s["budget"]["actual_output_tokens"] == sum(int(r["output_tokens"]) for r in table)
