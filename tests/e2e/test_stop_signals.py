@@ -4,6 +4,7 @@ written with status interrupted, every sent request has its row, and the exit co
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import os
 import shutil
@@ -187,6 +188,36 @@ def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tm
         wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
         os.kill(pid, signal.SIGTERM)
         wait_until(lambda: (tmp_path / "exit-code").exists(), 20, "the TUI did not exit")
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
+    finally:
+        term.close()
+    assert not (tmp_path / "results").exists()
+
+
+def helper_threads(pid: int) -> list[int]:
+    """The process's threads other than the main one that sleep on a lock or a queue (not the
+    input thread, whose poll a signal interrupts, which wakes the app by itself)."""
+    return [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()
+            if int(t.name) != pid and "futex" in (t / "wchan").read_text()]
+
+
+@needs_tmux
+def test_tui_signalled_through_a_helper_thread_at_the_budget_modal_still_exits_130(tmp_path, sim):
+    # The kernel hands a signal sent to the process to any of its threads (under load, one that
+    # is running rather than the main thread asleep in its poll). The app idle at the budget
+    # modal stayed open for good: the handler waits for the main thread to run Python code.
+    specs(tmp_path, sim)
+    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
+    try:
+        pid = term.tokenflood_pid()
+        wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
+        time.sleep(1.0)                # the app idle at the modal: its main thread asleep in its poll
+        threads = helper_threads(pid)
+        assert threads, "no helper thread to take the signal"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.tgkill(pid, threads[0], signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
+        # well within the 10 s after which the watchdog would end the process (it never started)
+        wait_until(lambda: (tmp_path / "exit-code").exists(), 8, "the TUI did not exit")
         assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
     finally:
         term.close()

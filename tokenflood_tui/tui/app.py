@@ -97,7 +97,7 @@ class TokenfloodApp(App[int]):
         from .. import stop_signals
         loop = asyncio.get_running_loop()
         self._restore_signals = stop_signals.install(
-            lambda signum: self._on_stop_signal(signum, loop))
+            lambda signum: self._on_stop_signal(signum, loop), loop)
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
             self.start_run(self.launch.suite, self.launch.endpoint, self.launch.resume)
         if self.launch.mode == "ab" and self.launch.experiment is not None:
