@@ -128,6 +128,7 @@ class ObservationPlanner(Planner):
         if due > self.anchor_utc:
             self.anchor_utc = due
             self.plans = plan_polls(self.suite, self.anchor_utc)
+
     def next(self, now_utc: float) -> tuple[list[MissedSlot], PhasePlan | None]:
         missed: list[MissedSlot] = []
         while self._next < len(self.plans):
