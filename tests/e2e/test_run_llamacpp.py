@@ -78,7 +78,7 @@ def test_init_then_run_against_llamacpp(tmp_path, llama, tokenflood):
     endpoint = endpoint.replace("http://127.0.0.1:8000/v1", llama.base_url)
     write(tmp_path / "endpoint.yml", endpoint)
     # the quick start as written (2 phases x 10 s, 512/640-token prompts), shortened to fit CI
-    run = (tmp_path / "run.yml").read_text().replace("[1.0, 2.0]", "[0.3, 0.6]")
+    run = (tmp_path / "run.yml").read_text().replace("[1.0, 2.0]", "[0.2, 0.4]")
     write(tmp_path / "run.yml", run)
     done = tokenflood("run", "run.yml", "endpoint.yml", "--headless", "--yes", timeout=300)
     assert done.code == 0, done.stderr
