@@ -2,8 +2,10 @@
 
 Past its capacity a server queues: on an open-loop schedule each request waits longer than the
 one before, so latency grows through the phase instead of scattering around one level. The
-detector compares the median TTFT of the ok requests scheduled in the phase's last third with
-that of its first third. A healthy phase's thirds have the same median whatever its jitter
+detector compares the median TTFT of the last third of a phase's ok requests, by scheduled time,
+with that of the first third (thirds by count, not by time: a Poisson schedule that bunches its
+arrivals early leaves too few in the last third of the time for a verdict, while TTFT climbed
+20× in such a phase). A healthy phase's thirds have the same median whatever its jitter
 (uniform ±30% jitter cannot even make two single requests differ by 2×); a queue that grows
 linearly from empty makes the last third's median about five times the first's. With
 `max_concurrency` the queue is the client's instead (arrivals wait for a slot): then the achieved
@@ -23,7 +25,7 @@ from .summary import CLIENT_BOUND_CPU, PhaseStats
 
 GROWTH_RATIO = 2.0        # the last third's median at least this many times the first third's...
 GROWTH_MIN_MS = 50.0      # ...and at least this much higher (a fast server's 5 → 12 ms is noise)
-MIN_PER_THIRD = 5         # ok requests needed in each third for a latency verdict
+MIN_PER_THIRD = 5         # ok requests in each third for a latency verdict (15 in all)
 SHORTFALL = 0.9           # achieved below this share of the scheduled rate
 
 
@@ -45,21 +47,19 @@ class Growth:
                 and self.last_ms - self.first_ms >= GROWTH_MIN_MS)
 
 
-def latency_growth(t_sched: np.ndarray, ttft_ms: np.ndarray, e2e_ms: np.ndarray,
-                   t_start: float | None, length_s: float) -> Growth | None:
-    """The growth of TTFT (e2e when there is none) through a phase, by scheduled time; None
-    with fewer than MIN_PER_THIRD ok requests in the first or the last third."""
-    if t_start is None or length_s <= 0 or t_sched.size == 0:
-        return None
+def latency_growth(t_sched: np.ndarray, ttft_ms: np.ndarray, e2e_ms: np.ndarray) -> Growth | None:
+    """The growth of TTFT (e2e when there is none) through a phase: the median of its last third
+    of ok requests by scheduled time against its first third's; None with fewer than
+    MIN_PER_THIRD requests a third."""
     metric, latency = "TTFT", ttft_ms
     if np.isnan(latency).all():
         metric, latency = "e2e", e2e_ms
-    at = (t_sched - t_start) / length_s
-    first = latency[(at < 1 / 3) & ~np.isnan(latency)]
-    last = latency[(at >= 2 / 3) & ~np.isnan(latency)]
-    if first.size < MIN_PER_THIRD or last.size < MIN_PER_THIRD:
+    order = np.argsort(t_sched[~np.isnan(latency)], kind="stable")
+    latency = latency[~np.isnan(latency)][order]
+    third = latency.size // 3
+    if third < MIN_PER_THIRD:
         return None
-    return Growth(metric, float(np.median(first)), float(np.median(last)))
+    return Growth(metric, float(np.median(latency[:third])), float(np.median(latency[-third:])))
 
 
 def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:

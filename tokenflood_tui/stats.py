@@ -228,7 +228,7 @@ class PhaseAccumulator:
         """A finished phase's saturation verdict and threshold checks (from its own samples)."""
         growth = saturation.latency_growth(
             np.frombuffer(self.ok_sched, dtype=np.float64), np.frombuffer(self.ok_ttft, dtype=np.float64),
-            np.frombuffer(self.ok_e2e, dtype=np.float64), self.t_start, self.length_s)
+            np.frombuffer(self.ok_e2e, dtype=np.float64))
         saturated, why = saturation.verdict(ph, growth)
         checks = [t.check(ph, self._samples) for t in self.thresholds]
         return ph.model_copy(update={

@@ -157,6 +157,7 @@ class PhaseStats(BaseModel):
     saturated: bool = False
     saturation: str | None = None
     latency_growth: float | None = None        # last third's median TTFT / the first third's
+                                               # (of the ok requests, in scheduled order)
     thresholds: list[PhaseCheck] = Field(default_factory=list)   # the suite's, once finished
     workers: list[WorkerLoad] = Field(default_factory=list)   # per worker, when several send
     # live only: how the phase stands right now (not saved)

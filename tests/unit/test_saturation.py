@@ -62,8 +62,8 @@ def test_heavy_tailed_flat_latency_does_not_flag():
 def test_a_growing_queue_flags_with_the_figures():
     st = phase(queue(200))
     assert st.saturated
-    # first third: requests 0..66 wait up to 3.3 s, median 1.65 s; last: 6.7 to 10 s, median 8.4 s
-    first = 51 + np.median(np.arange(67) * 50)
+    # thirds of 66 requests: 0..65 wait up to 3.3 s, median 1.6 s; 134..199 6.7 to 10 s, 8.4 s
+    first = 51 + np.median(np.arange(66) * 50)
     last = 51 + np.median(np.arange(134, 200) * 50)
     assert st.saturation == (f"TTFT p50 grew from {duration_text(first)} to "
                              f"{duration_text(last)} within the phase")
@@ -89,6 +89,29 @@ def test_growth_below_the_floor_or_the_ratio_does_not_flag():
 def test_too_few_requests_for_a_verdict():
     st = phase(queue(12), rate=1.2)          # 4 a third
     assert not st.saturated and st.latency_growth is None
+
+
+def test_arrivals_bunched_early_in_the_phase_still_get_a_verdict():
+    # The demo's phase 3 (2 req/s for 10 s against llama.cpp on a busy machine): the seeded
+    # Poisson draw put all 20 arrivals in the first 7.8 s, 4 of them in the last third of the
+    # time, while TTFT climbed from 0.76 to 15.3 s — judged by time thirds: no verdict.
+    sched = [0.0, 0.92, 2.15, 2.18, 2.45, 2.69, 2.74, 3.74, 3.97, 4.13, 4.69, 5.44, 5.72, 6.23,
+             6.26, 6.49, 6.99, 7.36, 7.61, 7.84]
+    ttft = [758, 666, 1289, 1258, 1672, 2435, 3382, 4048, 4725, 6445, 7777, 10251, 9971, 10120,
+            11293, 11820, 12666, 12934, 14358, 15255]
+    acc = PhaseAccumulator(3, 2.0, 10.0, 20, [50.0, 99.0])
+    acc.t_start = T0
+    for t, ms in zip(sched, ttft, strict=True):
+        rec = RequestRecord(3, 2.0, 0, T0 + t, 100, 0, 10, t_launch=T0 + t, t_send=T0 + t,
+                            output_tokens=10)
+        rec.t_first = rec.t_send + ms / 1000
+        rec.t_end = rec.t_first + 1.0
+        acc.add(rec)
+    acc.t_done = T0 + 25
+    st = acc.stats()
+    # thirds of 6: medians 1.27 s (0.67-2.4 s) and 12.8 s (11.3-15.3 s)
+    assert st.saturated and st.latency_growth == pytest.approx(12800 / 1273.5)
+    assert st.saturation == "TTFT p50 grew from 1.3 s to 13 s within the phase"
 
 
 def test_a_late_sender_does_not_hide_queueing_but_a_busy_one_does():
