@@ -100,12 +100,24 @@ class SaturationPoint:
 
     saturated: PhaseStats
     held: PhaseStats | None
+    unjudged_below: bool = False     # lower rates ran, none with what a verdict needs
 
     def warning(self) -> str:
         s, h = self.saturated, self.held
         return (f"the server saturated at about {s.target_rps:g} req/s (phase {s.phase})"
                 + (f"; the highest rate it held was {h.target_rps:g} req/s (phase {h.phase})"
-                   if h is not None else "; no lower rate was tried that it held"))
+                   if h is not None else
+                   f"; {UNJUDGED_BELOW}" if self.unjudged_below else
+                   "; no lower rate was tried that it held"))
+
+
+UNJUDGED_BELOW = ("the lower rates tried had too few requests for a verdict "
+                  f"({3 * MIN_PER_THIRD} ok ones a phase) or a busy client")
+
+
+def unjudged_below(phases: list[PhaseStats], rate: float) -> bool:
+    """Phases at lower rates than `rate` ran, and none of them saturated (nor was judged)."""
+    return any(ph.target_rps < rate and not ph.saturated for ph in phases)
 
 
 def saturation_point(phases: list[PhaseStats]) -> SaturationPoint | None:
@@ -117,7 +129,9 @@ def saturation_point(phases: list[PhaseStats]) -> SaturationPoint | None:
     # held: judged and found healthy (a phase with too few requests to judge held nothing)
     healthy = [ph for ph in phases if not ph.saturated and judged(ph)
                and ph.target_rps < lowest.target_rps]
-    return SaturationPoint(lowest, max(healthy, key=lambda ph: ph.target_rps, default=None))
+    held = max(healthy, key=lambda ph: ph.target_rps, default=None)
+    return SaturationPoint(lowest, held,
+                           held is None and unjudged_below(phases, lowest.target_rps))
 
 
 def duration_text(ms: float) -> str:

@@ -168,6 +168,9 @@ def test_the_phase_warning_and_the_run_point():
     assert saturation_point([phase(jittery(100), number=1, client_cpu=0.95), over]).held is None
     alone = saturation_point([over])
     assert alone.held is None and alone.warning().endswith("no lower rate was tried that it held")
+    unjudged = saturation_point([phase(jittery(12), rate=1.2, number=1), over])
+    assert unjudged.warning().endswith("; the lower rates tried had too few requests for a "
+                                       "verdict (15 ok ones a phase) or a busy client")
 
 
 def test_verdict_fields_round_trip_through_json():
