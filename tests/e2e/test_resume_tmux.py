@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,15 +28,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 def sim():
     with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
         yield s
-
-
-def tokenflood_pid(term: Terminal) -> int:
-    """The tokenflood process in the pane: the child of the pane's shell."""
-    shell = subprocess.run(["tmux", "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
-                           capture_output=True, text=True, check=True).stdout.split()[0]
-    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
 
 
 def wait_for_file(path: Path, timeout: float = 15) -> str:
@@ -66,7 +56,7 @@ def test_a_run_killed_in_the_app_resumes_in_the_app(tmp_path, sim):
         live = term.screen()
         assert "phase 2/3" in live, live
         # the app, its sender processes and the pane's shell: nothing gets to write a summary
-        os.killpg(os.getpgid(tokenflood_pid(term)), signal.SIGKILL)
+        os.killpg(os.getpgid(term.tokenflood_pid()), signal.SIGKILL)
     finally:
         term.close()
     folder = the_folder(tmp_path)

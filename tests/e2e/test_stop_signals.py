@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 
 from helpers import TOKENFLOOD, write
+from terminal import Terminal
 
 RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\narrival: constant\n"
        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
@@ -29,6 +29,13 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 def sim():
     with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "20") as s:
         yield s
+
+
+def tui(command: str, folder: Path) -> Terminal:
+    """The TUI in a tmux pane of 120x40, as a user over SSH would run it."""
+    return Terminal(command, folder, {"TOKENFLOOD_CONFIG_DIR": str(folder / "config"),
+                                      "TERM": "xterm-256color",
+                                      "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
 
 
 def specs(folder: Path, sim) -> None:
@@ -108,34 +115,6 @@ def test_headless_hangup_of_the_whole_process_group_keeps_the_workers_rows(tmp_p
     assert summary["workers"] == 2 and summary["phases"][0]["failed"] == 0
 
 
-class Terminal:
-    """A tmux session of 120x40 running one command, as a user over SSH would."""
-
-    def __init__(self, command: str, cwd: Path):
-        self.name = f"tf-{uuid.uuid4().hex[:8]}"
-        env = (f"TOKENFLOOD_CONFIG_DIR={cwd / 'config'} TERM=xterm-256color "
-               "LITELLM_LOCAL_MODEL_COST_MAP=True")
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
-                        f"cd {cwd} && env -u COLUMNS -u LINES {env} {command}; "
-                        "echo EXIT=$? > exit-code; sleep 60"], check=True)
-        shell = int(subprocess.run(["tmux", "display-message", "-p", "-t", self.name,
-                                    "#{pane_pid}"], capture_output=True, text=True).stdout)
-        self.shell = shell
-
-    def tokenflood_pid(self) -> int:
-        """The pane shell's child: the tokenflood process."""
-        children = Path(f"/proc/{self.shell}/task/{self.shell}/children")
-        wait_until(lambda: children.read_text().split(), 10, "tokenflood did not start")
-        return int(children.read_text().split()[0])
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True).stdout
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -149,7 +128,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_path, sim, sig):
     specs(tmp_path, sim)
-    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path)
+    term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path)
     try:
         pid = term.tokenflood_pid()
         wait_for_rows(tmp_path)
@@ -168,8 +147,8 @@ def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_pa
     # Killing the tmux session closes the pseudo-terminal and signals SIGHUP to everything on
     # it: every later write to the terminal fails, which must not stop the results being written.
     specs(tmp_path, sim)
-    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes {mode} --results-dir results",
-                    tmp_path)
+    term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --yes {mode} --results-dir results",
+               tmp_path)
     pid = term.tokenflood_pid()
     try:
         wait_for_rows(tmp_path)
@@ -182,7 +161,7 @@ def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_pa
 @needs_tmux
 def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim):
     specs(tmp_path, sim)
-    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
+    term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
     try:
         pid = term.tokenflood_pid()
         wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
@@ -207,7 +186,7 @@ def test_tui_signalled_through_a_helper_thread_at_the_budget_modal_still_exits_1
     # is running rather than the main thread asleep in its poll). The app idle at the budget
     # modal stayed open for good: the handler waits for the main thread to run Python code.
     specs(tmp_path, sim)
-    term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
+    term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
     try:
         pid = term.tokenflood_pid()
         wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
