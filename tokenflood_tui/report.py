@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .summary import (METRICS, ClusterInfo, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
                       SearchResult, ThresholdResult, pkey)
-from .saturation import UNJUDGED_BELOW, judged, unjudged_below
+from .saturation import UNJUDGED_BELOW, judged, ran_below
 from .thresholds import value_text
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
@@ -51,7 +51,7 @@ def saturation_line(summary: RunSummary) -> str | None:
         return (f"no phase saturated the server (rates up to "
                 f"{max(ph.target_rps for ph in s.phases):g} req/s)")
     held = (f"; the highest rate it held was {s.held_rps:g} req/s" if s.held_rps is not None
-            else f"; {UNJUDGED_BELOW}" if unjudged_below(s.phases, s.saturated_at_rps)
+            else f"; {UNJUDGED_BELOW}" if ran_below(s.phases, s.saturated_at_rps)
             else "; it held no lower rate tried")
     return f"the server saturated at about {s.saturated_at_rps:g} req/s{held}"
 

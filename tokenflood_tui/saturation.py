@@ -54,8 +54,8 @@ def latency_growth(t_sched: np.ndarray, ttft_ms: np.ndarray, e2e_ms: np.ndarray)
     metric, latency = "TTFT", ttft_ms
     if np.isnan(latency).all():
         metric, latency = "e2e", e2e_ms
-    order = np.argsort(t_sched[~np.isnan(latency)], kind="stable")
-    latency = latency[~np.isnan(latency)][order]
+    ok = ~np.isnan(latency)
+    latency = latency[ok][np.argsort(t_sched[ok], kind="stable")]
     third = latency.size // 3
     if third < MIN_PER_THIRD:
         return None
@@ -100,14 +100,14 @@ class SaturationPoint:
 
     saturated: PhaseStats
     held: PhaseStats | None
-    unjudged_below: bool = False     # lower rates ran, none with what a verdict needs
+    ran_below: bool = False          # lower rates ran (when none held: none had a verdict)
 
     def warning(self) -> str:
         s, h = self.saturated, self.held
         return (f"the server saturated at about {s.target_rps:g} req/s (phase {s.phase})"
                 + (f"; the highest rate it held was {h.target_rps:g} req/s (phase {h.phase})"
                    if h is not None else
-                   f"; {UNJUDGED_BELOW}" if self.unjudged_below else
+                   f"; {UNJUDGED_BELOW}" if self.ran_below else
                    "; no lower rate was tried that it held"))
 
 
@@ -115,8 +115,9 @@ UNJUDGED_BELOW = ("the lower rates tried had too few requests for a verdict "
                   f"({3 * MIN_PER_THIRD} ok ones a phase) or a busy client")
 
 
-def unjudged_below(phases: list[PhaseStats], rate: float) -> bool:
-    """Phases at lower rates than `rate` ran, and none of them saturated (nor was judged)."""
+def ran_below(phases: list[PhaseStats], rate: float) -> bool:
+    """A phase at a lower rate than `rate` ran and did not saturate; when none of them held the
+    rate, none had what a verdict needs."""
     return any(ph.target_rps < rate and not ph.saturated for ph in phases)
 
 
@@ -130,8 +131,7 @@ def saturation_point(phases: list[PhaseStats]) -> SaturationPoint | None:
     healthy = [ph for ph in phases if not ph.saturated and judged(ph)
                and ph.target_rps < lowest.target_rps]
     held = max(healthy, key=lambda ph: ph.target_rps, default=None)
-    return SaturationPoint(lowest, held,
-                           held is None and unjudged_below(phases, lowest.target_rps))
+    return SaturationPoint(lowest, held, ran_below(phases, lowest.target_rps))
 
 
 def duration_text(ms: float) -> str:

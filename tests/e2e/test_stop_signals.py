@@ -158,21 +158,6 @@ def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_pa
     interrupted_and_complete(tmp_path)
 
 
-@needs_tmux
-def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim):
-    specs(tmp_path, sim)
-    term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
-    try:
-        pid = term.tokenflood_pid()
-        wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
-        os.kill(pid, signal.SIGTERM)
-        wait_until(lambda: (tmp_path / "exit-code").exists(), 20, "the TUI did not exit")
-        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
-    finally:
-        term.close()
-    assert not (tmp_path / "results").exists()
-
-
 def helper_threads(pid: int) -> list[int]:
     """The process's threads other than the main one that sleep on a lock or a queue (not the
     input thread, whose poll a signal interrupts, which wakes the app by itself)."""
@@ -180,23 +165,32 @@ def helper_threads(pid: int) -> list[int]:
             if int(t.name) != pid and "futex" in (t / "wchan").read_text()]
 
 
+def tgkill(pid: int, thread: int, sig: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.tgkill(pid, thread, sig) == 0, os.strerror(ctypes.get_errno())
+
+
 @needs_tmux
-def test_tui_signalled_through_a_helper_thread_at_the_budget_modal_still_exits_130(tmp_path, sim):
+@pytest.mark.parametrize("through", ["process", "helper thread"])
+def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim,
+                                                                               through):
     # The kernel hands a signal sent to the process to any of its threads (under load, one that
-    # is running rather than the main thread asleep in its poll). The app idle at the budget
-    # modal stayed open for good: the handler waits for the main thread to run Python code.
+    # is running rather than the main thread asleep in its poll). Taken by a helper thread, the
+    # app idle at the budget modal stayed open for good: the handler waits for the main thread
+    # to run Python code, so "helper thread" sends it to one with tgkill.
     specs(tmp_path, sim)
     term = tui(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path)
     try:
         pid = term.tokenflood_pid()
         wait_until(lambda: "Run 'hup' against sim-model" in term.screen(), 20, "no budget modal")
         time.sleep(1.0)                # the app idle at the modal: its main thread asleep in its poll
-        threads = helper_threads(pid)
-        assert threads, "no helper thread to take the signal"
-        libc = ctypes.CDLL(None, use_errno=True)
-        assert libc.tgkill(pid, threads[0], signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
-        # well within the 10 s after which the watchdog would end the process (it never started)
-        wait_until(lambda: (tmp_path / "exit-code").exists(), 8, "the TUI did not exit")
+        if through == "process":
+            os.kill(pid, signal.SIGTERM)
+        else:
+            threads = helper_threads(pid)
+            assert threads, "no helper thread to take the signal"
+            tgkill(pid, threads[0], signal.SIGTERM)
+        wait_until(lambda: (tmp_path / "exit-code").exists(), 20, "the TUI did not exit")
         assert (tmp_path / "exit-code").read_text().strip() == "EXIT=130"
     finally:
         term.close()
