@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tokenflood_tui.compare import bootstrap
-from tokenflood_tui.results import CSV_COLUMNS
+from tokenflood_tui.outputs.folder import CSV_COLUMNS
 
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 

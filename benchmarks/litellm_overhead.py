@@ -69,8 +69,8 @@ def spec_for(kind: str, info: dict):
 async def measure(spec, requests: int, warmup: int, output_tokens: int):
     """(records, first request's TTFT ms, client CPU ms per measured request): warm-up requests
     first, then `requests` in turn."""
-    from tokenflood_tui.clients.base import make_client
-    from tokenflood_tui.records import RequestRecord
+    from tokenflood_tui.clients import make_client
+    from tokenflood_tui.metrics.records import RequestRecord
 
     client = make_client(spec)
     await client.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tokenflood_tui.summary import Distribution, ErrorCount, ObservationInfo, PollStats, RunSummary
+from tokenflood_tui.metrics.summary import Distribution, ErrorCount, ObservationInfo, PollStats, RunSummary
 
 # A real observation against the simulator (6 polls 6 s apart, 3 requests within 2 s): poll 2 ran
 # while the server was down (3 connection errors), the process was SIGKILLed after poll 3, and

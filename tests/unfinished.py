@@ -12,10 +12,10 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from tokenflood_tui.results import ResultsFolder
-from tokenflood_tui.run.journal import PhaseFinished, PhaseStarted, RunStarted
+from tokenflood_tui.outputs.folder import ResultsFolder
+from tokenflood_tui.outputs.journal import PhaseFinished, PhaseStarted, RunStarted
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
-from tokenflood_tui.stats import PhaseAccumulator
+from tokenflood_tui.run.stats import PhaseAccumulator
 
 from helpers import TOKENFLOOD
 

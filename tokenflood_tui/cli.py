@@ -11,6 +11,7 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .run.cluster import ClusterTarget
+    from .run.resume import ResumePoint
     from .specs import EndpointSpec, RunSuite
 
 EPILOG = """\
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true")
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
+    p.set_defaults(workers=None, cluster=None)     # the default senders
     return parser
 
 
@@ -285,18 +287,27 @@ def cmd_home(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite, endpoint = load_specs(args)
-    from .preflight import check_run
+    from .run.preflight import check_run
     check_run(endpoint, args.results_dir)    # here too: the TUI would only show it in a toast
+    return start_run(args, suite, endpoint, args.results_dir)
+
+
+def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
+              results_root: Path, resume: ResumePoint | None = None,
+              title: str | None = None) -> int:
+    """The one front-end choice for a run (`run`, `resume`, `demo`): the live view when stdin
+    and stdout are a terminal and --headless was not given, else headless."""
     live = not args.headless and interactive()
     workers, cluster = senders(args, suite, endpoint, live)
     if not live:
         from .headless import run_headless
-        return run_headless(suite, endpoint, args.results_dir, assume_yes=args.yes,
-                            verbose=args.verbose, workers=workers, cluster=cluster)
+        return run_headless(suite, endpoint, results_root, assume_yes=args.yes,
+                            verbose=args.verbose, workers=workers, resume=resume,
+                            cluster=cluster)
     from .tui.app import Launch
-    return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
-                          theme=args.theme, assume_yes=args.yes, workers=workers,
-                          cluster=cluster))
+    return run_tui(Launch("run", results_root=results_root, suite=suite, endpoint=endpoint,
+                          theme=args.theme, assume_yes=args.yes, workers=workers, resume=resume,
+                          cluster=cluster, title=title))
 
 
 def senders(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
@@ -319,16 +330,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .run.resume import find_resume_point
     folder = resolve_results_folder(args.dir, args.results_dir)
     point = find_resume_point(folder, args.endpoint)
-    live = not args.headless and interactive()
-    workers, cluster = senders(args, point.suite, point.endpoint, live)
-    if not live:
-        from .headless import run_headless
-        return run_headless(point.suite, point.endpoint, folder.parent, assume_yes=args.yes,
-                            verbose=args.verbose, workers=workers, resume=point, cluster=cluster)
-    from .tui.app import Launch
-    return run_tui(Launch("run", results_root=folder.parent, suite=point.suite,
-                          endpoint=point.endpoint, theme=args.theme, assume_yes=args.yes,
-                          workers=workers, resume=point, cluster=cluster))
+    return start_run(args, point.suite, point.endpoint, folder.parent, resume=point)
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -353,10 +355,10 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
-    from .summary import RunSummary
+    from .metrics.summary import RunSummary
     summary = RunSummary.load(folder)      # ConfigError when missing or not a summary
     if not interactive():
-        from .report import markdown
+        from .outputs.report import markdown
         sys.stdout.write(markdown(summary))
         return 0
     from .tui.app import Launch
@@ -367,7 +369,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_ab(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .headless import run_ab_headless
-    from .preflight import check_run
+    from .run.preflight import check_run
     from .run.experiment import Variant, variant_names
     from .run.workers import choose_workers
     from .specs import LoadTestSuite, load_endpoint, load_run_suite
@@ -461,9 +463,14 @@ def resolve_results_folder(given: Path, results_dir: Path) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import demo_target
 
-    return run_demo(args)
+    # the demo's budget is small and known: headless it starts without asking; the live view
+    # shows the budget modal as for any run
+    args.yes = args.headless or not interactive()
+    with demo_target(args.seed, args.simulator) as target:
+        return start_run(args, target.suite, target.endpoint, args.results_dir,
+                         title=target.title)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import budget, report, stop_signals
+from .run import budget
+from .outputs import report
+from . import stop_signals
 from .errors import BudgetRefused
-from .poll_feed import PollEvent, PollFeed, hms_utc
-from .redaction import Scrubber
+from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .specs.secrets import Scrubber
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
 from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
-from .summary import Distribution, pkey
+from .metrics.summary import Distribution, pkey
 
 if TYPE_CHECKING:
     from .run.cluster import ClusterTarget
@@ -231,7 +233,7 @@ def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path
                     assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0) -> int:
     """An A/B experiment: confirm the budget of every variant together, run the turns, print the
     comparison (the variants' own summaries are in their folders)."""
-    from .redaction import endpoint_secrets
+    from .specs.secrets import endpoint_secrets
     scrubber = Scrubber([s for v in variants for s in endpoint_secrets(v.endpoint)])
     observer = HeadlessObserver(verbose=verbose, scrubber=scrubber)
     experiment = Experiment(suite, variants, results_root, observer, rounds, workers)  # type: ignore[arg-type]

@@ -11,9 +11,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .errors import ConfigError
-from .run.journal import JOURNAL_FILE
+from .outputs.journal import JOURNAL_FILE
 from .specs import detect_kind, load_endpoint, load_run_suite
-from .summary import SUMMARY_FILE, RunSummary, pkey
+from .metrics.summary import SUMMARY_FILE, RunSummary, pkey
 
 # Package data, so a wheel install has the samples too; an installed package is on disk, so a path.
 SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tokenflood_tui import budget
+from tokenflood_tui.run import budget
 from tokenflood_tui.compare.compare import Comparison
 from tokenflood_tui.run.experiment import interleave, variant_suite
 from tokenflood_tui.run.plan import LoadTestPlanner

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tokenflood_tui.clients.base import make_client
-from tokenflood_tui.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
-from tokenflood_tui.records import RequestRecord
+from tokenflood_tui.clients import make_client
+from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
+from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.simulator import Simulator, SimulatorConfig
 from tokenflood_tui.specs import EndpointSpec
 

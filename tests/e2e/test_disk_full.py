@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tokenflood_tui.results import CSV_COLUMNS
+from tokenflood_tui.outputs.folder import CSV_COLUMNS
 from tokenflood_tui.simulator import SimulatorProcess
 
 from helpers import TOKENFLOOD, write

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.budget import lookup_price
+from tokenflood_tui.run.budget import lookup_price
 from tokenflood_tui.run.calibration import Calibration
-from tokenflood_tui.clients.base import make_client
+from tokenflood_tui.clients import make_client
 from tokenflood_tui.errors import EndpointError
-from tokenflood_tui.records import RequestRecord
+from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.workspace import SAMPLES_DIR
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 

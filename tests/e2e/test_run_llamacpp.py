@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from tokenflood_tui.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
+from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
 
 from helpers import other_than_lateness, write
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tokenflood_tui.results import CSV_COLUMNS
+from tokenflood_tui.outputs.folder import CSV_COLUMNS
 from tokenflood_tui.simulator import SimulatorProcess
 
 from helpers import TOKENFLOOD, other_than_lateness, write

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tokenflood_tui import budget
+from tokenflood_tui.run import budget
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 

@@ -19,8 +19,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from aiohttp import web
 
-from tokenflood_tui.clients.base import make_client
-from tokenflood_tui.records import RequestRecord
+from tokenflood_tui.clients import make_client
+from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.simulator import SimulatorConfig, build_app
 from tokenflood_tui.simulator.server import serve
 from tokenflood_tui.specs import EndpointSpec

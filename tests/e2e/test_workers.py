@@ -17,7 +17,7 @@ import pytest
 
 from tokenflood_tui.run.sender import PhaseShare
 from tokenflood_tui.errors import EndpointError
-from tokenflood_tui.prompts import PromptFactory
+from tokenflood_tui.run.prompts import PromptFactory
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 from tokenflood_tui.run.workers import ProcessWorker, choose_workers

@@ -14,7 +14,7 @@ from textual.color import Color
 from textual.widgets import OptionList
 
 from tokenflood_tui.compare.compare import Comparison, compare
-from tokenflood_tui.summary import RunSummary
+from tokenflood_tui.metrics.summary import RunSummary
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.compare import CompareScreen
 from tokenflood_tui.tui.screens.help import HelpScreen

@@ -96,9 +96,9 @@ async def test_live_and_results_views_show_saturation_and_thresholds_and_the_app
 
 
 def test_an_observations_poll_rows_say_which_thresholds_a_poll_failed():
-    from tokenflood_tui.records import RequestRecord
-    from tokenflood_tui.stats import PhaseAccumulator
-    from tokenflood_tui.thresholds import parse_threshold
+    from tokenflood_tui.metrics.records import RequestRecord
+    from tokenflood_tui.run.stats import PhaseAccumulator
+    from tokenflood_tui.metrics.thresholds import parse_threshold
     from tokenflood_tui.tui.widgets.polls import PollTable
 
     def poll(n: int, ttft_s: float):

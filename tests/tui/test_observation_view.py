@@ -16,7 +16,7 @@ import pytest
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.run.plan import MissedSlot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
-from tokenflood_tui.summary import Distribution, ErrorCount, PhaseStats
+from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import LOG_LINES_KEPT, RunController

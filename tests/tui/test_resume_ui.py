@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.widgets import Button, OptionList, Static
 
-from tokenflood_tui.results import ResultsFolder
+from tokenflood_tui.outputs.folder import ResultsFolder
 from tokenflood_tui.run.resume import find_resume_point
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp

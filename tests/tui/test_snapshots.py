@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
-from tokenflood_tui.summary import Distribution, ErrorCount, PhaseStats
+from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController

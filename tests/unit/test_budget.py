@@ -2,7 +2,7 @@
 
 import pytest
 
-from tokenflood_tui import budget
+from tokenflood_tui.run import budget
 from tokenflood_tui.errors import BudgetRefused, ConfigError
 from tokenflood_tui.run.schedule import plan_phases
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite

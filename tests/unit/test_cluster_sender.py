@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tokenflood_tui import prompts
+from tokenflood_tui.run import prompts
 from tokenflood_tui.run.cluster import SenderActor
 from tokenflood_tui.run.messages import Ready, Start
 from tokenflood_tui.simulator import SimulatorProcess

@@ -48,25 +48,41 @@ def test_mypy_reports_nothing():
 def test_import_contracts_are_kept():
     proc = run_tool("lint-imports")
     assert proc.returncode == 0, report(proc)
-    assert "Contracts: 4 kept, 0 broken." in proc.stdout, proc.stdout
+    assert "Contracts: 6 kept, 0 broken." in proc.stdout, proc.stdout
 
 
 def contracts() -> dict[str, dict]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return {c["type"] + ":" + ",".join(c.get("protected_modules", [])): c
-            for c in config["tool"]["importlinter"]["contracts"]}
+    return {c["name"]: c for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def top_level() -> set[str]:
+    """The package's top modules and subpackages, as the contracts name them."""
+    return {p.stem for p in PACKAGE.iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+
+
+def test_the_layers_name_every_package_and_top_module():
+    """A module missing from the layers could import anything and be imported by anything."""
+    layered = {name.strip() for layer in LAYERS["layers"]
+               for name in layer.replace(":", "|").split("|")}
+    assert top_level() - layered == set(), "add these to a layer of the layers contract in " \
+        f"pyproject.toml: {sorted(top_level() - layered)}"
+    assert layered - top_level() == set(), f"gone modules in the layers: {sorted(layered - top_level())}"
 
 
 def test_the_forbidden_contract_lists_the_whole_core():
     """import-linter cannot say "all but the front ends", so the core is listed: this keeps the
     list whole as modules are added, and free of modules that are gone."""
-    on_disk = {f"tokenflood_tui.{p.stem}" for p in PACKAGE.iterdir()
-               if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
-    listed = set(contracts()["forbidden:"]["source_modules"])
+    on_disk = {f"tokenflood_tui.{name}" for name in top_level()}
+    listed = set(contracts()["The core never imports Textual"]["source_modules"])
     core = on_disk - FRONT_ENDS
     assert core - listed == set(), "add these to the forbidden contract's source_modules " \
         f"in pyproject.toml: {sorted(core - listed)}"
     assert listed - core == set(), f"gone or front-end modules listed as core: {sorted(listed - core)}"
+
+
+LAYERS = contracts()["Layers: the front ends on top, the core below, no arrow back up"]
 
 
 @pytest.fixture
@@ -88,9 +104,27 @@ def test_a_core_module_reaching_textual_through_the_tui_breaks_the_contract(pack
     errors.write_text(errors.read_text() + "\nfrom .tui import messages  # planted\n")
     proc = lint_imports_in(package_copy)
     assert proc.returncode == 1, report(proc)
-    assert "The core never imports Textual, the TUI or the CLI BROKEN" in proc.stdout
+    assert "The core never imports Textual BROKEN" in proc.stdout
+    assert "Layers: the front ends on top, the core below, no arrow back up BROKEN" in proc.stdout
     assert "tokenflood_tui.errors -> tokenflood_tui.tui.messages" in proc.stdout
     assert "tokenflood_tui.errors is not allowed to import textual" in proc.stdout
+
+
+def test_an_arrow_back_up_breaks_the_layers(package_copy):
+    records = package_copy / "tokenflood_tui" / "metrics" / "records.py"
+    records.write_text(records.read_text() + "\nfrom ..run import schedule  # planted\n")
+    proc = lint_imports_in(package_copy)
+    assert proc.returncode == 1, report(proc)
+    assert "Layers: the front ends on top, the core below, no arrow back up BROKEN" in proc.stdout
+    assert "tokenflood_tui.metrics.records -> tokenflood_tui.run.schedule" in proc.stdout
+
+
+def test_a_cycle_between_sibling_modules_breaks_the_contract(package_copy):
+    schedule = package_copy / "tokenflood_tui" / "run" / "schedule.py"
+    schedule.write_text(schedule.read_text() + "\nfrom . import plan  # planted\n")
+    proc = lint_imports_in(package_copy)
+    assert proc.returncode == 1, report(proc)
+    assert "No cycles between sibling modules or packages BROKEN" in proc.stdout
 
 
 def test_a_new_core_module_importing_textual_breaks_the_contract(package_copy):

@@ -13,7 +13,7 @@ import pytest
 from tokenflood_tui.compare.compare import compare
 from tokenflood_tui.compare.samples import GroupKey, load
 from tokenflood_tui.errors import ConfigError
-from tokenflood_tui.results import CSV_COLUMNS
+from tokenflood_tui.outputs.folder import CSV_COLUMNS
 
 LOAD_TEST = """\
 name: t

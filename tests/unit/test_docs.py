@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 import tokenflood_tui
-from tokenflood_tui import budget
+from tokenflood_tui.run import budget
 from tokenflood_tui.run.coordinator import RunOutcome
-from tokenflood_tui.results import CSV_COLUMNS, ResultsFolder
+from tokenflood_tui.outputs.folder import CSV_COLUMNS, ResultsFolder
 from tokenflood_tui.run.runner import build_summary
 from tokenflood_tui.run.schedule import plan_phases
 from tokenflood_tui.specs import (EndpointSpec, LoadTestSuite, LoadType, ObservationSuite,
                                   SearchSuite, Slo,
                                   parse_run_suite)
-from tokenflood_tui.stats import PhaseAccumulator
-from tokenflood_tui.summary import METRICS
+from tokenflood_tui.run.stats import PhaseAccumulator
+from tokenflood_tui.metrics.summary import METRICS
 
 REPO = Path(tokenflood_tui.__file__).resolve().parents[1]
 DOCS = REPO / "docs"

@@ -11,7 +11,7 @@ from tokenflood_tui.headless import HeadlessObserver
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.run.plan import MissedSlot
 from tokenflood_tui.specs import parse_run_suite
-from tokenflood_tui.summary import Distribution, ErrorCount, PhaseStats
+from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 
 ANCHOR = 1_796_126_400.0          # 2026-12-01 12:00:00 UTC
 SUITE = parse_run_suite("""\

@@ -7,11 +7,11 @@ from __future__ import annotations
 import csv
 import io
 
-from tokenflood_tui import report
+from tokenflood_tui.outputs import report
 from tokenflood_tui.headless import print_summary
-from tokenflood_tui.results import write_polls_csv
+from tokenflood_tui.outputs.folder import write_polls_csv
 from tokenflood_tui.run.runner import RunResult
-from tokenflood_tui.summary import ResumeInfo, RunSummary
+from tokenflood_tui.metrics.summary import ResumeInfo, RunSummary
 
 from observations import NOT_RUNNING, OBSERVATION, long_summary
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tokenflood_tui import charts
-from tokenflood_tui.summary import RunSummary
+from tokenflood_tui.outputs import charts
+from tokenflood_tui.metrics.summary import RunSummary
 
 from observations import NOT_RUNNING, OBSERVATION, START, long_polls, poll
 

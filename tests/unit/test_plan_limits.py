@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from tokenflood_tui import budget
+from tokenflood_tui.run import budget
 from tokenflood_tui.run.plan import LoadTestPlanner
 from tokenflood_tui.run.schedule import fewest_arrivals, plan_phases
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite

@@ -1,8 +1,7 @@
 """Prompt synthesis: exact sizes for the counter in use, shared prefixes, unique filler, seeded."""
 
 
-from tokenflood_tui.prompts import (INSTRUCTION, LitellmTokenCounter, PromptFactory,
-                                    single_token_words)
+from tokenflood_tui.run.prompts import INSTRUCTION, LitellmTokenCounter, PromptFactory, single_token_words
 from tokenflood_tui.simulator.tokenizer import count_tokens
 from tokenflood_tui.specs import LoadType
 

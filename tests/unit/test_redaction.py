@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from tokenflood_tui.errors import ConfigError
-from tokenflood_tui.redaction import (REDACTED, Scrubber, endpoint_secrets, redact_url,
-                                      resolve_env_refs)
-from tokenflood_tui.results import ResultsFolder
+from tokenflood_tui.specs.secrets import REDACTED, Scrubber, endpoint_secrets, redact_url, resolve_env_refs
+from tokenflood_tui.outputs.folder import ResultsFolder
 from tokenflood_tui.specs import EndpointSpec, LoadTestSuite, parse_endpoint, to_yaml
 
 KEY = "sk-proj/Ab+Cd=9z8y7x"

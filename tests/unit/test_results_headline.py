@@ -8,7 +8,7 @@ import statistics
 from datetime import datetime
 from pathlib import Path
 
-from tokenflood_tui.summary import Distribution, RunSummary
+from tokenflood_tui.metrics.summary import Distribution, RunSummary
 from tokenflood_tui.workspace import find_results, headline
 
 from observations import OBSERVATION, long_polls, long_summary, poll

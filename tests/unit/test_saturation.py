@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tokenflood_tui.records import RequestRecord
-from tokenflood_tui.saturation import (GROWTH_MIN_MS, duration_text, saturation_point)
-from tokenflood_tui.stats import PhaseAccumulator, phase_warnings
-from tokenflood_tui.summary import PhaseStats
+from tokenflood_tui.metrics.records import RequestRecord
+from tokenflood_tui.metrics.saturation import GROWTH_MIN_MS, duration_text, saturation_point
+from tokenflood_tui.run.stats import PhaseAccumulator, phase_warnings
+from tokenflood_tui.metrics.summary import PhaseStats
 
 T0 = 1000.0
 

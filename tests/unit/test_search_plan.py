@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokenflood_tui.run.search import SearchPlanner, knee, verdict
 from tokenflood_tui.specs import parse_run_suite
-from tokenflood_tui.summary import Distribution, PhaseStats
+from tokenflood_tui.metrics.summary import Distribution, PhaseStats
 
 
 def suite(slo: str = "{ttft_ms: {p99: 500}}", **keys):

@@ -6,7 +6,7 @@ from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.quickstart import ENDPOINT_YML, RUN_YML
 from tokenflood_tui.specs import (EndpointSpec, detect_kind, load_endpoint, load_run_suite,
                                   parse_endpoint, parse_run_suite, to_yaml)
-from tokenflood_tui.redaction import redact_data
+from tokenflood_tui.specs.secrets import redact_data
 
 GOOD_RUN = """\
 name: ripple
@@ -169,7 +169,7 @@ def test_provider_list_matches_installed_litellm(monkeypatch):
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
-    from tokenflood_tui.providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE
+    from tokenflood_tui.specs.providers import LITELLM_PROVIDERS, OPENAI_COMPATIBLE
 
     installed = {getattr(p, "value", p) for p in litellm.provider_list}
     assert LITELLM_PROVIDERS == installed

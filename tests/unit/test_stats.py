@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from tokenflood_tui.records import HTTP_ERROR, TIMEOUT, RequestRecord
+from tokenflood_tui.metrics.records import HTTP_ERROR, TIMEOUT, RequestRecord
 from tokenflood_tui.specs import Slo
-from tokenflood_tui.stats import PhaseAccumulator, distribution, phase_warnings
+from tokenflood_tui.run.stats import PhaseAccumulator, distribution, phase_warnings
 
 
 def record(i: int, ttft_s: float, e2e_s: float, out: int = 11, ok: bool = True) -> RequestRecord:

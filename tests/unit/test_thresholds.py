@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from tokenflood_tui.errors import ConfigError
-from tokenflood_tui.records import HTTP_ERROR, RequestRecord
+from tokenflood_tui.metrics.records import HTTP_ERROR, RequestRecord
 from tokenflood_tui.specs import Slo, parse_run_suite
-from tokenflood_tui.stats import PhaseAccumulator
-from tokenflood_tui.thresholds import failed_line, parse_threshold, threshold_results
+from tokenflood_tui.run.stats import PhaseAccumulator
+from tokenflood_tui.metrics.thresholds import failed_line, parse_threshold, threshold_results
 
 SUITE = ("name: d\nrequests_per_second_rates: [2]\ntest_length_in_seconds: 1\nload_types:\n"
          "- {prompt_length: 10, output_length: 2}\n")

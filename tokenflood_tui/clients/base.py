@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
-from ..records import TIMEOUT, RequestRecord
-from ..redaction import Scrubber, resolve_env_refs
+from ..metrics.records import TIMEOUT, RequestRecord
+from ..specs.secrets import Scrubber, resolve_env_refs
 from ..specs import EndpointSpec
 
 
@@ -102,11 +102,3 @@ def preflight(endpoint: EndpointSpec) -> None:
     resolve_env_refs(endpoint.extra_headers, "extra_headers")
     resolve_env_refs(endpoint.litellm_params, "litellm_params")
 
-
-def make_client(endpoint: EndpointSpec) -> Client:
-    """The client the endpoint asks for (`client:`), built-in HTTP or litellm."""
-    if endpoint.resolved_client == "openai":
-        from .openai_http import OpenAIHttpClient
-        return OpenAIHttpClient(endpoint)
-    from .litellm_client import LitellmClient
-    return LitellmClient(endpoint)

@@ -9,7 +9,7 @@ import os
 import time
 from typing import Any
 
-from ..records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
+from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
 from .base import Client
 from .openai_http import apply_usage
 

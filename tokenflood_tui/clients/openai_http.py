@@ -19,7 +19,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from ..records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, RequestRecord
+from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, RequestRecord
 from .base import Client, basic_auth
 from .http1 import CannotConnect, ConnectionClosed, ConnectionPool, ProtocolError
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..charts import run_letter
+from ..outputs.charts import run_letter
 from ..errors import ConfigError, TokenfloodError
 from ..specs import LoadTestSuite, RunSuite, load_run_suite
 from . import bootstrap

@@ -6,11 +6,11 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-from .. import charts
-from ..charts import run_letter
+from ..outputs import charts
+from ..outputs.charts import run_letter
 from ..errors import ConfigError
-from ..results import unique_path
-from ..summary import pkey
+from ..outputs.folder import unique_path
+from ..metrics.summary import pkey
 from . import bootstrap
 from .compare import COMPARE_FILE, Comparison
 from .samples import METRIC_NAMES

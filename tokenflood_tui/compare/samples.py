@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..results import CSV_COLUMNS
-from ..summary import RunSummary
+from ..outputs.folder import CSV_COLUMNS
+from ..metrics.summary import RunSummary
 
 # compared metric → its requests.csv column; ITL is each request's mean gap between chunks
 METRIC_COLUMNS = {"ttft_ms": "ttft_ms", "e2e_ms": "e2e_ms", "tpot_ms": "tpot_ms",

@@ -12,10 +12,10 @@ from typing import Callable
 
 import aiohttp
 
-from .. import prompts
+from . import prompts
 from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
-from ..records import CONNECTION_ERROR, TIMEOUT, RequestRecord
+from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's

@@ -31,12 +31,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .. import __version__, prompts
+from .. import __version__
+from . import prompts
 from ..clients.base import preflight
 from ..errors import ConfigError, EndpointError, TokenfloodError
-from ..records import RequestRecord
+from ..metrics.records import RequestRecord
 from ..specs import EndpointSpec, RunSuite
-from ..summary import ClusterWorkerInfo
+from ..metrics.summary import ClusterWorkerInfo
 from .messages import Closed, Close, Records
 from .sender import PhaseShare
 from .workers import OnRecords, RemoteWorker, serve

@@ -16,14 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..clients.base import make_client
+from ..clients import make_client
 from ..errors import EndpointError
-from ..records import CANCELLED, OK, WORKER_DIED, RequestRecord
+from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
-from ..stats import PhaseAccumulator, phase_warnings, warm_up_numpy
-from ..thresholds import failed_line
-from ..summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats,
-                       RunStatus)
+from .stats import PhaseAccumulator, phase_warnings, warm_up_numpy
+from ..metrics.thresholds import failed_line
+from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from .calibration import Calibration
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan

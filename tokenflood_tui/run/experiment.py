@@ -21,13 +21,13 @@ from typing import Callable
 
 import numpy as np
 
-from .. import budget
+from . import budget
 from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
-from ..results import unique_path
+from ..outputs.folder import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
-from ..summary import PhaseStats
+from ..metrics.summary import PhaseStats
 from .coordinator import RunSnapshot
 from .plan import LoadTestPlanner
 from .runner import Run, RunObserver, RunResult

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import prompts
-from ..records import RequestRecord
+from . import prompts
+from ..metrics.records import RequestRecord
 from .sender import PhaseShare
 
 # coordinator -> worker

@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..specs import LoadTestSuite, ObservationSuite, RunSuite, SearchSuite
-from ..summary import PhaseStats
+from ..specs import LoadTestSuite, ObservationSuite
+from ..metrics.summary import PhaseStats
 from .schedule import PhasePlan, load_type_weights, plan_phases
 
 
@@ -184,15 +184,3 @@ def plan_polls(suite: ObservationSuite, anchor_utc: float) -> list[PhasePlan]:
                                slot_utc=anchor_utc + (k - 1) * suite.interval_s,
                                first_seq=(k - 1) * n))
     return plans
-
-
-def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: float | None = None,
-                 start: int = 1) -> Planner:
-    """The planner for a suite's kind; `anchor_utc` and `start` continue a resumed run."""
-    if isinstance(suite, ObservationSuite):
-        anchor = anchor_utc if anchor_utc is not None else first_slot(suite, now_utc, lead_s)
-        return ObservationPlanner(suite, anchor, start)
-    if isinstance(suite, SearchSuite):
-        from .search import SearchPlanner
-        return SearchPlanner(suite)
-    return LoadTestPlanner(suite, start)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..redaction import REDACTED
+from ..specs.secrets import REDACTED
 from ..specs import (EndpointSpec, LoadTestSuite, ObservationSuite, RunSuite, SearchSuite,
                      load_endpoint, load_run_suite)
-from ..summary import SUMMARY_FILE, PhaseStats, ResumeInfo, RunSummary
-from .journal import (JOURNAL_FILE, PhaseFinished, PhaseStarted, Resumed, RunEnded, RunStarted,
-                      SlotMissed, read_journal)
+from ..metrics.summary import SUMMARY_FILE, PhaseStats, ResumeInfo, RunSummary
+from ..outputs.journal import (JOURNAL_FILE, PhaseFinished, PhaseStarted, Resumed, RunEnded, RunStarted,
+                               SlotMissed, read_journal)
 from .plan import MissedSlot
 
 NOT_RUNNING = "tokenflood was not running (the process had ended; resumed later)"

@@ -8,21 +8,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from .. import __version__, budget, preflight
+from .. import __version__
+from . import budget, preflight
 from ..errors import EndpointError, TokenfloodError
-from ..records import RequestRecord
-from ..results import ResultsFolder, mark_superseded, read_rows, utc_iso
-from ..saturation import saturation_point
+from ..metrics.records import RequestRecord
+from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
+from ..metrics.saturation import saturation_point
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
-from ..stats import PhaseAccumulator, hours_table
-from ..thresholds import EXIT_THRESHOLD_FAILED, failed, threshold_results
-from ..summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, ResumeInfo,
-                       RunSummary, SearchResult)
+from .stats import PhaseAccumulator, hours_table
+from ..metrics.thresholds import EXIT_THRESHOLD_FAILED, failed, threshold_results
+from ..metrics.summary import (BudgetFigures, ObservationInfo, PhaseStats, PollStats, ResumeInfo, RunSummary,
+                               SearchResult)
 from . import search
 from .search import SearchPlanner
 from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
-from .journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
-from .plan import MissedSlot, NoPlan, ObservationPlanner, Planner, make_planner
+from ..outputs.journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
+from .plan import (LoadTestPlanner, MissedSlot, NoPlan, ObservationPlanner, Planner,
+                   first_slot)
 from .resume import NOT_RUNNING, ResumePoint, resume_entry
 from .schedule import PhasePlan
 
@@ -174,6 +176,17 @@ class Run:
             read_rows(folder.path),
             (price.input_per_token, price.output_per_token) if price else None,
             f"litellm's price for {price.source}" if price else None)
+
+
+def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: float | None = None,
+                 start: int = 1) -> Planner:
+    """The planner for a suite's kind; `anchor_utc` and `start` continue a resumed run."""
+    if isinstance(suite, ObservationSuite):
+        anchor = anchor_utc if anchor_utc is not None else first_slot(suite, now_utc, lead_s)
+        return ObservationPlanner(suite, anchor, start)
+    if isinstance(suite, SearchSuite):
+        return SearchPlanner(suite)
+    return LoadTestPlanner(suite, start)
 
 
 class _Sink:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..compare import bootstrap
 from ..specs import SearchSuite, Slo
-from ..summary import PhaseStats, SearchResult, SearchStep, pkey
+from ..metrics.summary import PhaseStats, SearchResult, SearchStep, pkey
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan, arrival_offsets, load_type_weights
 

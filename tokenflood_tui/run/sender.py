@@ -15,9 +15,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import prompts
-from ..clients.base import Client, make_client
-from ..records import CANCELLED, STREAM_ERROR, RequestRecord
+from . import prompts
+from ..clients import make_client
+from ..clients.base import Client
+from ..metrics.records import CANCELLED, STREAM_ERROR, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop

@@ -22,14 +22,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import prompts
+from . import prompts
 
 from . import loops
 from .messages import (Close, Closed, Failed, PhaseDone, Ready, Records, RunPhase, Start,
                        Status, Stop)
 from .sender import PhaseShare, Sender
 from ..errors import EndpointError
-from ..records import WORKER_DIED, RequestRecord
+from ..metrics.records import WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 
 OnRecords = Callable[[list[RequestRecord]], None]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from textual.message import Message
 
-from ..redaction import Scrubber, endpoint_secrets
+from ..specs.secrets import Scrubber, endpoint_secrets
 from ..run.coordinator import RunSnapshot
 from ..run.experiment import Experiment, ExperimentResult, Variant
-from ..run.turn_feed import TurnFeed, TurnRow
+from ..live.turn_feed import TurnFeed, TurnRow
 from ..run.workers import choose_workers
 from ..specs import LoadTestSuite
 from .run_controller import SNAPSHOT_INTERVAL_S, ThreadedController

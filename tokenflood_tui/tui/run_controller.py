@@ -15,7 +15,7 @@ from textual.message_pump import MessagePump
 
 from ..run.coordinator import RunSnapshot
 from ..errors import TokenfloodError
-from ..redaction import Scrubber
+from ..specs.secrets import Scrubber
 from ..run.resume import ResumePoint
 from ..run.runner import Run
 from ..specs import EndpointSpec, RunSuite

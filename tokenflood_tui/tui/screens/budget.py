@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ...budget import MAX_INPUT_VAR, MAX_OUTPUT_VAR, BudgetEstimate
+from ...run.budget import MAX_INPUT_VAR, MAX_OUTPUT_VAR, BudgetEstimate
 from ...specs import EndpointSpec, RunSuite
 from .confirm import BUTTON_HINT
 

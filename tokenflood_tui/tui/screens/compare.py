@@ -25,7 +25,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from ...charts import run_letter
+from ...outputs.charts import run_letter
 from ...compare import bootstrap, output
 from ...compare.compare import DEFAULT_SEED, Comparison, compare
 from ...errors import TokenfloodError

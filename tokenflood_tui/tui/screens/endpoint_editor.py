@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Select, Static
 
-from ...probe import ProbeResult, probe_endpoint
-from ...providers import LITELLM_PROVIDERS
-from ...redaction import is_secret_name
+from ...run.probe import ProbeResult, probe_endpoint
+from ...specs.providers import LITELLM_PROVIDERS
+from ...specs.secrets import is_secret_name
 from ...specs import EndpointSpec, load_endpoint
 from ..widgets.form import FieldRow, FormInput, Note, hint
 from ..widgets.form_values import (ABSENT, plain_text, text_or_absent, without_absent, yaml_text,

@@ -18,11 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
-from ...charts import run_letter
+from ...outputs.charts import run_letter
 from ...compare.output import verdict_line
 from ...run.coordinator import RunSnapshot
-from ...run.turn_feed import TurnRow
-from ...summary import pkey
+from ...live.turn_feed import TurnRow
+from ...metrics.summary import pkey
 from ..experiment_controller import (ExperimentController, ExperimentFinishedMessage,
                                      ExperimentSnapshotMessage)
 from ..messages import RunLogMessage

@@ -18,11 +18,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...charts import run_letter
+from ...outputs.charts import run_letter
 from ...errors import ConfigError
-from ...redaction import redact_url
-from ...run.journal import JOURNAL_FILE
-from ...summary import SUMMARY_FILE
+from ...specs.secrets import redact_url
+from ...outputs.journal import JOURNAL_FILE
+from ...metrics.summary import SUMMARY_FILE
 from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite, SearchSuite
 from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
 from ..messages import SpecSaved

@@ -17,7 +17,7 @@ from .panels import PanelScreen
 if TYPE_CHECKING:
     from textual import getters
 
-    from ...summary import RunSummary
+    from ...metrics.summary import RunSummary
     from ..messages import RunFinishedMessage
 
     from ..app import TokenfloodApp

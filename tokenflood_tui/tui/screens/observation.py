@@ -23,10 +23,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from ...poll_feed import PollEvent, PollFeed, hms_utc, span
+from ...live.poll_feed import PollEvent, PollFeed, hms_utc, span
 from ...run.coordinator import RunSnapshot
 from ...specs import ObservationSuite
-from ...summary import Distribution, pkey
+from ...metrics.summary import Distribution, pkey
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.polls import PollTable, PollTimeline

@@ -23,9 +23,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ... import report
+from ...outputs import report
 from ...errors import ConfigError
-from ...summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
+from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
 from ..widgets.chart import LatencyChart
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable

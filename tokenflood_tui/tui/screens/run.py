@@ -17,7 +17,7 @@ from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...run.coordinator import RunSnapshot
-from ...summary import PhaseStats
+from ...metrics.summary import PhaseStats
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from .live import LiveRunScreen, live_bindings

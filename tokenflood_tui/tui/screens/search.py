@@ -20,11 +20,11 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Static
 
-from ...budget import format_duration
+from ...run.budget import format_duration
 from ...run.coordinator import RunSnapshot
 from ...run.search import SearchPlanner
 from ...specs import SearchSuite
-from ...summary import SearchResult, SearchStep
+from ...metrics.summary import SearchResult, SearchStep
 from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from ..widgets.run_log import RunLog

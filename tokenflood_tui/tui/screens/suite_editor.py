@@ -12,8 +12,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Select, Static
 
-from ...budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
-                       BudgetEstimate, estimate, format_duration, read_limit)
+from ...run.budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
+                           BudgetEstimate, estimate, format_duration, read_limit)
 from ...errors import TokenfloodError
 from ...run.schedule import plan_phases
 from ...errors import ConfigError

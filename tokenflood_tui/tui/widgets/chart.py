@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ... import charts
+from ...outputs import charts
 
 METRIC_NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e"}
 

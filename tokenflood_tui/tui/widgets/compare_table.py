@@ -7,11 +7,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ... import charts
-from ...charts import run_letter
+from ...outputs import charts
+from ...outputs.charts import run_letter
 from ...compare.compare import Comparison
 from ...compare.samples import METRIC_NAMES
-from ...summary import pkey
+from ...metrics.summary import pkey
 from .chart import LatencyChart
 
 # verdict → the component class that colours it (the theme's colours, so every theme works)

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from ...redaction import is_secret_name
+from ...specs.secrets import is_secret_name
 from .form import FormInput
 
 

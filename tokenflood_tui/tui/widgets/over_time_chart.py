@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
-from ... import charts
-from ...results import utc_iso
-from ...summary import PhaseStats, PollStats
+from ...outputs import charts
+from ...outputs.folder import utc_iso
+from ...metrics.summary import PhaseStats, PollStats
 from .chart import METRIC_NAMES, LatencyChart
 
 

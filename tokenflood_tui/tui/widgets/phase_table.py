@@ -13,7 +13,7 @@ from typing import Literal
 
 from textual.widgets import DataTable
 
-from ...summary import PhaseStats, pkey
+from ...metrics.summary import PhaseStats, pkey
 
 Mode = Literal["wide", "compact"]
 HYSTERESIS = 2      # columns of slack before going back to the wide set (no flicker at the edge)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.widget import Widget
 
-from ...poll_feed import PollEvent
-from ...summary import PhaseStats, pkey
+from ...live.poll_feed import PollEvent
+from ...metrics.summary import PhaseStats, pkey
 
 TIMELINE_POLLS = 400     # cells kept: more than a 400-column terminal shows
 TABLE_POLLS = 100        # rows kept: more than a maximised table shows

@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...summary import PhaseStats, SearchStep
+from ...metrics.summary import PhaseStats, SearchStep
 
 COLUMNS = [("phase", "phase"), ("rate", "req/s"), ("achieved", "actual"),
            ("ttft", "TTFT p50"), ("e2e", "e2e p50"), ("verdict", "SLO"), ("why", "figures")]

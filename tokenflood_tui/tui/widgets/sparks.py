@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Sparkline
 
-from ...summary import PhaseStats
+from ...metrics.summary import PhaseStats
 
 SPARK_POINTS = 120   # samples kept per phase (4 a second: the last 30 s)
 NAMES = {"ttft": "TTFT", "e2e": "e2e"}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...charts import run_letter
+from ...outputs.charts import run_letter
 from ...compare.compare import Comparison
 from ...compare.output import verdict_line
-from ...run.turn_feed import TurnRow
-from ...summary import pkey
+from ...live.turn_feed import TurnRow
+from ...metrics.summary import pkey
 
 COLUMNS = [("turn", "turn"), ("variant", "variant"), ("round", "round"), ("rate", "rate/s"),
            ("ok", "ok/sent"), ("ttft", "TTFT"), ("e2e", "e2e")]

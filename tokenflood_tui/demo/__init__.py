@@ -1,28 +1,42 @@
-"""`tokenflood demo`: the embedded default — a real local model server and the demo suite."""
+"""`tokenflood demo`: the embedded default — a real local model server and the demo suite.
+
+This package only starts the endpoint (llama.cpp in a child process, or the simulator) and hands
+the CLI a target; the CLI's one front-end choice runs it, as for `tokenflood run`."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from importlib import resources
 
-from .specs import EndpointSpec, parse_run_suite
+from ..specs import EndpointSpec, RunSuite, parse_run_suite
 
 
-def demo_suite():
+def demo_suite() -> RunSuite:
     text = resources.files("tokenflood_tui").joinpath("data/demo.yml").read_text(encoding="utf-8")
     return parse_run_suite(text, "demo suite")
 
 
-def run_demo(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, slots=True)
+class DemoTarget:
+    suite: RunSuite
+    endpoint: EndpointSpec
+    title: str            # what the TUI's header says it runs against
+
+
+@contextmanager
+def demo_target(seed: int | None, simulator: bool) -> Iterator[DemoTarget]:
+    """The demo suite and a local endpoint, up while the context lasts: real llama.cpp with
+    SmolLM2-135M when the `local` extra is installed (and `simulator` is false), else the
+    built-in simulator."""
     from . import localserver
-    from .headless import run_headless
 
     suite = demo_suite()
-    if args.seed is not None:
-        suite = suite.model_copy(update={"seed": args.seed})
-    reason = "--simulator was given" if args.simulator else localserver.unavailable_reason()
+    if seed is not None:
+        suite = suite.model_copy(update={"seed": seed})
+    reason = "--simulator was given" if simulator else localserver.unavailable_reason()
     with ExitStack() as stack:
         if reason is None:
             server = stack.enter_context(localserver.LocalModelServer())
@@ -31,7 +45,7 @@ def run_demo(args: argparse.Namespace) -> int:
             endpoint = EndpointSpec(provider="hosted_vllm", model=server.model,
                                     base_url=server.base_url, name="smollm2-135m-llamacpp")
         else:
-            from .simulator import SimulatorProcess
+            from ..simulator import SimulatorProcess
 
             sim = stack.enter_context(SimulatorProcess("--ttft-ms", "60", "--prefill-ms-per-token",
                                                        "0.5", "--itl-ms", "12", "--slots", "4"))
@@ -39,12 +53,5 @@ def run_demo(args: argparse.Namespace) -> int:
                              f"{sim.base_url} instead\n")
             endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model",
                                     base_url=sim.base_url, name="simulator")
-        from .cli import interactive
-        if args.headless or not interactive():
-            return run_headless(suite, endpoint, args.results_dir, assume_yes=True,
-                                verbose=args.verbose)
-        from .cli import run_tui
-        from .tui.app import Launch
         title = "demo: " + ("llama.cpp + SmolLM2-135M" if reason is None else "built-in simulator")
-        return run_tui(Launch("run", results_root=args.results_dir, suite=suite, endpoint=endpoint,
-                              theme=args.theme, title=title))
+        yield DemoTarget(suite, endpoint, title)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Protocol
 from urllib.parse import urlparse
 
-from .errors import EndpointError
-from .specs import EndpointSpec, LoadType
+from ..errors import EndpointError
+from ..specs import EndpointSpec, LoadType
 
 if TYPE_CHECKING:
     import aiohttp

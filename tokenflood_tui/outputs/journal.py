@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from ..summary import PhaseStats
+from ..metrics.summary import PhaseStats
 
 JOURNAL_FILE = "journal.jsonl"
 

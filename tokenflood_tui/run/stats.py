@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import saturation
-from .records import CANCELLED, RequestRecord
-from .specs import Slo
-from .summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
-                      ErrorCount, PhaseStats, WorkerLoad, pkey)
-from .thresholds import Threshold
+from ..metrics import saturation
+from ..metrics.records import CANCELLED, RequestRecord
+from ..specs import Slo
+from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
+                               ErrorCount, PhaseStats, WorkerLoad, pkey)
+from ..metrics.thresholds import Threshold
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this

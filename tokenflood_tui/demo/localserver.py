@@ -1,7 +1,7 @@
 """A real local LLM endpoint: llama.cpp's server (via xllamacpp) with SmolLM2-135M-Instruct.
 
 `tokenflood demo` and the llama.cpp tests use this. The server runs in a child process
-(``python -m tokenflood_tui.localserver``) bound to 127.0.0.1, so a crash in native code never
+(``python -m tokenflood_tui.demo.localserver``) bound to 127.0.0.1, so a crash in native code never
 takes the TUI down, and the parent can always stop it. This module imports neither Textual nor
 litellm, and imports ``xllamacpp`` only inside the child, so it is importable (and
 :func:`unavailable_reason` explains what is missing) when the ``local`` extra is absent.
@@ -284,7 +284,7 @@ class LocalModelServer:
     def _command(self) -> list[str]:
         o = self.options
         cmd = [
-            self.python, "-m", "tokenflood_tui.localserver",
+            self.python, "-m", "tokenflood_tui.demo.localserver",
             "--port", str(o.port), "--slots", str(o.slots), "--ctx", str(o.ctx),
             "--threads", str(o.threads), "--alias", o.alias,
         ]  # fmt: skip
@@ -362,7 +362,7 @@ def _with_tail(message: str, tail: str) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m tokenflood_tui.localserver",
+        prog="python -m tokenflood_tui.demo.localserver",
         description="Serve SmolLM2-135M-Instruct with llama.cpp (xllamacpp) on 127.0.0.1.",
     )
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns (non-zero) only when the server cannot start: 2 for a missing model or xllamacpp,
     1 when llama.cpp rejects the model or parameters. Meant to run as its own process
-    (``python -m tokenflood_tui.localserver``), not to be called inside another program.
+    (``python -m tokenflood_tui.demo.localserver``), not to be called inside another program.
     """
     args = _parse_args(argv)
     path = Path(args.model) if args.model else model_path()

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from .summary import (METRICS, ClusterInfo, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
-                      SearchResult, ThresholdResult, pkey)
-from .saturation import UNJUDGED_BELOW, judged, ran_below
-from .thresholds import value_text
+from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
+                               SearchResult, ThresholdResult, pkey)
+from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
+from ..metrics.thresholds import value_text
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 

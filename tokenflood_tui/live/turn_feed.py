@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..summary import PhaseStats
-from .coordinator import RunSnapshot
-from .experiment import Experiment, Turn
+from ..metrics.summary import PhaseStats
+from ..run.coordinator import RunSnapshot
+from ..run.experiment import Experiment, Turn
 
 
 @dataclass(frozen=True, slots=True)

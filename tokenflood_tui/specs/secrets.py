@@ -27,13 +27,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-if TYPE_CHECKING:
-    from .specs import EndpointSpec
 
 REDACTED = "***redacted***"
 
@@ -150,7 +148,22 @@ def redact_data(data: Any) -> Any:
 # the secrets of a spec, and scrubbing
 
 
-def endpoint_secrets(endpoint: EndpointSpec, env: Mapping[str, str] | None = None) -> set[str]:
+class SecretBearer(Protocol):
+    """What secrets are read from: an endpoint spec (this module sits below the spec models)."""
+
+    @property
+    def api_key_env_var(self) -> str | None: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def extra_headers(self) -> Mapping[str, str]: ...
+    @property
+    def extra_body(self) -> Mapping[str, Any]: ...
+    @property
+    def litellm_params(self) -> Mapping[str, Any]: ...
+
+
+def endpoint_secrets(endpoint: SecretBearer, env: Mapping[str, str] | None = None) -> set[str]:
     """Every secret value the spec carries or refers to, read from `env` (unset ones skipped)."""
     env = os.environ if env is None else env
     found: set[str] = set()
@@ -226,7 +239,7 @@ class Scrubber:
         self._known = re.compile("|".join(parts)) if parts else None
 
     @classmethod
-    def for_endpoint(cls, endpoint: EndpointSpec, env: Mapping[str, str] | None = None) -> Scrubber:
+    def for_endpoint(cls, endpoint: SecretBearer, env: Mapping[str, str] | None = None) -> Scrubber:
         return cls(endpoint_secrets(endpoint, env))
 
     def scrub(self, text: str) -> str:

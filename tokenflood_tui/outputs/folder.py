@@ -18,12 +18,12 @@ from typing import Callable
 from pydantic import BaseModel
 
 from . import charts, report
-from .errors import ConfigError
-from .records import RequestRecord
-from .redaction import Scrubber
-from .run.journal import JOURNAL_FILE, encode
-from .specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
-from .summary import SUMMARY_FILE, RunSummary, pkey
+from ..errors import ConfigError
+from ..metrics.records import RequestRecord
+from ..specs.secrets import Scrubber
+from .journal import JOURNAL_FILE, encode
+from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
+from ..metrics.summary import SUMMARY_FILE, RunSummary, pkey
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",

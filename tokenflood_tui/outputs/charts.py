@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
-from .summary import PhaseStats, PollStats, pkey
+from ..metrics.summary import PhaseStats, PollStats, pkey
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LINE_COLOURS = ["cyan", "yellow", "magenta", "green", "red", "blue"]

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .prompts import WARMUP_MAX_TOKENS
-from .errors import BudgetRefused, ConfigError
-from .run.schedule import PhasePlan, fewest_arrivals
-from .specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
+from ..errors import BudgetRefused, ConfigError
+from .schedule import PhasePlan, fewest_arrivals
+from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
 if TYPE_CHECKING:
-    from .run.plan import Planner
+    from .plan import Planner
 
 MAX_INPUT_VAR = "TOKENFLOOD_MAX_INPUT_TOKENS"
 MAX_OUTPUT_VAR = "TOKENFLOOD_MAX_OUTPUT_TOKENS"
@@ -156,7 +156,7 @@ def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1
     """The most a search can spend: every phase at max_rps, each cut at its most arrivals, of
     the largest load type; and the load time it likely takes (ramp to the answer, then halve the
     interval until within the tolerance), for the duration line."""
-    from .run.search import most_arrivals
+    from .search import most_arrivals
     per_phase = most_arrivals(suite.max_rps, suite.phase_seconds, suite.arrival)
     requests = per_phase * suite.max_phases
     ramp = math.ceil(math.log(suite.max_rps / suite.start_rps) / math.log(suite.growth)) + 1

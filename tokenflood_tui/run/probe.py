@@ -6,10 +6,10 @@ import time
 from dataclasses import dataclass
 
 from . import prompts
-from .clients.base import make_client
-from .errors import TokenfloodError
-from .records import RequestRecord
-from .specs import EndpointSpec
+from ..clients import make_client
+from ..errors import TokenfloodError
+from ..metrics.records import RequestRecord
+from ..specs import EndpointSpec
 
 
 @dataclass(frozen=True, slots=True)

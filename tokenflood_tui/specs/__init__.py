@@ -13,11 +13,11 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic import AfterValidator, model_validator
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL,
                         SAGEMAKER, SELF_HOSTED)
-from .redaction import is_secret_name, redact_data, redact_url, ref_syntax_error, strings_in
-from .thresholds import Threshold, parse_threshold
+from .secrets import is_secret_name, redact_data, redact_url, ref_syntax_error, strings_in
+from ..metrics.thresholds import Threshold, parse_threshold
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .run.coordinator import RunSnapshot
-from .summary import PhaseStats
+from ..run.coordinator import RunSnapshot
+from ..metrics.summary import PhaseStats
 
 
 @dataclass(frozen=True, slots=True)

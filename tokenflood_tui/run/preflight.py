@@ -11,9 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .clients.base import preflight as client_preflight
-from .errors import ConfigError
-from .specs import EndpointSpec
+from ..clients.base import preflight as client_preflight
+from ..errors import ConfigError
+from ..specs import EndpointSpec
 
 
 def check_run(endpoint: EndpointSpec, results_root: Path) -> None:

@@ -1,0 +1,1 @@
+"""What is measured and judged: request records, the summary model, saturation, thresholds."""

@@ -1,0 +1,1 @@
+"""What is written: the results folder, its journal, summary.md and the charts."""
