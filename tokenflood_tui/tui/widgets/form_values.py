@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ...specs import describe_error
+from ...specs.loader import describe_error
 
 ABSENT = object()
 """An empty field: the key is left out, so the model's default (or 'missing') applies."""
