@@ -332,13 +332,34 @@ async def test_default_theme_is_tokenflood_dark_and_nothing_is_saved(config_dir)
         assert SHIPPED | set(BUILTIN_THEMES) <= offered
 
 
-async def test_theme_flag_is_applied_and_remembered(config_dir):
+async def test_theme_flag_is_for_this_session_only(config_dir):
+    # a one-off --theme used to become the permanent default
     app = ThemedApp("tokenflood-light")
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.theme == "tokenflood-light"
         assert app.current_theme.dark is False
-    assert saved_theme(config_dir) == "tokenflood-light"
+    assert not (config_dir / "settings.yml").exists()
+    write(config_dir, "settings.yml", "theme: nord\n")
+    app = ThemedApp("tokenflood-ansi")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == "tokenflood-ansi"
+        assert app.notes == []
+    assert saved_theme(config_dir) == "nord"
+    again = ThemedApp()
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+
+
+async def test_a_switch_after_the_theme_flag_is_remembered(config_dir):
+    app = ThemedApp("tokenflood-light")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.theme = "tokenflood-ansi"       # as the command palette's theme switch does
+        await pilot.pause()
+    assert saved_theme(config_dir) == "tokenflood-ansi"
 
 
 async def test_switching_theme_is_remembered_for_the_next_start(config_dir):

@@ -12,10 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rich.segment import Segment
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.theme import BUILTIN_THEMES, Theme
 
 from ..errors import ConfigError
@@ -244,14 +246,48 @@ def _available_message(app: App) -> str:
     return f"Available: {', '.join(ours)}; built in: {', '.join(builtin)}."
 
 
+class NoColourForTheme(LineFilter):
+    """NO_COLOR for the theme in effect now, not the one the app started with.
+
+    Textual picks its NO_COLOR filter once, in `App.__init__`, from the theme of that moment
+    (textual-dark): `Monochrome`, which greys a colour from its RGB value. A terminal colour
+    (`ansi_*`, `ansi_default`) has no RGB value (0, 0, 0), so after a switch to an ANSI theme
+    every colour, text and background alike, became black: black text on black. This filter
+    decides at each draw: the terminal's own colours (`NoColor`) under an ANSI theme, greys
+    (`Monochrome`) under an RGB one.
+    """
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self.app = app
+        self._terminal = NoColor()
+        self._greys = Monochrome()
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        chosen = self._terminal if self.app.native_ansi_color else self._greys
+        return chosen.apply(segments, background)
+
+
+def _follow_theme_under_no_color(app: App) -> None:
+    """Put `NoColourForTheme` in place of the NO_COLOR filter Textual chose at start-up."""
+    if not app.no_color:
+        return
+    # `_filters` is Textual's list of line filters (`App.get_line_filters` reads it); the test
+    # of every theme under NO_COLOR fails if a Textual upgrade moves it.
+    app._filters = [NoColourForTheme(app) if isinstance(f, (Monochrome, NoColor)) else f
+                    for f in app._filters]
+
+
 def install(app: App, requested: str | None) -> None:
     """Register the file themes, apply the chosen one and remember later switches.
 
     Call from the app's `on_mount`. The theme is `requested` (the --theme flag) if given, else
     the settings file's, else tokenflood-dark. An unknown name gives a warning and the theme the
-    app would have had without it. A --theme choice is remembered like a palette switch.
+    app would have had without it. A --theme choice is for this session only (a flag does not
+    change settings); a switch made in the app (the command palette) is remembered.
     Broken theme files or settings give a notification each; nothing here raises.
     """
+    _follow_theme_under_no_color(app)
     themes, errors = load_themes(theme_dirs())
     for theme in themes:
         app.register_theme(theme)
@@ -283,8 +319,6 @@ def install(app: App, requested: str | None) -> None:
 
     app.theme = chosen
     remember = _Rememberer(app, chosen)
-    if requested is not None and chosen == requested and saved != requested:
-        remember.save(requested)
     # The signal is Textual's public "theme changed" hook: published after every change of
     # `app.theme` (command palette, code, anywhere), once the new theme is applied.
     app.theme_changed_signal.subscribe(app, remember.on_theme_changed)
