@@ -159,7 +159,7 @@ async def test_the_compare_screen_at_120x40_shows_table_and_chart(saved, runs):
         assert_table_shows(app, c, "ttft_ms")
         screen = "\n".join(screen_lines(app))
         assert "2 TTFT percentiles by rate, runs A, B · t: e2e" in screen
-        assert "B p99 +" in screen and "target req/s" in screen
+        assert "A ⠒⠒  B ••  │  p50  p90  p99" in screen and "target req/s" in screen
         # a warning is one line here, whole if it fits
         assert f"⚠ {c.warnings[0]}"[:110] in screen
         await pilot.press("t")
