@@ -135,9 +135,9 @@ async def test_the_timeline_and_table_show_each_poll_with_a_missed_one_marked(si
                 run.phases.append(poll(k, ttft))
             lines = await send(pilot, screen, run.snapshot())
         row = lines[find(lines, "TTFT p50  ")]
-        # one cell per poll, scaled to 40-80 ms on screen: 50 60 70 missed 80 40
-        assert "▃▅▆×█▁" in row and "40 ms  40–80" in row
-        assert "▃▅▆×█▁" in lines[find(lines, "TTFT p90  ")]
+        # one cell per poll, from 0 to the highest on screen (80 ms): 50 60 70 missed 80 40
+        assert "▅▆▇×█▄" in row and "40 ms  40–80" in row
+        assert "▅▆▇×█▄" in lines[find(lines, "TTFT p90  ")]
         assert find(lines, "polls 1–6 · × missed") >= 0
         # the table: newest first, the missed poll in its place
         head = find(lines, "poll  slot UTC")
@@ -154,7 +154,7 @@ async def test_the_timeline_and_table_show_each_poll_with_a_missed_one_marked(si
         assert max(len(line.rstrip()) for line in lines) <= size[0]
         run.miss(7)
         lines = await send(pilot, screen, run.snapshot())
-        assert find(lines, "then poll 7 missed") >= 0 and "▃▅▆×█▁×" in lines[find(lines, "TTFT p50  ")]
+        assert find(lines, "then poll 7 missed") >= 0 and "▅▆▇×█▄×" in lines[find(lines, "TTFT p50  ")]
         assert find(lines, "5 done, 2 missed") >= 0
 
 
