@@ -82,9 +82,10 @@ class LitellmClient(Client):
                 for choice in getattr(chunk, "choices", None) or ():
                     delta = getattr(choice, "delta", None)
                     if delta is not None:
-                        # Each attribute of litellm's delta costs about a µs (an unset one three),
-                        # so the reasoning is read only when there is no answer: a chunk with both
-                        # is stamped as its answer alone. (litellm puts `reasoning` there too.)
+                        # Each attribute of litellm's delta costs about a µs (three for an unset
+                        # one), so the reasoning is read only when there is no answer: a chunk with
+                        # both is stamped as its answer alone. (litellm maps a server's `reasoning`
+                        # field onto `reasoning_content`.)
                         answer = getattr(delta, "content", None) or getattr(delta, "tool_calls", None)
                         rec.stamp_chunk(now, answer,
                                         None if answer else getattr(delta, "reasoning_content", None))

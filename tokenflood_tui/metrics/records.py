@@ -100,8 +100,8 @@ class RequestRecord:
         self.content_chunks += 1
 
     def stamp_end(self, now: float, usage: Any = None) -> None:
-        """The stream ended at `now`, with the server's `usage` (OpenAI's usage object, as a dict
-        or as an object with those attributes, litellm's; None when the server sent none).
+        """The stream ended at `now`. `usage` is the server's, shaped as OpenAI's: a dict (the
+        JSON) or an object with the same names as attributes (litellm's); None if it sent none.
 
         Tokens are the server's counts. A request that is still ok and has no completion count
         gets its number of chunks with text instead, flagged estimated; a failed one none.
