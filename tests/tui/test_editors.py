@@ -20,6 +20,7 @@ from tokenflood_tui.tui.screens.confirm import ConfirmModal
 from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.save_as import SaveAsModal
 from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
+from tokenflood_tui.tui.widgets.form_values import yaml_text, yaml_value
 
 APP_TCSS = str(Path(tui_package.__file__).parent / "app.tcss")
 
@@ -316,6 +317,59 @@ async def test_a_file_that_is_not_yaml_opens_an_empty_form_with_the_error(tmp_pa
         assert "YAML syntax error" in text_of(app, "#file-problem")
         assert app.screen.query_one("#f-model", Input).value == ""
         assert app.screen.query_one("#f-provider", Select).value == Select.NULL
+
+
+@pytest.mark.parametrize("tail, problem, kept", [
+    # an alias: refused as `tokenflood run` refuses it; the form holds the lines before it
+    ("extra_body: &b {temperature: 0.5}\nlitellm_params: *b\n",
+     "line 4: alias *b: YAML aliases (&name / *name) are not allowed here", 3),
+    # used to crash the editor with a RecursionError while it opened the file
+    ("extra_body: {a: " + "[" * 5000 + "]" * 5000 + "}\n",
+     "line 3: nested more than 64 levels deep", 2),
+    # used to say where only as "position 47" on a second line, and to open an empty form
+    ("extra_body: {a: \x00}\n",
+     "line 3: YAML syntax error: unacceptable character #x0000: special characters are not "
+     "allowed", 2),
+], ids=["alias", "deep", "nul"])
+async def test_a_refused_file_opens_with_the_lines_before_the_problem(tmp_path, tail, problem,
+                                                                      kept):
+    path = tmp_path / "endpoint.yml"
+    path.write_text("provider: openai\nmodel: gpt-4o-mini\n" + tail)
+    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+        editor = app.screen
+        shown = text_of(app, "#file-problem").splitlines()
+        assert len(shown) == 2 and shown[0].startswith(problem)
+        assert shown[1] == (f"The form holds what lines 1-{kept} say; saving writes the form "
+                            "over the whole file.")
+        assert editor.query_one("#f-model", Input).value == "gpt-4o-mini"
+        assert editor.query_one("#f-provider", Select).value == "openai"
+        assert text_of(app, "#check-errors") == ""
+
+
+async def test_a_key_given_twice_is_named_and_the_form_holds_the_last(tmp_path):
+    path = tmp_path / "endpoint.yml"
+    path.write_text("provider: openai\nmodel: gpt-4o-mini\nname: first\nmodel: gpt-4o\n")
+    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+        assert text_of(app, "#file-problem") == (
+            "line 4: key 'model' appears twice (lines 2 and 4): keep one; YAML would silently use "
+            "the last")
+        assert app.screen.query_one("#f-model", Input).value == "gpt-4o"
+        assert app.screen.query_one("#f-name", Input).value == "first"
+        await save(pilot, app)
+    assert load_endpoint(path).model == "gpt-4o"
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("1e-3", 0.001),              # a number, as in the file (plain PyYAML: the text '1e-3')
+    ("'1e-3'", "1e-3"),
+    ("{a: 1, b: [x]}", {"a": 1, "b": ["x"]}),
+    ("*ref", "*ref"),             # what the file reader refuses stays text
+    ("{a: 1, a: 2}", "{a: 1, a: 2}"),
+])
+def test_a_row_value_reads_as_the_same_text_in_the_file_would(typed, value):
+    assert yaml_value(typed) == value
+    # a value from the file is shown as text that reads back the same
+    assert yaml_value(yaml_text(value)) == value
 
 
 # ---------------------------------------------------------------------------------------------

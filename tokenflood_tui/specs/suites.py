@@ -1,0 +1,359 @@
+"""The run suite (`run.yml`): the requests' shapes, the SLO, and the three kinds of run — load
+test, observation and capacity search — each with the limits checked before anything is planned
+(docs/config.md)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..metrics.thresholds import Threshold, parse_threshold
+from .loader import KeyedError, StrictModel
+
+MAX_SEED = 2**32 - 1                 # numpy and the simulator take seeds in [0, 2**32)
+MAX_REQUESTS_PER_RUN = 10_000_000    # the plan holds every arrival in memory (16 bytes each)
+
+
+class LoadType(StrictModel):
+    """One kind of request, sampled by weight."""
+
+    prompt_length: int = Field(gt=0)
+    prefix_length: int = Field(0, ge=0)
+    output_length: int = Field(gt=0)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _prefix_inside_prompt(self) -> LoadType:
+        if self.prefix_length >= self.prompt_length:
+            raise ValueError(f"prefix_length ({self.prefix_length}) must be smaller than "
+                             f"prompt_length ({self.prompt_length})")
+        return self
+
+
+SLO_METRICS = ("ttft_ms", "tpot_ms", "e2e_ms")
+
+
+class Slo(StrictModel):
+    """Service-level objectives. Each bound is a number (per request: a request meeting every
+    one counts towards goodput, and a phase meets the SLO when its goodput reaches
+    `goodput_min`) or a mapping from percentiles to bounds (`{p99: 500}`: the phase's p99 must be
+    at most 500 ms; for goodput, each request is held to the tightest of them)."""
+
+    ttft_ms: float | dict[str, float] | None = None
+    tpot_ms: float | dict[str, float] | None = None
+    e2e_ms: float | dict[str, float] | None = None
+    goodput_min: float = Field(0.95, gt=0, le=1, allow_inf_nan=False)
+
+    @field_validator("ttft_ms", "tpot_ms", "e2e_ms")
+    @classmethod
+    def _bounds(cls, bound: float | dict[str, float] | None) -> float | dict[str, float] | None:
+        values = bound.values() if isinstance(bound, dict) else [] if bound is None else [bound]
+        for value in values:
+            if not value > 0 or not math.isfinite(value):
+                raise ValueError(f"{value} ms: a bound must be a number > 0")
+        if isinstance(bound, dict):
+            if not bound:
+                raise ValueError("give at least one percentile, e.g. {p99: 500}")
+            for key in bound:
+                p = _percentile_key(key)
+                if p is None:
+                    raise ValueError(f"{key!r} is not a percentile: use p50, p90, p99, p99.9 …")
+        return bound
+
+    def request_bound(self, metric: str) -> float | None:
+        """The per-request bound of `metric` that goodput uses."""
+        bound = getattr(self, metric)
+        return min(bound.values()) if isinstance(bound, dict) else bound
+
+    def percentile_bounds(self) -> list[tuple[str, float, float]]:
+        """(metric, percentile, bound) of every bound given as a percentile."""
+        return [(metric, p, value) for metric in SLO_METRICS
+                if isinstance(bound := getattr(self, metric), dict)
+                for key, value in bound.items() if (p := _percentile_key(key)) is not None]
+
+    @property
+    def by_goodput(self) -> bool:
+        """True when any bound is per request (a number): the phase is judged by goodput."""
+        return any(isinstance(getattr(self, m), (int, float)) for m in SLO_METRICS)
+
+    def text(self) -> str:
+        """'TTFT p99 ≤ 500 ms, e2e ≤ 2000 ms per request for 95% of requests'"""
+        parts = []
+        for metric in SLO_METRICS:
+            bound = getattr(self, metric)
+            name = metric.removesuffix("_ms").upper().replace("E2E", "e2e")
+            if isinstance(bound, dict):
+                parts += [f"{name} {key} ≤ {value:g} ms" for key, value in bound.items()]
+            elif bound is not None:
+                parts.append(f"{name} ≤ {bound:g} ms")
+        text = ", ".join(parts)
+        if self.by_goodput:
+            text += f" (per request, for {self.goodput_min:.0%} of requests)"
+        return text
+
+
+def _percentile_key(key: str) -> float | None:
+    """'p99' → 99.0; None unless it is p<number> strictly between 0 and 100."""
+    if not isinstance(key, str) or not key.startswith("p"):
+        return None
+    try:
+        p = float(key[1:])
+    except ValueError:
+        return None
+    return p if 0 < p < 100 else None
+
+
+class _Suite(StrictModel):
+    """What both kinds of run suite (`run.yml`) have: the requests' shapes and how to send them."""
+
+    name: str
+    load_types: list[LoadType] = Field(min_length=1)
+    percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], min_length=1)
+    seed: int = 0                    # 0 <= seed <= MAX_SEED
+    max_concurrency: int | None = Field(None, gt=0)
+    warmup_requests: int = Field(2, ge=0)
+    request_timeout_seconds: float = Field(120.0, gt=0, allow_inf_nan=False)
+    slo: Slo | None = None
+    # False: every run draws fresh prompt text (same lengths), so no rerun hits a server's
+    # prefix cache with the previous run's prompts; True: replay the seed's exact prompts.
+    reuse_prompts: bool = False
+    # pass/fail conditions per phase or poll (thresholds.py); a failed one makes the run exit 4
+    thresholds: list[str] = Field(default_factory=list)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, seed: int) -> int:
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed is {seed}: a seed is a whole number between 0 and {MAX_SEED}")
+        return seed
+
+    @field_validator("percentiles")
+    @classmethod
+    def _percentiles_in_range(cls, percentiles: list[float]) -> list[float]:
+        for p in percentiles:
+            if not 0 < p < 100:
+                raise ValueError(f"percentile {p} is outside (0, 100)")
+        return sorted(set(percentiles))
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_empty(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("name must not be empty")
+        return name
+
+    @model_validator(mode="after")
+    def _plan_fits_in_memory(self) -> _Suite:
+        # Checked before anything is planned: the schedule holds every arrival in memory.
+        expected = self.expected_requests
+        if expected > MAX_REQUESTS_PER_RUN:
+            raise KeyedError(self._count_keys[:1], (
+                f"{' × '.join(self._count_keys)} would schedule about {expected:,.0f} requests; "
+                f"tokenflood plans at most {MAX_REQUESTS_PER_RUN:,} per run: lower them, "
+                "or split the run"))
+        return self
+
+    _count_keys: ClassVar[tuple[str, ...]] = ()
+
+    # -- thresholds (docs/config.md#thresholds) -----------------------------------------------
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_parse(cls, thresholds: list[str]) -> list[str]:
+        for i, text in enumerate(thresholds):
+            try:
+                parse_threshold(text)
+            except ValueError as exc:
+                raise KeyedError(("thresholds", i), str(exc)) from None
+        return thresholds
+
+    @model_validator(mode="after")
+    def _goodput_needs_slo(self) -> _Suite:
+        for i, t in enumerate(self.threshold_checks):
+            if t.metric == "goodput" and self.slo is None:
+                raise KeyedError(("thresholds", i), (
+                    f"{t.text!r}: goodput is the share of requests within the slo, and this "
+                    "suite has no slo: add one (e.g. slo: {ttft_ms: 500}) or drop the threshold"))
+        return self
+
+    @property
+    def threshold_checks(self) -> list[Threshold]:
+        """The thresholds, parsed (each phase's accumulator checks them)."""
+        return [parse_threshold(text) for text in self.thresholds]
+
+    @property
+    def expected_requests(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def peak_rps(self) -> float:
+        """The highest rate the run sends at (it sizes the sender processes)."""
+        raise NotImplementedError
+
+
+class LoadTestSuite(_Suite):
+    """A load test: one phase per rate, each `test_length_in_seconds` long."""
+
+    type: Literal["load_test"] = "load_test"
+    requests_per_second_rates: list[float] = Field(min_length=1)
+    test_length_in_seconds: float = Field(gt=0, allow_inf_nan=False)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
+
+    _count_keys = ("requests_per_second_rates", "test_length_in_seconds")
+
+    @field_validator("requests_per_second_rates")
+    @classmethod
+    def _positive_rates(cls, rates: list[float]) -> list[float]:
+        for i, rate in enumerate(rates):
+            if not rate > 0 or not math.isfinite(rate):
+                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 (req/s)")
+        return rates
+
+    @model_validator(mode="after")
+    def _every_phase_sends(self) -> LoadTestSuite:
+        for i, rate in enumerate(self.requests_per_second_rates):
+            if rate * self.test_length_in_seconds < 1:
+                raise KeyedError(("requests_per_second_rates", i), (
+                    f"phase {i + 1} ({rate} req/s for {self.test_length_in_seconds} s) would send "
+                    "no request: raise the rate or test_length_in_seconds"))
+        return self
+
+    @property
+    def expected_requests(self) -> float:
+        """The mean request count of the run: exact for constant arrivals, poisson's mean."""
+        return sum(rate * self.test_length_in_seconds for rate in self.requests_per_second_rates)
+
+    @property
+    def load_seconds(self) -> float:
+        return self.test_length_in_seconds * len(self.requests_per_second_rates)
+
+    @property
+    def peak_rps(self) -> float:
+        return max(self.requests_per_second_rates)
+
+
+class ObservationSuite(_Suite):
+    """An observation: light polls on the wall clock for hours or days.
+
+    Poll k starts at `start + k × interval`; `start` is the next whole multiple of the interval
+    in UTC unless `align` is false. A poll sends `num_requests` spread evenly over
+    `within_seconds`.
+    """
+
+    type: Literal["observation"]
+    duration_hours: float = Field(gt=0, allow_inf_nan=False)
+    polling_interval_minutes: float = Field(gt=0, allow_inf_nan=False)
+    num_requests: int = Field(gt=0)
+    within_seconds: float = Field(gt=0, allow_inf_nan=False)
+    align: bool = True
+    # An observation watches through outages: a poll that fails is recorded and the next one
+    # goes ahead, unless error_limit is set (then it applies as in a load test).
+    error_limit: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+
+    _count_keys = ("duration_hours", "polling_interval_minutes", "num_requests")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_load_type(cls, data: Any) -> Any:
+        # The original tokenflood's observation files give a single `load_type`.
+        if isinstance(data, dict) and "load_type" in data:
+            if "load_types" in data:
+                raise ValueError("give either load_type or load_types, not both")
+            data = {**data, "load_types": [data["load_type"]]}
+            del data["load_type"]
+        return data
+
+    @model_validator(mode="after")
+    def _polls_fit(self) -> ObservationSuite:
+        if self.within_seconds > self.interval_s:
+            raise KeyedError(("within_seconds",), (
+                f"within_seconds ({self.within_seconds:g}) is longer than the polling interval "
+                f"({self.interval_s:g} s): a poll must fit before the next one starts"))
+        if self.polls < 1:
+            raise KeyedError(("duration_hours",), (
+                f"duration_hours ({self.duration_hours:g}) is shorter than one polling interval "
+                f"({self.polling_interval_minutes:g} min): no poll would run"))
+        return self
+
+    @property
+    def interval_s(self) -> float:
+        return self.polling_interval_minutes * 60.0
+
+    @property
+    def polls(self) -> int:
+        """Polls in the whole duration (slots 0 .. polls-1)."""
+        return int(self.duration_hours * 3600.0 / self.interval_s + 1e-9)
+
+    @property
+    def expected_requests(self) -> float:
+        return float(self.polls * self.num_requests)
+
+    @property
+    def peak_rps(self) -> float:
+        return self.num_requests / self.within_seconds
+
+
+class SearchSuite(_Suite):
+    """A capacity search: the highest rate that meets `slo`. Ramps from `start_rps` by
+    `growth` per phase until the SLO breaks or the server saturates, then bisects until the
+    interval is narrower than `tolerance` (relative), within `max_rps` and `max_phases`."""
+
+    type: Literal["search"]
+    slo: Slo                               # required here
+    start_rps: float = Field(gt=0, allow_inf_nan=False)
+    max_rps: float = Field(gt=0, allow_inf_nan=False)
+    phase_seconds: float = Field(gt=0, allow_inf_nan=False)
+    tolerance: float = Field(0.1, gt=0, lt=1, allow_inf_nan=False)
+    max_phases: int = Field(12, ge=2, le=100)
+    growth: float = Field(2.0, gt=1, le=10, allow_inf_nan=False)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
+    # what the server costs to run (a GPU machine), for the cost per million tokens at the answer
+    cost_per_hour_usd: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    _count_keys = ("max_rps", "phase_seconds", "max_phases")
+
+    @model_validator(mode="after")
+    def _search_range(self) -> SearchSuite:
+        if self.max_rps < self.start_rps:
+            raise KeyedError(("max_rps",), (
+                f"max_rps ({self.max_rps:g}) is below start_rps ({self.start_rps:g}): the search "
+                "goes up from start_rps to at most max_rps"))
+        if self.start_rps * self.phase_seconds < 1:
+            raise KeyedError(("start_rps",), (
+                f"{self.start_rps:g} req/s for {self.phase_seconds:g} s would send no request: "
+                "raise start_rps or phase_seconds"))
+        if not self.slo.ttft_ms and not self.slo.tpot_ms and not self.slo.e2e_ms:
+            raise KeyedError(("slo",), "give at least one of ttft_ms, tpot_ms, e2e_ms: the "
+                                       "search finds the highest rate that meets them")
+        return self
+
+    @model_validator(mode="after")
+    def _slo_percentiles_measured(self) -> SearchSuite:
+        # every percentile the SLO names is one the phases report
+        wanted = {p for _, p, _ in self.slo.percentile_bounds()}
+        if not wanted <= set(self.percentiles):
+            self.percentiles = sorted(set(self.percentiles) | wanted)
+        return self
+
+    @property
+    def test_length_in_seconds(self) -> float:
+        """A phase's length (the name load tests use)."""
+        return self.phase_seconds
+
+    @property
+    def expected_requests(self) -> float:
+        """The most the search can send: every phase at max_rps."""
+        return self.max_rps * self.phase_seconds * self.max_phases
+
+    @property
+    def peak_rps(self) -> float:
+        return self.max_rps
+
+
+RunSuite = LoadTestSuite | ObservationSuite | SearchSuite   # what a run.yml holds, by its `type`
+SUITE_KINDS: dict[str, type[LoadTestSuite] | type[ObservationSuite] | type[SearchSuite]] = {
+    "load_test": LoadTestSuite, "observation": ObservationSuite, "search": SearchSuite}
