@@ -335,7 +335,7 @@ async def test_a_refused_file_opens_with_the_lines_before_the_problem(tmp_path, 
                                                                       kept):
     path = tmp_path / "endpoint.yml"
     path.write_text("provider: openai\nmodel: gpt-4o-mini\n" + tail)
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         shown = text_of(app, "#file-problem").splitlines()
         assert len(shown) == 2 and shown[0].startswith(problem)
@@ -349,7 +349,7 @@ async def test_a_refused_file_opens_with_the_lines_before_the_problem(tmp_path, 
 async def test_a_key_given_twice_is_named_and_the_form_holds_the_last(tmp_path):
     path = tmp_path / "endpoint.yml"
     path.write_text("provider: openai\nmodel: gpt-4o-mini\nname: first\nmodel: gpt-4o\n")
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         assert text_of(app, "#file-problem") == (
             "line 4: key 'model' appears twice (lines 2 and 4): keep one; YAML would silently use "
             "the last")
