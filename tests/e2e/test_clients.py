@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tokenflood_tui.clients import make_client
-from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
+from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
+from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.simulator import Simulator, SimulatorConfig
 from tokenflood_tui.specs import EndpointSpec

@@ -240,7 +240,7 @@ class ExperimentScreen(LiveRunScreen):
 
     @on(ExperimentFinishedMessage)
     def _on_finished(self, message: ExperimentFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
+        self.report_exit_code(message.exit_code)
         self.ended = True
         self.add_class("-ended")
         self.current = None

@@ -11,16 +11,14 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.binding import Binding
 
+from ..messages import LeaveScreen, RunExitCode
 from .confirm import ConfirmModal
 from .panels import PanelScreen
 
 if TYPE_CHECKING:
-    from textual import getters
-
     from ...metrics.summary import RunSummary
     from ..messages import RunFinishedMessage
 
-    from ..app import TokenfloodApp
     from ..run_controller import RunController
 
 
@@ -50,9 +48,6 @@ def live_bindings(prefix: str, panels: list[tuple[str, str]], chart: bool = True
 class LiveRunScreen(PanelScreen):
     """Watches one RunController; `note_stopping` lets the screen say so in its log."""
 
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
-
     def __init__(self, controller: RunController):
         super().__init__()
         self.controller = controller
@@ -73,11 +68,15 @@ class LiveRunScreen(PanelScreen):
             return False            # nothing to stop any more: not in the footer either
         return super().check_action(action, parameters)
 
+    def report_exit_code(self, exit_code: int) -> None:
+        """The run ended with `exit_code`: what quitting returns from now on (the app keeps it)."""
+        self.post_message(RunExitCode(exit_code))
+
     def run_ended(self, message: RunFinishedMessage, kind: str,
                   title: str = "Run finished") -> RunSummary | None:
         """What every live view does when its run has ended: the exit code; an error logged and
         shown; or a stop not logged yet, and where the results are. The summary, or None."""
-        self.app.exit_code = message.exit_code
+        self.report_exit_code(message.exit_code)
         if message.error:
             self._log("error", message.error)
             self.notify(message.error, title="Run failed", severity="error", markup=False,
@@ -111,10 +110,7 @@ class LiveRunScreen(PanelScreen):
                 return
             self.controller.stop()
             await self.controller.wait_finished_async()
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
+        self.post_message(LeaveScreen(self))
 
     def action_open_results(self) -> None:
         result = self.controller.result

@@ -7,8 +7,6 @@ the timing path: snapshots arrive coalesced a few times a second and the chart r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -25,10 +23,6 @@ from ..widgets.phase_table import PhaseTable
 from ..widgets.run_log import RunLog
 from ..widgets.sparks import SparkPanel
 
-if TYPE_CHECKING:
-    from textual import getters
-
-    from ..app import TokenfloodApp
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 # Past this many failure lines of one kind in one phase, the log says they are counted instead:
 # at 30% failures of 20 req/s the log would otherwise be nothing but the same error.
@@ -40,9 +34,6 @@ TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollb
 class RunScreen(LiveRunScreen):
     PANELS = tuple(PANEL_IDS)
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
-
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
 
     BINDINGS = live_bindings("run", [("phases", "Phases"), ("latency", "Latency sparklines"),
                                      ("chart", "Chart"), ("log", "Log")])
