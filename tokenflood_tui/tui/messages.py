@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from ..run.coordinator import RunSnapshot
+from ..run.events import RunEvent
 from ..run.runner import RunResult
 
 
@@ -24,13 +25,14 @@ class RunSnapshotMessage(Message):
         return isinstance(message, RunSnapshotMessage)
 
 
-class RunLogMessage(Message):
+class RunEventMessage(Message):
+    """Something the run tells (run/events.py): a live view words it with `describe`."""
+
     bubble = False
 
-    def __init__(self, level: str, text: str):
+    def __init__(self, event: RunEvent):
         super().__init__()
-        self.level = level
-        self.text = text
+        self.event = event
 
 
 class RunFinishedMessage(Message):

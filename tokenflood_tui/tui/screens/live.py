@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.binding import Binding
 
+from ...live.throttle import FailureThrottle
+from ...run.events import RunEvent, describe
 from ..messages import LeaveScreen, RunExitCode
 from .confirm import ConfirmModal
 from .panels import PanelScreen
@@ -48,13 +50,21 @@ def live_bindings(prefix: str, panels: list[tuple[str, str]], chart: bool = True
 class LiveRunScreen(PanelScreen):
     """Watches one RunController; `note_stopping` lets the screen say so in its log."""
 
-    def __init__(self, controller: RunController):
+    def __init__(self, controller: RunController, throttle: FailureThrottle):
         super().__init__()
         self.controller = controller
+        self.throttle = throttle        # where this view counts the failures it does not show
         controller.target = self
 
     def note_stopping(self) -> None:
         """Called once the user confirmed a stop."""
+
+    def show_event(self, ev: RunEvent) -> None:
+        """A run event in the log, in the words of run/events.py, failures throttled as
+        everywhere (live/throttle.py); the run's warnings are pinned."""
+        shown = self.throttle.admit(ev)
+        if shown is not None:
+            self._log(*describe(shown))
 
     # A live view that logs implements these two: its log, and how it says the run stopped.
     def _log(self, level: str, text: str, pin: bool = True) -> None:
