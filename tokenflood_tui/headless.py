@@ -4,7 +4,6 @@ poll), the summary table on stdout."""
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +14,9 @@ from .outputs import report
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .live.throttle import FailureThrottle
+from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
+                         describe)
 from .specs.secrets import Scrubber
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
@@ -27,18 +29,11 @@ from .metrics.summary import Distribution, pkey
 if TYPE_CHECKING:
     from .run.cluster import ClusterTarget
 
-ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
-# An observation's poll line counts its failures by kind: one error line a poll says what they are.
-ERROR_LINES_PER_POLL = 1
 MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one line (a resume gap)
-# What the coordinator logs per poll that the poll lines already say (with the slot time).
-POLL_STARTED = re.compile(r"poll \d+: [\d.]+ req/s for ")
-POLL_MISSED = re.compile(r"poll \d+ missed: ")
-POLL_FAILED_SHARE = re.compile(r"phase \d+: \d+% of requests failed \(")
 
 
 class HeadlessObserver:
-    """Writes log lines and progress lines; never blocks the engine for long.
+    """Writes the run's events and progress lines; never blocks the engine for long.
 
     For an observation (`suite`), one line per poll when it finishes and one per missed poll,
     instead of the once-a-second progress lines: a run of days under nohup or systemd writes a
@@ -51,33 +46,23 @@ class HeadlessObserver:
         self.out = out
         self.verbose = verbose
         self.scrubber = scrubber or Scrubber()
-        self._errors_shown: dict[str, int] = {}
+        # failures past a few per phase (or one a poll) are counted on the progress (poll) line
+        self.throttle = FailureThrottle("on the progress line", "on its poll line",
+                                        verbose=verbose)
         self.feed = (PollFeed(suite.interval_s, first_poll)
                      if isinstance(suite, ObservationSuite) else None)
         self.percentiles = suite.percentiles if suite is not None else [50.0]
 
-    def log(self, level: str, message: str) -> None:
-        if self.feed is not None and not self.verbose and (
-                (level == "info" and POLL_STARTED.match(message))
-                or (level == "warning" and (POLL_MISSED.match(message)
-                                            or POLL_FAILED_SHARE.match(message)))):
+    def event(self, ev: RunEvent) -> None:
+        if self.feed is not None and not self.verbose and said_by_poll_lines(ev):
             return
-        if level == "error":
-            key = message.split(":", 1)[0]
-            shown = self._errors_shown.get(key, 0)
-            if self.feed is not None:
-                self._errors_shown = {key: shown + 1}    # one poll's count at a time: bounded
-                if shown >= ERROR_LINES_PER_POLL and not self.verbose:
-                    return
-            else:
-                self._errors_shown[key] = shown + 1
-                if shown == ERROR_LINES_PER_PHASE and not self.verbose:
-                    self._write(f"error: {key}: more failures are counted below and kept in "
-                                "errors.log")
-                if shown >= ERROR_LINES_PER_PHASE and not self.verbose:
-                    return
-        prefix = "" if level == "info" else f"{level}: "
-        self._write(prefix + message)
+        shown = self.throttle.admit(ev)
+        if shown is not None:
+            self.say(*describe(shown))
+
+    def say(self, level: str, text: str) -> None:
+        """A line with its level in front (none for info)."""
+        self._write(("" if level == "info" else f"{level}: ") + text)
 
     def snapshot(self, snap: RunSnapshot) -> None:
         if self.feed is not None:
@@ -95,6 +80,15 @@ class HeadlessObserver:
             self.out.flush()
         except OSError:      # the terminal hung up (SIGHUP follows): the run must go on to its results
             pass
+
+
+def said_by_poll_lines(ev: RunEvent) -> bool:
+    """What an observation's poll lines already say (with the slot time): a poll's start, a
+    missed poll, a poll's share of failures."""
+    if isinstance(ev, VariantEvent):
+        return said_by_poll_lines(ev.event)
+    return ((isinstance(ev, PhaseStarted | FailedShare) and ev.unit == "poll")
+            or isinstance(ev, PollMissed))
 
 
 def poll_lines(feed: PollFeed, events: list[PollEvent], percentiles: list[float]) -> list[str]:
@@ -220,7 +214,7 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     result = asyncio.run(_execute(run))
     summary = result.summary
     if summary.status != "completed":
-        observer.log("error" if summary.status == "aborted" else "warning",
+        observer.say("error" if summary.status == "aborted" else "warning",
                      f"run {summary.status}: {summary.message}")
     try:
         print_summary(result)

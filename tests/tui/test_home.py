@@ -121,6 +121,28 @@ async def test_the_chosen_pair_is_marked_and_lists_show_their_cursor(tmp_path):
         assert "● chosen" in str(home.query_one("#detail", Static).render())
 
 
+
+async def test_the_suite_editor_prices_the_endpoint_chosen_on_home(tmp_path):
+    """The home screen tells the app its choice (a message); the suite editor opened next gets it."""
+    (tmp_path / "endpoint.yml").write_text(ENDPOINT)
+    (tmp_path / "other-endpoint.yml").write_text(ENDPOINT.replace("sim-model", "other"))
+    (tmp_path / "run.yml").write_text(RUN)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert app.selected_endpoint is not None and app.selected_endpoint.model == "sim-model"
+        await pilot.press("down", "enter")                  # choose other-endpoint.yml
+        await pilot.pause()
+        assert app.selected_endpoint is not None and app.selected_endpoint.model == "other"
+        await pilot.press("tab", "e")                       # edit run.yml
+        for _ in range(30):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, SuiteEditor) and app.screen.budget is not None:
+                break
+        editor = app.screen
+        assert isinstance(editor, SuiteEditor) and editor.path == tmp_path / "run.yml"
+        assert "endpoint       other" in str(editor.query_one("#budget-lines", Static).render())
+
 def test_edit_command_opens_a_broken_spec_and_refuses_other_files(tmp_path, monkeypatch, capsys):
     workspace(tmp_path)
     monkeypatch.chdir(tmp_path)

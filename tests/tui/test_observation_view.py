@@ -18,8 +18,9 @@ from tokenflood_tui.run.plan import MissedSlot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
-from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
-from tokenflood_tui.tui.run_controller import LOG_LINES_KEPT, RunController
+from tokenflood_tui.run.events import FailedShare, PhaseStarted, RequestFailed
+from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
+from tokenflood_tui.tui.run_controller import EVENTS_KEPT, RunController
 from tokenflood_tui.tui.screens.observation import (LOG_LINES, PANEL_IDS, PINNED_WARNINGS,
                                                     ObservationScreen)
 from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
@@ -217,7 +218,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
         screen = await observation_screen(pilot)
         run = Run(polls=12)
         run.phases += [poll(k, 50 + k) for k in range(1, 13)]
-        screen.post_message(RunLogMessage("info", "poll 12: 0.3 req/s for 10 s (3 requests)"))
+        screen.post_message(RunEventMessage(PhaseStarted("poll", 12, 0.3, 10, 3)))
         await send(pilot, screen, run.snapshot())
         for restore in (key, "0", "escape"):
             await pilot.press(key)
@@ -257,9 +258,9 @@ async def test_after_2000_polls_the_widgets_hold_a_bounded_number_of_items():
             else:
                 run.phases.append(poll(k, 50 + k % 17, errors=(("timeout", None, 1),), ok=2))
             # as the run thread logs: through the controller, which keeps lines for late screens
-            screen.controller.log("info", f"poll {k}: 0.3 req/s for 10 s (3 requests)")
-            screen.controller.log("error", f"phase {k}: timeout: no first token")
-            screen.controller.log("warning", f"phase {k}: 33% of requests failed")
+            screen.controller.event(PhaseStarted("poll", k, 0.3, 10, 3))
+            screen.controller.event(RequestFailed("poll", k, "timeout", None, "no first token"))
+            screen.controller.event(FailedShare("poll", k, f"phase {k}: 33% of requests failed"))
             screen.post_message(RunSnapshotMessage(run.snapshot()))
             if k % 50 == 0:
                 await pilot.pause()
@@ -271,9 +272,10 @@ async def test_after_2000_polls_the_widgets_hold_a_bounded_number_of_items():
         log = screen.query_one(RunLog)
         assert len(log.entries) == LOG_LINES and len(log.lines) <= LOG_LINES + 10
         assert len(screen.warnings) == PINNED_WARNINGS and screen.warning_count == 1999
-        assert LOG_LINES_KEPT <= len(screen.controller.log_lines) <= 2 * LOG_LINES_KEPT
-        assert screen.controller.log_lines[-1] == ("warning", "phase 2000: 33% of requests failed")
-        assert len(screen._errors_logged) == 1 and len(screen._warnings_seen) <= 1
+        assert EVENTS_KEPT <= len(screen.controller.events) <= 2 * EVENTS_KEPT
+        assert screen.controller.events[-1] == FailedShare("poll", 2000,
+                                                           "phase 2000: 33% of requests failed")
+        assert len(screen.throttle) == 1 and len(screen._warnings_seen) <= 1
         assert len(list(screen.walk_children())) == nodes          # nothing mounted per poll
         assert screen.polls_done == 1800 and screen.polls_missed == 200
         assert find(lines, "polls 19") >= 0 and find(lines, "–2000 · × missed") >= 0

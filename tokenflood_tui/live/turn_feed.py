@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from ..metrics.summary import PhaseStats
 from ..run.coordinator import RunSnapshot
+from ..run.events import TurnStarted, describe
 from ..run.experiment import Experiment, Turn
 
 
@@ -46,8 +47,8 @@ class TurnRow:
     @property
     def who(self) -> str:
         """'turn 3/8: b, round 2/2 at 5 req/s', as the log and the headless lines say it."""
-        return (f"turn {self.number}/{self.total}: {self.variant}, round {self.round}/"
-                f"{self.rounds} at {self.target_rps:g} req/s")
+        return describe(TurnStarted(self.number, self.total, self.variant, self.round,
+                                    self.rounds, self.target_rps))[1]
 
 
 class TurnFeed:

@@ -1,9 +1,16 @@
-"""What is measured per request (docs/metrics.md)."""
+"""What is measured per request (docs/metrics.md), and the one rule that stamps a stream on it.
+
+Whichever client read the stream, it only tells the record what arrived when: `stamp_chunk` for
+each chunk (its text on each channel), `stamp_end` when the stream ended (with the server's
+usage). TTFT, ITL and token counts are then the same for every client, by construction.
+"""
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sized
 from dataclasses import dataclass, field
+from typing import Any
 
 # status values, as written to requests.csv
 OK = "ok"
@@ -29,20 +36,22 @@ class RequestRecord:
     seq: int = -1                       # the run-wide sequence number of the arrival
     t_launch: float | None = None       # the sender picked it up (before any max_concurrency wait)
     t_send: float | None = None
-    t_first: float | None = None        # first chunk with non-empty content or reasoning
+    t_first: float | None = None        # first chunk with text on any channel (stamp_chunk)
     t_end: float | None = None
     prompt_tokens: int | None = None    # from the server's usage
     cached_tokens: int | None = None
     output_tokens: int | None = None
-    output_tokens_estimated: bool = False   # no usage: counted content chunks instead
+    output_tokens_estimated: bool = False   # no usage: counted token chunks instead
     status: str = OK
     error_type: str | None = None
     http_status: int | None = None
     error_message: str | None = None
-    content_chunks: int = 0
+    content_chunks: int = 0             # chunks with text on any channel
     response_id: str | None = None      # the server's id of the completion (correlates logs)
     worker: str = ""                    # who sent it: local, process-N, or a Dask worker@host
-    itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between content chunks
+    itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between those chunks
+    # stamp_chunk's own state: when the previous chunk with text arrived
+    _t_last: float = field(default=0.0, init=False, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +80,42 @@ class RequestRecord:
             return None
         return (self.t_end - self.t_first) * 1000.0 / (self.output_tokens - 1)
 
+    def stamp_chunk(self, now: float, answer: Sized | None, reasoning: Sized | None = None) -> None:
+        """A chunk of the stream arrived at `now` (time.monotonic()), carrying `answer` (content,
+        or a list of tool calls) and `reasoning` text, each empty or None when it carried none.
+        Text is a str, or the bytes of the JSON string as sent: only whether it is empty counts.
+
+        The first chunk with text on any channel stamps TTFT: a role-only, finish or usage
+        chunk, or one whose text is "", does not; whitespace does (it is a token the model
+        produced). Every later one adds the gap since the one before to ITL, 0 for chunks
+        read at the same moment. Runs for every chunk of every stream: keep it this cheap.
+        """
+        if not (answer or reasoning):
+            return
+        if self.t_first is None:
+            self.t_first = now
+        else:
+            self.itl_ms.append((now - self._t_last) * 1000.0)
+        self._t_last = now
+        self.content_chunks += 1
+
+    def stamp_end(self, now: float, usage: Any = None) -> None:
+        """The stream ended at `now`. `usage` is the server's, shaped as OpenAI's: a dict (the
+        JSON) or an object with the same names as attributes (litellm's); None if it sent none.
+
+        Tokens are the server's counts. A request that is still ok and has no completion count
+        gets its number of chunks with text instead, flagged estimated; a failed one none.
+        Mark a failure (`fail`) before this, so an estimate is never made for it.
+        """
+        self.t_end = now
+        if usage is not None:
+            self.prompt_tokens = _count(usage, "prompt_tokens")
+            self.output_tokens = _count(usage, "completion_tokens")
+            self.cached_tokens = _count(_part(usage, "prompt_tokens_details"), "cached_tokens")
+        if self.output_tokens is None and self.ok:
+            self.output_tokens = self.content_chunks
+            self.output_tokens_estimated = True
+
     def fail(self, status: str, error_type: str, message: str, http_status: int | None = None) -> None:
         """Mark the request failed; the first failure wins."""
         if self.status != OK:
@@ -79,6 +124,17 @@ class RequestRecord:
         self.error_type = error_type
         self.error_message = message
         self.http_status = http_status
+
+
+def _part(usage: Any, name: str) -> Any:
+    """A member of a usage object, given as a dict (JSON) or with attributes (litellm)."""
+    return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+
+
+def _count(usage: Any, name: str) -> int | None:
+    """A token count of a usage object; None when missing or not a whole number."""
+    value = _part(usage, name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

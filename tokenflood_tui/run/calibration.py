@@ -17,6 +17,7 @@ from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
 from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
+from .events import Note, RunEvent
 
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's
 PROBE_ATTEMPTS = 4
@@ -26,14 +27,17 @@ MODELS_HINT_TIMEOUT_S = 5
 
 class Calibration:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, client: Client,
-                 log: Callable[[str, str], None], warn: Callable[[str], None]):
+                 emit: Callable[[RunEvent], None], warn: Callable[[str], None]):
         self.suite = suite
         self.endpoint = endpoint
         self.client = client
-        self.log = log
-        self.warn = warn
+        self.emit = emit            # progress notes for the front end
+        self.warn = warn            # a warning the run keeps for its summary
         self.factory: prompts.PromptFactory | None = None
         self.token_counter = "none"
+
+    def _note(self, text: str) -> None:
+        self.emit(Note("info", text))
 
     async def _send(self, prepared, rec: RequestRecord) -> None:
         await self.client.send_within(prepared, rec, self.suite.request_timeout_seconds)
@@ -53,9 +57,9 @@ class Calibration:
         count_timeout = min(self.suite.request_timeout_seconds, TOKENIZE_TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=count_timeout)) as session:
             counter = await prompts.make_token_counter(self.endpoint, session, headers,
-                                                       log=self.log, timeout_s=count_timeout)
+                                                       emit=self.emit, timeout_s=count_timeout)
             self.token_counter = counter.name
-            self.log("info", f"counting tokens with {counter.name}")
+            self._note(f"counting tokens with {counter.name}")
             vocabulary = await prompts.single_token_words(counter)
             instruction_tokens = await counter.count(prompts.INSTRUCTION)
             warmup_tokens = await counter.count(prompts.WARMUP_TEXT)
@@ -71,8 +75,8 @@ class Calibration:
         client = self.client
         count = max(1, self.suite.warmup_requests)
         messages = [{"role": "user", "content": prompts.WARMUP_TEXT}]
-        self.log("info", "waiting for the endpoint to answer a warm-up request (timeout "
-                         f"{self.suite.request_timeout_seconds:g} s)")
+        self._note("waiting for the endpoint to answer a warm-up request (timeout "
+                   f"{self.suite.request_timeout_seconds:g} s)")
         records = []
         for _ in range(count):
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, prompts.WARMUP_MAX_TOKENS)
@@ -86,7 +90,7 @@ class Calibration:
         if len(ok) < len(records):
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
                       f"{next(r for r in records if not r.ok).error_message}")
-        self.log("info", f"warm-up: {len(ok)}/{len(records)} ok")
+        self._note(f"warm-up: {len(ok)}/{len(records)} ok")
         return ok
 
     def _template_tokens(self, warmed: list[RequestRecord], content_tokens: int) -> int:
@@ -97,7 +101,7 @@ class Calibration:
                       "calibrated and token counts will be estimates")
             return 0
         template = max(0, measured[-1] - content_tokens)
-        self.log("info", f"the chat template adds {template} tokens")
+        self._note(f"the chat template adds {template} tokens")
         return template
 
     async def _calibrate(self) -> None:
@@ -123,8 +127,8 @@ class Calibration:
                 else:
                     self.warn(f"load type {i}: prompts measure {rec.prompt_tokens} tokens against "
                               f"a target of {lt.prompt_length}")
-        self.log("info", "calibrated prompt lengths for "
-                              f"{len(self.suite.load_types)} load type(s)")
+        self._note("calibrated prompt lengths for "
+                   f"{len(self.suite.load_types)} load type(s)")
 
     async def _probe(self, index: int) -> RequestRecord:
         """A full-size prompt with max_tokens=1; transient errors (429, 5xx, network) are retried."""
@@ -132,8 +136,8 @@ class Calibration:
         assert factory is not None
         lt = self.suite.load_types[index]
         timeout_s = self.suite.request_timeout_seconds
-        self.log("info", f"calibration: waiting for a full-size prompt of load type {index} "
-                         f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
+        self._note(f"calibration: waiting for a full-size prompt of load type {index} "
+                   f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
         timeouts = 0
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)

@@ -20,10 +20,11 @@ from ..clients import make_client
 from ..errors import EndpointError
 from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord
 from ..specs import EndpointSpec, RunSuite
-from .stats import PhaseAccumulator, phase_warnings, warm_up_numpy
-from ..metrics.thresholds import failed_line
+from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from .calibration import Calibration
+from .events import (FailedShare, Note, PhaseStarted, PollMissed, RequestFailed, RunEvent,
+                     RunWarning, ThresholdFailed, Unit)
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
@@ -83,7 +84,7 @@ class RunSink(Protocol):
     def record(self, rec: RequestRecord) -> None: ...  # a phase request finished (ok or not)
     def phase_finished(self, stats: PhaseStats) -> None: ...
     def missed(self, slot: MissedSlot) -> None: ...
-    def log(self, level: str, message: str) -> None: ...   # info / warning / error
+    def event(self, ev: RunEvent) -> None: ...         # what happened, for the front end
     def snapshot(self, snap: RunSnapshot) -> None: ...
 
 
@@ -120,6 +121,11 @@ class Coordinator:
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
         self._thresholds = suite.threshold_checks
+
+    @property
+    def _unit(self) -> Unit:
+        """What this run's phases are called: an observation's are polls."""
+        return "poll" if self.planner.kind == "observation" else "phase"
 
     @property
     def lead_s(self) -> float:
@@ -196,9 +202,9 @@ class Coordinator:
                     if self._status is not None:
                         break
                 await self._run_phase(plan)
-                note = self.planner.phase_done(plan, self.finished[plan.phase])
-                if note:
-                    self.sink.log("info", note)
+                verdict = self.planner.phase_done(plan, self.finished[plan.phase])
+                if verdict is not None:
+                    self.sink.event(verdict)
             self._stage = "finished"
         finally:
             ticker.cancel()
@@ -258,16 +264,18 @@ class Coordinator:
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None)
 
-    def warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-            self.sink.log("warning", message)
+    def warn(self, warning: RunWarning | FailedShare) -> None:
+        """A warning the run keeps for its summary (once) and tells the front end."""
+        if warning.text not in self.warnings:
+            self.warnings.append(warning.text)
+            self.sink.event(warning)
 
     async def _prepare(self) -> None:
         client = make_client(self.endpoint)
         await client.start()
         try:
-            self.calibration = Calibration(self.suite, self.endpoint, client, self.sink.log, self.warn)
+            self.calibration = Calibration(self.suite, self.endpoint, client, self.sink.event,
+                                           lambda text: self.warn(RunWarning(text)))
             factory = await self.calibration.run()
         finally:
             await client.close()
@@ -278,7 +286,7 @@ class Coordinator:
             where = f"{len(self.workers)} worker process(es)"
         else:
             where = "this process"
-        self.sink.log("info", f"sending from {where}")
+        self.sink.event(Note("info", f"sending from {where}"))
         await asyncio.gather(*(w.start(factory) for w in self.workers))
         self._check_clocks()
 
@@ -291,22 +299,23 @@ class Coordinator:
         for w in self.cluster_workers:
             if w.clock is None:
                 continue
-            self.sink.log("info", f"{w.name}: clock offset {w.clock.wall_offset_s * 1000:+.1f} ms "
-                                  f"(± {w.clock.uncertainty_s * 1000:.2f} ms, round trip "
-                                  f"{w.clock.round_trip_s * 1000:.2f} ms)")
+            self.sink.event(Note("info", f"{w.name}: clock offset "
+                                         f"{w.clock.wall_offset_s * 1000:+.1f} ms (± "
+                                         f"{w.clock.uncertainty_s * 1000:.2f} ms, round trip "
+                                         f"{w.clock.round_trip_s * 1000:.2f} ms)"))
             if w.clock.uncertainty_s * 1000 > precision_ms:
-                self.warn(f"{w.name}: its clock is known to ± {w.clock.uncertainty_s * 1000:.1f} "
-                          f"ms (half the shortest round trip to it), more than the "
-                          f"{precision_ms:.1f} ms the schedule at {rate:g} req/s needs: its "
-                          "arrivals may land early or late against the other workers'; use "
-                          "workers closer to the coordinator")
+                self.warn(RunWarning(
+                    f"{w.name}: its clock is known to ± {w.clock.uncertainty_s * 1000:.1f} ms "
+                    f"(half the shortest round trip to it), more than the {precision_ms:.1f} ms "
+                    f"the schedule at {rate:g} req/s needs: its arrivals may land early or late "
+                    "against the other workers'; use workers closer to the coordinator"))
 
     # ------------------------------------------------------------------ phases
 
     def _miss(self, slot: MissedSlot) -> None:
         self.missed.append(slot)
         self.sink.missed(slot)
-        self.sink.log("warning", f"poll {slot.phase} missed: {slot.reason}")
+        self.sink.event(PollMissed(slot.phase, slot.reason))
 
     async def _wait_for_slot(self, plan: PhasePlan) -> None:
         """Sleep until the slot (less the lead the senders need), reading the wall clock again
@@ -339,9 +348,9 @@ class Coordinator:
                                self.suite.percentiles, self.suite.slo, self._thresholds)
         self.current, self._plan = acc, plan
         self._stage = "running"
-        word = "poll" if plan.slot_utc is not None else "phase"
-        self.sink.log("info", f"{word} {plan.phase}: {plan.target_rps:g} req/s for "
-                              f"{plan.length_s:g} s ({plan.requests} requests)")
+        unit = self._unit
+        self.sink.event(PhaseStarted(unit, plan.phase, plan.target_rps, plan.length_s,
+                                     plan.requests))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
@@ -370,8 +379,9 @@ class Coordinator:
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
         if not failures and reported != acc.finished:
-            self.warn(f"phase {plan.phase}: the senders report {reported} requests sent but "
-                      f"{acc.finished} were recorded; please report this")
+            self.warn(RunWarning(f"phase {plan.phase}: the senders report {reported} requests "
+                                 f"sent but {acc.finished} were recorded; please report this",
+                                 unit, plan.phase))
         if failures and not isinstance(failures[0], EndpointError):
             raise failures[0]
         stats = acc.stats()
@@ -382,7 +392,7 @@ class Coordinator:
         self._warn_about(stats, late_start_s)
         for check in stats.thresholds:      # shown as each phase ends; the summary has them all
             if not check.passed:
-                self.sink.log("warning", failed_line(word, plan.phase, check))
+                self.sink.event(ThresholdFailed(unit, plan.phase, check))
 
     def _warn_about(self, stats: PhaseStats, late_start_s: float = 0.0) -> None:
         """The warnings a finished phase's figures come with (also a resumed run's earlier ones).
@@ -390,26 +400,28 @@ class Coordinator:
         which says nothing about the client keeping up)."""
         template = self.calibration.factory.template_tokens if self.calibration and \
             self.calibration.factory else 0
-        for message in phase_warnings(stats, template):
-            self.warn(message)
+        unit, number = self._unit, stats.phase
+        for warning in phase_warning_events(stats, unit, template):
+            self.warn(warning)
         late_start = late_start_s * 1000 > CLIENT_BOUND_LAUNCH_P99_MS
         if late_start:
-            self.warn(f"poll {stats.phase} started {late_start_s:.1f} s after its slot (the "
-                      "previous poll still finishing, or a resume warming up): its first requests "
-                      "left that late")
+            self.warn(RunWarning(f"poll {stats.phase} started {late_start_s:.1f} s after its slot "
+                                 "(the previous poll still finishing, or a resume warming up): "
+                                 "its first requests left that late", unit, number))
         if not stats.client_bound or (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
             return
         bound = [w for w in stats.workers if w.bound]
         if bound and (self.cluster or len(stats.workers) > 1):
             who = "the cluster" if self.cluster else "the client"
             more = "Dask workers (--workers)" if self.cluster else "--workers"
-            self.warn(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
+            self.warn(RunWarning(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
                 f"{w.worker}: {w.reason()}" for w in bound) + ": its latencies include "
-                f"client-side delay; add {more} or lower the rate")
+                f"client-side delay; add {more} or lower the rate", unit, number))
         else:
-            self.warn(f"phase {stats.phase}: the client was the bottleneck "
-                      f"({stats.client_bound_reason()}): its latencies include client-side "
-                      "delay; add --workers or lower the rate")
+            self.warn(RunWarning(f"phase {stats.phase}: the client was the bottleneck "
+                                 f"({stats.client_bound_reason()}): its latencies include "
+                                 "client-side delay; add --workers or lower the rate",
+                                 unit, number))
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
         """One sender's share of a phase; a sender that dies stops the whole run: the load it
@@ -432,7 +444,8 @@ class Coordinator:
                 continue
             self._recent.append(rec.status != OK)
             if not rec.ok:
-                self.sink.log("error", f"phase {rec.phase}: {rec.status}: {rec.error_message}")
+                self.sink.event(RequestFailed(self._unit, rec.phase, rec.status, rec.http_status,
+                                              rec.error_message))
             failures = sum(self._recent)
             if (limit is not None and len(self._recent) >= ERROR_MIN_SAMPLE
                     and failures / len(self._recent) > limit):

@@ -29,6 +29,7 @@ from ..outputs.folder import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
 from ..metrics.summary import PhaseStats
 from .coordinator import RunSnapshot
+from .events import RunEvent, TurnStarted, VariantEnded, VariantEvent
 from .plan import LoadTestPlanner
 from .runner import Run, RunObserver, RunResult
 from .schedule import PhasePlan
@@ -132,7 +133,7 @@ class TurnPlanner(LoadTestPlanner):
     async def wait_turn(self, plan: PhasePlan) -> None:
         await self.conductor.wait_turn(self.variant, plan.phase)
 
-    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> RunEvent | None:
         self.conductor.done(self.variant, plan.phase)
         return None
 
@@ -157,16 +158,15 @@ def variant_names(paths: list[Path]) -> list[str]:
 
 
 class _VariantObserver:
-    """A variant's logs with its name in front; snapshots only while it has the turn, so a
+    """A variant's events, each wrapped with its name; snapshots only while it has the turn, so a
     front end shows the phase that is sending."""
 
     def __init__(self, experiment: Experiment, index: int):
         self.experiment = experiment
         self.index = index
 
-    def log(self, level: str, message: str) -> None:
-        self.experiment.observer.log(level, f"{self.experiment.variants[self.index].name}: "
-                                            f"{message}")
+    def event(self, ev: RunEvent) -> None:
+        self.experiment.observer.event(VariantEvent(self.experiment.variants[self.index].name, ev))
 
     def snapshot(self, snap: RunSnapshot) -> None:
         turn = self.experiment.conductor.current
@@ -239,9 +239,8 @@ class Experiment:
         n = len(self.turn_log) + 1
         self.turn_log.append({**asdict(turn), "variant_name": self.variants[turn.variant].name,
                               "target_rps": rate, "at_utc": time.time()})
-        self.observer.log("info", f"turn {n}/{len(self.turns)}: "
-                                  f"{self.variants[turn.variant].name}, round {turn.round}/"
-                                  f"{self.rounds} at {rate:g} req/s")
+        self.observer.event(TurnStarted(n, len(self.turns), self.variants[turn.variant].name,
+                                        turn.round, self.rounds, rate))
 
     async def execute(self) -> ExperimentResult:
         """Every variant's run, in turns; then the comparison. A variant that ends early
@@ -283,7 +282,7 @@ class Experiment:
         if self.conductor.stopped:
             return
         name = self.variants[index].name
-        self.observer.log("error", f"{name} ended early ({why}); stopping the other variants")
+        self.observer.event(VariantEnded(name, why))
         for j, run in enumerate(self.runs):
             if j != index:
                 run.coordinator.stop("aborted", f"variant {name} ended early: {why}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..specs import LoadTestSuite, ObservationSuite
 from ..metrics.summary import PhaseStats
+from .events import RunEvent
 from .schedule import PhasePlan, load_type_weights, plan_phases
 
 
@@ -63,9 +64,9 @@ class Planner(ABC):
         runs (an A/B experiment's variants) waits here for its turn."""
         return None
 
-    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
-        """`plan` has finished and drained with `stats`; what the planner made of it, to log (a
-        search's verdict and next step), or None."""
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> RunEvent | None:
+        """`plan` has finished and drained with `stats`; what the planner made of it, for the
+        front end (a search's verdict and next step), or None."""
         return None
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..errors import EndpointError
 from ..specs import EndpointSpec, LoadType
+from .events import Note, RunEvent
 
 if TYPE_CHECKING:
     import aiohttp
@@ -98,7 +99,7 @@ class LitellmTokenCounter:
 
 async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSession,
                              headers: dict[str, str],
-                             log: Callable[[str, str], None] | None = None,
+                             emit: Callable[[RunEvent], None] | None = None,
                              timeout_s: float | None = None) -> TokenCounter:
     """The best counter available: the server's /tokenize when it has one, else litellm's.
 
@@ -107,12 +108,15 @@ async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSess
     """
     import aiohttp
 
-    say = log or (lambda level, message: None)
+    def say(text: str) -> None:
+        if emit is not None:
+            emit(Note("info", text))
+
     if endpoint.base_url:
         for url in _tokenize_urls(endpoint.base_url):
             counter = ServerTokenizer(url, session, endpoint.model, headers)
             wait = f" (timeout {timeout_s:g} s)" if timeout_s is not None else ""
-            say("info", f"waiting for the endpoint's {urlparse(url).path}{wait}")
+            say(f"waiting for the endpoint's {urlparse(url).path}{wait}")
             try:
                 await counter.calibrate()
                 return counter
@@ -120,7 +124,7 @@ async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSess
                     TypeError, AttributeError) as exc:
                 reason = "no answer in time" if isinstance(exc, TimeoutError) else (
                     str(exc) or type(exc).__name__)
-                say("info", f"no usable {urlparse(url).path} ({reason})")
+                say(f"no usable {urlparse(url).path} ({reason})")
                 continue
     return await asyncio.to_thread(LitellmTokenCounter, endpoint.litellm_model)
 

@@ -25,6 +25,7 @@ from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
 from ..outputs.journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
 from .plan import (LoadTestPlanner, MissedSlot, NoPlan, ObservationPlanner, Planner,
                    first_slot)
+from .events import FolderOpened, Note, Resuming, RunEvent
 from .resume import NOT_RUNNING, ResumePoint, resume_entry
 from .schedule import PhasePlan
 
@@ -37,7 +38,7 @@ EXIT_CODES = {"completed": 0, "aborted": 1, "interrupted": 130}
 class RunObserver(Protocol):
     """What a front end receives while a run goes."""
 
-    def log(self, level: str, message: str) -> None: ...
+    def event(self, ev: RunEvent) -> None: ...       # what happened (run/events.py)
     def snapshot(self, snap: RunSnapshot) -> None: ...
 
 
@@ -103,7 +104,7 @@ class Run:
         started = datetime.now().astimezone()
         folder = self._open_folder(started)
         self._sink.folder, self._sink.started_at = folder, started
-        self.observer.log("info", f"results folder: {folder.path}")
+        self.observer.event(FolderOpened(folder.path))
         for slot in self.missed_while_down:
             self.coordinator.missed.append(slot)
             self._sink.missed(slot)
@@ -141,10 +142,9 @@ class Run:
         self._sink.resumed = ResumeInfo(
             at=started.isoformat(timespec="seconds"), from_phase=resume.start,
             superseded_rows=superseded, missed_polls=len(self.missed_while_down))
-        self.observer.log("info", f"resuming {resume.folder.name} at "
-                                  f"{'poll' if resume.observation else 'phase'} {resume.start}"
-                                  + (f"; {superseded} row(s) of a half-done phase kept, marked "
-                                     "superseded" if superseded else ""))
+        self.observer.event(Resuming(resume.folder.name,
+                                     "poll" if resume.observation else "phase", resume.start,
+                                     superseded))
         return folder
 
     def _write(self, folder: ResultsFolder, outcome: RunOutcome,
@@ -159,8 +159,9 @@ class Run:
             folder.scrubber.scrub_data(summary.model_dump(mode="json")))
         unsaved = folder.finish(summary)
         if unsaved:
-            self.observer.log("error", f"could not write {', '.join(unsaved)} in {folder.path}: "
-                                       f"{folder.write_error or 'the disk is full'}")
+            self.observer.event(Note("error", f"could not write {', '.join(unsaved)} in "
+                                              f"{folder.path}: "
+                                              f"{folder.write_error or 'the disk is full'}"))
         return summary, unsaved
 
 
@@ -191,7 +192,7 @@ def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: flo
 
 class _Sink:
     """Coordinator → results folder (every record at once, the journal) and the front end
-    (logs, snapshots)."""
+    (events, snapshots)."""
 
     def __init__(self, observer: RunObserver, resume: ResumePoint | None):
         self.observer = observer
@@ -249,12 +250,12 @@ class _Sink:
         message = (f"cannot write {folder.path / 'requests.csv'}: {folder.write_error}; stopped "
                    f"the load. requests.csv keeps the {folder.rows} rows written before; rows "
                    "measured after that are counted in the summary only")
-        self.observer.log("error", message)
+        self.observer.event(Note("error", message))
         if self.coordinator is not None:
             self.coordinator.stop("aborted", message)
 
-    def log(self, level: str, message: str) -> None:
-        self.observer.log(level, message)
+    def event(self, ev: RunEvent) -> None:
+        self.observer.event(ev)
 
     def snapshot(self, snap: RunSnapshot) -> None:
         self.observer.snapshot(snap)

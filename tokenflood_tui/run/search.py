@@ -16,6 +16,7 @@ import numpy as np
 from ..compare import bootstrap
 from ..specs import SearchSuite, Slo
 from ..metrics.summary import PhaseStats, SearchResult, SearchStep, pkey
+from .events import SearchVerdict
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan, arrival_offsets, load_type_weights
 
@@ -95,7 +96,7 @@ class SearchPlanner(Planner):
         self._rate = None                       # decided again when this phase is done
         return [], plan
 
-    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str:
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> SearchVerdict:
         meets, why = verdict(stats, self.suite.slo)
         self.steps.append(SearchStep(phase=plan.phase, target_rps=plan.target_rps, meets=meets,
                                      why=why))
@@ -105,11 +106,8 @@ class SearchPlanner(Planner):
         else:
             self.upper = rate if self.upper is None else min(self.upper, rate)
         self._rate = self._decide()
-        head = (f"search phase {plan.phase}: {rate:g} req/s "
-                + ("meets the SLO" if meets else "fails the SLO") + f" ({why})")
-        if self._rate is not None:
-            return head + f"; next {self._rate:g} req/s"
-        return head + f"; done: {self.stopped_because}"
+        return SearchVerdict(plan.phase, rate, meets, why, self._rate,
+                             None if self._rate is not None else self.stopped_because)
 
     def _decide(self) -> float | None:
         s = self.suite

@@ -22,6 +22,7 @@ from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold
+from .events import FailedShare, RunWarning, Unit
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
@@ -31,7 +32,8 @@ FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requ
 CACHE_EXCESS_TOKENS = 16
 CACHE_EXCESS_SHARE = 0.05
 
-__all__ = ["PhaseAccumulator", "distribution", "hours_table", "phase_warnings", "pkey", "warm_up_numpy"]
+__all__ = ["PhaseAccumulator", "distribution", "hours_table", "phase_warning_events",
+           "phase_warnings", "pkey", "warm_up_numpy"]
 
 
 def distribution(values: np.ndarray, percentiles: list[float]) -> Distribution:
@@ -246,7 +248,18 @@ def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
     """What a finished phase's figures should not be read without: tokens off their target by
     more than 5%, estimated output counts, many failures, a saturated server, cached tokens
     beyond the prefix."""
-    out = []
+    return [w.text for w in phase_warning_events(ph, "phase", template_tokens)]
+
+
+def phase_warning_events(ph: PhaseStats, unit: Unit,
+                         template_tokens: int = 0) -> list[RunWarning | FailedShare]:
+    """phase_warnings as the run tells them (the share of failures its own type: an
+    observation's poll line says it already)."""
+    out: list[RunWarning | FailedShare] = []
+
+    def warn(text: str) -> None:
+        out.append(RunWarning(text, unit, ph.phase))
+
     for what, measured, target in (
             ("prompt", ph.prompt_tokens_mean, ph.prompt_tokens_target_mean),
             ("output", ph.output_tokens_mean, ph.output_tokens_target_mean)):
@@ -254,28 +267,30 @@ def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
             continue
         off = measured / target - 1
         if abs(off) > TOKEN_TOLERANCE:
-            out.append(f"phase {ph.phase}: mean {what} tokens {measured:.1f} differ from the "
-                       f"target {target:.1f} by {off:+.1%}")
+            warn(f"phase {ph.phase}: mean {what} tokens {measured:.1f} differ from the "
+                 f"target {target:.1f} by {off:+.1%}")
     if ph.output_tokens_estimated:
-        out.append(f"phase {ph.phase}: the server sent no usage; output tokens are counted "
-                   "from content chunks (estimated)")
+        warn(f"phase {ph.phase}: the server sent no usage; output tokens are counted "
+             "from content chunks (estimated)")
     done = ph.ok + ph.failed
     if done and ph.failed / done > FAILED_SHARE_WARNING and ph.failed > ph.cancelled:
         kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
-        out.append(f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed ({ph.failed} of "
-                   f"{done}: {kinds}); its latency figures cover only the {ph.ok} that succeeded")
+        out.append(FailedShare(
+            unit, ph.phase, f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed "
+            f"({ph.failed} of {done}: {kinds}); its latency figures cover only the {ph.ok} that "
+            "succeeded"))
     saturated = saturation.phase_warning(ph)
     if saturated:
-        out.append(saturated)
+        warn(saturated)
     if ph.cached_tokens_mean is not None and ph.prompt_tokens_mean:
         meant = (ph.prefix_tokens_target_mean or 0.0) + template_tokens
         excess = ph.cached_tokens_mean - meant
         if excess > max(CACHE_EXCESS_TOKENS, CACHE_EXCESS_SHARE * ph.prompt_tokens_mean):
-            out.append(f"phase {ph.phase}: the server served {ph.cached_tokens_mean:.0f} prompt "
-                       f"tokens per request from its cache, more than the {meant:.0f} meant to be "
-                       "shared (prefix and chat template): part of each unique prompt was cached, "
-                       "so TTFT is lower than for a cold prompt (reused prompts, or another "
-                       "client sending the same text?)")
+            warn(f"phase {ph.phase}: the server served {ph.cached_tokens_mean:.0f} prompt "
+                 f"tokens per request from its cache, more than the {meant:.0f} meant to be "
+                 "shared (prefix and chat template): part of each unique prompt was cached, "
+                 "so TTFT is lower than for a cold prompt (reused prompts, or another "
+                 "client sending the same text?)")
     return out
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..run.cluster import ClusterTarget
     from ..run.resume import ResumePoint
     from .experiment_controller import ExperimentController
+    from .messages import EndpointChosen, LeaveScreen, OpenEditor, RunExitCode, StartRun
     from .run_controller import RunController
 
 Mode = Literal["home", "edit", "run", "results", "compare", "ab"]
@@ -87,7 +88,7 @@ class TokenfloodApp(App[int]):
             from .screens.compare import CompareScreen
             return CompareScreen(saved=launch.compare_dir)
         from .screens.home import HomeScreen
-        return HomeScreen()
+        return HomeScreen(self.workdir, self.results_root)
 
     def on_mount(self) -> None:
         if self.launch.title:
@@ -134,12 +135,36 @@ class TokenfloodApp(App[int]):
             kind = guess_kind(path)
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
-            return EndpointEditor(path)
+            return EndpointEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
-        return SuiteEditor(path)
+        return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
     def open_editor(self, path: Path | None, kind: str | None = None) -> None:
         self.push_screen(self.editor_for(path, kind))
+
+    # ------------------------------------------------------------------ what screens ask for
+    # Screens post these messages (tui/messages.py) rather than call the app; they bubble up to
+    # it. Dispatched by method name, so the app imports the messages for the type checker only.
+
+    def on_start_run(self, message: StartRun) -> None:
+        self.start_run(message.suite, message.endpoint, message.resume)
+
+    def on_open_editor(self, message: OpenEditor) -> None:
+        self.open_editor(message.path, message.kind)
+
+    def on_endpoint_chosen(self, message: EndpointChosen) -> None:
+        self.selected_endpoint = message.endpoint
+
+    def on_run_exit_code(self, message: RunExitCode) -> None:
+        self.exit_code = message.exit_code
+
+    def on_leave_screen(self, message: LeaveScreen) -> None:
+        if message.screen is not self.screen:
+            return                  # another screen came on top since: it is not the one to go
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.exit(self.exit_code, return_code=self.exit_code)
 
     # ------------------------------------------------------------------ runs
 
@@ -285,4 +310,4 @@ class TokenfloodApp(App[int]):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
         if not isinstance(self.screen, HomeScreen):
-            self.push_screen(HomeScreen())
+            self.push_screen(HomeScreen(self.workdir, self.results_root))

@@ -25,15 +25,13 @@ from ...live.turn_feed import TurnRow
 from ...metrics.summary import pkey
 from ..experiment_controller import (ExperimentController, ExperimentFinishedMessage,
                                      ExperimentSnapshotMessage)
-from ..messages import RunLogMessage
+from ...live.throttle import FailureThrottle
+from ..messages import RunEventMessage
 from ..widgets.run_log import RunLog
 from ..widgets.turns import TurnTable, verdict_text
 from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
-# Past this many failure lines of one kind in one variant's phase, the log says they are counted
-# (every failure is in that variant's errors.log).
-ERROR_LINES_PER_KIND = 5
 PANEL_IDS = {"now": "#now-panel", "turns": "#turns-panel", "log": "#log-panel"}
 ENDED = {0: "completed", 1: "aborted", 130: "interrupted"}
 
@@ -78,7 +76,8 @@ class ExperimentScreen(LiveRunScreen):
 
     def __init__(self, controller: ExperimentController):
         # LiveRunScreen's stop and leave need only what both controllers have
-        super().__init__(controller)  # type: ignore[arg-type]
+        super().__init__(controller,  # type: ignore[arg-type]
+                         FailureThrottle("in the turns table (key 2)"))
         self.controller: ExperimentController = controller  # type: ignore[assignment]
         self.suite = controller.suite
         self.snapshot: RunSnapshot | None = None
@@ -86,7 +85,6 @@ class ExperimentScreen(LiveRunScreen):
         self.finished_turns: list[TurnRow] = []
         self.percentile = controller.feed.percentile
         self.variant_phases = controller.rounds * len(self.suite.requests_per_second_rates)
-        self._errors_logged: dict[str, int] = {}
         self._stopping = False
         # set when the finished message is handled (not when the thread ends), so the status
         # line and the verdicts change together
@@ -112,8 +110,8 @@ class ExperimentScreen(LiveRunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for level, text in self.controller.log_lines:
-            self._log(level, text)
+        for ev in self.controller.events:
+            self.show_event(ev)
         self._show()
         self.set_interval(1.0, self._tick)     # the elapsed time moves between snapshots
 
@@ -216,19 +214,11 @@ class ExperimentScreen(LiveRunScreen):
         self.finished_turns = message.finished
         self._show()
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
+    @on(RunEventMessage)
+    def _on_event(self, message: RunEventMessage) -> None:
+        self.show_event(message.event)
 
     def _log(self, level: str, text: str, pin: bool = True) -> None:
-        if level == "error" and ": phase " in text:
-            kind = ":".join(text.split(":", 3)[:3])      # "b: phase 2: http_error"
-            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
-            if seen > ERROR_LINES_PER_KIND:
-                return
-            if seen == ERROR_LINES_PER_KIND:
-                text += (f"\n({kind}: further failures of this kind are counted in the turns "
-                         "table and kept in that variant's errors.log)")
         prefix = "" if level == "info" else f"{level}: "
         self.query_one("#log", RunLog).add(Text(prefix + text, style=LOG_STYLES.get(level, "")))
 
@@ -240,7 +230,7 @@ class ExperimentScreen(LiveRunScreen):
 
     @on(ExperimentFinishedMessage)
     def _on_finished(self, message: ExperimentFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
+        self.report_exit_code(message.exit_code)
         self.ended = True
         self.add_class("-ended")
         self.current = None

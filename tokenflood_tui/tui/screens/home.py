@@ -23,16 +23,12 @@ from ...errors import ConfigError
 from ...specs.secrets import redact_url
 from ...outputs.journal import JOURNAL_FILE
 from ...metrics.summary import SUMMARY_FILE
-from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite, SearchSuite
+from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite, RunSuite, SearchSuite
 from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
-from ..messages import SpecSaved
+from ..messages import EndpointChosen, OpenEditor, SpecSaved, StartRun
 
 if TYPE_CHECKING:
-    from textual import getters
-
     from ...run.resume import ResumePoint
-
-    from ..app import TokenfloodApp
 
 
 LIST_KINDS = {"endpoints": "endpoint", "suites": "run"}
@@ -55,10 +51,8 @@ class ResultsList(OptionList):
 
 
 class HomeScreen(Screen):
-    """Choose one endpoint and one suite (Enter), then r runs them."""
-
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
+    """Choose one endpoint and one suite (Enter), then r runs them. `workdir` is the folder of
+    spec files listed, `results_root` the folder of results."""
 
     BINDINGS = [
         Binding("enter", "choose", "Choose", id="home-choose"),
@@ -86,8 +80,10 @@ class HomeScreen(Screen):
     HomeScreen #detail { height: 8; padding: 0 1; border: round $panel; }
     """
 
-    def __init__(self):
+    def __init__(self, workdir: Path, results_root: Path):
         super().__init__()
+        self.workdir = workdir
+        self.results_root = results_root
         self.specs: list[SpecFile] = []
         self.results: list[ResultsEntry] = []
         self._resume_points = ResumePoints()
@@ -112,16 +108,15 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         # the folder name only: the full path is in the details pane of each file
-        self.sub_title = f"folder {self.app.workdir.resolve().name or '/'}"
+        self.sub_title = f"folder {self.workdir.resolve().name or '/'}"
         self.action_refresh()
         self.query_one("#endpoints", OptionList).focus()
 
     # ------------------------------------------------------------------ lists
 
     def action_refresh(self) -> None:
-        app = self.app
-        self.specs = find_specs(app.workdir)
-        self.results = find_results(app.results_root)
+        self.specs = find_specs(self.workdir)
+        self.results = find_results(self.results_root)
         # keep choices across refreshes, by path
         self.chosen_endpoint = self._same(self.chosen_endpoint)
         self.chosen_suite = self._same(self.chosen_suite)
@@ -170,7 +165,7 @@ class HomeScreen(Screen):
     def _shown(self, path: Path) -> str:
         """A path as the user knows it: relative to the folder the home screen shows."""
         try:
-            return str(path.resolve().relative_to(Path(self.app.workdir).resolve()))
+            return str(path.resolve().relative_to(self.workdir.resolve()))
         except ValueError:
             return str(path)
 
@@ -199,7 +194,7 @@ class HomeScreen(Screen):
         self.query_one("#selection", Static).update(
             f"{CHOSEN}endpoint: {ep}   suite: {su}   — r: run")
         spec = self.chosen_endpoint.spec if self.chosen_endpoint else None
-        self.app.selected_endpoint = spec if isinstance(spec, EndpointSpec) else None
+        self.post_message(EndpointChosen(spec if isinstance(spec, EndpointSpec) else None))
 
     @on(OptionList.OptionHighlighted)
     def _highlighted_changed(self, event: OptionList.OptionHighlighted) -> None:
@@ -270,10 +265,13 @@ class HomeScreen(Screen):
         self._show_selection()
 
     def action_run(self) -> None:
-        if self.chosen_endpoint is None or self.chosen_suite is None:
+        # chosen only when valid (action_choose), so the specs are what their lists say
+        endpoint = self.chosen_endpoint.spec if self.chosen_endpoint else None
+        suite = self.chosen_suite.spec if self.chosen_suite else None
+        if not isinstance(endpoint, EndpointSpec) or not isinstance(suite, RunSuite):
             self.notify("Choose an endpoint and a run suite first (Enter on each).", severity="warning")
             return
-        self.app.start_run(self.chosen_suite.spec, self.chosen_endpoint.spec)
+        self.post_message(StartRun(suite, endpoint))
 
     def action_resume(self) -> None:
         """Go on with the highlighted results folder's run: the budget modal (what remains), then
@@ -290,7 +288,7 @@ class HomeScreen(Screen):
             self.notify(_said_here(exc, Path(key), self._shown(Path(key))),
                         title="Cannot resume", severity="error", markup=False, timeout=10)
             return
-        self.app.start_run(point.suite, point.endpoint, point)
+        self.post_message(StartRun(point.suite, point.endpoint, point))
 
     def _mark_line(self, folder: Path) -> str:
         n = len(self.marked)
@@ -329,7 +327,7 @@ class HomeScreen(Screen):
                         title="Compare", severity="information", markup=False, timeout=8)
             return
         from .compare import CompareScreen
-        self.app.push_screen(CompareScreen(list(self.marked), self.app.results_root))
+        self.app.push_screen(CompareScreen(list(self.marked), self.results_root))
 
     def action_edit(self) -> None:
         list_id, key = self._highlighted()
@@ -338,13 +336,13 @@ class HomeScreen(Screen):
             self.notify("Highlight an endpoint or suite to edit.", severity="information")
             return
         # a file of unknown kind opens in the editor of the list it was picked from
-        self.app.open_editor(spec_file.path, spec_file.kind or LIST_KINDS.get(list_id))
+        self.post_message(OpenEditor(spec_file.path, spec_file.kind or LIST_KINDS.get(list_id)))
 
     def action_new_endpoint(self) -> None:
-        self.app.open_editor(None, "endpoint")
+        self.post_message(OpenEditor(None, "endpoint"))
 
     def action_new_suite(self) -> None:
-        self.app.open_editor(None, "run")
+        self.post_message(OpenEditor(None, "run"))
 
     def palette_commands(self):
         return [("Run chosen endpoint and suite", "Budget check, then the live view", self.action_run),

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.binding import Binding
 
+from ...live.throttle import FailureThrottle
+from ...run.events import RunEvent, describe
+from ..messages import LeaveScreen, RunExitCode
 from .confirm import ConfirmModal
 from .panels import PanelScreen
 
 if TYPE_CHECKING:
-    from textual import getters
-
     from ...metrics.summary import RunSummary
     from ..messages import RunFinishedMessage
 
-    from ..app import TokenfloodApp
     from ..run_controller import RunController
 
 
@@ -50,16 +50,21 @@ def live_bindings(prefix: str, panels: list[tuple[str, str]], chart: bool = True
 class LiveRunScreen(PanelScreen):
     """Watches one RunController; `note_stopping` lets the screen say so in its log."""
 
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
-
-    def __init__(self, controller: RunController):
+    def __init__(self, controller: RunController, throttle: FailureThrottle):
         super().__init__()
         self.controller = controller
+        self.throttle = throttle        # where this view counts the failures it does not show
         controller.target = self
 
     def note_stopping(self) -> None:
         """Called once the user confirmed a stop."""
+
+    def show_event(self, ev: RunEvent) -> None:
+        """A run event in the log, in the words of run/events.py, failures throttled as
+        everywhere (live/throttle.py); the run's warnings are pinned."""
+        shown = self.throttle.admit(ev)
+        if shown is not None:
+            self._log(*describe(shown))
 
     # A live view that logs implements these two: its log, and how it says the run stopped.
     def _log(self, level: str, text: str, pin: bool = True) -> None:
@@ -73,11 +78,15 @@ class LiveRunScreen(PanelScreen):
             return False            # nothing to stop any more: not in the footer either
         return super().check_action(action, parameters)
 
+    def report_exit_code(self, exit_code: int) -> None:
+        """The run ended with `exit_code`: what quitting returns from now on (the app keeps it)."""
+        self.post_message(RunExitCode(exit_code))
+
     def run_ended(self, message: RunFinishedMessage, kind: str,
                   title: str = "Run finished") -> RunSummary | None:
         """What every live view does when its run has ended: the exit code; an error logged and
         shown; or a stop not logged yet, and where the results are. The summary, or None."""
-        self.app.exit_code = message.exit_code
+        self.report_exit_code(message.exit_code)
         if message.error:
             self._log("error", message.error)
             self.notify(message.error, title="Run failed", severity="error", markup=False,
@@ -111,10 +120,7 @@ class LiveRunScreen(PanelScreen):
                 return
             self.controller.stop()
             await self.controller.wait_finished_async()
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
+        self.post_message(LeaveScreen(self))
 
     def action_open_results(self) -> None:
         result = self.controller.result

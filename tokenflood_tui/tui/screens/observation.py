@@ -27,7 +27,9 @@ from ...live.poll_feed import PollEvent, PollFeed, hms_utc, span
 from ...run.coordinator import RunSnapshot
 from ...specs import ObservationSuite
 from ...metrics.summary import Distribution, pkey
-from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+from ...live.throttle import FailureThrottle
+from ...run.events import RunEvent, subject
+from ..messages import RunEventMessage, RunFinishedMessage, RunSnapshotMessage
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.polls import PollTable, PollTimeline
 from ..widgets.run_log import RunLog
@@ -35,7 +37,6 @@ from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 LOG_LINES = 500             # the log keeps this many lines (errors.log keeps them all)
-ERROR_LINES_PER_POLL = 3    # more failures of a poll are counted on the last-poll panel
 PINNED_WARNINGS = 3         # the newest warnings stay above the log; the title counts them all
 PANEL_IDS = {"last": "#last-panel", "timeline": "#timeline-panel", "polls": "#polls-panel",
              "chart": "#chart", "log": "#log-panel"}
@@ -95,7 +96,7 @@ class ObservationScreen(LiveRunScreen):
     """
 
     def __init__(self, controller):
-        super().__init__(controller)
+        super().__init__(controller, FailureThrottle(polls_counted="on the last-poll panel (key 1)"))
         suite = controller.suite
         assert isinstance(suite, ObservationSuite)
         self.suite: ObservationSuite = suite
@@ -107,8 +108,8 @@ class ObservationScreen(LiveRunScreen):
         self.polls_missed = 0
         self.warnings: deque[str] = deque(maxlen=PINNED_WARNINGS)
         self.warning_count = 0
-        self._warnings_seen: set[str] = set()        # of the current poll only (bounded)
-        self._errors_logged: dict[str, int] = {}     # failure lines of the current poll
+        self._poll: int | None = None                # the poll the last events were about
+        self._warnings_seen: set[str] = set()        # of that poll only (bounded)
         self._stop_logged = False
 
     def compose(self) -> ComposeResult:
@@ -137,8 +138,8 @@ class ObservationScreen(LiveRunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for level, text in list(self.controller.log_lines)[-LOG_LINES:]:
-            self._log(level, text)
+        for ev in list(self.controller.events)[-LOG_LINES:]:
+            self.show_event(ev)
         self.set_interval(1.0, self._tick)      # the countdown and the clock move every second
 
     def _tick(self) -> None:
@@ -267,25 +268,19 @@ class ObservationScreen(LiveRunScreen):
 
     # ------------------------------------------------------------------ log
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
+    @on(RunEventMessage)
+    def _on_event(self, message: RunEventMessage) -> None:
+        self.show_event(message.event)
+
+    def show_event(self, ev: RunEvent) -> None:
+        about = subject(ev)
+        if about is not None and about[1] != self._poll:   # a new poll: forget the last one's
+            self._poll, self._warnings_seen = about[1], set()
+        super().show_event(ev)
 
     def _log(self, level: str, text: str, pin: bool = True) -> None:
-        """A log line. A poll's failures are shown a few at a time (the last-poll panel counts
-        them); the newest warnings stay above the log."""
-        if text.startswith(("poll ", "phase ")) and ":" in text:
-            poll = text.split(":", 1)[0].split(" ")[1]
-            if poll not in self._errors_logged:           # a new poll: forget the last one's
-                self._errors_logged = {poll: 0}
-                self._warnings_seen = set()
-            if level == "error":
-                seen = self._errors_logged[poll] = self._errors_logged[poll] + 1
-                if seen > ERROR_LINES_PER_POLL:
-                    return
-                if seen == ERROR_LINES_PER_POLL:
-                    text += ("\n(further failures of this poll are counted on the last-poll "
-                             "panel, key 1, and kept in errors.log)")
+        """A log line; the newest warnings stay above the log (a poll's failures are
+        throttled before: live/throttle.py)."""
         if level == "warning" and pin and text not in self._warnings_seen:
             self._warnings_seen.add(text)
             self.warnings.append(text)

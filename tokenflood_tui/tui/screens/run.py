@@ -7,8 +7,6 @@ the timing path: snapshots arrive coalesced a few times a second and the chart r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,21 +16,15 @@ from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...run.coordinator import RunSnapshot
 from ...metrics.summary import PhaseStats
-from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+from ...live.throttle import FailureThrottle
+from ..messages import RunEventMessage, RunFinishedMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from .live import LiveRunScreen, live_bindings
 from ..widgets.phase_table import PhaseTable
 from ..widgets.run_log import RunLog
 from ..widgets.sparks import SparkPanel
 
-if TYPE_CHECKING:
-    from textual import getters
-
-    from ..app import TokenfloodApp
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
-# Past this many failure lines of one kind in one phase, the log says they are counted instead:
-# at 30% failures of 20 req/s the log would otherwise be nothing but the same error.
-ERROR_LINES_PER_KIND = 5
 PANEL_IDS = {"phases": "#phases-panel", "latency": "#sparks", "chart": "#chart", "log": "#log-panel"}
 TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollbar
 
@@ -40,9 +32,6 @@ TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollb
 class RunScreen(LiveRunScreen):
     PANELS = tuple(PANEL_IDS)
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
-
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
 
     BINDINGS = live_bindings("run", [("phases", "Phases"), ("latency", "Latency sparklines"),
                                      ("chart", "Chart"), ("log", "Log")])
@@ -86,12 +75,11 @@ class RunScreen(LiveRunScreen):
     """
 
     def __init__(self, controller):
-        super().__init__(controller)
+        super().__init__(controller, FailureThrottle("under the phases table (key 1)"))
         self.suite = controller.suite
         self.endpoint = controller.endpoint
         self.snapshot: RunSnapshot | None = None
         self.warnings: list[str] = []
-        self._errors_logged: dict[str, int] = {}
         self._stop_logged = False
         self.total_s = self.suite.test_length_in_seconds * len(self.suite.requests_per_second_rates)
 
@@ -121,8 +109,8 @@ class RunScreen(LiveRunScreen):
 
     def on_mount(self) -> None:
         self._fit_table()
-        for level, text in self.controller.log_lines:
-            self._log(level, text)
+        for ev in self.controller.events:
+            self.show_event(ev)
 
     def on_resize(self, event: Resize) -> None:
         self._fit_table()
@@ -229,21 +217,13 @@ class RunScreen(LiveRunScreen):
         failures.set_class(not lines, "-none")
         failures.update("\n".join(lines) or "no failures so far")
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
+    @on(RunEventMessage)
+    def _on_event(self, message: RunEventMessage) -> None:
+        self.show_event(message.event)
 
     def _log(self, level: str, text: str, pin: bool = True) -> None:
         """A log line; the run's warnings (pin) are also kept above the log, as they matter after
         the lines scroll away. This screen's own notes (stopping, how it ended) are not pinned."""
-        if level == "error" and text.startswith("phase "):
-            kind = ":".join(text.split(":", 2)[:2])          # "phase 2: http_error"
-            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
-            if seen > ERROR_LINES_PER_KIND:
-                return
-            if seen == ERROR_LINES_PER_KIND:
-                text += (f"\n({kind}: further failures of this kind are counted under the "
-                         "phases table, key 1, and kept in errors.log)")
         if level == "warning" and pin and text not in self.warnings:
             self.warnings.append(text)
             warnings = self.query_one("#warnings", Static)

@@ -25,14 +25,15 @@ from ...run.coordinator import RunSnapshot
 from ...run.search import SearchPlanner
 from ...specs import SearchSuite
 from ...metrics.summary import SearchResult, SearchStep
-from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+from ...live.throttle import FailureThrottle
+from ...run.events import SearchVerdict
+from ..messages import RunEventMessage, RunFinishedMessage, RunSnapshotMessage
 from ..widgets.chart import LatencyChart
 from ..widgets.run_log import RunLog
 from ..widgets.search_steps import SearchSteps
 from .live import LiveRunScreen, live_bindings
 
 LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
-ERROR_LINES_PER_KIND = 5     # more failures of one kind in a phase are only counted (errors.log)
 PANEL_IDS = {"steps": "#steps-panel", "chart": "#chart", "log": "#log-panel"}
 TABLE_MARGIN = 4             # the panel's padding and room for a vertical scrollbar
 
@@ -95,7 +96,7 @@ class SearchScreen(LiveRunScreen):
     """
 
     def __init__(self, controller):
-        super().__init__(controller)
+        super().__init__(controller, FailureThrottle())     # errors.log counts them
         suite = controller.suite
         assert isinstance(suite, SearchSuite)
         self.suite: SearchSuite = suite
@@ -106,7 +107,6 @@ class SearchScreen(LiveRunScreen):
         self.snapshot: RunSnapshot | None = None
         self.result: SearchResult | None = None
         self.warnings: list[str] = []
-        self._errors_logged: dict[str, int] = {}
         self._stop_logged = False
 
     def compose(self) -> ComposeResult:
@@ -131,8 +131,8 @@ class SearchScreen(LiveRunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for level, text in self.controller.log_lines:
-            self._log(level, text)
+        for ev in self.controller.events:
+            self.show_event(ev)
 
     def on_resize(self, event: Resize) -> None:
         self._show_steps()
@@ -230,21 +230,14 @@ class SearchScreen(LiveRunScreen):
         self.query_one(LatencyChart).set_phases(snap.phases)
         self._show_lines()
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
-        if message.text.startswith("search phase "):    # a verdict: the bracket moved
+    @on(RunEventMessage)
+    def _on_event(self, message: RunEventMessage) -> None:
+        self.show_event(message.event)
+        if isinstance(message.event, SearchVerdict):    # a verdict: the bracket moved
             self._show_steps()
             self._show_lines()
 
     def _log(self, level: str, text: str, pin: bool = True) -> None:
-        if level == "error" and text.startswith("phase "):
-            kind = ":".join(text.split(":", 2)[:2])          # "phase 2: http_error"
-            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
-            if seen > ERROR_LINES_PER_KIND:
-                return
-            if seen == ERROR_LINES_PER_KIND:
-                text += f"\n({kind}: further failures of this kind are kept in errors.log)"
         if level == "warning" and pin and text not in self.warnings:
             self.warnings.append(text)
             warnings = self.query_one("#warnings", Static)

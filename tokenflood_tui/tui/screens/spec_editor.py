@@ -35,7 +35,8 @@ ErrorList = list[tuple[tuple, str]]
 
 
 class SpecEditorScreen(Screen):
-    """Base of the spec editors. `path` None means a new file (a name is asked for on save)."""
+    """Base of the spec editors. `path` None means a new file (a name is asked for on save);
+    `workdir` is the folder paths are shown relative to and a new file is saved in."""
 
     KIND: ClassVar[str] = ""                    # "endpoint" | "run", as in SpecSaved
     WHAT: ClassVar[str] = ""                    # "endpoint spec" | "run suite"
@@ -72,9 +73,10 @@ class SpecEditorScreen(Screen):
     }
     """
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, workdir: Path):
         super().__init__()
         self.path = Path(path) if path is not None else None
+        self.workdir = Path(workdir)
         self.raw, self.file_problem = self._read_raw()
         self.spec: Any = None           # the model built from the form, while it is valid
         self.errors: ErrorList = []
@@ -230,13 +232,10 @@ class SpecEditorScreen(Screen):
         self.query_one("#editor-title", Note).say(f"{self.WHAT} — {where}{dirty}")
 
     def _display_path(self, path: Path) -> str:
-        workdir = getattr(self.app, "workdir", None)
-        if workdir is not None:
-            try:
-                return str(path.resolve().relative_to(Path(workdir).resolve()))
-            except ValueError:
-                pass
-        return str(path)
+        try:
+            return str(path.resolve().relative_to(self.workdir.resolve()))
+        except ValueError:
+            return str(path)
 
     # ------------------------------------------------------------------ save
 
@@ -268,7 +267,7 @@ class SpecEditorScreen(Screen):
         self.notify(f"Saved {self._display_path(path)}", markup=False)
 
     async def _ask_path(self) -> Path | None:
-        folder = Path(getattr(self.app, "workdir", None) or ".")
+        folder = self.workdir
         default = self._free_name(folder)
         while True:
             path = await self.app.push_screen_wait(SaveAsModal(self.WHAT, folder, default))

@@ -48,7 +48,8 @@ _PLACEHOLDER_ENDPOINT = EndpointSpec(provider="hosted_vllm", model="-",
 
 
 class SuiteEditor(SpecEditorScreen):
-    """Edit `run.yml`: ctrl+s saves, esc leaves (asks if unsaved); ctrl+n/y/r edit load types."""
+    """Edit `run.yml`: ctrl+s saves, esc leaves (asks if unsaved); ctrl+n/y/r edit load types.
+    The budget preview prices the tokens at `endpoint`'s rates (None: it says to pick one)."""
 
     KIND = "run"
     WHAT = "run suite"
@@ -68,8 +69,9 @@ class SuiteEditor(SpecEditorScreen):
     }
     """
 
-    def __init__(self, path: Path | None):
-        super().__init__(path)
+    def __init__(self, path: Path | None, workdir: Path, endpoint: EndpointSpec | None = None):
+        super().__init__(path, workdir)
+        self.endpoint = endpoint        # the endpoint chosen on the home screen prices the budget
         self.budget: BudgetEstimate | None = None
         self._budget_timer: Timer | None = None
 
@@ -240,8 +242,7 @@ class SuiteEditor(SpecEditorScreen):
         suite = self.spec
         if suite is None:
             return
-        endpoint = getattr(self.app, "selected_endpoint", None)
-        preview = budget_preview(suite, endpoint)
+        preview = budget_preview(suite, self.endpoint)
         self.budget = preview.estimate
         self.query_one("#budget-lines", Note).say("\n".join(preview.lines))
         self.query_one("#budget-warnings", Note).say(
