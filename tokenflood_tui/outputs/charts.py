@@ -131,13 +131,15 @@ def _draw(lines: dict[str, list[tuple[str, tuple[list, list]]]], title: str, xla
         plt.title(TITLES.get(metric, metric) + title)
         plt.xlabel(xlabel)
         values: list[float] = []
+        marks = []
         for i, (_, (xs, ys)) in enumerate(series):
             if xs:
                 color = LINE_COLOURS[i % len(LINE_COLOURS)]
-                marker = POINT_MARKERS[i % len(POINT_MARKERS)]
                 plt.plot(xs, ys, marker="braille", color=color)
-                plt.scatter(xs, ys, marker=marker, color=color)
+                marks.append((xs, ys, POINT_MARKERS[i % len(POINT_MARKERS)], color))
                 values += ys
+        for xs, ys, marker, color in marks:      # after every line: no line hides a point
+            plt.scatter(xs, ys, marker=marker, color=color)
         if values:
             _y_from_zero(plt, values, height // len(lines))
         else:
@@ -225,10 +227,10 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
         plt.theme("clear")                                # see _draw
         plt.title(TITLES.get(metric, metric) + " per poll")
         drawn: list[float] = []
+        marks = []
         for i, p in enumerate(percentiles):
             values = [None if poll.missed else poll.metric(metric).at(p) for poll in polls]
             color = LINE_COLOURS[i % len(LINE_COLOURS)]
-            marker = POINT_MARKERS[i % len(POINT_MARKERS)]
             for xs, ys in _segments(hours, values):
                 plt.plot(xs, ys, marker="braille", color=color)
                 drawn += ys
@@ -237,8 +239,10 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
             picked = [(x, v) for j, (x, v) in enumerate(zip(hours, values, strict=True))
                       if v is not None and j % marker_every == 0]
             if picked:
-                plt.scatter([x for x, _ in picked], [v for _, v in picked], marker=marker,
-                            color=color)
+                marks.append(([x for x, _ in picked], [v for _, v in picked],
+                              POINT_MARKERS[i % len(POINT_MARKERS)], color))
+        for xs, ys, marker, color in marks:      # after every line: no line hides a point
+            plt.scatter(xs, ys, marker=marker, color=color)
         if drawn:
             _y_from_zero(plt, drawn, height // len(metrics))
         else:
@@ -312,6 +316,7 @@ def render_compare(comparison, metrics: list[str] | None = None, width: int = 10
                       + (" by hour of day" if hours else " by request rate"))
             plt.xlabel("hour of day (UTC)" if hours else "target req/s")
             values: list[float] = []
+            marks = []
             for r, _run in enumerate(comparison.runs):
                 line, letter = RUN_LINES[r % len(RUN_LINES)], run_letter(r)[-1]
                 for i, p in enumerate(comparison.percentiles):
@@ -323,8 +328,10 @@ def render_compare(comparison, metrics: list[str] | None = None, width: int = 10
                     color = LINE_COLOURS[i % len(LINE_COLOURS)]
                     xs, ys = [x for x, _ in points], [y for _, y in points]
                     plt.plot(xs, ys, marker=line, color=color)
-                    plt.scatter(xs, ys, marker=letter, color=color)
+                    marks.append((xs, ys, letter, color))
                     values += ys
+            for xs, ys, letter, color in marks:   # after every line: no line hides a point
+                plt.scatter(xs, ys, marker=letter, color=color)
             if values:
                 _y_from_zero(plt, values, rows // max(1, len(metrics)))
             if xs_all:
