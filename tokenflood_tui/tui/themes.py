@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rich.segment import Segment
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from rich.segment import Segment
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
