@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused,
-  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
+  4 a threshold failed (the run completed), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
 --results-dir, --theme, --seed and -v go before or after the command
 limits: TOKENFLOOD_MAX_INPUT_TOKENS (default 1,000,000), TOKENFLOOD_MAX_OUTPUT_TOKENS (default 10,000)
 """
