@@ -384,8 +384,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
-    from .metrics.summary import RunSummary
-    summary = RunSummary.load(folder)      # ConfigError when missing or not a summary
+    from .run.partial import load_summary
+    # ConfigError when not a summary; a killed run's is built from its rows and journal
+    summary = load_summary(folder)
     if args.format is not None or not interactive():
         from .outputs import printed, report
         fmt = output_format(args)
