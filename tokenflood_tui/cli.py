@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:
+    from .metrics.summary import RunSummary
     from .run.cluster import ClusterTarget
     from .run.resume import ResumePoint
     from .specs import EndpointSpec, RunSuite
@@ -388,15 +389,22 @@ def cmd_results(args: argparse.Namespace) -> int:
     # ConfigError when not a summary; a killed run's is built from its rows and journal
     summary = load_summary(folder)
     if args.format is not None or not interactive():
-        from .outputs import printed, report
-        fmt = output_format(args)
-        sys.stdout.write(summary.to_json() if fmt == "json" else report.markdown(summary)
-                         if fmt == "md" else printed.text(summary, folder,
-                                                          shutil.get_terminal_size().columns))
+        sys.stdout.write(results_text(summary, folder, output_format(args)))
         return 0
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
                           theme=args.theme))
+
+
+def results_text(summary: RunSummary, folder: Path, fmt: str) -> str:
+    """`results` without the view: summary.md (md), summary.json's content (json), or the
+    summary as printed after a run, fitted to the terminal (text)."""
+    from .outputs import printed, report
+    if fmt == "json":
+        return summary.to_json()
+    if fmt == "md":
+        return report.markdown(summary)
+    return printed.text(summary, folder, shutil.get_terminal_size().columns)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
