@@ -4,13 +4,14 @@ poll), the summary table on stdout."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .run import budget
-from .outputs import report
+from .outputs import printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
@@ -21,6 +22,7 @@ from .specs.secrets import Scrubber
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
+from .compare.compare import Comparison
 from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
@@ -203,8 +205,9 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
                  verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None,
-                 cluster: ClusterTarget | None = None) -> int:
-    """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
+                 cluster: ClusterTarget | None = None, fmt: str = "md") -> int:
+    """Confirm, run, print (in `fmt`: text, md or json); returns the exit code
+    (docs/architecture.md#commands-and-exit-codes)."""
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint),
                                 suite=suite, first_poll=resume.start if resume else 1)
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
@@ -217,14 +220,15 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
         observer.say("error" if summary.status == "aborted" else "warning",
                      f"run {summary.status}: {summary.message}")
     try:
-        print_summary(result)
+        print_summary(result, fmt=fmt)
     except OSError:          # stdout's terminal hung up; the results folder has it all
         pass
     return result.exit_code
 
 
 def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path,
-                    assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0) -> int:
+                    assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0,
+                    fmt: str = "md") -> int:
     """An A/B experiment: confirm the budget of every variant together, run the turns, print the
     comparison (the variants' own summaries are in their folders)."""
     from .specs.secrets import endpoint_secrets
@@ -237,12 +241,20 @@ def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path
     confirm(experiment.estimate, assume_yes)
     result = asyncio.run(_execute(experiment))
     try:
-        if result.comparison is not None:
-            sys.stdout.write(compare_output.markdown(result.comparison))
-        sys.stdout.write(f"\nexperiment folder: {result.folder}\n")
+        print_experiment(result.comparison, result.folder, fmt)
     except OSError:
         pass
     return result.exit_code
+
+
+def print_experiment(comparison: Comparison | None, folder: Path, fmt: str,
+                     out: TextIO = sys.stdout) -> None:
+    """An experiment's comparison (also after the TUI) in `fmt`, and where its folder is (on
+    stderr with json, so stdout holds the JSON alone)."""
+    if comparison is not None:
+        out.write(compare_output.printed(comparison, fmt, shutil.get_terminal_size().columns))
+    (sys.stderr if fmt == "json" else out).write(f"\nexperiment folder: {folder}\n")
+    out.flush()
 
 
 STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM, SIGHUP
@@ -271,51 +283,21 @@ def _on_signal(run, sig: int) -> None:
     run.stop()
 
 
-LAST_POLLS_PRINTED = 10    # a days-long observation has hundreds; summary.md and polls.csv have all
-
-
-def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
-    """The phase table (an observation: hours of day and the last polls), failures and warnings,
-    and where the results are (also after the TUI)."""
+def print_summary(result: RunResult, out: TextIO = sys.stdout, fmt: str = "md",
+                  width: int | None = None) -> None:
+    """The run's summary (also after the TUI): `text` fitted to `width` (the terminal's by
+    default), `md` every column as pipe tables, `json` summary.json's content; then where the
+    results are, and what the disk did not take."""
     s = result.summary
-    kind = "run" if s.type == "load_test" else s.type
-    out.write(f"\ntokenflood {kind} {s.run_name!r} on {s.model}: {s.status}"
-              + (f" ({s.message})" if s.message else "") + "\n\n")
-    if s.type == "observation":
-        for line in report.observation_lines(s):
-            out.write(line + "\n")
-        out.write("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles) + "\n")
-        shown = s.polls[-LAST_POLLS_PRINTED:]
-        out.write("\npolls:\n" if len(shown) == len(s.polls) else
-                  f"\nthe last {len(shown)} of {len(s.polls)} polls (every poll is in summary.md "
-                  "and polls.csv):\n")
-        out.write(report.poll_table(shown, s.percentiles, reasons=False) + "\n")
-        missed = report.missed_lines(s.polls)
-        if missed:
-            out.write("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
-        errors = report.poll_failures(s.polls)
+    if fmt == "json":
+        out.write(s.to_json())
+    elif fmt == "text":
+        out.write(printed.text(s, result.folder, width or shutil.get_terminal_size().columns))
     else:
-        if s.search is not None:
-            out.write(report.search_table(s.search) + "\n\n")
-            out.write("".join(f"{line}\n" for line in report.search_lines(s.search)) + "\n")
-        out.write(report.phase_table(s.phases, s.percentiles) + "\n")
-        errors = report.error_table(s.phases)
-    if errors:
-        out.write("\nfailures:\n" + errors + "\n")
-    saturation = report.saturation_line(s)
-    if saturation:
-        out.write(f"\nsaturation: {saturation}\n")
-    if s.thresholds:
-        out.write("\n" + report.threshold_table(
-            s.thresholds, "poll" if s.type == "observation" else "phase") + "\n"
-            + f"{report.threshold_verdict(s)}\n")
-    if s.resumed:
-        out.write("\nresumed:\n" + "".join(
-            f"  - {line}\n" for line in report.resume_lines(s.resumed, s.type == "observation")))
-    if s.warnings:
-        out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s.warnings))
-    out.write(f"\nresults: {result.folder}\n")
+        out.write(printed.markdown(s, result.folder))
     if result.unsaved:
-        out.write(f"not saved (the disk did not take them): {', '.join(result.unsaved)}; "
-                  "the table above is the only copy of the summary\n")
+        # with json on stdout, a script reads the summary there: the note goes to stderr
+        (sys.stderr if fmt == "json" else out).write(
+            f"not saved (the disk did not take them): {', '.join(result.unsaved)}; "
+            "the table above is the only copy of the summary\n")
     out.flush()

@@ -136,9 +136,41 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
             except ConfigError:
                 entries.append(ResultsEntry(folder, "unreadable summary", "?", "?"))
         elif (folder / "requests.csv").exists():
-            # no summary: the process was killed (or the machine went down) mid-run
-            entries.append(ResultsEntry(folder, "no summary", "?", "?", resumable=journal))
+            # no summary: the process was killed (or the machine went down) mid-run; what its
+            # rows and journal say stands in, marked partial
+            partial = _partial(folder)
+            entries.append(ResultsEntry(folder, "no summary", "?", "?", resumable=journal)
+                           if partial is None else
+                           ResultsEntry(folder, "no summary", partial.run_name, partial.model,
+                                        resumable=journal,
+                                        headline=f"partial: {headline(partial)}"))
     return entries
+
+
+# A killed run's partial summary, by folder, read again only when its rows or journal changed:
+# the home screen lists results on every return to it.
+_partials: dict[Path, tuple[tuple, RunSummary | None]] = {}
+
+
+def _partial(folder: Path) -> RunSummary | None:
+    from .run.partial import partial_summary, rebuildable
+    key = tuple(_stamp(folder / name) for name in ("requests.csv", JOURNAL_FILE, "run.yml"))
+    known = _partials.get(folder)
+    if known is None or known[0] != key:
+        try:
+            summary = partial_summary(folder) if rebuildable(folder) else None
+        except ConfigError:
+            summary = None
+        known = _partials[folder] = (key, summary)
+    return known[1]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def headline(s: RunSummary) -> str:

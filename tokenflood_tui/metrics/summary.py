@@ -338,6 +338,9 @@ class RunSummary(BaseModel):
     cluster: ClusterInfo | None = None       # where the senders ran, on a --cluster run
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
+    # True only for a summary built from requests.csv and journal.jsonl because the run wrote
+    # none (its process was killed): run/partial.py; never in a summary.json a run wrote
+    partial: bool = False
 
     @classmethod
     def load(cls, folder: Path | str) -> RunSummary:

@@ -257,9 +257,38 @@ def mark_superseded(folder: Path, superseded) -> int:
 
 
 def read_rows(folder: Path) -> list[dict[str, str]]:
-    """requests.csv as dicts, superseded rows left out."""
+    """requests.csv as dicts, superseded rows left out, and a torn last line (a process killed
+    mid-write) too."""
     with open(Path(folder) / "requests.csv", newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r.get("superseded") != "true"]
+        text = f.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if rows and not text.endswith("\n"):
+        rows.pop()
+    return [r for r in rows if r.get("superseded") != "true"]
+
+
+def record_from_row(row: dict[str, str]) -> RequestRecord:
+    """A requests.csv row back as the record it was written from (`write_record`'s inverse):
+    times in seconds from the run's origin, to the microsecond; the chunk gaps are not in a row
+    (only their mean), so `itl_ms` is empty, as is the launch time."""
+    def seconds(key: str) -> float | None:
+        return float(row[key]) if row[key] else None
+
+    def count(key: str) -> int | None:
+        return int(row[key]) if row[key] else None
+    return RequestRecord(
+        phase=int(row["phase"]), target_rps=float(row["target_rps"]),
+        load_type=int(row["load_type"]), t_sched=float(row["t_sched_s"]),
+        prompt_tokens_target=int(row["prompt_tokens_target"]),
+        prefix_tokens_target=int(row["prefix_tokens_target"]),
+        output_tokens_target=int(row["output_tokens_target"]), seq=int(row["seq"] or -1),
+        t_send=seconds("t_send_s"), t_first=seconds("t_first_s"), t_end=seconds("t_end_s"),
+        prompt_tokens=count("prompt_tokens"), cached_tokens=count("cached_tokens"),
+        output_tokens=count("output_tokens"),
+        output_tokens_estimated=row["output_tokens_estimated"] == "true", status=row["status"],
+        error_type=row["error_type"] or None, http_status=count("http_status"),
+        content_chunks=int(row["content_chunks"] or 0), response_id=row["response_id"] or None,
+        worker=row.get("worker") or "")
 
 
 def write_polls_csv(path: Path, summary: RunSummary) -> None:

@@ -146,9 +146,12 @@ def error_table(phases: list[PhaseStats]) -> str | None:
 
 
 def poll_status(poll: PollStats) -> str:
-    """'ok', 'missed', 'all failed' or '<n> failed'."""
+    """'ok', 'missed', 'all failed' or '<n> failed'; 'unfinished' for the poll a killed
+    process was in (a partial summary's)."""
     if poll.missed:
         return "missed"
+    if not poll.finished:
+        return "unfinished"
     if not poll.failed:
         return "ok"
     return "all failed" if not poll.ok else f"{poll.failed} failed"
@@ -283,7 +286,7 @@ def markdown(summary: RunSummary) -> str:
     observation = s.type == "observation"
     lines = [
         f"# tokenflood {'observation' if observation else 'search' if s.search else 'run'} "
-        f"`{s.run_name}` — {s.status}",
+        f"`{s.run_name}` — {s.status}" + (" (partial)" if s.partial else ""),
         "",
         f"- model: `{s.model}` ({s.provider}, client {s.client})"
         + (f" at {s.base_url}" if s.base_url else ""),
@@ -291,9 +294,11 @@ def markdown(summary: RunSummary) -> str:
     ]
     if observation:
         lines += [f"- {line}" for line in observation_lines(s)]
+    counting = ("- token counting: not known (the run wrote no summary); " if s.partial else
+                f"- token counting: {s.token_counter}; chat template adds {s.template_tokens} "
+                "tokens; ")
     lines += [
-        f"- token counting: {s.token_counter}; chat template adds {s.template_tokens} tokens; "
-        f"prompts {'fresh for this run' if s.prompts == 'fresh' else 'reused from the seed'}",
+        counting + f"prompts {'fresh for this run' if s.prompts == 'fresh' else 'reused from the seed'}",
         f"- tokens: input {b.actual_input_tokens:,} (estimated {b.estimated_input_tokens:,}), "
         f"output {b.actual_output_tokens:,} (estimated {b.estimated_output_tokens:,}); "
         f"cost estimate {cost}",

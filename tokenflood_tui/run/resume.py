@@ -131,7 +131,7 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
     begun = {e.phase for e in entries if isinstance(e, PhaseStarted)}
     missed = [MissedSlot(e.phase, e.slot_utc, e.reason) for e in entries
               if isinstance(e, SlotMissed)]
-    resumed = _earlier_resumes(entries, previous)
+    resumed = earlier_resumes(entries, previous)
     if isinstance(suite, ObservationSuite):
         cut = sorted(begun - set(done))            # a poll the process died in: not re-run
         missed += [MissedSlot(k, started.anchor_utc + (k - 1) * suite.interval_s, INTERRUPTED_POLL)
@@ -154,7 +154,7 @@ def resume_entry(point: ResumePoint, at_utc: float, superseded_rows: int) -> Res
     return Resumed(at_utc=at_utc, from_phase=point.start, superseded_rows=superseded_rows)
 
 
-def _earlier_resumes(entries: list, previous: RunSummary | None) -> list[ResumeInfo]:
+def earlier_resumes(entries: list, previous: RunSummary | None) -> list[ResumeInfo]:
     """Every earlier resume: the last summary's list, and after it the journal's `resumed` lines
     that no summary lists (a resume that was itself killed wrote no summary)."""
     listed = list(previous.resumed) if previous is not None else []

@@ -270,8 +270,24 @@ def exit_code(summary: RunSummary) -> int:
     return code
 
 
+class SummaryFolder(Protocol):
+    """What a summary says of its folder: a run's ResultsFolder, or one on disk that a killed
+    run left (run/partial.py)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def t0(self) -> float | None: ...
+    @property
+    def origin_utc(self) -> float | None: ...
+    @property
+    def unwritten(self) -> int: ...
+    @property
+    def write_error(self) -> str | None: ...
+
+
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
-                  outcome: RunOutcome, folder: ResultsFolder, started: datetime,
+                  outcome: RunOutcome, folder: SummaryFolder, started: datetime,
                   resumed: list[ResumeInfo] | None = None,
                   search_result: SearchResult | None = None) -> RunSummary:
     """summary.json (docs/results.md)."""

@@ -25,6 +25,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ...outputs import report
 from ...errors import ConfigError
 from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
+from ...outputs.journal import RunStarted, read_journal
+from ...run.partial import load_summary
 from ..widgets.chart import LatencyChart
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable
@@ -49,7 +51,8 @@ class ResultsScreen(PanelScreen):
         self.summary: RunSummary | None = None
         self.error: str | None = None
         try:
-            self.summary = RunSummary.load(self.folder)
+            # a killed run's: built from its rows and journal, marked partial
+            self.summary = load_summary(self.folder)
         except ConfigError as exc:
             self.error = str(exc)
 
@@ -75,9 +78,12 @@ class ResultsScreen(PanelScreen):
 
 def _kind(folder: Path) -> str:
     """summary.json's `type`, read without validating (a broken file gets the load-test view,
-    which says what is wrong with it)."""
+    which says what is wrong with it); a killed run's, from its journal."""
     try:
         data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        started = next((e for e in read_journal(folder) if isinstance(e, RunStarted)), None)
+        return started.kind if started is not None else "load_test"
     except (OSError, ValueError):
         return "load_test"
     return data.get("type", "load_test") if isinstance(data, dict) else "load_test"
