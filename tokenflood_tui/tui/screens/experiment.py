@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...outputs.charts import run_letter
+from ...outputs.formats import ms
 from ...compare.output import verdict_line
 from ...run.coordinator import RunSnapshot
 from ...live.turn_feed import TurnRow
@@ -190,7 +191,7 @@ class ExperimentScreen(LiveRunScreen):
         p = pkey(self.percentile)
         return (f"sent {turn.sent}/{turn.planned} · in flight {turn.in_flight} · done "
                 f"{turn.ok + turn.failed} · failed {turn.failed}\n"
-                f"TTFT {p} {_ms(turn.ttft_ms)} · e2e {p} {_ms(turn.e2e_ms)} · "
+                f"TTFT {p} {ms(turn.ttft_ms, 1)} · e2e {p} {ms(turn.e2e_ms, 1)} · "
                 f"{turn.variant}'s phase {turn.phase}/{self.variant_phases}")
 
     def _show(self) -> None:
@@ -271,7 +272,3 @@ class ExperimentScreen(LiveRunScreen):
                  lambda: self.action_panel("now")),
                 ("Maximise the turns table", "Key 2", lambda: self.action_panel("turns")),
                 ("Maximise the log", "Key 3", lambda: self.action_panel("log"))]
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f} ms"

@@ -23,10 +23,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from ...live.poll_feed import PollEvent, PollFeed, hms_utc, span
+from ...live.poll_feed import PollEvent, PollFeed, hms_utc
+from ...outputs.formats import clock, percentiles
 from ...run.coordinator import RunSnapshot
 from ...specs import ObservationSuite
-from ...metrics.summary import Distribution, pkey
 from ...live.throttle import FailureThrottle
 from ...run.events import RunEvent, subject
 from ..messages import RunEventMessage, RunFinishedMessage, RunSnapshotMessage
@@ -182,7 +182,7 @@ class ObservationScreen(LiveRunScreen):
                     + ": waiting for in-flight requests")
         if snap.stage == "waiting" and snap.next_slot_utc is not None:
             poll = self._poll_at(snap.next_slot_utc)
-            return (f"poll {poll}/{total} in {span(snap.next_slot_utc - time.time())} (at "
+            return (f"poll {poll}/{total} in {clock(snap.next_slot_utc - time.time())} (at "
                     f"{hms_utc(snap.next_slot_utc)} UTC) · {self._counts()}")
         current = snap.phases[-1] if snap.phases and not snap.phases[-1].finished else None
         if current is not None:
@@ -208,7 +208,7 @@ class ObservationScreen(LiveRunScreen):
         if self.controller.finished:
             return text + " · ended"
         fmt = "%H:%M:%S" if ends - now < 86400 else "%a %H:%M"
-        return text + f" · {span(ends - now)} left · ends {_at(ends, fmt)}"
+        return text + f" · {clock(ends - now)} left · ends {_at(ends, fmt)}"
 
     # ------------------------------------------------------------------ snapshots
 
@@ -259,8 +259,8 @@ class ObservationScreen(LiveRunScreen):
         last.update(
             f"poll {e.poll}/{self.feed.total}{slot}{stopped}: {ph.sent} sent, {ph.ok} ok, "
             f"{ph.failed} failed{late_text}\n"
-            f"TTFT {_dist(ph.ttft_ms, self.suite.percentiles)} · "
-            f"e2e {_dist(ph.e2e_ms, self.suite.percentiles)}")
+            f"TTFT {percentiles(ph.ttft_ms, self.suite.percentiles)} · "
+            f"e2e {percentiles(ph.e2e_ms, self.suite.percentiles)}")
         done = ph.ok + ph.failed
         failures.set_class(not ph.failed, "-none")
         failures.update((f"✗ {ph.failed} of {done} failed: {e.failures}" if ph.failed
@@ -336,12 +336,4 @@ def _at(t: float, fmt: str) -> str:
         return f"{utc.strftime(fmt)} UTC (= local)"
     local_fmt = fmt.replace("%a ", "") if local.weekday() == utc.weekday() else fmt
     return f"{utc.strftime(fmt)} UTC, {local.strftime(local_fmt)} {local.strftime('%Z')}"
-
-
-def _dist(dist: Distribution, percentiles: list[float]) -> str:
-    values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
-    return ("/".join(pkey(p) for p in percentiles) + " "
-            + "/".join("-" if v is None else f"{v:.0f}" for v in values) + " ms")
 

@@ -23,6 +23,7 @@ from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...outputs import report
+from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
 from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
 from ..widgets.chart import LatencyChart
@@ -184,7 +185,7 @@ class LoadTestResultsScreen(ResultsScreen):
         for ph in s.phases:
             for m in METRICS:
                 dist = ph.metric(m)
-                metrics.add_row(str(ph.phase), m, _f(dist.mean, 2), *[_f(dist[p], 2) for p in pct])
+                metrics.add_row(str(ph.phase), m, number(dist.mean, 2), *[number(dist[p], 2) for p in pct])
         self.query_one(LatencyChart).set_phases(s.phases)
 
     def on_resize(self, event: Resize) -> None:
@@ -306,8 +307,9 @@ class ObservationResultsScreen(ResultsScreen):
         one_day = len({p.slot_utc[:10] for p in s.polls}) <= 1
         for poll in reversed(s.polls):
             polls.add_row(str(poll.phase), _slot(poll.slot_utc, one_day), _poll_outcome(poll),
-                          _percentiles(poll.ttft_ms, pcts), _percentiles(poll.e2e_ms, pcts),
-                          _f(poll.output_tokens_per_s, 1), key=str(poll.phase))
+                          percentiles(poll.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(poll.e2e_ms, pcts, keys=False, unit=False),
+                          number(poll.output_tokens_per_s, 1), key=str(poll.phase))
         if any(p.errors for p in s.polls):
             errors = self.query_one("#obs-failures", DataTable)
             errors.add_columns("failed as", "HTTP", "requests", "share", "polls", "last (UTC)")
@@ -318,7 +320,8 @@ class ObservationResultsScreen(ResultsScreen):
         hours.add_columns("hour (UTC)", "requests", "ok", "TTFT", "e2e")
         for h in s.hours:
             hours.add_row(f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok),
-                          _percentiles(h.ttft_ms, pcts), _percentiles(h.e2e_ms, pcts))
+                          percentiles(h.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(h.e2e_ms, pcts, keys=False, unit=False))
         self.query_one(OverTimeChart).set_polls(s.polls)
 
 
@@ -354,8 +357,8 @@ def _observation_head(s: RunSummary, folder: Path) -> list[str]:
             f"{s.status}" + (f": {s.message}" if s.message else "")]
     obs = s.observation
     if obs is not None:
-        head.append(f"{obs.polls} polls, every {report.span_text(obs.interval_s)} over "
-                    f"{report.span_text(obs.duration_hours * 3600)}, {obs.num_requests} "
+        head.append(f"{obs.polls} polls, every {span(obs.interval_s)} over "
+                    f"{span(obs.duration_hours * 3600)}, {obs.num_requests} "
                     f"requests within {obs.within_seconds:g} s each"
                     + (", slots aligned to the interval" if obs.align else ""))
     polls = s.polls
@@ -388,14 +391,3 @@ def _poll_outcome(poll: PollStats) -> Text:
         return Text("✗ missed", style="bold")
     text = f"{poll.ok}/{poll.sent}"
     return Text(f"{text} ✗", style="bold") if poll.failed else Text(text)
-
-
-def _percentiles(dist, percentiles: list[float]) -> str:
-    values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
-    return "/".join("-" if v is None else f"{v:.0f}" for v in values)
-
-
-def _f(value, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

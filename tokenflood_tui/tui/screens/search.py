@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Static
 
-from ...run.budget import format_duration
+from ...outputs.formats import duration, ms
 from ...run.coordinator import RunSnapshot
 from ...run.search import SearchPlanner
 from ...specs import SearchSuite
@@ -173,7 +173,7 @@ class SearchScreen(LiveRunScreen):
         word = "draining" if snap.stage == "draining" else "running"
         return (f"phase {current.phase} {word}: {current.target_rps:g} req/s, {current.sent} of "
                 f"{current.planned} sent, {current.in_flight} in flight · TTFT p50 "
-                f"{_ms(current.ttft_ms.at(50))} · e2e p50 {_ms(current.e2e_ms.at(50))}")
+                f"{ms(current.ttft_ms.at(50))} · e2e p50 {ms(current.e2e_ms.at(50))}")
 
     def _bracket(self) -> str:
         if self.result is not None:
@@ -197,11 +197,11 @@ class SearchScreen(LiveRunScreen):
         est, s = self.controller.run.estimate, self.suite
         started = len(self.snapshot.phases) if self.snapshot else 0
         cost = f", cost at most ${est.cost_usd:,.4f}" if est.cost_usd is not None else ""
-        expected = (f" · about {format_duration(est.expected_seconds)} of load expected"
+        expected = (f" · about {duration(est.expected_seconds)} of load expected"
                     if est.expected_seconds is not None else "")
         return (f"phase {started} of at most {s.max_phases} · "
-                f"{format_duration(self._load_sent_s())} of at most "
-                f"{format_duration(est.load_seconds)} of load · at most {est.requests:,} "
+                f"{duration(self._load_sent_s())} of at most "
+                f"{duration(est.load_seconds)} of load · at most {est.requests:,} "
                 f"requests{cost}{expected}")
 
     def _show_lines(self) -> None:
@@ -288,7 +288,3 @@ class SearchScreen(LiveRunScreen):
                 ("Maximise the chart", "Key 2", lambda: self.action_panel("chart")),
                 ("Maximise the log", "Key 3", lambda: self.action_panel("log")),
                 ("Open results", "Summary of the finished search", self.action_open_results)]
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
