@@ -78,10 +78,11 @@ class CompareTable(DataTable):
             self.add_row(*row, key=f"{cell.group}|{cell.percentile:g}")
 
     def title(self) -> str:
+        """What the panel's title says after its key."""
         if self.comparison is None or self.metric is None:
-            return "1 table"
+            return "table"
         following = METRIC_NAMES[next_metric(self.comparison, self.metric)]
-        return (f"1 {METRIC_NAMES[self.metric]} (ms) · differences to {run_letter(0)} with a "
+        return (f"{METRIC_NAMES[self.metric]} (ms) · differences to {run_letter(0)} with a "
                 f"{self.comparison.level:.0%} interval · t: {following}")
 
 
