@@ -61,6 +61,8 @@ class LiveRunScreen(PanelScreen):
     STOPPING: ClassVar[str] = "stopping"                # the note when the user stops the run
     # Below 32 rows the header goes (the status line names the run) and the log shrinks.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    # The rules every live view shares. Default CSS, not CSS_PATH: app CSS would outrank every
+    # view's own rules, and a screen's CSS_PATH stays loaded for every screen after it.
     DEFAULT_CSS = resources.files(__package__).joinpath("live.tcss").read_text(encoding="utf-8")
 
     def __init__(self, controller: RunController, throttle: FailureThrottle):
