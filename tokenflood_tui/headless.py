@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .run import budget
-from .outputs import printed
+from .outputs import formats, printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
@@ -26,7 +26,6 @@ from .compare.compare import Comparison
 from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
-from .metrics.summary import Distribution, pkey
 
 if TYPE_CHECKING:
     from .run.cluster import ClusterTarget
@@ -124,16 +123,9 @@ def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str
     failed = f"failed {ph.failed}" + (f" ({event.failures})" if ph.failed else "")
     sent = f"sent {ph.sent} of {ph.planned}" if event.stopped else f"sent {ph.sent}"
     return (f"poll {_where(feed, event.poll)} {done}: {sent}, ok {ph.ok}, {failed}"
-            f" | TTFT {_dist(ph.ttft_ms, percentiles)} | e2e {_dist(ph.e2e_ms, percentiles)}"
+            f" | TTFT {formats.percentiles(ph.ttft_ms, percentiles, 1, collapse=False)}"
+            f" | e2e {formats.percentiles(ph.e2e_ms, percentiles, 1, collapse=False)}"
             + ("" if event.stopped else _next(feed, event.poll)))
-
-
-def _dist(dist: Distribution, percentiles: list[float]) -> str:
-    """'p50/p90/p99 53.1/60.2/71.0 ms'; '-' for a percentile without a sample (every request of
-    the poll failed), so each line reads the same way."""
-    values = [dist.at(p) for p in percentiles]
-    return ("/".join(pkey(p) for p in percentiles) + " "
-            + "/".join("-" if v is None else f"{v:.1f}" for v in values) + " ms")
 
 
 def missed_line(feed: PollFeed, first: int, last: int, reason: str) -> str:
@@ -170,12 +162,8 @@ def progress_line(snap: RunSnapshot) -> str:
             + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
             f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
             f" | done {done} | failed {ph.failed}"
-            f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}"
+            f" | TTFT p50 {formats.ms(ttft, 1)} | e2e p50 {formats.ms(e2e, 1)}"
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f} ms"
 
 
 def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr,

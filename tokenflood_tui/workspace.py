@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .errors import ConfigError
+from .outputs.formats import ms_compact
 from .outputs.journal import JOURNAL_FILE
 from .specs import detect_kind, load_endpoint, load_run_suite
 from .metrics.summary import SUMMARY_FILE, RunSummary, pkey
@@ -185,18 +186,14 @@ def headline(s: RunSummary) -> str:
         if not values:
             return "no ok requests"
         n = len(values)
-        return f"TTFT {pkey(p)} {_ms(statistics.median(values))} ms, median of {n} " \
+        return f"TTFT {pkey(p)} {ms_compact(statistics.median(values), 10)} ms, median of {n} " \
             f"poll{'s' if n != 1 else ''}"
     measured = [(ph.target_rps, v) for ph in s.phases if (v := ph.ttft_ms.at(p)) is not None]
     if not measured:
         return "no ok requests"
     # max keeps the first of equals: reversed, the last phase of the highest rate wins a tie
     rate, value = max(reversed(measured), key=lambda rv: rv[0])
-    return f"TTFT {pkey(p)} {_ms(value)} ms @ {rate:g} req/s"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} req/s"
 
 
 def latest_results(root: Path) -> Path | None:

@@ -16,7 +16,7 @@ from tokenflood_tui.run.events import FailedShare, RequestFailed
 from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
 from tokenflood_tui.tui.screens.results import ResultsScreen
-from tokenflood_tui.tui.screens.run import PANEL_IDS, RunScreen
+from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.run_log import RunLog
 from tokenflood_tui.tui.widgets.sparks import SparkPanel
 
@@ -120,7 +120,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
             visible = [name for name, title in TITLES.items() if find(lines, title) >= 0]
             assert visible == [panel]
             assert lines[0].startswith(" phase 2/3 running")       # the status line stays
-            widget = screen.query_one(PANEL_IDS[panel])
+            widget = screen.query_one(RunScreen.panel(panel).selector)
             assert widget.region.height >= size[1] - 5          # the whole screen but 5 rows
             if panel == "phases":                 # every phase's failures, not only the newest
                 assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15") >= 0

@@ -21,10 +21,10 @@ from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.run.events import FailedShare, PhaseStarted, RequestFailed
 from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import EVENTS_KEPT, RunController
-from tokenflood_tui.tui.screens.observation import (LOG_LINES, PANEL_IDS, PINNED_WARNINGS,
-                                                    ObservationScreen)
+from tokenflood_tui.tui.screens.observation import LOG_LINES, PINNED_WARNINGS, ObservationScreen
 from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
 from tokenflood_tui.tui.widgets.polls import TABLE_POLLS, TIMELINE_POLLS, PollTable, PollTimeline
+from tokenflood_tui.tui.widgets.log_panel import LogPanel
 from tokenflood_tui.tui.widgets.run_log import RunLog
 
 from helpers import screen_lines
@@ -228,7 +228,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
                     break
                 await pilot.pause(0.1)
             assert find(lines, text) >= 0, "\n".join(lines)
-            widget = screen.query_one(PANEL_IDS[panel])
+            widget = screen.query_one(ObservationScreen.panel(panel).selector)
             assert widget.region.height >= size[1] - 5          # the whole screen but 5 rows
             assert find(lines, f"poll 13/{TOTAL} in ") >= 0       # the status line stays
             await pilot.press(restore)
@@ -271,11 +271,12 @@ async def test_after_2000_polls_the_widgets_hold_a_bounded_number_of_items():
         assert len(table.polls) == TABLE_POLLS and table.polls[-1].poll == 2000
         log = screen.query_one(RunLog)
         assert len(log.entries) == LOG_LINES and len(log.lines) <= LOG_LINES + 10
-        assert len(screen.warnings) == PINNED_WARNINGS and screen.warning_count == 1999
+        log_panel = screen.query_one(LogPanel)
+        assert len(log_panel.pinned) == PINNED_WARNINGS and log_panel.warning_count == 1999
         assert EVENTS_KEPT <= len(screen.controller.events) <= 2 * EVENTS_KEPT
         assert screen.controller.events[-1] == FailedShare("poll", 2000,
                                                            "phase 2000: 33% of requests failed")
-        assert len(screen.throttle) == 1 and len(screen._warnings_seen) <= 1
+        assert len(screen.throttle) == 1 and len(log_panel.seen) <= 1
         assert len(list(screen.walk_children())) == nodes          # nothing mounted per poll
         assert screen.polls_done == 1800 and screen.polls_missed == 200
         assert find(lines, "polls 19") >= 0 and find(lines, "–2000 · × missed") >= 0

@@ -10,6 +10,7 @@ from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, Poll
                                SearchResult, ThresholdResult, pkey)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
+from .formats import number, share, span
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
@@ -22,12 +23,12 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
             + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
     for ph in phases:
-        rows.append([str(ph.phase), f"{ph.target_rps:g}", _num(ph.achieved_rps, 2),
+        rows.append([str(ph.phase), f"{ph.target_rps:g}", number(ph.achieved_rps, 2),
                      str(ph.sent), str(ph.ok), str(ph.failed)]
-                    + [_num(ph.ttft_ms[c], 1) for c in pcols]
-                    + [_num(ph.e2e_ms[c], 1) for c in pcols]
-                    + [_num(ph.tpot_ms["p50"], 2), _num(ph.output_tokens_per_s, 1),
-                       _share(ph.cache_hit_rate), _share(ph.goodput),
+                    + [number(ph.ttft_ms[c], 1) for c in pcols]
+                    + [number(ph.e2e_ms[c], 1) for c in pcols]
+                    + [number(ph.tpot_ms["p50"], 2), number(ph.output_tokens_per_s, 1),
+                       share(ph.cache_hit_rate), share(ph.goodput),
                        "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
     return _table(head, rows)
 
@@ -117,8 +118,8 @@ def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
     for ph in phases:
         for metric in METRICS:
             dist = ph.metric(metric)
-            rows.append([str(ph.phase), metric, _num(dist.mean, 2)]
-                        + [_num(dist[c], 2) for c in pcols])
+            rows.append([str(ph.phase), metric, number(dist.mean, 2)]
+                        + [number(dist[c], 2) for c in pcols])
     return _table(head, rows)
 
 
@@ -126,11 +127,11 @@ def token_table(phases: list[PhaseStats]) -> str:
     head = ["phase", "prompt tokens (target)", "output tokens (target)", "prefix (target)",
             "cached tokens", "cache hit rate"]
     rows = [[str(ph.phase),
-             f"{_num(ph.prompt_tokens_mean, 1)} ({_num(ph.prompt_tokens_target_mean, 1)})",
-             f"{_num(ph.output_tokens_mean, 1)} ({_num(ph.output_tokens_target_mean, 1)})"
+             f"{number(ph.prompt_tokens_mean, 1)} ({number(ph.prompt_tokens_target_mean, 1)})",
+             f"{number(ph.output_tokens_mean, 1)} ({number(ph.output_tokens_target_mean, 1)})"
              + (" est." if ph.output_tokens_estimated else ""),
-             _num(ph.prefix_tokens_target_mean, 1), _num(ph.cached_tokens_mean, 1),
-             _share(ph.cache_hit_rate)]
+             number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
+             share(ph.cache_hit_rate)]
             for ph in phases]
     return _table(head, rows)
 
@@ -168,9 +169,9 @@ def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool =
     for poll in polls:
         rows.append([str(poll.phase), slot_text(poll.slot_utc), poll_status(poll), str(poll.sent),
                      str(poll.ok), str(poll.failed)]
-                    + [_num(poll.ttft_ms[c], 1) for c in pcols]
-                    + [_num(poll.e2e_ms[c], 1) for c in pcols]
-                    + [_num(poll.output_tokens_per_s, 1)]
+                    + [number(poll.ttft_ms[c], 1) for c in pcols]
+                    + [number(poll.e2e_ms[c], 1) for c in pcols]
+                    + [number(poll.output_tokens_per_s, 1)]
                     + ([poll.missed or ""] if reasons else []))
     return _table(head, rows, left=1 if reasons else 0)
 
@@ -181,7 +182,7 @@ def hour_table(hours: list[HourStats], percentiles: list[float]) -> str:
     head = (["hour (UTC)", "requests", "ok"] + [f"TTFT {c} ms" for c in pcols]
             + [f"e2e {c} ms" for c in pcols])
     rows = [[f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok)]
-            + [_num(h.ttft_ms[c], 1) for c in pcols] + [_num(h.e2e_ms[c], 1) for c in pcols]
+            + [number(h.ttft_ms[c], 1) for c in pcols] + [number(h.e2e_ms[c], 1) for c in pcols]
             for h in hours]
     return _table(head, rows)
 
@@ -262,8 +263,8 @@ def observation_lines(summary: RunSummary) -> list[str]:
     obs = summary.observation
     lines = []
     if obs is not None:
-        lines.append(f"observation: {obs.polls} polls, one every {span_text(obs.interval_s)}, "
-                     f"over {span_text(obs.duration_hours * 3600)}; {obs.num_requests} requests "
+        lines.append(f"observation: {obs.polls} polls, one every {span(obs.interval_s)}, "
+                     f"over {span(obs.duration_hours * 3600)}; {obs.num_requests} requests "
                      f"per poll spread over {obs.within_seconds:g} s; slots "
                      + ("aligned to whole multiples of the interval (UTC)" if obs.align
                         else "from the start (not aligned)"))
@@ -398,19 +399,6 @@ def slot_text(slot_utc: str) -> str:
         return slot_utc
 
 
-def span_text(seconds: float) -> str:
-    """A duration as a person says it: '6 s', '15 min', '3 h', '1 h 30 min', '2 d 6 h'."""
-    if seconds < 60:
-        return f"{seconds:g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:g} min"
-    days, rest = divmod(round(seconds / 60), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + (
-        [f"{minutes} min"] if minutes else [])
-    return " ".join(parts)
-
-
 def _polls(n: int) -> str:
     return f"{n} poll" if n == 1 else f"{n} polls"
 
@@ -424,14 +412,6 @@ def _runs(numbers: list[int]) -> list[str]:
         else:
             runs.append([n])
     return [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
-
-
-def _num(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
+from ..outputs.formats import duration
 from .schedule import PhasePlan, fewest_arrivals
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
@@ -78,14 +79,14 @@ class BudgetEstimate:
         """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
         least = "at least " if self.at_least else "at most " if self.at_most else ""
         cost = f"{least}${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
-        expected = (f" (about {format_duration(self.expected_seconds)} expected)"
+        expected = (f" (about {duration(self.expected_seconds)} expected)"
                     if self.expected_seconds is not None else "")
         if compact:
             return [
                 f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up, calibration)",
                 f"input tokens   {least}{self.input_tokens:,} of {self.max_input_tokens:,} allowed",
                 f"output tokens  {least}{self.output_tokens:,} of {self.max_output_tokens:,} allowed",
-                f"duration       {least}{format_duration(self.load_seconds)}{expected} + warm-up, "
+                f"duration       {least}{duration(self.load_seconds)}{expected} + warm-up, "
                 "drain",
                 *self._ends_lines(compact=True),
                 f"cost           {cost} ({self.cost_note})",
@@ -96,7 +97,7 @@ class BudgetEstimate:
             f"(limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
             f"output tokens  {least}{self.output_tokens:,}   "
             f"(limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
-            f"duration       {least}{format_duration(self.load_seconds)} of load{expected}, plus "
+            f"duration       {least}{duration(self.load_seconds)} of load{expected}, plus "
             "warm-up and draining",
             *self._ends_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
@@ -259,17 +260,6 @@ def _price_map() -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '3 min 05 s', '2 h 10 min', '3 d 02 h'."""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 48:
-        return f"{hours // 24} d {hours % 24:02d} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def combine(estimates: list[BudgetEstimate]) -> BudgetEstimate:

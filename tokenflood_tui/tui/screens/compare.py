@@ -29,7 +29,7 @@ from ...compare import bootstrap, output
 from ...compare.compare import DEFAULT_SEED, Comparison, compare
 from ...errors import TokenfloodError
 from ..widgets.compare_table import CompareChart, CompareTable, next_metric
-from .panels import PanelScreen
+from .panels import Command, Panel, PanelScreen, back_bindings, panel_bindings
 
 WARNINGS_IN_OVERVIEW = 3     # more than this: the first ones, and "3 shows all N"
 FILES = "md, json, txt, html"
@@ -39,17 +39,11 @@ class CompareScreen(PanelScreen):
     """`CompareScreen(folders, results_root)` compares results folders (the first is the
     baseline) and writes the compare folder; `CompareScreen(saved=folder)` shows a written one."""
 
-    PANELS = ("table", "chart", "runs")
-    BINDINGS = [
-        Binding("t", "next_metric", "Metric", id="compare-metric"),
-        Binding("1", "panel('table')", "Panels", key_display="1-3", id="compare-panels"),
-        Binding("2", "panel('chart')", "Chart", show=False),
-        Binding("3", "panel('runs')", "Runs and warnings", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("escape", "overview", "Overview", id="compare-overview"),
-        Binding("escape", "leave", "Back", id="compare-back"),
-        Binding("q", "app.quit", "Quit", id="compare-quit"),
-    ]
+    PANELS = (Panel("table", "Table", "table", "#compare-table"),
+              Panel("chart", "Chart", "overlay chart", "#compare-chart"),
+              Panel("runs", "Runs and warnings", "runs and warnings in full", "#compare-runs"))
+    BINDINGS = [Binding("t", "next_metric", "Metric", id="compare-metric"),
+                *panel_bindings("compare", PANELS), *back_bindings("compare")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
     CompareScreen #compare-head { height: auto; padding: 0 1; }
@@ -65,8 +59,7 @@ class CompareScreen(PanelScreen):
     CompareScreen.-no-comparison #compare-body { display: none; }   /* computing, or it failed */
     CompareScreen.-short #compare-table { height: 1fr; max-height: 100%; }
 
-    CompareScreen.-solo Header, CompareScreen.-solo #compare-head,
-    CompareScreen.-solo #compare-warnings { display: none; }
+    CompareScreen.-solo #compare-head, CompareScreen.-solo #compare-warnings { display: none; }
     CompareScreen.-solo-table #compare-chart { display: none; }
     CompareScreen.-solo-table #compare-table { height: 1fr; max-height: 100%; }
     CompareScreen.-solo-chart #compare-table-title,
@@ -99,9 +92,10 @@ class CompareScreen(PanelScreen):
         yield Static(self._head(), id="compare-head", markup=False)
         yield Static("", id="compare-warnings", classes="warning-text", markup=False)
         with Vertical(id="compare-body"):
-            yield Static("1 table", id="compare-table-title", markup=False)
+            yield Static(self.panel_title("table", "table"), id="compare-table-title",
+                         markup=False)
             yield CompareTable(id="compare-table")
-            yield CompareChart(title_prefix="2 ", id="compare-chart")
+            yield CompareChart(title_prefix=self.panel_title("chart"), id="compare-chart")
         with VerticalScroll(id="compare-runs"):
             yield Static("", id="compare-runs-text", markup=False)
         yield Footer()
@@ -161,11 +155,13 @@ class CompareScreen(PanelScreen):
         c, metric = self.comparison, self.metric
         if c is None or metric is None:
             self.query_one("#compare-table-title", Static).update(
-                "1 no metric to compare: no run has an ok request in a common group")
+                self.panel_title("table", "no metric to compare: no run has an ok request in "
+                                          "a common group"))
             return
         table = self.query_one(CompareTable)
         table.show(c, metric)
-        self.query_one("#compare-table-title", Static).update(table.title())
+        self.query_one("#compare-table-title", Static).update(self.panel_title("table",
+                                                                               table.title()))
         self.query_one(CompareChart).show(c, metric)
 
     def _show_error(self) -> None:
@@ -200,7 +196,8 @@ class CompareScreen(PanelScreen):
         if not warnings:
             return ""
         # one line each here (cut with …): 3 shows them whole
-        head = f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} (3: in full):"
+        head = (f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} "
+                f"({self.panel_key('runs')}: in full):")
         if len(warnings) <= WARNINGS_IN_OVERVIEW:
             return "\n".join([head] + [f"⚠ {w}" for w in warnings])
         shown = warnings[:WARNINGS_IN_OVERVIEW - 1]
@@ -211,7 +208,7 @@ class CompareScreen(PanelScreen):
         """Panel 3: each run in full, the verdicts, how they are reached, every warning."""
         c = self.comparison
         assert c is not None
-        lines = ["3 runs"]
+        lines = [self.panel_title("runs", "runs")]
         for i, r in enumerate(c.runs):
             lines.append(f"  {run_letter(i)}{' (baseline)' if i == 0 else ''}  {r.folder}")
             lines.append(f"     '{r.run_name}' on {r.model} ({r.provider}"
@@ -255,9 +252,6 @@ class CompareScreen(PanelScreen):
         from ..messages import LeaveScreen
         self.post_message(LeaveScreen(self))
 
-    def palette_commands(self):
+    def palette_commands(self) -> list[Command]:
         return [("Next metric", "Table and chart: TTFT → e2e → TPOT → ITL", self.action_next_metric),
-                ("Table", "Maximise the table (1)", lambda: self.action_panel("table")),
-                ("Chart", "Maximise the overlay chart (2)", lambda: self.action_panel("chart")),
-                ("Runs and warnings", "Every run, every warning, how verdicts are reached (3)",
-                 lambda: self.action_panel("runs"))]
+                *self.panel_commands()]

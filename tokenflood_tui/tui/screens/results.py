@@ -23,6 +23,7 @@ from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...outputs import report
+from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
 from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
 from ...outputs.journal import RunStarted, read_journal
@@ -30,7 +31,7 @@ from ...run.partial import load_summary
 from ..widgets.chart import LatencyChart
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable
-from .panels import PanelScreen
+from .panels import Command, Panel, PanelScreen, back_bindings, panel_bindings
 
 TABLE_MARGIN = 2   # the scrollbar of the tables
 
@@ -69,6 +70,10 @@ class ResultsScreen(PanelScreen):
         if self.summary is not None:
             self.query_one(LatencyChart).toggle_metric()
 
+    def palette_commands(self) -> list[Command]:
+        return [("Switch chart TTFT/e2e", "Toggle the chart's metric", self.action_toggle_metric),
+                *self.panel_commands()]
+
     def action_leave(self) -> None:
         # here, not at the top: messages imports the run package, which `tokenflood results`
         # and `tokenflood compare` otherwise never load (about 0.35 s)
@@ -90,17 +95,12 @@ def _kind(folder: Path) -> str:
 
 
 class LoadTestResultsScreen(ResultsScreen):
-    PANELS = ("summary", "metrics", "chart")
-    BINDINGS = [
-        Binding("1", "panel('summary')", "Panels", key_display="1-3", id="results-panels"),
-        Binding("2", "panel('metrics')", "All metrics", show=False),
-        Binding("3", "panel('chart')", "Chart", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
-        Binding("escape", "overview", "Overview", id="results-overview"),
-        Binding("escape", "leave", "Back", id="results-back"),
-        Binding("q", "app.quit", "Quit", id="results-quit"),
-    ]
+    PANELS = (Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
+              Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
+              Panel("chart", "Chart", "chart", "#chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     DEFAULT_CSS = """
     LoadTestResultsScreen #results-head { height: auto; padding: 0 1; }
@@ -115,8 +115,8 @@ class LoadTestResultsScreen(ResultsScreen):
     LoadTestResultsScreen.-narrow #chart { display: none; }
     LoadTestResultsScreen #results-warnings { height: auto; padding: 0 1; }
 
-    LoadTestResultsScreen.-solo #results-tables > *, LoadTestResultsScreen.-solo #results-head,
-    LoadTestResultsScreen.-solo Header { display: none; }
+    LoadTestResultsScreen.-solo #results-tables > *,
+    LoadTestResultsScreen.-solo #results-head { display: none; }
     LoadTestResultsScreen.-solo-summary #results-tables > .summary { display: block; }
     LoadTestResultsScreen.-solo-metrics #results-tables > .metrics { display: block; }
     LoadTestResultsScreen.-solo-metrics #results-metrics { max-height: 100%; }
@@ -148,7 +148,8 @@ class LoadTestResultsScreen(ResultsScreen):
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
-                yield Static("1 phases", id="results-phases-title", classes="section summary")
+                yield Static(self.panel_title("summary", "phases"), id="results-phases-title",
+                             classes="section summary")
                 yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
                                  checks=bool(s.thresholds), id="results-phases", classes="summary")
                 yield from _thresholds(s, "summary")
@@ -163,10 +164,10 @@ class LoadTestResultsScreen(ResultsScreen):
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
                              markup=False)
-                yield Static("2 every metric (ms)", classes="section metrics")
+                yield Static(self.panel_title("metrics", "every metric (ms)"), classes="section metrics")
                 yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True,
                                 classes="metrics")
-            yield LatencyChart(s.percentiles, title_prefix="3 ", id="chart")
+            yield LatencyChart(s.percentiles, title_prefix=self.panel_title("chart"), id="chart")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -176,7 +177,8 @@ class LoadTestResultsScreen(ResultsScreen):
         _fill_thresholds(self, s)
         phases = self.query_one("#results-phases", PhaseTable)
         phases.show(s.phases, None, self._table_width())
-        self.query_one("#results-phases-title", Static).update("1 " + phases.title())
+        self.query_one("#results-phases-title", Static).update(
+            self.panel_title("summary", phases.title()))
         if any(ph.errors for ph in s.phases):
             errors = self.query_one("#results-errors", DataTable)
             errors.add_columns("phase", "failed as", "HTTP", "requests", "share")
@@ -190,7 +192,7 @@ class LoadTestResultsScreen(ResultsScreen):
         for ph in s.phases:
             for m in METRICS:
                 dist = ph.metric(m)
-                metrics.add_row(str(ph.phase), m, _f(dist.mean, 2), *[_f(dist[p], 2) for p in pct])
+                metrics.add_row(str(ph.phase), m, number(dist.mean, 2), *[number(dist[p], 2) for p in pct])
         self.query_one(LatencyChart).set_phases(s.phases)
 
     def on_resize(self, event: Resize) -> None:
@@ -207,7 +209,8 @@ class LoadTestResultsScreen(ResultsScreen):
     def _refit(self) -> None:
         table = self.query_one("#results-phases", PhaseTable)
         if table.fit(self._table_width()):
-            self.query_one("#results-phases-title", Static).update("1 " + table.title())
+            self.query_one("#results-phases-title", Static).update(
+                self.panel_title("summary", table.title()))
 
     # ------------------------------------------------------------------ panels
 
@@ -219,17 +222,12 @@ class LoadTestResultsScreen(ResultsScreen):
 class ObservationResultsScreen(ResultsScreen):
     """An observation's polls, hours of day, failures, warnings and the chart over time."""
 
-    PANELS = ("polls", "hours", "chart")
-    BINDINGS = [
-        Binding("1", "panel('polls')", "Panels", key_display="1-3", id="results-panels"),
-        Binding("2", "panel('hours')", "Hours of day", show=False),
-        Binding("3", "panel('chart')", "Chart", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
-        Binding("escape", "overview", "Overview", id="results-overview"),
-        Binding("escape", "leave", "Back", id="results-back"),
-        Binding("q", "app.quit", "Quit", id="results-quit"),
-    ]
+    PANELS = (Panel("polls", "Polls", "polls, failures and warnings", "#obs-tables"),
+              Panel("hours", "Hours of day", "hours of day", "#obs-tables"),
+              Panel("chart", "Chart", "chart", "#obs-chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
     # Below 32 rows the tables get the whole screen in the overview (key 3 shows the chart).
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
@@ -245,8 +243,8 @@ class ObservationResultsScreen(ResultsScreen):
                                                     padding: 0 1; }
     ObservationResultsScreen #obs-tables .note { height: auto; padding: 0 1; }
 
-    ObservationResultsScreen.-solo #obs-tables > *, ObservationResultsScreen.-solo #results-head,
-    ObservationResultsScreen.-solo Header { display: none; }
+    ObservationResultsScreen.-solo #obs-tables > *,
+    ObservationResultsScreen.-solo #results-head { display: none; }
     ObservationResultsScreen.-solo-polls #obs-tables > .polls { display: block; }
     ObservationResultsScreen.-solo-polls #obs-polls { max-height: 60%; }   /* notes below */
     ObservationResultsScreen.-solo-hours #obs-tables > .hours { display: block; }
@@ -268,9 +266,11 @@ class ObservationResultsScreen(ResultsScreen):
         polls = s.polls
         pct = "/".join(pkey(p) for p in s.percentiles)
         with Vertical(id="obs-body"):
-            yield OverTimeChart(s.percentiles, title_prefix="3 ", id="obs-chart")
+            yield OverTimeChart(s.percentiles, title_prefix=self.panel_title("chart"),
+                                id="obs-chart")
             with VerticalScroll(id="obs-tables"):
-                yield Static(f"1 polls, newest first · TTFT and e2e {pct} ms · out tok/s"
+                yield Static(self.panel_title("polls", f"polls, newest first · TTFT and e2e {pct} "
+                                              "ms · out tok/s")
                              + (f" · {_day_span(polls)}" if polls else ""),
                              classes="section polls")
                 yield DataTable(id="obs-polls", cursor_type="row", zebra_stripes=True,
@@ -295,7 +295,8 @@ class ObservationResultsScreen(ResultsScreen):
                              else "no warnings", id="obs-warnings",
                              classes="note polls " + ("warning-text" if warnings else "muted"),
                              markup=False)
-                yield Static(f"2 hours of day (UTC) · TTFT and e2e {pct} ms of the ok requests",
+                yield Static(self.panel_title("hours", f"hours of day (UTC) · TTFT and e2e {pct} "
+                                              "ms of the ok requests"),
                              classes="section hours")
                 yield DataTable(id="obs-hours", cursor_type="row", zebra_stripes=True,
                                 classes="hours")
@@ -312,8 +313,9 @@ class ObservationResultsScreen(ResultsScreen):
         one_day = len({p.slot_utc[:10] for p in s.polls}) <= 1
         for poll in reversed(s.polls):
             polls.add_row(str(poll.phase), _slot(poll.slot_utc, one_day), _poll_outcome(poll),
-                          _percentiles(poll.ttft_ms, pcts), _percentiles(poll.e2e_ms, pcts),
-                          _f(poll.output_tokens_per_s, 1), key=str(poll.phase))
+                          percentiles(poll.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(poll.e2e_ms, pcts, keys=False, unit=False),
+                          number(poll.output_tokens_per_s, 1), key=str(poll.phase))
         if any(p.errors for p in s.polls):
             errors = self.query_one("#obs-failures", DataTable)
             errors.add_columns("failed as", "HTTP", "requests", "share", "polls", "last (UTC)")
@@ -324,7 +326,8 @@ class ObservationResultsScreen(ResultsScreen):
         hours.add_columns("hour (UTC)", "requests", "ok", "TTFT", "e2e")
         for h in s.hours:
             hours.add_row(f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok),
-                          _percentiles(h.ttft_ms, pcts), _percentiles(h.e2e_ms, pcts))
+                          percentiles(h.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(h.e2e_ms, pcts, keys=False, unit=False))
         self.query_one(OverTimeChart).set_polls(s.polls)
 
 
@@ -360,8 +363,8 @@ def _observation_head(s: RunSummary, folder: Path) -> list[str]:
             f"{s.status}" + (f": {s.message}" if s.message else "")]
     obs = s.observation
     if obs is not None:
-        head.append(f"{obs.polls} polls, every {report.span_text(obs.interval_s)} over "
-                    f"{report.span_text(obs.duration_hours * 3600)}, {obs.num_requests} "
+        head.append(f"{obs.polls} polls, every {span(obs.interval_s)} over "
+                    f"{span(obs.duration_hours * 3600)}, {obs.num_requests} "
                     f"requests within {obs.within_seconds:g} s each"
                     + (", slots aligned to the interval" if obs.align else ""))
     polls = s.polls
@@ -394,14 +397,3 @@ def _poll_outcome(poll: PollStats) -> Text:
         return Text("✗ missed", style="bold")
     text = f"{poll.ok}/{poll.sent}"
     return Text(f"{text} ✗", style="bold") if poll.failed else Text(text)
-
-
-def _percentiles(dist, percentiles: list[float]) -> str:
-    values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
-    return "/".join("-" if v is None else f"{v:.0f}" for v in values)
-
-
-def _f(value, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

@@ -13,8 +13,9 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Select, Static
 
 from ...run.budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
-                           BudgetEstimate, estimate, format_duration, read_limit)
+                           BudgetEstimate, estimate, read_limit)
 from ...errors import TokenfloodError
+from ...outputs.formats import duration
 from ...run.schedule import plan_phases
 from ...errors import ConfigError
 from ...specs import EndpointSpec, LoadTestSuite, load_run_suite
@@ -283,7 +284,7 @@ def _rough_preview(suite: LoadTestSuite, expected: float) -> BudgetPreview:
     lines = [f"requests       about {expected:,.0f} (too many to plan exactly here)",
              f"input tokens   about {input_tokens:,.0f}",
              f"output tokens  about {output_tokens:,.0f}",
-             f"duration       {format_duration(load_s)} of load",
+             f"duration       {duration(load_s)} of load",
              "cost           not estimated for a suite this large"]
     warnings = []
     for var, default, tokens in ((MAX_INPUT_VAR, DEFAULT_MAX_INPUT, input_tokens),

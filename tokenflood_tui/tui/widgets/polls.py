@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from ...live.poll_feed import PollEvent
 from ...metrics.summary import PhaseStats, pkey
+from ...outputs.formats import ms
 from .bars import BARS, level
 
 TIMELINE_POLLS = 400     # cells kept: more than a 400-column terminal shows
@@ -141,8 +142,8 @@ class PollTable(Widget):
         head = f"{poll:>4}  {self._slot(slot):<9} "
         if ph is None:
             return head + note
-        ttft = "/".join(_ms(ph.ttft_ms.at(p)) for p in self.percentiles)
-        e2e = _ms(ph.e2e_ms.at(self.e2e_percentile))
+        ttft = "/".join(ms(ph.ttft_ms.at(p), unit=False) for p in self.percentiles)
+        e2e = ms(ph.e2e_ms.at(self.e2e_percentile), unit=False)
         return (head + f"{ph.sent:>4} {ph.ok:>3} {ph.failed:>4}  {ttft:>12}  {e2e:>7}  "
                 + (note or " ".join(t for t in (_checks(ph), failures) if t)))
 
@@ -183,7 +184,3 @@ def _checks(ph: PhaseStats) -> str:
     if not ph.thresholds:
         return ""
     return f"✗ {', '.join(bad)}" if bad else "✓"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
