@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..metrics.thresholds import Threshold, parse_threshold
 from .loader import KeyedError, StrictModel
+from .sessions import SessionType, expected, high, low
 
 MAX_SEED = 2**32 - 1                 # numpy and the simulator take seeds in [0, 2**32)
 MAX_REQUESTS_PER_RUN = 10_000_000    # the plan holds every arrival in memory (16 bytes each)
@@ -109,7 +110,7 @@ class _Suite(StrictModel):
     """What both kinds of run suite (`run.yml`) have: the requests' shapes and how to send them."""
 
     name: str
-    load_types: list[LoadType] = Field(min_length=1)
+    load_types: list[LoadType] = Field(default_factory=list)   # or session_types (load tests)
     percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0], min_length=1)
     seed: int = 0                    # 0 <= seed <= MAX_SEED
     max_concurrency: int | None = Field(None, gt=0)
@@ -193,46 +194,158 @@ class _Suite(StrictModel):
         raise NotImplementedError
 
 
-class LoadTestSuite(_Suite):
+class _Workload(_Suite):
+    """What a load test and a search send: single requests (`load_types`) or sessions
+    (`session_types`, docs/config.md#sessions)."""
+
+    session_types: list[SessionType] = Field(default_factory=list)
+    # live: the history holds the server's real replies (what clients do); echo: synthetic replies
+    # of the same token counts (the same prompts whatever the server answered)
+    history: Literal["live", "echo"] = "live"
+    on_error: Literal["end_session", "skip"] = "end_session"
+    max_session_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # kept out of a phase's latency statistics while its sessions ramp up; None: one mean session
+    ramp_seconds: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    _rate_key: ClassVar[str] = ""
+
+    @property
+    def sessions(self) -> bool:
+        """Whether the suite sends sessions rather than single requests."""
+        return bool(self.session_types)
+
+    @property
+    def unit(self) -> str:
+        """What a rate counts: 'req/s' or 'sessions/s'."""
+        return "sessions/s" if self.sessions else "req/s"
+
+    def session_type(self, name: str) -> SessionType:
+        return next(t for t in self.session_types if t.name == name)
+
+    @model_validator(mode="after")
+    def _one_workload(self) -> _Workload:
+        if self.load_types and self.session_types:
+            raise KeyedError(("session_types",), "give load_types (single requests) or "
+                                                 "session_types (multi-turn sessions), not both")
+        if not self.load_types and not self.session_types:
+            raise KeyedError(("load_types",), "give load_types (single requests) or "
+                                              "session_types (multi-turn sessions)")
+        names = [t.name for t in self.session_types]
+        for i, t in enumerate(self.session_types):
+            if names.index(t.name) != i:
+                raise KeyedError(("session_types", i, "name"),
+                                 f"session type {t.name!r} is named twice: names must differ")
+            first = t.first_request_most
+            if t.context_limit_tokens is not None and t.context_limit_tokens <= first:
+                raise KeyedError(("session_types", i, "context_limit_tokens"), (
+                    f"context_limit_tokens ({t.context_limit_tokens}) is below what the first "
+                    f"turn can send (system prompt {t.system_prompt_tokens} + context up to "
+                    f"{high(t.context_tokens):g} + user message up to {high(t.user_tokens):g} "
+                    "tokens): raise it"))
+            if t.subagents is not None:
+                if t.subagents.type not in names:
+                    raise KeyedError(("session_types", i, "subagents", "type"), (
+                        f"subagents of unknown type {t.subagents.type!r}: name one of "
+                        f"{', '.join(names)}"))
+        for i, t in enumerate(self.session_types):
+            chain = [t.name]
+            child = t.subagents.type if t.subagents else None
+            while child is not None:
+                if child in chain:
+                    raise KeyedError(("session_types", i, "subagents", "type"), (
+                        "sub-agents recurse (" + " → ".join(chain + [child]) + "): a sub-agent "
+                        "type must not start sub-agents of a type above it"))
+                chain.append(child)
+                sub = self.session_type(child).subagents
+                child = sub.type if sub else None
+        return self
+
+    def requests_per_session(self, name: str) -> float:
+        """The mean requests of one session of a type, its sub-agents' included."""
+        t = self.session_type(name)
+        turns = expected(t.turns)
+        if t.subagents is None:
+            return turns
+        fan_outs = max(0.0, (turns - 1) // t.subagents.every)
+        return turns + fan_outs * t.subagents.count * self.requests_per_session(t.subagents.type)
+
+    @property
+    def requests_per_session_mean(self) -> float:
+        total = sum(t.weight for t in self.session_types)
+        return sum(t.weight / total * self.requests_per_session(t.name) for t in self.session_types)
+
+    def least_session_seconds(self, name: str) -> float:
+        """The shortest a session of the type can last without any server time: its think and
+        tool times at their least."""
+        t = self.session_type(name)
+        waits = max(low(t.think_seconds) * (1 - t.tool_share) + low(t.tool_seconds) * t.tool_share,
+                    0.0)
+        return waits * max(0.0, low(t.turns) - 1)
+
+
+class LoadTestSuite(_Workload):
     """A load test: one phase per rate, each `test_length_in_seconds` long."""
 
     type: Literal["load_test"] = "load_test"
-    requests_per_second_rates: list[float] = Field(min_length=1)
+    requests_per_second_rates: list[float] = Field(default_factory=list)
+    sessions_per_second_rates: list[float] = Field(default_factory=list)
     test_length_in_seconds: float = Field(gt=0, allow_inf_nan=False)
     arrival: Literal["poisson", "constant"] = "poisson"
     error_limit: float = Field(0.3, gt=0, le=1, allow_inf_nan=False)
 
-    _count_keys = ("requests_per_second_rates", "test_length_in_seconds")
+    @property
+    def _count_keys(self) -> tuple[str, ...]:   # type: ignore[override]
+        return (self.rate_key, "test_length_in_seconds")
 
-    @field_validator("requests_per_second_rates")
+    @property
+    def rate_key(self) -> str:
+        return "sessions_per_second_rates" if self.sessions else "requests_per_second_rates"
+
+    @property
+    def rates(self) -> list[float]:
+        """The phases' rates: requests or sessions per second."""
+        return self.sessions_per_second_rates if self.sessions else self.requests_per_second_rates
+
+    @field_validator("requests_per_second_rates", "sessions_per_second_rates")
     @classmethod
     def _positive_rates(cls, rates: list[float]) -> list[float]:
         for i, rate in enumerate(rates):
             if not rate > 0 or not math.isfinite(rate):
-                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 (req/s)")
+                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0")
         return rates
 
     @model_validator(mode="after")
-    def _every_phase_sends(self) -> LoadTestSuite:
-        for i, rate in enumerate(self.requests_per_second_rates):
+    def _rates_for_the_workload(self) -> LoadTestSuite:
+        other = "requests_per_second_rates" if self.sessions else "sessions_per_second_rates"
+        if getattr(self, other):
+            raise KeyedError((other,), (
+                f"{other} goes with {'load_types' if self.sessions else 'session_types'}; this "
+                f"suite has {'session_types' if self.sessions else 'load_types'}: use "
+                f"{self.rate_key}"))
+        if not self.rates:
+            raise KeyedError((self.rate_key,), f"missing required key {self.rate_key!r}")
+        what = "session" if self.sessions else "request"
+        for i, rate in enumerate(self.rates):
             if rate * self.test_length_in_seconds < 1:
-                raise KeyedError(("requests_per_second_rates", i), (
-                    f"phase {i + 1} ({rate} req/s for {self.test_length_in_seconds} s) would send "
-                    "no request: raise the rate or test_length_in_seconds"))
+                raise KeyedError((self.rate_key, i), (
+                    f"phase {i + 1} ({rate} {self.unit} for {self.test_length_in_seconds} s) "
+                    f"would start no {what}: raise the rate or test_length_in_seconds"))
         return self
 
     @property
     def expected_requests(self) -> float:
         """The mean request count of the run: exact for constant arrivals, poisson's mean."""
-        return sum(rate * self.test_length_in_seconds for rate in self.requests_per_second_rates)
+        per_start = self.requests_per_session_mean if self.sessions else 1.0
+        return sum(rate * self.test_length_in_seconds * per_start for rate in self.rates)
 
     @property
     def load_seconds(self) -> float:
-        return self.test_length_in_seconds * len(self.requests_per_second_rates)
+        return self.test_length_in_seconds * len(self.rates)
 
     @property
     def peak_rps(self) -> float:
-        return max(self.requests_per_second_rates)
+        """The highest request rate: for sessions, starts per second × requests per session."""
+        return max(self.rates) * (self.requests_per_session_mean if self.sessions else 1.0)
 
 
 class ObservationSuite(_Suite):
@@ -265,6 +378,12 @@ class ObservationSuite(_Suite):
             data = {**data, "load_types": [data["load_type"]]}
             del data["load_type"]
         return data
+
+    @model_validator(mode="after")
+    def _has_load_types(self) -> ObservationSuite:
+        if not self.load_types:
+            raise KeyedError(("load_types",), "an observation needs load_types (at least one)")
+        return self
 
     @model_validator(mode="after")
     def _polls_fit(self) -> ObservationSuite:
