@@ -43,8 +43,10 @@ class Client(ABC):
         pools them, so no measured request waits for a handshake."""
 
     @abstractmethod
-    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> Any:
-        """Everything that can be done before the send time (serialise the body)."""
+    def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
+                tools: list[dict[str, Any]] | None = None) -> Any:
+        """Everything that can be done before the send time (serialise the body). `tools`: the
+        functions a session's history calls (the model is asked to answer in text)."""
 
     @abstractmethod
     async def send(self, prepared: Any, rec: RequestRecord) -> None:

@@ -64,8 +64,12 @@ class LitellmClient(Client):
         if session is not None:
             await session.close()
 
-    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
-        return {**self._base, "messages": messages, "max_tokens": max_tokens}
+    def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
+                tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        body = {**self._base, "messages": messages, "max_tokens": max_tokens}
+        if tools:
+            body["tools"], body["tool_choice"] = tools, "none"
+        return body
 
     async def send(self, prepared: dict[str, Any], rec: RequestRecord) -> None:
         usage = None

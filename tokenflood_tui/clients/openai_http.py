@@ -58,10 +58,13 @@ class OpenAIHttpClient(Client):
     def open_ahead(self, rate: float) -> None:
         self.pool.keep_spare(max(2, math.ceil(rate * SPARE_S)))
 
-    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> bytes:
+    def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
+                tools: list[dict[str, Any]] | None = None) -> bytes:
         """The whole request, bytes ready for the socket."""
         body = {"model": self.endpoint.model, "messages": messages, "max_tokens": max_tokens,
                 "stream": True, "stream_options": {"include_usage": True}, **self._extras}
+        if tools:
+            body["tools"], body["tool_choice"] = tools, "none"
         data = json.dumps(body, separators=(",", ":")).encode()
         return self._head + b"Content-Length: %d\r\n\r\n" % len(data) + data
 

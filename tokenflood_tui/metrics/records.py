@@ -7,6 +7,7 @@ usage). TTFT, ITL and token counts are then the same for every client, by constr
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections.abc import Sized
 from dataclasses import dataclass, field
@@ -49,7 +50,15 @@ class RequestRecord:
     content_chunks: int = 0             # chunks with text on any channel
     response_id: str | None = None      # the server's id of the completion (correlates logs)
     worker: str = ""                    # who sent it: local, process-N, or a Dask worker@host
+    # a session's request (docs/config.md#sessions): `load_type` is then the session type
+    session: str = ""                   # the run-unique session id ("12", a sub-agent "12-1")
+    turn: int = 0                       # 1-based within the session
+    step: str = ""                      # its new segment: user, tool or subagent
+    context_tokens_target: int | None = None   # the history before the new segment
     itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between those chunks
+    # the reply's answer text as it arrived, kept only when asked (a session's live history):
+    # str pieces, or the bytes of JSON strings as sent (reply_text decodes them)
+    reply: list | None = None
     # stamp_chunk's own state: when the previous chunk with text arrived
     _t_last: float = field(default=0.0, init=False, repr=False, compare=False)
 
@@ -92,6 +101,8 @@ class RequestRecord:
         """
         if not (answer or reasoning):
             return
+        if self.reply is not None and answer:
+            self.reply.append(answer)
         if self.t_first is None:
             self.t_first = now
         else:
@@ -116,6 +127,16 @@ class RequestRecord:
             self.output_tokens = self.content_chunks
             self.output_tokens_estimated = True
 
+    def reply_text(self) -> str:
+        """The answer's text, joined (tool calls, which arrive as lists, are left out)."""
+        parts = []
+        for piece in self.reply or ():
+            if isinstance(piece, str):
+                parts.append(piece)
+            elif isinstance(piece, (bytes, bytearray)):
+                parts.append(json.loads(b'"' + bytes(piece) + b'"'))
+        return "".join(parts)
+
     def fail(self, status: str, error_type: str, message: str, http_status: int | None = None) -> None:
         """Mark the request failed; the first failure wins."""
         if self.status != OK:
@@ -124,6 +145,47 @@ class RequestRecord:
         self.error_type = error_type
         self.error_message = message
         self.http_status = http_status
+
+
+# how a session ended (sessions.csv `end`)
+COMPLETED = "completed"
+CONTEXT_LIMIT = "context_limit"
+ERROR = "error"
+CUT = "cut"             # max_session_seconds, or the run stopped
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One session, when it ended (docs/results.md#sessionscsv). Times are time.monotonic()."""
+
+    session: str
+    parent: str                         # the session that started it as a sub-agent, or ""
+    phase: int
+    session_type: int
+    t_start: float                      # its first request's scheduled time
+    t_end: float
+    turns_planned: int
+    turns_done: int = 0                 # requests that completed ok
+    end: str = COMPLETED
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    wait_s: float = 0.0                 # think and tool time, and waiting for sub-agents
+    fastest_e2e_s: float | None = None  # its fastest request, for the slowdown
+    worker: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_end - self.t_start
+
+    @property
+    def slowdown(self) -> float | None:
+        """Its duration over what it would have taken had every request been served as fast as
+        its fastest one: 1 for a server that never slows down."""
+        if self.fastest_e2e_s is None or self.turns_done == 0:
+            return None
+        ideal = self.wait_s + self.turns_done * self.fastest_e2e_s
+        return self.duration_s / ideal if ideal > 0 else None
 
 
 def _part(usage: Any, name: str) -> Any:

@@ -117,6 +117,47 @@ class WorkerLoad(BaseModel):
         return ", ".join(parts)
 
 
+class TurnStats(BaseModel):
+    """A session phase's requests of one turn index (turn 1 is cold but for the system prompt;
+    later turns re-send the history, which a prefix cache should hold)."""
+
+    turn: int                                  # 1-based, within the session
+    requests: int
+    ok: int
+    ttft_ms: Distribution
+    e2e_ms: Distribution
+    context_tokens_mean: float | None          # the history before the new segment (expected)
+    cached_tokens_mean: float | None
+    # the server's cached tokens over that expected history, over the ok requests that report
+    # cached tokens: 1.0 when the cache held the whole history
+    cache_hit: float | None
+
+
+class SessionStats(BaseModel):
+    """A session phase's sessions (docs/metrics.md#sessions)."""
+
+    planned: int                               # sessions in the seeded schedule
+    started: int
+    completed: int = 0                         # how the ones that ended, ended
+    context_limit: int = 0
+    error: int = 0
+    cut: int = 0
+    subagents: int = 0                         # sub-agent sessions that ended
+    achieved_sps: float | None = None          # sessions started per second of the phase
+    ramp_s: float = 0.0                        # kept out of the phase's latency statistics
+    ramp_requests: int = 0                     # requests sent during the ramp
+    turns_mean: float | None = None            # requests per session (ended ones)
+    duration_s: Distribution
+    slowdown: Distribution
+    # (seconds since the phase began, sessions in flight), at most 60 points
+    in_flight_over_time: list[tuple[float, int]] = Field(default_factory=list)
+    in_flight: int = Field(0, exclude=True)    # live only
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.context_limit + self.error + self.cut
+
+
 class PhaseStats(BaseModel):
     """A phase as it stands (live) or ended (saved): counts, rates, tokens and latencies."""
 
@@ -160,6 +201,8 @@ class PhaseStats(BaseModel):
                                                # (of the ok requests, in scheduled order)
     thresholds: list[PhaseCheck] = Field(default_factory=list)   # the suite's, once finished
     workers: list[WorkerLoad] = Field(default_factory=list)   # per worker, when several send
+    sessions: SessionStats | None = None       # a session phase: its sessions
+    turns: list[TurnStats] = Field(default_factory=list)   # ... and its requests by turn index
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -182,9 +225,10 @@ class PhaseStats(BaseModel):
         """The achieved rate over the rate the schedule asked for (its arrivals / its length):
         1.0 when every arrival left on time; Poisson's draw of fewer or more arrivals than
         target × length does not count against it."""
-        if self.achieved_rps is None or not self.planned or not self.length_s:
+        planned = self.sessions.planned if self.sessions is not None else self.planned
+        if self.achieved_rps is None or not planned or not self.length_s:
             return None
-        return self.achieved_rps / (self.planned / self.length_s)
+        return self.achieved_rps / (planned / self.length_s)
 
     def client_bound_reason(self) -> str | None:
         """Why this phase's latencies include client-side delay, or None when they do not."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from . import charts, report
 from ..errors import ConfigError
-from ..metrics.records import RequestRecord
+from ..metrics.records import RequestRecord, SessionRecord
 from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
@@ -34,6 +34,16 @@ CSV_COLUMNS = [
     # extra columns, after the ones docs/results.md fixes
     "itl_mean_ms", "content_chunks", "response_id", "poll", "t_sched_utc", "superseded", "seq",
     "worker",
+    # a session's request (empty otherwise)
+    "session", "session_type", "turn", "step", "context_tokens_target",
+]
+# requests.csv of earlier versions: without the session columns, and without `worker`
+EARLIER_WIDTHS = (len(CSV_COLUMNS) - 5, len(CSV_COLUMNS) - 6)
+SESSIONS_FILE = "sessions.csv"
+SESSIONS_COLUMNS = [
+    "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
+    "turns_planned", "end", "prompt_tokens", "cached_tokens", "output_tokens", "wait_s",
+    "slowdown", "worker",
 ]
 POLLS_COLUMNS = [
     "poll", "slot_utc", "status", "sent", "ok", "failed", "output_tokens_per_s", "missed_reason",
@@ -104,6 +114,7 @@ class ResultsFolder:
                  existing: Path | None = None, name: str | None = None):
         self.root = Path(root)
         self.observation = isinstance(suite, ObservationSuite)
+        self.session_types = [t.name for t in getattr(suite, "session_types", [])]
         keep = existing is not None
         if existing is not None:
             self.path = Path(existing)
@@ -118,6 +129,8 @@ class ResultsFolder:
             self._csv = AppendOnlyFile(self.path / "requests.csv", keep)
             self._errors = AppendOnlyFile(self.path / "errors.log", keep)
             self._journal = AppendOnlyFile(self.path / JOURNAL_FILE, keep)
+            self._sessions = (AppendOnlyFile(self.path / SESSIONS_FILE, keep)
+                              if self.session_types else None)
         except OSError as exc:
             raise ConfigError(f"cannot write the results folder {self.path}: "
                               f"{exc.strerror or exc}; choose another --results-dir") from None
@@ -131,6 +144,8 @@ class ResultsFolder:
         if not keep and not self._csv.append(self._format(CSV_COLUMNS)):
             raise ConfigError(f"cannot write {self._csv.path}: {self.write_error}; free some "
                               "space or choose another --results-dir")
+        if not keep and self._sessions is not None:
+            self._sessions.append(self._format(SESSIONS_COLUMNS))
 
     def set_origin(self, t0: float, origin_utc: float) -> None:
         """Rows count seconds from `origin_utc`, the wall-clock time of monotonic `t0` (on a
@@ -169,6 +184,8 @@ class ResultsFolder:
             _int(rec.http_status),
             _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
             rec.phase if self.observation else "", sched_utc, "false", rec.seq, rec.worker,
+            rec.session, self.session_types[rec.load_type] if rec.session else "",
+            rec.turn or "", rec.step, _int(rec.context_tokens_target),
         ])
         written = self._csv.append(line)
         if written:
@@ -181,6 +198,21 @@ class ResultsFolder:
                 message = message[len(kind) + 1:].lstrip()
             self.log_error(f"phase {rec.phase} {rec.status} {kind}: {message}")
         return written
+
+    def write_session(self, session: SessionRecord) -> None:
+        """A session that ended, as a row of sessions.csv (a full disk: it is counted in the
+        summary only, as a request row would be)."""
+        if self._sessions is None:
+            return
+        t0 = self.t0 or session.t_start
+        slowdown = session.slowdown
+        self._sessions.append(self._format([
+            session.session, session.parent, session.phase,
+            self.session_types[session.session_type], _s(session.t_start, t0),
+            f"{session.duration_s:.3f}", session.turns_done, session.turns_planned, session.end,
+            session.prompt_tokens, session.cached_tokens, session.output_tokens,
+            f"{session.wait_s:.3f}", "" if slowdown is None else f"{slowdown:.3f}",
+            session.worker]))
 
     def log_error(self, message: str) -> None:
         message = self.scrubber.scrub(message)
@@ -221,6 +253,8 @@ class ResultsFolder:
         self._csv.close()
         self._errors.close()
         self._journal.close()
+        if self._sessions is not None:
+            self._sessions.close()
 
 
 def mark_superseded(folder: Path, superseded) -> int:
@@ -233,7 +267,8 @@ def mark_superseded(folder: Path, superseded) -> int:
         text = f.read()
     rows = list(csv.reader(io.StringIO(text)))
     # a requests.csv written before the worker column: its rows get an empty one
-    width = len(rows[0]) if rows and rows[0] in (CSV_COLUMNS, CSV_COLUMNS[:-1]) else 0
+    width = len(rows[0]) if rows and rows[0] in [CSV_COLUMNS] + [
+        CSV_COLUMNS[:w] for w in EARLIER_WIDTHS] else 0
     if not width:
         raise ConfigError(f"{path}: not the requests.csv of this tokenflood version; it cannot be "
                           "resumed")

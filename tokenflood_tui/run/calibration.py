@@ -6,6 +6,7 @@ Runs on the coordinator with its own client; nothing is recorded (docs/architect
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from typing import Callable
@@ -17,7 +18,9 @@ from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
 from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
+from .conversation import TOOL_NAME, TOOLS
 from .events import Note, RunEvent
+from .prompts import SessionTemplate
 
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's
 PROBE_ATTEMPTS = 4
@@ -68,6 +71,8 @@ class Calibration:
         self.factory = prompts.PromptFactory(self.suite.load_types, vocabulary, self.suite.seed,
                                              instruction_tokens, template_tokens, nonce)
         await self._calibrate()
+        if getattr(self.suite, "sessions", False):
+            await self._calibrate_sessions()
         return self.factory
 
     async def _warm_up(self) -> list[RequestRecord]:
@@ -129,6 +134,61 @@ class Calibration:
                               f"a target of {lt.prompt_length}")
         self._note("calibrated prompt lengths for "
                    f"{len(self.suite.load_types)} load type(s)")
+
+    async def _calibrate_sessions(self) -> None:
+        """What the chat template adds around a session's messages: a first request, one more
+        turn, one tool round trip; with and without a system prompt and tools, as the suite's
+        session types need. Probes of 8-token segments, max_tokens 1."""
+        factory = self.factory
+        assert factory is not None
+        kinds = {(t.system_prompt_tokens > 0, t.tool_share > 0)
+                 for t in getattr(self.suite, "session_types", [])}
+        words = [factory.words(8, f"probe-{i}") for i in range(4)]
+        for system, tools in sorted(kinds):
+            head = [{"role": "system", "content": words[0]}] if system else []
+            declared = TOOLS if tools else None
+            first = head + [{"role": "user", "content": words[1]}]
+            base = await self._probe_tokens(first, declared, "a first turn")
+            if base is None:
+                return
+            turn = await self._probe_tokens(first + [
+                {"role": "assistant", "content": words[2]},
+                {"role": "user", "content": words[3]}], declared, "a second turn")
+            tool = None
+            if tools:
+                call = {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": "call_probe", "type": "function", "function": {
+                        "name": TOOL_NAME, "arguments": json.dumps({"query": words[2]})}}]}
+                tool = await self._probe_tokens(first + [
+                    call, {"role": "tool", "tool_call_id": "call_probe", "content": words[3]}],
+                    declared, "a tool call and its result")
+            segment = 8 * len(first)
+            factory.session_templates[(system, tools)] = SessionTemplate(
+                first=base - segment, turn=(turn or base + 16) - base - 16,
+                tool=(tool or base + 16) - base - 16)
+        self._note("calibrated the chat template around session turns: " + ", ".join(
+            f"{'system prompt' if k[0] else 'no system prompt'}{' and tools' if k[1] else ''}: "
+            f"first turn +{t.first}, next turn +{t.turn}" + (f", tool step +{t.tool}" if k[1] else "")
+            for k, t in sorted(factory.session_templates.items())) + " tokens")
+
+    async def _probe_tokens(self, messages: list[dict], tools: list[dict] | None,
+                            what: str) -> int | None:
+        """The prompt tokens the server counts for `messages` (max_tokens 1); None when it
+        reports none; EndpointError when it refuses them."""
+        rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+        for attempt in range(PROBE_ATTEMPTS):
+            rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+            await self._send(self.client.prepare(messages, 1, tools), rec)
+            if rec.ok:
+                return rec.prompt_tokens
+            transient = (rec.status == TIMEOUT or rec.http_status is None
+                         or rec.http_status == 429 or rec.http_status >= 500)
+            if not transient:
+                break
+            await asyncio.sleep(0.5 * (attempt + 1))
+        hint = (" (tool steps send tool calls in the history and declare tools: set tool_share: "
+                "0, or enable tool calling on the server, e.g. llama.cpp's --jinja)") if tools else ""
+        raise EndpointError(f"sessions: the endpoint rejected {what}: {rec.error_message}{hint}")
 
     async def _probe(self, index: int) -> RequestRecord:
         """A full-size prompt with max_tokens=1; transient errors (429, 5xx, network) are retried."""

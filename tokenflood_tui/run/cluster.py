@@ -40,6 +40,7 @@ from ..specs import EndpointSpec, RunSuite
 from ..metrics.summary import ClusterWorkerInfo
 from .messages import Closed, Close, Records
 from .sender import PhaseShare
+from .sender import OnSessions
 from .workers import OnRecords, RemoteWorker, serve
 
 INSTALL = "pip install 'tokenflood-tui[cluster]'"
@@ -231,8 +232,8 @@ class ClusterWorker(RemoteWorker):
 
     def __init__(self, index: int, client: Any, address: str, dask_name: str, host: str, pid: int,
                  suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None):
-        super().__init__(index, f"{dask_name}@{host}", suite, on_records)
+                 max_concurrency: int | None, on_sessions: OnSessions):
+        super().__init__(index, f"{dask_name}@{host}", suite, on_records, on_sessions)
         self.client = client
         self.address = address
         self.pid = pid
@@ -315,6 +316,9 @@ class ClusterWorker(RemoteWorker):
             d = self.clock.monotonic_offset_s
             for rec in message.records:
                 _shift(rec, -d)
+            for session in message.sessions:
+                session.t_start -= d
+                session.t_end -= d
         return message
 
     # -- messages

@@ -11,6 +11,7 @@ thread or a signal handler).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clients import make_client
 from ..errors import EndpointError
-from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord
+from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, RunSuite
+from .session_stats import default_ramp_s
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from .calibration import Calibration
@@ -82,6 +84,7 @@ class RunSink(Protocol):
     def started(self, t0: float) -> None: ...          # the first phase begins at monotonic t0
     def phase_started(self, plan: PhasePlan, t_start: float) -> None: ...
     def record(self, rec: RequestRecord) -> None: ...  # a phase request finished (ok or not)
+    def session(self, rec: SessionRecord) -> None: ...  # a session ended
     def phase_finished(self, stats: PhaseStats) -> None: ...
     def missed(self, slot: MissedSlot) -> None: ...
     def event(self, ev: RunEvent) -> None: ...         # what happened, for the front end
@@ -104,7 +107,10 @@ class Coordinator:
         # observation); `done` carries those of a run being resumed.
         self.finished: dict[int, PhaseStats] = {ph.phase: ph for ph in done or []}
         self.missed: list[MissedSlot] = []
-        self.current: PhaseAccumulator | None = None
+        # the phases started and not yet drained: one at a time, except session phases, whose
+        # sessions go on while the next phase's start (as they would in reality)
+        self.open: dict[int, PhaseAccumulator] = {}
+        self._draining: list[asyncio.Task] = []
         self._plan: PhasePlan | None = None
         self.warnings: list[str] = []
         self.calibration: Calibration | None = None
@@ -126,6 +132,11 @@ class Coordinator:
     def _unit(self) -> Unit:
         """What this run's phases are called: an observation's are polls."""
         return "poll" if self.planner.kind == "observation" else "phase"
+
+    @property
+    def current(self) -> PhaseAccumulator | None:
+        """The newest phase still open."""
+        return self.open[max(self.open)] if self.open else None
 
     @property
     def lead_s(self) -> float:
@@ -202,9 +213,12 @@ class Coordinator:
                     if self._status is not None:
                         break
                 await self._run_phase(plan)
-                verdict = self.planner.phase_done(plan, self.finished[plan.phase])
-                if verdict is not None:
-                    self.sink.event(verdict)
+                if plan.phase in self.finished:
+                    verdict = self.planner.phase_done(plan, self.finished[plan.phase])
+                    if verdict is not None:
+                        self.sink.event(verdict)
+            if self._draining:                 # session phases whose sessions go on
+                await asyncio.gather(*self._draining)
             self._stage = "finished"
         finally:
             ticker.cancel()
@@ -219,12 +233,13 @@ class Coordinator:
             return await self._cluster_workers(self.cluster)
         if self.processes <= 0:
             return [LocalWorker(self.suite, self.endpoint, self._on_records,
-                                self.suite.max_concurrency)]
+                                self.suite.max_concurrency, self._on_sessions)]
         count = self.processes
         if self.suite.max_concurrency is not None:
             count = min(count, self.suite.max_concurrency)
         limits = split_concurrency(self.suite.max_concurrency, count)
-        return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i])
+        return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i],
+                              self._on_sessions)
                 for i in range(count)]
 
     async def _cluster_workers(self, target: ClusterTarget) -> list[LocalWorker | RemoteWorker]:
@@ -234,7 +249,8 @@ class Coordinator:
                                             self.endpoint)
         limits = split_concurrency(self.suite.max_concurrency, len(chosen.workers))
         return [cluster.ClusterWorker(i, self._dask, address, name, *chosen.hosts[address],
-                                      self.suite, self.endpoint, self._on_records, limits[i])
+                                      self.suite, self.endpoint, self._on_records, limits[i],
+                                      self._on_sessions)
                 for i, (address, name) in enumerate(chosen.workers)]
 
     @property
@@ -245,9 +261,8 @@ class Coordinator:
     def phases(self, now: float | None = None) -> list[PhaseStats]:
         """Every phase started so far, in order, the one under way last."""
         out = [self.finished[k] for k in sorted(self.finished)]
-        if self.current is not None and self.current.phase not in self.finished:
-            out.append(self.current.stats(now))
-        return out
+        out += [acc.stats(now) for k, acc in sorted(self.open.items()) if k not in self.finished]
+        return sorted(out, key=lambda ph: ph.phase)
 
     def outcome(self) -> RunOutcome:
         """How the run stands or ended: status, message and every started phase's statistics."""
@@ -344,12 +359,14 @@ class Coordinator:
                 task.cancel()
 
     async def _run_phase(self, plan: PhasePlan) -> None:
+        """Send a phase and let it drain; a session phase of a load test returns once its last
+        session has started, and drains (its sessions run to their end) while the next phase
+        goes on."""
         acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,
                                self.suite.percentiles, self.suite.slo, self._thresholds)
-        self.current, self._plan = acc, plan
+        self.open[plan.phase], self._plan = acc, plan
         self._stage = "running"
-        unit = self._unit
-        self.sink.event(PhaseStarted(unit, plan.phase, plan.target_rps, plan.length_s,
+        self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
                                      plan.requests))
         now = time.monotonic()
         late_start_s = 0.0
@@ -361,16 +378,34 @@ class Coordinator:
             acc.t_start = now + self.lead_s
         self.sink.phase_started(plan, acc.t_start)
         deadlines = acc.t_start + plan.offsets_s
-        seqs = plan.seqs
+        seqs = plan.seqs if plan.sessions is None else plan.sessions.ids
+        scripts = plan.sessions.scripts if plan.sessions is not None else None
         n = len(self.workers)
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
-                             seqs[i::n]) for i in range(n)]
+                             seqs[i::n], scripts[i::n] if scripts is not None else None)
+                  for i in range(n)]
         acc.per_worker = n > 1 or self.cluster is not None
+        if plan.sessions is not None:
+            acc.start_sessions(deadlines, ramp_seconds(self.suite, plan))
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
                       for w, s in zip(self.workers, shares, strict=True)]
+        finish = self._finish_phase(plan, acc, phase_runs, cpu_start, late_start_s)
+        if plan.sessions is None or self.planner.judges_each_phase:
+            await finish
+            return
+        # the next phase starts on time while this one's sessions go on
+        self._draining.append(asyncio.create_task(finish))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(),
+                                   max(0.0, acc.t_start + plan.length_s - time.monotonic()))
+
+    async def _finish_phase(self, plan: PhasePlan, acc: PhaseAccumulator,
+                            phase_runs: list[asyncio.Task], cpu_start: list[float],
+                            late_start_s: float) -> None:
+        unit = self._unit
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
-        wall = time.monotonic() - acc.t_start
+        wall = time.monotonic() - (acc.t_start or 0.0)
         if wall > 0:
             acc.worker_cpu = {w.name: (w.cpu_seconds - c) / wall
                               for w, c in zip(self.workers, cpu_start, strict=True)}
@@ -386,7 +421,7 @@ class Coordinator:
             raise failures[0]
         stats = acc.stats()
         self.finished[plan.phase] = stats
-        self.current = None
+        del self.open[plan.phase]
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
             self.sink.phase_finished(stats)   # runs it again in full
         self._warn_about(stats, late_start_s)
@@ -434,10 +469,10 @@ class Coordinator:
             raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
-        acc = self.current
         limit = self.suite.error_limit
         for rec in records:
-            assert acc is not None and rec.phase == acc.phase, "a record outside its phase"
+            acc = self.open.get(rec.phase)
+            assert acc is not None, "a record outside its phase"
             acc.add(rec)
             self.sink.record(rec)
             if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
@@ -452,6 +487,13 @@ class Coordinator:
                 self.stop("aborted",
                           f"error limit: {failures} of the last {len(self._recent)} requests "
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
+
+    def _on_sessions(self, sessions: list[SessionRecord]) -> None:
+        for session in sessions:
+            acc = self.open.get(session.phase)
+            assert acc is not None, "a session outside its phase"
+            acc.add_session(session)
+            self.sink.session(session)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -483,11 +525,11 @@ class Coordinator:
                            ends_utc=self.planner.ends_utc(time.time()))
 
     def _load_sent_s(self, now: float) -> float:
-        """Seconds of the planned load sent so far: whole phases, then the current one's part."""
+        """Seconds of the planned load sent so far: whole phases, then the open ones' part."""
         sent = sum(min(ph.length_s, ph.elapsed_s) for ph in self.finished.values())
-        acc = self.current
-        if acc is not None and acc.t_start is not None:
-            sent += min(acc.length_s, max(0.0, now - acc.t_start))
+        for acc in self.open.values():
+            if acc.t_start is not None and acc.phase not in self.finished:
+                sent += min(acc.length_s, max(0.0, now - acc.t_start))
         return sent
 
     def _client_cpu(self, now: float) -> float | None:
@@ -507,6 +549,17 @@ class Coordinator:
         while True:
             await asyncio.sleep(self.snapshot_interval_s)
             self.sink.snapshot(self.snapshot())
+
+
+def ramp_seconds(suite: RunSuite, plan: PhasePlan) -> float:
+    """How long a session phase ramps up (its requests then are kept out of its latency
+    statistics): the suite's ramp_seconds, else one mean session by its think and tool times,
+    at most half the phase."""
+    assert plan.sessions is not None
+    given = getattr(suite, "ramp_seconds", None)
+    if given is not None:
+        return min(given, plan.length_s)
+    return default_ramp_s([float(s.wait_s.sum()) for s in plan.sessions.scripts], plan.length_s)
 
 
 def start_lead_s(processes: int, cluster: bool) -> float:

@@ -124,6 +124,7 @@ class TurnPlanner(LoadTestPlanner):
     """A variant's phases, each started when the conductor says it is its turn."""
 
     takes_turns = True
+    judges_each_phase = True
 
     def __init__(self, suite: LoadTestSuite, conductor: Conductor, variant: int):
         super().__init__(suite)

@@ -36,6 +36,9 @@ class Planner(ABC):
 
     kind: ClassVar[str]
     takes_turns: ClassVar[bool] = False     # see wait_turn
+    # each phase is judged before the next is planned (a search, an experiment's turns), so a
+    # session phase drains before the next starts instead of overlapping it
+    judges_each_phase: ClassVar[bool] = False
 
     def __init__(self, plans: list[PhasePlan], start: int = 1):
         self.plans = plans            # every phase of the run, as planned

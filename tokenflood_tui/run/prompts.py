@@ -157,6 +157,17 @@ async def single_token_words(counter: TokenCounter, words: list[str] = CANDIDATE
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SessionTemplate:
+    """What the chat template adds around a session's messages, measured in calibration (with
+    or without a system prompt, with or without tools declared): around the first request's
+    messages, and for each later step. run/conversation.py counts a session's requests with it."""
+
+    first: int          # the system prompt and the first user message
+    turn: int           # an assistant reply and a user message
+    tool: int           # an assistant reply turned tool call, and a tool result
+
+
 @dataclass(slots=True)
 class PromptShape:
     """How one load type's prompt is built: a fixed prefix, then `unique_words` filler words."""
@@ -182,6 +193,8 @@ class PromptFactory:
         self.nonce = nonce
         self.instruction_tokens = instruction_tokens
         self.template_tokens = template_tokens
+        # what the chat template adds around a session's messages, by (system prompt?, tools?)
+        self.session_templates: dict[tuple[bool, bool], SessionTemplate] = {}
         # Words that encode a request's sequence number: they make each prompt unique right after
         # the prefix, so nothing past the prefix can hit a prefix cache.
         self._id_words = max(1, math.ceil(math.log(10**7, len(vocabulary))))
@@ -227,3 +240,17 @@ class PromptFactory:
 
     def messages(self, index: int, seq: int) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.content(index, seq)}]
+
+    def words(self, count: int, key: str) -> str:
+        """`count` words of one token each, the same text for the same key (and run): a
+        session's segments (run/conversation.py)."""
+        run = "" if self.nonce is None else f"-{self.nonce}"
+        rng = random.Random(f"words-{self.seed}{run}-{key}")
+        return "".join(rng.choices(self.vocabulary, k=count))
+
+    def user_text(self, count: int, key: str) -> str:
+        """A user message of `count` tokens, ending in the instruction to write at length when
+        it has room for it."""
+        if count - self.instruction_tokens >= 1:
+            return self.words(count - self.instruction_tokens, key) + INSTRUCTION
+        return self.words(count, key)

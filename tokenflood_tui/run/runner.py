@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from .. import __version__
 from . import budget, preflight
 from ..errors import EndpointError, TokenfloodError
-from ..metrics.records import RequestRecord
+from ..metrics.records import RequestRecord, SessionRecord
 from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
 from ..metrics.saturation import saturation_point
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
@@ -253,6 +253,10 @@ class _Sink:
         self.observer.event(Note("error", message))
         if self.coordinator is not None:
             self.coordinator.stop("aborted", message)
+
+    def session(self, session: SessionRecord) -> None:
+        if self.folder is not None:
+            self.folder.write_session(session)
 
     def event(self, ev: RunEvent) -> None:
         self.observer.event(ev)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..specs import LoadTestSuite, RunSuite
+from ..specs import LoadTestSuite, RunSuite, SearchSuite
+from .sessions import SessionPhase, draw_phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +21,14 @@ class PhasePlan:
     load_types: np.ndarray     # int, index into the suite's load_types
     slot_utc: float | None = None   # a poll's wall-clock start; None: when the previous drained
     first_seq: int = 0         # the run-wide sequence number of its first arrival
+    # a session phase: its offsets are session starts (target_rps: sessions/s), each scripted
+    sessions: SessionPhase | None = None
 
     @property
     def requests(self) -> int:
+        """Its requests: for a session phase, what its scripts send at most."""
+        if self.sessions is not None:
+            return sum(script.requests() for script in self.sessions.scripts)
         return len(self.offsets_s)
 
     @property
@@ -77,14 +83,23 @@ def load_type_weights(suite: RunSuite) -> np.ndarray:
 
 def plan_phases(suite: LoadTestSuite) -> list[PhasePlan]:
     """The full, seeded schedule of a load test: the same suite and seed always give the same plan."""
-    weights = load_type_weights(suite)
     plans: list[PhasePlan] = []
     seq = 0
-    for i, rate in enumerate(suite.requests_per_second_rates):
-        rng = np.random.default_rng([suite.seed, i])
-        offsets = arrival_offsets(rate, suite.test_length_in_seconds, suite.arrival, rng)
-        kinds = rng.choice(len(weights), size=len(offsets), p=weights)
-        plans.append(PhasePlan(i + 1, rate, suite.test_length_in_seconds, offsets, kinds,
-                               first_seq=seq))
-        seq += len(offsets)
+    for i, rate in enumerate(suite.rates):
+        plans.append(plan_phase(suite, i + 1, rate, suite.test_length_in_seconds, seq))
+        seq += len(plans[-1].offsets_s)
     return plans
+
+
+def plan_phase(suite: LoadTestSuite | SearchSuite, phase: int, rate: float, length_s: float,
+               first_seq: int) -> PhasePlan:
+    """One phase at `rate` (requests or sessions per second), seeded by (seed, phase index)."""
+    rng = np.random.default_rng([suite.seed, phase - 1])
+    offsets = arrival_offsets(rate, length_s, suite.arrival, rng)
+    if suite.sessions:
+        sessions = draw_phase(suite, phase, offsets, first_seq)
+        kinds = np.array([s.type_index for s in sessions.scripts], dtype=np.int64)
+        return PhasePlan(phase, rate, length_s, offsets, kinds, first_seq=first_seq,
+                         sessions=sessions)
+    kinds = rng.choice(len(suite.load_types), size=len(offsets), p=load_type_weights(suite))
+    return PhasePlan(phase, rate, length_s, offsets, kinds, first_seq=first_seq)

@@ -70,6 +70,8 @@ def verdict(stats: PhaseStats, slo: Slo) -> tuple[bool, str]:
 class SearchPlanner(Planner):
     """Phases decided as the search goes: ramp, then bisect (see the module's docstring)."""
 
+    judges_each_phase = True
+
     kind = "search"
 
     def __init__(self, suite: SearchSuite):

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import saturation
-from ..metrics.records import CANCELLED, RequestRecord
+from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
 from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold
 from .events import FailedShare, RunWarning, Unit
+from .session_stats import SessionTally
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
@@ -94,6 +95,7 @@ class PhaseAccumulator:
     per_worker: bool = False
     worker_launch: dict[str, array] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
+    sessions: SessionTally | None = None  # a session phase's sessions and turns
     _final: PhaseStats | None = None      # a drained phase no longer changes
 
     @property
@@ -107,6 +109,16 @@ class PhaseAccumulator:
     def report_sent(self, sender: int, sent: int) -> None:
         """A sender's count of requests sent so far in this phase."""
         self.reported_sent[sender] = sent
+
+    def start_sessions(self, starts: np.ndarray, ramp_s: float) -> None:
+        """This phase starts sessions at `starts` (monotonic); requests sent in its first
+        `ramp_s` are kept out of its latency statistics."""
+        assert self.t_start is not None
+        self.sessions = SessionTally(starts, self.t_start + ramp_s)
+
+    def add_session(self, session: SessionRecord) -> None:
+        assert self.sessions is not None
+        self.sessions.add_session(session)
 
     def add(self, rec: RequestRecord) -> None:
         self.finished += 1
@@ -126,8 +138,17 @@ class PhaseAccumulator:
             self.failed += 1
             self.cancelled += rec.status == CANCELLED
             self.errors[(rec.status, rec.http_status)] += 1
-            return
-        self.ok += 1
+        else:
+            self.ok += 1
+        tally = self.sessions
+        if tally is not None and not tally.in_ramp(rec):
+            tally.add_request(rec)
+        elif tally is not None:
+            return           # the ramp's: counted, not in the latency statistics
+        if rec.ok:
+            self._add_ok(rec)
+
+    def _add_ok(self, rec: RequestRecord) -> None:
         cols = self.columns
         for name in METRICS:
             if name == "itl_ms":
@@ -173,6 +194,8 @@ class PhaseAccumulator:
             # Sends are due over length_s; a client that falls behind spreads them over longer.
             span = max(min(elapsed, self.length_s), self.last_send - self.t_start)
             achieved = sent / span if span > 0 else None
+        # requests in a session phase's ramp are not in the latency statistics nor in goodput
+        judged = self.finished - (self.sessions.ramp_requests if self.sessions else 0)
         out_total = float(np.frombuffer(self.output_tokens_ok, dtype=np.float64).sum())
         tokens_per_s = None
         if self.t_start is not None and self.last_end > self.t_start and out_total:
@@ -190,7 +213,7 @@ class PhaseAccumulator:
             ok=self.ok, failed=self.failed, cancelled=self.cancelled,
             in_flight=max(0, sent - self.finished),
             achieved_rps=achieved, output_tokens_per_s=tokens_per_s,
-            goodput=(self.good / self.finished if self.slo is not None and self.finished else None),
+            goodput=(self.good / judged if self.slo is not None and judged else None),
             input_tokens=self.input_tokens, output_tokens=self.output_tokens,
             prompt_tokens_mean=_mean(self.prompt_tokens),
             prompt_tokens_target_mean=_mean(self.prompt_targets),
@@ -208,6 +231,12 @@ class PhaseAccumulator:
             scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
             itl_ms=metrics["itl_ms"], dispatch_delay_ms=metrics["dispatch_delay_ms"],
         )
+        if self.sessions is not None and self.t_start is not None:
+            sessions, turns = self.sessions.stats(self.t_start, self.length_s, now, self.t_done,
+                                                  pct, distribution)
+            # a session phase's rate is of sessions: the open loop starts them on schedule
+            result.sessions, result.turns = sessions, turns
+            result.achieved_rps = sessions.achieved_sps
         if self.t_done is not None:
             result = self._verdicts(result)
             self._final = result

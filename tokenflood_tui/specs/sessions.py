@@ -4,10 +4,11 @@ lengths and times, each of which may be a number or a distribution (docs/config.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import (BeforeValidator, Field, PlainSerializer, ValidationInfo, field_validator,
+                      model_validator)
 
 from .loader import StrictModel
 
@@ -21,11 +22,11 @@ class Distribution(StrictModel):
     max}` (lognormal from its mean and median; draws are clipped to [min, max])."""
 
     dist: Literal["constant", "uniform", "lognormal"]
-    value: float | None = Field(None, ge=0, allow_inf_nan=False)
-    mean: float | None = Field(None, gt=0, allow_inf_nan=False)
-    median: float | None = Field(None, gt=0, allow_inf_nan=False)
-    min: float | None = Field(None, ge=0, allow_inf_nan=False)
-    max: float | None = Field(None, ge=0, allow_inf_nan=False)
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    mean: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    median: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _parameters(self) -> Distribution:
@@ -64,7 +65,7 @@ class Distribution(StrictModel):
 
     @property
     def high(self) -> float:
-        return float(self.value if self.dist == "constant" else self.max or 0.0)
+        return float((self.value if self.dist == "constant" else self.max) or 0.0)
 
     @property
     def expected(self) -> float:
@@ -85,32 +86,31 @@ class Distribution(StrictModel):
         return np.clip(rng.lognormal(math.log(self.median), sigma, size), self.low, self.high)
 
 
-# Any number of a session type: a plain number, or a distribution.
-Amount = Annotated[float | Distribution, Field(union_mode="left_to_right")]
+def _number_as_constant(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
 
 
-def low(amount: float | Distribution) -> float:
-    return amount.low if isinstance(amount, Distribution) else float(amount)
+def _constant_as_number(amount: Distribution) -> Any:
+    if amount.dist == "constant":
+        return amount.value
+    return amount.model_dump(exclude_none=True)
 
 
-def high(amount: float | Distribution) -> float:
-    return amount.high if isinstance(amount, Distribution) else float(amount)
+# Any number of a session type: a plain number (a constant), or a distribution.
+Amount = Annotated[Distribution, BeforeValidator(_number_as_constant),
+                   PlainSerializer(_constant_as_number)]
 
 
-def expected(amount: float | Distribution) -> float:
-    return amount.expected if isinstance(amount, Distribution) else float(amount)
+def constant(value: float) -> Distribution:
+    return Distribution(dist="constant", value=value)
 
 
-def draw(amount: float | Distribution, rng: np.random.Generator, size: int) -> np.ndarray:
-    if isinstance(amount, Distribution):
-        return amount.draw(rng, size)
-    return np.full(size, float(amount))
-
-
-def draw_counts(amount: float | Distribution, rng: np.random.Generator, size: int,
+def draw_counts(amount: Distribution, rng: np.random.Generator, size: int,
                 least: int = 0) -> np.ndarray:
     """Whole numbers (token counts, turns), rounded, at least `least`."""
-    return np.maximum(np.rint(draw(amount, rng, size)).astype(np.int64), least)
+    return np.maximum(np.rint(amount.draw(rng, size)).astype(np.int64), least)
 
 
 class Subagents(StrictModel):
@@ -120,7 +120,12 @@ class Subagents(StrictModel):
     every: int = Field(gt=0)
     count: int = Field(gt=0, le=64)
     type: str
-    result_tokens: Amount = 200.0     # what each child's result adds to the parent's context
+    result_tokens: Amount = constant(200)    # what each child's result adds to the parent's context
+
+
+# The least a session type's amounts may be (anything else: 0).
+LEAST = {"turns": 1, "user_tokens": 1, "output_tokens": 1, "tool_call_tokens": 1,
+         "tool_result_tokens": 1}
 
 
 class SessionType(StrictModel):
@@ -130,32 +135,33 @@ class SessionType(StrictModel):
     name: str = Field(min_length=1)
     weight: float = Field(1.0, gt=0, allow_inf_nan=False)
     system_prompt_tokens: int = Field(0, ge=0)   # shared by every session of the type
-    context_tokens: Amount = 0.0                 # per session, after the system prompt
+    context_tokens: Amount = constant(0)                 # per session, after the system prompt
     turns: Amount                                # turns (chat) or steps (agent), at least 1
-    user_tokens: Amount = 100.0                  # a user turn's new message
-    output_tokens: Amount = 100.0                # a reply's max_tokens
-    think_seconds: Amount = 0.0                  # before each later user turn
+    user_tokens: Amount = constant(100)                  # a user turn's new message
+    output_tokens: Amount = constant(100)                # a reply's max_tokens
+    think_seconds: Amount = constant(0)                  # before each later user turn
     tool_share: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
-    tool_call_tokens: Amount = 50.0              # a tool step's reply: the call's arguments
-    tool_result_tokens: Amount = 500.0           # what the tool returns, appended
-    tool_seconds: Amount = 0.0                   # the tool's latency before the next step
+    tool_call_tokens: Amount = constant(50)              # a tool step's reply: the call's arguments
+    tool_result_tokens: Amount = constant(500)           # what the tool returns, appended
+    tool_seconds: Amount = constant(0)                   # the tool's latency before the next step
     subagents: Subagents | None = None
     context_limit_tokens: int | None = Field(None, gt=0)
     on_context_limit: Literal["end", "compact"] = "end"
     compact_to_tokens: int | None = Field(None, gt=0)
 
+    @field_validator("context_tokens", "turns", "user_tokens", "output_tokens", "think_seconds",
+                     "tool_call_tokens", "tool_result_tokens", "tool_seconds")
+    @classmethod
+    def _at_least(cls, amount: Distribution, info: ValidationInfo) -> Distribution:
+        floor = LEAST.get(info.field_name or "", 0)
+        if amount.dist == "constant" and amount.high < floor:
+            raise ValueError(f"{amount.high:g} is too small: it must be at least {floor}")
+        if amount.high < floor:
+            raise ValueError(f"every value drawn would be below {floor}: raise its max")
+        return amount
+
     @model_validator(mode="after")
-    def _amounts(self) -> SessionType:
-        least = {"turns": 1, "user_tokens": 1, "output_tokens": 1, "tool_call_tokens": 1,
-                 "tool_result_tokens": 1}
-        for key in ("context_tokens", "turns", "user_tokens", "output_tokens", "think_seconds",
-                    "tool_call_tokens", "tool_result_tokens", "tool_seconds"):
-            amount = getattr(self, key)
-            if low(amount) < least.get(key, 0) and not isinstance(amount, Distribution):
-                raise ValueError(f"{key} is {amount:g}: it must be at least {least.get(key, 0)}")
-            if isinstance(amount, Distribution) and high(amount) < least.get(key, 0):
-                raise ValueError(f"{key}: every value drawn would be below "
-                                 f"{least.get(key, 0)}: raise its max")
+    def _compaction(self) -> SessionType:
         if self.on_context_limit == "compact":
             if self.context_limit_tokens is None:
                 raise ValueError("on_context_limit: compact needs context_limit_tokens")
@@ -168,7 +174,7 @@ class SessionType(StrictModel):
     @property
     def first_request_most(self) -> float:
         """The largest first request: system prompt, starting context and a user message."""
-        return self.system_prompt_tokens + high(self.context_tokens) + high(self.user_tokens)
+        return self.system_prompt_tokens + self.context_tokens.high + self.user_tokens.high
 
     @property
     def compact_target(self) -> int:

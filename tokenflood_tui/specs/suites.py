@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..metrics.thresholds import Threshold, parse_threshold
 from .loader import KeyedError, StrictModel
-from .sessions import SessionType, expected, high, low
+from .sessions import SessionType
 
 MAX_SEED = 2**32 - 1                 # numpy and the simulator take seeds in [0, 2**32)
 MAX_REQUESTS_PER_RUN = 10_000_000    # the plan holds every arrival in memory (16 bytes each)
@@ -219,8 +219,8 @@ class _Workload(_Suite):
         """What a rate counts: 'req/s' or 'sessions/s'."""
         return "sessions/s" if self.sessions else "req/s"
 
-    def session_type(self, name: str) -> SessionType:
-        return next(t for t in self.session_types if t.name == name)
+    def session_type(self, name: str) -> SessionType | None:
+        return next((t for t in self.session_types if t.name == name), None)
 
     @model_validator(mode="after")
     def _one_workload(self) -> _Workload:
@@ -240,7 +240,7 @@ class _Workload(_Suite):
                 raise KeyedError(("session_types", i, "context_limit_tokens"), (
                     f"context_limit_tokens ({t.context_limit_tokens}) is below what the first "
                     f"turn can send (system prompt {t.system_prompt_tokens} + context up to "
-                    f"{high(t.context_tokens):g} + user message up to {high(t.user_tokens):g} "
+                    f"{t.context_tokens.high:g} + user message up to {t.user_tokens.high:g} "
                     "tokens): raise it"))
             if t.subagents is not None:
                 if t.subagents.type not in names:
@@ -256,18 +256,22 @@ class _Workload(_Suite):
                         "sub-agents recurse (" + " → ".join(chain + [child]) + "): a sub-agent "
                         "type must not start sub-agents of a type above it"))
                 chain.append(child)
-                sub = self.session_type(child).subagents
-                child = sub.type if sub else None
+                parent = self.session_type(child)
+                child = parent.subagents.type if parent and parent.subagents else None
         return self
 
-    def requests_per_session(self, name: str) -> float:
-        """The mean requests of one session of a type, its sub-agents' included."""
+    def requests_per_session(self, name: str, above: tuple[str, ...] = ()) -> float:
+        """The mean requests of one session of a type, its sub-agents' included (an unknown or
+        recursing sub-agent type counts nothing: validation refuses it with its own message)."""
         t = self.session_type(name)
-        turns = expected(t.turns)
+        if t is None or name in above:
+            return 0.0
+        turns = t.turns.expected
         if t.subagents is None:
             return turns
         fan_outs = max(0.0, (turns - 1) // t.subagents.every)
-        return turns + fan_outs * t.subagents.count * self.requests_per_session(t.subagents.type)
+        return turns + fan_outs * t.subagents.count * self.requests_per_session(
+            t.subagents.type, (*above, name))
 
     @property
     def requests_per_session_mean(self) -> float:
@@ -278,9 +282,10 @@ class _Workload(_Suite):
         """The shortest a session of the type can last without any server time: its think and
         tool times at their least."""
         t = self.session_type(name)
-        waits = max(low(t.think_seconds) * (1 - t.tool_share) + low(t.tool_seconds) * t.tool_share,
-                    0.0)
-        return waits * max(0.0, low(t.turns) - 1)
+        if t is None:
+            return 0.0
+        waits = t.think_seconds.low * (1 - t.tool_share) + t.tool_seconds.low * t.tool_share
+        return waits * max(0.0, t.turns.low - 1)
 
 
 class LoadTestSuite(_Workload):
@@ -415,7 +420,7 @@ class ObservationSuite(_Suite):
         return self.num_requests / self.within_seconds
 
 
-class SearchSuite(_Suite):
+class SearchSuite(_Workload):
     """A capacity search: the highest rate that meets `slo`. Ramps from `start_rps` by
     `growth` per phase until the SLO breaks or the server saturates, then bisects until the
     interval is narrower than `tolerance` (relative), within `max_rps` and `max_phases`."""
