@@ -232,7 +232,7 @@ class ClusterWorker(RemoteWorker):
 
     def __init__(self, index: int, client: Any, address: str, dask_name: str, host: str, pid: int,
                  suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None, on_sessions: OnSessions):
+                 max_concurrency: int | None, on_sessions: OnSessions | None = None):
         super().__init__(index, f"{dask_name}@{host}", suite, on_records, on_sessions)
         self.client = client
         self.address = address

@@ -84,11 +84,11 @@ class LocalWorker:
     """Sends from the coordinator's own event loop: no start-up cost, for light headless runs."""
 
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None, on_sessions: OnSessions):
+                 max_concurrency: int | None, on_sessions: OnSessions | None = None):
         self.index = 0
         self.name = "local"
         self.dispatcher = Sender(suite, endpoint, stamped(on_records, self.name), max_concurrency,
-                                 stamped_sessions(on_sessions, self.name))
+                                 stamped_sessions(on_sessions or _nobody, self.name))
         self._cpu0 = time.process_time()
 
     def launch(self) -> None:
@@ -126,12 +126,12 @@ class RemoteWorker:
     """
 
     def __init__(self, index: int, name: str, suite: RunSuite, on_records: OnRecords,
-                 on_sessions: OnSessions):
+                 on_sessions: OnSessions | None = None):
         self.index = index
         self.name = name
         self.suite = suite
         self._on_records = on_records
-        self._on_sessions = on_sessions
+        self._on_sessions = on_sessions or _nobody
         self.progress: tuple[int, int] = (0, 0)      # (phase, sent so far in it)
         self.cpu_seconds = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -275,7 +275,7 @@ class ProcessWorker(RemoteWorker):
     """A child process with its own event loop and client, driven over a pipe."""
 
     def __init__(self, index: int, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None, on_sessions: OnSessions):
+                 max_concurrency: int | None, on_sessions: OnSessions | None = None):
         super().__init__(index, f"process-{index}", suite, on_records, on_sessions)
         ctx = multiprocessing.get_context("spawn")
         self._conn, self._child_conn = ctx.Pipe()
@@ -335,6 +335,10 @@ def stamped(on_records: OnRecords, worker: str) -> OnRecords:
             rec.worker = worker
         on_records(records)
     return stamp
+
+
+def _nobody(sessions: list[SessionRecord]) -> None:
+    """Where session records go when nobody asked for them (a run without sessions)."""
 
 
 def stamped_sessions(on_sessions: OnSessions, worker: str) -> OnSessions:

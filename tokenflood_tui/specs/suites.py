@@ -329,12 +329,12 @@ class LoadTestSuite(_Workload):
                 f"{self.rate_key}"))
         if not self.rates:
             raise KeyedError((self.rate_key,), f"missing required key {self.rate_key!r}")
-        what = "session" if self.sessions else "request"
+        what = "start no session" if self.sessions else "send no request"
         for i, rate in enumerate(self.rates):
             if rate * self.test_length_in_seconds < 1:
                 raise KeyedError((self.rate_key, i), (
                     f"phase {i + 1} ({rate} {self.unit} for {self.test_length_in_seconds} s) "
-                    f"would start no {what}: raise the rate or test_length_in_seconds"))
+                    f"would {what}: raise the rate or test_length_in_seconds"))
         return self
 
     @property
