@@ -64,7 +64,7 @@ class TurnFeed:
         ex = self.experiment
         row = TurnRow(number=n + 1, total=len(ex.turns), variant=ex.variants[turn.variant].name,
                       round=turn.round, rounds=ex.rounds,
-                      target_rps=ex.suite.requests_per_second_rates[turn.rate_index],
+                      target_rps=ex.suite.rates[turn.rate_index],
                       phase=turn.phase, length_s=ex.suite.test_length_in_seconds)
         if stats is None:
             return row

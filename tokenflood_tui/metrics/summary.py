@@ -340,6 +340,8 @@ class BudgetFigures(BaseModel):
     actual_input_tokens: int
     actual_output_tokens: int
     estimated_cost_usd: float | None
+    # the variable of the token limit the load's spend reached: the run stopped there (exit 3)
+    stopped_at_limit: str | None = None
 
 
 class RunSummary(BaseModel):

@@ -35,6 +35,8 @@ from .workers import LocalWorker, ProcessWorker, RemoteWorker, split_concurrency
 if TYPE_CHECKING:
     from .cluster import ClusterTarget, ClusterWorker
 
+TokenLimit = tuple[str, int]      # (the variable that sets it, its value)
+
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
 # A phase starts this long after its command, so every sender has it before the first deadline.
@@ -78,6 +80,7 @@ class RunOutcome:
     missed: list[MissedSlot] = field(default_factory=list)
     anchor_utc: float | None = None    # an observation's first slot
     cluster: ClusterInfo | None = None   # the Dask workers it sent from, their clocks
+    stopped_at_limit: str | None = None   # the token limit whose variable the spend reached
 
 
 class RunSink(Protocol):
@@ -94,7 +97,8 @@ class RunSink(Protocol):
 class Coordinator:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
                  sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
-                 done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None):
+                 done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None,
+                 token_limits: tuple[TokenLimit, TokenLimit] | None = None):
         self.suite = suite
         self.endpoint = endpoint
         self.planner = planner
@@ -127,6 +131,13 @@ class Coordinator:
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
         self._thresholds = suite.threshold_checks
+        # What the load has spent (the server's usage; the target where it sent none), against
+        # the limits no confirmation overrides: a session's spend depends on the server, so the
+        # run stops when it reaches one, whatever the estimate said.
+        self.token_limits = token_limits
+        # (this process's load only, as the estimate of a resumed run counts what remains)
+        self.spent = [0, 0]
+        self._stopped_at_limit: str | None = None
 
     @property
     def _unit(self) -> Unit:
@@ -275,6 +286,7 @@ class Coordinator:
             workers=len(self.workers) if self.cluster else self.processes,
             warnings=self.warnings, missed=list(self.missed),
             anchor_utc=getattr(self.planner, "anchor_utc", None),
+            stopped_at_limit=self._stopped_at_limit,
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None)
@@ -475,6 +487,7 @@ class Coordinator:
             assert acc is not None, "a record outside its phase"
             acc.add(rec)
             self.sink.record(rec)
+            self._spend(rec)
             if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
                 continue
             self._recent.append(rec.status != OK)
@@ -487,6 +500,23 @@ class Coordinator:
                 self.stop("aborted",
                           f"error limit: {failures} of the last {len(self._recent)} requests "
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
+
+    def _spend(self, rec: RequestRecord) -> None:
+        limits = self.token_limits
+        if limits is None:
+            return
+        self.spent[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
+            rec.prompt_tokens_target if rec.t_send is not None else 0)
+        self.spent[1] += rec.output_tokens or 0
+        if self._stopped_at_limit is not None:
+            return
+        for (var, limit), spent, what in zip(limits, self.spent, ("input", "output"), strict=True):
+            if spent >= limit:
+                self._stopped_at_limit = var
+                self.stop("aborted", f"the load has spent {spent:,} {what} tokens, reaching "
+                                     f"{var}={limit:,}: stopped there (the results are kept); "
+                                     f"raise {var} to go further")
+                return
 
     def _on_sessions(self, sessions: list[SessionRecord]) -> None:
         for session in sessions:

@@ -64,8 +64,8 @@ def interleave(rates: int, variants: int, rounds: int, seed: int) -> list[Turn]:
 
 def variant_suite(suite: LoadTestSuite, rounds: int) -> LoadTestSuite:
     """The suite as one variant runs it: each rate once per round, in a row."""
-    rates = [rate for rate in suite.requests_per_second_rates for _ in range(rounds)]
-    return suite.model_copy(update={"requests_per_second_rates": rates})
+    rates = [rate for rate in suite.rates for _ in range(rounds)]
+    return suite.model_copy(update={suite.rate_key: rates})
 
 
 class Conductor:
@@ -209,7 +209,7 @@ class Experiment:
         self.started_at = started
         self.folder = unique_path(Path(results_root) / f"{started:%Y-%m-%d_%H-%M-%S}_ab_"
                               f"{slugify(suite.name) or 'experiment'}")
-        self.turns = interleave(len(suite.requests_per_second_rates), len(variants), rounds,
+        self.turns = interleave(len(suite.rates), len(variants), rounds,
                                 suite.seed)
         self.turn_log: list[dict] = []
         self.conductor = Conductor(self.turns, len(variants), on_turn=self._turn_started)
@@ -236,7 +236,7 @@ class Experiment:
             self.conductor.stop()
 
     def _turn_started(self, turn: Turn) -> None:
-        rate = self.suite.requests_per_second_rates[turn.rate_index]
+        rate = self.suite.rates[turn.rate_index]
         n = len(self.turn_log) + 1
         self.turn_log.append({**asdict(turn), "variant_name": self.variants[turn.variant].name,
                               "target_rps": rate, "at_utc": time.time()})

@@ -55,7 +55,7 @@ class ResumePoint:
             return suite.polls
         if isinstance(suite, SearchSuite):
             return suite.max_phases
-        return len(suite.requests_per_second_rates)
+        return len(suite.rates)
 
     def passed_while_down(self, now_utc: float) -> int:
         """Polls from `start` whose window is over at `now_utc`: the ones a resume now records
@@ -140,8 +140,8 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
         start, superseded = last + 1, set(cut)
     else:
         assert isinstance(suite, LoadTestSuite)
-        start = next((k for k in range(1, len(suite.requests_per_second_rates) + 1)
-                      if k not in done), len(suite.requests_per_second_rates) + 1)
+        start = next((k for k in range(1, len(suite.rates) + 1)
+                      if k not in done), len(suite.rates) + 1)
         superseded = {k for k in begun if k >= start}
     return ResumePoint(folder, suite, endpoint, [done[k] for k in sorted(done)], missed, start,
                        superseded, started.anchor_utc if started else None,

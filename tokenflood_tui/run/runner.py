@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from .. import __version__
 from . import budget, preflight
-from ..errors import EndpointError, TokenfloodError
+from ..errors import BudgetRefused, EndpointError, TokenfloodError
 from ..metrics.records import RequestRecord, SessionRecord
 from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
 from ..metrics.saturation import saturation_point
@@ -86,7 +86,9 @@ class Run:
         self._sink = _Sink(observer, resume)
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,
-            snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster)
+            snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster,
+            token_limits=((budget.MAX_INPUT_VAR, self.estimate.max_input_tokens),
+                          (budget.MAX_OUTPUT_VAR, self.estimate.max_output_tokens)))
         if resume is not None:
             self.coordinator.missed += resume.missed
         self._sink.coordinator = self.coordinator
@@ -268,6 +270,8 @@ class _Sink:
 def exit_code(summary: RunSummary) -> int:
     """0, 1 or 130 by how the run ended; 4 for a completed run that failed a threshold (an
     aborted or interrupted one keeps its own code)."""
+    if summary.budget.stopped_at_limit:
+        return BudgetRefused.exit_code        # the spend reached a limit: as a refused budget
     code = EXIT_CODES[summary.status]
     if code == 0 and failed(summary.thresholds):
         return EXIT_THRESHOLD_FAILED
@@ -334,6 +338,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             actual_input_tokens=sum(ph.input_tokens for ph in outcome.phases),
             actual_output_tokens=sum(ph.output_tokens for ph in outcome.phases),
             estimated_cost_usd=est.cost_usd,
+            stopped_at_limit=outcome.stopped_at_limit,
         ),
         client_bound=any(ph.client_bound for ph in outcome.phases),
         saturated_at_rps=point.saturated.target_rps if point is not None else None,

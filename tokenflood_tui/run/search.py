@@ -19,6 +19,7 @@ from ..metrics.summary import PhaseStats, SearchResult, SearchStep, pkey
 from .events import SearchVerdict
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan, arrival_offsets, load_type_weights
+from .sessions import draw_phase
 
 # A phase whose achieved rate is below this share of its target did not get the load it asked
 # for (the server, not the client, when the client was not the bottleneck).
@@ -77,7 +78,7 @@ class SearchPlanner(Planner):
     def __init__(self, suite: SearchSuite):
         super().__init__([])
         self.suite = suite
-        self.weights = load_type_weights(suite)
+        self.weights = load_type_weights(suite) if suite.load_types else np.ones(0)
         self.steps: list[SearchStep] = []
         self.lower: float | None = None          # highest rate that met the SLO
         self.upper: float | None = None          # lowest rate that failed
@@ -139,8 +140,14 @@ class SearchPlanner(Planner):
         rng = np.random.default_rng([s.seed, phase])
         offsets = arrival_offsets(rate, s.phase_seconds, s.arrival, rng)
         offsets = offsets[:most_arrivals(rate, s.phase_seconds, s.arrival)]
-        kinds = rng.choice(len(self.weights), size=len(offsets), p=self.weights)
-        plan = PhasePlan(phase, rate, s.phase_seconds, offsets, kinds, first_seq=self._seq)
+        if s.sessions:           # the searched rate is of sessions
+            sessions = draw_phase(s, phase, offsets, self._seq)
+            kinds = np.array([x.type_index for x in sessions.scripts], dtype=np.int64)
+            plan = PhasePlan(phase, rate, s.phase_seconds, offsets, kinds, first_seq=self._seq,
+                             sessions=sessions)
+        else:
+            kinds = rng.choice(len(self.weights), size=len(offsets), p=self.weights)
+            plan = PhasePlan(phase, rate, s.phase_seconds, offsets, kinds, first_seq=self._seq)
         self._seq += len(offsets)
         return plan
 
