@@ -181,8 +181,8 @@ class SessionRecord:
     @property
     def slowdown(self) -> float | None:
         """Its duration over what it would have taken had every request been served as fast as
-        its fastest one: 1 for a server that never slows down."""
-        if self.fastest_e2e_s is None or self.turns_done == 0:
+        its fastest one: 1 for a server that never slows down. Completed sessions only."""
+        if self.fastest_e2e_s is None or self.end != COMPLETED:
             return None
         ideal = self.wait_s + self.turns_done * self.fastest_e2e_s
         return self.duration_s / ideal if ideal > 0 else None

@@ -21,7 +21,7 @@ from ..clients import make_client
 from ..errors import EndpointError
 from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, RunSuite
-from .session_stats import default_ramp_s
+from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from .calibration import Calibration
@@ -398,7 +398,15 @@ class Coordinator:
                   for i in range(n)]
         acc.per_worker = n > 1 or self.cluster is not None
         if plan.sessions is not None:
-            acc.start_sessions(deadlines, ramp_seconds(self.suite, plan))
+            ramp, wanted = ramp_seconds(self.suite, plan)
+            acc.start_sessions(deadlines, ramp)
+            if wanted > ramp:
+                self.warn(RunWarning(
+                    f"phase {plan.phase}: its sessions last about {wanted:.0f} s (their think "
+                    f"and tool times alone), more than half the phase: its statistics leave out "
+                    f"its first {ramp:.0f} s (the ramp) and still do not cover a steady state; "
+                    "make test_length_in_seconds at least twice a session", self._unit,
+                    plan.phase))
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
                       for w, s in zip(self.workers, shares, strict=True)]
@@ -581,15 +589,16 @@ class Coordinator:
             self.sink.snapshot(self.snapshot())
 
 
-def ramp_seconds(suite: RunSuite, plan: PhasePlan) -> float:
+def ramp_seconds(suite: RunSuite, plan: PhasePlan) -> tuple[float, float]:
     """How long a session phase ramps up (its requests then are kept out of its latency
-    statistics): the suite's ramp_seconds, else one mean session by its think and tool times,
-    at most half the phase."""
+    statistics), and how long it would take to reach a steady state: the suite's ramp_seconds,
+    else one mean session by its think and tool times, at most half the phase."""
     assert plan.sessions is not None
     given = getattr(suite, "ramp_seconds", None)
     if given is not None:
-        return min(given, plan.length_s)
-    return default_ramp_s([float(s.wait_s.sum()) for s in plan.sessions.scripts], plan.length_s)
+        return min(given, plan.length_s), min(given, plan.length_s)
+    mean = mean_session_waits([float(s.wait_s.sum()) for s in plan.sessions.scripts])
+    return min(mean, plan.length_s / 2), mean
 
 
 def start_lead_s(processes: int, cluster: bool) -> float:

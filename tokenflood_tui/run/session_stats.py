@@ -122,11 +122,8 @@ def _mean(values: array) -> float | None:
     return float(np.frombuffer(values, dtype=np.float64).mean()) if len(values) else None
 
 
-def default_ramp_s(scripts_waits: list[float], length_s: float) -> float:
-    """One mean session, counted by its think and tool times (the least it lasts), at most half
-    the phase."""
-    if not scripts_waits:
-        return 0.0
-    return min(float(np.mean(scripts_waits)), length_s / 2)
+def mean_session_waits(scripts_waits: list[float]) -> float:
+    """How long a mean session lasts at least: its think and tool times."""
+    return float(np.mean(scripts_waits)) if scripts_waits else 0.0
 
 
