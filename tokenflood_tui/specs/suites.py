@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..metrics.thresholds import Threshold, parse_threshold
 from .loader import KeyedError, StrictModel
@@ -313,10 +313,11 @@ class LoadTestSuite(_Workload):
 
     @field_validator("requests_per_second_rates", "sessions_per_second_rates")
     @classmethod
-    def _positive_rates(cls, rates: list[float]) -> list[float]:
+    def _positive_rates(cls, rates: list[float], info: ValidationInfo) -> list[float]:
+        unit = "sessions/s" if info.field_name == "sessions_per_second_rates" else "req/s"
         for i, rate in enumerate(rates):
             if not rate > 0 or not math.isfinite(rate):
-                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0")
+                raise ValueError(f"rate {i + 1} is {rate}: every rate must be a number > 0 ({unit})")
         return rates
 
     @model_validator(mode="after")
