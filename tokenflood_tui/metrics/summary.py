@@ -144,6 +144,7 @@ class SessionStats(BaseModel):
     cut: int = 0
     subagents: int = 0                         # sub-agent sessions that ended
     achieved_sps: float | None = None          # sessions started per second of the phase
+    completed_sps: float | None = None         # sessions completed per second, start to drained
     ramp_s: float = 0.0                        # kept out of the phase's latency statistics
     ramp_requests: int = 0                     # requests sent during the ramp
     turns_mean: float | None = None            # requests per session (ended ones)

@@ -18,7 +18,7 @@ from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
 from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
-from .conversation import TOOL_NAME, TOOLS
+from .conversation import TOOL_NAME, TOOLS, tool_call_id
 from .events import Note, RunEvent
 from .prompts import SessionTemplate
 
@@ -157,10 +157,10 @@ class Calibration:
             tool = None
             if tools:
                 call = {"role": "assistant", "content": None, "tool_calls": [{
-                    "id": "call_probe", "type": "function", "function": {
+                    "id": tool_call_id(1), "type": "function", "function": {
                         "name": TOOL_NAME, "arguments": json.dumps({"query": words[2]})}}]}
                 tool = await self._probe_tokens(first + [
-                    call, {"role": "tool", "tool_call_id": "call_probe", "content": words[3]}],
+                    call, {"role": "tool", "tool_call_id": tool_call_id(1), "content": words[3]}],
                     declared, "a tool call and its result")
             segment = 8 * len(first)
             factory.session_templates[(system, tools)] = SessionTemplate(

@@ -92,6 +92,7 @@ class SessionTally:
             error=self.ends["error"], cut=self.ends["cut"], subagents=self.subagents,
             achieved_sps=started / min(length_s, max((t_done or now) - t_start, 1e-9))
             if length_s else None,
+            completed_sps=self.ends["completed"] / max((t_done or now) - t_start, 1e-9),
             ramp_s=max(0.0, self.ramp_end - t_start), ramp_requests=self.ramp_requests,
             turns_mean=_mean(self.turns_done),
             duration_s=distribution(np.frombuffer(self.durations, dtype=np.float64), percentiles),
