@@ -103,10 +103,10 @@ class Conversation:
             overhead = self.template.first
         elif step == TOOL:
             call_id = tool_call_id(k)
-            messages[-1] = {"role": "assistant", "content": None, "tool_calls": [{
+            messages = messages[:-1] + [{"role": "assistant", "content": None, "tool_calls": [{
                 "id": call_id, "type": "function",
                 "function": {"name": TOOL_NAME, "arguments": json.dumps(
-                    {"query": messages[-1]["content"]}, ensure_ascii=False)}}]}
+                    {"query": self.messages[-1]["content"]}, ensure_ascii=False)}}]}]
             added = [{"role": "tool", "tool_call_id": call_id,
                       "content": self.factory.words(new, key)}]
             overhead = self.template.tool
@@ -160,7 +160,8 @@ class Conversation:
             reply = (rec.reply_text() if rec.reply is not None
                      else self.factory.words(int(self.script.output_tokens[self.k - 1]),
                                              f"{self.session}-reply-{self.k}"))
-            self.messages.append({"role": "assistant", "content": reply})
+            # a new list: what a request was prepared from never changes afterwards
+            self.messages = self.messages + [{"role": "assistant", "content": reply}]
             if rec.prompt_tokens is not None and rec.output_tokens is not None:
                 self.history_tokens = rec.prompt_tokens + rec.output_tokens
             else:
