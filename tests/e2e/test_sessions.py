@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_every_session_starts_on_schedule_and_runs_to_its_end(mixed):
     assert len(top) == phase["sessions"]["planned"] == 8            # 2 sessions/s for 4 s
     assert phase["sessions"]["completed"] == 8 and phase["sessions"]["started"] == 8
     starts = sorted(float(s["t_start_s"]) for s in top)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in pairwise(starts)]
     assert all(abs(g - 0.5) < 1e-3 for g in gaps), gaps            # constant arrivals, open loop
     assert all(s["end"] == "completed" and s["turns_done"] == s["turns_planned"] for s in sessions)
     by_session = defaultdict(list)
@@ -109,7 +110,7 @@ def test_each_request_sends_exactly_the_history_and_its_new_segment(mixed):
         by_session[r["session"]].append(r)
     for turns in by_session.values():
         turns.sort(key=lambda r: int(r["turn"]))
-        for before, after in zip(turns, turns[1:]):
+        for before, after in pairwise(turns):
             # the history of a request is the previous prompt and its reply, as the server counted
             assert int(after["context_tokens_target"]) == \
                 int(before["prompt_tokens"]) + int(before["output_tokens"])
@@ -121,9 +122,9 @@ def test_think_and_tool_times_hold_between_a_reply_and_the_next_request(mixed):
     for r in rows:
         by_session[r["session"]].append(r)
     gaps = defaultdict(list)
-    for session, turns in by_session.items():
+    for turns in by_session.values():
         turns.sort(key=lambda r: int(r["turn"]))
-        for before, after in zip(turns, turns[1:]):
+        for before, after in pairwise(turns):
             if after["step"] == "subagent":
                 continue
             gap = float(after["t_sched_s"]) - float(before["t_end_s"])
@@ -186,7 +187,7 @@ def test_open_loop_sessions_keep_arriving_while_the_server_falls_behind(tmp_path
     rows = table(done.folder(), "requests.csv")
     firsts = sorted(float(r["t_sched_s"]) for r in rows if r["turn"] == "1")
     assert len(firsts) == 12                                      # 4 sessions/s for 3 s
-    assert all(abs((b - a) - 0.25) < 1e-3 for a, b in zip(firsts, firsts[1:]))
+    assert all(abs((b - a) - 0.25) < 1e-3 for a, b in pairwise(firsts))
     late = [float(r["t_send_s"]) - float(r["t_sched_s"]) for r in rows if r["turn"] == "1"]
     assert max(late) < 0.1                                        # sent on time, queued by the server
     sessions = done.summary()["phases"][0]["sessions"]
