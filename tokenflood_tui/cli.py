@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true")
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
+    p.add_argument("--sessions", action="store_true",
+                   help="run the session demo: multi-turn chats and an agent "
+                        "(sample_configs/run_sessions.yml)")
     _format_option(p)
     p.set_defaults(workers=None, cluster=None)     # the default senders
     return parser
@@ -510,7 +513,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the demo's budget is small and known: headless it starts without asking; the live view
     # shows the budget modal as for any run
     args.yes = args.headless or not interactive()
-    with demo_target(args.seed, args.simulator) as target:
+    with demo_target(args.seed, args.simulator, args.sessions) as target:
         return start_run(args, target.suite, target.endpoint, args.results_dir,
                          title=target.title)
 
