@@ -16,7 +16,8 @@ from tokenflood_tui.run.plan import LoadTestPlanner
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import free_port, run_tokenflood, write
+from support.net import free_port
+from support.tokenflood import run_tokenflood, write
 
 SEED = 7
 ROUNDS = 2

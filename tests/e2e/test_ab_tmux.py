@@ -4,7 +4,6 @@ view to the verdict, q, then the comparison's Markdown and the folder on the ter
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -12,10 +11,10 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 SUITE = """\
 name: abterm

@@ -17,8 +17,8 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from proxies import TcpProxy
-from helpers import TOKENFLOOD, run_tokenflood, write
+from support.proxies import TcpProxy
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\narrival: constant\n"
        "load_types:\n- {prompt_length: 100, prefix_length: 20, output_length: 8}\n")

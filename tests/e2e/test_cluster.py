@@ -19,8 +19,10 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 
-from dask_cluster import DaskCluster
-from helpers import TOKENFLOOD, free_port, run_tokenflood, screen_lines, write
+from support.dask_cluster import DaskCluster
+from support.net import free_port
+from support.screens import screen_lines
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 
 @pytest.fixture(scope="module")

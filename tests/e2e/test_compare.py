@@ -12,7 +12,7 @@ import pytest
 from tokenflood_tui.compare.compare import Comparison
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
+from support.tokenflood import run_tokenflood, write
 
 JITTER = 0.2                     # TTFT = base × (1 + U(−0.2, 0.2))
 RATES = [20, 40]

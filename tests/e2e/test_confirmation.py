@@ -10,7 +10,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
+from support.tokenflood import TOKENFLOOD, write
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, run_tokenflood, write
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 TTFT_MS, ITL_MS, SLOTS, OUTPUT = 50.0, 10.0, 4, 20
 CAPACITY_RPS = SLOTS / ((TTFT_MS + (OUTPUT - 1) * ITL_MS) / 1000)      # 16.7 req/s

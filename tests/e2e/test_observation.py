@@ -12,8 +12,9 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
+from support.journal import wait_for_journal
+from support.proxies import TcpProxy
+from support.tokenflood import run_tokenflood, write
 
 INTERVAL_S = 6.0
 POLLS = 4

@@ -16,8 +16,9 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, journal_has, run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
+from support.journal import journal_has, wait_for_journal
+from support.proxies import TcpProxy
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 INTERVAL_S = 6.0       # over the client's 4 s idle limit: each poll opens new connections
 WITHIN_S = 2.0

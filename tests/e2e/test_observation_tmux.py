@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD
-from terminal import Terminal
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 INTERVAL_S = 4.0
 POLLS = 3
 

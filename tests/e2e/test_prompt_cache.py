@@ -9,7 +9,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import write
+from support.tokenflood import write
 
 PROMPT, PREFIX = 320, 192
 

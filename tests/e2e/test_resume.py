@@ -16,8 +16,9 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
+from support.journal import wait_for_journal
+from support.proxies import TcpProxy
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 

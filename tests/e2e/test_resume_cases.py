@@ -13,11 +13,12 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
-from proxies import TcpProxy
-from unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
-                        assert_complete_three_phases, endpoint_yml, kept, killed_observation, rows,
-                        start, stop_when, the_folder)
+from support.proxies import TcpProxy
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, start, write
+from support.unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
+                                assert_complete_three_phases, kept, killed_observation, rows,
+                                stop_when, the_folder)
 
 KEY = "tf-resume-key-4711"
 

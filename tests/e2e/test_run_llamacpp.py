@@ -8,7 +8,7 @@ import pytest
 
 from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
 
-from helpers import other_than_lateness, write
+from support.tokenflood import other_than_lateness, write
 
 pytestmark = [pytest.mark.llamacpp,
               pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]

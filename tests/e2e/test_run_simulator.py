@@ -13,7 +13,7 @@ import pytest
 from tokenflood_tui.outputs.folder import CSV_COLUMNS
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, other_than_lateness, write
+from support.tokenflood import TOKENFLOOD, other_than_lateness, write
 
 TTFT_MS, ITL_MS = 80.0, 10.0
 

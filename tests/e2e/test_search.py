@@ -15,7 +15,7 @@ from tokenflood_tui.run import budget
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 
-from helpers import run_tokenflood, write
+from support.tokenflood import run_tokenflood, write
 
 SLOTS, TTFT_MS, ITL_MS, OUTPUT = 2, 20, 10, 19
 CAPACITY = SLOTS / ((TTFT_MS + (OUTPUT - 1) * ITL_MS) / 1000)      # 10 req/s

@@ -5,17 +5,16 @@ after q the summary printed on the terminal carries the same answer."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 # 2 slots of 200 ms a request: 10 req/s at most; 4 and 8 meet the SLO, 16 fails
 SEARCH = """\

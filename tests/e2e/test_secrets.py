@@ -25,7 +25,7 @@ from tokenflood_tui.simulator import SimulatorConfig, build_app
 from tokenflood_tui.simulator.server import serve
 from tokenflood_tui.specs import EndpointSpec
 
-from helpers import run_tokenflood, write
+from support.tokenflood import run_tokenflood, write
 
 ENV_KEY = "sk-tf-envkey/9f8e+7d6=="            # from api_key_env_var
 X_API_KEY = "xk-literal-4c3b2a19"              # a literal extra_headers value

@@ -7,7 +7,6 @@ import csv
 import ctypes
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -17,12 +16,11 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
 RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\narrival: constant\n"
        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +122,7 @@ def alive(pid: int) -> bool:
     return status != "Z"
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_path, sim, sig):
     specs(tmp_path, sim)
@@ -141,7 +139,7 @@ def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_pa
     interrupted_and_complete(tmp_path)
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("mode", ["--headless", ""])
 def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_path, sim, mode):
     # Killing the tmux session closes the pseudo-terminal and signals SIGHUP to everything on
@@ -170,7 +168,7 @@ def tgkill(pid: int, thread: int, sig: int) -> None:
     assert libc.tgkill(pid, thread, sig) == 0, os.strerror(ctypes.get_errno())
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("through", ["process", "helper thread"])
 def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim,
                                                                                through):

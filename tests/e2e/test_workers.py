@@ -22,7 +22,7 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 from tokenflood_tui.run.workers import ProcessWorker, choose_workers
 
-from helpers import TOKENFLOOD, write
+from support.tokenflood import TOKENFLOOD, write
 
 SUITE = LoadTestSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
                  load_types=[LoadType(prompt_length=40, output_length=4)])

@@ -21,8 +21,9 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.widgets.compare_table import CompareTable
 
-from compared_runs import FAST_TTFT, SLOW_TTFT, Runs, make_runs
-from helpers import run_tokenflood, screen_lines
+from support.compared_runs import FAST_TTFT, Runs, SLOW_TTFT, make_runs
+from support.screens import screen_lines
+from support.tokenflood import run_tokenflood
 
 NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e", "tpot_ms": "TPOT", "itl_ms": "ITL"}
 

@@ -22,7 +22,7 @@ from tokenflood_tui.tui.experiment_controller import ExperimentController
 from tokenflood_tui.tui.screens.budget import BudgetModal
 from tokenflood_tui.tui.screens.experiment import ExperimentScreen
 
-from helpers import screen_lines, until
+from support.screens import screen_lines, until
 
 SIZES = [(80, 24), (120, 40)]
 SUITE = """\

@@ -15,7 +15,7 @@ from tokenflood_tui.tui.screens.budget import BudgetModal
 from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 
-from helpers import screen_lines
+from support.screens import screen_lines
 
 # One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 1 (half that) holds; phase 2 sends 60
 # req/s for 2 s, so its queue grows from empty to about 4 s.

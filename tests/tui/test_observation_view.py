@@ -26,7 +26,7 @@ from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
 from tokenflood_tui.tui.widgets.polls import TABLE_POLLS, TIMELINE_POLLS, PollTable, PollTimeline
 from tokenflood_tui.tui.widgets.run_log import RunLog
 
-from helpers import screen_lines
+from support.screens import screen_lines
 from test_snapshots import RESULTS, WORKSPACE, app
 
 SIZES = [(80, 24), (120, 40)]

@@ -21,9 +21,11 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 
-from helpers import run_tokenflood, screen_lines, write
-from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
-                        killed_observation, start, stop_when, the_folder)
+from support.screens import screen_lines
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, start, write
+from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
+                                killed_observation, stop_when, the_folder)
 
 
 

@@ -23,7 +23,7 @@ from tokenflood_tui.tui.screens.search import SearchScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 from tokenflood_tui.tui.widgets.search_steps import SearchSteps
 
-from helpers import screen_lines
+from support.screens import screen_lines
 
 SLOTS, TTFT_MS, ITL_MS, OUTPUT = 2, 20, 10, 19
 SLO = "TTFT p90 ≤ 300 ms"

@@ -5,24 +5,20 @@ too few samples (36 rows at most per rate)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
+from support.specs import endpoint_yml
+from support.tokenflood import ENV, TOKENFLOOD, write
 
 # 3 s at 8 and 12 req/s: 24 and 36 requests, enough for p50 and p90 verdicts at both rates; the
 # suite is named after the simulator, so the two folders' names tell them apart
 RUN = ("name: {name}\nrequests_per_second_rates: [8, 12]\ntest_length_in_seconds: 3\nseed: 7\n"
        "load_types:\n- {{prompt_length: 64, output_length: 8}}\n")
 FAST_TTFT, SLOW_TTFT = 50, 80
-
-
-def endpoint_yml(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
 
 
 @dataclass
@@ -35,8 +31,7 @@ class Runs:
 def make_runs(folder: Path) -> Runs:
     """Run the suite against both simulators at once (about 10 s), then stop them."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "TOKENFLOOD_CONFIG_DIR": str(folder / "config")}
+    env = {**ENV, "TOKENFLOOD_CONFIG_DIR": str(folder / "config")}
     with SimulatorProcess("--ttft-ms", str(FAST_TTFT), "--itl-ms", "3", "--jitter", "0.1") as fast, \
             SimulatorProcess("--ttft-ms", str(SLOW_TTFT), "--itl-ms", "3", "--jitter", "0.1") as slow:
         procs = {}

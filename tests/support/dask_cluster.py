@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import free_port
+from support.net import free_port
 
 DASK = str(Path(sys.executable).parent / "dask")
 
