@@ -15,10 +15,10 @@ from tokenflood_tui.simulator import SimulatorProcess
 
 from support.proxies import TcpProxy
 from support.specs import endpoint_yml
-from support.tokenflood import run_tokenflood, start, write
+from support.tokenflood import run_tokenflood, start, the_folder, write
 from support.unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
                                 assert_complete_three_phases, kept, killed_observation, rows,
-                                stop_when, the_folder)
+                                stop_when)
 
 KEY = "tf-resume-key-4711"
 

@@ -17,9 +17,9 @@ from tokenflood_tui.simulator import SimulatorProcess
 
 from support.specs import endpoint_yml
 from support.terminal import Terminal
-from support.tokenflood import TOKENFLOOD, write
+from support.tokenflood import TOKENFLOOD, the_folder, write
 from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
-                                killed_observation, rows, the_folder)
+                                killed_observation, rows)
 
 pytestmark = pytest.mark.tmux
 

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,17 @@ def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: floa
     return Completed(proc.returncode, proc.stdout, proc.stderr, results)
 
 
+def run_together(*runs: tuple[Path, Sequence[str]], env: dict | None = None,
+                 timeout: float = 120) -> list[Completed]:
+    """`tokenflood ARGS` in each (cwd, ARGS) at the same time, as run_tokenflood would run them
+    one after the other: where a module needs several independent real runs, it waits for the
+    longest instead of their sum."""
+    with ThreadPoolExecutor(len(runs)) as pool:
+        futures = [pool.submit(run_tokenflood, *args, cwd=cwd, env=env, timeout=timeout)
+                   for cwd, args in runs]
+        return [future.result() for future in futures]
+
+
 def start(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     """`tokenflood ARGS --yes --headless` left running in a process group of its own (its
     senders with it, so a test can signal the whole group), results under cwd/results; stderr
@@ -49,6 +62,12 @@ def start(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
                             cwd=cwd, env={**ENV, **(env or {})}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+
+
+def the_folder(cwd: Path) -> Path:
+    """The single results folder of the run started in cwd."""
+    (folder,) = [p for p in (cwd / "results").iterdir() if p.is_dir()]
+    return folder
 
 
 def write(path: Path, text: str) -> Path:

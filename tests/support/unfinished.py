@@ -39,11 +39,6 @@ PHASE_2_STARTED = '"event":"phase_started","phase":2,'
 PHASE_3_STARTED = '"event":"phase_started","phase":3,'
 
 
-def the_folder(cwd: Path) -> Path:
-    (folder,) = [p for p in (cwd / "results").iterdir() if p.is_dir()]
-    return folder
-
-
 def stop_when(proc: subprocess.Popen, cwd: Path, text: str, sig: int = signal.SIGKILL,
               after_s: float = 0.0, timeout: float = 60) -> tuple[int, str]:
     """Send `sig` to the process group `after_s` after the journal has `text` (the whole group:

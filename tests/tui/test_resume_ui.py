@@ -23,9 +23,9 @@ from tokenflood_tui.tui.screens.run import RunScreen
 
 from support.screens import screen_lines
 from support.specs import endpoint_yml
-from support.tokenflood import run_tokenflood, start, write
+from support.tokenflood import run_tokenflood, start, the_folder, write
 from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
-                                killed_observation, stop_when, the_folder)
+                                killed_observation, stop_when)
 
 
 
