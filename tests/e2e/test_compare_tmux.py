@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.compared_runs import Runs, make_runs
+from support.compared_runs import Runs, shared_runs
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD
 
@@ -20,7 +20,7 @@ SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    return make_runs(tmp_path_factory.mktemp("compare-tmux"))
+    return shared_runs(tmp_path_factory)
 
 
 def env(tmp_path: Path) -> dict[str, str]:

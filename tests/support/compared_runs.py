@@ -9,8 +9,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tokenflood_tui.simulator import SimulatorProcess
 
+from support.shared import made_once
 from support.specs import endpoint_yml
 from support.tokenflood import ENV, TOKENFLOOD, write
 
@@ -26,6 +29,19 @@ class Runs:
     results: Path        # the results dir holding both folders
     fast: Path           # TTFT 50 ms
     slow: Path           # TTFT 80 ms
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Runs:
+        results = folder / "results"
+        (fast_dir,) = results.glob("*_fast_sim-model")
+        (slow_dir,) = results.glob("*_slow_sim-model")
+        return cls(results, fast_dir, slow_dir)
+
+
+def shared_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The two runs, made once for every module of the session that compares them (read only:
+    a module that writes puts its output elsewhere)."""
+    return Runs.in_folder(made_once(tmp_path_factory, "compared-runs", make_runs))
 
 
 def make_runs(folder: Path) -> Runs:
@@ -45,7 +61,4 @@ def make_runs(folder: Path) -> Runs:
         for proc in procs.values():
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
-    results = folder / "results"
-    (fast_dir,) = results.glob("*_fast_sim-model")
-    (slow_dir,) = results.glob("*_slow_sim-model")
-    return Runs(results, fast_dir, slow_dir)
+    return Runs.in_folder(folder)

@@ -21,7 +21,7 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.widgets.compare_table import CompareTable
 
-from support.compared_runs import FAST_TTFT, Runs, SLOW_TTFT, make_runs
+from support.compared_runs import FAST_TTFT, Runs, SLOW_TTFT, shared_runs
 from support.screens import screen_lines
 from support.tokenflood import run_tokenflood
 
@@ -30,7 +30,7 @@ NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e", "tpot_ms": "TPOT", "itl_ms": "ITL"}
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    return make_runs(tmp_path_factory.mktemp("compare"))
+    return shared_runs(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
