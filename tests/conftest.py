@@ -14,9 +14,9 @@ from support.tokenflood import run_tokenflood
 
 TMUX_MISSING = "tmux is not installed"
 
-# the plain simulator (20 ms to the first token, 2 ms a token after), one per test process, for
-# tests that only send it requests
-simulator = simulator_fixture(*PLAIN, scope="session")
+# `sim`: the plain simulator (20 ms to the first token, 2 ms a token after), one per test process,
+# for tests that only send it requests. A module that needs other speeds defines its own `sim`.
+sim = simulator_fixture(*PLAIN, scope="session")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,6 +17,7 @@ from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 from tokenflood_tui.simulator import SimulatorProcess
 
 from support.net import free_port
+from support.specs import endpoint_yml
 from support.tokenflood import run_tokenflood, write
 
 SEED = 7
@@ -30,10 +31,6 @@ load_types: [{{prompt_length: 64, output_length: 1}}]
 """
 
 
-def endpoint(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ab")
@@ -41,8 +38,8 @@ def experiment(tmp_path_factory):
     # same seed: each simulator draws the same jitter for the same (interleaved) requests
     with SimulatorProcess("--ttft-ms", "50", "--jitter", "0.2", "--seed", "3") as fast, \
             SimulatorProcess("--ttft-ms", "56", "--jitter", "0.2", "--seed", "3") as slow:
-        write(tmp / "fast.yml", endpoint(fast.base_url))
-        write(tmp / "slow.yml", endpoint(slow.base_url))
+        write(tmp / "fast.yml", endpoint_yml(fast.base_url))
+        write(tmp / "slow.yml", endpoint_yml(slow.base_url))
         done = run_tokenflood("ab", "run.yml", "fast.yml", "slow.yml", "--rounds", str(ROUNDS),
                               "--yes", cwd=tmp, timeout=180)
     assert done.code == 0, done.stderr
@@ -108,9 +105,9 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
 def test_the_budget_counts_every_variant(tmp_path):
     write(tmp_path / "run.yml", SUITE)
     for name in ("a", "b"):
-        write(tmp_path / f"{name}.yml", endpoint("http://127.0.0.1:9/v1"))
+        write(tmp_path / f"{name}.yml", endpoint_yml("http://127.0.0.1:9/v1"))
     suite = variant_suite(parse_run_suite(SUITE), 2)
-    one = budget.estimate(suite, parse_endpoint(endpoint("http://127.0.0.1:9/v1")),
+    one = budget.estimate(suite, parse_endpoint(endpoint_yml("http://127.0.0.1:9/v1")),
                           LoadTestPlanner(suite).remaining)
     # room for one variant's two rounds, not for two variants
     limit = str(one.output_tokens + 10)
@@ -128,8 +125,8 @@ def test_what_cannot_run_says_why(tmp_path):
           "polling_interval_minutes: 15\nnum_requests: 2\nwithin_seconds: 5\n"
           "load_type: {prompt_length: 64, output_length: 4}\n")
     with SimulatorProcess("--ttft-ms", "5") as sim:
-        write(tmp_path / "up.yml", endpoint(sim.base_url))
-        write(tmp_path / "down.yml", endpoint(f"http://127.0.0.1:{free_port()}/v1"))
+        write(tmp_path / "up.yml", endpoint_yml(sim.base_url))
+        write(tmp_path / "down.yml", endpoint_yml(f"http://127.0.0.1:{free_port()}/v1"))
         one = run_tokenflood("ab", "run.yml", "up.yml", "--yes", cwd=tmp_path)
         assert one.code == 2 and "at least two endpoint files" in one.stderr
         obs = run_tokenflood("ab", "obs.yml", "up.yml", "up.yml", "--yes", cwd=tmp_path)

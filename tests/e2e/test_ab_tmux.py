@@ -11,6 +11,7 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
+from support.specs import endpoint_yml
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD, write
 
@@ -26,10 +27,6 @@ load_types: [{prompt_length: 64, output_length: 4}]
 """
 
 
-def endpoint(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
-
-
 def wait_for_file(path: Path, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while not path.exists() and time.monotonic() < deadline:
@@ -43,8 +40,8 @@ def test_ab_in_the_terminal_shows_the_verdict_and_prints_the_comparison(tmp_path
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with SimulatorProcess("--ttft-ms", "50", "--jitter", "0.2", "--seed", "3") as a, \
             SimulatorProcess("--ttft-ms", "80", "--jitter", "0.2", "--seed", "3") as b:
-        write(tmp_path / "a.yml", endpoint(a.base_url))
-        write(tmp_path / "b.yml", endpoint(b.base_url))
+        write(tmp_path / "a.yml", endpoint_yml(a.base_url))
+        write(tmp_path / "b.yml", endpoint_yml(b.base_url))
         term = Terminal(f"{TOKENFLOOD} ab run.yml a.yml b.yml --rounds 2 --results-dir results",
                         tmp_path, env)
         try:

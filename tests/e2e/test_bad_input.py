@@ -18,6 +18,8 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 
 from support.proxies import TcpProxy
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
 from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\narrival: constant\n"
@@ -26,8 +28,7 @@ RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\na
 
 def files(tmp_path, base_url="http://127.0.0.1:9/v1", run=RUN, endpoint_extra="", model="sim-model"):
     write(tmp_path / "run.yml", run)
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: {model}\nbase_url: {base_url}\n{endpoint_extra}")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url, endpoint_extra, model=model))
     return "run.yml", "endpoint.yml"
 
 
@@ -37,11 +38,8 @@ def clean(done, code: int) -> str:
     return done.stderr
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2", "--api-key", "sk-test-123456",
-                          "--max-model-len", "512") as s:
-        yield s
+sim = simulator_fixture(
+    "--ttft-ms", "20", "--itl-ms", "2", "--api-key", "sk-test-123456", "--max-model-len", "512")
 
 
 def test_missing_file(tmp_path, tokenflood):

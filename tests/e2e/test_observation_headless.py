@@ -12,12 +12,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import pytest
-
-from tokenflood_tui.simulator import SimulatorProcess
-
 from support.journal import journal_has, wait_for_journal
 from support.proxies import TcpProxy
+from support.specs import endpoint_yml
 from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 INTERVAL_S = 6.0       # over the client's 4 s idle limit: each poll opens new connections
@@ -30,12 +27,6 @@ POLL_LINE = re.compile(
     r" \| (?:next poll (?P<next>\d\d:\d\d:\d\d) UTC|that was the last poll)$")
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
-
-
 def observation(tmp_path, base_url: str, polls: int) -> None:
     write(tmp_path / "obs.yml", f"""\
 type: observation
@@ -46,7 +37,7 @@ num_requests: {REQUESTS}
 within_seconds: {WITHIN_S}
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
 
 
 def hms(iso: str) -> str:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD
 
@@ -19,10 +19,7 @@ INTERVAL_S = 4.0
 POLLS = 3
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -37,7 +34,7 @@ within_seconds: 1
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
     (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+        endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     term = Terminal(f"{TOKENFLOOD} run obs.yml endpoint.yml --results-dir results", tmp_path,

@@ -14,19 +14,12 @@ from collections import Counter
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
 from support.journal import wait_for_journal
 from support.proxies import TcpProxy
+from support.specs import endpoint_yml
 from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
 
 
 def start(tmp_path, *args: str) -> subprocess.Popen:
@@ -59,7 +52,7 @@ def test_a_killed_load_test_resumes_at_its_unfinished_phase(tmp_path, sim, worke
     write(tmp_path / "run.yml", "name: three\nrequests_per_second_rates: [10, 10, 10]\n"
           "test_length_in_seconds: 2\narrival: constant\n"
           "load_types:\n- {prompt_length: 64, output_length: 4}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     proc = start(tmp_path, "run.yml", "endpoint.yml", "--workers", workers)
     # killed in phase 2, after phase 1 finished and while phase 2 is under way
     kill_when(proc, tmp_path, '"event":"phase_started","phase":2,')
@@ -108,7 +101,7 @@ load_type: {{prompt_length: 64, output_length: 4}}
 """)
     proxy = TcpProxy(sim.port)         # down for poll 1: its failures must be warned about still
     write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:{proxy.port}/v1\n")
+          endpoint_yml(f"http://127.0.0.1:{proxy.port}/v1"))
 
     def outage() -> None:
         wait_for_journal(tmp_path, '"event":"run_started"')     # before poll 1's slot

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
+from support.simulators import simulator_fixture
 from support.specs import endpoint_yml
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD, the_folder, write
@@ -24,10 +23,7 @@ from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_t
 pytestmark = pytest.mark.tmux
 
 
-@pytest.fixture
-def sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", scope="function")
 
 
 def wait_for_file(path: Path, timeout: float = 15) -> str:

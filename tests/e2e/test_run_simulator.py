@@ -11,22 +11,20 @@ import time
 import pytest
 
 from tokenflood_tui.outputs.folder import CSV_COLUMNS
-from tokenflood_tui.simulator import SimulatorProcess
 
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
 from support.tokenflood import TOKENFLOOD, other_than_lateness, write
 
 TTFT_MS, ITL_MS = 80.0, 10.0
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS)) as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS))
 
 
 def endpoint(tmp_path, base_url: str, extra: str = "") -> str:
     write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n{extra}")
+          endpoint_yml(base_url, extra))
     return "endpoint.yml"
 
 

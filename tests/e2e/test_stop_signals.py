@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD, write
 
@@ -23,10 +23,7 @@ RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\n
        "load_types:\n- {prompt_length: 64, output_length: 8}\n")
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "20") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "40", "--itl-ms", "20")
 
 
 def tui(command: str, folder: Path) -> Terminal:
@@ -38,7 +35,7 @@ def tui(command: str, folder: Path) -> Terminal:
 
 def specs(folder: Path, sim) -> None:
     write(folder / "run.yml", RUN)
-    write(folder / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(folder / "endpoint.yml", endpoint_yml(sim.base_url))
 
 
 def wait_for_rows(folder: Path, rows: int = 10, timeout: float = 60) -> None:

@@ -20,7 +20,7 @@ PLAIN = ("--ttft-ms", "20", "--itl-ms", "2")
 def simulator_fixture(*args: str, scope: str = "module"):
     """A fixture of one simulator started with `args`, for the tests of a module (or `scope`):
     `sim = simulator_fixture("--ttft-ms", "50", "--slots", "4")`."""
-    @pytest.fixture(scope=scope)  # type: ignore[call-overload]
+    @pytest.fixture(scope=scope)
     def sim() -> Iterator[SimulatorProcess]:
         with SimulatorProcess(*args) as s:
             yield s

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from textual.widgets import DataTable
 
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.budget import BudgetModal
@@ -16,6 +14,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 
 from support.screens import screen_lines
+from support.simulators import simulator_fixture
 
 # One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 1 (half that) holds; phase 2 sends 60
 # req/s for 2 s, so its queue grows from empty to about 4 s.
@@ -32,10 +31,7 @@ thresholds:
 """
 
 
-@pytest.fixture(scope="module")
-def one_slot():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3", "--slots", "1") as sim:
-        yield sim
+one_slot = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", "--slots", "1")
 
 
 async def wait_until(pilot, condition, timeout: float = 60.0) -> None:

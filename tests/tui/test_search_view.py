@@ -14,7 +14,6 @@ import json
 import pytest
 from textual.widgets import Static
 
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.home import HomeScreen
@@ -24,6 +23,7 @@ from tokenflood_tui.tui.widgets.chart import LatencyChart
 from tokenflood_tui.tui.widgets.search_steps import SearchSteps
 
 from support.screens import screen_lines
+from support.simulators import simulator_fixture
 
 SLOTS, TTFT_MS, ITL_MS, OUTPUT = 2, 20, 10, 19
 SLO = "TTFT p90 ≤ 300 ms"
@@ -41,11 +41,7 @@ load_types: [{{prompt_length: 32, output_length: {OUTPUT}}}]
 """
 
 
-@pytest.fixture(scope="module")
-def capacity_sim():
-    with SimulatorProcess("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots",
-                          str(SLOTS)) as sim:
-        yield sim
+capacity_sim = simulator_fixture("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots", str(SLOTS))
 
 
 def find(lines: list[str], text: str) -> int:
