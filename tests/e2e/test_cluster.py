@@ -45,8 +45,7 @@ arrival: constant
 seed: 5
 load_types: [{{prompt_length: 64, output_length: 8}}]
 """)
-    write(tmp_path / "endpoint.yml",
-          endpoint_yml(base_url, endpoint_extra))
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url, endpoint_extra))
 
 
 def rows(folder: Path) -> list[dict]:

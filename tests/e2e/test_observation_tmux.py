@@ -33,8 +33,7 @@ num_requests: 2
 within_seconds: 1
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
-    (tmp_path / "endpoint.yml").write_text(
-        endpoint_yml(sim.base_url))
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     term = Terminal(f"{TOKENFLOOD} run obs.yml endpoint.yml --results-dir results", tmp_path,

@@ -23,8 +23,7 @@ sim = simulator_fixture("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS))
 
 
 def endpoint(tmp_path, base_url: str, extra: str = "") -> str:
-    write(tmp_path / "endpoint.yml",
-          endpoint_yml(base_url, extra))
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url, extra))
     return "endpoint.yml"
 
 

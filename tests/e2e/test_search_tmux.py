@@ -36,8 +36,7 @@ sim = simulator_fixture("--ttft-ms", "20", "--itl-ms", "10", "--slots", "2", sco
 
 def test_a_search_in_the_terminal_ends_with_its_answer(tmp_path, sim):
     write(tmp_path / "search.yml", SEARCH)
-    write(tmp_path / "endpoint.yml",
-          endpoint_yml(sim.base_url))
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "TOKENFLOOD_MAX_OUTPUT_TOKENS": "1000000"}
     term = Terminal(f"{TOKENFLOOD} run search.yml endpoint.yml --results-dir results", tmp_path,

@@ -110,8 +110,7 @@ def test_run_command_shows_the_modal_and_cancel_exits_3(tmp_path, sim):
     (tmp_path / "run.yml").write_text(
         "name: cancel\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        endpoint_yml(sim.base_url))
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm"}   # 16 colours
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --theme tokenflood-ansi "
                     "--results-dir results", tmp_path, env)
@@ -139,8 +138,7 @@ def test_over_a_limit_at_80x24_the_modal_says_how_to_raise_it_and_cannot_start(t
     (tmp_path / "run.yml").write_text(
         "name: big\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        endpoint_yml(sim.base_url))
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "TOKENFLOOD_MAX_OUTPUT_TOKENS": "20"}
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path, env,
@@ -170,8 +168,7 @@ def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
     (tmp_path / "run.yml").write_text(
         "name: piped\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        endpoint_yml(sim.base_url))
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {**os.environ, "TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config")}
     done = subprocess.run([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -211,8 +208,7 @@ def test_at_80x24_failures_show_live_and_quitting_prints_the_summary(tmp_path, f
     (tmp_path / "run.yml").write_text(
         "name: flaky\nrequests_per_second_rates: [10, 20]\ntest_length_in_seconds: 2\n"
         "error_limit: 0.9\nload_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        endpoint_yml(flaky_sim.base_url))
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(flaky_sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path,

@@ -88,8 +88,7 @@ def test_a_killed_worker_stops_the_run_and_loses_no_row(tmp_path):
         write(tmp_path / "run.yml", "name: die\nrequests_per_second_rates: [40, 40]\n"
               "test_length_in_seconds: 4\narrival: constant\n"
               "load_types:\n- {prompt_length: 64, output_length: 4}\n")
-        write(tmp_path / "endpoint.yml",
-              endpoint_yml(slow.base_url))
+        write(tmp_path / "endpoint.yml", endpoint_yml(slow.base_url))
         proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes",
                                  "--headless", "--workers", "2", "--results-dir", "results"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
