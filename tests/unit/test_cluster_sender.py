@@ -31,6 +31,5 @@ def test_a_sender_nobody_collects_from_stops(sim):
         time.sleep(0.05)
     assert any(isinstance(m, Ready) for m in answers), answers
     assert actor._thread.is_alive()
-    time.sleep(3.0)                  # nobody takes: after 1 s the sender closes and its thread ends
-    actor._thread.join(10)
+    actor._thread.join(10)           # nobody takes: after 1 s the sender closes and its thread ends
     assert not actor._thread.is_alive()
