@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from support.simulators import simulator_fixture
-from support.specs import endpoint_yml
+from support.specs import endpoint_yml, run_yml
 from support.terminal import Terminal
 from support.tokenflood import TOKENFLOOD, write
 
-RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\narrival: constant\n"
-       "load_types:\n- {prompt_length: 64, output_length: 8}\n")
+RUN = run_yml("hup", rates=[10], length=30, arrival="constant",
+              load_types=[{"prompt_length": 64, "output_length": 8}])
 
 
 sim = simulator_fixture("--ttft-ms", "40", "--itl-ms", "20")
