@@ -23,7 +23,7 @@ from support.net import free_port
 from support.screens import screen_lines
 from support.simulators import simulator_fixture
 from support.specs import endpoint_yml
-from support.tokenflood import TOKENFLOOD, run_together, run_tokenflood, write
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 
 sim = simulator_fixture("--ttft-ms", "50", "--itl-ms", "5")
@@ -55,16 +55,9 @@ def rows(folder: Path) -> list[dict]:
 
 def test_two_cluster_senders_hold_the_rate_and_name_themselves_in_every_row(tmp_path, sim,
                                                                            cluster):
-    # and a local run (one worker process) of the same suite at the same time, to compare TTFT
     specs(tmp_path, sim.base_url)
-    local = tmp_path / "local"
-    local.mkdir()
-    specs(local, sim.base_url)
-    done, alone = run_together(
-        (tmp_path, ("run", "run.yml", "endpoint.yml", "--yes", "--headless", "--cluster",
-                    cluster.address)),
-        (local, ("run", "run.yml", "endpoint.yml", "--yes", "--headless", "--workers", "1")),
-        timeout=180)
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless",
+                          "--cluster", cluster.address, cwd=tmp_path, timeout=180)
     assert done.code == 0, done.stderr
     assert f"sending from 2 Dask worker(s) of {cluster.address}" in done.stderr
     s = done.summary()
@@ -109,6 +102,11 @@ def test_two_cluster_senders_hold_the_rate_and_name_themselves_in_every_row(tmp_
     assert f"sent from Dask {cluster.address}: {names[0]} (clock ± " in head
 
     # TTFT agrees with a local run's (one worker process) against the same simulator
+    local = tmp_path / "local"
+    local.mkdir()
+    specs(local, sim.base_url)
+    alone = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless",
+                           "--workers", "1", cwd=local, timeout=120)
     assert alone.code == 0, alone.stderr
     for ours, theirs in zip(s["phases"], alone.summary()["phases"], strict=True):
         assert abs(ours["ttft_ms"]["p50"] - theirs["ttft_ms"]["p50"]) < 5.0, (ours, theirs)
