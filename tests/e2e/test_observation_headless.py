@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from support.journal import journal_has, wait_for_journal
 from support.proxies import TcpProxy
 from support.specs import endpoint_yml
-from support.tokenflood import TOKENFLOOD, run_tokenflood, write
+from support.tokenflood import TOKENFLOOD, other_than_lateness, run_tokenflood, write
 
 INTERVAL_S = 6.0       # over the client's 4 s idle limit: each poll opens new connections
 WITHIN_S = 2.0
@@ -93,7 +93,8 @@ def test_one_line_per_poll_with_its_figures_and_no_progress_lines(tmp_path, sim,
     assert sum(line.startswith("[tokenflood] error: phase 2: ") for line in lines) == 1
     # every line the run wrote after the load began: the three poll lines and that one error
     first = next(i for i, line in enumerate(lines) if POLL_LINE.match(line))
-    assert len(lines[first:]) <= 4, lines[first:]
+    # (less a sender some ms late, which a busy machine causes and the run rightly says)
+    assert len(other_than_lateness(lines[first:])) <= 4, lines[first:]
 
 
 def test_a_resumed_observation_reports_only_the_polls_it_ran(tmp_path, sim):
@@ -119,7 +120,8 @@ def test_a_resumed_observation_reports_only_the_polls_it_ran(tmp_path, sim):
     ran = [int(m["poll"]) for line in lines if (m := POLL_LINE.match(line))]
     missed = [line for line in lines if " missed" in line and "] warning: poll" in line]
     assert 1 not in ran and ran and ran[-1] == 4, done.stderr
-    assert "the client was the bottleneck" not in done.stderr     # a late start is not that
+    # a late start is not that (a sender some ms late on a busy machine is, and is said)
+    assert not [line for line in other_than_lateness(lines) if "the client was the bottleneck" in line]
     # poll 2 (and 3 if the resume was slow) missed while down: a line each, slot and next poll
     assert missed, done.stderr
     assert all(re.search(r"warning: poll \d/4 \d\d:\d\d:\d\d UTC missed: .* \| next "

@@ -77,9 +77,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def other_than_lateness(warnings: list[str]) -> list[str]:
-    """The warnings, less client-bound ones for a sender late by under 200 ms: a busy machine can
-    make the sender wake some ms late (10 to 30 ms seen next to a CPU hog), and the run says so.
-    Lateness of a second or more (slot waits counted, a stuck loop) still fails the caller."""
+    """The warnings (or lines of stderr), less client-bound ones for a sender late by under
+    200 ms: a busy machine can make the sender wake some ms late (10 to 30 ms seen next to a CPU
+    hog), and the run says so. Lateness of a second or more (slot waits counted, a stuck loop)
+    still fails the caller."""
     out = []
     for warning in warnings:
         late = re.search(r"the client was the bottleneck \(requests left up to (\d+) ms late", warning)
