@@ -2,7 +2,7 @@
 files, and the `tmux` marker. Helpers to import are in tests/support/."""
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -41,7 +41,7 @@ def spec_files(tmp_path) -> SpecFiles:
 
 
 @pytest.fixture
-def start_simulator() -> Iterator:
+def start_simulator() -> Iterator[Callable[..., SimulatorProcess]]:
     """Start a simulator of the test's own (faults, keys, speeds), stopped when the test ends:
     start_simulator("--error-rate", "500=0.6")."""
     started: list[SimulatorProcess] = []

@@ -1,9 +1,9 @@
 """The built-in simulator as pytest fixtures: one line per test module instead of four.
 
-A module's tests that only send requests share one simulator (`simulator_fixture(...)` at module
-scope, or the session's plain `simulator` fixture of tests/conftest.py); a test that needs faults
-of its own (a server that goes away, an API key, an error rate) starts its own with
-`start_simulator`."""
+A module's tests that only send requests share one simulator: the session's plain `sim` of
+tests/conftest.py, or a module's own `sim = simulator_fixture(...)` where its speeds matter. A
+test that needs faults of its own (a server that goes away, an API key, an error rate) starts its
+own with the `start_simulator` fixture."""
 
 from __future__ import annotations
 
