@@ -379,7 +379,8 @@ class Coordinator:
         self.open[plan.phase], self._plan = acc, plan
         self._stage = "running"
         self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
-                                     plan.requests))
+                                     plan.requests, plan.sessions.sessions
+                                     if plan.sessions is not None else None))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:

@@ -313,6 +313,8 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
     return RunSummary(
         type="observation" if observation else "search" if isinstance(suite, SearchSuite)
         else "load_test",
+        workload="requests" if isinstance(suite, ObservationSuite) or not suite.sessions
+        else "sessions",
         status=outcome.status,
         message=message,
         tool_version=__version__,
