@@ -19,7 +19,7 @@ import numpy as np
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
 from ..outputs.formats import duration
-from .schedule import PhasePlan, fewest_arrivals
+from .schedule import PhasePlan, phase_arrivals
 from .sessions import least_tokens_per_session, most_tokens_per_session, phase_tokens
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
@@ -179,8 +179,7 @@ def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1
     """The most a search can spend: every phase at max_rps, each cut at its most arrivals, of
     the largest load type; and the load time it likely takes (ramp to the answer, then halve the
     interval until within the tolerance), for the duration line."""
-    from .search import most_arrivals
-    per_phase = most_arrivals(suite.max_rps, suite.phase_seconds, suite.arrival)
+    per_phase = phase_arrivals(suite.max_rps, suite.phase_seconds)
     requests = per_phase * suite.max_phases
     ramp = math.ceil(math.log(suite.max_rps / suite.start_rps) / math.log(suite.growth)) + 1
     halvings = math.ceil(math.log2(max(1.0, (suite.growth - 1) / suite.tolerance)))
@@ -204,7 +203,7 @@ def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1
 def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
     """The least any plan of the suite can spend, from its keys alone: nothing is drawn."""
     if isinstance(suite, LoadTestSuite) and suite.sessions:
-        starts = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+        starts = sum(phase_arrivals(rate, suite.test_length_in_seconds)
                      for rate in suite.rates)
         least = [least_tokens_per_session(t) for t in suite.session_types]
         return _with_setup_and_cost(
@@ -212,11 +211,11 @@ def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) 
             starts * min(m[0] for m in least), starts * min(m[1] for m in least), senders,
             suite.load_seconds, at_least=True)
     if isinstance(suite, LoadTestSuite):
-        requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+        requests = sum(phase_arrivals(rate, suite.test_length_in_seconds)
                        for rate in suite.requests_per_second_rates)
         seconds = suite.load_seconds
     elif isinstance(suite, SearchSuite):
-        requests = fewest_arrivals(suite.start_rps, suite.phase_seconds, suite.arrival)
+        requests = phase_arrivals(suite.start_rps, suite.phase_seconds)
         seconds = suite.phase_seconds
     else:
         requests = suite.polls * suite.num_requests          # exact: polls are not drawn
