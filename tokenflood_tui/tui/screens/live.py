@@ -71,6 +71,7 @@ class LiveRunScreen(PanelScreen):
         self.throttle = throttle        # where this view counts the failures it does not show
         self.snapshot: RunSnapshot | None = None
         self._stop_logged = False
+        self.stop_asked = False      # the user confirmed a stop: the next one is at once
         controller.target = self
 
     def log_panel(self, max_lines: int = 2000, pinned: int | None = None) -> LogPanel:
@@ -147,8 +148,9 @@ class LiveRunScreen(PanelScreen):
 
     def note_stopping(self) -> None:
         """Called once the user confirmed a stop."""
-        self.write_log("warning", f"{self.STOPPING}: no new requests; waiting for in-flight ones",
-                       pin=False)
+        self.stop_asked = True
+        self.write_log("warning", f"{self.STOPPING}: no new requests; waiting for in-flight ones "
+                                  "(s again: at once)", pin=False)
 
     # ------------------------------------------------------------------ messages from the run
 
@@ -219,6 +221,11 @@ class LiveRunScreen(PanelScreen):
     @work(group="run-stop", exclusive=True)
     async def action_stop_run(self) -> None:
         if not self.controller.running:
+            return
+        if self.stop_asked:      # already stopping: a second stop cuts the grace short
+            self.write_log("warning", "stopping at once: requests in flight are recorded as "
+                                      "cancelled", pin=False)
+            self.controller.stop(now=True)
             return
         if await self.app.push_screen_wait(ConfirmModal(
                 "Stop the run?", "In-flight requests get a few seconds; everything measured so far "
