@@ -27,6 +27,16 @@ ACHIEVED_MIN = 0.9
 METRIC_NAMES = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "e2e"}
 
 
+def ramp_rates(suite: SearchSuite) -> list[float]:
+    """The rates the search ramps through before any phase fails: start_rps, × growth (rounded
+    as the planner rounds), up to max_rps. Phases after them bisect below a failed one, so below
+    max_rps (the budget's bound)."""
+    rates = [suite.start_rps]
+    while rates[-1] < suite.max_rps:
+        rates.append(_round(min(rates[-1] * suite.growth, suite.max_rps)))
+    return rates
+
+
 def verdict(stats: PhaseStats, slo: Slo) -> tuple[bool, str]:
     """Whether a phase met the SLO, and the figures that say so (or what broke)."""
     broke, held = [], []
