@@ -266,10 +266,12 @@ STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM,
 
 
 async def _execute(run):
-    """`run` is a Run or an Experiment: both execute once and stop on a signal."""
+    """`run` is a Run or an Experiment: both execute once and stop on a signal (a second one:
+    at once, without the grace for requests in flight)."""
     loop = asyncio.get_running_loop()
+    signals: list[int] = []
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, _on_signal, run, sig)
+        loop.add_signal_handler(sig, _on_signal, run, sig, signals)
     try:
         return await run.execute()
     finally:
@@ -277,15 +279,21 @@ async def _execute(run):
             loop.remove_signal_handler(sig)
 
 
-def _on_signal(run, sig: int) -> None:
+def _on_signal(run, sig: int, before: list[int]) -> None:
     if sig == signal.SIGHUP:
         stop_signals.detach_dead_terminal()    # an SSH session dropped: nobody reads stderr now
+    again = bool(before)
+    before.append(sig)
+    name = signal.Signals(sig).name
     try:
-        sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests "
-                         "get a few seconds, then the results are written\n")
+        sys.stderr.write(
+            f"\n[tokenflood] {name} again: stopping at once; requests in flight are recorded as "
+            "cancelled, then the results are written\n" if again else
+            f"\n[tokenflood] {name}: stopping; in-flight requests get a few seconds, then the "
+            "results are written (again to stop at once)\n")
     except OSError:
         pass
-    run.stop()
+    run.stop(stop_signals.reason(before[0]), now=again)
 
 
 def print_summary(result: RunResult, out: TextIO = sys.stdout, fmt: str = "md",

@@ -303,6 +303,7 @@ class SearchStep(BaseModel):
     target_rps: float
     meets: bool
     why: str                                   # 'TTFT p99 212 ms ≤ 500' or what broke
+    achieved_rps: float | None = None          # the rate it sent, which the verdict is about
 
 
 class SearchResult(BaseModel):
@@ -320,6 +321,7 @@ class SearchResult(BaseModel):
     cost_per_million_tokens_usd: float | None = None   # at lower_rps, where a price is known
     cost_basis: str | None = None
     steps: list[SearchStep] = Field(default_factory=list)
+    arrival: str = "poisson"                   # the arrival process the interval holds for
 
 
 class ClusterWorkerInfo(BaseModel):

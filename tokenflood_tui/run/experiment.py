@@ -224,11 +224,11 @@ class Experiment:
     def _planner(self, suite: LoadTestSuite, variant: int) -> Callable[[], TurnPlanner]:
         return lambda: TurnPlanner(suite, self.conductor, variant)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
         """Safe from any thread: no turn starts after this; the one under way is cut short."""
         self.conductor.stopped = True
         for run in self.runs:
-            run.stop()
+            run.stop(reason, now)
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.conductor.stop)   # asyncio events: on their loop

@@ -98,8 +98,10 @@ class Run:
         """What the run has still to send (empty when its budget refused it before planning)."""
         return self.planner.remaining if self.planner else []
 
-    def stop(self) -> None:
-        self.coordinator.stop("interrupted", "stopped by the user")
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop the run (`reason`: what the summary says; `now`: no grace for the requests in
+        flight). Safe from any thread."""
+        self.coordinator.stop("interrupted", reason, now)
 
     async def execute(self) -> RunResult:
         """Run the suite and write the results folder, whatever happens on the way."""

@@ -97,6 +97,7 @@ class TokenfloodApp(App[int]):
         themes.install(self, self.launch.theme)
         from .. import stop_signals
         loop = asyncio.get_running_loop()
+        self._signalled = False      # a stop signal came: the next one stops at once
         self._restore_signals = stop_signals.install(
             lambda signum: self._on_stop_signal(signum, loop), loop)
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
@@ -115,7 +116,9 @@ class TokenfloodApp(App[int]):
         if controller is not None and not controller.running:
             controller = None       # nothing to stop
         if controller is not None:
-            controller.stop()       # thread-safe; the run thread writes the results folder
+            # thread-safe; the run thread writes the results folder. A second signal: at once
+            controller.stop(stop_signals.reason(signum), now=self._signalled)
+        self._signalled = True
         stop_signals.exit_when_finished(controller.wait if controller is not None
                                         else (lambda timeout: True))
         loop.call_soon_threadsafe(self._exit_after_signal)
