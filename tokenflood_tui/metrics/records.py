@@ -20,7 +20,7 @@ TIMEOUT = "timeout"
 CONNECTION_ERROR = "connection_error"
 STREAM_ERROR = "stream_error"
 CANCELLED = "cancelled"
-WORKER_DIED = "worker_died"     # its sender process died with the request in flight
+WORKER_DIED = "worker_died"     # its worker process died with the request in flight
 
 
 @dataclass(slots=True)

@@ -21,8 +21,8 @@ RunKind = Literal["load_test", "observation", "search"]
 # what a load test's phases send, and so what their rates count (docs/results.md#workload)
 Workload = Literal["requests", "sessions"]
 RATE_UNITS: dict[str, str] = {"requests": "req/s", "sessions": "sessions/s"}
-# The client is the bottleneck when its senders pick requests up this late (waits for a
-# max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
+# The client is the bottleneck when its workers pick requests up this late (waits for a
+# max_concurrency slot are the user's choice and do not count), or a worker uses this much of a core.
 CLIENT_BOUND_LAUNCH_P99_MS = 10.0
 CLIENT_BOUND_CPU = 0.9
 
@@ -188,8 +188,8 @@ class PhaseStats(BaseModel):
     errors: list[ErrorCount] = Field(default_factory=list)
     elapsed_s: float = 0.0                     # from the first arrival to drained (or now)
     length_s: float = 0.0                      # (both 0 in summaries of tokenflood 0.1)
-    client_cpu: float | None = None            # the busiest sender's share of one core
-    launch_delay_p99_ms: float | None = None   # sender lateness, slot waits excluded
+    client_cpu: float | None = None            # the busiest worker's share of one core
+    launch_delay_p99_ms: float | None = None   # worker lateness, slot waits excluded
     client_bound: bool = False
     ttft_ms: Distribution
     e2e_ms: Distribution
@@ -249,7 +249,7 @@ class PhaseStats(BaseModel):
         if late is not None and late > CLIENT_BOUND_LAUNCH_P99_MS:
             parts.append(f"requests left up to {late:.0f} ms late (p99)")
         if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
-            parts.append(f"sender CPU {self.client_cpu:.0%} of a core")
+            parts.append(f"worker CPU {self.client_cpu:.0%} of a core")
         return ", ".join(parts)
 
 
@@ -396,7 +396,7 @@ class RunSummary(BaseModel):
     observation: ObservationInfo | None = None               # an observation's plan
     resumed: list[ResumeInfo] = Field(default_factory=list)
     search: SearchResult | None = None       # a search's answer
-    cluster: ClusterInfo | None = None       # where the senders ran, on a --cluster run
+    cluster: ClusterInfo | None = None       # the Dask workers it sent from, on a --cluster run
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
     # True only for a summary built from requests.csv and journal.jsonl because the run wrote

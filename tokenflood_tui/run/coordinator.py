@@ -39,7 +39,7 @@ TokenLimit = tuple[str, int]      # (the variable that sets it, its value)
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
-# A phase starts this long after its command, so every sender has it before the first deadline.
+# A phase starts this long after its command, so every worker has it before the first deadline.
 PROCESS_START_LEAD_S = 0.15
 LOCAL_START_LEAD_S = 0.005
 CLUSTER_START_LEAD_S = 1.0   # Dask workers may be a network away (run/cluster.py)
@@ -321,8 +321,8 @@ class Coordinator:
         self._check_clocks()
 
     def _check_clocks(self) -> None:
-        """Each cluster sender's clock offset, and a warning when it is known too loosely for
-        the schedule: the senders' arrivals interleave, so an error of a quarter of the gap
+        """Each Dask worker's clock offset, and a warning when it is known too loosely for
+        the schedule: the workers' arrivals interleave, so an error of a quarter of the gap
         between two arrivals at the highest rate (or of 1 ms) reorders them."""
         rate = max((p.target_rps for p in self.planner.plans), default=1.0)
         precision_ms = max(1.0, 250.0 / max(rate, 1e-9))
@@ -348,7 +348,7 @@ class Coordinator:
         self.sink.event(PollMissed(slot.phase, slot.reason))
 
     async def _wait_for_slot(self, plan: PhasePlan) -> None:
-        """Sleep until the slot (less the lead the senders need), reading the wall clock again
+        """Sleep until the slot (less the lead the workers need), reading the wall clock again
         every second: a suspended machine or a clock step must not move the poll."""
         assert plan.slot_utc is not None
         self._stage, self._next_slot_utc = "waiting", plan.slot_utc
@@ -438,7 +438,7 @@ class Coordinator:
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
         if not failures and reported != acc.finished:
-            self.warn(RunWarning(f"phase {plan.phase}: the senders report {reported} requests "
+            self.warn(RunWarning(f"phase {plan.phase}: the workers report {reported} requests "
                                  f"sent but {acc.finished} were recorded; please report this",
                                  unit, plan.phase))
         if failures and not isinstance(failures[0], EndpointError):
@@ -483,13 +483,13 @@ class Coordinator:
                                  unit, number))
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
-        """One sender's share of a phase; a sender that dies stops the whole run: the load it
+        """One worker's share of a phase; a worker that dies stops the whole run: the load it
         was sending is missing, so the others no longer send the target rate."""
         try:
             return await worker.run_phase(share)
         except EndpointError as exc:
             self.stop("aborted", f"phase {phase}: {exc}; the run stopped, because without that "
-                                 "sender's share the phase no longer sends its target rate")
+                                 "worker's share the phase no longer sends its target rate")
             raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
@@ -575,7 +575,7 @@ class Coordinator:
         return sent
 
     def _client_cpu(self, now: float) -> float | None:
-        """The busiest sender's CPU use since the previous snapshot, as a share of one core."""
+        """The busiest worker's CPU use since the previous snapshot, as a share of one core."""
         if len(self._cpu_seen) != len(self.workers):
             self._cpu_seen = [(w.cpu_seconds, now) for w in self.workers]
             return None

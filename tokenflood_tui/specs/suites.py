@@ -190,7 +190,7 @@ class _Suite(StrictModel):
 
     @property
     def peak_rps(self) -> float:
-        """The highest rate the run sends at (it sizes the sender processes)."""
+        """The highest rate the run sends at (it sizes the worker processes)."""
         raise NotImplementedError
 
 
