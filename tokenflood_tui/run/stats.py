@@ -92,9 +92,9 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-    client_cpu: float | None = None       # set by the engine from the senders' CPU time
-    # per worker, when the engine says several send (or on a cluster): rows' launch delays
-    # (NaN for a row that never launched) and the CPU share the engine measured
+    client_cpu: float | None = None       # set by the coordinator from the workers' CPU time
+    # per worker, when the coordinator says several send (or on a cluster): rows' launch delays
+    # (NaN for a row that never launched) and the CPU share the coordinator measured
     per_worker: bool = False
     worker_launch: dict[str, array] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
