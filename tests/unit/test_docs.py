@@ -27,7 +27,7 @@ from tokenflood_tui.metrics.summary import METRICS
 REPO = Path(tokenflood_tui.__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SOURCES = sorted([*(REPO / "tokenflood_tui").rglob("*.py"), *(REPO / "tests").rglob("*.py"),
-                  REPO / "README.md"])
+                  REPO / "README.md", REPO / "AGENTS.md", REPO / "CHANGELOG.md"])
 DOC_LINK = re.compile(r"docs/([a-z_]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([a-z_]+\.md)?(?:#([\w-]+))?\)")
 
