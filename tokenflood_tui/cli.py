@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes that send the requests (0: send from the main process; "
                         "default: from the highest rate and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="send from the Dask workers of this scheduler, each one worker (--workers: "
-                        "how many; needs the `cluster` extra)")
+                   help="send from the Dask workers of this scheduler, one worker on each "
+                        "(--workers: how many; needs the `cluster` extra)")
     _format_option(p)
 
     p = sub.add_parser("resume", parents=[common],
