@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -247,6 +248,7 @@ class Experiment:
         (aborted, or stopped) ends the experiment: the others' turns would no longer
         interleave with it."""
         self._loop = asyncio.get_running_loop()
+        made_root = not self.folder.parent.exists()
         self.folder.mkdir(parents=True, exist_ok=False)
         tasks = [asyncio.ensure_future(run.execute()) for run in self.runs]
         pending = set(tasks)
@@ -262,7 +264,11 @@ class Experiment:
                            else task.result().summary.message or task.result().summary.status)
                     self._stop_others(i, why)
         results = [t.result() for t in tasks if t.exception() is None]
-        self._write_experiment(results)
+        if not self.turn_log and any(t.exception() is not None for t in tasks):
+            # a variant failed before the first turn: no load was sent, nothing to keep
+            self._discard(made_root)
+        else:
+            self._write_experiment(results)
         for variant, task in zip(self.variants, tasks, strict=True):
             exc = task.exception()
             if isinstance(exc, TokenfloodError):
@@ -287,6 +293,14 @@ class Experiment:
             if j != index:
                 run.coordinator.stop("aborted", f"variant {name} ended early: {why}")
         self.conductor.stop()
+
+    def _discard(self, made_root: bool) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if made_root:
+            try:
+                self.folder.parent.rmdir()      # only when empty
+            except OSError:
+                pass
 
     def _write_experiment(self, results: list[RunResult]) -> None:
         info = {
