@@ -26,6 +26,7 @@ from . import budget
 from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
+from ..outputs.experiment import EXPERIMENT_FILE
 from ..outputs.folder import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
 from ..metrics.summary import PhaseStats
@@ -35,7 +36,6 @@ from .plan import LoadTestPlanner
 from .runner import Run, RunObserver, RunResult
 from .schedule import PhasePlan
 
-EXPERIMENT_FILE = "experiment.json"
 DEFAULT_ROUNDS = 3
 
 

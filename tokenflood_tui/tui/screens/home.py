@@ -213,7 +213,8 @@ class HomeScreen(Screen):
         if option_list.id == "results":
             entry = next((r for r in self.results if str(r.path) == key), None)
             detail.update(_describe_results(entry, self._shown(entry.path), self._resume_points)
-                          + "\n" + self._mark_line(entry.path) if entry else "")
+                          + ("" if entry.experiment else "\n" + self._mark_line(entry.path))
+                          if entry else "")
             return
         spec_file = self._file(key)
         if spec_file is None:
@@ -247,6 +248,10 @@ class HomeScreen(Screen):
         if not key:
             return
         if list_id == "results":
+            entry = next((r for r in self.results if str(r.path) == key), None)
+            if entry is not None and entry.experiment:
+                self._open_experiment(entry)
+                return
             from .results import ResultsScreen
             self.app.push_screen(ResultsScreen(Path(key)))
             return
@@ -263,6 +268,28 @@ class HomeScreen(Screen):
             self.chosen_suite = spec_file
         self._fill_specs()         # moves the mark; the list's cursor stays (and redescribes)
         self._show_selection()
+
+    def _open_experiment(self, entry: ResultsEntry) -> None:
+        """An A/B experiment: its comparison (whose r opens a variant's results), or with none
+        (a variant has no phase) a chooser of its variants' results."""
+        if entry.compared:
+            from .compare import CompareScreen
+            self.app.push_screen(CompareScreen(saved=entry.path, results_root=self.results_root))
+            return
+        from .choose import ChooseModal
+        from .results import ResultsScreen
+        variants = [(f"{f.name}", f) for f in entry.variants if f.is_dir()]
+        if not variants:
+            self.notify(f"{entry.path.name}: {entry.headline}; no variant's folder is left",
+                        severity="warning", markup=False)
+            return
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.app.push_screen(ResultsScreen(folder))
+
+        self.app.push_screen(ChooseModal(f"{entry.headline}: open a variant's results",
+                                         variants), chosen)
 
     def action_run(self) -> None:
         # chosen only when valid (action_choose), so the specs are what their lists say
@@ -308,6 +335,12 @@ class HomeScreen(Screen):
                         "compares the marked ones.", severity="information", markup=False)
             return
         folder = Path(key)
+        entry = next((r for r in self.results if r.path == folder), None)
+        if entry is not None and entry.experiment and folder not in self.marked:
+            self.notify("An A/B experiment is compared already: Enter opens its comparison, "
+                        "and r there a variant's results.", severity="information",
+                        markup=False)
+            return
         if folder in self.marked:
             self.marked.remove(folder)
         else:
@@ -397,6 +430,12 @@ def _describe_results(entry: ResultsEntry, shown: str, points: ResumePoints) -> 
     """A results folder; for one whose run did not finish, why it can be resumed and from where
     (or why not: the reason find_resume_point gives)."""
     head = f"{entry.run_name} on {entry.model}: {entry.status}\n{shown}\n"
+    if entry.experiment:
+        names = [f"{run_letter(i)} = {f.name}" + (" (baseline)" if i == 0 else "")
+                 for i, f in enumerate(entry.variants)]
+        return (f"A/B {entry.run_name!r}: {', '.join(names)}\n{shown}\n{entry.headline}\n"
+                + ("Enter: the comparison (r there: a variant's results)" if entry.compared
+                   else "Enter: a variant's results"))
     if not entry.resumable:
         return head + "Enter: open"
     try:
