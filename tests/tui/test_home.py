@@ -56,10 +56,11 @@ async def test_a_file_with_a_yaml_syntax_error_is_listed_with_its_error(tmp_path
         detail = str(home.query_one("#detail", Static).render())
         assert "a-broken.yml" not in detail and "mystery.yml:2: YAML syntax error" in detail
         assert "listed as an endpoint and as a suite" in detail
-        # a broken file cannot be chosen, only fixed
+        # a broken file cannot be chosen, only fixed; picking it leaves no endpoint chosen
+        # (it used to keep the previous one, so r ran another pair than the one just picked)
         await pilot.press("enter")
         await pilot.pause()
-        assert home.chosen_endpoint.path.name == "endpoint.yml"
+        assert home.chosen_endpoint is None and home.chosen_suite.path.name == "run.yml"
     kinds = {f.path.name: f.kind for f in find_specs(tmp_path, include_samples=False)}
     assert kinds == {"a-broken.yml": "endpoint", "b-broken.yml": "run", "endpoint.yml": "endpoint",
                      "endpoint-prod.yml": "endpoint", "mystery.yml": None, "run.yml": "run"}
@@ -120,6 +121,73 @@ async def test_the_chosen_pair_is_marked_and_lists_show_their_cursor(tmp_path):
         assert "● endpoint: other-endpoint.yml" in str(home.query_one("#selection").render())
         assert "● chosen" in str(home.query_one("#detail", Static).render())
 
+
+
+def selection(home: HomeScreen) -> str:
+    return str(home.query_one("#selection", Static).render())
+
+
+async def test_the_chosen_pair_is_remembered_per_folder(tmp_path):
+    """It used to reset to the first endpoint and suite on every launch."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    for folder in (here, there):
+        folder.mkdir()
+        (folder / "endpoint.yml").write_text(ENDPOINT)
+        (folder / "other-endpoint.yml").write_text(ENDPOINT.replace("sim-model", "other"))
+        (folder / "run.yml").write_text(RUN)
+        (folder / "soak.yml").write_text(RUN.replace("name: s", "name: soak"))
+
+    def app(folder: Path) -> TokenfloodApp:
+        return TokenfloodApp(Launch("home", folder=folder, results_root=tmp_path / "results"))
+
+    first = app(here)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert "endpoint: endpoint.yml   suite: run.yml" in selection(first.screen)
+        await pilot.press("down", "enter", "tab", "down", "enter")   # other-endpoint, soak
+        await pilot.pause()
+        assert "endpoint: other-endpoint.yml   suite: soak.yml" in selection(first.screen)
+    for folder, pair in ((here, "endpoint: other-endpoint.yml   suite: soak.yml"),
+                         (there, "endpoint: endpoint.yml   suite: run.yml")):
+        again = app(folder)
+        async with again.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.3)
+            assert pair in selection(again.screen), folder
+            assert again.selected_endpoint is not None
+            assert again.selected_endpoint.model == ("other" if folder == here else "sim-model")
+
+
+async def test_an_invalid_pick_clears_the_choice_and_says_why(tmp_path):
+    (tmp_path / "endpoint.yml").write_text(ENDPOINT)
+    (tmp_path / "run.yml").write_text(RUN)
+    (tmp_path / "b-broken.yml").write_text(BROKEN_SUITE)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.pause(0.3)
+        home = app.screen
+        assert home.chosen_suite.path.name == "run.yml"
+        await pilot.press("tab", "enter")                   # b-broken.yml, first in the list
+        await pilot.pause()
+        assert home.chosen_suite is None
+        note = [n.message for n in app._notifications][-1]
+        assert note.startswith("b-broken.yml is invalid, so no suite is chosen: line 3: "
+                               "YAML syntax error"), note
+        assert note.endswith("Press e to fix it.")
+        assert "suite: (none: b-broken.yml is invalid)" in selection(home)
+        assert "● run.yml" not in prompts(home, "suites")
+        # r does not run run.yml: it says what is missing and why
+        app.clear_notifications()
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert [n.message for n in app._notifications][-1] == (
+            "Choose an endpoint and a run suite first (Enter on each): b-broken.yml is invalid.")
+    # the next launch remembers that no suite is chosen, and why
+    again = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert again.screen.chosen_suite is None
+        assert "suite: (none: b-broken.yml is invalid)" in selection(again.screen)
 
 
 async def test_the_suite_editor_prices_the_endpoint_chosen_on_home(tmp_path):

@@ -25,6 +25,7 @@ from ...outputs.journal import JOURNAL_FILE
 from ...metrics.summary import SUMMARY_FILE
 from ...specs import EndpointSpec, LoadTestSuite, ObservationSuite, RunSuite, SearchSuite
 from ...workspace import RESUMABLE, ResultsEntry, SpecFile, find_results, find_specs
+from ..home_state import remember_pair, remembered_pair
 from ..messages import EndpointChosen, OpenEditor, SpecSaved, StartRun
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class HomeScreen(Screen):
         self._resume_points = ResumePoints()
         self.chosen_endpoint: SpecFile | None = None
         self.chosen_suite: SpecFile | None = None
+        self._unchosen: dict[str, str] = {}      # by kind: why nothing is chosen (an invalid pick)
+        self._restored = False                   # the remembered (or first) pair is in place
         self.marked: list[Path] = []         # results to compare, in the order marked
 
     def compose(self) -> ComposeResult:
@@ -117,19 +120,51 @@ class HomeScreen(Screen):
     def action_refresh(self) -> None:
         self.specs = find_specs(self.workdir)
         self.results = find_results(self.results_root)
-        # keep choices across refreshes, by path
+        # keep choices across refreshes, by path; one whose file broke (or went) is let go
+        for kind, chosen in (("endpoint", self.chosen_endpoint), ("run", self.chosen_suite)):
+            if chosen is not None and self._same(chosen) is None:
+                self._unchosen[kind] = f"{chosen.label} is invalid or gone"
         self.chosen_endpoint = self._same(self.chosen_endpoint)
         self.chosen_suite = self._same(self.chosen_suite)
-        if self.chosen_endpoint is None:
-            self.chosen_endpoint = next((s for s in self.specs if s.kind == "endpoint" and s.spec
-                                         and not s.sample), None)
-        if self.chosen_suite is None:
-            self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
-                                      and not s.sample), None)
+        if not self._restored:
+            self._restored = True
+            self._restore_pair()
         self._fill_specs()
         self.marked = [p for p in self.marked if any(r.path == p for r in self.results)]
         self._fill_results()
         self._show_selection()
+
+    def _restore_pair(self) -> None:
+        """The pair last chosen in this folder; the first valid files of the folder when none
+        is remembered (a first visit)."""
+        pair = remembered_pair(self.workdir)
+        if pair is None:
+            self.chosen_endpoint = next((s for s in self.specs if s.kind == "endpoint" and s.spec
+                                         and not s.sample), None)
+            self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
+                                      and not s.sample), None)
+            return
+        for kind, path in (("endpoint", pair.endpoint), ("run", pair.suite)):
+            found = next((s for s in self.specs if path and s.path.resolve() == Path(path)
+                          and s.kind in (kind, None)), None)
+            if found is not None and found.error:
+                self._unchosen[kind] = f"{found.label} is invalid"
+                found = None
+            if kind == "endpoint":
+                self.chosen_endpoint = found
+            else:
+                self.chosen_suite = found
+
+    def _remember(self, picked: SpecFile, kind: str) -> None:
+        """The pair as just picked: an invalid pick too, so the next launch says why nothing is
+        chosen rather than choose another file."""
+        endpoint, suite = self.chosen_endpoint, self.chosen_suite
+        if kind == "endpoint":
+            endpoint = picked
+        else:
+            suite = picked
+        remember_pair(self.workdir, endpoint.path if endpoint else None,
+                      suite.path if suite else None)
 
     def _fill_results(self) -> None:
         # Text, not markup: "[completed]" would be taken for a style tag and vanish
@@ -189,8 +224,9 @@ class HomeScreen(Screen):
         return (focused.id if focused else "") or "", None
 
     def _show_selection(self) -> None:
-        ep = self.chosen_endpoint.label if self.chosen_endpoint else "(none: Enter on one)"
-        su = self.chosen_suite.label if self.chosen_suite else "(none: Enter on one)"
+        ep, su = (chosen.label if chosen else f"(none: {self._unchosen.get(kind, 'Enter on one')})"
+                  for chosen, kind in ((self.chosen_endpoint, "endpoint"),
+                                       (self.chosen_suite, "run")))
         self.query_one("#selection", Static).update(
             f"{CHOSEN}endpoint: {ep}   suite: {su}   — r: run")
         spec = self.chosen_endpoint.spec if self.chosen_endpoint else None
@@ -258,14 +294,24 @@ class HomeScreen(Screen):
         spec_file = self._file(key)
         if spec_file is None:
             return
-        if spec_file.error:
-            self.notify(f"{spec_file.label} is invalid; press e to fix it", severity="warning",
-                        markup=False)
-            return
-        if spec_file.kind == "endpoint":
-            self.chosen_endpoint = spec_file
+        # a file of unknown kind (it does not parse) is chosen as what its list holds
+        kind = spec_file.kind or LIST_KINDS.get(list_id, "run")
+        chosen = None if spec_file.error else spec_file
+        if kind == "endpoint":
+            self.chosen_endpoint = chosen
         else:
-            self.chosen_suite = spec_file
+            self.chosen_suite = chosen
+        if spec_file.error:
+            # Nothing chosen rather than the previous pick: r must not run another suite than
+            # the one just picked.
+            what = "endpoint" if kind == "endpoint" else "suite"
+            self._unchosen[kind] = f"{spec_file.label} is invalid"
+            self.notify(f"{spec_file.label} is invalid, so no {what} is chosen: "
+                        f"{_first_line(spec_file.error, spec_file.path)}. Press e to fix it.",
+                        title=f"No {what} chosen", severity="warning", markup=False, timeout=8)
+        else:
+            self._unchosen.pop(kind, None)
+        self._remember(spec_file, kind)
         self._fill_specs()         # moves the mark; the list's cursor stays (and redescribes)
         self._show_selection()
 
@@ -296,7 +342,9 @@ class HomeScreen(Screen):
         endpoint = self.chosen_endpoint.spec if self.chosen_endpoint else None
         suite = self.chosen_suite.spec if self.chosen_suite else None
         if not isinstance(endpoint, EndpointSpec) or not isinstance(suite, RunSuite):
-            self.notify("Choose an endpoint and a run suite first (Enter on each).", severity="warning")
+            why = "; ".join(self._unchosen.values())
+            self.notify("Choose an endpoint and a run suite first (Enter on each)"
+                        + (f": {why}." if why else "."), severity="warning", markup=False)
             return
         self.post_message(StartRun(suite, endpoint))
 
@@ -387,6 +435,14 @@ class HomeScreen(Screen):
                 ("Compare marked results", "Side by side with verdicts; the first marked is the "
                  "baseline (c)", self.action_compare),
                 ("Refresh", "Rescan the folder and results", self.action_refresh)]
+
+
+def _first_line(error: str, path: Path) -> str:
+    """A loader's message in short: its first line, without the file's path (the toast names
+    the file)."""
+    line = error.strip().splitlines()[0] if error.strip() else "it does not load"
+    return line.replace(f"{path}:", "line ", 1) if line.startswith(f"{path}:") else \
+        line.replace(str(path), path.name)
 
 
 def _said_here(error: ConfigError, folder: Path, shown: str) -> str:
