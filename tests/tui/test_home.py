@@ -3,6 +3,8 @@ marked, every list shows its cursor when it gets the focus."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 from textual.widgets import Input, OptionList, Select, Static
@@ -14,6 +16,8 @@ from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
 from tokenflood_tui.workspace import find_specs
+
+from helpers import screen_lines
 
 ENDPOINT = "provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:9/v1\n"
 RUN = ("name: s\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
@@ -222,3 +226,107 @@ def test_edit_command_opens_a_broken_spec_and_refuses_other_files(tmp_path, monk
     assert "neither an endpoint spec" in capsys.readouterr().err
     assert cli.main(["edit", "mystery.yml"]) == 2
     assert "mystery.yml:2: YAML syntax error" in capsys.readouterr().err
+
+
+PAST_RUN = next((Path(__file__).parent / "fixtures" / "workspace" / "past-runs").iterdir())
+LONG_ENDPOINT = "endpoint_slow_anthropic_long_name.yml"
+
+
+def crowded(folder: Path) -> Path:
+    """A folder with long names and eight results (one interrupted, resumable): the results."""
+    (folder / "endpoint.yml").write_text(ENDPOINT)
+    (folder / LONG_ENDPOINT).write_text(ENDPOINT)
+    (folder / "run.yml").write_text(RUN)
+    results = folder / "results"
+    for day in range(1, 8):
+        shutil.copytree(PAST_RUN, results / f"2026-01-0{day}_10-00-00_soak-test-long-suite-name_"
+                                             f"sim-model")
+    killed = results / "2026-01-08_09-00-00_ripple_sim-model"
+    shutil.copytree(PAST_RUN, killed)
+    summary = json.loads((killed / "summary.json").read_text())
+    (killed / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    (killed / "journal.jsonl").write_text("")
+    return results
+
+
+def rows_of(lines: list[str], column: slice) -> list[str]:
+    """The text in a column of the screen, row by row, frames and cursor bars stripped."""
+    return [line[column].strip(" │▊▎▔▁╭╮╰╯─▆▄▂█▃▅▇") for line in lines]   # and scrollbars
+
+
+async def test_lists_at_80x24_keep_each_item_on_its_rows_and_the_footer_whole(tmp_path):
+    """At 80x24 names wrapped mid-word (sample/endpo / int_anthropic. / yml), the ✓ mark landed
+    on a row of its own, headlines lost "req/s", the footer was cut and three results fit."""
+    results = crowded(tmp_path)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=results))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        home = app.screen
+        options = home.query_one("#results", OptionList)
+        options.focus()
+        await pilot.pause(0.2)
+        await pilot.press("space")                            # mark the newest
+        await pilot.pause(0.2)
+        lines = screen_lines(app)
+        assert all(len(line.rstrip()) <= 80 for line in lines)
+        footer = lines[-1]
+        assert "? Keys" in footer and footer.rstrip().endswith("^p palette"), footer
+        assert "space Mark" in footer and "u Resume" in footer and "/ Filter" in footer
+        # the results: two rows each, the name cut with … but its status and ↻ kept, the mark
+        # on the name's row, the headline whole
+        right = rows_of(lines, slice(32, 80))
+        names = [row for row in right if row.startswith(("✓ ", "2026-"))]
+        heads = [row for row in right if row.startswith("TTFT")]
+        assert len(names) >= 5 and len(heads) == len(names), right      # it was three
+        # (with no room for "↻ resumable", the status and ↻ alone)
+        assert names[0].startswith("✓ 2026-01-08_09-00-00_") and \
+            names[0].endswith("… [interrupted] ↻"), names[0]
+        assert all(n.endswith("[completed]") and "…" in n for n in names[1:]), names
+        assert all(h.endswith("req/s") for h in heads), heads
+        # the spec lists: one row a file, cut in the middle (the end tells them apart)
+        left = rows_of(lines, slice(0, 32))
+        assert any(row.startswith("endpoint_") and row.endswith("name.yml") and "…" in row
+                   for row in left), left
+        assert not any(row in ("yml", "ml") or row.startswith(".yml") for row in left)
+        # the full names are still the items' text (and the details pane says the whole path)
+        labels = [str(o.prompt) for o in home.query_one("#endpoints", OptionList).options]
+        assert f"  {LONG_ENDPOINT}" in labels
+
+
+async def test_slash_filters_every_list_and_esc_clears_it(tmp_path):
+    results = crowded(tmp_path)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=results))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        home = app.screen
+        total = len(home.query_one("#results", OptionList).options)
+        assert total == 8
+        await pilot.press("slash")
+        assert isinstance(home.focused, Input) and home.focused.id == "filter"
+        await pilot.press(*"soak 03")
+        await pilot.pause(0.2)
+        shown = prompts(home, "results")
+        assert len(shown) == 1 and shown[0].startswith("  2026-01-03_10-00-00_soak-test"), shown
+        assert prompts(home, "endpoints") == ["no match (Esc: clear)"]
+        lines = screen_lines(app)
+        assert any(line.startswith(" / soak 03") and "1 of 8 results · 0 endpoints · 0 suites"
+                   in line for line in lines), lines
+        # Enter: to a list that has a match, the filter kept; Enter there opens the result
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert home.focused is home.query_one("#results", OptionList)
+        assert "esc Clear filter" in screen_lines(app)[-1]
+        # Esc clears it: every item again
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert len(home.query_one("#results", OptionList).options) == total
+        assert "● endpoint.yml" in prompts(home, "endpoints")
+        assert not any(" / soak" in line for line in screen_lines(app))
+        # words match anywhere, case aside; Esc in the filter line clears it too
+        await pilot.press("slash", *"ANTHROPIC")
+        await pilot.pause(0.2)
+        assert prompts(home, "endpoints") == [f"  {LONG_ENDPOINT}"]
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert home.filter_text == "" and len(prompts(home, "endpoints")) == 2
+
