@@ -118,3 +118,20 @@ async def test_screenshot_of_a_results_view_goes_into_its_folder(tmp_path, monke
     assert Path(saved).parent == folder and Path(saved).is_file()
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [p.name for p in PAST_RUN.iterdir()] + [Path(saved).name])
+
+
+async def test_the_palette_offers_one_help_for_the_keys(tmp_path):
+    """Textual's own "Keys" (its help panel) stood beside our "Help: every key" (? or f1)."""
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Help: every key") == 1 and "Keys" not in titles, titles
+        assert {"Theme", "Screenshot", "Quit"} <= set(titles)      # Textual's others stay
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Help: every")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, HelpScreen)

@@ -7,14 +7,15 @@ import json
 import shutil
 from pathlib import Path
 
-from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets import Input, OptionList, Select, Static, TextArea
 
 from tokenflood_tui import cli
-from tokenflood_tui.specs import load_endpoint
+from tokenflood_tui.specs import load_endpoint, load_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
+from tokenflood_tui.tui.screens.suite_text_editor import SuiteTextEditor
 from tokenflood_tui.workspace import find_specs
 
 from helpers import screen_lines
@@ -330,3 +331,52 @@ async def test_slash_filters_every_list_and_esc_clears_it(tmp_path):
         await pilot.pause(0.2)
         assert home.filter_text == "" and len(prompts(home, "endpoints")) == 2
 
+
+OBSERVATION = """\
+# a day of polls at the top of the hour
+type: observation
+name: watch
+duration_hours: 24
+polling_interval_minutes: 60
+num_requests: 3
+within_seconds: 5
+load_type: {prompt_length: 333, prefix_length: 20, output_length: 7}
+"""
+
+
+async def test_e_on_an_observation_suite_edits_the_files_own_values(tmp_path):
+    """It opened the load-test form with default lengths: the form has no observation keys.
+    An observation (or a search) opens as its text, checked as you type, saved as written."""
+    (tmp_path / "endpoint.yml").write_text(ENDPOINT)
+    (tmp_path / "watch.yml").write_text(OBSERVATION)
+    app = TokenfloodApp(Launch("home", folder=tmp_path, results_root=tmp_path / "results"))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("tab", "e")                      # watch.yml, first in the suites
+        await pilot.pause(0.5)
+        editor = app.screen
+        assert isinstance(editor, SuiteTextEditor)
+        lines = "\n".join(screen_lines(app))
+        assert "observation suite (text) — watch.yml" in lines
+        assert "load_type: {prompt_length: 333, prefix_length: 20, output_length: 7}" in lines
+        assert "observation: 3 requests within 5 s every 60 min for 24 h (24 polls)" in lines
+        # a mistake is named with its line, and not saved
+        text = editor.query_one(TextArea)
+        text.text = OBSERVATION.replace("num_requests: 3", "num_requests: many")
+        await pilot.pause(0.5)
+        assert "watch.yml:6: num_requests: Input should be a valid integer" in \
+            " ".join("\n".join(screen_lines(app)).split())
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert (tmp_path / "watch.yml").read_text() == OBSERVATION
+        # fixed: saved as typed (the comment kept), and it loads
+        text.text = OBSERVATION.replace("num_requests: 3", "num_requests: 4")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert (tmp_path / "watch.yml").read_text().startswith("# a day of polls")
+        assert load_run_suite(tmp_path / "watch.yml").num_requests == 4
+        await pilot.press("escape")                        # saved: leaves without asking
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, HomeScreen)
+        assert "4 requests within 5 s" in str(app.screen.query_one("#detail", Static).render())
