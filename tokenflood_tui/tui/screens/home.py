@@ -68,10 +68,11 @@ class HomeScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     DEFAULT_CSS = """
     HomeScreen #lists { height: 1fr; }
-    HomeScreen #spec-lists { width: 1fr; layout: horizontal; }
+    /* at 120 columns a sample's name fits its list (33 columns) and a result's name and
+       status theirs (54) */
+    HomeScreen #spec-lists { width: 11fr; layout: horizontal; }
     HomeScreen .column { width: 1fr; border: round $panel; }
-    /* results names are long (time, suite, model) and carry a headline: half the width */
-    HomeScreen #results-column { width: 1fr; }
+    HomeScreen #results-column { width: 9fr; }
     /* narrow: the spec lists one above the other, the results as wide as both */
     HomeScreen.-narrow #spec-lists { width: 2fr; layout: vertical; }
     HomeScreen.-narrow #results-column { width: 3fr; }
@@ -85,6 +86,9 @@ class HomeScreen(Screen):
     /* one row an item line, cut with … (a name wrapped mid-word reads as two items) */
     HomeScreen OptionList { height: 1fr; border: none; text-wrap: nowrap;
                             text-overflow: ellipsis; }
+    /* the column's border and the cursor say which list has the focus: no inner frame
+       taking two rows and two columns */
+    HomeScreen OptionList:focus { border: none; }
     HomeScreen #selection { height: auto; padding: 0 1; text-style: bold; }
     HomeScreen #detail { height: 8; padding: 0 1; border: round $panel; }
     """
@@ -147,20 +151,24 @@ class HomeScreen(Screen):
         if not self._restored:
             self._restored = True
             self._restore_pair()
+        # nothing chosen (nor a pick refused): the folder's first valid file, as on a first visit
+        if self.chosen_endpoint is None and "endpoint" not in self._unchosen:
+            self.chosen_endpoint = self._first_valid("endpoint")
+        if self.chosen_suite is None and "run" not in self._unchosen:
+            self.chosen_suite = self._first_valid("run")
         self._fill_specs()
         self.marked = [p for p in self.marked if any(r.path == p for r in self.results)]
         self._fill_results()
         self._show_selection()
 
+    def _first_valid(self, kind: str) -> SpecFile | None:
+        return next((s for s in self.specs if s.kind == kind and s.spec and not s.sample), None)
+
     def _restore_pair(self) -> None:
-        """The pair last chosen in this folder; the first valid files of the folder when none
-        is remembered (a first visit)."""
+        """The pair last chosen in this folder (a remembered pick that is invalid now stays
+        unchosen, and says why)."""
         pair = remembered_pair(self.workdir)
         if pair is None:
-            self.chosen_endpoint = next((s for s in self.specs if s.kind == "endpoint" and s.spec
-                                         and not s.sample), None)
-            self.chosen_suite = next((s for s in self.specs if s.kind == "run" and s.spec
-                                      and not s.sample), None)
             return
         for kind, path in (("endpoint", pair.endpoint), ("run", pair.suite)):
             found = next((s for s in self.specs if path and s.path.resolve() == Path(path)

@@ -70,7 +70,7 @@ class Line:
 class FittedLines(Visual):
     """Rows that never wrap: each `Line` fitted to the width it is drawn at."""
 
-    MIN_TEXT = 12        # cells of a line's text that a longer tail must leave
+    MIN_TEXT = 20        # cells of a line's text a longer tail must leave (a date and a time)
 
     def __init__(self, lines: list[Line]):
         self.lines = lines
