@@ -278,6 +278,10 @@ class HomeScreen(Screen):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         widget = event.widget
+        # two Tabs read at once can deliver the focus events late: describe the list that has
+        # the focus now, not the one that had it a moment ago
+        if widget is not self.focused:
+            return
         if isinstance(widget, OptionList) and widget.highlighted is not None:
             self._describe(widget, widget.get_option_at_index(widget.highlighted))
 
