@@ -115,7 +115,11 @@ class Run:
         try:
             outcome = await self.coordinator.run()
         except TokenfloodError as exc:
-            # The endpoint or config could not serve the run: no load was sent.
+            # The endpoint or config could not serve the run: no load was sent. A new run's
+            # folder would hold nothing measured ("aborted, resumable" with no row): it goes.
+            if self.resume is None and not folder.measured:
+                folder.discard()
+                raise type(exc)(f"{exc}\n(nothing was sent: no results folder kept)") from None
             folder.log_error(str(exc))
             outcome = self.coordinator.outcome()
             outcome.status, outcome.message = "aborted", str(exc)

@@ -139,6 +139,10 @@ class TokenfloodApp(App[int]):
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
             return EndpointEditor(path, self.workdir)
+        from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
+        if path is not None and edits_as_text(path):
+            # an observation or a search: the form holds a load test's keys only
+            return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
@@ -293,7 +297,8 @@ class TokenfloodApp(App[int]):
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" (its help panel) would stand beside our "Help: every key" (? or f1)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield from self.commands_for(screen)
 
     def commands_for(self, screen: Screen):
