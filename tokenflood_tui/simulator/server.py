@@ -34,6 +34,8 @@ WORDS = (
 )  # fmt: skip
 _WORD_JSON = tuple(json.dumps(word).encode() for word in WORDS)
 _WORD_IDS = tuple(token_id(word) for word in WORDS)
+_REPLY_CYCLES = 128
+_REPLY_IDS = _WORD_IDS * _REPLY_CYCLES   # a reply's ids, sliced (up to 4,096 tokens)
 
 DEFAULT_MAX_TOKENS = 16
 MAX_TRUTH = 1_000_000
@@ -395,9 +397,9 @@ class SimulatorState:
         assistant message of the conversation's next request (the reply, then the end of the
         message): that request finds its whole history cached."""
         if chain is not None:
-            words, n = _WORD_IDS, len(_WORD_IDS)
-            self.cache.extend(chain, [*(words[k % n] for k in range(completion_tokens)),
-                                      *REPLY_END])
+            cycles = -(-completion_tokens // len(_WORD_IDS))
+            reply = _WORD_IDS * cycles if cycles > _REPLY_CYCLES else _REPLY_IDS
+            self.cache.extend(chain, reply[:completion_tokens] + REPLY_END)
 
     def _usage(self, prompt_tokens: int, completion_tokens: int, cached: int) -> dict[str, Any]:
         """The usage object: the counts, or more than them under the usage faults."""
