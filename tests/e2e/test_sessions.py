@@ -197,6 +197,26 @@ def test_a_live_history_finds_the_previous_prompt_and_reply_in_the_cache(tmp_pat
     assert all(turns[k]["cache_hit"] > 0.9 for k in (2, 3, 4)), turns
 
 
+def test_compacted_agents_send_only_histories_the_server_accepts(tmp_path):
+    """Tool steps past the context limit compact the history; the simulator validates tool
+    histories as OpenAI does, so every request must still be well formed, and exact."""
+    with SimulatorProcess("--ttft-ms", "10", "--itl-ms", "1") as sim:
+        write(tmp_path / "run.yml", "name: compact\nsessions_per_second_rates: [1]\n"
+              "test_length_in_seconds: 2\narrival: constant\nhistory: echo\nramp_seconds: 0\n"
+              "session_types:\n- {name: agent, system_prompt_tokens: 64, turns: 8, "
+              "user_tokens: 24, output_tokens: 8, think_seconds: 0.05, tool_share: 0.9, "
+              "tool_call_tokens: 6, tool_result_tokens: 100, tool_seconds: 0.05, "
+              "context_limit_tokens: 400, on_context_limit: compact, compact_to_tokens: 250}\n")
+        endpoint(tmp_path, sim.base_url)
+        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    rows = table(done.folder(), "requests.csv")
+    assert len(rows) == 16 and all(r["status"] == "ok" for r in rows), rows
+    compacted = [r for r in rows if r["context_tokens_target"] == "250"]   # as the server counts
+    assert compacted and any(r["step"] == "tool" for r in compacted)
+    assert all(int(r["prompt_tokens"]) == int(r["prompt_tokens_target"]) for r in rows)
+
+
 def test_open_loop_sessions_keep_arriving_while_the_server_falls_behind(tmp_path):
     """One slot and slow decoding: requests queue, sessions last longer, and new sessions still
     start on their schedule (a closed loop would have held them back)."""
