@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--prefill-ms-per-token", type=_non_negative, default=d.prefill_ms_per_token,
         help="extra TTFT per uncached prompt token")  # fmt: skip
     add("--itl-ms", type=_non_negative, default=d.itl_ms, help="interval between output tokens")
-    add("--itl-ms-per-1k-context", type=_non_negative, default=d.itl_ms_per_1k_context,
+    add("--itl-ms-per-1k-context", type=_non_negative, default=d.itl_ms_per_1k_context, metavar="MS",
         help="added to each interval per 1000 tokens of context, prompt and reply so far "
              "(decoding slows as contexts grow)")  # fmt: skip
     add("--jitter", type=_probability, default=d.jitter,
