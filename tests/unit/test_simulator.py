@@ -458,6 +458,54 @@ async def test_parallel_tool_calls_answered_in_any_order_are_accepted():
     assert usage["prompt_tokens"] == named["prompt_tokens"] > 0
 
 
+def _call_deltas(result: Stream) -> list[dict]:
+    return [c["choices"][0]["delta"]["tool_calls"][0] for c in result.chunks
+            if c.get("choices") and c["choices"][0]["delta"].get("tool_calls")]
+
+
+async def test_a_required_tool_choice_gets_a_tool_call_of_the_replys_tokens():
+    """tool_choice `required` (or naming a function): the reply is one call whose arguments'
+    tokens are the reply's tokens; the next turn finds the prompt and the call cached, as the
+    template renders it."""
+    messages = [{"role": "user", "content": _long_text("u", 40)}]
+    async with Simulator(config(ttft_ms=0, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        streamed = await stream_chat(session, sim.base_url, {
+            **chat_body(max_tokens=20), "messages": messages, "tools": TOOLS,
+            "tool_choice": "required"})
+        status, answer, _ = await _post(session, f"{sim.base_url}/chat/completions", json={
+            **chat_body(max_tokens=12, stream=False), "messages": messages, "tools": TOOLS,
+            "tool_choice": {"type": "function", "function": {"name": "lookup"}}})
+        short = await stream_chat(session, sim.base_url, {
+            **chat_body(max_tokens=5), "messages": messages, "tools": TOOLS,
+            "tool_choice": "required"})
+        deltas = _call_deltas(streamed)
+        arguments = "".join(d["function"]["arguments"] for d in deltas)
+        following = messages + [
+            {"role": "assistant", "content": None, "tool_calls": [{
+                "id": deltas[0]["id"], "type": "function",
+                "function": {"name": "lookup", "arguments": arguments}}]},
+            {"role": "tool", "tool_call_id": deltas[0]["id"], "content": "Found."}]
+        usage, _ = await _ask(session, sim.base_url, following, 2, tools=TOOLS)
+    assert len(deltas) == 20 == streamed.usage["completion_tokens"]
+    assert deltas[0]["id"].startswith("call_") and deltas[0]["type"] == "function"
+    assert deltas[0]["function"]["name"] == "lookup" and all("id" not in d for d in deltas[1:])
+    assert len(json.loads(arguments)["query"].split()) == 20 - 8    # {"query": "…"}: 8 tokens
+    assert not streamed.content_times                                # no text
+    assert streamed.chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    (choice,) = answer["choices"]
+    assert status == 200 and choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert choice["message"]["content"] is None and call["function"]["name"] == "lookup"
+    assert count_tokens(call["function"]["arguments"]) == 12 == answer["usage"]["completion_tokens"]
+    # 5 tokens cannot hold a whole call: cut short, as a model's would be
+    cut = "".join(d["function"]["arguments"] for d in _call_deltas(short))
+    assert cut == '{"query":' and short.chunks[-2]["choices"][0]["finish_reason"] == "length"
+    prompt = streamed.usage["prompt_tokens"]
+    rendered = 2 + count_tokens('{"name": "lookup", "arguments": ' + arguments + "}")
+    history = prompt + rendered + 1
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 16 * (history // 16)
+
+
 def _invalid(message: str, param: str, code: str | None = None) -> dict:
     """OpenAI's error body for an invalid parameter."""
     return {"error": {"message": message, "type": "invalid_request_error", "param": param,

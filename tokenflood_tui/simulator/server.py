@@ -16,14 +16,16 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from .config import SimulatorConfig
 from .tokenizer import (REPLY_END, Chain, ChatMessage, PrefixCache, ToolCall, chat_prompt_ids,
-                        message_text, pieces, token_id, tokenize)
+                        message_text, pieces, token_id, tokenize, tool_call_ids)
 
 # The reply text: one short word per token, cycled.
 WORDS = (
@@ -32,7 +34,6 @@ WORDS = (
     " dolore", " magna", " aliqua", " enim", " ad", " minim", " veniam", " quis",
     " nostrud", " exercitation", " ullamco", " laboris", " nisi", " aliquip", " ex", " ea",
 )  # fmt: skip
-_WORD_JSON = tuple(json.dumps(word).encode() for word in WORDS)
 _WORD_IDS = tuple(token_id(word) for word in WORDS)
 _REPLY_CYCLES = 128
 _REPLY_IDS = _WORD_IDS * _REPLY_CYCLES   # a reply's ids, sliced (up to 4,096 tokens)
@@ -44,6 +45,8 @@ MAX_TRUTH = 1_000_000
 _HEAD = b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":['
 _CONTENT_OPEN = b'{"index":0,"delta":{"content":'
 _CONTENT_TAIL = b'},"finish_reason":null}]}\n\n'
+# a text reply's token k, once the chunk's head is before it: WORDS cycled
+_WORD_CHOICES = tuple(_CONTENT_OPEN + json.dumps(word).encode() + _CONTENT_TAIL for word in WORDS)
 _ROLE = b'{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}\n\n'
 _FINISH = b'{"index":0,"delta":{},"finish_reason":"%s"}]}\n\n'
 _DONE = b"data: [DONE]\n\n"
@@ -225,9 +228,16 @@ def _parse_messages(raw: object) -> list[ChatMessage]:
     return messages
 
 
-def _parse_tools(body: dict[str, Any]) -> str | None:
-    """The declared tools, checked as OpenAI checks them, as the JSON text the template renders;
-    None without tools. `tool_choice` must fit them."""
+class _Tools(NamedTuple):
+    """The declared tools: their JSON text, as the template renders it, and their names."""
+
+    text: str
+    names: list[str]
+
+
+def _parse_tools(body: dict[str, Any]) -> _Tools | None:
+    """The declared tools, checked as OpenAI checks them; None without tools. `tool_choice` must
+    fit them."""
     tools = body.get("tools")
     choice = body.get("tool_choice")
     if tools is None:
@@ -265,7 +275,56 @@ def _parse_tools(body: dict[str, Any]) -> str | None:
         raise _BadRequest(f"Invalid type for 'tool_choice': expected one of a string or an "
                           f"object, but got {_json_type(choice)} instead.", "tool_choice",
                           "invalid_type")
-    return json.dumps(tools) if tools else None
+    return _Tools(json.dumps(tools), names) if tools else None
+
+
+def _forced_tool(body: dict[str, Any], tools: _Tools | None) -> str | None:
+    """The function the reply must call (`tool_choice` required, or naming one); None: text."""
+    choice = body.get("tool_choice")
+    if tools is None or not tools.names:
+        return None
+    if choice == "required":
+        return tools.names[0]
+    if isinstance(choice, dict):
+        return choice["function"]["name"]      # checked by _parse_tools
+    return None
+
+
+_CALL_LEAST = 9      # tokens of the smallest whole call: {"query": " lorem"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A tool call as the reply: its arguments' tokens are the reply's tokens (as generated: a
+    call cut by max_tokens has unfinished JSON, as a model's would)."""
+
+    id: str
+    name: str
+    pieces: tuple[str, ...]
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.pieces)
+
+    def choices(self) -> list[bytes]:
+        """Each token's stream choice: the first names the call, every one adds to arguments."""
+        first = {"index": 0, "id": self.id, "type": "function",
+                 "function": {"name": self.name, "arguments": self.pieces[0]}}
+        deltas = [first] + [{"index": 0, "function": {"arguments": piece}}
+                            for piece in self.pieces[1:]]
+        return [b'{"index":0,"delta":{"tool_calls":[' + json.dumps(d).encode()
+                + b"]" + _CONTENT_TAIL for d in deltas]
+
+
+def _make_call(call_id: str, name: str, tokens: int, max_tokens: int) -> tuple[_Call, str]:
+    """The call a reply of `tokens` tokens makes, and its finish reason: `{"query": WORDS}` with
+    as many words as fill the reply (a whole call needs 9 tokens: fewer allowed cut it short)."""
+    whole = max(tokens, _CALL_LEAST)
+    words = "".join(WORDS[k % len(WORDS)] for k in range(whole - _CALL_LEAST + 1))
+    all_pieces = pieces(json.dumps({"query": words}))
+    generated = min(whole, max_tokens)
+    finish = "tool_calls" if generated == len(all_pieces) else "length"
+    return _Call(call_id, name, tuple(all_pieces[:generated])), finish
 
 
 def _parse_max_tokens(body: dict[str, Any]) -> int:
@@ -392,11 +451,15 @@ class SimulatorState:
         ttft = (self.config.ttft_ms + self.config.prefill_ms_per_token * uncached) / 1000.0
         return start + self._jittered(ttft), cached, chain
 
-    def _remember_reply(self, chain: Chain | None, completion_tokens: int) -> None:
+    def _remember_reply(self, chain: Chain | None, completion_tokens: int,
+                        call: _Call | None = None) -> None:  # fmt: skip
         """The generated reply joins its prompt in the cache, as the template renders it as the
         assistant message of the conversation's next request (the reply, then the end of the
         message): that request finds its whole history cached."""
-        if chain is not None:
+        if chain is not None and call is not None:
+            self.cache.extend(chain, tool_call_ids(ToolCall(call.name, call.arguments))
+                              + list(REPLY_END))
+        elif chain is not None:
             cycles = -(-completion_tokens // len(_WORD_IDS))
             reply = _WORD_IDS * cycles if cycles > _REPLY_CYCLES else _REPLY_IDS
             self.cache.extend(chain, reply[:completion_tokens] + REPLY_END)
@@ -451,7 +514,7 @@ class SimulatorState:
         except _BadRequest as exc:
             return self._fail(entry, 400, str(exc), headers, exc)
 
-        prompt_ids = chat_prompt_ids(messages, tools)
+        prompt_ids = chat_prompt_ids(messages, tools.text if tools else None)
         prompt_tokens = len(prompt_ids)
         entry["prompt_tokens"] = prompt_tokens
         if prompt_tokens + max_tokens > config.max_model_len:
@@ -477,32 +540,38 @@ class SimulatorState:
             completion_tokens = max_tokens
         else:  # a model that hits EOS somewhere in the second half of its budget
             completion_tokens = self.length_rng.randint(math.ceil(max_tokens / 2), max_tokens)
-        entry["completion_tokens"] = completion_tokens
         finish_reason = "length" if completion_tokens == max_tokens else "stop"
+        call = None
+        forced = _forced_tool(body, tools)
+        if forced is not None:
+            call, finish_reason = _make_call(f"call_{self.request_count}", forced,
+                                             completion_tokens, max_tokens)
+            completion_tokens = len(call.pieces)
+        entry["completion_tokens"] = completion_tokens
 
         if not stream:
             return await self._complete(
-                request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason
-            )
+                request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
+                call,
+            )  # fmt: skip
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         entry["fault"] = stream_fault
         return await self._stream(
             request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
-            include_usage, stream_fault,
+            include_usage, stream_fault, call,
         )  # fmt: skip
 
     async def _stream(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
-        include_usage: bool, fault: str | None,
+        include_usage: bool, fault: str | None, call: _Call | None,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
         config = self.config
         response = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
         await response.prepare(request)
         head = _HEAD % (entry["request_id"].encode(), int(time.time()), self.model_json)
-        content_head = head + _CONTENT_OPEN
         write = response.write
         monotonic = time.monotonic
         entry["http_status"] = 200
@@ -523,8 +592,8 @@ class SimulatorState:
             jitter = config.jitter
             uniform = self.jitter_rng.uniform
             fault_at = completion_tokens // 2 if fault else -1
-            words = _WORD_JSON
-            word_count = len(words)
+            choices: Sequence[bytes] = _WORD_CHOICES if call is None else call.choices()
+            count = len(choices)
             end = self._stream_end(head, finish_reason, include_usage,
                                    self._usage(len(prompt_ids), completion_tokens, cached))
             first_written = False
@@ -544,21 +613,21 @@ class SimulatorState:
                 if k == fault_at and fault == "malformed":
                     batch = [_MALFORMED]
                 else:
-                    batch = [content_head + words[k % word_count] + _CONTENT_TAIL]
+                    batch = [head + choices[k % count]]
                 k += 1
                 itl = base + slope * (k - 1) if slope else base
                 deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
                 # Tokens already due share one write: when the loop runs late (or itl_ms is 0)
                 # that is one send instead of many, which lets an overloaded simulator catch up.
                 while k < completion_tokens and deadline <= now and k != fault_at:
-                    batch.append(content_head + words[k % word_count] + _CONTENT_TAIL)
+                    batch.append(head + choices[k % count])
                     k += 1
                     itl = base + slope * (k - 1) if slope else base
                     deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
                 data = batch[0] if len(batch) == 1 else b"".join(batch)
                 if k == completion_tokens:
                     # Cached before the client can read the end and send its next turn.
-                    self._remember_reply(chain, completion_tokens)
+                    self._remember_reply(chain, completion_tokens, call)
                     # The last tokens, finish chunk, usage and [DONE] in a single send.
                     await response.write_eof(data + end)
                     break
@@ -596,6 +665,7 @@ class SimulatorState:
     async def _complete(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
+        call: _Call | None,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
         base, slope = self._interval(len(prompt_ids))
@@ -605,19 +675,24 @@ class SimulatorState:
                 done_at = first_due + sum(self._jittered(base + slope * k)
                                           for k in range(completion_tokens - 1))
                 await _sleep_until(loop, done_at)
-                self._remember_reply(chain, completion_tokens)
+                self._remember_reply(chain, completion_tokens, call)
             finally:
                 self.slots.release()
         except asyncio.CancelledError:
             entry.update(status="cancelled", finished=time.monotonic())
             raise
         prompt_tokens = len(prompt_ids)
-        text = "".join(WORDS[k % len(WORDS)] for k in range(completion_tokens))
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(
+            WORDS[k % len(WORDS)] for k in range(completion_tokens))}
+        if call is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": call.id, "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments}}]}
         body = {
             "id": entry["request_id"], "object": "chat.completion", "created": int(time.time()),
             "model": self.config.model,
             "choices": [{
-                "index": 0, "message": {"role": "assistant", "content": text},
+                "index": 0, "message": message,
                 "logprobs": None, "finish_reason": finish_reason,
             }],
             "usage": self._usage(prompt_tokens, completion_tokens, cached),
@@ -653,7 +728,9 @@ class SimulatorState:
             if not isinstance(body, dict):
                 raise _BadRequest("The request body must be a JSON object.")
             if "messages" in body:
-                ids = chat_prompt_ids(_parse_messages(body["messages"]), _parse_tools(body))
+                tools = _parse_tools(body)
+                ids = chat_prompt_ids(_parse_messages(body["messages"]),
+                                      tools.text if tools else None)
                 token_pieces = None
             else:
                 text = body.get("content", body.get("prompt"))
