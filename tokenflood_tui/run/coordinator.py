@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..clients import make_client
 from ..errors import EndpointError
@@ -35,7 +35,26 @@ from .workers import LocalWorker, ProcessWorker, RemoteWorker, split_concurrency
 if TYPE_CHECKING:
     from .cluster import ClusterTarget, ClusterWorker
 
-TokenLimit = tuple[str, int]      # (the variable that sets it, its value)
+
+
+class TokenLimit(NamedTuple):
+    """A limit no confirmation overrides, on the input or the output tokens."""
+
+    var: str            # the environment variable that sets it
+    limit: int
+    estimated: int      # what the budget estimated the load would spend
+
+
+@dataclass(slots=True)
+class Spend:
+    """What the load has spent by the server's usage (the target where it sent none), against
+    the limits: a session's spend depends on the server, so the run stops when it reaches one,
+    whatever the estimate said. One per run; an A/B experiment's variants share one, as their
+    budget is one."""
+
+    limits: tuple[TokenLimit, TokenLimit]          # input, output
+    tokens: list[int] = field(default_factory=lambda: [0, 0])
+    reached: TokenLimit | None = None              # the limit the spend reached first
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
@@ -98,7 +117,7 @@ class Coordinator:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
                  sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
                  done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None,
-                 token_limits: tuple[TokenLimit, TokenLimit] | None = None):
+                 spend: Spend | None = None):
         self.suite = suite
         self.endpoint = endpoint
         self.planner = planner
@@ -131,13 +150,8 @@ class Coordinator:
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
         self._thresholds = suite.threshold_checks
-        # What the load has spent (the server's usage; the target where it sent none), against
-        # the limits no confirmation overrides: a session's spend depends on the server, so the
-        # run stops when it reaches one, whatever the estimate said.
-        self.token_limits = token_limits
         # (this process's load only, as the estimate of a resumed run counts what remains)
-        self.spent = [0, 0]
-        self._stopped_at_limit: str | None = None
+        self.spend = spend
 
     @property
     def _unit(self) -> Unit:
@@ -289,7 +303,8 @@ class Coordinator:
             workers=len(self.workers) if self.cluster else self.processes,
             warnings=self.warnings, missed=list(self.missed),
             anchor_utc=getattr(self.planner, "anchor_utc", None),
-            stopped_at_limit=self._stopped_at_limit,
+            stopped_at_limit=(self.spend.reached.var
+                              if self.spend is not None and self.spend.reached else None),
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None)
@@ -514,20 +529,22 @@ class Coordinator:
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
 
     def _spend(self, rec: RequestRecord) -> None:
-        limits = self.token_limits
-        if limits is None:
+        spend = self.spend
+        if spend is None:
             return
-        self.spent[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
+        spend.tokens[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
             rec.prompt_tokens_target if rec.t_send is not None else 0)
-        self.spent[1] += rec.output_tokens or 0
-        if self._stopped_at_limit is not None:
+        spend.tokens[1] += rec.output_tokens or 0
+        if spend.reached is not None or self._status is not None:   # stopping already
             return
-        for (var, limit), spent, what in zip(limits, self.spent, ("input", "output"), strict=True):
-            if spent >= limit:
-                self._stopped_at_limit = var
-                self.stop("aborted", f"the load has spent {spent:,} {what} tokens, reaching "
-                                     f"{var}={limit:,}: stopped there (the results are kept); "
-                                     f"raise {var} to go further")
+        for limit, spent, what in zip(spend.limits, spend.tokens, ("input", "output"),
+                                      strict=True):
+            if spent >= limit.limit:
+                spend.reached = limit
+                self.stop("aborted", f"the load's spend reached {limit.var}={limit.limit:,}: "
+                                     f"the server's usage counts {spent:,} {what} tokens, where "
+                                     f"{limit.estimated:,} were estimated; the run stopped there "
+                                     f"and kept its results; raise {limit.var} to go further")
                 return
 
     def _on_sessions(self, sessions: list[SessionRecord]) -> None:
