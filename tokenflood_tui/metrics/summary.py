@@ -16,6 +16,8 @@ from ..errors import ConfigError
 
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
+# a reasoning model's (docs/metrics.md#reasoning): shown where a phase saw reasoning
+REASONING_METRICS = ("ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms")
 RunStatus = Literal["completed", "interrupted", "aborted"]
 RunKind = Literal["load_test", "observation", "search"]
 # what a load test's phases send, and so what their rates count (docs/results.md#workload)
@@ -197,6 +199,16 @@ class PhaseStats(BaseModel):
     tpot_ms: Distribution
     itl_ms: Distribution
     dispatch_delay_ms: Distribution
+    # reasoning: time to the first answer token, the time reasoned, the answer's own TPOT and
+    # ITL (equal to TTFT, 0, TPOT and ITL where the model does not reason)
+    ttfa_ms: Distribution = Field(default_factory=Distribution)
+    reasoning_ms: Distribution = Field(default_factory=Distribution)
+    answer_tpot_ms: Distribution = Field(default_factory=Distribution)
+    answer_itl_ms: Distribution = Field(default_factory=Distribution)
+    reasoning: bool = False                    # some request of the phase reasoned
+    reasoning_tokens_mean: float | None = None
+    reasoning_tokens_estimated: bool = False   # counted from reasoning chunks, not the usage
+    answer_tokens_mean: float | None = None
     # Saturation verdict of a finished phase (saturation.py): the server queued (latency grew
     # through the phase) or did not take the scheduled rate; `saturation` says why, with figures.
     saturated: bool = False
@@ -220,8 +232,8 @@ class PhaseStats(BaseModel):
         return RATE_UNITS["sessions" if self.sessions is not None else "requests"]
 
     def metric(self, name: str) -> Distribution:
-        """One of METRICS by name."""
-        if name not in METRICS:
+        """One of METRICS (or REASONING_METRICS) by name."""
+        if name not in METRICS and name not in REASONING_METRICS:
             raise KeyError(name)
         return getattr(self, name)
 
