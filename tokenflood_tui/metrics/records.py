@@ -211,10 +211,11 @@ class ThinkTags:
     chunks. Text before any <think> is the answer; a reply may open with the tag or not."""
 
     OPEN, CLOSE = "<think>", "</think>"
-    __slots__ = ("inside", "pending", "seen")
+    __slots__ = ("closed", "inside", "pending", "seen")
 
     def __init__(self) -> None:
         self.inside = False       # between <think> and </think>
+        self.closed = False       # the block ended: no tag is read any more
         self.pending = ""         # what may yet be a tag's start (or whitespace before one)
         self.seen = False         # the answer began: a <think> later is text, not a tag
 
@@ -225,8 +226,12 @@ class ThinkTags:
         answer: list[str] = []
         reasoning: list[str] = []
         while text:
-            if self.seen:                       # one reasoning block, at the start: the rest
+            if self.seen or (self.closed and text.strip()):
+                self.seen = True                # one reasoning block, at the start: the rest
                 answer.append(text)             # (a later "<think>" too) is the answer
+                break
+            if self.closed:                     # whitespace after the block: the answer's
+                self.pending = text             # first word is yet to come
                 break
             tag = self.CLOSE if self.inside else self.OPEN
             at = text.find(tag)
@@ -242,7 +247,7 @@ class ThinkTags:
             if self.inside:
                 reasoning.append(head)
             text = text[at + len(tag):]
-            self.seen = self.inside             # the block closed: the answer follows
+            self.closed = self.inside           # the block closed: the answer follows
             self.inside = not self.inside
         return "".join(answer), "".join(reasoning)
 
