@@ -101,7 +101,10 @@ def _figure(phases: list[PhaseStats], percentiles: list[float], metrics: list[st
     """Percentiles against the phases' target rates."""
     rates = sorted({ph.target_rps for ph in phases})
     lines = {m: [(pkey(p), _series(phases, m, p)) for p in percentiles] for m in metrics}
-    return _draw(lines, " by request rate", "target req/s",
+    # a session run's phases are rates of sessions started
+    sessions = any(ph.sessions is not None for ph in phases)
+    return _draw(lines, " by session rate" if sessions else " by request rate",
+                 "target sessions/s" if sessions else "target req/s",
                  (rates, [f"{r:g}" for r in rates]) if rates else None, width, height)
 
 

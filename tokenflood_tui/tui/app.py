@@ -140,6 +140,13 @@ class TokenfloodApp(App[int]):
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
     def open_editor(self, path: Path | None, kind: str | None = None) -> None:
+        if kind != "endpoint" and path is not None:
+            from .screens.suite_editor import holds_sessions, sessions_refused
+            if holds_sessions(path):
+                # the form would lose the sessions: say so rather than open it
+                self.notify(sessions_refused(path), title="Not editable here",
+                            severity="warning", markup=False, timeout=10)
+                return
         self.push_screen(self.editor_for(path, kind))
 
     # ------------------------------------------------------------------ what screens ask for
@@ -179,6 +186,7 @@ class TokenfloodApp(App[int]):
         from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
         from .screens.search import SearchScreen
+        from .screens.session_run import SessionRunScreen
 
         if self.run_controller is not None and self.run_controller.running:
             self.notify("A run is already going.", severity="warning")
@@ -201,9 +209,11 @@ class TokenfloodApp(App[int]):
         self.run_controller = controller
         self.started_runs.append(controller)
         # an observation's live view follows polls on the wall clock, a search's the bracket
-        # it narrows (its rates are decided as it goes), a load test's its fixed rates
+        # it narrows (its rates are decided as it goes), a load test's its fixed rates, and a
+        # session run's its sessions besides
         live = (ObservationScreen if isinstance(suite, ObservationSuite)
-                else SearchScreen if isinstance(suite, SearchSuite) else RunScreen)
+                else SearchScreen if isinstance(suite, SearchSuite)
+                else SessionRunScreen if suite.sessions else RunScreen)
         await self.push_screen(live(controller))
         controller.start()
 
