@@ -200,7 +200,7 @@ class SessionPanel(Vertical):
         ramp = source.sessions.ramp_s if source.sessions is not None else 0.0
         self.query_one("#turns-label", Label).update(
             f"turns of phase {source.phase} · means · history: the tokens expected before the "
-            f"new segment · its first {ramp:.0f} s (ramp) kept out")
+            "new segment" + (f" · its first {ramp:.3g} s (ramp) kept out" if ramp else ""))
 
     def in_flight_text(self, phases: list[PhaseStats], flying: int, live: bool) -> str:
         started = [ph for ph in phases if ph.sessions is not None]
