@@ -464,3 +464,10 @@ def test_session_results_view_wide(snap_compare):
         await pilot.pause(0.7)
     assert snap_compare(app(mode="results", results_dir=_relative(SESSION_RESULTS)),
                         terminal_size=SIZE, run_before=settle)
+
+
+def test_the_home_headline_of_a_session_run_says_sessions_per_second():
+    from tokenflood_tui.workspace import headline
+    s = RunSummary.load(SESSION_RESULTS)
+    top = s.phases[-1]
+    assert headline(s) == f"TTFT p50 {top.ttft_ms.at(50):.0f} ms @ 4 sessions/s"
