@@ -57,14 +57,16 @@ class SessionRunScreen(RunScreen):
 
     def on_resize(self, event: Resize) -> None:
         # (RunScreen's on_resize runs too: Textual calls each class's handler)
-        self._show_sessions(live=False)
+        self._show_sessions(sample=False)
 
-    def _show_sessions(self, live: bool = True) -> None:
+    def _show_sessions(self, sample: bool = True) -> None:
+        """The panel at this width; `sample`: a new snapshot (not a redraw) while running."""
         snap = self.snapshot
         result = self.controller.result if self.controller.finished else None
         phases = result.summary.phases if result is not None else snap.phases if snap else []
         panel = self.query_one(SessionPanel)
-        panel.show(phases, self.size.width - TABLE_MARGIN, live=live and result is None)
+        panel.show(phases, self.size.width - TABLE_MARGIN, sample=sample and result is None,
+                   ended=result is not None)
         panel.border_title = self.panel_title("sessions", panel.table_title())
 
     # ------------------------------------------------------------------ status and progress
@@ -101,4 +103,4 @@ class SessionRunScreen(RunScreen):
 
     def show_ended(self, summary: RunSummary | None) -> None:
         super().show_ended(summary)
-        self._show_sessions(live=False)
+        self._show_sessions(sample=False)

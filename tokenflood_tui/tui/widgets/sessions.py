@@ -30,7 +30,6 @@ IN_FLIGHT_POINTS = 2000      # samples of the in-flight count kept; past it, eve
 HYSTERESIS = 2               # columns of slack before going back to the wide set
 TURN_ROWS = (("requests", "requests"), ("ttft", "TTFT ms"), ("e2e", "e2e ms"),
              ("context", "history tok"), ("cache", "cache hit"))
-ENDS = ("completed", "context_limit", "error", "cut")
 
 
 def phase_state(ph: PhaseStats, newest: bool) -> str:
@@ -168,7 +167,6 @@ class SessionPanel(Vertical):
         super().__init__(**kwargs)
         self.rates = rates
         self.in_flight: list[float] = []     # the sessions in flight at each snapshot
-        self.turns_of: int | None = None     # the phase whose turns the table shows
 
     def compose(self) -> ComposeResult:
         yield SessionTable(self.rates, id="session-phases")
@@ -181,33 +179,33 @@ class SessionPanel(Vertical):
     def table_title(self) -> str:
         return self.query_one(SessionTable).title()
 
-    def show(self, phases: list[PhaseStats], available: int, live: bool = True) -> None:
-        """New figures; `live`: sample the sessions in flight for the sparkline (not for the
-        final figures of a run that has ended)."""
+    def show(self, phases: list[PhaseStats], available: int, sample: bool = True,
+             ended: bool = False) -> None:
+        """New figures; `sample`: add the sessions in flight to the sparkline (a snapshot's,
+        not a redraw's); `ended`: the run's final figures."""
         self.query_one(SessionTable).show(phases, available)
         flying = sessions_in_flight(phases)
-        if live and any(ph.sessions is not None for ph in phases):
+        if sample and any(ph.sessions is not None for ph in phases):
             self.in_flight.append(flying)
             if len(self.in_flight) > IN_FLIGHT_POINTS:
                 self.in_flight = self.in_flight[::2]
             self.query_one("#in-flight-spark", LatencySpark).data = list(self.in_flight)
-        self.query_one("#in-flight-label", Label).update(self.in_flight_text(phases, flying, live))
+        self.query_one("#in-flight-label", Label).update(self.in_flight_text(phases, flying, ended))
         source = turns_phase(phases)
         if source is None:
             return
-        self.turns_of = source.phase
         self.query_one(TurnTable).show(turn_buckets(source.turns))
         ramp = source.sessions.ramp_s if source.sessions is not None else 0.0
         self.query_one("#turns-label", Label).update(
             f"turns of phase {source.phase} · means · history: the tokens expected before the "
             "new segment" + (f" · its first {ramp:.3g} s (ramp) kept out" if ramp else ""))
 
-    def in_flight_text(self, phases: list[PhaseStats], flying: int, live: bool) -> str:
+    def in_flight_text(self, phases: list[PhaseStats], flying: int, ended: bool) -> str:
         started = [ph for ph in phases if ph.sessions is not None]
         if not started:
             return "no session has started yet"
         peak = int(max(self.in_flight, default=0))
-        if not live:
+        if ended:
             return f"sessions in flight over the run (peak {peak})"
         draining = [ph for ph in open_phases(phases)[1:] if ph.sessions and ph.sessions.in_flight]
         older = sum(ph.sessions.in_flight for ph in draining if ph.sessions is not None)
