@@ -12,6 +12,7 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .metrics.summary import RunSummary
+    from .outputs.experiment import ExperimentInfo
     from .run.cluster import ClusterTarget
     from .run.resume import ResumePoint
     from .specs import EndpointSpec, RunSuite
@@ -102,12 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
 
-    p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
+    p = sub.add_parser("results", parents=[common],
+                       help="browse a results folder or an A/B experiment's comparison "
+                            "(default: the newest)")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
     p.add_argument("--format", choices=FORMATS, metavar="text|md|json",
                    help="print the summary instead of browsing it: text (fitted to the "
                         "terminal's width), md (summary.md; the default without a terminal), "
-                        "json (summary.json's content)")
+                        "json (summary.json's content); for an A/B experiment its comparison "
+                        "and its variants' folders")
 
     p = sub.add_parser("ab", parents=[common],
                        help="A/B experiment: one suite against several endpoints, phases "
@@ -128,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which run is faster: runs side by side with confidence intervals")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                    help="results folders (paths, or folder names under --results-dir); the "
-                        "first is the baseline")
+                        "first is the baseline; an A/B experiment's folder stands for its "
+                        "variants")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where compare.md/.json/.txt/.html go (default "
                         "<results-dir>/compare_<time>)")
@@ -388,6 +393,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
+    from .outputs.experiment import is_experiment
+    if is_experiment(folder):
+        return experiment_results(args, folder)
     from .run.partial import load_summary
     # ConfigError when not a summary; a killed run's is built from its rows and journal
     summary = load_summary(folder)
@@ -408,6 +416,42 @@ def results_text(summary: RunSummary, folder: Path, fmt: str) -> str:
     if fmt == "md":
         return report.markdown(summary)
     return printed.text(summary, folder, shutil.get_terminal_size().columns)
+
+
+def experiment_results(args: argparse.Namespace, folder: Path) -> int:
+    """`results` on an A/B experiment's folder: its comparison and where each variant's results
+    are (printed), or the compare screen, whose `r` opens a variant's results."""
+    from .compare.compare import COMPARE_FILE, Comparison
+    from .errors import ConfigError
+    from .outputs.experiment import ExperimentInfo
+    info = ExperimentInfo.load(folder)
+    fmt = output_format(args) if args.format is not None or not interactive() else "text"
+    variants = variants_text(info, folder, fmt)
+    if not (folder / COMPARE_FILE).is_file():
+        paths = ", ".join(str(f) for f in info.variant_folders(folder))
+        raise ConfigError(f"{folder}: an A/B experiment without a comparison (a variant has no "
+                          f"phase); `tokenflood results` opens a variant's folder: {paths}")
+    if args.format is not None or not interactive():
+        from .compare import output
+        sys.stdout.write(output.printed(Comparison.load(folder), fmt,
+                                        shutil.get_terminal_size().columns))
+        if fmt != "json":            # stdout stays one JSON document
+            sys.stdout.write(f"\n{variants}\n")
+        return 0
+    from .tui.app import Launch
+    return run_tui(Launch("compare", results_root=args.results_dir, compare_dir=folder,
+                          theme=args.theme))
+
+
+def variants_text(info: ExperimentInfo, folder: Path, fmt: str = "text") -> str:
+    """Where each variant's results folder is, for `tokenflood results` to open (md: a list)."""
+    from .outputs.charts import run_letter
+    bullet = "- " if fmt == "md" else "  "
+    lines = [f"{bullet}{run_letter(i)} {v.name}" + (" (baseline)" if i == 0 else "") +
+             f": {path}" for i, (v, path) in enumerate(zip(info.variants,
+                                                          info.variant_folders(folder),
+                                                          strict=True))]
+    return "\n".join(["variants (tokenflood results DIR opens one):", *lines])
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -475,9 +519,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import output
     from .compare.compare import DEFAULT_SEED, compare
     from .errors import ConfigError
-    if len(args.dirs) < 2:
-        raise ConfigError("compare needs at least two results folders (the first is the baseline)")
-    folders = [resolve_results_folder(d, args.results_dir) for d in args.dirs]
+    from .outputs.experiment import ExperimentInfo, is_experiment
+    folders: list[Path] = []
+    for given in args.dirs:
+        folder = resolve_results_folder(given, args.results_dir)
+        # an A/B experiment's folder stands for its variants, the baseline first
+        folders += (ExperimentInfo.load(folder).variant_folders(folder) if is_experiment(folder)
+                    else [folder])
+    if len(folders) < 2:
+        raise ConfigError("compare needs at least two results folders, or an A/B experiment's "
+                          "folder (the first is the baseline)")
     seed = DEFAULT_SEED if args.seed is None else args.seed
     comparison = compare(folders, seed=seed)
     out = output.write(comparison, args.out or output.default_folder(args.results_dir))

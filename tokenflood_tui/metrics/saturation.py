@@ -72,7 +72,7 @@ def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:
     # A stopped phase sent fewer than planned and spreads them over its grace: not a shortfall.
     if ratio is not None and ratio < SHORTFALL and ph.sent == ph.planned and not ph.client_bound:
         waited = ph.dispatch_delay_ms.mean       # with max_concurrency: the waits for a slot
-        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} req/s" + (
+        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} {ph.unit}" + (
             f" (requests waited {duration_text(waited)} on average to be sent)"
             if waited is not None else ""))
     return bool(reasons), "; ".join(reasons) or None
@@ -91,7 +91,7 @@ def judged(ph: PhaseStats) -> bool:
 def phase_warning(ph: PhaseStats) -> str | None:
     if not ph.saturated:
         return None
-    return f"phase {ph.phase} ({ph.target_rps:g} req/s): the server saturated: {ph.saturation}"
+    return f"phase {ph.phase} ({ph.target_rps:g} {ph.unit}): the server saturated: {ph.saturation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +104,8 @@ class SaturationPoint:
 
     def warning(self) -> str:
         s, h = self.saturated, self.held
-        return (f"the server saturated at about {s.target_rps:g} req/s (phase {s.phase})"
-                + (f"; the highest rate it held was {h.target_rps:g} req/s (phase {h.phase})"
+        return (f"the server saturated at about {s.target_rps:g} {s.unit} (phase {s.phase})"
+                + (f"; the highest rate it held was {h.target_rps:g} {h.unit} (phase {h.phase})"
                    if h is not None else
                    f"; {UNJUDGED_BELOW}" if self.ran_below else
                    "; no lower rate was tried that it held"))

@@ -18,6 +18,9 @@ SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 RunStatus = Literal["completed", "interrupted", "aborted"]
 RunKind = Literal["load_test", "observation", "search"]
+# what a load test's phases send, and so what their rates count (docs/results.md#workload)
+Workload = Literal["requests", "sessions"]
+RATE_UNITS: dict[str, str] = {"requests": "req/s", "sessions": "sessions/s"}
 # The client is the bottleneck when its senders pick requests up this late (waits for a
 # max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
 CLIENT_BOUND_LAUNCH_P99_MS = 10.0
@@ -210,6 +213,12 @@ class PhaseStats(BaseModel):
     recent_ttft_ms: float | None = Field(None, exclude=True)   # median of the last few ok
     recent_e2e_ms: float | None = Field(None, exclude=True)
 
+    @property
+    def unit(self) -> str:
+        """What its rates (`target_rps`, `achieved_rps`) count: 'req/s', or 'sessions/s' for a
+        session phase."""
+        return RATE_UNITS["sessions" if self.sessions is not None else "requests"]
+
     def metric(self, name: str) -> Distribution:
         """One of METRICS by name."""
         if name not in METRICS:
@@ -294,6 +303,7 @@ class SearchStep(BaseModel):
     target_rps: float
     meets: bool
     why: str                                   # 'TTFT p99 212 ms ≤ 500' or what broke
+    achieved_rps: float | None = None          # the rate it sent, which the verdict is about
 
 
 class SearchResult(BaseModel):
@@ -311,6 +321,7 @@ class SearchResult(BaseModel):
     cost_per_million_tokens_usd: float | None = None   # at lower_rps, where a price is known
     cost_basis: str | None = None
     steps: list[SearchStep] = Field(default_factory=list)
+    arrival: str = "poisson"                   # the arrival process the interval holds for
 
 
 class ClusterWorkerInfo(BaseModel):
@@ -349,6 +360,9 @@ class RunSummary(BaseModel):
     """summary.json of a results folder."""
 
     type: RunKind = "load_test"
+    # single requests or sessions: what the phases' rates count (none but requests before
+    # tokenflood had sessions; a summary of a session run without the key says so by its phases)
+    workload: Workload = "requests"
     status: RunStatus
     message: str | None = None
     tool_version: str
@@ -388,6 +402,19 @@ class RunSummary(BaseModel):
     # True only for a summary built from requests.csv and journal.jsonl because the run wrote
     # none (its process was killed): run/partial.py; never in a summary.json a run wrote
     partial: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _workload_of_older_summaries(cls, data):
+        if isinstance(data, dict) and "workload" not in data and any(
+                isinstance(ph, dict) and ph.get("sessions") for ph in data.get("phases") or []):
+            data = {**data, "workload": "sessions"}
+        return data
+
+    @property
+    def rate_unit(self) -> str:
+        """What the phases' rates count: 'req/s' or 'sessions/s'."""
+        return RATE_UNITS[self.workload]
 
     @classmethod
     def load(cls, folder: Path | str) -> RunSummary:

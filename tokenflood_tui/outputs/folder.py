@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Callable
@@ -116,6 +117,7 @@ class ResultsFolder:
         self.observation = isinstance(suite, ObservationSuite)
         self.session_types = [t.name for t in getattr(suite, "session_types", [])]
         keep = existing is not None
+        self._made_root = not self.root.exists()      # discard() takes it away again
         if existing is not None:
             self.path = Path(existing)
         else:
@@ -255,6 +257,22 @@ class ResultsFolder:
         self._journal.close()
         if self._sessions is not None:
             self._sessions.close()
+
+    @property
+    def measured(self) -> bool:
+        """Whether the load began (an origin was set) or any request was recorded: a folder
+        without either holds only what was known before the run, so nothing is lost without it."""
+        return self.t0 is not None or self.rows > 0 or self.unwritten > 0
+
+    def discard(self) -> None:
+        """Remove the folder of a run that failed before its first load request."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._made_root:
+            try:
+                self.root.rmdir()       # only when empty: another run may have written there
+            except OSError:
+                pass
 
 
 def mark_superseded(folder: Path, superseded) -> int:

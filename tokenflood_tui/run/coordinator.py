@@ -155,8 +155,10 @@ class Coordinator:
 
     # ------------------------------------------------------------------ control
 
-    def stop(self, status: RunStatus = "interrupted", message: str | None = None) -> None:
-        """Stop sending at once; in-flight requests get a short grace. Safe from any thread."""
+    def stop(self, status: RunStatus = "interrupted", message: str | None = None,
+             now: bool = False) -> None:
+        """Stop sending at once; in-flight requests get a short grace (`now`: none, also after a
+        first stop). Safe from any thread."""
         loop = self._loop
         if loop is None:
             self._status = self._status or status
@@ -167,20 +169,21 @@ class Coordinator:
         except RuntimeError:
             running = None
         if running is loop:
-            self._on_stop(status, message)
+            self._on_stop(status, message, now)
         else:
-            loop.call_soon_threadsafe(self._on_stop, status, message)
+            loop.call_soon_threadsafe(self._on_stop, status, message, now)
 
-    def _on_stop(self, status: RunStatus, message: str | None) -> None:
-        if self._status is not None:
+    def _on_stop(self, status: RunStatus, message: str | None, now: bool = False) -> None:
+        if self._status is None:
+            self._status, self._message = status, message
+            self._stopped_at_s = self._load_sent_s(time.monotonic())
+            self._stopped.set()
+            if self._stage == "preparing" and self._main is not None:
+                self._main.cancel()
+        elif not now:
             return
-        self._status, self._message = status, message
-        self._stopped_at_s = self._load_sent_s(time.monotonic())
-        self._stopped.set()
-        if self._stage == "preparing" and self._main is not None:
-            self._main.cancel()
         for worker in self.workers:
-            worker.stop()
+            worker.stop(now)
 
     # ------------------------------------------------------------------ run
 
@@ -379,7 +382,8 @@ class Coordinator:
         self.open[plan.phase], self._plan = acc, plan
         self._stage = "running"
         self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
-                                     plan.requests))
+                                     plan.requests, plan.sessions.sessions
+                                     if plan.sessions is not None else None))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
@@ -469,11 +473,11 @@ class Coordinator:
         if bound and (self.cluster or len(stats.workers) > 1):
             who = "the cluster" if self.cluster else "the client"
             more = "Dask workers (--workers)" if self.cluster else "--workers"
-            self.warn(RunWarning(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
+            self.warn(RunWarning(f"{unit} {stats.phase}: {who} was the bottleneck: " + "; ".join(
                 f"{w.worker}: {w.reason()}" for w in bound) + ": its latencies include "
                 f"client-side delay; add {more} or lower the rate", unit, number))
         else:
-            self.warn(RunWarning(f"phase {stats.phase}: the client was the bottleneck "
+            self.warn(RunWarning(f"{unit} {stats.phase}: the client was the bottleneck "
                                  f"({stats.client_bound_reason()}): its latencies include "
                                  "client-side delay; add --workers or lower the rate",
                                  unit, number))

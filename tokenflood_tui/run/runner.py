@@ -98,8 +98,10 @@ class Run:
         """What the run has still to send (empty when its budget refused it before planning)."""
         return self.planner.remaining if self.planner else []
 
-    def stop(self) -> None:
-        self.coordinator.stop("interrupted", "stopped by the user")
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop the run (`reason`: what the summary says; `now`: no grace for the requests in
+        flight). Safe from any thread."""
+        self.coordinator.stop("interrupted", reason, now)
 
     async def execute(self) -> RunResult:
         """Run the suite and write the results folder, whatever happens on the way."""
@@ -113,7 +115,11 @@ class Run:
         try:
             outcome = await self.coordinator.run()
         except TokenfloodError as exc:
-            # The endpoint or config could not serve the run: no load was sent.
+            # The endpoint or config could not serve the run: no load was sent. A new run's
+            # folder would hold nothing measured ("aborted, resumable" with no row): it goes.
+            if self.resume is None and not folder.measured:
+                folder.discard()
+                raise type(exc)(f"{exc}\n(nothing was sent: no results folder kept)") from None
             folder.log_error(str(exc))
             outcome = self.coordinator.outcome()
             outcome.status, outcome.message = "aborted", str(exc)
@@ -313,6 +319,8 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
     return RunSummary(
         type="observation" if observation else "search" if isinstance(suite, SearchSuite)
         else "load_test",
+        workload="requests" if isinstance(suite, ObservationSuite) or not suite.sessions
+        else "sessions",
         status=outcome.status,
         message=message,
         tool_version=__version__,

@@ -61,6 +61,7 @@ class Sender:
         self._in_flight: set[asyncio.Task] = set()
         self._dispatch_task: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self._stop_now = asyncio.Event()      # a second stop: no grace for in-flight requests
         self.phase = 0                       # the newest phase this sender was given
         self.sent_in: dict[int, int] = {}    # requests handed to the client, by phase
 
@@ -78,9 +79,12 @@ class Sender:
         if self.client is not None:
             await self.client.close()
 
-    def stop(self) -> None:
-        """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled."""
+    def stop(self, now: bool = False) -> None:
+        """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled (`now`:
+        cancelled at once, also when a first stop's grace is running)."""
         self._stopped.set()
+        if now:
+            self._stop_now.set()
         if self._dispatch_task is not None:
             self._dispatch_task.cancel()
 
@@ -262,13 +266,7 @@ class Sender:
                                                stop_wait}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
-        pending = set(sessions)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE_S)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.gather(*late, return_exceptions=True)
+        await self._grace(set(sessions))
 
     async def _send(self, prepared: Any, rec: RequestRecord) -> None:
         assert self.client is not None
@@ -284,10 +282,22 @@ class Sender:
                                                stop_wait}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
-        pending = set(self._in_flight)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE_S)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.gather(*late, return_exceptions=True)
+        await self._grace(set(self._in_flight))
+
+    async def _grace(self, pending: set[asyncio.Task]) -> None:
+        """After a stop: up to STOP_GRACE_S for `pending` to finish (less after a second stop),
+        then cancel the rest (recorded as cancelled)."""
+        if not pending:
+            return
+        if not self._stop_now.is_set():
+            now = asyncio.ensure_future(self._stop_now.wait())
+            done = asyncio.ensure_future(asyncio.wait(pending))
+            await asyncio.wait({now, done}, timeout=STOP_GRACE_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            now.cancel()
+            done.cancel()
+        late = [task for task in pending if not task.done()]
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)

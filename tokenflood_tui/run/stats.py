@@ -26,6 +26,9 @@ from .events import FailedShare, RunWarning, Unit
 from .session_stats import SessionTally
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
+# The sender's lateness says the client fell behind only over this many requests: the p99 of
+# three requests is their slowest (a 3-request poll after a resume was called client-bound).
+CLIENT_BOUND_MIN_LAUNCHES = 10
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
 FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requests failed
 # Cached tokens beyond the prefix meant to be shared (plus the chat template's own tokens) by more
@@ -204,7 +207,8 @@ class PhaseAccumulator:
         cached_prompt = float(np.frombuffer(self.cached_of_prompt, dtype=np.float64).sum())
         launch = np.frombuffer(self.launch_delays, dtype=np.float64)
         launch_p99 = float(np.percentile(launch, 99)) if launch.size else None
-        bound = ((launch_p99 is not None and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+        bound = ((launch_p99 is not None and launch.size >= CLIENT_BOUND_MIN_LAUNCHES
+                  and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                  or (self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU))
         errors = [ErrorCount(status=status, http_status=code, count=n)
                   for (status, code), n in sorted(self.errors.items(), key=lambda kv: -kv[1])]
@@ -251,7 +255,8 @@ class PhaseAccumulator:
             cpu = self.worker_cpu.get(name)
             loads.append(WorkerLoad(
                 worker=name, sent=int(delays.size), launch_delay_p99_ms=p99, cpu=cpu,
-                bound=(p99 is not None and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+                bound=(p99 is not None and launched.size >= CLIENT_BOUND_MIN_LAUNCHES
+                       and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                 or (cpu is not None and cpu >= CLIENT_BOUND_CPU)))
         return loads
 

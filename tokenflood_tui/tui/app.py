@@ -97,6 +97,7 @@ class TokenfloodApp(App[int]):
         themes.install(self, self.launch.theme)
         from .. import stop_signals
         loop = asyncio.get_running_loop()
+        self._signalled = False      # a stop signal came: the next one stops at once
         self._restore_signals = stop_signals.install(
             lambda signum: self._on_stop_signal(signum, loop), loop)
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
@@ -115,7 +116,9 @@ class TokenfloodApp(App[int]):
         if controller is not None and not controller.running:
             controller = None       # nothing to stop
         if controller is not None:
-            controller.stop()       # thread-safe; the run thread writes the results folder
+            # thread-safe; the run thread writes the results folder. A second signal: at once
+            controller.stop(stop_signals.reason(signum), now=self._signalled)
+        self._signalled = True
         stop_signals.exit_when_finished(controller.wait if controller is not None
                                         else (lambda timeout: True))
         loop.call_soon_threadsafe(self._exit_after_signal)
@@ -136,6 +139,10 @@ class TokenfloodApp(App[int]):
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
             return EndpointEditor(path, self.workdir)
+        from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
+        if path is not None and edits_as_text(path):
+            # an observation or a search: the form holds a load test's keys only
+            return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
@@ -300,7 +307,8 @@ class TokenfloodApp(App[int]):
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" (its help panel) would stand beside our "Help: every key" (? or f1)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield from self.commands_for(screen)
 
     def commands_for(self, screen: Screen):

@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...metrics.thresholds import failed as failed_any
 from ...outputs import report
 from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
@@ -176,7 +177,9 @@ class LoadTestResultsScreen(ResultsScreen):
                 if failed:
                     yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True,
                                     classes="summary")
-                warnings = s.warnings
+                # a failed threshold is a warning too: the run exits 4
+                warnings = s.warnings + ([f"✗ {report.threshold_verdict(s)}"]
+                                         if failed_any(s.thresholds) else [])
                 yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
