@@ -377,9 +377,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
                           "home screen (`tokenflood`) creates new specs")
     if guess_kind(args.file) is None:    # a broken spec opens, to be fixed; anything else is
         detect_kind(args.file)           # refused with detect_kind's clear error
-    from .tui.screens.suite_editor import holds_sessions, sessions_refused
-    if holds_sessions(args.file):        # the form would lose its sessions
-        raise ConfigError(sessions_refused(args.file))
     require_terminal("the editor")
     from .tui.app import Launch
     return run_tui(Launch("edit", folder=args.file.parent, results_root=args.results_dir,

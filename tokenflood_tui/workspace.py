@@ -256,8 +256,7 @@ def headline(s: RunSummary) -> str:
         return "no ok requests"
     # max keeps the first of equals: reversed, the last phase of the highest rate wins a tie
     rate, value = max(reversed(measured), key=lambda rv: rv[0])
-    unit = "sessions/s" if any(ph.sessions is not None for ph in s.phases) else "req/s"
-    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} {unit}"
+    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} {s.rate_unit}"
 
 
 def latest_results(root: Path) -> Path | None:

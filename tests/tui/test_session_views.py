@@ -10,9 +10,10 @@ import csv
 import json
 from pathlib import Path
 
-from textual.widgets import DataTable, Label, Static
+import pytest
+from textual.widgets import DataTable, Label, Static, TextArea
 
-from tokenflood_tui import cli
+from tokenflood_tui.errors import ConfigError
 
 from tokenflood_tui.metrics.summary import (Distribution, PhaseStats, RunSummary, SessionStats,
                                             TurnStats)
@@ -30,6 +31,7 @@ from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.results import SessionResultsScreen
 from tokenflood_tui.tui.screens.session_run import SessionRunScreen
 from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
+from tokenflood_tui.tui.screens.suite_text_editor import SuiteTextEditor
 from tokenflood_tui.tui.widgets.sessions import SessionTable, TurnTable
 
 from helpers import screen_lines
@@ -328,9 +330,9 @@ async def test_the_budget_modal_of_an_ab_session_suite_counts_its_rates(tmp_path
         assert "with every length at its max" in text
 
 
-async def test_e_on_a_session_suite_says_the_form_cannot_hold_it(tmp_path):
-    """Home lists a session suite and describes it in sessions/s; e says why the form does
-    not open it, and the file stays as it was."""
+async def test_e_on_a_session_suite_opens_it_as_text(tmp_path):
+    """Home lists a session suite and describes it in sessions/s; e opens it as text (the form
+    holds load types only), checked as you type, and ctrl+s saves it as written."""
     (tmp_path / "endpoint.yml").write_text(
         "provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:9/v1\n")
     (tmp_path / "sessions.yml").write_text(SESSIONS)
@@ -343,32 +345,35 @@ async def test_e_on_a_session_suite_says_the_form_cannot_hold_it(tmp_path):
         suites.focus()
         await pilot.pause()
         options = [str(o.prompt) for o in suites.options]
-        index = next(i for i, o in enumerate(options) if "sessions.yml" in o)
-        suites.highlighted = index
+        suites.highlighted = next(i for i, o in enumerate(options) if "sessions.yml" in o)
         await pilot.pause()
         detail = str(home.query_one("#detail", Static).render())
         assert "rates 2, 4 sessions/s, 3 s each, constant, history echo" in detail
         assert "session types (mean turns × weight): chat 7.5 ×2; agent 6 ×1" in detail
         await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SuiteTextEditor))
+        editor = app.screen
+        await pilot.pause(0.5)
+        assert editor.text == SESSIONS
+        assert str(editor.query_one("#editor-title").render()).startswith(
+            "session suite (text) — sessions.yml")
+        check = str(editor.query_one("#check-ok").render())
+        assert ("load test: rates 2, 4 sessions/s, 3 s each\nsession types: chat, agent, helper"
+                in check), check
+        editor.query_one(TextArea).text = SESSIONS.replace("[2, 4]", "[2, 3]")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+s")
         await pilot.pause(0.3)
-        assert app.screen is home                       # no form over a file it would break
-        messages = [n.message for n in app._notifications]
-        assert any("sessions.yml is a session suite (session_types): the suite form edits load "
-                   "tests of single requests" in m for m in messages), messages
-    assert (tmp_path / "sessions.yml").read_text() == SESSIONS
+    assert (tmp_path / "sessions.yml").read_text() == SESSIONS.replace("[2, 4]", "[2, 3]")
 
 
 def test_the_suite_form_refuses_a_session_suite_by_its_loader(tmp_path):
-    """However it is reached, the form's loader refuses a session suite in words."""
+    """The form's loader refuses a session suite in words, should anything open it there."""
     path = tmp_path / "sessions.yml"
     path.write_text(SESSIONS)
-    from tokenflood_tui.errors import ConfigError
-    try:
+    with pytest.raises(ConfigError, match="a session suite \\(session_types\\); this form "
+                                          "edits load tests of single requests"):
         SuiteEditor.load(path)
-    except ConfigError as exc:
-        assert "is a session suite (session_types)" in str(exc)
-    else:
-        raise AssertionError("the form loaded a session suite")
 
 
 # ------------------------------------------------------------------ fixed data: SVG snapshots
@@ -397,7 +402,7 @@ async def show_session_run(pilot) -> None:
     suite, ep = parse_run_suite(SESSIONS), load_endpoint(WORKSPACE / "endpoint.yml")
     screen = SessionRunScreen(RunController(the_app, suite, ep, RESULTS))
     await the_app.push_screen(screen)
-    for event in (PhaseStarted("phase", 1, 2, 3, 53), PhaseStarted("phase", 2, 4, 3, 106)):
+    for event in (PhaseStarted("phase", 1, 2, 3, 53, 6), PhaseStarted("phase", 2, 4, 3, 106, 12)):
         screen.post_message(RunEventMessage(event))
     for i in range(1, 7):
         screen.post_message(RunSnapshotMessage(RunSnapshot(
@@ -434,14 +439,21 @@ def test_session_run_view_wide(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=show_session_run)
 
 
-def test_the_edit_command_refuses_a_session_suite_in_one_line(tmp_path, monkeypatch, capsys):
+async def test_tokenflood_edit_opens_a_session_suite_as_text(tmp_path):
     (tmp_path / "sessions.yml").write_text(SESSIONS)
-    monkeypatch.chdir(tmp_path)
-    assert cli.main(["edit", "sessions.yml"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "Traceback" not in err
-    assert "sessions.yml is a session suite (session_types): the suite form edits load tests of " \
-           "single requests; change the file in a text editor" in err
+    app = TokenfloodApp(Launch("edit", folder=tmp_path, results_root=tmp_path / "results",
+                               file=tmp_path / "sessions.yml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, SuiteTextEditor) and app.screen.text == SESSIONS
+        assert "✓ valid" in str(app.screen.query_one("#check-ok").render())
+
+
+def test_the_home_headline_of_a_session_run_says_sessions_per_second():
+    from tokenflood_tui.workspace import headline
+    s = RunSummary.load(SESSION_RESULTS)
+    top = s.phases[-1]
+    assert headline(s) == f"TTFT p50 {top.ttft_ms.at(50):.0f} ms @ 4 sessions/s"
 
 
 def _relative(folder: Path) -> Path:
@@ -464,10 +476,3 @@ def test_session_results_view_wide(snap_compare):
         await pilot.pause(0.7)
     assert snap_compare(app(mode="results", results_dir=_relative(SESSION_RESULTS)),
                         terminal_size=SIZE, run_before=settle)
-
-
-def test_the_home_headline_of_a_session_run_says_sessions_per_second():
-    from tokenflood_tui.workspace import headline
-    s = RunSummary.load(SESSION_RESULTS)
-    top = s.phases[-1]
-    assert headline(s) == f"TTFT p50 {top.ttft_ms.at(50):.0f} ms @ 4 sessions/s"

@@ -141,19 +141,12 @@ class TokenfloodApp(App[int]):
             return EndpointEditor(path, self.workdir)
         from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
         if path is not None and edits_as_text(path):
-            # an observation or a search: the form holds a load test's keys only
+            # an observation, a search or sessions: the form holds a load test's keys only
             return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
     def open_editor(self, path: Path | None, kind: str | None = None) -> None:
-        if kind != "endpoint" and path is not None:
-            from .screens.suite_editor import holds_sessions, sessions_refused
-            if holds_sessions(path):
-                # the form would lose the sessions: say so rather than open it
-                self.notify(sessions_refused(path), title="Not editable here",
-                            severity="warning", markup=False, timeout=10)
-                return
         self.push_screen(self.editor_for(path, kind))
 
     # ------------------------------------------------------------------ what screens ask for

@@ -103,14 +103,15 @@ def _kind(folder: Path) -> str:
         return "load_test"
     kind = data.get("type", "load_test")
     phases = data.get("phases")
-    if kind == "load_test" and isinstance(phases, list) and any(
-            isinstance(ph, dict) and ph.get("sessions") for ph in phases):
+    # (summaries of the first session runs have no `workload`: their phases say it)
+    if kind == "load_test" and (data.get("workload") == "sessions" or isinstance(phases, list)
+                                and any(isinstance(ph, dict) and ph.get("sessions")
+                                        for ph in phases)):
         return "sessions"
     return kind
 
 
 class LoadTestResultsScreen(ResultsScreen):
-    UNIT = "req/s"      # what the phases' rates count
     PANELS: ClassVar[tuple[Panel, ...]] = (
         Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
         Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
@@ -168,7 +169,7 @@ class LoadTestResultsScreen(ResultsScreen):
                 yield Static(self.panel_title("summary", "phases"), id="results-phases-title",
                              classes="section summary")
                 yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
-                                 checks=bool(s.thresholds), unit=self.UNIT, id="results-phases",
+                                 checks=bool(s.thresholds), unit=s.rate_unit, id="results-phases",
                                  classes="summary")
                 yield from _thresholds(s, "summary")
                 failed = any(ph.errors for ph in s.phases)
@@ -247,7 +248,6 @@ class LoadTestResultsScreen(ResultsScreen):
 class SessionResultsScreen(LoadTestResultsScreen):
     """A session run's: the load test's view with its sessions as key 2."""
 
-    UNIT = "sessions/s"
     PANELS = (Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
               Panel("sessions", "Sessions", "sessions and turns", "#results-tables"),
               Panel("metrics", "All metrics", "table of every metric", "#results-tables"),

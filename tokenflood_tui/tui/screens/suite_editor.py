@@ -19,7 +19,6 @@ from ...outputs.formats import duration
 from ...run.schedule import plan_phases
 from ...errors import ConfigError
 from ...specs import EndpointSpec, LoadTestSuite, load_run_suite
-from ...specs.loader import salvage_yaml
 from ..widgets.form import FieldRow, FormInput, Note, hint
 from ..widgets.form_values import (ABSENT, list_text, number_list, number_or_text, number_text,
                                    plain_text, text_or_absent, without_absent)
@@ -47,23 +46,6 @@ PREVIEW_MAX_REQUESTS = 2_000_000
 # Only for pricing-free previews when no endpoint is chosen: self-hosted, so cost says nothing.
 _PLACEHOLDER_ENDPOINT = EndpointSpec(provider="hosted_vllm", model="-",
                                      base_url="http://127.0.0.1:8000/v1")
-SESSION_KEYS = ("session_types", "sessions_per_second_rates")    # a session suite's own keys
-
-
-def holds_sessions(path: Path) -> bool:
-    """Whether `path` is a session suite, read leniently (a broken file counts by its keys)."""
-    try:
-        raw, _ = salvage_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False
-    return isinstance(raw, dict) and any(key in raw for key in SESSION_KEYS)
-
-
-def sessions_refused(path: Path) -> str:
-    """Why the form does not open a session suite: it holds load types and their rates only, so
-    it would show a default load type beside the sessions and could never save the file."""
-    return (f"{path.name} is a session suite (session_types): the suite form edits load tests "
-            "of single requests; change the file in a text editor (docs/config.md#sessions)")
 
 
 class SuiteEditor(SpecEditorScreen):
@@ -100,8 +82,9 @@ class SuiteEditor(SpecEditorScreen):
         if not isinstance(suite, LoadTestSuite):
             raise ConfigError(f"{path}: an observation suite (type: observation); this editor "
                               "edits load tests: change the file in a text editor")
-        if suite.sessions:
-            raise ConfigError(sessions_refused(path))
+        if suite.sessions:      # the app opens these as text (suite_text_editor.py)
+            raise ConfigError(f"{path}: a session suite (session_types); this form edits load "
+                              "tests of single requests: edit the file as text")
         return suite
 
     # ------------------------------------------------------------------ form
