@@ -89,11 +89,13 @@ def test_a_session_run_in_the_terminal(tmp_path, sim, size):
         assert "TTFT ms" in done and "cache hit" in done and fits(done, width), done
         assert "turn         1 " in done, done
         term.keys("r")
-        results = term.wait_for("tmux-sessions on sim-model")
-        if "2 sessions by phase · how they ended" not in results:
-            term.keys("2")
-            results = term.wait_for("2 sessions by phase · how they ended")
-        assert "planned  started  completed" in results and fits(results, width), results
+        term.wait_for("tmux-sessions on sim-model")
+        term.keys("2")                                  # the sessions' sections alone
+        results = term.wait_until(lambda s: "phase  planned  started  completed" in s
+                                  and "sessions in flight from each phase's start" in s,
+                                  "the sessions' sections")
+        assert "2 sessions by phase · how they ended" in results, results
+        assert fits(results, width), results
         term.keys("q")
         deadline = time.monotonic() + 20
         while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
