@@ -79,10 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (0: send from the main process; default: from the "
-                        "highest rate and the cores)")
+                   help="worker processes that send the requests (0: send from the main process; "
+                        "default: from the highest rate and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="send from the workers of this Dask scheduler, one sender each "
+                   help="send from the Dask workers of this scheduler, one worker on each "
                         "(--workers: how many; needs the `cluster` extra)")
     _format_option(p)
 
@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (default: from the highest rate and the cores)")
+                   help="worker processes that send the requests (default: from the highest rate "
+                        "and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
                    help="send from the workers of this Dask scheduler (see `run --help`)")
     _format_option(p)
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="progress on stderr, comparison on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes per variant (default: from the highest rate)")
+                   help="worker processes per variant (default: from the highest rate)")
     _format_option(p, "the comparison", "compare.json's content")
 
     p = sub.add_parser("compare", parents=[common],
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
     _format_option(p)
-    p.set_defaults(workers=None, cluster=None)     # the default senders
+    p.set_defaults(workers=None, cluster=None)     # the default workers
     return parser
 
 
@@ -333,7 +334,7 @@ def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
     """The one front-end choice for a run (`run`, `resume`, `demo`): the live view when stdin
     and stdout are a terminal and --headless was not given, else headless."""
     live = not args.headless and interactive()
-    workers, cluster = senders(args, suite, endpoint, live)
+    workers, cluster = workers_for(args, suite, endpoint, live)
     if not live:
         from .headless import run_headless
         return run_headless(suite, endpoint, results_root, assume_yes=args.yes,
@@ -345,9 +346,9 @@ def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
                           cluster=cluster, title=title), output_format(args))
 
 
-def senders(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
-            live: bool) -> tuple[int, ClusterTarget | None]:
-    """How many senders, and the Dask cluster they run on (None: this machine). The cluster is
+def workers_for(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
+                live: bool) -> tuple[int, ClusterTarget | None]:
+    """How many workers send, and the Dask cluster they run on (None: this machine). The cluster is
     checked now, so its errors come before the budget prompt."""
     if args.cluster:
         import asyncio

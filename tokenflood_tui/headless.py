@@ -35,7 +35,7 @@ MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one
 
 
 class HeadlessObserver:
-    """Writes the run's events and progress lines; never blocks the engine for long.
+    """Writes the run's events and progress lines; never blocks the coordinator for long.
 
     For an observation (`suite`), one line per poll when it finishes and one per missed poll,
     instead of the once-a-second progress lines: a run of days under nohup or systemd writes a

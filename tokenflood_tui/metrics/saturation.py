@@ -10,9 +10,9 @@ arrivals early leaves too few in the last third of the time for a verdict, while
 linearly from empty makes the last third's median about five times the first's. With
 `max_concurrency` the queue is the client's instead (arrivals wait for a slot): then the achieved
 rate falls short of the scheduled one. What the client's own delays could explain is not put on
-the server: TTFT runs from the send, so a sender that leaves late does not touch it, but one busy
+the server: TTFT runs from the send, so a worker that sends late does not touch it, but one busy
 at a full core may read responses late, so latency growth is not judged then; and a rate
-shortfall is not judged in any client-bound phase (a late sender falls short by itself).
+shortfall is not judged in any client-bound phase (a late worker falls short by itself).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:
 
 
 def client_busy(ph: PhaseStats) -> bool:
-    """The busiest sender used a full core: it may have read responses late."""
+    """The busiest worker used a full core: it may have read responses late."""
     return ph.client_cpu is not None and ph.client_cpu >= CLIENT_BOUND_CPU
 
 

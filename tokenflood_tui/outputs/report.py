@@ -36,7 +36,7 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = 
 
 
 def server_verdict(ph: PhaseStats) -> str:
-    """'SATURATED', 'ok', or '-': too few requests to judge, or a sender busy at a full core."""
+    """'SATURATED', 'ok', or '-': too few requests to judge, or a worker busy at a full core."""
     if ph.saturated:
         return "SATURATED"
     return "ok" if judged(ph) else "-"

@@ -167,7 +167,7 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
         return dataclasses.replace(est, ceiling_tokens=(
             sessions * max(m[0] for m in most), sessions * max(m[1] for m in most)))
     prompt = np.array([lt.prompt_length for lt in suite.load_types], dtype=np.int64)
-    output = np.array([lt.output_length for lt in suite.load_types], dtype=np.int64)
+    output = np.array([lt.max_output for lt in suite.load_types], dtype=np.int64)
     per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
                    np.zeros(len(prompt), dtype=np.int64))
     return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
@@ -192,7 +192,7 @@ def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1
         requests = int(starts * max(t.turns.high for t in suite.session_types))
     else:
         prompt = max(lt.prompt_length for lt in suite.load_types)
-        output = max(lt.output_length for lt in suite.load_types)
+        output = max(lt.max_output for lt in suite.load_types)
         requests = starts
     est = _with_setup_and_cost(suite, endpoint, requests, starts * prompt, starts * output,
                                senders, suite.phase_seconds * suite.max_phases)

@@ -33,7 +33,7 @@ from ..metrics.summary import PhaseStats
 from .coordinator import RunSnapshot
 from .events import RunEvent, TurnStarted, VariantEnded, VariantEvent
 from .plan import LoadTestPlanner
-from .runner import Run, RunObserver, RunResult
+from .runner import Run, RunObserver, RunResult, spend_of
 from .schedule import PhasePlan
 
 DEFAULT_ROUNDS = 3
@@ -220,6 +220,11 @@ class Experiment:
                 workers, planner=self._planner(vsuite, i), folder_name=v.name)
             for i, v in enumerate(variants)]
         self.estimate = budget.combine([r.estimate for r in self.runs])
+        # The limits hold for the experiment, as its budget was confirmed: every variant's load
+        # counts toward one spend, and the variant whose request reaches a limit stops them all.
+        spend = spend_of(self.estimate)
+        for run in self.runs:
+            run.coordinator.spend = spend
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _planner(self, suite: LoadTestSuite, variant: int) -> Callable[[], TurnPlanner]:

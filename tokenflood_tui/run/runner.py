@@ -21,7 +21,8 @@ from ..metrics.summary import (BudgetFigures, ObservationInfo, PhaseStats, PollS
                                SearchResult)
 from . import search
 from .search import SearchPlanner
-from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
+from .coordinator import (Coordinator, RunOutcome, RunSnapshot, Spend, TokenLimit,
+                          start_lead_s)
 from ..outputs.journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
 from .plan import (LoadTestPlanner, MissedSlot, NoPlan, ObservationPlanner, Planner,
                    first_slot)
@@ -87,8 +88,7 @@ class Run:
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,
             snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster,
-            token_limits=((budget.MAX_INPUT_VAR, self.estimate.max_input_tokens),
-                          (budget.MAX_OUTPUT_VAR, self.estimate.max_output_tokens)))
+            spend=spend_of(self.estimate))
         if resume is not None:
             self.coordinator.missed += resume.missed
         self._sink.coordinator = self.coordinator
@@ -271,6 +271,14 @@ class _Sink:
 
     def snapshot(self, snap: RunSnapshot) -> None:
         self.observer.snapshot(snap)
+
+
+def spend_of(estimate: budget.BudgetEstimate) -> Spend:
+    """What a run (or an A/B experiment, all its variants) may spend: the estimate's limits."""
+    return Spend((TokenLimit(budget.MAX_INPUT_VAR, estimate.max_input_tokens,
+                             estimate.input_tokens),
+                  TokenLimit(budget.MAX_OUTPUT_VAR, estimate.max_output_tokens,
+                             estimate.output_tokens)))
 
 
 def exit_code(summary: RunSummary) -> int:

@@ -121,7 +121,8 @@ class Sender:
                                        share.seqs.tolist(), strict=True):
             lt = load_types[kind]
             # Build the request before its deadline, so synthesis never delays the send.
-            prepared = client.prepare(factory.messages(kind, seq), lt.output_length)
+            prepared = client.prepare(factory.messages(kind, seq), lt.output_length,
+                                      reasoning_budget=lt.reasoning_budget_tokens)
             # Never early: uvloop's timers have millisecond resolution and may fire up to a
             # millisecond before the deadline, so sleep again for what is left.
             delay = deadline - time.monotonic()
@@ -220,7 +221,7 @@ class Sender:
                 if prepared is None:              # the context limit ended it
                     break
                 request = self.client.prepare(prepared.messages, prepared.max_tokens,
-                                              prepared.tools)
+                                              prepared.tools, conversation.type.reasoning_budget_tokens)
                 if not await self._until(due):
                     end = CUT
                     break

@@ -31,7 +31,7 @@ from ..widgets.turns import TurnTable, verdict_text
 from .live import FAILED, WAITING, LiveRunScreen, live_bindings
 from .panels import Panel
 
-ENDED = {0: "completed", 1: "aborted", 130: "interrupted"}
+ENDED = {0: "completed", 1: "aborted", 3: "stopped at a token limit", 130: "interrupted"}
 
 
 class ExperimentScreen(LiveRunScreen):
