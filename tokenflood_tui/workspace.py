@@ -23,7 +23,8 @@ SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
 
 ENDPOINT_KEYS = ("provider", "model", "base_url", "api_base", "api_key_env_var", "deployment")
 RUN_KEYS = ("load_types", "load_type", "requests_per_second_rates", "test_length_in_seconds",
-            "arrival", "duration_hours", "polling_interval_minutes", "num_requests", "within_seconds")
+            "arrival", "duration_hours", "polling_interval_minutes", "num_requests", "within_seconds",
+            "session_types", "sessions_per_second_rates")
 _TOP_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
 _GUESS_BYTES = 65536       # enough of any hand-written spec to see its keys
 
@@ -255,7 +256,7 @@ def headline(s: RunSummary) -> str:
         return "no ok requests"
     # max keeps the first of equals: reversed, the last phase of the highest rate wins a tie
     rate, value = max(reversed(measured), key=lambda rv: rv[0])
-    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} req/s"
+    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} {s.rate_unit}"
 
 
 def latest_results(root: Path) -> Path | None:

@@ -141,7 +141,7 @@ class TokenfloodApp(App[int]):
             return EndpointEditor(path, self.workdir)
         from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
         if path is not None and edits_as_text(path):
-            # an observation or a search: the form holds a load test's keys only
+            # an observation, a search or sessions: the form holds a load test's keys only
             return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
@@ -186,6 +186,7 @@ class TokenfloodApp(App[int]):
         from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
         from .screens.search import SearchScreen
+        from .screens.session_run import SessionRunScreen
 
         if self.run_controller is not None and self.run_controller.running:
             self.notify("A run is already going.", severity="warning")
@@ -208,9 +209,11 @@ class TokenfloodApp(App[int]):
         self.run_controller = controller
         self.started_runs.append(controller)
         # an observation's live view follows polls on the wall clock, a search's the bracket
-        # it narrows (its rates are decided as it goes), a load test's its fixed rates
+        # it narrows (its rates are decided as it goes), a load test's its fixed rates, and a
+        # session run's its sessions besides
         live = (ObservationScreen if isinstance(suite, ObservationSuite)
-                else SearchScreen if isinstance(suite, SearchSuite) else RunScreen)
+                else SearchScreen if isinstance(suite, SearchSuite)
+                else SessionRunScreen if suite.sessions else RunScreen)
         await self.push_screen(live(controller))
         controller.start()
 

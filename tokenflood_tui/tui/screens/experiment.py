@@ -75,7 +75,7 @@ class ExperimentScreen(LiveRunScreen):
         self.current: TurnRow | None = None
         self.finished_turns: list[TurnRow] = []
         self.percentile = controller.feed.percentile
-        self.variant_phases = controller.rounds * len(self.suite.requests_per_second_rates)
+        self.variant_phases = controller.rounds * len(self.suite.rates)   # of requests or sessions
         self._stopping = False
         # set when the finished message is handled (not when the thread ends), so the status
         # line and the verdicts change together

@@ -626,6 +626,13 @@ def _describe_spec(spec_file: SpecFile) -> str:
     assert isinstance(spec, (LoadTestSuite, ObservationSuite, SearchSuite)), spec_file.kind
     types = "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} ×{lt.weight:g}"
                       for lt in spec.load_types)
+    if isinstance(spec, LoadTestSuite) and spec.sessions:
+        rates = ", ".join(f"{r:g}" for r in spec.rates)
+        sessions = "; ".join(f"{t.name} {t.turns.expected:g} ×{t.weight:g}"
+                             for t in spec.session_types)
+        return (f"rates {rates} sessions/s, {spec.test_length_in_seconds:g} s each, "
+                f"{spec.arrival}, history {spec.history}\n"
+                f"session types (mean turns × weight): {sessions}")
     if isinstance(spec, SearchSuite):
         plan = (f"search: SLO {spec.slo.text()}, from {spec.start_rps:g} up to {spec.max_rps:g} "
                 f"req/s, {spec.phase_seconds:g} s phases, at most {spec.max_phases} phases")

@@ -27,6 +27,7 @@ from ..widgets.form import Note
 from .confirm import ConfirmModal
 
 TEXT_KINDS = ("observation", "search")     # the suite kinds this editor is for
+SESSION_KEYS = ("session_types", "sessions_per_second_rates")    # ... and a session suite's keys
 CHECK_DEBOUNCE_S = 0.25
 
 
@@ -37,12 +38,21 @@ def suite_kind(text: str) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def holds_sessions(text: str) -> bool:
+    """Whether a suite's text sends sessions, read leniently as suite_kind reads it."""
+    raw, _ = salvage_yaml(text)
+    return isinstance(raw, dict) and any(key in raw for key in SESSION_KEYS)
+
+
 def edits_as_text(path: Path) -> bool:
-    """Whether `path` holds a suite of a kind the form cannot edit."""
+    """Whether `path` holds a suite the form cannot edit: an observation, a search, or a
+    session suite (the form holds load types and their rates only: it would add a default
+    load type beside the sessions, and the file could never be saved)."""
     try:
-        return suite_kind(path.read_text(encoding="utf-8")) in TEXT_KINDS
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
+    return suite_kind(text) in TEXT_KINDS or holds_sessions(text)
 
 
 class SuiteTextEditor(Screen):
@@ -82,7 +92,9 @@ class SuiteTextEditor(Screen):
             self.read_error: str | None = f"{self.path}: cannot read: {exc}"
         else:
             self.read_error = None
-        self.kind = suite_kind(self.saved_text) or "run"     # for the title
+        # for the title
+        self.kind = suite_kind(self.saved_text) or (
+            "session" if holds_sessions(self.saved_text) else "run")
         self.suite: RunSuite | None = None       # what the text loads as, while it does
         self._timer: Timer | None = None
 
@@ -191,8 +203,11 @@ def _plan(suite: RunSuite) -> str:
         return (f"observation: {suite.num_requests} requests within {suite.within_seconds:g} s "
                 f"every {suite.polling_interval_minutes:g} min for {suite.duration_hours:g} h "
                 f"({suite.polls} polls)")
+    sessions = (f"\nsession types: {', '.join(t.name for t in suite.session_types)}"
+                if suite.sessions else "")
     if isinstance(suite, SearchSuite):
         return (f"search: SLO {suite.slo.text()}, from {suite.start_rps:g} up to "
-                f"{suite.max_rps:g} req/s, {suite.phase_seconds:g} s phases")
-    rates = ", ".join(f"{r:g}" for r in suite.requests_per_second_rates)
-    return f"load test: rates {rates} req/s, {suite.test_length_in_seconds:g} s each"
+                f"{suite.max_rps:g} {suite.unit}, {suite.phase_seconds:g} s phases" + sessions)
+    rates = ", ".join(f"{r:g}" for r in suite.rates)
+    return (f"load test: rates {rates} {suite.unit}, {suite.test_length_in_seconds:g} s each"
+            + sessions)
