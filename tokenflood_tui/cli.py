@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,13 +11,15 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:
+    from .metrics.summary import RunSummary
+    from .outputs.experiment import ExperimentInfo
     from .run.cluster import ClusterTarget
     from .run.resume import ResumePoint
     from .specs import EndpointSpec, RunSuite
 
 EPILOG = """\
 exit codes: 0 success, 1 the run aborted, 2 bad usage or config, 3 budget refused,
-  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
+  4 a threshold failed (the run completed), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
 --results-dir, --theme, --seed and -v go before or after the command
 limits: TOKENFLOOD_MAX_INPUT_TOKENS (default 1,000,000), TOKENFLOOD_MAX_OUTPUT_TOKENS (default 10,000)
 """
@@ -45,6 +48,17 @@ def _common_options(before_command: bool) -> argparse.ArgumentParser:
     return common
 
 
+FORMATS = ("text", "md", "json")
+
+
+def _format_option(p: argparse.ArgumentParser, what: str = "the summary",
+                   json_is: str = "summary.json's content") -> None:
+    p.add_argument("--format", choices=FORMATS, metavar="text|md|json",
+                   help=f"{what} on stdout: text (fitted to the terminal's width; the default on a "
+                        f"terminal), md (every column, as Markdown tables; the default otherwise), "
+                        f"json ({json_is})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(before_command=False)
 
@@ -65,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (0: send from the main process; default: from the "
-                        "highest rate and the cores)")
+                   help="worker processes that send the requests (0: send from the main process; "
+                        "default: from the highest rate and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="send from the workers of this Dask scheduler, one sender each "
+                   help="send from the Dask workers of this scheduler, one worker on each "
                         "(--workers: how many; needs the `cluster` extra)")
+    _format_option(p)
 
     p = sub.add_parser("resume", parents=[common],
                        help="go on with a run whose process ended early (crash, kill, reboot)")
@@ -80,15 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (default: from the highest rate and the cores)")
+                   help="worker processes that send the requests (default: from the highest rate "
+                        "and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
                    help="send from the workers of this Dask scheduler (see `run --help`)")
+    _format_option(p)
 
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
 
-    p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
+    p = sub.add_parser("results", parents=[common],
+                       help="browse a results folder or an A/B experiment's comparison "
+                            "(default: the newest)")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
+    p.add_argument("--format", choices=FORMATS, metavar="text|md|json",
+                   help="print the summary instead of browsing it: text (fitted to the "
+                        "terminal's width), md (summary.md; the default without a terminal), "
+                        "json (summary.json's content); for an A/B experiment its comparison "
+                        "and its variants' folders")
 
     p = sub.add_parser("ab", parents=[common],
                        help="A/B experiment: one suite against several endpoints, phases "
@@ -102,18 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="progress on stderr, comparison on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes per variant (default: from the highest rate)")
+                   help="worker processes per variant (default: from the highest rate)")
+    _format_option(p, "the comparison", "compare.json's content")
 
     p = sub.add_parser("compare", parents=[common],
                        help="which run is faster: runs side by side with confidence intervals")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                    help="results folders (paths, or folder names under --results-dir); the "
-                        "first is the baseline")
+                        "first is the baseline; an A/B experiment's folder stands for its "
+                        "variants")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where compare.md/.json/.txt/.html go (default "
                         "<results-dir>/compare_<time>)")
     p.add_argument("--headless", action="store_true",
-                   help="no TUI: only the Markdown table on stdout (as when not on a terminal)")
+                   help="no TUI: only the comparison on stdout (as when not on a terminal)")
+    _format_option(p, "the comparison", "compare.json's content")
 
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
@@ -124,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true")
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
-    p.set_defaults(workers=None, cluster=None)     # the default senders
+    _format_option(p)
+    p.set_defaults(workers=None, cluster=None)     # the default workers
     return parser
 
 
@@ -251,18 +279,25 @@ def require_terminal(what: str) -> None:
                           "for scripts use `tokenflood run RUN.yml ENDPOINT.yml --headless --yes`")
 
 
-def run_tui(launch) -> int:
+def output_format(args: argparse.Namespace) -> str:
+    """--format, or by where stdout goes: text fitted to a terminal, every column (md) for a
+    file or a pipe."""
+    given = getattr(args, "format", None)
+    return given or ("text" if sys.stdout.isatty() else "md")
+
+
+def run_tui(launch, fmt: str = "text") -> int:
     """Run the app; afterwards print each run's summary on the terminal, as headless does."""
     from .tui.app import TokenfloodApp
     app = TokenfloodApp(launch)
     code = app.run()
     code = 0 if code is None else int(code)
-    return print_runs_after_exit(app.started_runs, code)
+    return print_runs_after_exit(app.started_runs, code, fmt)
 
 
-def print_runs_after_exit(controllers, code: int) -> int:
-    """The summary table and results folder of every run the app started (oha and k6 print
-    theirs on exit too); returns the exit code, the last run's when the app had none to give."""
+def print_runs_after_exit(controllers, code: int, fmt: str = "text") -> int:
+    """The summary and results folder of every run the app started (oha and k6 print theirs on
+    exit too), in `fmt`; returns the exit code, the last run's when the app had none to give."""
     from .headless import print_summary
     for controller in controllers:
         if controller.running:       # the app went away mid-run (it crashed): keep the results
@@ -271,7 +306,7 @@ def print_runs_after_exit(controllers, code: int) -> int:
             controller.stop()
             controller.wait(60)
         if controller.result is not None:
-            print_summary(controller.result)
+            print_summary(controller.result, fmt=fmt)
         elif controller.error:
             sys.stderr.write(f"tokenflood: error: {controller.error}\n")
     if code == 0 and controllers and controllers[-1].finished:
@@ -282,7 +317,8 @@ def print_runs_after_exit(controllers, code: int) -> int:
 def cmd_home(args: argparse.Namespace) -> int:
     require_terminal("the home screen")
     from .tui.app import Launch
-    return run_tui(Launch("home", folder=Path("."), results_root=args.results_dir, theme=args.theme))
+    return run_tui(Launch("home", folder=Path("."), results_root=args.results_dir, theme=args.theme),
+                   output_format(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -298,21 +334,21 @@ def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
     """The one front-end choice for a run (`run`, `resume`, `demo`): the live view when stdin
     and stdout are a terminal and --headless was not given, else headless."""
     live = not args.headless and interactive()
-    workers, cluster = senders(args, suite, endpoint, live)
+    workers, cluster = workers_for(args, suite, endpoint, live)
     if not live:
         from .headless import run_headless
         return run_headless(suite, endpoint, results_root, assume_yes=args.yes,
                             verbose=args.verbose, workers=workers, resume=resume,
-                            cluster=cluster)
+                            cluster=cluster, fmt=output_format(args))
     from .tui.app import Launch
     return run_tui(Launch("run", results_root=results_root, suite=suite, endpoint=endpoint,
                           theme=args.theme, assume_yes=args.yes, workers=workers, resume=resume,
-                          cluster=cluster, title=title))
+                          cluster=cluster, title=title), output_format(args))
 
 
-def senders(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
-            live: bool) -> tuple[int, ClusterTarget | None]:
-    """How many senders, and the Dask cluster they run on (None: this machine). The cluster is
+def workers_for(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
+                live: bool) -> tuple[int, ClusterTarget | None]:
+    """How many workers send, and the Dask cluster they run on (None: this machine). The cluster is
     checked now, so its errors come before the budget prompt."""
     if args.cluster:
         import asyncio
@@ -345,7 +381,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     require_terminal("the editor")
     from .tui.app import Launch
     return run_tui(Launch("edit", folder=args.file.parent, results_root=args.results_dir,
-                          file=args.file, theme=args.theme))
+                          file=args.file, theme=args.theme), output_format(args))
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -355,15 +391,65 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
-    from .metrics.summary import RunSummary
-    summary = RunSummary.load(folder)      # ConfigError when missing or not a summary
-    if not interactive():
-        from .outputs.report import markdown
-        sys.stdout.write(markdown(summary))
+    from .outputs.experiment import is_experiment
+    if is_experiment(folder):
+        return experiment_results(args, folder)
+    from .run.partial import load_summary
+    # ConfigError when not a summary; a killed run's is built from its rows and journal
+    summary = load_summary(folder)
+    if args.format is not None or not interactive():
+        sys.stdout.write(results_text(summary, folder, output_format(args)))
         return 0
     from .tui.app import Launch
     return run_tui(Launch("results", results_root=args.results_dir, results_dir=folder,
                           theme=args.theme))
+
+
+def results_text(summary: RunSummary, folder: Path, fmt: str) -> str:
+    """`results` without the view: summary.md (md), summary.json's content (json), or the
+    summary as printed after a run, fitted to the terminal (text)."""
+    from .outputs import printed, report
+    if fmt == "json":
+        return summary.to_json()
+    if fmt == "md":
+        return report.markdown(summary)
+    return printed.text(summary, folder, shutil.get_terminal_size().columns)
+
+
+def experiment_results(args: argparse.Namespace, folder: Path) -> int:
+    """`results` on an A/B experiment's folder: its comparison and where each variant's results
+    are (printed), or the compare screen, whose `r` opens a variant's results."""
+    from .compare.compare import COMPARE_FILE, Comparison
+    from .errors import ConfigError
+    from .outputs.experiment import ExperimentInfo
+    info = ExperimentInfo.load(folder)
+    fmt = output_format(args) if args.format is not None or not interactive() else "text"
+    variants = variants_text(info, folder, fmt)
+    if not (folder / COMPARE_FILE).is_file():
+        paths = ", ".join(str(f) for f in info.variant_folders(folder))
+        raise ConfigError(f"{folder}: an A/B experiment without a comparison (a variant has no "
+                          f"phase); `tokenflood results` opens a variant's folder: {paths}")
+    if args.format is not None or not interactive():
+        from .compare import output
+        sys.stdout.write(output.printed(Comparison.load(folder), fmt,
+                                        shutil.get_terminal_size().columns))
+        if fmt != "json":            # stdout stays one JSON document
+            sys.stdout.write(f"\n{variants}\n")
+        return 0
+    from .tui.app import Launch
+    return run_tui(Launch("compare", results_root=args.results_dir, compare_dir=folder,
+                          theme=args.theme))
+
+
+def variants_text(info: ExperimentInfo, folder: Path, fmt: str = "text") -> str:
+    """Where each variant's results folder is, for `tokenflood results` to open (md: a list)."""
+    from .outputs.charts import run_letter
+    bullet = "- " if fmt == "md" else "  "
+    lines = [f"{bullet}{run_letter(i)} {v.name}" + (" (baseline)" if i == 0 else "") +
+             f": {path}" for i, (v, path) in enumerate(zip(info.variants,
+                                                          info.variant_folders(folder),
+                                                          strict=True))]
+    return "\n".join(["variants (tokenflood results DIR opens one):", *lines])
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -391,7 +477,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
         workers = choose_workers(args.workers, suite.peak_rps, endpoints[0].resolved_client,
                                  live_view=False)
         return run_ab_headless(suite, variants, args.results_dir, assume_yes=args.yes,
-                               rounds=args.rounds, verbose=args.verbose, workers=workers)
+                               rounds=args.rounds, verbose=args.verbose, workers=workers,
+                               fmt=output_format(args))
     # Built (and estimated) before the app starts: what cannot run says so on the terminal.
     from .tui.app import Launch, TokenfloodApp
     from .tui.experiment_controller import ExperimentController
@@ -402,13 +489,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
                                experiment=controller))
     code = app.run()
     code = 0 if code is None else int(code)
-    return print_runs_after_exit(app.started_runs, print_experiment_after_exit(controller, code))
+    fmt = output_format(args)
+    return print_runs_after_exit(app.started_runs,
+                                 print_experiment_after_exit(controller, code, fmt), fmt)
 
 
-def print_experiment_after_exit(controller, code: int) -> int:
-    """The comparison (Markdown) and the experiment's folder, as headless prints them; returns
-    the exit code, the experiment's when the app had none to give."""
-    from .compare import output
+def print_experiment_after_exit(controller, code: int, fmt: str = "text") -> int:
+    """The comparison and the experiment's folder, as headless prints them; returns the exit
+    code, the experiment's when the app had none to give."""
+    from .headless import print_experiment
     if controller.running:        # the app went away mid-run (it crashed): keep the results
         sys.stderr.write("[tokenflood] stopping the experiment; in-flight requests get a few "
                          "seconds, then the results are written\n")
@@ -416,10 +505,7 @@ def print_experiment_after_exit(controller, code: int) -> int:
         controller.wait(60)
     result = controller.result
     if result is not None:
-        if result.comparison is not None:
-            sys.stdout.write(output.markdown(result.comparison))
-        sys.stdout.write(f"\nexperiment folder: {result.folder}\n")
-        sys.stdout.flush()
+        print_experiment(result.comparison, result.folder, fmt)
     elif controller.error:
         sys.stderr.write(f"tokenflood: error: {controller.error}\n")
     if code == 0 and controller.finished:
@@ -431,9 +517,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import output
     from .compare.compare import DEFAULT_SEED, compare
     from .errors import ConfigError
-    if len(args.dirs) < 2:
-        raise ConfigError("compare needs at least two results folders (the first is the baseline)")
-    folders = [resolve_results_folder(d, args.results_dir) for d in args.dirs]
+    from .outputs.experiment import ExperimentInfo, is_experiment
+    folders: list[Path] = []
+    for given in args.dirs:
+        folder = resolve_results_folder(given, args.results_dir)
+        # an A/B experiment's folder stands for its variants, the baseline first
+        folders += (ExperimentInfo.load(folder).variant_folders(folder) if is_experiment(folder)
+                    else [folder])
+    if len(folders) < 2:
+        raise ConfigError("compare needs at least two results folders, or an A/B experiment's "
+                          "folder (the first is the baseline)")
     seed = DEFAULT_SEED if args.seed is None else args.seed
     comparison = compare(folders, seed=seed)
     out = output.write(comparison, args.out or output.default_folder(args.results_dir))
@@ -444,7 +537,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from .tui.app import Launch
         code = run_tui(Launch("compare", results_root=args.results_dir, compare_dir=out,
                               theme=args.theme))
-    sys.stdout.write(output.markdown(comparison))
+    sys.stdout.write(output.printed(comparison, output_format(args),
+                                    shutil.get_terminal_size().columns))
     sys.stderr.write(f"tokenflood: comparison written to {out}\n")
     return code
 

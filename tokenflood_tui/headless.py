@@ -4,41 +4,38 @@ poll), the summary table on stdout."""
 from __future__ import annotations
 
 import asyncio
-import re
+import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .run import budget
-from .outputs import report
+from .outputs import formats, printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .live.throttle import FailureThrottle
+from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
+                         describe)
 from .specs.secrets import Scrubber
+from .metrics.summary import PhaseStats
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
+from .compare.compare import Comparison
 from .run.experiment import Experiment, Variant
 from .run.runner import Run, RunResult
 from .specs import EndpointSpec, ObservationSuite, RunSuite
-from .metrics.summary import Distribution, pkey
 
 if TYPE_CHECKING:
     from .run.cluster import ClusterTarget
 
-ERROR_LINES_PER_PHASE = 5   # more failures are counted on the progress line and kept in errors.log
-# An observation's poll line counts its failures by kind: one error line a poll says what they are.
-ERROR_LINES_PER_POLL = 1
 MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one line (a resume gap)
-# What the coordinator logs per poll that the poll lines already say (with the slot time).
-POLL_STARTED = re.compile(r"poll \d+: [\d.]+ req/s for ")
-POLL_MISSED = re.compile(r"poll \d+ missed: ")
-POLL_FAILED_SHARE = re.compile(r"phase \d+: \d+% of requests failed \(")
 
 
 class HeadlessObserver:
-    """Writes log lines and progress lines; never blocks the engine for long.
+    """Writes the run's events and progress lines; never blocks the coordinator for long.
 
     For an observation (`suite`), one line per poll when it finishes and one per missed poll,
     instead of the once-a-second progress lines: a run of days under nohup or systemd writes a
@@ -51,33 +48,23 @@ class HeadlessObserver:
         self.out = out
         self.verbose = verbose
         self.scrubber = scrubber or Scrubber()
-        self._errors_shown: dict[str, int] = {}
+        # failures past a few per phase (or one a poll) are counted on the progress (poll) line
+        self.throttle = FailureThrottle("on the progress line", "on its poll line",
+                                        verbose=verbose)
         self.feed = (PollFeed(suite.interval_s, first_poll)
                      if isinstance(suite, ObservationSuite) else None)
         self.percentiles = suite.percentiles if suite is not None else [50.0]
 
-    def log(self, level: str, message: str) -> None:
-        if self.feed is not None and not self.verbose and (
-                (level == "info" and POLL_STARTED.match(message))
-                or (level == "warning" and (POLL_MISSED.match(message)
-                                            or POLL_FAILED_SHARE.match(message)))):
+    def event(self, ev: RunEvent) -> None:
+        if self.feed is not None and not self.verbose and said_by_poll_lines(ev):
             return
-        if level == "error":
-            key = message.split(":", 1)[0]
-            shown = self._errors_shown.get(key, 0)
-            if self.feed is not None:
-                self._errors_shown = {key: shown + 1}    # one poll's count at a time: bounded
-                if shown >= ERROR_LINES_PER_POLL and not self.verbose:
-                    return
-            else:
-                self._errors_shown[key] = shown + 1
-                if shown == ERROR_LINES_PER_PHASE and not self.verbose:
-                    self._write(f"error: {key}: more failures are counted below and kept in "
-                                "errors.log")
-                if shown >= ERROR_LINES_PER_PHASE and not self.verbose:
-                    return
-        prefix = "" if level == "info" else f"{level}: "
-        self._write(prefix + message)
+        shown = self.throttle.admit(ev)
+        if shown is not None:
+            self.say(*describe(shown))
+
+    def say(self, level: str, text: str) -> None:
+        """A line with its level in front (none for info)."""
+        self._write(("" if level == "info" else f"{level}: ") + text)
 
     def snapshot(self, snap: RunSnapshot) -> None:
         if self.feed is not None:
@@ -95,6 +82,15 @@ class HeadlessObserver:
             self.out.flush()
         except OSError:      # the terminal hung up (SIGHUP follows): the run must go on to its results
             pass
+
+
+def said_by_poll_lines(ev: RunEvent) -> bool:
+    """What an observation's poll lines already say (with the slot time): a poll's start, a
+    missed poll, a poll's share of failures."""
+    if isinstance(ev, VariantEvent):
+        return said_by_poll_lines(ev.event)
+    return ((isinstance(ev, PhaseStarted | FailedShare) and ev.unit == "poll")
+            or isinstance(ev, PollMissed))
 
 
 def poll_lines(feed: PollFeed, events: list[PollEvent], percentiles: list[float]) -> list[str]:
@@ -128,16 +124,9 @@ def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str
     failed = f"failed {ph.failed}" + (f" ({event.failures})" if ph.failed else "")
     sent = f"sent {ph.sent} of {ph.planned}" if event.stopped else f"sent {ph.sent}"
     return (f"poll {_where(feed, event.poll)} {done}: {sent}, ok {ph.ok}, {failed}"
-            f" | TTFT {_dist(ph.ttft_ms, percentiles)} | e2e {_dist(ph.e2e_ms, percentiles)}"
+            f" | TTFT {formats.percentiles(ph.ttft_ms, percentiles, 1, collapse=False)}"
+            f" | e2e {formats.percentiles(ph.e2e_ms, percentiles, 1, collapse=False)}"
             + ("" if event.stopped else _next(feed, event.poll)))
-
-
-def _dist(dist: Distribution, percentiles: list[float]) -> str:
-    """'p50/p90/p99 53.1/60.2/71.0 ms'; '-' for a percentile without a sample (every request of
-    the poll failed), so each line reads the same way."""
-    values = [dist.at(p) for p in percentiles]
-    return ("/".join(pkey(p) for p in percentiles) + " "
-            + "/".join("-" if v is None else f"{v:.1f}" for v in values) + " ms")
 
 
 def missed_line(feed: PollFeed, first: int, last: int, reason: str) -> str:
@@ -164,6 +153,9 @@ def _next(feed: PollFeed, poll: int) -> str:
 
 
 def progress_line(snap: RunSnapshot) -> str:
+    """'phase 1/3 10 req/s 4/10 s | elapsed 4 s | sent 40/100 | in flight 2 | done 38 | …'; a
+    session phase says its sessions first: '… 2 sessions/s 4/10 s | elapsed 4 s | sessions 8/20
+    started, in flight 5 | requests sent 31, in flight 2 | done 29 | …'"""
     ph = snap.phases[-1]
     ttft = ph.ttft_ms["p50"]
     e2e = ph.e2e_ms["p50"]
@@ -171,15 +163,24 @@ def progress_line(snap: RunSnapshot) -> str:
     clock = ("draining" if snap.stage == "draining"
              else f"{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s")
     return ((f"{snap.label}: " if snap.label else "")
-            + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
-            f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
-            f" | done {done} | failed {ph.failed}"
-            f" | TTFT p50 {_ms(ttft)} | e2e p50 {_ms(e2e)}"
+            + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} {ph.unit} {clock}"
+            f" | elapsed {snap.elapsed_s:.0f} s | "
+            + (_sessions_progress(snap, ph) if ph.sessions is not None else
+               f"sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}")
+            + f" | done {done} | failed {ph.failed}"
+            f" | TTFT p50 {formats.ms(ttft, 1)} | e2e p50 {formats.ms(e2e, 1)}"
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
 
 
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f} ms"
+def _sessions_progress(snap: RunSnapshot, ph: PhaseStats) -> str:
+    """The phase's sessions (started of planned, in flight; those of earlier phases still going
+    on in brackets) and its requests (sent so far: a session's script is an upper bound)."""
+    st = ph.sessions
+    assert st is not None
+    earlier = sum(p.sessions.in_flight for p in snap.phases[:-1] if p.sessions is not None)
+    return (f"sessions {st.started}/{st.planned} started, in flight {st.in_flight}"
+            + (f" (+{earlier} of earlier phases)" if earlier else "")
+            + f" | requests sent {ph.sent}, in flight {ph.in_flight}")
 
 
 def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr,
@@ -209,8 +210,9 @@ def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stde
 
 def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, assume_yes: bool,
                  verbose: bool = False, workers: int = 0, resume: ResumePoint | None = None,
-                 cluster: ClusterTarget | None = None) -> int:
-    """Confirm, run, print; returns the exit code (docs/architecture.md#commands-and-exit-codes)."""
+                 cluster: ClusterTarget | None = None, fmt: str = "md") -> int:
+    """Confirm, run, print (in `fmt`: text, md or json); returns the exit code
+    (docs/architecture.md#commands-and-exit-codes)."""
     observer = HeadlessObserver(verbose=verbose, scrubber=Scrubber.for_endpoint(endpoint),
                                 suite=suite, first_poll=resume.start if resume else 1)
     run = Run(suite, endpoint, results_root, observer, snapshot_interval_s=1.0, workers=workers,
@@ -220,17 +222,18 @@ def run_headless(suite: RunSuite, endpoint: EndpointSpec, results_root: Path, as
     result = asyncio.run(_execute(run))
     summary = result.summary
     if summary.status != "completed":
-        observer.log("error" if summary.status == "aborted" else "warning",
+        observer.say("error" if summary.status == "aborted" else "warning",
                      f"run {summary.status}: {summary.message}")
     try:
-        print_summary(result)
+        print_summary(result, fmt=fmt)
     except OSError:          # stdout's terminal hung up; the results folder has it all
         pass
     return result.exit_code
 
 
 def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path,
-                    assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0) -> int:
+                    assume_yes: bool, rounds: int, verbose: bool = False, workers: int = 0,
+                    fmt: str = "md") -> int:
     """An A/B experiment: confirm the budget of every variant together, run the turns, print the
     comparison (the variants' own summaries are in their folders)."""
     from .specs.secrets import endpoint_secrets
@@ -243,22 +246,32 @@ def run_ab_headless(suite: RunSuite, variants: list[Variant], results_root: Path
     confirm(experiment.estimate, assume_yes)
     result = asyncio.run(_execute(experiment))
     try:
-        if result.comparison is not None:
-            sys.stdout.write(compare_output.markdown(result.comparison))
-        sys.stdout.write(f"\nexperiment folder: {result.folder}\n")
+        print_experiment(result.comparison, result.folder, fmt)
     except OSError:
         pass
     return result.exit_code
+
+
+def print_experiment(comparison: Comparison | None, folder: Path, fmt: str,
+                     out: TextIO = sys.stdout) -> None:
+    """An experiment's comparison (also after the TUI) in `fmt`, and where its folder is (on
+    stderr with json, so stdout holds the JSON alone)."""
+    if comparison is not None:
+        out.write(compare_output.printed(comparison, fmt, shutil.get_terminal_size().columns))
+    (sys.stderr if fmt == "json" else out).write(f"\nexperiment folder: {folder}\n")
+    out.flush()
 
 
 STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM, SIGHUP
 
 
 async def _execute(run):
-    """`run` is a Run or an Experiment: both execute once and stop on a signal."""
+    """`run` is a Run or an Experiment: both execute once and stop on a signal (a second one:
+    at once, without the grace for requests in flight)."""
     loop = asyncio.get_running_loop()
+    signals: list[int] = []
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, _on_signal, run, sig)
+        loop.add_signal_handler(sig, _on_signal, run, sig, signals)
     try:
         return await run.execute()
     finally:
@@ -266,62 +279,38 @@ async def _execute(run):
             loop.remove_signal_handler(sig)
 
 
-def _on_signal(run, sig: int) -> None:
+def _on_signal(run, sig: int, before: list[int]) -> None:
     if sig == signal.SIGHUP:
         stop_signals.detach_dead_terminal()    # an SSH session dropped: nobody reads stderr now
+    again = bool(before)
+    before.append(sig)
+    name = signal.Signals(sig).name
     try:
-        sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests "
-                         "get a few seconds, then the results are written\n")
+        sys.stderr.write(
+            f"\n[tokenflood] {name} again: stopping at once; requests in flight are recorded as "
+            "cancelled, then the results are written\n" if again else
+            f"\n[tokenflood] {name}: stopping; in-flight requests get a few seconds, then the "
+            "results are written (again to stop at once)\n")
     except OSError:
         pass
-    run.stop()
+    run.stop(stop_signals.reason(before[0]), now=again)
 
 
-LAST_POLLS_PRINTED = 10    # a days-long observation has hundreds; summary.md and polls.csv have all
-
-
-def print_summary(result: RunResult, out: TextIO = sys.stdout) -> None:
-    """The phase table (an observation: hours of day and the last polls), failures and warnings,
-    and where the results are (also after the TUI)."""
+def print_summary(result: RunResult, out: TextIO = sys.stdout, fmt: str = "md",
+                  width: int | None = None) -> None:
+    """The run's summary (also after the TUI): `text` fitted to `width` (the terminal's by
+    default), `md` every column as pipe tables, `json` summary.json's content; then where the
+    results are, and what the disk did not take."""
     s = result.summary
-    kind = "run" if s.type == "load_test" else s.type
-    out.write(f"\ntokenflood {kind} {s.run_name!r} on {s.model}: {s.status}"
-              + (f" ({s.message})" if s.message else "") + "\n\n")
-    if s.type == "observation":
-        for line in report.observation_lines(s):
-            out.write(line + "\n")
-        out.write("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles) + "\n")
-        shown = s.polls[-LAST_POLLS_PRINTED:]
-        out.write("\npolls:\n" if len(shown) == len(s.polls) else
-                  f"\nthe last {len(shown)} of {len(s.polls)} polls (every poll is in summary.md "
-                  "and polls.csv):\n")
-        out.write(report.poll_table(shown, s.percentiles, reasons=False) + "\n")
-        missed = report.missed_lines(s.polls)
-        if missed:
-            out.write("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
-        errors = report.poll_failures(s.polls)
+    if fmt == "json":
+        out.write(s.to_json())
+    elif fmt == "text":
+        out.write(printed.text(s, result.folder, width or shutil.get_terminal_size().columns))
     else:
-        if s.search is not None:
-            out.write(report.search_table(s.search) + "\n\n")
-            out.write("".join(f"{line}\n" for line in report.search_lines(s.search)) + "\n")
-        out.write(report.phase_table(s.phases, s.percentiles) + "\n")
-        errors = report.error_table(s.phases)
-    if errors:
-        out.write("\nfailures:\n" + errors + "\n")
-    saturation = report.saturation_line(s)
-    if saturation:
-        out.write(f"\nsaturation: {saturation}\n")
-    if s.thresholds:
-        out.write("\n" + report.threshold_table(
-            s.thresholds, "poll" if s.type == "observation" else "phase") + "\n"
-            + f"{report.threshold_verdict(s)}\n")
-    if s.resumed:
-        out.write("\nresumed:\n" + "".join(
-            f"  - {line}\n" for line in report.resume_lines(s.resumed, s.type == "observation")))
-    if s.warnings:
-        out.write("\nwarnings:\n" + "".join(f"  - {w}\n" for w in s.warnings))
-    out.write(f"\nresults: {result.folder}\n")
+        out.write(printed.markdown(s, result.folder))
     if result.unsaved:
-        out.write(f"not saved (the disk did not take them): {', '.join(result.unsaved)}; "
-                  "the table above is the only copy of the summary\n")
+        # with json on stdout, a script reads the summary there: the note goes to stderr
+        (sys.stderr if fmt == "json" else out).write(
+            f"not saved (the disk did not take them): {', '.join(result.unsaved)}; "
+            "the table above is the only copy of the summary\n")
     out.flush()

@@ -102,6 +102,33 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     assert {"compare.md", "compare.txt", "compare.html"} <= {p.name for p in folder.iterdir()}
 
 
+def test_results_and_compare_take_the_experiment_folder(experiment):
+    """`tokenflood results` prints the experiment's comparison and names its variants' folders;
+    `tokenflood compare` compares its variants (both used to refuse it: no summary.json)."""
+    (folder,) = experiment.results.iterdir()
+    cwd = experiment.results.parent
+    saved = Comparison.load(folder)
+    shown = run_tokenflood("results", folder.name, cwd=cwd)     # a name under --results-dir
+    assert shown.code == 0, shown.stderr
+    assert shown.stdout.startswith("# Comparison: A vs B")      # off a terminal: Markdown
+    assert shown.stdout.count("| A (baseline) | fast |") == 1
+    assert f"- A fast (baseline): {experiment.results / folder.name / 'fast'}" in shown.stdout
+    assert f"- B slow: {experiment.results / folder.name / 'slow'}" in shown.stdout
+    as_json = run_tokenflood("results", str(folder), "--format", "json", cwd=cwd)
+    assert as_json.code == 0 and json.loads(as_json.stdout)["cells"] == \
+        json.loads(saved.to_json())["cells"]
+    # compare: the experiment stands for its variants, the baseline first; with its seed, the
+    # same figures as the experiment's own comparison
+    out = cwd / "compared"
+    compared = run_tokenflood("compare", str(folder), "--seed", str(SEED), "--out", str(out),
+                              cwd=cwd)
+    assert compared.code == 0, compared.stderr
+    again = Comparison.load(out)
+    assert [r.name for r in again.runs] == ["fast", "slow"]
+    assert again.cells == saved.cells
+    assert [p.name for p in experiment.results.iterdir()] == [folder.name]    # --out elsewhere
+
+
 def test_the_budget_counts_every_variant(tmp_path):
     write(tmp_path / "run.yml", SUITE)
     for name in ("a", "b"):
@@ -139,6 +166,6 @@ def test_what_cannot_run_says_why(tmp_path):
     assert down.code == 1, down.stderr
     assert "variant down: " in down.stderr and "stopping the other variants" in down.stderr
     assert "Traceback" not in one.stderr + obs.stderr + rounds.stderr + down.stderr
-    (folder,) = down.results.iterdir()
-    up = json.loads((folder / "up" / "summary.json").read_text())
-    assert up["status"] == "aborted" and "variant down ended early" in up["message"]
+    # down failed at warm-up, before the first turn: no variant sent load, no folder is left
+    assert "nothing was sent: no results folder kept" in down.stderr
+    assert not down.results.exists()

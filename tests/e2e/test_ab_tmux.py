@@ -65,9 +65,10 @@ def test_ab_in_the_terminal_shows_the_verdict_and_prints_the_comparison(tmp_path
         finally:
             term.close()
     (folder,) = (tmp_path / "results").iterdir()
-    assert "# Comparison: A vs B" in after and "## TTFT (ms)" in after
-    assert re.search(r"\| 10 req/s \| p50 \| [\d.]+ \| [\d.]+ \| \+[\d.]+ \([^)]*\) \| "
-                     r"\+[\d.]+ … \+[\d.]+ \| slower \|", after), after
+    assert "Comparison: A vs B" in after and "\nTTFT (ms)\n" in after
+    assert [line for line in after.splitlines() if len(line) > 120] == []
+    assert re.search(r"\n10 req/s +p50 +[\d.]+ +[\d.]+ +\+[\d.]+ \([^)]*\) +"
+                     r"\+[\d.]+ … \+[\d.]+ +slower\n", after), after
     assert f"experiment folder: results/{folder.name}" in after
     # what was printed is the comparison the folder holds (its verdict line, word for word)
     verdict = next(line for line in (folder / "compare.md").read_text().splitlines()

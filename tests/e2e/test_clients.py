@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tokenflood_tui.clients import make_client
-from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
+from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
+from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.simulator import Simulator, SimulatorConfig
 from tokenflood_tui.specs import EndpointSpec
@@ -17,15 +18,15 @@ MESSAGES = [{"role": "user", "content": " tell me a story"}]
 
 
 async def send(base_url: str, max_tokens: int = 8, client: str = "openai", model="sim-model",
-               warm_up: bool = False, **endpoint) -> RequestRecord:
+               warm_up: bool = False, messages=MESSAGES, **endpoint) -> RequestRecord:
     spec = EndpointSpec(provider="hosted_vllm", model=model, base_url=base_url, client=client, **endpoint)
     c = make_client(spec)
     await c.start()
     try:
         if warm_up:   # litellm's first call pays for lazy imports; the engine warms up the same way
-            await c.send(c.prepare(MESSAGES, 1), RequestRecord(0, 0, 0, time.monotonic(), 0, 0, 1))
+            await c.send(c.prepare(messages, 1), RequestRecord(0, 0, 0, time.monotonic(), 0, 0, 1))
         rec = RequestRecord(1, 1.0, 0, time.monotonic(), 10, 0, max_tokens)
-        await c.send(c.prepare(MESSAGES, max_tokens), rec)
+        await c.send(c.prepare(messages, max_tokens), rec)
         return rec
     finally:
         await c.close()
@@ -44,6 +45,19 @@ async def test_ttft_waits_for_content_not_the_role_chunk(client):
     assert rec.output_tokens == 8 and rec.prompt_tokens == 4 + 4 + 3 and not rec.output_tokens_estimated
     assert rec.content_chunks == 8 and len(rec.itl_ms) == 7
     assert rec.t_send <= truth["received"] and truth["first_token"] <= rec.t_first + 0.005
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+async def test_cached_tokens_come_from_the_usage_details(client):
+    # the warm-up sends the same prompt first, so the simulator's prefix cache holds its blocks;
+    # the usage's prompt_tokens_details (a dict, or litellm's object) reads the same either way
+    story = [{"role": "user", "content": " once" * 40}]
+    async with Simulator(SimulatorConfig(ttft_ms=1, itl_ms=1)) as sim:
+        rec = await send(sim.base_url, 4, client, warm_up=True, messages=story)
+        truth = sim.truth[-1]
+    assert rec.ok, rec.error_message
+    assert truth["cached_tokens"] >= 32 and rec.cached_tokens == truth["cached_tokens"]
+    assert rec.prompt_tokens == truth["prompt_tokens"] and rec.output_tokens == 4
 
 
 @pytest.mark.parametrize("client", ["openai", "litellm"])

@@ -22,7 +22,7 @@ class Watcher:
     def __init__(self):
         self.snapshots = []
 
-    def log(self, level: str, message: str) -> None:
+    def event(self, ev) -> None:
         pass
 
     def snapshot(self, snap) -> None:

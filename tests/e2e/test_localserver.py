@@ -1,7 +1,7 @@
 """The real local model server (llama.cpp via xllamacpp + SmolLM2-135M) over real HTTP.
 
 These pin the protocol facts the clients and `tokenflood demo` rely on (see the docstring of
-tokenflood_tui/demo/localserver.py) and the child-process lifecycle.
+tokenflood_tui/demo/localserver/protocol.py) and the child-process lifecycle.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tokenflood_tui.demo.localserver import (MODEL_ALIAS, LocalModelServer, LocalServerOptions, model_path,
-                                             unavailable_reason)
+from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
+from tokenflood_tui.demo.localserver.protocol import MODEL_ALIAS, model_path, unavailable_reason
 
 _REASON = unavailable_reason()
 pytestmark = [
@@ -364,7 +364,7 @@ def test_child_exits_when_parent_is_sigkilled():
     parent_code = textwrap.dedent(
         """
         import os, signal
-        from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions
+        from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
         srv = LocalModelServer(LocalServerOptions(slots=1, ctx=1024))
         srv.start()
         print(srv.pid, srv.port, flush=True)

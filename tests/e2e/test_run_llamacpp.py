@@ -6,7 +6,8 @@ import csv
 
 import pytest
 
-from tokenflood_tui.demo.localserver import LocalModelServer, LocalServerOptions, unavailable_reason
+from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
+from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 
 from support.specs import endpoint_yml
 from support.tokenflood import other_than_lateness, write

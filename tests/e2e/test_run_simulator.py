@@ -96,12 +96,12 @@ def test_measured_latency_matches_the_simulator_and_counts_match_the_rate(tmp_pa
     assert "| phase |" in (folder / "summary.md").read_text()
 
 
-def test_poisson_phase_counts_are_near_rate_times_length(tmp_path, sim, tokenflood):
+def test_a_poisson_phase_sends_rate_times_length(tmp_path, sim, tokenflood):
     done = tokenflood("run", suite(tmp_path, rates="[40]", length=5, arrival="poisson"),
                       endpoint(tmp_path, sim.base_url), "--yes")
     assert done.code == 0, done.stderr
     (phase,) = done.summary()["phases"]
-    assert abs(phase["sent"] - 200) < 4 * 200 ** 0.5
+    assert phase["sent"] == phase["planned"] == 200        # the gaps are random, not the count
     assert TTFT_MS <= phase["ttft_ms"]["p50"] <= TTFT_MS + 10
 
 

@@ -85,7 +85,7 @@ def test_the_search_brackets_the_capacity_within_the_tolerance(searches, slo):
     # every step is a normal phase of the folder, with its rows
     rows = (done.folder() / "requests.csv").read_text().splitlines()[1:]
     assert len(rows) == sum(ph["sent"] for ph in s["phases"])
-    assert f"up to {lower:g} req/s (fails at {upper:g})" in result["answer"]
+    assert f"up to {lower:g} req/s (fails at {upper:g} req/s)" in result["answer"]
     assert result["output_tokens_per_s"] > 0 and result["knee_rps"] is not None
     # headless: one line per phase with its verdict, then the answer
     lines = [line for line in done.stderr.splitlines() if "search phase" in line]
@@ -113,11 +113,14 @@ def test_the_budget_is_an_upper_bound(tmp_path, sim):
     done = run_tokenflood("run", "search.yml", "endpoint.yml", "--headless", "--yes",
                           cwd=tmp_path)
     assert done.code == 3
-    # every phase at max_rps 64 for 4 s (constant: 256 each), 19 output tokens each, plus setup
+    # the most the search can send: the ramp 3, 6, 12, 24, 48, 64 until it fails at max_rps, then
+    # the phases left bisecting below 64, each for 4 s (constant), 19 output tokens each
     est = budget.search_estimate(parse_run_suite(suite("{ttft_ms: {p90: 300}}")),
                                  parse_endpoint(f"provider: hosted_vllm\nmodel: m\nbase_url: "
                                                 f"{sim.base_url}\n"))
-    assert est.output_tokens >= MAX_PHASES * 256 * OUTPUT and est.at_most
+    worst = [3, 6, 12, 24, 48, 64] + [64] * (MAX_PHASES - 6)
+    assert est.requests >= sum(rate * 4 for rate in worst) and est.at_most
+    assert est.output_tokens >= est.requests * OUTPUT
     assert f"output tokens  at most {est.output_tokens:,}" in done.stderr
     assert "lower max_rps, phase_seconds or max_phases" in done.stderr
     assert "duration       at most 32 s of load (about" in done.stderr

@@ -91,7 +91,44 @@ def test_headless_stops_on_the_signal_and_writes_the_results(tmp_path, sim, sig)
     assert proc.returncode == 130, err
     assert f"{sig.name}: stopping" in err and "Traceback" not in err
     assert "interrupted" in out
-    interrupted_and_complete(tmp_path)
+    summary = interrupted_and_complete(tmp_path)
+    # the summary says what stopped it: a hangup is not the user's Ctrl-C
+    assert summary["message"] == ("stopped: the terminal hung up (SIGHUP: an SSH session dropped?)"
+                                  if sig == signal.SIGHUP else "stopped by SIGTERM")
+
+
+def test_a_second_ctrl_c_stops_at_once_without_the_grace(tmp_path):
+    """Requests of 13 s: after one Ctrl-C they would get the 3 s grace; a second one cancels them
+    at once and says so."""
+    with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "200") as slow:
+        write(tmp_path / "run.yml", RUN.replace("output_length: 8", "output_length: 64")
+              .replace("test_length_in_seconds: 30", "test_length_in_seconds: 10"))
+        write(tmp_path / "endpoint.yml",
+              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {slow.base_url}\n")
+        proc = headless(tmp_path, "--workers", "0")
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list((tmp_path / "results").glob("*/requests.csv")):
+                time.sleep(0.1)
+            time.sleep(2.0)                     # about 20 requests in flight, none finished
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "SIGINT again: stopping at once" in err and "Traceback" not in err
+    (folder,) = (tmp_path / "results").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["message"] == "stopped by the user (Ctrl-C)"
+    with open(folder / "requests.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cancelled = [r for r in rows if r["status"] == "cancelled"]
+    assert cancelled and len(rows) == summary["phases"][0]["sent"]
+    last_send = max(float(r["t_send_s"]) for r in rows)
+    # cut half a second after the first Ctrl-C (the second), not after the 3 s grace
+    assert max(float(r["t_end_s"]) for r in cancelled) - last_send < 2.0
 
 
 def test_headless_hangup_of_the_whole_process_group_keeps_the_workers_rows(tmp_path, sim):

@@ -123,12 +123,12 @@ async def test_the_compare_screen_at_80x24(saved, runs):
             assert_table_shows(app, c, metric)
         assert "no clear difference" in [cell.runs[1].verdict for cell in c.cells
                                           if cell.metric == "tpot_ms"]
-        # 2: the overlay chart of that metric, every run at every percentile in its legend
+        # 2: the overlay chart of that metric, every run and every percentile in its key
         await pilot.press("2")
         await pilot.pause(0.8)
         chart = "\n".join(screen_lines(app))
         assert "2 TTFT percentiles by rate, runs A, B · t: e2e" in chart
-        assert all(f"{x} p{p} " in chart for x in "AB" for p in (50, 90, 99))
+        assert "A ⠒⠒  B ••  │  p50  p90  p99" in chart
         assert "target req/s" in chart and " 1 TTFT (ms)" not in chart
         await pilot.press("t")
         await pilot.pause(0.8)
@@ -160,7 +160,7 @@ async def test_the_compare_screen_at_120x40_shows_table_and_chart(saved, runs):
         assert_table_shows(app, c, "ttft_ms")
         screen = "\n".join(screen_lines(app))
         assert "2 TTFT percentiles by rate, runs A, B · t: e2e" in screen
-        assert "B p99 +" in screen and "target req/s" in screen
+        assert "A ⠒⠒  B ••  │  p50  p90  p99" in screen and "target req/s" in screen
         # a warning is one line here, whole if it fits
         assert f"⚠ {c.warnings[0]}"[:110] in screen
         await pilot.press("t")
@@ -286,13 +286,28 @@ async def test_home_marks_results_and_c_compares_them(runs, tmp_path):
         # the same figures as comparing the folders directly; B (fast) is the faster one
         assert_table_shows(app, compare([slow, fast]), "ttft_ms")
         assert "faster" in "\n".join(table_lines(app))
-        # written to a compare folder under the results dir, as `tokenflood compare` does
+        # opening a comparison writes nothing (it used to leave a compare_<time>/ each time);
+        # w writes it to a compare folder under the results dir, as `tokenflood compare` does
+        assert not list(results.glob("compare_*")) and screen.folder is None
+        assert "not written; w writes it (md, json, txt, html)" in "\n".join(lines)
+        assert "w Write files" in lines[-1]
+        await pilot.press("w")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if screen.folder is not None:
+                break
         (written,) = results.glob("compare_*")
         assert screen.folder == written
         assert sorted(p.name for p in written.iterdir()) == [
             "compare.html", "compare.json", "compare.md", "compare.txt"]
         assert Comparison.load(written).cells == screen.comparison.cells
+        await pilot.pause(0.2)
+        lines = screen_lines(app)
         assert squash(f"written to {written}/ (md, json, txt, html)") in squash("".join(lines))
+        assert "w Write files" not in lines[-1]         # once on disk, nothing more to write
+        await pilot.press("w")
+        await pilot.pause(0.3)
+        assert len(list(results.glob("compare_*"))) == 1
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert app.screen is home

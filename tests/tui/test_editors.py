@@ -20,6 +20,7 @@ from tokenflood_tui.tui.screens.confirm import ConfirmModal
 from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.save_as import SaveAsModal
 from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
+from tokenflood_tui.tui.widgets.form_values import yaml_text, yaml_value
 
 APP_TCSS = str(Path(tui_package.__file__).parent / "app.tcss")
 
@@ -46,14 +47,12 @@ load_types:
 
 
 class EditorHost(App):
-    """Stands in for TokenfloodApp: the workdir, the chosen endpoint, and one editor pushed."""
+    """Stands in for TokenfloodApp: one editor pushed, and the files it says it saved."""
 
     CSS_PATH = APP_TCSS
 
-    def __init__(self, make_screen, workdir: Path, endpoint: EndpointSpec | None = None):
+    def __init__(self, make_screen):
         super().__init__()
-        self.workdir = workdir
-        self.selected_endpoint = endpoint
         self.make_screen = make_screen
         self.saved: list[SpecSaved] = []
 
@@ -65,9 +64,8 @@ class EditorHost(App):
 
 
 @asynccontextmanager
-async def editing(make_screen, workdir: Path, endpoint: EndpointSpec | None = None,
-                  size=(120, 40)):
-    app = EditorHost(make_screen, workdir, endpoint)
+async def editing(make_screen, size=(120, 40)):
+    app = EditorHost(make_screen)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         yield app, pilot
@@ -113,7 +111,7 @@ async def test_edit_existing_endpoint_changes_model_adds_header_keeps_the_rest(t
     path = tmp_path / "endpoint.yml"
     path.write_text(AZURE_YML)
     before = load_endpoint(path)
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         assert not editor.has_unsaved_changes
         await replace_text(pilot, app, "#f-model", "gpt-4o-mini")
@@ -136,7 +134,7 @@ async def test_edit_existing_endpoint_changes_model_adds_header_keeps_the_rest(t
 
 
 async def test_new_endpoint_by_keyboard_only_saves_under_the_typed_name(tmp_path):
-    async with editing(lambda: EndpointEditor(None), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(None, tmp_path)) as (app, pilot):
         editor = app.screen
         assert "new file" in text_of(app, "#editor-title")
         assert editor.focused is editor.query_one("#f-name")
@@ -169,7 +167,7 @@ async def test_new_endpoint_by_keyboard_only_saves_under_the_typed_name(tmp_path
 
 async def test_save_as_never_overwrites_without_asking(tmp_path):
     (tmp_path / "endpoint.yml").write_text("keep me")
-    async with editing(lambda: EndpointEditor(None), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(None, tmp_path)) as (app, pilot):
         editor = app.screen
         editor.query_one("#f-provider", Select).value = "openai"
         await set_field(pilot, app, "#f-model", "gpt-4o-mini")
@@ -193,7 +191,7 @@ async def test_save_as_never_overwrites_without_asking(tmp_path):
 async def test_invalid_endpoint_shows_the_models_message_and_is_not_saved(tmp_path):
     path = tmp_path / "endpoint.yml"
     path.write_text(ENDPOINT_YML)
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         await set_field(pilot, app, "#f-base_url", "localhost:8000")
         errors = text_of(app, "#check-errors")
@@ -217,7 +215,7 @@ async def test_api_key_env_var_status_says_set_or_not_and_never_shows_the_value(
     monkeypatch.delenv("TF_EDITOR_MISSING", raising=False)
     path = tmp_path / "endpoint.yml"
     path.write_text("provider: openai\nmodel: gpt-4o-mini\napi_key_env_var: TF_EDITOR_KEY\n")
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         assert text_of(app, "#key-status") == "TF_EDITOR_KEY is set"
         assert "sk-very-secret-value" not in app.export_screenshot()
         await set_field(pilot, app, "#f-api_key_env_var", "TF_EDITOR_MISSING")
@@ -231,7 +229,7 @@ async def test_test_endpoint_shows_ttft_from_the_simulator_and_a_connection_erro
     async with Simulator(SimulatorConfig(ttft_ms=300)) as sim:
         path = tmp_path / "endpoint.yml"
         path.write_text(f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-        async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+        async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
             await pilot.press("ctrl+t")
             assert text_of(app, "#probe-result").startswith("testing")
             await app.workers.wait_for_complete()
@@ -256,11 +254,11 @@ async def test_test_endpoint_shows_ttft_from_the_simulator_and_a_connection_erro
 async def test_leaving_asks_only_when_there_are_unsaved_changes(tmp_path):
     path = tmp_path / "endpoint.yml"
     path.write_text(ENDPOINT_YML)
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         await pilot.press("escape")                    # nothing changed: leaves at once
         await pilot.pause()
         assert not isinstance(app.screen, EndpointEditor)
-        app.push_screen(EndpointEditor(path))
+        app.push_screen(EndpointEditor(path, tmp_path))
         await pilot.pause()
         editor = app.screen
         await set_field(pilot, app, "#f-model", "other-model")
@@ -282,7 +280,7 @@ async def test_leaving_asks_only_when_there_are_unsaved_changes(tmp_path):
 async def test_typing_back_the_saved_value_is_not_an_unsaved_change(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML)
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         await replace_text(pilot, app, "#f-name", "ripplex")
         assert app.screen.has_unsaved_changes
         await pilot.press("backspace")
@@ -292,7 +290,7 @@ async def test_typing_back_the_saved_value_is_not_an_unsaved_change(tmp_path):
 async def test_broken_endpoint_file_opens_with_its_values_and_errors(tmp_path):
     path = tmp_path / "endpoint.yml"
     path.write_text("provider: hosted_vlm\nmodle: llama\nbase_url: localhost:8000\n")
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         assert editor.query_one("#f-provider", Select).value == "hosted_vlm"
         assert editor.query_one("#f-base_url", Input).value == "localhost:8000"
@@ -315,10 +313,63 @@ async def test_broken_endpoint_file_opens_with_its_values_and_errors(tmp_path):
 async def test_a_file_that_is_not_yaml_opens_an_empty_form_with_the_error(tmp_path):
     path = tmp_path / "endpoint.yml"
     path.write_text("provider: [hosted_vllm\nmodel: x\n")
-    async with editing(lambda: EndpointEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
         assert "YAML syntax error" in text_of(app, "#file-problem")
         assert app.screen.query_one("#f-model", Input).value == ""
         assert app.screen.query_one("#f-provider", Select).value == Select.NULL
+
+
+@pytest.mark.parametrize("tail, problem, kept", [
+    # an alias: refused as `tokenflood run` refuses it; the form holds the lines before it
+    ("extra_body: &b {temperature: 0.5}\nlitellm_params: *b\n",
+     "line 4: alias *b: YAML aliases (&name / *name) are not allowed here", 3),
+    # used to crash the editor with a RecursionError while it opened the file
+    ("extra_body: {a: " + "[" * 5000 + "]" * 5000 + "}\n",
+     "line 3: nested more than 64 levels deep", 2),
+    # used to say where only as "position 47" on a second line, and to open an empty form
+    ("extra_body: {a: \x00}\n",
+     "line 3: YAML syntax error: unacceptable character #x0000: special characters are not "
+     "allowed", 2),
+], ids=["alias", "deep", "nul"])
+async def test_a_refused_file_opens_with_the_lines_before_the_problem(tmp_path, tail, problem,
+                                                                      kept):
+    path = tmp_path / "endpoint.yml"
+    path.write_text("provider: openai\nmodel: gpt-4o-mini\n" + tail)
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
+        editor = app.screen
+        shown = text_of(app, "#file-problem").splitlines()
+        assert len(shown) == 2 and shown[0].startswith(problem)
+        assert shown[1] == (f"The form holds what lines 1-{kept} say; saving writes the form "
+                            "over the whole file.")
+        assert editor.query_one("#f-model", Input).value == "gpt-4o-mini"
+        assert editor.query_one("#f-provider", Select).value == "openai"
+        assert text_of(app, "#check-errors") == ""
+
+
+async def test_a_key_given_twice_is_named_and_the_form_holds_the_last(tmp_path):
+    path = tmp_path / "endpoint.yml"
+    path.write_text("provider: openai\nmodel: gpt-4o-mini\nname: first\nmodel: gpt-4o\n")
+    async with editing(lambda: EndpointEditor(path, tmp_path)) as (app, pilot):
+        assert text_of(app, "#file-problem") == (
+            "line 4: key 'model' appears twice (lines 2 and 4): keep one; YAML would silently use "
+            "the last")
+        assert app.screen.query_one("#f-model", Input).value == "gpt-4o"
+        assert app.screen.query_one("#f-name", Input).value == "first"
+        await save(pilot, app)
+    assert load_endpoint(path).model == "gpt-4o"
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("1e-3", 0.001),              # a number, as in the file (plain PyYAML: the text '1e-3')
+    ("'1e-3'", "1e-3"),
+    ("{a: 1, b: [x]}", {"a": 1, "b": ["x"]}),
+    ("*ref", "*ref"),             # what the file reader refuses stays text
+    ("{a: 1, a: 2}", "{a: 1, a: 2}"),
+])
+def test_a_row_value_reads_as_the_same_text_in_the_file_would(typed, value):
+    assert yaml_value(typed) == value
+    # a value from the file is shown as text that reads back the same
+    assert yaml_value(yaml_text(value)) == value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +379,7 @@ async def test_a_file_that_is_not_yaml_opens_an_empty_form_with_the_error(tmp_pa
 async def test_load_types_add_duplicate_delete_and_weights_are_saved(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML)
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         table = editor.query_one("#f-load_types")
         table.rows[0].inputs["prompt_length"].focus()
@@ -359,7 +410,7 @@ async def test_load_types_add_duplicate_delete_and_weights_are_saved(tmp_path):
 
 
 async def test_the_last_load_type_cannot_be_deleted(tmp_path):
-    async with editing(lambda: SuiteEditor(None), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(None, tmp_path)) as (app, pilot):
         table = app.screen.query_one("#f-load_types")
         assert len(table.rows) == 1
         table.rows[0].inputs["weight"].focus()
@@ -373,7 +424,7 @@ async def test_budget_preview_follows_the_rates(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENFLOOD_MAX_OUTPUT_TOKENS", "3000")
     path = tmp_path / "run.yml"
     path.write_text(CONSTANT_RUN_YML)
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         assert editor.budget.requests == math.ceil(1 * 10) + math.ceil(2 * 10)
         assert "requests       30 " in text_of(app, "#budget-lines")
@@ -394,7 +445,7 @@ async def test_budget_preview_prices_the_selected_endpoint(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text(CONSTANT_RUN_YML)
     openai = EndpointSpec(provider="openai", model="gpt-4o-mini", name="mini")
-    async with editing(lambda: SuiteEditor(path), tmp_path, endpoint=openai) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path, openai)) as (app, pilot):
         lines = text_of(app, "#budget-lines")
         assert app.screen.budget.cost_usd is not None and app.screen.budget.cost_usd > 0
         assert "cost           $" in lines and "endpoint       mini" in lines
@@ -403,7 +454,7 @@ async def test_budget_preview_prices_the_selected_endpoint(tmp_path):
 async def test_invalid_suite_shows_the_models_messages_and_is_not_saved(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML)
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         await set_field(pilot, app, "#f-requests_per_second_rates", "1, 0")
         errors = text_of(app, "#check-errors")
@@ -431,7 +482,7 @@ async def test_invalid_suite_shows_the_models_messages_and_is_not_saved(tmp_path
 async def test_advanced_keys_round_trip_and_open_expanded(tmp_path):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML + "arrival: constant\nmax_concurrency: 8\nslo: {ttft_ms: 500}\n")
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         assert not editor.query_one("#advanced").collapsed
         await set_field(pilot, app, "#f-max_concurrency", "")        # empty = none
@@ -446,7 +497,7 @@ async def test_saving_a_suite_keeps_the_keys_the_form_has_no_field_for(tmp_path)
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML + "thresholds:\n- ttft_ms.p99 < 500\n- error_rate < 0.01\n"
                     "reuse_prompts: true\n")
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         await set_field(pilot, app, "#f-test_length_in_seconds", "30")
         await save(pilot, app)
         assert len(app.saved) == 1
@@ -462,7 +513,7 @@ async def test_broken_suite_opens_with_rows_filled_and_errors_shown(tmp_path):
                     "arival: constant\nload_types:\n"
                     "- {prompt_length: 100, prefix_length: 100, output_length: 8}\n"
                     "seed: 1.5\n")
-    async with editing(lambda: SuiteEditor(path), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(path, tmp_path)) as (app, pilot):
         editor = app.screen
         assert editor.query_one("#f-requests_per_second_rates", Input).value == "1, -2"
         assert editor.query_one("#f-load_types").row_values == [
@@ -476,7 +527,7 @@ async def test_broken_suite_opens_with_rows_filled_and_errors_shown(tmp_path):
 
 
 async def test_new_suite_is_saved_as_run_yml_and_loads_back_equal(tmp_path):
-    async with editing(lambda: SuiteEditor(None), tmp_path) as (app, pilot):
+    async with editing(lambda: SuiteEditor(None, tmp_path)) as (app, pilot):
         editor = app.screen
         assert not editor.has_unsaved_changes
         await type_text(pilot, "fresh")
@@ -523,19 +574,19 @@ def fixed_env(monkeypatch):
 def test_endpoint_editor_snapshot(snap_compare, tmp_path, fixed_env):
     path = tmp_path / "endpoint.yml"
     path.write_text(SNAPSHOT_ENDPOINT_YML)
-    app = EditorHost(lambda: EndpointEditor(path), tmp_path)
+    app = EditorHost(lambda: EndpointEditor(path, tmp_path))
     assert snap_compare(app, terminal_size=(120, 40), run_before=quiet_cursor)
 
 
 def test_suite_editor_snapshot(snap_compare, tmp_path, fixed_env):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML)
-    app = EditorHost(lambda: SuiteEditor(path), tmp_path, parse_endpoint(ENDPOINT_YML))
+    app = EditorHost(lambda: SuiteEditor(path, tmp_path, parse_endpoint(ENDPOINT_YML)))
     assert snap_compare(app, terminal_size=(120, 40), run_before=quiet_cursor)
 
 
 def test_suite_editor_snapshot_narrow(snap_compare, tmp_path, fixed_env):
     path = tmp_path / "run.yml"
     path.write_text(RUN_YML)
-    app = EditorHost(lambda: SuiteEditor(path), tmp_path, parse_endpoint(ENDPOINT_YML))
+    app = EditorHost(lambda: SuiteEditor(path, tmp_path, parse_endpoint(ENDPOINT_YML)))
     assert snap_compare(app, terminal_size=(80, 24), run_before=quiet_cursor)

@@ -20,6 +20,9 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.experiment_controller import ExperimentController
 from tokenflood_tui.tui.screens.budget import BudgetModal
+from tokenflood_tui.tui.screens.choose import ChooseModal
+from tokenflood_tui.tui.screens.compare import CompareScreen
+from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.experiment import ExperimentScreen
 
 from support.screens import screen_lines, until
@@ -142,6 +145,30 @@ async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims)
             assert max(ttft["fast"]) < min(ttft["slow"]), ttft
             await pilot.press("2")                    # the overview again
             await pilot.pause(0.3)
+
+        # the end offers the comparison (c) and each variant's results (r)
+        footer = screen_lines(app)[-1]
+        assert "c Comparison" in footer and "r Results" in footer, footer
+        view = app.screen
+        await pilot.press("c")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, CompareScreen) and app.screen.folder == folder
+        assert app.screen.comparison is not None
+        assert app.screen.comparison.cells == controller.result.comparison.cells
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert app.screen is view
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ChooseModal)
+        assert find(screen_lines(app), "2 B slow (baseline)") < 0
+        assert find(screen_lines(app), "1 A fast (baseline) · completed") >= 0
+        await pilot.press("2")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, ResultsScreen) and app.screen.folder == folder / "slow"
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert app.screen is view
     assert (folder / "compare.md").is_file()
     assert {p.name for p in folder.iterdir()} >= {"fast", "slow", "experiment.json"}
 

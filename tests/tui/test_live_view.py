@@ -12,10 +12,11 @@ from textual.widgets import ProgressBar
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, load_run_suite, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
-from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
+from tokenflood_tui.run.events import FailedShare, RequestFailed
+from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
 from tokenflood_tui.tui.screens.results import ResultsScreen
-from tokenflood_tui.tui.screens.run import PANEL_IDS, RunScreen
+from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.run_log import RunLog
 from tokenflood_tui.tui.widgets.sparks import SparkPanel
 
@@ -107,7 +108,8 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
     the_app = app()
     async with the_app.run_test(size=size) as pilot:
         screen = await run_screen(pilot)
-        screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed"))
+        screen.post_message(RunEventMessage(FailedShare("phase", 1, "phase 1: 10% of requests "
+                                                                "failed")))
         await send(pilot, screen, 2)
         overview = await shown(pilot, "TTFT (ms) by request rate")
         assert all(find(overview, title) >= 0 for title in TITLES.values())
@@ -118,7 +120,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
             visible = [name for name, title in TITLES.items() if find(lines, title) >= 0]
             assert visible == [panel]
             assert lines[0].startswith(" phase 2/3 running")       # the status line stays
-            widget = screen.query_one(PANEL_IDS[panel])
+            widget = screen.query_one(RunScreen.panel(panel).selector)
             assert widget.region.height >= size[1] - 5          # the whole screen but 5 rows
             if panel == "phases":                 # every phase's failures, not only the newest
                 assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15") >= 0
@@ -138,12 +140,14 @@ async def test_failures_warnings_and_cache_hits_show_live_at_80x24():
     async with the_app.run_test(size=(80, 24)) as pilot:
         screen = await run_screen(pilot)
         for i in range(8):
-            screen.post_message(RunLogMessage(
-                "error", f"phase 2: http_error: HTTP 503: Simulated error 503 Service Unavailable. {i}"))
-        screen.post_message(RunLogMessage("error", "phase 2: timeout: no first token within 60 s"))
-        screen.post_message(RunLogMessage(
-            "warning", "phase 1: 31% of requests failed (12 of 39: http_error 503 ×12); its "
-                       "latency figures cover only the 27 that succeeded"))
+            screen.post_message(RunEventMessage(RequestFailed(
+                "phase", 2, "http_error", 503,
+                f"HTTP 503: Simulated error 503 Service Unavailable. {i}")))
+        screen.post_message(RunEventMessage(RequestFailed("phase", 2, "timeout", None,
+                                                          "no first token within 60 s")))
+        screen.post_message(RunEventMessage(FailedShare(
+            "phase", 1, "phase 1: 31% of requests failed (12 of 39: http_error 503 ×12); its "
+                        "latency figures cover only the 27 that succeeded")))
         await send(pilot, screen, 2)
         lines = screen_lines(the_app)
         assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15") >= 0
@@ -153,7 +157,8 @@ async def test_failures_warnings_and_cache_hits_show_live_at_80x24():
         log = screen.query_one(RunLog).plain_lines()
         # the same failure is logged five times, then counted; another kind still gets its line
         assert sum("http_error: HTTP 503" in line for line in log) == 5
-        assert any("further failures of this kind are counted" in line for line in log)
+        assert log.count("error: phase 2: http_error: further failures of this kind are counted "
+                         "under the phases table (key 1) and kept in errors.log") == 1
         assert any("phase 2: timeout" in line for line in log)
 
 

@@ -18,12 +18,13 @@ from tokenflood_tui.run.plan import MissedSlot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
-from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
-from tokenflood_tui.tui.run_controller import LOG_LINES_KEPT, RunController
-from tokenflood_tui.tui.screens.observation import (LOG_LINES, PANEL_IDS, PINNED_WARNINGS,
-                                                    ObservationScreen)
+from tokenflood_tui.run.events import FailedShare, PhaseStarted, RequestFailed
+from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
+from tokenflood_tui.tui.run_controller import EVENTS_KEPT, RunController
+from tokenflood_tui.tui.screens.observation import LOG_LINES, PINNED_WARNINGS, ObservationScreen
 from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
 from tokenflood_tui.tui.widgets.polls import TABLE_POLLS, TIMELINE_POLLS, PollTable, PollTimeline
+from tokenflood_tui.tui.widgets.log_panel import LogPanel
 from tokenflood_tui.tui.widgets.run_log import RunLog
 
 from support.screens import screen_lines
@@ -135,9 +136,9 @@ async def test_the_timeline_and_table_show_each_poll_with_a_missed_one_marked(si
                 run.phases.append(poll(k, ttft))
             lines = await send(pilot, screen, run.snapshot())
         row = lines[find(lines, "TTFT p50  ")]
-        # one cell per poll, scaled to 40-80 ms on screen: 50 60 70 missed 80 40
-        assert "▃▅▆×█▁" in row and "40 ms  40–80" in row
-        assert "▃▅▆×█▁" in lines[find(lines, "TTFT p90  ")]
+        # one cell per poll, from 0 to the highest on screen (80 ms): 50 60 70 missed 80 40
+        assert "▅▆▇×█▄" in row and "40 ms  40–80" in row
+        assert "▅▆▇×█▄" in lines[find(lines, "TTFT p90  ")]
         assert find(lines, "polls 1–6 · × missed") >= 0
         # the table: newest first, the missed poll in its place
         head = find(lines, "poll  slot UTC")
@@ -154,7 +155,7 @@ async def test_the_timeline_and_table_show_each_poll_with_a_missed_one_marked(si
         assert max(len(line.rstrip()) for line in lines) <= size[0]
         run.miss(7)
         lines = await send(pilot, screen, run.snapshot())
-        assert find(lines, "then poll 7 missed") >= 0 and "▃▅▆×█▁×" in lines[find(lines, "TTFT p50  ")]
+        assert find(lines, "then poll 7 missed") >= 0 and "▅▆▇×█▄×" in lines[find(lines, "TTFT p50  ")]
         assert find(lines, "5 done, 2 missed") >= 0
 
 
@@ -217,7 +218,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
         screen = await observation_screen(pilot)
         run = Run(polls=12)
         run.phases += [poll(k, 50 + k) for k in range(1, 13)]
-        screen.post_message(RunLogMessage("info", "poll 12: 0.3 req/s for 10 s (3 requests)"))
+        screen.post_message(RunEventMessage(PhaseStarted("poll", 12, 0.3, 10, 3)))
         await send(pilot, screen, run.snapshot())
         for restore in (key, "0", "escape"):
             await pilot.press(key)
@@ -227,7 +228,7 @@ async def test_each_number_key_maximises_its_panel_and_restores(size, key, panel
                     break
                 await pilot.pause(0.1)
             assert find(lines, text) >= 0, "\n".join(lines)
-            widget = screen.query_one(PANEL_IDS[panel])
+            widget = screen.query_one(ObservationScreen.panel(panel).selector)
             assert widget.region.height >= size[1] - 5          # the whole screen but 5 rows
             assert find(lines, f"poll 13/{TOTAL} in ") >= 0       # the status line stays
             await pilot.press(restore)
@@ -257,9 +258,9 @@ async def test_after_2000_polls_the_widgets_hold_a_bounded_number_of_items():
             else:
                 run.phases.append(poll(k, 50 + k % 17, errors=(("timeout", None, 1),), ok=2))
             # as the run thread logs: through the controller, which keeps lines for late screens
-            screen.controller.log("info", f"poll {k}: 0.3 req/s for 10 s (3 requests)")
-            screen.controller.log("error", f"phase {k}: timeout: no first token")
-            screen.controller.log("warning", f"phase {k}: 33% of requests failed")
+            screen.controller.event(PhaseStarted("poll", k, 0.3, 10, 3))
+            screen.controller.event(RequestFailed("poll", k, "timeout", None, "no first token"))
+            screen.controller.event(FailedShare("poll", k, f"phase {k}: 33% of requests failed"))
             screen.post_message(RunSnapshotMessage(run.snapshot()))
             if k % 50 == 0:
                 await pilot.pause()
@@ -270,10 +271,12 @@ async def test_after_2000_polls_the_widgets_hold_a_bounded_number_of_items():
         assert len(table.polls) == TABLE_POLLS and table.polls[-1].poll == 2000
         log = screen.query_one(RunLog)
         assert len(log.entries) == LOG_LINES and len(log.lines) <= LOG_LINES + 10
-        assert len(screen.warnings) == PINNED_WARNINGS and screen.warning_count == 1999
-        assert LOG_LINES_KEPT <= len(screen.controller.log_lines) <= 2 * LOG_LINES_KEPT
-        assert screen.controller.log_lines[-1] == ("warning", "phase 2000: 33% of requests failed")
-        assert len(screen._errors_logged) == 1 and len(screen._warnings_seen) <= 1
+        log_panel = screen.query_one(LogPanel)
+        assert len(log_panel.pinned) == PINNED_WARNINGS and log_panel.warning_count == 1999
+        assert EVENTS_KEPT <= len(screen.controller.events) <= 2 * EVENTS_KEPT
+        assert screen.controller.events[-1] == FailedShare("poll", 2000,
+                                                           "phase 2000: 33% of requests failed")
+        assert len(screen.throttle) == 1 and len(log_panel.seen) <= 1
         assert len(list(screen.walk_children())) == nodes          # nothing mounted per poll
         assert screen.polls_done == 1800 and screen.polls_missed == 200
         assert find(lines, "polls 19") >= 0 and find(lines, "–2000 · × missed") >= 0

@@ -97,7 +97,7 @@ async def test_home_marks_unfinished_runs_and_u_resumes_one(tmp_path, sim_proces
 
         # the details say why a folder can be resumed, and from where
         detail = await highlight(interrupted)
-        assert "↻ resumable: interrupted: stopped by the user\n" in detail
+        assert "↻ resumable: interrupted: stopped by the user (Ctrl-C)\n" in detail
         assert "finished 1 of 3 phases; goes on at phase 2 of 3, in full (rows so far kept as " \
                "superseded)\nEnter: open   u: resume" in detail
         detail = await highlight(redacted)

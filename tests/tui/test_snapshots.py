@@ -8,7 +8,8 @@ from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
 from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
-from tokenflood_tui.tui.messages import RunLogMessage, RunSnapshotMessage
+from tokenflood_tui.run.events import FailedShare, Note, PhaseStarted, RunWarning
+from tokenflood_tui.tui.messages import RunEventMessage, RunSnapshotMessage
 from tokenflood_tui.tui.run_controller import RunController
 from tokenflood_tui.tui.screens.budget import BudgetModal
 from tokenflood_tui.tui.screens.run import RunScreen
@@ -51,9 +52,10 @@ async def show_live_run(pilot) -> None:
     controller = RunController(the_app, suite, endpoint, RESULTS)
     screen = RunScreen(controller)
     await the_app.push_screen(screen)
-    for line in ("counting tokens with server /tokenize", "warm-up: 2/2 ok; the chat template adds 7 tokens",
-                 "phase 1: 5 req/s for 8 s (40 requests)", "phase 2: 10 req/s for 8 s (80 requests)"):
-        screen.post_message(RunLogMessage("info", line))
+    for event in (Note("info", "counting tokens with server /tokenize"),
+                  Note("info", "warm-up: 2/2 ok; the chat template adds 7 tokens"),
+                  PhaseStarted("phase", 1, 5, 8, 40), PhaseStarted("phase", 2, 10, 8, 80)):
+        screen.post_message(RunEventMessage(event))
     for i in range(8):        # phase 1 runs: a few snapshots, so its sparklines have a history
         screen.post_message(RunSnapshotMessage(RunSnapshot(
             stage="running", phase=1, total_phases=3,
@@ -61,11 +63,12 @@ async def show_live_run(pilot) -> None:
                           5 * i, failed=i // 2)],
             elapsed_s=i, remaining_s=24.0 - i)))
         await pilot.pause()
-    screen.post_message(RunLogMessage("warning", "phase 1: mean output tokens 11.4 differ from the "
-                                                 "target 12.0 by -5.0%"))
-    screen.post_message(RunLogMessage("warning", "phase 1: 10% of requests failed (4 of 40: "
-                                                 "http_error 503 ×4); its latency figures cover "
-                                                 "only the 36 that succeeded"))
+    screen.post_message(RunEventMessage(RunWarning("phase 1: mean output tokens 11.4 differ from "
+                                                   "the target 12.0 by -5.0%", "phase", 1)))
+    screen.post_message(RunEventMessage(FailedShare("phase", 1, "phase 1: 10% of requests failed "
+                                                                "(4 of 40: http_error 503 ×4); its "
+                                                                "latency figures cover only the 36 "
+                                                                "that succeeded")))
     for i in range(12):       # then phase 2, with 503s
         screen.post_message(RunSnapshotMessage(RunSnapshot(
             stage="running", phase=2, total_phases=3,

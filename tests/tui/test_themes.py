@@ -162,13 +162,40 @@ def test_broken_theme_files_are_reported_and_the_others_still_load(tmp_path):
     by_file = {next(name for name in ("bad_colour", "unknown_key", "syntax", "unquoted_hash",
                                       "ansi_without_flag", "bad_variable", "missing_primary")
                     if f"{name}.yml" in message): message for message in errors}
-    assert "primary: 'blu' is not a colour (did you mean 'blue'?)" in by_file["bad_colour"]
-    assert "primry: unknown key" in by_file["unknown_key"]
-    assert "YAML syntax error at line" in by_file["syntax"]
+    # worded as spec file errors are: file:line: key: message
+    assert ("bad_colour.yml:2: primary: 'blu' is not a colour (did you mean 'blue'?)"
+            in by_file["bad_colour"])
+    assert ("unknown_key.yml:3: unknown key 'primry' — did you mean 'primary'?"
+            in by_file["unknown_key"])
+    assert "syntax.yml:4: YAML syntax error" in by_file["syntax"]
+    assert "unquoted_hash.yml:2: primary: has no value" in by_file["unquoted_hash"]
     assert "must be quoted" in by_file["unquoted_hash"]
-    assert "ansi: true" in by_file["ansi_without_flag"]
-    assert "'blod' is not a text style" in by_file["bad_variable"]
-    assert "primary: required" in by_file["missing_primary"]
+    assert ("ansi_without_flag.yml:2: primary: 'ansi_blue' is a terminal colour; set 'ansi: true'"
+            in by_file["ansi_without_flag"])
+    assert ("bad_variable.yml:4: variables.block-cursor-text-style: 'blod' is not a text style"
+            in by_file["bad_variable"])
+    assert "missing_primary.yml:1: missing required key 'primary'" in by_file["missing_primary"]
+    assert all(len(message.splitlines()) == 1 for message in errors)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('name: twice\nprimary: "#123456"\nname: again\n',
+     "3: key 'name' appears twice (lines 1 and 3): keep one"),
+    ('name: alias\nprimary: &blue "#3366cc"\nsecondary: *blue\n',
+     "3: alias *blue: YAML aliases (&name / *name) are not allowed"),
+    ('name: deep\nprimary: "#123456"\nvariables: ' + "[" * 5000 + "]" * 5000 + "\n",
+     "3: nested more than 64 levels deep"),
+], ids=["duplicate", "alias", "deep"])
+def test_theme_files_are_read_as_strictly_as_spec_files(tmp_path, text, expected):
+    # YAML alone takes the last of two keys and expands aliases; the deep one used to crash the
+    # app with a RecursionError while it started.
+    folder = tmp_path / "themes"
+    write(folder, "strict.yml", text)
+    write(folder, "good.yml", GOOD_THEME)
+    themes, errors = load_themes([folder])
+    assert [theme.name for theme in themes] == ["sample-good"]
+    [error] = errors
+    assert f"strict.yml:{expected}" in error and len(error.splitlines()) == 1
 
 
 def test_a_theme_file_becomes_a_textual_theme(tmp_path):
@@ -231,6 +258,44 @@ def test_corrupt_settings_give_defaults_and_a_warning(config_dir, text):
     assert load_settings() == Settings()
 
 
+SETTINGS_REFUSED = [
+    ("theme: nord\ntheme: tokenflood-light\n",
+     "settings.yml:2: key 'theme' appears twice (lines 1 and 2): keep one"),
+    ("base: &t nord\ntheme: *t\n",
+     "settings.yml:2: alias *t: YAML aliases (&name / *name) are not allowed"),
+    ("theme: nord\nx: " + "[" * 5000 + "]" * 5000 + "\n",
+     "settings.yml:2: nested more than 64 levels deep"),
+    ("theme: [1, 2]\n", "settings.yml:1: theme: Input should be a valid string (got [1, 2])"),
+]
+
+
+@pytest.mark.parametrize("text, expected", SETTINGS_REFUSED,
+                         ids=["duplicate", "alias", "deep", "not-a-string"])
+def test_settings_are_read_as_strictly_as_spec_files(config_dir, text, expected):
+    write(config_dir, "settings.yml", text)
+    settings, warning = read_settings()
+    assert settings == Settings()
+    assert warning is not None and len(warning.splitlines()) == 1
+    assert warning.startswith(str(config_dir / expected))
+    assert warning.endswith("; using defaults.")
+
+
+@pytest.mark.parametrize("text, expected", SETTINGS_REFUSED[:3], ids=["duplicate", "alias", "deep"])
+async def test_refused_settings_warn_the_app_uses_the_default_and_a_switch_replaces_them(
+        config_dir, text, expected):
+    write(config_dir, "settings.yml", text)
+    app = ThemedApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == DEFAULT_THEME
+        [warning] = app.notes_of("warning")
+        assert expected in warning and warning.endswith("; using defaults.")
+        app.theme = "tokenflood-light"      # saving reads the old file too: it must not crash
+        await pilot.pause()
+        assert app.is_running
+    assert (config_dir / "settings.yml").read_text() == "theme: tokenflood-light\n"
+
+
 def test_save_settings_creates_the_folder_and_keeps_unknown_keys(config_dir, monkeypatch):
     config_dir.mkdir(parents=True)
     (config_dir / "settings.yml").write_text("future_option: 3\ntheme: nord\n")
@@ -267,13 +332,34 @@ async def test_default_theme_is_tokenflood_dark_and_nothing_is_saved(config_dir)
         assert SHIPPED | set(BUILTIN_THEMES) <= offered
 
 
-async def test_theme_flag_is_applied_and_remembered(config_dir):
+async def test_theme_flag_is_for_this_session_only(config_dir):
+    # a one-off --theme used to become the permanent default
     app = ThemedApp("tokenflood-light")
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.theme == "tokenflood-light"
         assert app.current_theme.dark is False
-    assert saved_theme(config_dir) == "tokenflood-light"
+    assert not (config_dir / "settings.yml").exists()
+    write(config_dir, "settings.yml", "theme: nord\n")
+    app = ThemedApp("tokenflood-ansi")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == "tokenflood-ansi"
+        assert app.notes == []
+    assert saved_theme(config_dir) == "nord"
+    again = ThemedApp()
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+
+
+async def test_a_switch_after_the_theme_flag_is_remembered(config_dir):
+    app = ThemedApp("tokenflood-light")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.theme = "tokenflood-ansi"       # as the command palette's theme switch does
+        await pilot.pause()
+    assert saved_theme(config_dir) == "tokenflood-ansi"
 
 
 async def test_switching_theme_is_remembered_for_the_next_start(config_dir):

@@ -50,3 +50,19 @@ def test_options_before_simulate_are_refused_not_ignored(capsys):
     assert info.value.code == 2
     assert "--seed before `simulate`" in capsys.readouterr().err
     assert parse_args(["simulate", "--seed", "3"]).seed == 3
+
+
+def test_help_lists_every_exit_code_the_commands_return(capsys):
+    from tokenflood_tui.errors import BudgetRefused, ConfigError, EndpointError
+    from tokenflood_tui.metrics.thresholds import EXIT_THRESHOLD_FAILED
+    from tokenflood_tui.run.runner import EXIT_CODES
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    listed = help_text.split("exit codes: ", 1)[1].split(" --results-dir", 1)[0]
+    assert "4 a threshold failed (the run completed)" in listed
+    codes = {*EXIT_CODES.values(), ConfigError.exit_code, BudgetRefused.exit_code,
+             EndpointError.exit_code, EXIT_THRESHOLD_FAILED}
+    assert sorted(int(word) for word in listed.replace(",", " ").split() if word.isdigit()) == \
+        sorted(codes)

@@ -133,3 +133,15 @@ def test_a_new_core_module_importing_textual_breaks_the_contract(package_copy):
     assert proc.returncode == 1, report(proc)
     assert "Only the TUI and the CLI import Textual BROKEN" in proc.stdout
     assert "tokenflood_tui.planted -> textual" in proc.stdout
+
+
+def test_a_screen_importing_the_app_breaks_the_contract(package_copy):
+    """Screens ask the app for things by posting messages (tui/messages.py): an import of the
+    app, even one for the type checker only, is a cycle (the app imports the screens)."""
+    home = package_copy / "tokenflood_tui" / "tui" / "screens" / "home.py"
+    planted = "\nif TYPE_CHECKING:\n    from ..app import TokenfloodApp  # planted\n"
+    home.write_text(home.read_text() + planted)
+    proc = lint_imports_in(package_copy)
+    assert proc.returncode == 1, report(proc)
+    assert "No cycles between sibling modules or packages BROKEN" in proc.stdout
+    assert "- .screens -> .app (1 import)" in proc.stdout

@@ -9,6 +9,7 @@ import io
 
 from tokenflood_tui.headless import HeadlessObserver
 from tokenflood_tui.run.coordinator import RunSnapshot
+from tokenflood_tui.run.events import FailedShare, PhaseStarted, RequestFailed
 from tokenflood_tui.run.plan import MissedSlot
 from tokenflood_tui.specs import parse_run_suite
 from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
@@ -113,31 +114,38 @@ def test_a_resumed_run_does_not_report_the_first_processs_polls_again():
 
 def test_a_long_outage_writes_two_lines_a_poll():
     """Every request of every poll fails for hours: the cause once a poll, the poll line, and not
-    the coordinator's per-poll start line or its restatement of the failure share."""
+    the coordinator's per-poll start line or its restatement of the failure share; once for the
+    run, that the other failures are counted on the poll lines."""
     obs, out = observer()
     phases = []
     for k in range(1, 13):
-        obs.log("info", f"poll {k}: 0.3 req/s for 10 s (3 requests)")
+        obs.event(PhaseStarted("poll", k, 0.3, 10, 3))
         for _ in range(3):
-            obs.log("error", f"phase {k}: connection_error: connection refused")
-        obs.log("warning", f"phase {k}: 100% of requests failed (3 of 3: connection_error ×3); "
-                           "its latency figures cover only the 0 that succeeded")
+            obs.event(RequestFailed("poll", k, "connection_error", None, "connection refused"))
+        obs.event(FailedShare("poll", k, f"phase {k}: 100% of requests failed (3 of 3: "
+                                         "connection_error ×3); its latency figures cover only "
+                                         "the 0 that succeeded"))
         phases.append(poll(k, ok=0, errors=(("connection_error", None, 3),)))
         obs.snapshot(snap(phases))
     lines = out.getvalue().splitlines()
-    assert len(lines) == 24
-    assert lines[0] == "[tokenflood] error: phase 1: connection_error: connection refused"
-    assert lines[1].startswith("[tokenflood] poll 1/12 12:00:00 UTC done: sent 3, ok 0, failed 3 "
+    assert len(lines) == 25
+    assert lines[0] == "[tokenflood] error: poll 1: connection_error: connection refused"
+    assert lines[1] == ("[tokenflood] error: poll 1: only the first failure of each poll is "
+                        "shown; the others are counted on its poll line and kept in errors.log")
+    assert lines[2].startswith("[tokenflood] poll 1/12 12:00:00 UTC done: sent 3, ok 0, failed 3 "
                                "(connection_error ×3) | TTFT p50/p90/p99 -/-/- ms")
-    assert len(obs._errors_shown) == 1          # counts one poll at a time: bounded over days
+    assert lines[3] == "[tokenflood] error: poll 2: connection_error: connection refused"
+    assert lines[4].startswith("[tokenflood] poll 2/12 ")
+    assert len(obs.throttle) == 1               # counts one poll at a time: bounded over days
 
 
 def test_verbose_keeps_every_line_and_a_load_test_keeps_its_progress_lines():
     obs, out = observer(verbose=True)
-    obs.log("info", "poll 1: 0.3 req/s for 10 s (3 requests)")
+    obs.event(PhaseStarted("poll", 1, 0.3, 10, 3))
     for _ in range(3):
-        obs.log("error", "phase 1: timeout: no first token")
+        obs.event(RequestFailed("poll", 1, "timeout", None, "no first token"))
     assert out.getvalue().count("\n") == 4
+    assert out.getvalue().splitlines()[1] == "[tokenflood] error: poll 1: timeout: no first token"
     load = io.StringIO()
     HeadlessObserver(out=load).snapshot(RunSnapshot(
         stage="running", phase=1, total_phases=2, phases=[poll(1, finished=False)],

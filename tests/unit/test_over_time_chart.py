@@ -51,14 +51,13 @@ def test_runs_within_a_day_are_labelled_with_the_clock_time_and_the_date_below()
 
 
 def inked_runs(chart: str) -> int:
-    """How many separate runs of columns the first subplot's lines and markers cover."""
+    """How many separate runs of columns the first subplot's lines and markers cover (the key is
+    under the chart, not on the lines)."""
     lines = chart.splitlines()
     top = next(i for i, line in enumerate(lines) if "┌" in line)
     bottom = next(i for i, line in enumerate(lines) if "└" in line)
     left = lines[top].index("┌")
     rows = [list(line[left + 1:]) for line in lines[top + 1:bottom]]
-    legend = "".join(rows[0]).index("p50")
-    rows[0][:legend + 6] = " " * (legend + 6)        # the legend is not data
     width = max(len(r) for r in rows) - 1             # less the right frame
     inked = [any(c < len(r) and r[c] not in " │" for r in rows) for c in range(width)]
     return sum(1 for c in range(width) if inked[c] and (c == 0 or not inked[c - 1]))

@@ -13,6 +13,7 @@ import yaml
 from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.specs.secrets import REDACTED, Scrubber, endpoint_secrets, redact_url, resolve_env_refs
 from tokenflood_tui.outputs.folder import ResultsFolder
+from tokenflood_tui.run.events import RequestFailed, VariantEvent
 from tokenflood_tui.specs import EndpointSpec, LoadTestSuite, parse_endpoint, to_yaml
 
 KEY = "sk-proj/Ab+Cd=9z8y7x"
@@ -177,6 +178,9 @@ def test_the_tui_run_log_and_error_are_scrubbed(tmp_path, monkeypatch):
     suite = LoadTestSuite(name="r", requests_per_second_rates=[1.0], test_length_in_seconds=1,
                      load_types=[{"prompt_length": 10, "output_length": 2}])
     controller = RunController(None, suite, endpoint, tmp_path)
-    controller.log("error", "HTTP 401: key sk-tui-key-0003 refused; password pw-9012 refused")
-    assert controller.log_lines == [
-        ("error", f"HTTP 401: key {REDACTED} refused; password {REDACTED} refused")]
+    controller.event(VariantEvent("a", RequestFailed(
+        "phase", 1, "http_error", 401,
+        "HTTP 401: key sk-tui-key-0003 refused; password pw-9012 refused")))
+    assert controller.events == [VariantEvent("a", RequestFailed(
+        "phase", 1, "http_error", 401,
+        f"HTTP 401: key {REDACTED} refused; password {REDACTED} refused"))]

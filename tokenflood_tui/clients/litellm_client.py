@@ -11,7 +11,6 @@ from typing import Any
 
 from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
 from .base import Client
-from .openai_http import apply_usage
 
 
 def import_litellm():
@@ -48,6 +47,9 @@ class LitellmClient(Client):
         if self.extra_headers:
             kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
+        effort = extras.pop("reasoning_effort", None)
+        if effort is not None:      # litellm's own parameter: it maps it for each provider
+            kwargs["reasoning_effort"] = effort
         if extras:
             kwargs["extra_body"] = extras
         kwargs.update(self.litellm_params)
@@ -65,13 +67,22 @@ class LitellmClient(Client):
         if session is not None:
             await session.close()
 
-    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
-        return {**self._base, "messages": messages, "max_tokens": max_tokens}
+    def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
+                tools: list[dict[str, Any]] | None = None,
+                reasoning_budget: int | None = None) -> dict[str, Any]:
+        body = {**self._base, "messages": messages, "max_tokens": max_tokens}
+        if reasoning_budget:
+            # litellm's `thinking` (Anthropic's budget_tokens, Gemini's thinkingBudget): the
+            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it)
+            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+            body["max_tokens"] = max_tokens + reasoning_budget
+        if tools:
+            body["tools"], body["tool_choice"] = tools, "none"
+        return body
 
     async def send(self, prepared: dict[str, Any], rec: RequestRecord) -> None:
         usage = None
         finished = False
-        last = 0.0
         stream = None
         rec.t_send = time.monotonic()
         try:
@@ -80,37 +91,33 @@ class LitellmClient(Client):
                 now = time.monotonic()
                 if not rec.response_id:   # Azure's first chunk (the prompt filter's) has id ""
                     rec.response_id = getattr(chunk, "id", None) or None
-                chunk_usage = getattr(chunk, "usage", None)
-                if chunk_usage:
-                    usage = _usage_dict(chunk_usage)
+                usage = getattr(chunk, "usage", None) or usage
                 for choice in getattr(chunk, "choices", None) or ():
                     delta = getattr(choice, "delta", None)
-                    if delta is not None and (
-                            getattr(delta, "content", None)
-                            or getattr(delta, "reasoning_content", None)
-                            or getattr(delta, "tool_calls", None)):
-                        if rec.t_first is None:
-                            rec.t_first = now
-                        else:
-                            rec.itl_ms.append((now - last) * 1000.0)
-                        last = now
-                        rec.content_chunks += 1
+                    if delta is not None:
+                        # Each attribute of litellm's delta costs about a µs (three for an unset
+                        # one), so the reasoning is read only when there is no answer: a chunk with
+                        # both is stamped as its answer alone. (litellm maps a server's `reasoning`
+                        # field onto `reasoning_content`.)
+                        answer = getattr(delta, "content", None) or getattr(delta, "tool_calls", None)
+                        rec.stamp_chunk(now, answer,
+                                        None if answer else getattr(delta, "reasoning_content", None))
                     if getattr(choice, "finish_reason", None):
                         finished = True
-            rec.t_end = time.monotonic()
+            end = time.monotonic()
             if not finished and usage is None:
                 rec.fail(STREAM_ERROR, "IncompleteStream", "the stream ended before the response finished")
             if usage is not None and not _provider_sent_usage(stream):
                 # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
-                # they are not the server's, so count content chunks and say so instead.
+                # they are not the server's, so count the chunks with text and say so instead.
                 usage = None
         except Exception as exc:  # litellm maps every provider error to its own exception types
-            rec.t_end = time.monotonic()
+            end = time.monotonic()
             self._fail(rec, exc, stream is not None)
-        finally:
-            if rec.t_end is None:
-                rec.t_end = time.monotonic()
-        apply_usage(rec, usage)
+        except BaseException:       # cancelled or timed out (the caller marks which): ended now
+            rec.t_end = time.monotonic()
+            raise
+        rec.stamp_end(end, usage)
 
     def _fail(self, rec: RequestRecord, exc: Exception, streaming: bool) -> None:
         litellm_status = getattr(exc, "status_code", None)
@@ -184,13 +191,3 @@ def _provider_sent_usage(stream: Any) -> bool:
     if chunks is None:      # not litellm's stream wrapper: nothing to tell them apart by
         return True
     return any(getattr(c, "usage", None) for c in chunks)
-
-
-def _usage_dict(usage: Any) -> dict[str, Any]:
-    if isinstance(usage, dict):
-        return usage
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) if details is not None else None
-    return {"prompt_tokens": getattr(usage, "prompt_tokens", None),
-            "completion_tokens": getattr(usage, "completion_tokens", None),
-            "prompt_tokens_details": {"cached_tokens": cached}}

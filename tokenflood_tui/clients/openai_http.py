@@ -24,7 +24,6 @@ from .base import Client, basic_auth
 from .http1 import CannotConnect, ConnectionClosed, ConnectionPool, ProtocolError
 
 SPARE_S = 0.05     # idle connections kept open ahead: this many seconds of arrivals (at least 2)
-_CONTENT_KEYS = ("content", "reasoning_content", "reasoning", "tool_calls")
 
 
 class OpenAIHttpClient(Client):
@@ -59,10 +58,16 @@ class OpenAIHttpClient(Client):
     def open_ahead(self, rate: float) -> None:
         self.pool.keep_spare(max(2, math.ceil(rate * SPARE_S)))
 
-    def prepare(self, messages: list[dict[str, str]], max_tokens: int) -> bytes:
-        """The whole request, bytes ready for the socket."""
+    def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
+                tools: list[dict[str, Any]] | None = None,
+                reasoning_budget: int | None = None) -> bytes:
+        """The whole request, bytes ready for the socket. OpenAI's protocol has no thinking
+        budget: a reasoning budget only raises max_tokens (the answer's tokens stay its own)."""
+        max_tokens += reasoning_budget or 0
         body = {"model": self.endpoint.model, "messages": messages, "max_tokens": max_tokens,
                 "stream": True, "stream_options": {"include_usage": True}, **self._extras}
+        if tools:
+            body["tools"], body["tool_choice"] = tools, "none"
         data = json.dumps(body, separators=(",", ":")).encode()
         return self._head + b"Content-Length: %d\r\n\r\n" % len(data) + data
 
@@ -115,23 +120,24 @@ class OpenAIHttpClient(Client):
             return
         if not rec.ok:
             return
-        rec.t_end = stream.last_read
         if not (stream.done or stream.finished):
             rec.fail(STREAM_ERROR, "IncompleteStream",
                      "the stream ended before the response finished (no finish_reason, no [DONE])")
-        apply_usage(rec, stream.usage)
+        rec.stamp_end(stream.last_read, stream.usage)
 
 
-# A chunk whose delta carries non-empty text (content or reasoning) or tool calls, and a chunk
-# that finishes its choice. Used to skip json.loads for the many plain content chunks.
-_CONTENT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")|"tool_calls"\s*:\s*\[')
-_FINISH = re.compile(rb'"finish_reason"\s*:\s*"')
+# The keys that tell a plain token chunk from the rest without json.loads, which costs more than
+# the rest of a chunk's handling together: a delta's text on either channel (its JSON string
+# captured as sent), and what needs the whole chunk read (usage, an error, tool calls, a finish).
+_KEYS = re.compile(rb'"content"\s*:\s*"((?:[^"\\]|\\.)*)"'
+                   rb'|"reasoning(?:_content)?"\s*:\s*"((?:[^"\\]|\\.)*)"'
+                   rb'|"(?:usage|error|tool_calls)"|"finish_reason"\s*:\s*"')
 
 
 class SseStream:
-    """What a chat-completions event stream has said so far; stamps the record as it goes."""
+    """Reads a chat-completions event stream as it arrives and tells the record what came when."""
 
-    __slots__ = ("rec", "scrub", "usage", "finished", "done", "last", "last_read", "buffer")
+    __slots__ = ("rec", "scrub", "usage", "finished", "done", "last_read", "buffer")
 
     def __init__(self, rec: RequestRecord, scrub):
         self.rec = rec
@@ -139,7 +145,6 @@ class SseStream:
         self.usage: Any = None
         self.finished = False
         self.done = False
-        self.last = 0.0
         self.last_read = time.monotonic()
         self.buffer = b""
 
@@ -164,10 +169,16 @@ class SseStream:
         if data == b"[DONE]":
             self.done = True
             return
-        if (rec.response_id is not None and data[:1] == b"{" and data[-1:] == b"}"
-                and b'"usage"' not in data and b'"error"' not in data):
-            self._saw(_CONTENT.search(data) is not None, _FINISH.search(data) is not None, now)
-            return
+        if rec.response_id is not None and data[:1] == b"{" and data[-1:] == b"}":
+            # Once the first chunk gave the id, a chunk with text on one channel and nothing
+            # else of note is stamped from its bytes; any other goes on to be read in full.
+            key = _KEYS.search(data)
+            if key is None:                 # no text, no finish: nothing to stamp
+                return
+            if key.lastindex and _KEYS.search(data, key.end()) is None:
+                answer, reasoning = key.groups()
+                rec.stamp_chunk(now, answer, reasoning)
+                return
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -186,32 +197,10 @@ class SseStream:
             rec.response_id = chunk.get("id") or ""
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
-            self._saw(any(delta.get(k) for k in _CONTENT_KEYS), bool(choice.get("finish_reason")),
-                      now)
-
-    def _saw(self, content: bool, finish: bool, now: float) -> None:
-        rec = self.rec
-        if content:
-            if rec.t_first is None:
-                rec.t_first = now
-            else:
-                rec.itl_ms.append((now - self.last) * 1000.0)
-            self.last = now
-            rec.content_chunks += 1
-        if finish:
-            self.finished = True
-
-
-def apply_usage(rec: RequestRecord, usage: Any) -> None:
-    """Token counts from the server's usage; without it, count content chunks and say so."""
-    if isinstance(usage, dict):
-        rec.prompt_tokens = usage.get("prompt_tokens")
-        rec.output_tokens = usage.get("completion_tokens")
-        details = usage.get("prompt_tokens_details") or {}
-        rec.cached_tokens = details.get("cached_tokens") if isinstance(details, dict) else None
-    if rec.output_tokens is None and rec.ok:
-        rec.output_tokens = rec.content_chunks
-        rec.output_tokens_estimated = True
+            rec.stamp_chunk(now, delta.get("content") or delta.get("tool_calls"),
+                            delta.get("reasoning_content") or delta.get("reasoning"))
+            if choice.get("finish_reason"):
+                self.finished = True
 
 
 def error_text(body: str, status: int | None, scrub: Callable[[str], str] = str) -> str:

@@ -216,7 +216,7 @@ def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str]]:
     if shapes(a) != shapes(b):
         out.append(("load types (prompt/prefix/output)", shapes(a), shapes(b)))
     if isinstance(a, LoadTestSuite) and isinstance(b, LoadTestSuite):
-        if a.requests_per_second_rates != b.requests_per_second_rates:
+        if a.rates != b.rates or a.unit != b.unit:
             out.append(("rates", _rates(a), _rates(b)))
         if a.test_length_in_seconds != b.test_length_in_seconds:
             out.append(("phase lengths", f"{a.test_length_in_seconds:g} s",
@@ -229,6 +229,6 @@ def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str]]:
 
 
 def _rates(s: LoadTestSuite) -> str:
-    return "[" + ", ".join(f"{r:g}" for r in s.requests_per_second_rates) + "] req/s"
+    return "[" + ", ".join(f"{r:g}" for r in s.rates) + f"] {s.unit}"
 
 

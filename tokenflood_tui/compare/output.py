@@ -9,6 +9,7 @@ from pathlib import Path
 from ..outputs import charts
 from ..outputs.charts import run_letter
 from ..errors import ConfigError
+from ..outputs.fit import Column, dropped_note, fit_tables, wrap
 from ..outputs.folder import unique_path
 from ..metrics.summary import pkey
 from . import bootstrap
@@ -28,11 +29,7 @@ def markdown(c: Comparison) -> str:
                      f"{r.provider} | {r.started_at} | {r.status} |")
     lines.append("")
     lines += [verdict_line(c, i) for i in range(1, len(c.runs))]
-    lines += ["", f"Differences are to {run_letter(0)}, with a {c.level:.0%} bootstrap interval "
-              f"({c.resamples} resamples of the ok requests, seed {c.seed}); a verdict needs the "
-              f"interval to exclude 0, and at least {bootstrap.MIN_SAMPLES} requests with "
-              f"{bootstrap.MIN_TAIL:g} beyond the percentile (p99: "
-              f"{min_samples(99)}) in both runs."]
+    lines += ["", _method(c)]
     if c.warnings:
         lines += ["", "Warnings:", *[f"- ⚠ {w}" for w in c.warnings]]
     group_head = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
@@ -52,6 +49,67 @@ def markdown(c: Comparison) -> str:
                         _interval(v.ci_low_ms, v.ci_high_ms), v.verdict or "-"]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def text(c: Comparison, width: int) -> str:
+    """The comparison in lines of at most `width`: the runs and verdicts as wrapped lines, a
+    table per metric with the columns that fit (each run's value and verdict first, then its
+    difference, then the interval); compare.md has every column."""
+    lines = [f"Comparison: {' vs '.join(run_letter(i) for i in range(len(c.runs)))}", ""]
+    for i, r in enumerate(c.runs):
+        role = " (baseline)" if i == 0 else ""
+        lines += wrap(f"{run_letter(i)}{role} = {r.name}: {r.run_name} on {r.model} "
+                      f"({r.provider}), {r.status}, started {r.started_at}", width, hang="    ")
+    lines.append("")
+    lines += [piece for i in range(1, len(c.runs)) for piece in wrap(verdict_line(c, i), width)]
+    lines += ["", *wrap(_method(c), width)]
+    if c.warnings:
+        lines += ["", "warnings:"] + [piece for w in c.warnings
+                                      for piece in wrap(w, width, indent="  ⚠ ")]
+    tables = [_columns(c, metric) for metric in c.metrics]
+    fitted = fit_tables(tables, width) if tables else []
+    for metric, table in zip(c.metrics, fitted, strict=True):
+        lines += ["", f"{METRIC_NAMES[metric]} (ms)", *table.lines]
+    if fitted and fitted[0].dropped:
+        lines += ["", *dropped_note(fitted[0].dropped, width, "compare.md")]
+    return "\n".join(lines) + "\n"
+
+
+def _columns(c: Comparison, metric: str) -> list[Column]:
+    """One metric's table: each run's value and verdict rank first, then its difference to the
+    baseline, then the interval of that difference."""
+    cells = [x for x in c.cells if x.metric == metric]
+    group_head = "hour" if cells and cells[0].group_kind == "hour" else "rate"
+    columns = [Column(group_head, [x.group for x in cells], left=True),
+               Column("pct", [pkey(x.percentile) for x in cells]),
+               Column(f"{run_letter(0)} ms", [_ms(x.runs[0].value_ms) for x in cells])]
+    for i in range(1, len(c.runs)):
+        vs = f"{run_letter(i)} vs {run_letter(0)}"     # over each run's columns
+        runs = [cell.runs[i] for cell in cells]
+        columns += [
+            Column(f"{run_letter(i)} ms", [_ms(v.value_ms) for v in runs], group=vs),
+            Column("diff ms", [_diff(v.diff_ms, v.diff_pct) for v in runs], 2, vs),
+            Column(f"{c.level:.0%} interval", [_interval(v.ci_low_ms, v.ci_high_ms)
+                                               for v in runs], 3, vs),
+            Column("verdict", [v.verdict or "-" for v in runs], 1, vs, left=True)]
+    return columns
+
+
+def printed(c: Comparison, fmt: str, width: int) -> str:
+    """What `tokenflood compare` and `ab` print: `text` fitted to `width`, `md` every column
+    (compare.md), `json` compare.json's content."""
+    if fmt == "json":
+        return c.to_json()
+    if fmt == "text":
+        return text(c, width)
+    return markdown(c)
+
+
+def _method(c: Comparison) -> str:
+    return (f"Differences are to {run_letter(0)}, with a {c.level:.0%} bootstrap interval "
+            f"({c.resamples} resamples of the ok requests, seed {c.seed}); a verdict needs the "
+            f"interval to exclude 0, and at least {bootstrap.MIN_SAMPLES} requests with "
+            f"{bootstrap.MIN_TAIL:g} beyond the percentile (p99: {min_samples(99)}) in both runs.")
 
 
 def verdict_line(c: Comparison, run: int) -> str:

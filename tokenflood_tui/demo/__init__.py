@@ -10,11 +10,18 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from ..specs import EndpointSpec, RunSuite, parse_run_suite
+if TYPE_CHECKING:
+    from ..specs import EndpointSpec, RunSuite
+
+# specs (pydantic, numpy: about 0.3 s) is imported where it is used, not here: the llama.cpp
+# child (`python -m tokenflood_tui.demo.localserver`) loads this package first and needs none of it.
 
 
 def demo_suite() -> RunSuite:
+    from ..specs import parse_run_suite
+
     text = resources.files("tokenflood_tui").joinpath("data/demo.yml").read_text(encoding="utf-8")
     return parse_run_suite(text, "demo suite")
 
@@ -31,15 +38,17 @@ def demo_target(seed: int | None, simulator: bool) -> Iterator[DemoTarget]:
     """The demo suite and a local endpoint, up while the context lasts: real llama.cpp with
     SmolLM2-135M when the `local` extra is installed (and `simulator` is false), else the
     built-in simulator."""
-    from . import localserver
+    from ..specs import EndpointSpec
+    from .localserver.process import LocalModelServer
+    from .localserver.protocol import unavailable_reason
 
     suite = demo_suite()
     if seed is not None:
         suite = suite.model_copy(update={"seed": seed})
-    reason = "--simulator was given" if simulator else localserver.unavailable_reason()
+    reason = "--simulator was given" if simulator else unavailable_reason()
     with ExitStack() as stack:
         if reason is None:
-            server = stack.enter_context(localserver.LocalModelServer())
+            server = stack.enter_context(LocalModelServer())
             sys.stderr.write(f"[tokenflood] demo: real llama.cpp server with SmolLM2-135M-Instruct "
                              f"at {server.base_url}\n")
             endpoint = EndpointSpec(provider="hosted_vllm", model=server.model,

@@ -1,5 +1,5 @@
 """What a live view of an observation reads from the run's snapshots: the polls that finished or
-were missed since the last snapshot, their wall-clock slots, and clock texts. Shared by the
+were missed since the last snapshot, their wall-clock slots and their time of day. Shared by the
 headless lines and the TUI's observation view.
 
 A snapshot carries every finished poll (about 900 over three days at 15 minutes); a feed keeps
@@ -68,15 +68,3 @@ class PollFeed:
 
 def hms_utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S")
-
-
-def span(seconds: float) -> str:
-    """A duration as a clock: '4:32', '1:04:32', '2d 23:49:32'."""
-    s = max(0, int(seconds + 0.5))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    clock = f"{hours}:{minutes:02d}:{s:02d}" if hours or days else f"{minutes}:{s:02d}"
-    if days:
-        clock = f"{days}d {hours:02d}:{minutes:02d}:{s:02d}"
-    return clock

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from ..metrics.summary import PhaseStats
 from ..run.coordinator import RunSnapshot
+from ..run.events import TurnStarted, describe
 from ..run.experiment import Experiment, Turn
 
 
@@ -46,8 +47,8 @@ class TurnRow:
     @property
     def who(self) -> str:
         """'turn 3/8: b, round 2/2 at 5 req/s', as the log and the headless lines say it."""
-        return (f"turn {self.number}/{self.total}: {self.variant}, round {self.round}/"
-                f"{self.rounds} at {self.target_rps:g} req/s")
+        return describe(TurnStarted(self.number, self.total, self.variant, self.round,
+                                    self.rounds, self.target_rps))[1]
 
 
 class TurnFeed:
@@ -63,7 +64,7 @@ class TurnFeed:
         ex = self.experiment
         row = TurnRow(number=n + 1, total=len(ex.turns), variant=ex.variants[turn.variant].name,
                       round=turn.round, rounds=ex.rounds,
-                      target_rps=ex.suite.requests_per_second_rates[turn.rate_index],
+                      target_rps=ex.suite.rates[turn.rate_index],
                       phase=turn.phase, length_s=ex.suite.test_length_in_seconds)
         if stats is None:
             return row

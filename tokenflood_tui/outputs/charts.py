@@ -2,12 +2,15 @@
 day (observations), shared by the TUI and the results folder.
 
 Each chart gets its own plotext figure, so the run thread (results folder) and the UI thread
-(live view) can draw at the same time.
+(live view) can draw at the same time. Latency is drawn from 0 (plotext would span the lowest to
+the highest value, and a 2 ms wobble at 200 ms filled the whole height), and the key is a line
+under the chart (plotext draws its legend over the plot's top left corner, on the lines there).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +19,70 @@ from typing import Iterable
 from ..metrics.summary import PhaseStats, PollStats, pkey
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-LINE_COLOURS = ["cyan", "yellow", "magenta", "green", "red", "blue"]
+# plotext's names of the basic colours: its "orange" is the terminal's yellow (a "yellow" is no
+# plotext colour, and drew its line in none)
+LINE_COLOURS = ["cyan", "orange", "magenta", "green", "red", "blue"]
 POINT_MARKERS = ["•", "x", "+", "*", "o", "#"]   # tell percentiles apart without colour
+# compared runs: each its own line style and its letter as the point marker, whatever the colours
+RUN_LINES = ["braille", "dot", "hd"]
+LINE_SAMPLES = {"braille": "⠒⠒", "dot": "••", "hd": "▀▀"}
 TITLES = {"ttft_ms": "TTFT (ms)", "e2e_ms": "end-to-end latency (ms)"}
+ROWS_PER_TICK = 3       # a y tick about every three rows
+ROWS_OUTSIDE_PLOT = 5   # of a subplot's rows: title, frame top and bottom, x ticks, x label
+
+
+def latency_ticks(top: float, rows: int) -> list[float]:
+    """Round y ticks from 0 to `top` or just above it, one about every ROWS_PER_TICK rows of a
+    plot `rows` high (steps of 1, 2, 2.5 or 5 times a power of ten)."""
+    top = top if top > 0 else 1.0
+    raw = top / max(1, min(5, rows // ROWS_PER_TICK))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    return [round(i * step, 9) for i in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+def _y_from_zero(plt, values: list[float], rows: int) -> None:
+    """The subplot's y axis from 0 to a round value at or above the highest of `values`."""
+    ticks = latency_ticks(max(values), rows - ROWS_OUTSIDE_PLOT)
+    plt.ylim(0, ticks[-1])
+    plt.yticks(ticks, [f"{t:g}" for t in ticks])
+
+
+def _legend(entries: list[tuple[str, str | None]], width: int, colour: bool) -> list[str]:
+    """The key under the chart: entries of (text, plotext colour or None), two spaces apart,
+    wrapped to `width` and centred as plotext centres the x label."""
+    from plotext._utility import colorize
+
+    rows: list[list[tuple[str, str | None]]] = [[]]
+    used = 0
+    for text, col in entries:
+        if rows[-1] and used + 2 + len(text) > width:
+            rows.append([])
+            used = 0
+        used += len(text) + (2 if rows[-1] else 0)
+        rows[-1].append((text, col))
+    lines = []
+    for row in rows:
+        plain = "  ".join(text for text, _ in row)
+        pad = " " * max(0, (width - len(plain)) // 2)
+        drawn = "  ".join(colorize(text, col) if colour and col else text for text, col in row)
+        lines.append(pad + drawn)
+    return lines
+
+
+def _percentile_key(percentiles: list[float]) -> list[tuple[str, str | None]]:
+    """p50 •, p90 x, ...: each percentile's marker in its colour."""
+    return [(f"{pkey(p)} {POINT_MARKERS[i % len(POINT_MARKERS)]}",
+             LINE_COLOURS[i % len(LINE_COLOURS)]) for i, p in enumerate(percentiles)]
+
+
+def _with_legend(draw, entries: list[tuple[str, str | None]], width: int, height: int,
+                 colour: bool) -> str:
+    """`draw(height)`'s figure built, then the key under it: width x height in all."""
+    legend = _legend(entries, width, colour)
+    out = draw(max(1, height - len(legend))).build().rstrip("\n")
+    out += "\n" + "\n".join(legend)
+    return out if colour else _ANSI.sub("", out)
 
 
 def _series(phases: Iterable[PhaseStats], metric: str, percentile: float) -> tuple[list, list]:
@@ -34,10 +98,12 @@ def _series(phases: Iterable[PhaseStats], metric: str, percentile: float) -> tup
 
 def _figure(phases: list[PhaseStats], percentiles: list[float], metrics: list[str], width: int,
             height: int):
-    """Percentiles against the phases' target rates."""
+    """Percentiles against the phases' target rates (of requests, or of sessions)."""
     rates = sorted({ph.target_rps for ph in phases})
     lines = {m: [(pkey(p), _series(phases, m, p)) for p in percentiles] for m in metrics}
-    return _draw(lines, " by request rate", "target req/s",
+    sessions = any(ph.sessions is not None for ph in phases)
+    return _draw(lines, " by session rate" if sessions else " by request rate",
+                 "target sessions/s" if sessions else "target req/s",
                  (rates, [f"{r:g}" for r in rates]) if rates else None, width, height)
 
 
@@ -57,7 +123,7 @@ def _new_figure(rows: int, width: int, height: int):
 def _draw(lines: dict[str, list[tuple[str, tuple[list, list]]]], title: str, xlabel: str,
           xticks: tuple[list, list[str]] | None, width: int, height: int):
     """A private plotext figure (plotext's module-level figure is shared state across threads):
-    one subplot per metric, one line per percentile."""
+    one subplot per metric, one line per percentile, latency from 0."""
     fig = _new_figure(len(lines), width, height)
     for row, (metric, series) in enumerate(lines.items(), start=1):
         plt = fig.subplot(row, 1)
@@ -66,15 +132,19 @@ def _draw(lines: dict[str, list[tuple[str, tuple[list, list]]]], title: str, xla
         plt.theme("clear")
         plt.title(TITLES.get(metric, metric) + title)
         plt.xlabel(xlabel)
-        any_points = False
-        for i, (label, (xs, ys)) in enumerate(series):
+        values: list[float] = []
+        marks = []
+        for i, (_, (xs, ys)) in enumerate(series):
             if xs:
                 color = LINE_COLOURS[i % len(LINE_COLOURS)]
-                marker = POINT_MARKERS[i % len(POINT_MARKERS)]
-                plt.plot(xs, ys, label=f"{label} {marker}", marker="braille", color=color)
-                plt.scatter(xs, ys, marker=marker, color=color)
-                any_points = True
-        if not any_points:
+                plt.plot(xs, ys, marker="braille", color=color)
+                marks.append((xs, ys, POINT_MARKERS[i % len(POINT_MARKERS)], color))
+                values += ys
+        for xs, ys, marker, color in marks:      # after every line: no line hides a point
+            plt.scatter(xs, ys, marker=marker, color=color)
+        if values:
+            _y_from_zero(plt, values, height // len(lines))
+        else:
             plt.text("no finished requests yet", 0.5, 0.5)
         if xticks is not None:
             plt.xticks(*xticks)
@@ -148,7 +218,7 @@ def _segments(xs: list[float], values: list[float | None]) -> list[tuple[list, l
 def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: list[str],
                      width: int, height: int):
     """Percentiles per poll against the time of day (UTC): x is hours since the first poll's
-    slot, labelled with round clock times; missed polls leave gaps in the lines."""
+    slot, labelled with round clock times; missed polls leave gaps in the lines; latency from 0."""
     slots = [_utc(p.slot_utc) for p in polls]
     hours = [(t - slots[0]).total_seconds() / 3600.0 for t in slots] if slots else []
     fig = _new_figure(len(metrics), width, height)
@@ -158,23 +228,26 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
         plt = fig.subplot(row, 1)
         plt.theme("clear")                                # see _draw
         plt.title(TITLES.get(metric, metric) + " per poll")
-        any_points = False
+        drawn: list[float] = []
+        marks = []
         for i, p in enumerate(percentiles):
             values = [None if poll.missed else poll.metric(metric).at(p) for poll in polls]
             color = LINE_COLOURS[i % len(LINE_COLOURS)]
-            marker = POINT_MARKERS[i % len(POINT_MARKERS)]
-            for k, (xs, ys) in enumerate(_segments(hours, values)):
-                plt.plot(xs, ys, label=f"{pkey(p)} {marker}" if k == 0 else None,
-                         marker="braille", color=color)
-                any_points = True
+            for xs, ys in _segments(hours, values):
+                plt.plot(xs, ys, marker="braille", color=color)
+                drawn += ys
             # markers tell the percentiles apart without colour; on a long run only every few
             # polls get one, or they would cover the lines
             picked = [(x, v) for j, (x, v) in enumerate(zip(hours, values, strict=True))
                       if v is not None and j % marker_every == 0]
             if picked:
-                plt.scatter([x for x, _ in picked], [v for _, v in picked], marker=marker,
-                            color=color)
-        if not any_points:
+                marks.append(([x for x, _ in picked], [v for _, v in picked],
+                              POINT_MARKERS[i % len(POINT_MARKERS)], color))
+        for xs, ys, marker, color in marks:      # after every line: no line hides a point
+            plt.scatter(xs, ys, marker=marker, color=color)
+        if drawn:
+            _y_from_zero(plt, drawn, height // len(metrics))
+        else:
             plt.text("no finished requests yet", 0.5, 0.5)
         if slots:
             ticks, labels = time_ticks(slots[0], slots[-1], plot_width - 12)
@@ -188,9 +261,10 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
 
 def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,
            width: int = 100, height: int = 30, colour: bool = True) -> str:
-    """The chart as a string (ANSI colours when `colour`)."""
-    out = _figure(phases, percentiles, metrics or list(TITLES), width, height).build()
-    return out if colour else _ANSI.sub("", out)
+    """The chart and its key under it, as a string (ANSI colours when `colour`)."""
+    return _with_legend(lambda rows: _figure(phases, percentiles, metrics or list(TITLES), width,
+                                             rows),
+                        _percentile_key(percentiles), width, height, colour)
 
 
 def save(phases: list[PhaseStats], percentiles: list[float], folder: Path, title: str = "") -> None:
@@ -201,8 +275,9 @@ def save(phases: list[PhaseStats], percentiles: list[float], folder: Path, title
 def render_over_time(polls: list[PollStats], percentiles: list[float],
                      metrics: list[str] | None = None, width: int = 100, height: int = 30,
                      colour: bool = True) -> str:
-    out = over_time_figure(polls, percentiles, metrics or list(TITLES), width, height).build()
-    return out if colour else _ANSI.sub("", out)
+    return _with_legend(lambda rows: over_time_figure(polls, percentiles,
+                                                      metrics or list(TITLES), width, rows),
+                        _percentile_key(percentiles), width, height, colour)
 
 
 def save_over_time(polls: list[PollStats], percentiles: list[float], folder: Path,
@@ -226,34 +301,55 @@ def _write_pair(coloured: str, folder: Path, stem: str, title: str) -> None:
 
 def render_compare(comparison, metrics: list[str] | None = None, width: int = 100,
                    height: int = 30, colour: bool = True) -> str:
-    """Each run's percentiles by rate (or hour of day) over one another: a colour per run
-    (A, B, ...), a point marker per percentile. `comparison` is a compare.Comparison."""
+    """Each run's percentiles by rate (or hour of day) over one another, latency from 0. A run is
+    told by its letter as the point marker (A, B, ...) and its own line style, so the runs stay
+    apart without colour (NO_COLOR, a monochrome terminal, a print); a percentile by its colour,
+    and within a run by order (p50 lowest). `comparison` is a compare.Comparison."""
     metrics = [m for m in (metrics or ["ttft_ms", "e2e_ms"]) if m in comparison.metrics]
     hours = bool(comparison.cells) and comparison.cells[0].group_kind == "hour"
-    fig = _new_figure(max(1, len(metrics)), width, height)
     xs_all = sorted({c.group_value for c in comparison.cells})
-    for row, metric in enumerate(metrics, start=1):
-        plt = fig.subplot(row, 1)
-        plt.theme("clear")
-        plt.title(TITLES.get(metric, metric) + (" by hour of day" if hours else " by request rate"))
-        plt.xlabel("hour of day (UTC)" if hours else "target req/s")
-        for r, _run in enumerate(comparison.runs):
-            color = LINE_COLOURS[r % len(LINE_COLOURS)]
-            for i, p in enumerate(comparison.percentiles):
-                points = sorted((c.group_value, c.runs[r].value_ms) for c in comparison.cells
-                                if c.metric == metric and c.percentile == p
-                                and c.runs[r].value_ms is not None)
-                if not points:
-                    continue
-                marker = POINT_MARKERS[i % len(POINT_MARKERS)]
-                xs, ys = [x for x, _ in points], [y for _, y in points]
-                plt.plot(xs, ys, label=f"{run_letter(r)} {pkey(p)} {marker}", marker="braille",
-                         color=color)
-                plt.scatter(xs, ys, marker=marker, color=color)
-        if xs_all:
-            plt.xticks(xs_all, [f"{int(x):02d}" if hours else f"{x:g}" for x in xs_all])
-    out = fig.build()
-    return out if colour else _ANSI.sub("", out)
+
+    def draw(rows: int):
+        fig = _new_figure(max(1, len(metrics)), width, rows)
+        for row, metric in enumerate(metrics, start=1):
+            plt = fig.subplot(row, 1)
+            plt.theme("clear")
+            plt.title(TITLES.get(metric, metric)
+                      + (" by hour of day" if hours else " by request rate"))
+            plt.xlabel("hour of day (UTC)" if hours else "target req/s")
+            values: list[float] = []
+            marks = []
+            for r, _run in enumerate(comparison.runs):
+                line, letter = RUN_LINES[r % len(RUN_LINES)], run_letter(r)[-1]
+                for i, p in enumerate(comparison.percentiles):
+                    points = sorted((c.group_value, c.runs[r].value_ms) for c in comparison.cells
+                                    if c.metric == metric and c.percentile == p
+                                    and c.runs[r].value_ms is not None)
+                    if not points:
+                        continue
+                    color = LINE_COLOURS[i % len(LINE_COLOURS)]
+                    xs, ys = [x for x, _ in points], [y for _, y in points]
+                    plt.plot(xs, ys, marker=line, color=color)
+                    marks.append((xs, ys, letter, color))
+                    values += ys
+            for xs, ys, letter, color in marks:   # after every line: no line hides a point
+                plt.scatter(xs, ys, marker=letter, color=color)
+            if values:
+                _y_from_zero(plt, values, rows // max(1, len(metrics)))
+            if xs_all:
+                plt.xticks(xs_all, [f"{int(x):02d}" if hours else f"{x:g}" for x in xs_all])
+        return fig
+
+    return _with_legend(draw, compare_key(comparison), width, height, colour)
+
+
+def compare_key(comparison) -> list[tuple[str, str | None]]:
+    """The compare chart's key: each run's letter and line style, then the percentiles in their
+    colours (without colour their order tells them: p50 is each run's lowest line)."""
+    runs = [(f"{run_letter(r)} {LINE_SAMPLES[RUN_LINES[r % len(RUN_LINES)]]}", None)
+            for r in range(len(comparison.runs))]
+    return runs + [("│", None)] + [(pkey(p), LINE_COLOURS[i % len(LINE_COLOURS)])
+                                   for i, p in enumerate(comparison.percentiles)]
 
 
 def save_compare(comparison, folder: Path) -> None:

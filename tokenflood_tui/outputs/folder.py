@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Callable
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 
 from . import charts, report
 from ..errors import ConfigError
-from ..metrics.records import RequestRecord
+from ..metrics.records import RequestRecord, SessionRecord
 from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
@@ -34,6 +35,19 @@ CSV_COLUMNS = [
     # extra columns, after the ones docs/results.md fixes
     "itl_mean_ms", "content_chunks", "response_id", "poll", "t_sched_utc", "superseded", "seq",
     "worker",
+    # a session's request (empty otherwise)
+    "session", "session_type", "turn", "step", "context_tokens_target",
+    # a reasoning model's (docs/metrics.md#reasoning)
+    "t_answer_s", "ttfa_ms", "reasoning_ms", "reasoning_tokens", "reasoning_tokens_estimated",
+    "answer_tokens",
+]
+# requests.csv of earlier versions: without the session columns, and without `worker`
+EARLIER_WIDTHS = (len(CSV_COLUMNS) - 6, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 12)
+SESSIONS_FILE = "sessions.csv"
+SESSIONS_COLUMNS = [
+    "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
+    "turns_planned", "end", "prompt_tokens", "cached_tokens", "output_tokens", "wait_s",
+    "slowdown", "worker",
 ]
 POLLS_COLUMNS = [
     "poll", "slot_utc", "status", "sent", "ok", "failed", "output_tokens_per_s", "missed_reason",
@@ -104,7 +118,9 @@ class ResultsFolder:
                  existing: Path | None = None, name: str | None = None):
         self.root = Path(root)
         self.observation = isinstance(suite, ObservationSuite)
+        self.session_types = [t.name for t in getattr(suite, "session_types", [])]
         keep = existing is not None
+        self._made_root = not self.root.exists()      # discard() takes it away again
         if existing is not None:
             self.path = Path(existing)
         else:
@@ -118,6 +134,8 @@ class ResultsFolder:
             self._csv = AppendOnlyFile(self.path / "requests.csv", keep)
             self._errors = AppendOnlyFile(self.path / "errors.log", keep)
             self._journal = AppendOnlyFile(self.path / JOURNAL_FILE, keep)
+            self._sessions = (AppendOnlyFile(self.path / SESSIONS_FILE, keep)
+                              if self.session_types else None)
         except OSError as exc:
             raise ConfigError(f"cannot write the results folder {self.path}: "
                               f"{exc.strerror or exc}; choose another --results-dir") from None
@@ -131,6 +149,8 @@ class ResultsFolder:
         if not keep and not self._csv.append(self._format(CSV_COLUMNS)):
             raise ConfigError(f"cannot write {self._csv.path}: {self.write_error}; free some "
                               "space or choose another --results-dir")
+        if not keep and self._sessions is not None:
+            self._sessions.append(self._format(SESSIONS_COLUMNS))
 
     def set_origin(self, t0: float, origin_utc: float) -> None:
         """Rows count seconds from `origin_utc`, the wall-clock time of monotonic `t0` (on a
@@ -169,6 +189,11 @@ class ResultsFolder:
             _int(rec.http_status),
             _ms(sum(itl) / len(itl) if itl else None), rec.content_chunks, rec.response_id or "",
             rec.phase if self.observation else "", sched_utc, "false", rec.seq, rec.worker,
+            rec.session, self.session_types[rec.load_type] if rec.session else "",
+            rec.turn or "", rec.step, _int(rec.context_tokens_target),
+            _s(rec.t_answer, t0), _ms(rec.ttfa_ms), _ms(rec.reasoning_ms),
+            _int(rec.reasoning_tokens), "true" if rec.reasoning_tokens_estimated else "false",
+            _int(rec.answer_tokens),
         ])
         written = self._csv.append(line)
         if written:
@@ -181,6 +206,21 @@ class ResultsFolder:
                 message = message[len(kind) + 1:].lstrip()
             self.log_error(f"phase {rec.phase} {rec.status} {kind}: {message}")
         return written
+
+    def write_session(self, session: SessionRecord) -> None:
+        """A session that ended, as a row of sessions.csv (a full disk: it is counted in the
+        summary only, as a request row would be)."""
+        if self._sessions is None:
+            return
+        t0 = self.t0 or session.t_start
+        slowdown = session.slowdown
+        self._sessions.append(self._format([
+            session.session, session.parent, session.phase,
+            self.session_types[session.session_type], _s(session.t_start, t0),
+            f"{session.duration_s:.3f}", session.turns_done, session.turns_planned, session.end,
+            session.prompt_tokens, session.cached_tokens, session.output_tokens,
+            f"{session.wait_s:.3f}", "" if slowdown is None else f"{slowdown:.3f}",
+            session.worker]))
 
     def log_error(self, message: str) -> None:
         message = self.scrubber.scrub(message)
@@ -221,6 +261,24 @@ class ResultsFolder:
         self._csv.close()
         self._errors.close()
         self._journal.close()
+        if self._sessions is not None:
+            self._sessions.close()
+
+    @property
+    def measured(self) -> bool:
+        """Whether the load began (an origin was set) or any request was recorded: a folder
+        without either holds only what was known before the run, so nothing is lost without it."""
+        return self.t0 is not None or self.rows > 0 or self.unwritten > 0
+
+    def discard(self) -> None:
+        """Remove the folder of a run that failed before its first load request."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._made_root:
+            try:
+                self.root.rmdir()       # only when empty: another run may have written there
+            except OSError:
+                pass
 
 
 def mark_superseded(folder: Path, superseded) -> int:
@@ -233,7 +291,8 @@ def mark_superseded(folder: Path, superseded) -> int:
         text = f.read()
     rows = list(csv.reader(io.StringIO(text)))
     # a requests.csv written before the worker column: its rows get an empty one
-    width = len(rows[0]) if rows and rows[0] in (CSV_COLUMNS, CSV_COLUMNS[:-1]) else 0
+    width = len(rows[0]) if rows and rows[0] in [CSV_COLUMNS] + [
+        CSV_COLUMNS[:w] for w in EARLIER_WIDTHS] else 0
     if not width:
         raise ConfigError(f"{path}: not the requests.csv of this tokenflood version; it cannot be "
                           "resumed")
@@ -257,9 +316,41 @@ def mark_superseded(folder: Path, superseded) -> int:
 
 
 def read_rows(folder: Path) -> list[dict[str, str]]:
-    """requests.csv as dicts, superseded rows left out."""
+    """requests.csv as dicts, superseded rows left out, and a torn last line (a process killed
+    mid-write) too."""
     with open(Path(folder) / "requests.csv", newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r.get("superseded") != "true"]
+        text = f.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if rows and not text.endswith("\n"):
+        rows.pop()
+    return [r for r in rows if r.get("superseded") != "true"]
+
+
+def record_from_row(row: dict[str, str]) -> RequestRecord:
+    """A requests.csv row back as the record it was written from (`write_record`'s inverse):
+    times in seconds from the run's origin, to the microsecond; the chunk gaps are not in a row
+    (only their mean), so `itl_ms` is empty, as is the launch time."""
+    def seconds(key: str) -> float | None:
+        return float(row[key]) if row[key] else None
+
+    def count(key: str) -> int | None:
+        return int(row[key]) if row[key] else None
+    return RequestRecord(
+        phase=int(row["phase"]), target_rps=float(row["target_rps"]),
+        load_type=int(row["load_type"]), t_sched=float(row["t_sched_s"]),
+        prompt_tokens_target=int(row["prompt_tokens_target"]),
+        prefix_tokens_target=int(row["prefix_tokens_target"]),
+        output_tokens_target=int(row["output_tokens_target"]), seq=int(row["seq"] or -1),
+        t_send=seconds("t_send_s"), t_first=seconds("t_first_s"), t_end=seconds("t_end_s"),
+        t_answer=seconds("t_answer_s") if "t_answer_s" in row else None,
+        reasoning_tokens=count("reasoning_tokens") if "reasoning_tokens" in row else None,
+        reasoning_tokens_estimated=row.get("reasoning_tokens_estimated") == "true",
+        prompt_tokens=count("prompt_tokens"), cached_tokens=count("cached_tokens"),
+        output_tokens=count("output_tokens"),
+        output_tokens_estimated=row["output_tokens_estimated"] == "true", status=row["status"],
+        error_type=row["error_type"] or None, http_status=count("http_status"),
+        content_chunks=int(row["content_chunks"] or 0), response_id=row["response_id"] or None,
+        worker=row.get("worker") or "")
 
 
 def write_polls_csv(path: Path, summary: RunSummary) -> None:

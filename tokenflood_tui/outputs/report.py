@@ -10,30 +10,33 @@ from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, Poll
                                SearchResult, ThresholdResult, pkey)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
+from . import session_tables
+from .formats import number, ranges, share, span
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
 
-def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
-    """A pipe table, one row per phase: rates, counts, TTFT and e2e percentiles, tokens/s."""
+def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> str:
+    """A pipe table, one row per phase: rates (in `unit`: req/s, sessions/s), counts of
+    requests, TTFT and e2e percentiles, tokens/s."""
     pcols = [pkey(p) for p in percentiles]
-    head = (["phase", "target req/s", "achieved req/s", "sent", "ok", "failed"]
+    head = (["phase", f"target {unit}", f"achieved {unit}", "sent", "ok", "failed"]
             + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
             + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
     for ph in phases:
-        rows.append([str(ph.phase), f"{ph.target_rps:g}", _num(ph.achieved_rps, 2),
+        rows.append([str(ph.phase), f"{ph.target_rps:g}", number(ph.achieved_rps, 2),
                      str(ph.sent), str(ph.ok), str(ph.failed)]
-                    + [_num(ph.ttft_ms[c], 1) for c in pcols]
-                    + [_num(ph.e2e_ms[c], 1) for c in pcols]
-                    + [_num(ph.tpot_ms["p50"], 2), _num(ph.output_tokens_per_s, 1),
-                       _share(ph.cache_hit_rate), _share(ph.goodput),
+                    + [number(ph.ttft_ms[c], 1) for c in pcols]
+                    + [number(ph.e2e_ms[c], 1) for c in pcols]
+                    + [number(ph.tpot_ms["p50"], 2), number(ph.output_tokens_per_s, 1),
+                       share(ph.cache_hit_rate), share(ph.goodput),
                        "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
     return _table(head, rows)
 
 
 def server_verdict(ph: PhaseStats) -> str:
-    """'SATURATED', 'ok', or '-': too few requests to judge, or a sender busy at a full core."""
+    """'SATURATED', 'ok', or '-': too few requests to judge, or a worker busy at a full core."""
     if ph.saturated:
         return "SATURATED"
     return "ok" if judged(ph) else "-"
@@ -49,11 +52,11 @@ def saturation_line(summary: RunSummary) -> str | None:
         if all(ph.latency_growth is None for ph in s.phases):
             return None
         return (f"no phase saturated the server (rates up to "
-                f"{max(ph.target_rps for ph in s.phases):g} req/s)")
-    held = (f"; the highest rate it held was {s.held_rps:g} req/s" if s.held_rps is not None
+                f"{max(ph.target_rps for ph in s.phases):g} {s.rate_unit})")
+    held = (f"; the highest rate it held was {s.held_rps:g} {s.rate_unit}" if s.held_rps is not None
             else f"; {UNJUDGED_BELOW}" if ran_below(s.phases, s.saturated_at_rps)
             else "; it held no lower rate tried")
-    return f"the server saturated at about {s.saturated_at_rps:g} req/s{held}"
+    return f"the server saturated at about {s.saturated_at_rps:g} {s.rate_unit}{held}"
 
 
 def threshold_table(results: list[ThresholdResult], word: str = "phase") -> str:
@@ -81,7 +84,8 @@ def threshold_cells(results: list[ThresholdResult], word: str = "phase") -> list
     return rows
 
 
-def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats]) -> str:
+def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
+                     unit: str = "req/s") -> str:
     """A load test's phases against its thresholds: each phase's value, ✓ or ✗."""
     by = {(r.threshold, p.phase): p for r in results for p in r.phases}
     rows = []
@@ -93,7 +97,7 @@ def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats]) -
                          ("-" if p.value is None else value_text(p.value))
                          + (" ✓" if p.passed else " ✗"))
         rows.append([str(ph.phase), f"{ph.target_rps:g}", *cells])
-    return _table(["phase", "target req/s", *(r.threshold for r in results)], rows)
+    return _table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
 
 
 def threshold_verdict(summary: RunSummary) -> str | None:
@@ -117,8 +121,8 @@ def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
     for ph in phases:
         for metric in METRICS:
             dist = ph.metric(metric)
-            rows.append([str(ph.phase), metric, _num(dist.mean, 2)]
-                        + [_num(dist[c], 2) for c in pcols])
+            rows.append([str(ph.phase), metric, number(dist.mean, 2)]
+                        + [number(dist[c], 2) for c in pcols])
     return _table(head, rows)
 
 
@@ -126,11 +130,11 @@ def token_table(phases: list[PhaseStats]) -> str:
     head = ["phase", "prompt tokens (target)", "output tokens (target)", "prefix (target)",
             "cached tokens", "cache hit rate"]
     rows = [[str(ph.phase),
-             f"{_num(ph.prompt_tokens_mean, 1)} ({_num(ph.prompt_tokens_target_mean, 1)})",
-             f"{_num(ph.output_tokens_mean, 1)} ({_num(ph.output_tokens_target_mean, 1)})"
+             f"{number(ph.prompt_tokens_mean, 1)} ({number(ph.prompt_tokens_target_mean, 1)})",
+             f"{number(ph.output_tokens_mean, 1)} ({number(ph.output_tokens_target_mean, 1)})"
              + (" est." if ph.output_tokens_estimated else ""),
-             _num(ph.prefix_tokens_target_mean, 1), _num(ph.cached_tokens_mean, 1),
-             _share(ph.cache_hit_rate)]
+             number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
+             share(ph.cache_hit_rate)]
             for ph in phases]
     return _table(head, rows)
 
@@ -146,9 +150,12 @@ def error_table(phases: list[PhaseStats]) -> str | None:
 
 
 def poll_status(poll: PollStats) -> str:
-    """'ok', 'missed', 'all failed' or '<n> failed'."""
+    """'ok', 'missed', 'all failed' or '<n> failed'; 'unfinished' for the poll a killed
+    process was in (a partial summary's)."""
     if poll.missed:
         return "missed"
+    if not poll.finished:
+        return "unfinished"
     if not poll.failed:
         return "ok"
     return "all failed" if not poll.ok else f"{poll.failed} failed"
@@ -165,9 +172,9 @@ def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool =
     for poll in polls:
         rows.append([str(poll.phase), slot_text(poll.slot_utc), poll_status(poll), str(poll.sent),
                      str(poll.ok), str(poll.failed)]
-                    + [_num(poll.ttft_ms[c], 1) for c in pcols]
-                    + [_num(poll.e2e_ms[c], 1) for c in pcols]
-                    + [_num(poll.output_tokens_per_s, 1)]
+                    + [number(poll.ttft_ms[c], 1) for c in pcols]
+                    + [number(poll.e2e_ms[c], 1) for c in pcols]
+                    + [number(poll.output_tokens_per_s, 1)]
                     + ([poll.missed or ""] if reasons else []))
     return _table(head, rows, left=1 if reasons else 0)
 
@@ -178,7 +185,7 @@ def hour_table(hours: list[HourStats], percentiles: list[float]) -> str:
     head = (["hour (UTC)", "requests", "ok"] + [f"TTFT {c} ms" for c in pcols]
             + [f"e2e {c} ms" for c in pcols])
     rows = [[f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok)]
-            + [_num(h.ttft_ms[c], 1) for c in pcols] + [_num(h.e2e_ms[c], 1) for c in pcols]
+            + [number(h.ttft_ms[c], 1) for c in pcols] + [number(h.e2e_ms[c], 1) for c in pcols]
             for h in hours]
     return _table(head, rows)
 
@@ -230,7 +237,7 @@ def missed_lines(polls: list[PollStats]) -> list[str]:
             by_reason.setdefault(poll.missed, []).append(poll.phase)
     lines = []
     for reason, numbers in by_reason.items():
-        runs = _runs(numbers)
+        runs = ranges(numbers)
         shown = ", ".join(runs[:RANGES_SHOWN]) + (
             f" and {len(runs) - RANGES_SHOWN} more runs" if len(runs) > RANGES_SHOWN else "")
         lines.append(f"{_polls(len(numbers))} ({shown}): {reason}")
@@ -259,8 +266,8 @@ def observation_lines(summary: RunSummary) -> list[str]:
     obs = summary.observation
     lines = []
     if obs is not None:
-        lines.append(f"observation: {obs.polls} polls, one every {span_text(obs.interval_s)}, "
-                     f"over {span_text(obs.duration_hours * 3600)}; {obs.num_requests} requests "
+        lines.append(f"observation: {obs.polls} polls, one every {span(obs.interval_s)}, "
+                     f"over {span(obs.duration_hours * 3600)}; {obs.num_requests} requests "
                      f"per poll spread over {obs.within_seconds:g} s; slots "
                      + ("aligned to whole multiples of the interval (UTC)" if obs.align
                         else "from the start (not aligned)"))
@@ -283,7 +290,7 @@ def markdown(summary: RunSummary) -> str:
     observation = s.type == "observation"
     lines = [
         f"# tokenflood {'observation' if observation else 'search' if s.search else 'run'} "
-        f"`{s.run_name}` — {s.status}",
+        f"`{s.run_name}` — {s.status}" + (" (partial)" if s.partial else ""),
         "",
         f"- model: `{s.model}` ({s.provider}, client {s.client})"
         + (f" at {s.base_url}" if s.base_url else ""),
@@ -291,9 +298,11 @@ def markdown(summary: RunSummary) -> str:
     ]
     if observation:
         lines += [f"- {line}" for line in observation_lines(s)]
+    counting = ("- token counting: not known (the run wrote no summary); " if s.partial else
+                f"- token counting: {s.token_counter}; chat template adds {s.template_tokens} "
+                "tokens; ")
     lines += [
-        f"- token counting: {s.token_counter}; chat template adds {s.template_tokens} tokens; "
-        f"prompts {'fresh for this run' if s.prompts == 'fresh' else 'reused from the seed'}",
+        counting + f"prompts {'fresh for this run' if s.prompts == 'fresh' else 'reused from the seed'}",
         f"- tokens: input {b.actual_input_tokens:,} (estimated {b.estimated_input_tokens:,}), "
         f"output {b.actual_output_tokens:,} (estimated {b.estimated_output_tokens:,}); "
         f"cost estimate {cost}",
@@ -313,7 +322,7 @@ def markdown(summary: RunSummary) -> str:
         lines += ["", "## Thresholds", "", threshold_table(s.thresholds,
                                                         "poll" if observation else "phase")]
         if not observation:
-            lines += ["", threshold_matrix(s.thresholds, s.phases)]
+            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit)]
     if observation:
         lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
         missed = missed_lines(s.polls)
@@ -325,10 +334,15 @@ def markdown(summary: RunSummary) -> str:
             lines += ["## Failures", "", errors, ""]
     else:
         if s.search is not None:
-            lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(s.search)]
-            lines += ["", search_table(s.search)]
-        lines += ["", "## Phases", "", phase_table(s.phases, pct), "", "## Tokens", "",
-                  token_table(s.phases), ""]
+            lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(
+                s.search, s.rate_unit)]
+            lines += ["", search_table(s.search, s.rate_unit)]
+        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit), ""]
+        for section in session_tables.sections(s.phases, pct):
+            lines += [f"## {section.title.capitalize()}", "",
+                      session_tables.markdown(section.table), ""]
+            lines += [*section.notes, ""] if section.notes else []
+        lines += ["## Tokens", "", token_table(s.phases), ""]
         errors = error_table(s.phases)
         if errors:
             lines += ["## Failures", "", errors, ""]
@@ -365,22 +379,22 @@ def cluster_table(cluster: ClusterInfo, phases: Sequence[PhaseStats]) -> str:
     return "\n".join(rows)
 
 
-def search_lines(result: SearchResult) -> list[str]:
-    """A search's answer and how it got there, as lines to read."""
+def search_lines(result: SearchResult, unit: str = "req/s") -> list[str]:
+    """A search's answer and how it got there, as lines to read (rates in `unit`)."""
     lines = [f"answer: {result.answer}", f"stopped: {result.stopped_because}"]
     if result.knee_rps is not None:
-        lines.append(f"knee of the TTFT p50 curve: about {result.knee_rps:g} req/s")
+        lines.append(f"knee of the TTFT p50 curve: about {result.knee_rps:g} {unit}")
     if result.output_tokens_per_s is not None and result.lower_rps is not None:
-        lines.append(f"output at {result.lower_rps:g} req/s: {result.output_tokens_per_s:,.1f} "
+        lines.append(f"output at {result.lower_rps:g} {unit}: {result.output_tokens_per_s:,.1f} "
                      "tokens/s")
     if result.cost_per_million_tokens_usd is not None:
-        lines.append(f"cost at {result.lower_rps:g} req/s: ${result.cost_per_million_tokens_usd:,.4f}"
+        lines.append(f"cost at {result.lower_rps:g} {unit}: ${result.cost_per_million_tokens_usd:,.4f}"
                      f" per million tokens ({result.cost_basis})")
     return lines
 
 
-def search_table(result: SearchResult) -> str:
-    return _table(["phase", "target req/s", "SLO", "figures"],
+def search_table(result: SearchResult, unit: str = "req/s") -> str:
+    return _table(["phase", f"target {unit}", "SLO", "figures"],
                   [[str(st.phase), f"{st.target_rps:g}", "meets" if st.meets else "fails",
                     st.why] for st in result.steps], left=2)
 
@@ -393,40 +407,8 @@ def slot_text(slot_utc: str) -> str:
         return slot_utc
 
 
-def span_text(seconds: float) -> str:
-    """A duration as a person says it: '6 s', '15 min', '3 h', '1 h 30 min', '2 d 6 h'."""
-    if seconds < 60:
-        return f"{seconds:g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:g} min"
-    days, rest = divmod(round(seconds / 60), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + (
-        [f"{minutes} min"] if minutes else [])
-    return " ".join(parts)
-
-
 def _polls(n: int) -> str:
     return f"{n} poll" if n == 1 else f"{n} polls"
-
-
-def _runs(numbers: list[int]) -> list[str]:
-    """[4, 5, 6, 9] as ['4-6', '9']."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
-
-
-def _num(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:

@@ -18,7 +18,9 @@ import numpy as np
 
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
-from .schedule import PhasePlan, fewest_arrivals
+from ..outputs.formats import duration
+from .schedule import PhasePlan, phase_arrivals
+from .sessions import least_tokens_per_session, most_tokens_per_session, phase_tokens
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ MAX_OUTPUT_VAR = "TOKENFLOOD_MAX_OUTPUT_TOKENS"
 DEFAULT_MAX_INPUT = 1_000_000
 DEFAULT_MAX_OUTPUT = 10_000
 WARMUP_PROMPT_TOKENS = 50     # a warm-up request is a short sentence plus the chat template
+SESSION_PROBE_PROMPT_TOKENS = 200   # four 8-token messages, a tool declared, the template
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,9 @@ class BudgetEstimate:
     # True when the counts are upper bounds (a search decides its phases as it goes)
     at_most: bool = False
     expected_seconds: float | None = None   # a search's likely load time (the bound is the most)
+    # sessions: what every amount at its maximum would send (the counts above are the drawn
+    # plan's, which the run cannot exceed but for the chat template's margin)
+    ceiling_tokens: tuple[int, int] | None = None
 
     @property
     def over_limits(self) -> list[str]:
@@ -78,14 +84,14 @@ class BudgetEstimate:
         """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
         least = "at least " if self.at_least else "at most " if self.at_most else ""
         cost = f"{least}${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
-        expected = (f" (about {format_duration(self.expected_seconds)} expected)"
+        expected = (f" (about {duration(self.expected_seconds)} expected)"
                     if self.expected_seconds is not None else "")
         if compact:
             return [
                 f"requests       {least}{self.requests:,} (+{self.setup_requests} warm-up, calibration)",
                 f"input tokens   {least}{self.input_tokens:,} of {self.max_input_tokens:,} allowed",
                 f"output tokens  {least}{self.output_tokens:,} of {self.max_output_tokens:,} allowed",
-                f"duration       {least}{format_duration(self.load_seconds)}{expected} + warm-up, "
+                f"duration       {least}{duration(self.load_seconds)}{expected} + warm-up, "
                 "drain",
                 *self._ends_lines(compact=True),
                 f"cost           {cost} ({self.cost_note})",
@@ -96,12 +102,20 @@ class BudgetEstimate:
             f"(limit {self.max_input_tokens:,}, {MAX_INPUT_VAR})",
             f"output tokens  {least}{self.output_tokens:,}   "
             f"(limit {self.max_output_tokens:,}, {MAX_OUTPUT_VAR})",
-            f"duration       {least}{format_duration(self.load_seconds)} of load{expected}, plus "
+            f"duration       {least}{duration(self.load_seconds)} of load{expected}, plus "
             "warm-up and draining",
+            *self._ceiling_lines(),
             *self._ends_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
         ]
 
+
+    def _ceiling_lines(self) -> list[str]:
+        if self.ceiling_tokens is None:
+            return []
+        prompt, output = self.ceiling_tokens
+        return [f"sessions       the drawn plan's tokens; with every length at its max: "
+                f"{prompt:,} in, {output:,} out"]
 
     def _ends_lines(self, compact: bool) -> list[str]:
         if self.ends_utc is None:
@@ -142,41 +156,65 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
 
     `load_seconds` defaults to the phases' lengths (a load test); an observation passes the wall
     time until its last poll ends."""
+    seconds = sum(p.length_s for p in plans) if load_seconds is None else load_seconds
+    if isinstance(suite, (LoadTestSuite, SearchSuite)) and suite.sessions:
+        tokens = [phase_tokens(suite, p.sessions) for p in plans if p.sessions is not None]
+        est = _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
+                                   sum(t[0] for t in tokens), sum(t[1] for t in tokens), senders,
+                                   seconds, ends_utc=ends_utc)
+        most = [most_tokens_per_session(suite, t.name) for t in suite.session_types]
+        sessions = sum(len(p.offsets_s) for p in plans)
+        return dataclasses.replace(est, ceiling_tokens=(
+            sessions * max(m[0] for m in most), sessions * max(m[1] for m in most)))
     prompt = np.array([lt.prompt_length for lt in suite.load_types], dtype=np.int64)
-    output = np.array([lt.output_length for lt in suite.load_types], dtype=np.int64)
+    output = np.array([lt.max_output for lt in suite.load_types], dtype=np.int64)
     per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
                    np.zeros(len(prompt), dtype=np.int64))
-    seconds = sum(p.length_s for p in plans) if load_seconds is None else load_seconds
     return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
                                 int(per_type @ prompt), int(per_type @ output), senders, seconds,
                                 ends_utc=ends_utc)
 
 
 def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
-    """The most a search can spend: every phase at max_rps, each cut at its most arrivals, of
-    the largest load type; and the load time it likely takes (ramp to the answer, then halve the
-    interval until within the tolerance), for the duration line."""
-    from .search import most_arrivals
-    per_phase = most_arrivals(suite.max_rps, suite.phase_seconds, suite.arrival)
-    requests = per_phase * suite.max_phases
-    ramp = math.ceil(math.log(suite.max_rps / suite.start_rps) / math.log(suite.growth)) + 1
+    """The most a search can spend, of the largest load type (or session): its ramp's phases
+    (start_rps × growth … max_rps, known in advance), then at most max_rps for each phase left;
+    and the load time it likely takes (ramp to the answer, then halve the interval until within
+    the tolerance), for the duration line."""
+    from .search import ramp_rates
+    ramp = ramp_rates(suite)[:suite.max_phases]
+    rates = ramp + [suite.max_rps] * (suite.max_phases - len(ramp))
+    starts = sum(phase_arrivals(rate, suite.phase_seconds) for rate in rates)
     halvings = math.ceil(math.log2(max(1.0, (suite.growth - 1) / suite.tolerance)))
-    likely = min(suite.max_phases, max(1, ramp // 2 + 1 + halvings))
-    est = _with_setup_and_cost(
-        suite, endpoint, requests, requests * max(lt.prompt_length for lt in suite.load_types),
-        requests * max(lt.output_length for lt in suite.load_types), senders,
-        suite.phase_seconds * suite.max_phases)
+    likely = min(suite.max_phases, max(1, len(ramp) // 2 + 1 + halvings))
+    if suite.sessions:             # the most of every session, at every start
+        most = [most_tokens_per_session(suite, t.name) for t in suite.session_types]
+        prompt, output = max(m[0] for m in most), max(m[1] for m in most)
+        requests = int(starts * max(t.turns.high for t in suite.session_types))
+    else:
+        prompt = max(lt.prompt_length for lt in suite.load_types)
+        output = max(lt.max_output for lt in suite.load_types)
+        requests = starts
+    est = _with_setup_and_cost(suite, endpoint, requests, starts * prompt, starts * output,
+                               senders, suite.phase_seconds * suite.max_phases)
     return dataclasses.replace(est, at_most=True, expected_seconds=likely * suite.phase_seconds)
 
 
 def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
     """The least any plan of the suite can spend, from its keys alone: nothing is drawn."""
+    if isinstance(suite, LoadTestSuite) and suite.sessions:
+        starts = sum(phase_arrivals(rate, suite.test_length_in_seconds)
+                     for rate in suite.rates)
+        least = [least_tokens_per_session(t) for t in suite.session_types]
+        return _with_setup_and_cost(
+            suite, endpoint, starts * min(int(t.turns.low) for t in suite.session_types),
+            starts * min(m[0] for m in least), starts * min(m[1] for m in least), senders,
+            suite.load_seconds, at_least=True)
     if isinstance(suite, LoadTestSuite):
-        requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+        requests = sum(phase_arrivals(rate, suite.test_length_in_seconds)
                        for rate in suite.requests_per_second_rates)
         seconds = suite.load_seconds
     elif isinstance(suite, SearchSuite):
-        requests = fewest_arrivals(suite.start_rps, suite.phase_seconds, suite.arrival)
+        requests = phase_arrivals(suite.start_rps, suite.phase_seconds)
         seconds = suite.phase_seconds
     else:
         requests = suite.polls * suite.num_requests          # exact: polls are not drawn
@@ -195,7 +233,12 @@ def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int,
     # warm-up requests, plus one per sender to open its connections before it is measured
     warmups = max(1, suite.warmup_requests) + senders
     probes = 2 * len(suite.load_types)     # at most two calibration requests per load type
-    input_tokens += warmups * WARMUP_PROMPT_TOKENS + 2 * sum(prompt)
+    # sessions: three probes of a few short messages for each kind of chat template they need
+    session_kinds = len({(t.system_prompt_tokens > 0, t.tool_share > 0)
+                         for t in getattr(suite, "session_types", [])})
+    probes += 3 * session_kinds
+    input_tokens += warmups * WARMUP_PROMPT_TOKENS + 2 * sum(prompt) + \
+        3 * session_kinds * SESSION_PROBE_PROMPT_TOKENS
     output_tokens += warmups * WARMUP_MAX_TOKENS + probes
     price = lookup_price(endpoint)
     if price is None:
@@ -259,17 +302,6 @@ def _price_map() -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '3 min 05 s', '2 h 10 min', '3 d 02 h'."""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 48:
-        return f"{hours // 24} d {hours % 24:02d} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def combine(estimates: list[BudgetEstimate]) -> BudgetEstimate:

@@ -6,6 +6,7 @@ Runs on the coordinator with its own client; nothing is recorded (docs/architect
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from typing import Callable
@@ -15,8 +16,11 @@ import aiohttp
 from . import prompts
 from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
-from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
+from ..metrics.records import CONNECTION_ERROR, NO_ANSWER, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
+from .conversation import TOOL_NAME, TOOLS, tool_call_id
+from .events import Note, RunEvent
+from .prompts import SessionTemplate
 
 PROBE_SEQ = 9_999_000     # sequence numbers for calibration prompts, far above any run's
 PROBE_ATTEMPTS = 4
@@ -26,14 +30,17 @@ MODELS_HINT_TIMEOUT_S = 5
 
 class Calibration:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, client: Client,
-                 log: Callable[[str, str], None], warn: Callable[[str], None]):
+                 emit: Callable[[RunEvent], None], warn: Callable[[str], None]):
         self.suite = suite
         self.endpoint = endpoint
         self.client = client
-        self.log = log
-        self.warn = warn
+        self.emit = emit            # progress notes for the front end
+        self.warn = warn            # a warning the run keeps for its summary
         self.factory: prompts.PromptFactory | None = None
         self.token_counter = "none"
+
+    def _note(self, text: str) -> None:
+        self.emit(Note("info", text))
 
     async def _send(self, prepared, rec: RequestRecord) -> None:
         await self.client.send_within(prepared, rec, self.suite.request_timeout_seconds)
@@ -53,9 +60,9 @@ class Calibration:
         count_timeout = min(self.suite.request_timeout_seconds, TOKENIZE_TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=count_timeout)) as session:
             counter = await prompts.make_token_counter(self.endpoint, session, headers,
-                                                       log=self.log, timeout_s=count_timeout)
+                                                       emit=self.emit, timeout_s=count_timeout)
             self.token_counter = counter.name
-            self.log("info", f"counting tokens with {counter.name}")
+            self._note(f"counting tokens with {counter.name}")
             vocabulary = await prompts.single_token_words(counter)
             instruction_tokens = await counter.count(prompts.INSTRUCTION)
             warmup_tokens = await counter.count(prompts.WARMUP_TEXT)
@@ -64,6 +71,8 @@ class Calibration:
         self.factory = prompts.PromptFactory(self.suite.load_types, vocabulary, self.suite.seed,
                                              instruction_tokens, template_tokens, nonce)
         await self._calibrate()
+        if getattr(self.suite, "sessions", False):
+            await self._calibrate_sessions()
         return self.factory
 
     async def _warm_up(self) -> list[RequestRecord]:
@@ -71,22 +80,22 @@ class Calibration:
         client = self.client
         count = max(1, self.suite.warmup_requests)
         messages = [{"role": "user", "content": prompts.WARMUP_TEXT}]
-        self.log("info", "waiting for the endpoint to answer a warm-up request (timeout "
-                         f"{self.suite.request_timeout_seconds:g} s)")
+        self._note("waiting for the endpoint to answer a warm-up request (timeout "
+                   f"{self.suite.request_timeout_seconds:g} s)")
         records = []
         for _ in range(count):
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, prompts.WARMUP_MAX_TOKENS)
             await self._send(client.prepare(messages, prompts.WARMUP_MAX_TOKENS), rec)
             records.append(rec)
-            if sum(r.status == TIMEOUT for r in records) >= 2 and not any(r.ok for r in records):
+            if sum(r.status == TIMEOUT for r in records) >= 2 and not any(answered(r) for r in records):
                 break     # once may be a stall; more of the same would only multiply the wait
-        ok = [r for r in records if r.ok]
+        ok = [r for r in records if answered(r)]
         if not ok:
             raise EndpointError(client.scrub(await self._explain_failure(records[0])))
         if len(ok) < len(records):
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
-                      f"{next(r for r in records if not r.ok).error_message}")
-        self.log("info", f"warm-up: {len(ok)}/{len(records)} ok")
+                      f"{next(r for r in records if not answered(r)).error_message}")
+        self._note(f"warm-up: {len(ok)}/{len(records)} ok")
         return ok
 
     def _template_tokens(self, warmed: list[RequestRecord], content_tokens: int) -> int:
@@ -97,7 +106,7 @@ class Calibration:
                       "calibrated and token counts will be estimates")
             return 0
         template = max(0, measured[-1] - content_tokens)
-        self.log("info", f"the chat template adds {template} tokens")
+        self._note(f"the chat template adds {template} tokens")
         return template
 
     async def _calibrate(self) -> None:
@@ -123,8 +132,63 @@ class Calibration:
                 else:
                     self.warn(f"load type {i}: prompts measure {rec.prompt_tokens} tokens against "
                               f"a target of {lt.prompt_length}")
-        self.log("info", "calibrated prompt lengths for "
-                              f"{len(self.suite.load_types)} load type(s)")
+        self._note("calibrated prompt lengths for "
+                   f"{len(self.suite.load_types)} load type(s)")
+
+    async def _calibrate_sessions(self) -> None:
+        """What the chat template adds around a session's messages: a first request, one more
+        turn, one tool round trip; with and without a system prompt and tools, as the suite's
+        session types need. Probes of 8-token segments, max_tokens 1."""
+        factory = self.factory
+        assert factory is not None
+        kinds = {(t.system_prompt_tokens > 0, t.tool_share > 0)
+                 for t in getattr(self.suite, "session_types", [])}
+        words = [factory.words(8, f"probe-{i}") for i in range(4)]
+        for system, tools in sorted(kinds):
+            head = [{"role": "system", "content": words[0]}] if system else []
+            declared = TOOLS if tools else None
+            first = head + [{"role": "user", "content": words[1]}]
+            base = await self._probe_tokens(first, declared, "a first turn")
+            if base is None:
+                return
+            turn = await self._probe_tokens(first + [
+                {"role": "assistant", "content": words[2]},
+                {"role": "user", "content": words[3]}], declared, "a second turn")
+            tool = None
+            if tools:
+                call = {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": tool_call_id(1), "type": "function", "function": {
+                        "name": TOOL_NAME, "arguments": json.dumps({"query": words[2]})}}]}
+                tool = await self._probe_tokens(first + [
+                    call, {"role": "tool", "tool_call_id": tool_call_id(1), "content": words[3]}],
+                    declared, "a tool call and its result")
+            segment = 8 * len(first)
+            factory.session_templates[(system, tools)] = SessionTemplate(
+                first=base - segment, turn=(turn or base + 16) - base - 16,
+                tool=(tool or base + 16) - base - 16)
+        self._note("calibrated the chat template around session turns: " + ", ".join(
+            f"{'system prompt' if k[0] else 'no system prompt'}{' and tools' if k[1] else ''}: "
+            f"first turn +{t.first}, next turn +{t.turn}" + (f", tool step +{t.tool}" if k[1] else "")
+            for k, t in sorted(factory.session_templates.items())) + " tokens")
+
+    async def _probe_tokens(self, messages: list[dict], tools: list[dict] | None,
+                            what: str) -> int | None:
+        """The prompt tokens the server counts for `messages` (max_tokens 1); None when it
+        reports none; EndpointError when it refuses them."""
+        rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+        for attempt in range(PROBE_ATTEMPTS):
+            rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+            await self._send(self.client.prepare(messages, 1, tools), rec)
+            if answered(rec):
+                return rec.prompt_tokens
+            transient = (rec.status == TIMEOUT or rec.http_status is None
+                         or rec.http_status == 429 or rec.http_status >= 500)
+            if not transient:
+                break
+            await asyncio.sleep(0.5 * (attempt + 1))
+        hint = (" (tool steps send tool calls in the history and declare tools: set tool_share: "
+                "0, or enable tool calling on the server, e.g. llama.cpp's --jinja)") if tools else ""
+        raise EndpointError(f"sessions: the endpoint rejected {what}: {rec.error_message}{hint}")
 
     async def _probe(self, index: int) -> RequestRecord:
         """A full-size prompt with max_tokens=1; transient errors (429, 5xx, network) are retried."""
@@ -132,13 +196,13 @@ class Calibration:
         assert factory is not None
         lt = self.suite.load_types[index]
         timeout_s = self.suite.request_timeout_seconds
-        self.log("info", f"calibration: waiting for a full-size prompt of load type {index} "
-                         f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
+        self._note(f"calibration: waiting for a full-size prompt of load type {index} "
+                   f"({lt.prompt_length} tokens; timeout {timeout_s:g} s)")
         timeouts = 0
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
-            if rec.ok:
+            if answered(rec):
                 return rec
             timeouts += rec.status == TIMEOUT
             # Once may be a stall; twice means each load request this size would wait too. (An
@@ -205,6 +269,12 @@ class Calibration:
             return [str(m.get("id")) for m in data.get("data", [])][:10]
         except Exception:  # only a hint; the error message stands without it
             return []
+
+
+def answered(rec: RequestRecord) -> bool:
+    """The server served it: ok, or a reasoning model that spent the few tokens calibration
+    allows on reasoning (no_answer): its usage counts the prompt all the same."""
+    return rec.ok or rec.status == NO_ANSWER
 
 
 def _refused_credentials(rec: RequestRecord) -> bool:

@@ -11,19 +11,22 @@ thread or a signal handler).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..clients import make_client
 from ..errors import EndpointError
-from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord
+from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, RunSuite
-from .stats import PhaseAccumulator, phase_warnings, warm_up_numpy
-from ..metrics.thresholds import failed_line
+from .session_stats import mean_session_waits
+from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from .calibration import Calibration
+from .events import (FailedShare, Note, PhaseStarted, PollMissed, RequestFailed, RunEvent,
+                     RunWarning, ThresholdFailed, Unit)
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
@@ -32,9 +35,30 @@ from .workers import LocalWorker, ProcessWorker, RemoteWorker, split_concurrency
 if TYPE_CHECKING:
     from .cluster import ClusterTarget, ClusterWorker
 
+
+
+class TokenLimit(NamedTuple):
+    """A limit no confirmation overrides, on the input or the output tokens."""
+
+    var: str            # the environment variable that sets it
+    limit: int
+    estimated: int      # what the budget estimated the load would spend
+
+
+@dataclass(slots=True)
+class Spend:
+    """What the load has spent by the server's usage (the target where it sent none), against
+    the limits: a session's spend depends on the server, so the run stops when it reaches one,
+    whatever the estimate said. One per run; an A/B experiment's variants share one, as their
+    budget is one."""
+
+    limits: tuple[TokenLimit, TokenLimit]          # input, output
+    tokens: list[int] = field(default_factory=lambda: [0, 0])
+    reached: TokenLimit | None = None              # the limit the spend reached first
+
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
-# A phase starts this long after its command, so every sender has it before the first deadline.
+# A phase starts this long after its command, so every worker has it before the first deadline.
 PROCESS_START_LEAD_S = 0.15
 LOCAL_START_LEAD_S = 0.005
 CLUSTER_START_LEAD_S = 1.0   # Dask workers may be a network away (run/cluster.py)
@@ -75,22 +99,25 @@ class RunOutcome:
     missed: list[MissedSlot] = field(default_factory=list)
     anchor_utc: float | None = None    # an observation's first slot
     cluster: ClusterInfo | None = None   # the Dask workers it sent from, their clocks
+    stopped_at_limit: str | None = None   # the token limit whose variable the spend reached
 
 
 class RunSink(Protocol):
     def started(self, t0: float) -> None: ...          # the first phase begins at monotonic t0
     def phase_started(self, plan: PhasePlan, t_start: float) -> None: ...
     def record(self, rec: RequestRecord) -> None: ...  # a phase request finished (ok or not)
+    def session(self, rec: SessionRecord) -> None: ...  # a session ended
     def phase_finished(self, stats: PhaseStats) -> None: ...
     def missed(self, slot: MissedSlot) -> None: ...
-    def log(self, level: str, message: str) -> None: ...   # info / warning / error
+    def event(self, ev: RunEvent) -> None: ...         # what happened, for the front end
     def snapshot(self, snap: RunSnapshot) -> None: ...
 
 
 class Coordinator:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
                  sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
-                 done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None):
+                 done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None,
+                 spend: Spend | None = None):
         self.suite = suite
         self.endpoint = endpoint
         self.planner = planner
@@ -103,7 +130,10 @@ class Coordinator:
         # observation); `done` carries those of a run being resumed.
         self.finished: dict[int, PhaseStats] = {ph.phase: ph for ph in done or []}
         self.missed: list[MissedSlot] = []
-        self.current: PhaseAccumulator | None = None
+        # the phases started and not yet drained: one at a time, except session phases, whose
+        # sessions go on while the next phase's start (as they would in reality)
+        self.open: dict[int, PhaseAccumulator] = {}
+        self._draining: list[asyncio.Task] = []
         self._plan: PhasePlan | None = None
         self.warnings: list[str] = []
         self.calibration: Calibration | None = None
@@ -120,6 +150,18 @@ class Coordinator:
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
         self._thresholds = suite.threshold_checks
+        # (this process's load only, as the estimate of a resumed run counts what remains)
+        self.spend = spend
+
+    @property
+    def _unit(self) -> Unit:
+        """What this run's phases are called: an observation's are polls."""
+        return "poll" if self.planner.kind == "observation" else "phase"
+
+    @property
+    def current(self) -> PhaseAccumulator | None:
+        """The newest phase still open."""
+        return self.open[max(self.open)] if self.open else None
 
     @property
     def lead_s(self) -> float:
@@ -127,8 +169,10 @@ class Coordinator:
 
     # ------------------------------------------------------------------ control
 
-    def stop(self, status: RunStatus = "interrupted", message: str | None = None) -> None:
-        """Stop sending at once; in-flight requests get a short grace. Safe from any thread."""
+    def stop(self, status: RunStatus = "interrupted", message: str | None = None,
+             now: bool = False) -> None:
+        """Stop sending at once; in-flight requests get a short grace (`now`: none, also after a
+        first stop). Safe from any thread."""
         loop = self._loop
         if loop is None:
             self._status = self._status or status
@@ -139,20 +183,21 @@ class Coordinator:
         except RuntimeError:
             running = None
         if running is loop:
-            self._on_stop(status, message)
+            self._on_stop(status, message, now)
         else:
-            loop.call_soon_threadsafe(self._on_stop, status, message)
+            loop.call_soon_threadsafe(self._on_stop, status, message, now)
 
-    def _on_stop(self, status: RunStatus, message: str | None) -> None:
-        if self._status is not None:
+    def _on_stop(self, status: RunStatus, message: str | None, now: bool = False) -> None:
+        if self._status is None:
+            self._status, self._message = status, message
+            self._stopped_at_s = self._load_sent_s(time.monotonic())
+            self._stopped.set()
+            if self._stage == "preparing" and self._main is not None:
+                self._main.cancel()
+        elif not now:
             return
-        self._status, self._message = status, message
-        self._stopped_at_s = self._load_sent_s(time.monotonic())
-        self._stopped.set()
-        if self._stage == "preparing" and self._main is not None:
-            self._main.cancel()
         for worker in self.workers:
-            worker.stop()
+            worker.stop(now)
 
     # ------------------------------------------------------------------ run
 
@@ -196,9 +241,12 @@ class Coordinator:
                     if self._status is not None:
                         break
                 await self._run_phase(plan)
-                note = self.planner.phase_done(plan, self.finished[plan.phase])
-                if note:
-                    self.sink.log("info", note)
+                if plan.phase in self.finished:
+                    verdict = self.planner.phase_done(plan, self.finished[plan.phase])
+                    if verdict is not None:
+                        self.sink.event(verdict)
+            if self._draining:                 # session phases whose sessions go on
+                await asyncio.gather(*self._draining)
             self._stage = "finished"
         finally:
             ticker.cancel()
@@ -213,12 +261,13 @@ class Coordinator:
             return await self._cluster_workers(self.cluster)
         if self.processes <= 0:
             return [LocalWorker(self.suite, self.endpoint, self._on_records,
-                                self.suite.max_concurrency)]
+                                self.suite.max_concurrency, self._on_sessions)]
         count = self.processes
         if self.suite.max_concurrency is not None:
             count = min(count, self.suite.max_concurrency)
         limits = split_concurrency(self.suite.max_concurrency, count)
-        return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i])
+        return [ProcessWorker(i, self.suite, self.endpoint, self._on_records, limits[i],
+                              self._on_sessions)
                 for i in range(count)]
 
     async def _cluster_workers(self, target: ClusterTarget) -> list[LocalWorker | RemoteWorker]:
@@ -228,7 +277,8 @@ class Coordinator:
                                             self.endpoint)
         limits = split_concurrency(self.suite.max_concurrency, len(chosen.workers))
         return [cluster.ClusterWorker(i, self._dask, address, name, *chosen.hosts[address],
-                                      self.suite, self.endpoint, self._on_records, limits[i])
+                                      self.suite, self.endpoint, self._on_records, limits[i],
+                                      self._on_sessions)
                 for i, (address, name) in enumerate(chosen.workers)]
 
     @property
@@ -239,9 +289,8 @@ class Coordinator:
     def phases(self, now: float | None = None) -> list[PhaseStats]:
         """Every phase started so far, in order, the one under way last."""
         out = [self.finished[k] for k in sorted(self.finished)]
-        if self.current is not None and self.current.phase not in self.finished:
-            out.append(self.current.stats(now))
-        return out
+        out += [acc.stats(now) for k, acc in sorted(self.open.items()) if k not in self.finished]
+        return sorted(out, key=lambda ph: ph.phase)
 
     def outcome(self) -> RunOutcome:
         """How the run stands or ended: status, message and every started phase's statistics."""
@@ -254,20 +303,24 @@ class Coordinator:
             workers=len(self.workers) if self.cluster else self.processes,
             warnings=self.warnings, missed=list(self.missed),
             anchor_utc=getattr(self.planner, "anchor_utc", None),
+            stopped_at_limit=(self.spend.reached.var
+                              if self.spend is not None and self.spend.reached else None),
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None)
 
-    def warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-            self.sink.log("warning", message)
+    def warn(self, warning: RunWarning | FailedShare) -> None:
+        """A warning the run keeps for its summary (once) and tells the front end."""
+        if warning.text not in self.warnings:
+            self.warnings.append(warning.text)
+            self.sink.event(warning)
 
     async def _prepare(self) -> None:
         client = make_client(self.endpoint)
         await client.start()
         try:
-            self.calibration = Calibration(self.suite, self.endpoint, client, self.sink.log, self.warn)
+            self.calibration = Calibration(self.suite, self.endpoint, client, self.sink.event,
+                                           lambda text: self.warn(RunWarning(text)))
             factory = await self.calibration.run()
         finally:
             await client.close()
@@ -278,38 +331,39 @@ class Coordinator:
             where = f"{len(self.workers)} worker process(es)"
         else:
             where = "this process"
-        self.sink.log("info", f"sending from {where}")
+        self.sink.event(Note("info", f"sending from {where}"))
         await asyncio.gather(*(w.start(factory) for w in self.workers))
         self._check_clocks()
 
     def _check_clocks(self) -> None:
-        """Each cluster sender's clock offset, and a warning when it is known too loosely for
-        the schedule: the senders' arrivals interleave, so an error of a quarter of the gap
+        """Each Dask worker's clock offset, and a warning when it is known too loosely for
+        the schedule: the workers' arrivals interleave, so an error of a quarter of the gap
         between two arrivals at the highest rate (or of 1 ms) reorders them."""
         rate = max((p.target_rps for p in self.planner.plans), default=1.0)
         precision_ms = max(1.0, 250.0 / max(rate, 1e-9))
         for w in self.cluster_workers:
             if w.clock is None:
                 continue
-            self.sink.log("info", f"{w.name}: clock offset {w.clock.wall_offset_s * 1000:+.1f} ms "
-                                  f"(± {w.clock.uncertainty_s * 1000:.2f} ms, round trip "
-                                  f"{w.clock.round_trip_s * 1000:.2f} ms)")
+            self.sink.event(Note("info", f"{w.name}: clock offset "
+                                         f"{w.clock.wall_offset_s * 1000:+.1f} ms (± "
+                                         f"{w.clock.uncertainty_s * 1000:.2f} ms, round trip "
+                                         f"{w.clock.round_trip_s * 1000:.2f} ms)"))
             if w.clock.uncertainty_s * 1000 > precision_ms:
-                self.warn(f"{w.name}: its clock is known to ± {w.clock.uncertainty_s * 1000:.1f} "
-                          f"ms (half the shortest round trip to it), more than the "
-                          f"{precision_ms:.1f} ms the schedule at {rate:g} req/s needs: its "
-                          "arrivals may land early or late against the other workers'; use "
-                          "workers closer to the coordinator")
+                self.warn(RunWarning(
+                    f"{w.name}: its clock is known to ± {w.clock.uncertainty_s * 1000:.1f} ms "
+                    f"(half the shortest round trip to it), more than the {precision_ms:.1f} ms "
+                    f"the schedule at {rate:g} req/s needs: its arrivals may land early or late "
+                    "against the other workers'; use workers closer to the coordinator"))
 
     # ------------------------------------------------------------------ phases
 
     def _miss(self, slot: MissedSlot) -> None:
         self.missed.append(slot)
         self.sink.missed(slot)
-        self.sink.log("warning", f"poll {slot.phase} missed: {slot.reason}")
+        self.sink.event(PollMissed(slot.phase, slot.reason))
 
     async def _wait_for_slot(self, plan: PhasePlan) -> None:
-        """Sleep until the slot (less the lead the senders need), reading the wall clock again
+        """Sleep until the slot (less the lead the workers need), reading the wall clock again
         every second: a suspended machine or a clock step must not move the poll."""
         assert plan.slot_utc is not None
         self._stage, self._next_slot_utc = "waiting", plan.slot_utc
@@ -335,13 +389,16 @@ class Coordinator:
                 task.cancel()
 
     async def _run_phase(self, plan: PhasePlan) -> None:
+        """Send a phase and let it drain; a session phase of a load test returns once its last
+        session has started, and drains (its sessions run to their end) while the next phase
+        goes on."""
         acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,
                                self.suite.percentiles, self.suite.slo, self._thresholds)
-        self.current, self._plan = acc, plan
+        self.open[plan.phase], self._plan = acc, plan
         self._stage = "running"
-        word = "poll" if plan.slot_utc is not None else "phase"
-        self.sink.log("info", f"{word} {plan.phase}: {plan.target_rps:g} req/s for "
-                              f"{plan.length_s:g} s ({plan.requests} requests)")
+        self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
+                                     plan.requests, plan.sessions.sessions
+                                     if plan.sessions is not None else None))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
@@ -352,16 +409,42 @@ class Coordinator:
             acc.t_start = now + self.lead_s
         self.sink.phase_started(plan, acc.t_start)
         deadlines = acc.t_start + plan.offsets_s
-        seqs = plan.seqs
+        seqs = plan.seqs if plan.sessions is None else plan.sessions.ids
+        scripts = plan.sessions.scripts if plan.sessions is not None else None
         n = len(self.workers)
         shares = [PhaseShare(plan.phase, plan.target_rps, deadlines[i::n], plan.load_types[i::n],
-                             seqs[i::n]) for i in range(n)]
+                             seqs[i::n], scripts[i::n] if scripts is not None else None)
+                  for i in range(n)]
         acc.per_worker = n > 1 or self.cluster is not None
+        if plan.sessions is not None:
+            ramp, wanted = ramp_seconds(self.suite, plan)
+            acc.start_sessions(deadlines, ramp)
+            if wanted > ramp:
+                self.warn(RunWarning(
+                    f"phase {plan.phase}: its sessions last about {wanted:.0f} s (their think "
+                    f"and tool times alone), more than half the phase: its statistics leave out "
+                    f"its first {ramp:.0f} s (the ramp) and still do not cover a steady state; "
+                    "make test_length_in_seconds at least twice a session", self._unit,
+                    plan.phase))
         cpu_start = [w.cpu_seconds for w in self.workers]
         phase_runs = [asyncio.create_task(self._send_share(w, s, plan.phase))
                       for w, s in zip(self.workers, shares, strict=True)]
+        finish = self._finish_phase(plan, acc, phase_runs, cpu_start, late_start_s)
+        if plan.sessions is None or self.planner.judges_each_phase:
+            await finish
+            return
+        # the next phase starts on time while this one's sessions go on
+        self._draining.append(asyncio.create_task(finish))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(),
+                                   max(0.0, acc.t_start + plan.length_s - time.monotonic()))
+
+    async def _finish_phase(self, plan: PhasePlan, acc: PhaseAccumulator,
+                            phase_runs: list[asyncio.Task], cpu_start: list[float],
+                            late_start_s: float) -> None:
+        unit = self._unit
         results = await asyncio.gather(*phase_runs, return_exceptions=True)
-        wall = time.monotonic() - acc.t_start
+        wall = time.monotonic() - (acc.t_start or 0.0)
         if wall > 0:
             acc.worker_cpu = {w.name: (w.cpu_seconds - c) / wall
                               for w, c in zip(self.workers, cpu_start, strict=True)}
@@ -370,19 +453,20 @@ class Coordinator:
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
         if not failures and reported != acc.finished:
-            self.warn(f"phase {plan.phase}: the senders report {reported} requests sent but "
-                      f"{acc.finished} were recorded; please report this")
+            self.warn(RunWarning(f"phase {plan.phase}: the workers report {reported} requests "
+                                 f"sent but {acc.finished} were recorded; please report this",
+                                 unit, plan.phase))
         if failures and not isinstance(failures[0], EndpointError):
             raise failures[0]
         stats = acc.stats()
         self.finished[plan.phase] = stats
-        self.current = None
+        del self.open[plan.phase]
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
             self.sink.phase_finished(stats)   # runs it again in full
         self._warn_about(stats, late_start_s)
         for check in stats.thresholds:      # shown as each phase ends; the summary has them all
             if not check.passed:
-                self.sink.log("warning", failed_line(word, plan.phase, check))
+                self.sink.event(ThresholdFailed(unit, plan.phase, check))
 
     def _warn_about(self, stats: PhaseStats, late_start_s: float = 0.0) -> None:
         """The warnings a finished phase's figures come with (also a resumed run's earlier ones).
@@ -390,55 +474,85 @@ class Coordinator:
         which says nothing about the client keeping up)."""
         template = self.calibration.factory.template_tokens if self.calibration and \
             self.calibration.factory else 0
-        for message in phase_warnings(stats, template):
-            self.warn(message)
+        unit, number = self._unit, stats.phase
+        for warning in phase_warning_events(stats, unit, template):
+            self.warn(warning)
         late_start = late_start_s * 1000 > CLIENT_BOUND_LAUNCH_P99_MS
         if late_start:
-            self.warn(f"poll {stats.phase} started {late_start_s:.1f} s after its slot (the "
-                      "previous poll still finishing, or a resume warming up): its first requests "
-                      "left that late")
+            self.warn(RunWarning(f"poll {stats.phase} started {late_start_s:.1f} s after its slot "
+                                 "(the previous poll still finishing, or a resume warming up): "
+                                 "its first requests left that late", unit, number))
         if not stats.client_bound or (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
             return
         bound = [w for w in stats.workers if w.bound]
         if bound and (self.cluster or len(stats.workers) > 1):
             who = "the cluster" if self.cluster else "the client"
             more = "Dask workers (--workers)" if self.cluster else "--workers"
-            self.warn(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
+            self.warn(RunWarning(f"{unit} {stats.phase}: {who} was the bottleneck: " + "; ".join(
                 f"{w.worker}: {w.reason()}" for w in bound) + ": its latencies include "
-                f"client-side delay; add {more} or lower the rate")
+                f"client-side delay; add {more} or lower the rate", unit, number))
         else:
-            self.warn(f"phase {stats.phase}: the client was the bottleneck "
-                      f"({stats.client_bound_reason()}): its latencies include client-side "
-                      "delay; add --workers or lower the rate")
+            self.warn(RunWarning(f"{unit} {stats.phase}: the client was the bottleneck "
+                                 f"({stats.client_bound_reason()}): its latencies include "
+                                 "client-side delay; add --workers or lower the rate",
+                                 unit, number))
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
-        """One sender's share of a phase; a sender that dies stops the whole run: the load it
+        """One worker's share of a phase; a worker that dies stops the whole run: the load it
         was sending is missing, so the others no longer send the target rate."""
         try:
             return await worker.run_phase(share)
         except EndpointError as exc:
             self.stop("aborted", f"phase {phase}: {exc}; the run stopped, because without that "
-                                 "sender's share the phase no longer sends its target rate")
+                                 "worker's share the phase no longer sends its target rate")
             raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
-        acc = self.current
         limit = self.suite.error_limit
         for rec in records:
-            assert acc is not None and rec.phase == acc.phase, "a record outside its phase"
+            acc = self.open.get(rec.phase)
+            assert acc is not None, "a record outside its phase"
             acc.add(rec)
             self.sink.record(rec)
+            self._spend(rec)
             if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
                 continue
             self._recent.append(rec.status != OK)
             if not rec.ok:
-                self.sink.log("error", f"phase {rec.phase}: {rec.status}: {rec.error_message}")
+                self.sink.event(RequestFailed(self._unit, rec.phase, rec.status, rec.http_status,
+                                              rec.error_message))
             failures = sum(self._recent)
             if (limit is not None and len(self._recent) >= ERROR_MIN_SAMPLE
                     and failures / len(self._recent) > limit):
                 self.stop("aborted",
                           f"error limit: {failures} of the last {len(self._recent)} requests "
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
+
+    def _spend(self, rec: RequestRecord) -> None:
+        spend = self.spend
+        if spend is None:
+            return
+        spend.tokens[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
+            rec.prompt_tokens_target if rec.t_send is not None else 0)
+        spend.tokens[1] += rec.output_tokens or 0
+        if spend.reached is not None or self._status is not None:   # stopping already
+            return
+        for limit, spent, what in zip(spend.limits, spend.tokens, ("input", "output"),
+                                      strict=True):
+            if spent >= limit.limit:
+                spend.reached = limit
+                self.stop("aborted", f"the load's spend reached {limit.var}={limit.limit:,}: "
+                                     f"the server's usage counts {spent:,} {what} tokens, where "
+                                     f"{limit.estimated:,} were estimated; the run stopped there "
+                                     f"and kept its results; raise {limit.var} to go further")
+                return
+
+    def _on_sessions(self, sessions: list[SessionRecord]) -> None:
+        for session in sessions:
+            acc = self.open.get(session.phase)
+            assert acc is not None, "a session outside its phase"
+            acc.add_session(session)
+            self.sink.session(session)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -470,15 +584,15 @@ class Coordinator:
                            ends_utc=self.planner.ends_utc(time.time()))
 
     def _load_sent_s(self, now: float) -> float:
-        """Seconds of the planned load sent so far: whole phases, then the current one's part."""
+        """Seconds of the planned load sent so far: whole phases, then the open ones' part."""
         sent = sum(min(ph.length_s, ph.elapsed_s) for ph in self.finished.values())
-        acc = self.current
-        if acc is not None and acc.t_start is not None:
-            sent += min(acc.length_s, max(0.0, now - acc.t_start))
+        for acc in self.open.values():
+            if acc.t_start is not None and acc.phase not in self.finished:
+                sent += min(acc.length_s, max(0.0, now - acc.t_start))
         return sent
 
     def _client_cpu(self, now: float) -> float | None:
-        """The busiest sender's CPU use since the previous snapshot, as a share of one core."""
+        """The busiest worker's CPU use since the previous snapshot, as a share of one core."""
         if len(self._cpu_seen) != len(self.workers):
             self._cpu_seen = [(w.cpu_seconds, now) for w in self.workers]
             return None
@@ -494,6 +608,18 @@ class Coordinator:
         while True:
             await asyncio.sleep(self.snapshot_interval_s)
             self.sink.snapshot(self.snapshot())
+
+
+def ramp_seconds(suite: RunSuite, plan: PhasePlan) -> tuple[float, float]:
+    """How long a session phase ramps up (its requests then are kept out of its latency
+    statistics), and how long it would take to reach a steady state: the suite's ramp_seconds,
+    else one mean session by its think and tool times, at most half the phase."""
+    assert plan.sessions is not None
+    given = getattr(suite, "ramp_seconds", None)
+    if given is not None:
+        return min(given, plan.length_s), min(given, plan.length_s)
+    mean = mean_session_waits([float(s.wait_s.sum()) for s in plan.sessions.scripts])
+    return min(mean, plan.length_s / 2), mean
 
 
 def start_lead_s(processes: int, cluster: bool) -> float:

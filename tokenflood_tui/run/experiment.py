@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -25,15 +26,16 @@ from . import budget
 from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
+from ..outputs.experiment import EXPERIMENT_FILE
 from ..outputs.folder import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
 from ..metrics.summary import PhaseStats
 from .coordinator import RunSnapshot
+from .events import RunEvent, TurnStarted, VariantEnded, VariantEvent
 from .plan import LoadTestPlanner
-from .runner import Run, RunObserver, RunResult
+from .runner import Run, RunObserver, RunResult, spend_of
 from .schedule import PhasePlan
 
-EXPERIMENT_FILE = "experiment.json"
 DEFAULT_ROUNDS = 3
 
 
@@ -63,8 +65,8 @@ def interleave(rates: int, variants: int, rounds: int, seed: int) -> list[Turn]:
 
 def variant_suite(suite: LoadTestSuite, rounds: int) -> LoadTestSuite:
     """The suite as one variant runs it: each rate once per round, in a row."""
-    rates = [rate for rate in suite.requests_per_second_rates for _ in range(rounds)]
-    return suite.model_copy(update={"requests_per_second_rates": rates})
+    rates = [rate for rate in suite.rates for _ in range(rounds)]
+    return suite.model_copy(update={suite.rate_key: rates})
 
 
 class Conductor:
@@ -123,6 +125,7 @@ class TurnPlanner(LoadTestPlanner):
     """A variant's phases, each started when the conductor says it is its turn."""
 
     takes_turns = True
+    judges_each_phase = True
 
     def __init__(self, suite: LoadTestSuite, conductor: Conductor, variant: int):
         super().__init__(suite)
@@ -132,7 +135,7 @@ class TurnPlanner(LoadTestPlanner):
     async def wait_turn(self, plan: PhasePlan) -> None:
         await self.conductor.wait_turn(self.variant, plan.phase)
 
-    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> RunEvent | None:
         self.conductor.done(self.variant, plan.phase)
         return None
 
@@ -157,16 +160,15 @@ def variant_names(paths: list[Path]) -> list[str]:
 
 
 class _VariantObserver:
-    """A variant's logs with its name in front; snapshots only while it has the turn, so a
+    """A variant's events, each wrapped with its name; snapshots only while it has the turn, so a
     front end shows the phase that is sending."""
 
     def __init__(self, experiment: Experiment, index: int):
         self.experiment = experiment
         self.index = index
 
-    def log(self, level: str, message: str) -> None:
-        self.experiment.observer.log(level, f"{self.experiment.variants[self.index].name}: "
-                                            f"{message}")
+    def event(self, ev: RunEvent) -> None:
+        self.experiment.observer.event(VariantEvent(self.experiment.variants[self.index].name, ev))
 
     def snapshot(self, snap: RunSnapshot) -> None:
         turn = self.experiment.conductor.current
@@ -208,7 +210,7 @@ class Experiment:
         self.started_at = started
         self.folder = unique_path(Path(results_root) / f"{started:%Y-%m-%d_%H-%M-%S}_ab_"
                               f"{slugify(suite.name) or 'experiment'}")
-        self.turns = interleave(len(suite.requests_per_second_rates), len(variants), rounds,
+        self.turns = interleave(len(suite.rates), len(variants), rounds,
                                 suite.seed)
         self.turn_log: list[dict] = []
         self.conductor = Conductor(self.turns, len(variants), on_turn=self._turn_started)
@@ -218,16 +220,21 @@ class Experiment:
                 workers, planner=self._planner(vsuite, i), folder_name=v.name)
             for i, v in enumerate(variants)]
         self.estimate = budget.combine([r.estimate for r in self.runs])
+        # The limits hold for the experiment, as its budget was confirmed: every variant's load
+        # counts toward one spend, and the variant whose request reaches a limit stops them all.
+        spend = spend_of(self.estimate)
+        for run in self.runs:
+            run.coordinator.spend = spend
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _planner(self, suite: LoadTestSuite, variant: int) -> Callable[[], TurnPlanner]:
         return lambda: TurnPlanner(suite, self.conductor, variant)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
         """Safe from any thread: no turn starts after this; the one under way is cut short."""
         self.conductor.stopped = True
         for run in self.runs:
-            run.stop()
+            run.stop(reason, now)
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.conductor.stop)   # asyncio events: on their loop
@@ -235,19 +242,19 @@ class Experiment:
             self.conductor.stop()
 
     def _turn_started(self, turn: Turn) -> None:
-        rate = self.suite.requests_per_second_rates[turn.rate_index]
+        rate = self.suite.rates[turn.rate_index]
         n = len(self.turn_log) + 1
         self.turn_log.append({**asdict(turn), "variant_name": self.variants[turn.variant].name,
                               "target_rps": rate, "at_utc": time.time()})
-        self.observer.log("info", f"turn {n}/{len(self.turns)}: "
-                                  f"{self.variants[turn.variant].name}, round {turn.round}/"
-                                  f"{self.rounds} at {rate:g} req/s")
+        self.observer.event(TurnStarted(n, len(self.turns), self.variants[turn.variant].name,
+                                        turn.round, self.rounds, rate))
 
     async def execute(self) -> ExperimentResult:
         """Every variant's run, in turns; then the comparison. A variant that ends early
         (aborted, or stopped) ends the experiment: the others' turns would no longer
         interleave with it."""
         self._loop = asyncio.get_running_loop()
+        made_root = not self.folder.parent.exists()
         self.folder.mkdir(parents=True, exist_ok=False)
         tasks = [asyncio.ensure_future(run.execute()) for run in self.runs]
         pending = set(tasks)
@@ -263,7 +270,11 @@ class Experiment:
                            else task.result().summary.message or task.result().summary.status)
                     self._stop_others(i, why)
         results = [t.result() for t in tasks if t.exception() is None]
-        self._write_experiment(results)
+        if not self.turn_log and any(t.exception() is not None for t in tasks):
+            # a variant failed before the first turn: no load was sent, nothing to keep
+            self._discard(made_root)
+        else:
+            self._write_experiment(results)
         for variant, task in zip(self.variants, tasks, strict=True):
             exc = task.exception()
             if isinstance(exc, TokenfloodError):
@@ -283,11 +294,19 @@ class Experiment:
         if self.conductor.stopped:
             return
         name = self.variants[index].name
-        self.observer.log("error", f"{name} ended early ({why}); stopping the other variants")
+        self.observer.event(VariantEnded(name, why))
         for j, run in enumerate(self.runs):
             if j != index:
                 run.coordinator.stop("aborted", f"variant {name} ended early: {why}")
         self.conductor.stop()
+
+    def _discard(self, made_root: bool) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if made_root:
+            try:
+                self.folder.parent.rmdir()      # only when empty
+            except OSError:
+                pass
 
     def _write_experiment(self, results: list[RunResult]) -> None:
         info = {

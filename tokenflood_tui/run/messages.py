@@ -3,10 +3,10 @@ one class each, pickled whole (never bare tuples, whose meaning a reader must gu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import prompts
-from ..metrics.records import RequestRecord
+from ..metrics.records import RequestRecord, SessionRecord
 from .sender import PhaseShare
 
 # coordinator -> worker
@@ -24,7 +24,7 @@ class RunPhase:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    pass
+    now: bool = False       # no grace: in-flight requests are cancelled at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ class Ready:
 @dataclass(frozen=True, slots=True)
 class Records:
     records: list[RequestRecord]
+    sessions: list[SessionRecord] = field(default_factory=list)   # the sessions that ended
 
 
 @dataclass(frozen=True, slots=True)

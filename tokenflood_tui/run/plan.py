@@ -1,6 +1,7 @@
-"""Planners: what a run sends and when. One engine sends, times and records; a planner decides the
-phases — fixed rate phases for a load test, polls on wall-clock slots for an observation (and,
-next, phases chosen while a search runs).
+"""Planners: what a run sends and when. One coordinator sends (through its workers), times and
+records; a planner decides the phases — fixed rate phases for a load test, polls on wall-clock
+slots for an observation here; a search's steps (run/search.py) and an A/B variant's turns
+(run/experiment.py) elsewhere, on the same base.
 
 A planner hands the coordinator one `PhasePlan` at a time (`next`), with the slots it had to skip
 since the last one. A phase with `slot_utc` starts on that wall-clock instant; one without starts
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..specs import LoadTestSuite, ObservationSuite
 from ..metrics.summary import PhaseStats
+from .events import RunEvent
 from .schedule import PhasePlan, load_type_weights, plan_phases
 
 
@@ -35,6 +37,9 @@ class Planner(ABC):
 
     kind: ClassVar[str]
     takes_turns: ClassVar[bool] = False     # see wait_turn
+    # each phase is judged before the next is planned (a search, an experiment's turns), so a
+    # session phase drains before the next starts instead of overlapping it
+    judges_each_phase: ClassVar[bool] = False
 
     def __init__(self, plans: list[PhasePlan], start: int = 1):
         self.plans = plans            # every phase of the run, as planned
@@ -63,9 +68,9 @@ class Planner(ABC):
         runs (an A/B experiment's variants) waits here for its turn."""
         return None
 
-    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> str | None:
-        """`plan` has finished and drained with `stats`; what the planner made of it, to log (a
-        search's verdict and next step), or None."""
+    def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> RunEvent | None:
+        """`plan` has finished and drained with `stats`; what the planner made of it, for the
+        front end (a search's verdict and next step), or None."""
         return None
 
 

@@ -3,7 +3,7 @@
 A prompt is: a prefix shared by every request of its load type, then filler unique per request,
 then a short instruction. Text is built from words that are one token each for the counter in
 use, so a prompt's size is known without tokenizing every request; calibration against the
-server's `usage.prompt_tokens` (engine) then corrects the chat-template overhead and any rest.
+server's `usage.prompt_tokens` (calibration) then corrects the chat-template overhead and any rest.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..errors import EndpointError
 from ..specs import EndpointSpec, LoadType
+from .events import Note, RunEvent
 
 if TYPE_CHECKING:
     import aiohttp
@@ -98,7 +99,7 @@ class LitellmTokenCounter:
 
 async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSession,
                              headers: dict[str, str],
-                             log: Callable[[str, str], None] | None = None,
+                             emit: Callable[[RunEvent], None] | None = None,
                              timeout_s: float | None = None) -> TokenCounter:
     """The best counter available: the server's /tokenize when it has one, else litellm's.
 
@@ -107,12 +108,15 @@ async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSess
     """
     import aiohttp
 
-    say = log or (lambda level, message: None)
+    def say(text: str) -> None:
+        if emit is not None:
+            emit(Note("info", text))
+
     if endpoint.base_url:
         for url in _tokenize_urls(endpoint.base_url):
             counter = ServerTokenizer(url, session, endpoint.model, headers)
             wait = f" (timeout {timeout_s:g} s)" if timeout_s is not None else ""
-            say("info", f"waiting for the endpoint's {urlparse(url).path}{wait}")
+            say(f"waiting for the endpoint's {urlparse(url).path}{wait}")
             try:
                 await counter.calibrate()
                 return counter
@@ -120,7 +124,7 @@ async def make_token_counter(endpoint: EndpointSpec, session: aiohttp.ClientSess
                     TypeError, AttributeError) as exc:
                 reason = "no answer in time" if isinstance(exc, TimeoutError) else (
                     str(exc) or type(exc).__name__)
-                say("info", f"no usable {urlparse(url).path} ({reason})")
+                say(f"no usable {urlparse(url).path} ({reason})")
                 continue
     return await asyncio.to_thread(LitellmTokenCounter, endpoint.litellm_model)
 
@@ -153,6 +157,17 @@ async def single_token_words(counter: TokenCounter, words: list[str] = CANDIDATE
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SessionTemplate:
+    """What the chat template adds around a session's messages, measured in calibration (with
+    or without a system prompt, with or without tools declared): around the first request's
+    messages, and for each later step. run/conversation.py counts a session's requests with it."""
+
+    first: int          # the system prompt and the first user message
+    turn: int           # an assistant reply and a user message
+    tool: int           # an assistant reply turned tool call, and a tool result
+
+
 @dataclass(slots=True)
 class PromptShape:
     """How one load type's prompt is built: a fixed prefix, then `unique_words` filler words."""
@@ -178,6 +193,8 @@ class PromptFactory:
         self.nonce = nonce
         self.instruction_tokens = instruction_tokens
         self.template_tokens = template_tokens
+        # what the chat template adds around a session's messages, by (system prompt?, tools?)
+        self.session_templates: dict[tuple[bool, bool], SessionTemplate] = {}
         # Words that encode a request's sequence number: they make each prompt unique right after
         # the prefix, so nothing past the prefix can hit a prefix cache.
         self._id_words = max(1, math.ceil(math.log(10**7, len(vocabulary))))
@@ -223,3 +240,17 @@ class PromptFactory:
 
     def messages(self, index: int, seq: int) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.content(index, seq)}]
+
+    def words(self, count: int, key: str) -> str:
+        """`count` words of one token each, the same text for the same key (and run): a
+        session's segments (run/conversation.py)."""
+        run = "" if self.nonce is None else f"-{self.nonce}"
+        rng = random.Random(f"words-{self.seed}{run}-{key}")
+        return "".join(rng.choices(self.vocabulary, k=count))
+
+    def user_text(self, count: int, key: str) -> str:
+        """A user message of `count` tokens, ending in the instruction to write at length when
+        it has room for it."""
+        if count - self.instruction_tokens >= 1:
+            return self.words(count - self.instruction_tokens, key) + INSTRUCTION
+        return self.words(count, key)

@@ -55,7 +55,7 @@ class ResumePoint:
             return suite.polls
         if isinstance(suite, SearchSuite):
             return suite.max_phases
-        return len(suite.requests_per_second_rates)
+        return len(suite.rates)
 
     def passed_while_down(self, now_utc: float) -> int:
         """Polls from `start` whose window is over at `now_utc`: the ones a resume now records
@@ -131,7 +131,7 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
     begun = {e.phase for e in entries if isinstance(e, PhaseStarted)}
     missed = [MissedSlot(e.phase, e.slot_utc, e.reason) for e in entries
               if isinstance(e, SlotMissed)]
-    resumed = _earlier_resumes(entries, previous)
+    resumed = earlier_resumes(entries, previous)
     if isinstance(suite, ObservationSuite):
         cut = sorted(begun - set(done))            # a poll the process died in: not re-run
         missed += [MissedSlot(k, started.anchor_utc + (k - 1) * suite.interval_s, INTERRUPTED_POLL)
@@ -140,8 +140,8 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
         start, superseded = last + 1, set(cut)
     else:
         assert isinstance(suite, LoadTestSuite)
-        start = next((k for k in range(1, len(suite.requests_per_second_rates) + 1)
-                      if k not in done), len(suite.requests_per_second_rates) + 1)
+        start = next((k for k in range(1, len(suite.rates) + 1)
+                      if k not in done), len(suite.rates) + 1)
         superseded = {k for k in begun if k >= start}
     return ResumePoint(folder, suite, endpoint, [done[k] for k in sorted(done)], missed, start,
                        superseded, started.anchor_utc if started else None,
@@ -154,7 +154,7 @@ def resume_entry(point: ResumePoint, at_utc: float, superseded_rows: int) -> Res
     return Resumed(at_utc=at_utc, from_phase=point.start, superseded_rows=superseded_rows)
 
 
-def _earlier_resumes(entries: list, previous: RunSummary | None) -> list[ResumeInfo]:
+def earlier_resumes(entries: list, previous: RunSummary | None) -> list[ResumeInfo]:
     """Every earlier resume: the last summary's list, and after it the journal's `resumed` lines
     that no summary lists (a resume that was itself killed wrote no summary)."""
     listed = list(previous.resumed) if previous is not None else []

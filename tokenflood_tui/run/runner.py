@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from .. import __version__
 from . import budget, preflight
-from ..errors import EndpointError, TokenfloodError
-from ..metrics.records import RequestRecord
+from ..errors import BudgetRefused, EndpointError, TokenfloodError
+from ..metrics.records import RequestRecord, SessionRecord
 from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
 from ..metrics.saturation import saturation_point
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
@@ -21,10 +21,12 @@ from ..metrics.summary import (BudgetFigures, ObservationInfo, PhaseStats, PollS
                                SearchResult)
 from . import search
 from .search import SearchPlanner
-from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
+from .coordinator import (Coordinator, RunOutcome, RunSnapshot, Spend, TokenLimit,
+                          start_lead_s)
 from ..outputs.journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
 from .plan import (LoadTestPlanner, MissedSlot, NoPlan, ObservationPlanner, Planner,
                    first_slot)
+from .events import FolderOpened, Note, Resuming, RunEvent
 from .resume import NOT_RUNNING, ResumePoint, resume_entry
 from .schedule import PhasePlan
 
@@ -37,7 +39,7 @@ EXIT_CODES = {"completed": 0, "aborted": 1, "interrupted": 130}
 class RunObserver(Protocol):
     """What a front end receives while a run goes."""
 
-    def log(self, level: str, message: str) -> None: ...
+    def event(self, ev: RunEvent) -> None: ...       # what happened (run/events.py)
     def snapshot(self, snap: RunSnapshot) -> None: ...
 
 
@@ -85,7 +87,8 @@ class Run:
         self._sink = _Sink(observer, resume)
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,
-            snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster)
+            snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster,
+            spend=spend_of(self.estimate))
         if resume is not None:
             self.coordinator.missed += resume.missed
         self._sink.coordinator = self.coordinator
@@ -95,22 +98,28 @@ class Run:
         """What the run has still to send (empty when its budget refused it before planning)."""
         return self.planner.remaining if self.planner else []
 
-    def stop(self) -> None:
-        self.coordinator.stop("interrupted", "stopped by the user")
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop the run (`reason`: what the summary says; `now`: no grace for the requests in
+        flight). Safe from any thread."""
+        self.coordinator.stop("interrupted", reason, now)
 
     async def execute(self) -> RunResult:
         """Run the suite and write the results folder, whatever happens on the way."""
         started = datetime.now().astimezone()
         folder = self._open_folder(started)
         self._sink.folder, self._sink.started_at = folder, started
-        self.observer.log("info", f"results folder: {folder.path}")
+        self.observer.event(FolderOpened(folder.path))
         for slot in self.missed_while_down:
             self.coordinator.missed.append(slot)
             self._sink.missed(slot)
         try:
             outcome = await self.coordinator.run()
         except TokenfloodError as exc:
-            # The endpoint or config could not serve the run: no load was sent.
+            # The endpoint or config could not serve the run: no load was sent. A new run's
+            # folder would hold nothing measured ("aborted, resumable" with no row): it goes.
+            if self.resume is None and not folder.measured:
+                folder.discard()
+                raise type(exc)(f"{exc}\n(nothing was sent: no results folder kept)") from None
             folder.log_error(str(exc))
             outcome = self.coordinator.outcome()
             outcome.status, outcome.message = "aborted", str(exc)
@@ -141,10 +150,9 @@ class Run:
         self._sink.resumed = ResumeInfo(
             at=started.isoformat(timespec="seconds"), from_phase=resume.start,
             superseded_rows=superseded, missed_polls=len(self.missed_while_down))
-        self.observer.log("info", f"resuming {resume.folder.name} at "
-                                  f"{'poll' if resume.observation else 'phase'} {resume.start}"
-                                  + (f"; {superseded} row(s) of a half-done phase kept, marked "
-                                     "superseded" if superseded else ""))
+        self.observer.event(Resuming(resume.folder.name,
+                                     "poll" if resume.observation else "phase", resume.start,
+                                     superseded))
         return folder
 
     def _write(self, folder: ResultsFolder, outcome: RunOutcome,
@@ -159,8 +167,9 @@ class Run:
             folder.scrubber.scrub_data(summary.model_dump(mode="json")))
         unsaved = folder.finish(summary)
         if unsaved:
-            self.observer.log("error", f"could not write {', '.join(unsaved)} in {folder.path}: "
-                                       f"{folder.write_error or 'the disk is full'}")
+            self.observer.event(Note("error", f"could not write {', '.join(unsaved)} in "
+                                              f"{folder.path}: "
+                                              f"{folder.write_error or 'the disk is full'}"))
         return summary, unsaved
 
 
@@ -191,7 +200,7 @@ def make_planner(suite: RunSuite, now_utc: float, lead_s: float, anchor_utc: flo
 
 class _Sink:
     """Coordinator → results folder (every record at once, the journal) and the front end
-    (logs, snapshots)."""
+    (events, snapshots)."""
 
     def __init__(self, observer: RunObserver, resume: ResumePoint | None):
         self.observer = observer
@@ -249,28 +258,58 @@ class _Sink:
         message = (f"cannot write {folder.path / 'requests.csv'}: {folder.write_error}; stopped "
                    f"the load. requests.csv keeps the {folder.rows} rows written before; rows "
                    "measured after that are counted in the summary only")
-        self.observer.log("error", message)
+        self.observer.event(Note("error", message))
         if self.coordinator is not None:
             self.coordinator.stop("aborted", message)
 
-    def log(self, level: str, message: str) -> None:
-        self.observer.log(level, message)
+    def session(self, session: SessionRecord) -> None:
+        if self.folder is not None:
+            self.folder.write_session(session)
+
+    def event(self, ev: RunEvent) -> None:
+        self.observer.event(ev)
 
     def snapshot(self, snap: RunSnapshot) -> None:
         self.observer.snapshot(snap)
 
 
+def spend_of(estimate: budget.BudgetEstimate) -> Spend:
+    """What a run (or an A/B experiment, all its variants) may spend: the estimate's limits."""
+    return Spend((TokenLimit(budget.MAX_INPUT_VAR, estimate.max_input_tokens,
+                             estimate.input_tokens),
+                  TokenLimit(budget.MAX_OUTPUT_VAR, estimate.max_output_tokens,
+                             estimate.output_tokens)))
+
+
 def exit_code(summary: RunSummary) -> int:
     """0, 1 or 130 by how the run ended; 4 for a completed run that failed a threshold (an
     aborted or interrupted one keeps its own code)."""
+    if summary.budget.stopped_at_limit:
+        return BudgetRefused.exit_code        # the spend reached a limit: as a refused budget
     code = EXIT_CODES[summary.status]
     if code == 0 and failed(summary.thresholds):
         return EXIT_THRESHOLD_FAILED
     return code
 
 
+class SummaryFolder(Protocol):
+    """What a summary says of its folder: a run's ResultsFolder, or one on disk that a killed
+    run left (run/partial.py)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def t0(self) -> float | None: ...
+    @property
+    def origin_utc(self) -> float | None: ...
+    @property
+    def unwritten(self) -> int: ...
+    @property
+    def write_error(self) -> str | None: ...
+
+
 def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEstimate,
-                  outcome: RunOutcome, folder: ResultsFolder, started: datetime,
+                  outcome: RunOutcome, folder: SummaryFolder, started: datetime,
                   resumed: list[ResumeInfo] | None = None,
                   search_result: SearchResult | None = None) -> RunSummary:
     """summary.json (docs/results.md)."""
@@ -288,6 +327,8 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
     return RunSummary(
         type="observation" if observation else "search" if isinstance(suite, SearchSuite)
         else "load_test",
+        workload="requests" if isinstance(suite, ObservationSuite) or not suite.sessions
+        else "sessions",
         status=outcome.status,
         message=message,
         tool_version=__version__,
@@ -313,6 +354,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
             actual_input_tokens=sum(ph.input_tokens for ph in outcome.phases),
             actual_output_tokens=sum(ph.output_tokens for ph in outcome.phases),
             estimated_cost_usd=est.cost_usd,
+            stopped_at_limit=outcome.stopped_at_limit,
         ),
         client_bound=any(ph.client_bound for ph in outcome.phases),
         saturated_at_rps=point.saturated.target_rps if point is not None else None,

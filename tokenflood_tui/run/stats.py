@@ -17,13 +17,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import saturation
-from ..metrics.records import CANCELLED, RequestRecord
+from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
 from ..specs import Slo
-from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
+from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
+                               Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold
+from .events import FailedShare, RunWarning, Unit
+from .session_stats import SessionTally
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
+# The sender's lateness says the client fell behind only over this many requests: the p99 of
+# three requests is their slowest (a 3-request poll after a resume was called client-bound).
+CLIENT_BOUND_MIN_LAUNCHES = 10
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
 FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requests failed
 # Cached tokens beyond the prefix meant to be shared (plus the chat template's own tokens) by more
@@ -31,7 +37,8 @@ FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requ
 CACHE_EXCESS_TOKENS = 16
 CACHE_EXCESS_SHARE = 0.05
 
-__all__ = ["PhaseAccumulator", "distribution", "hours_table", "phase_warnings", "pkey", "warm_up_numpy"]
+__all__ = ["PhaseAccumulator", "distribution", "hours_table", "phase_warning_events",
+           "phase_warnings", "pkey", "warm_up_numpy"]
 
 
 def distribution(values: np.ndarray, percentiles: list[float]) -> Distribution:
@@ -66,8 +73,14 @@ class PhaseAccumulator:
     last_end: float = 0.0
     reported_sent: dict[int, int] = field(default_factory=dict)   # sender -> sent in this phase
     errors: Counter = field(default_factory=Counter)              # (status, http_status) -> n
-    columns: dict[str, array] = field(default_factory=lambda: {m: array("d") for m in METRICS})
+    columns: dict[str, array] = field(default_factory=lambda: {
+        m: array("d") for m in (*METRICS, *REASONING_METRICS)})
     itl: array = field(default_factory=lambda: array("f"))
+    answer_itl: array = field(default_factory=lambda: array("f"))
+    reasoning_tokens: array = field(default_factory=lambda: array("d"))
+    answer_tokens: array = field(default_factory=lambda: array("d"))
+    reasoning_seen: bool = False
+    reasoning_estimated: bool = False
     launch_delays: array = field(default_factory=lambda: array("d"))
     prompt_tokens: array = field(default_factory=lambda: array("d"))
     prompt_targets: array = field(default_factory=lambda: array("d"))
@@ -86,12 +99,13 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-    client_cpu: float | None = None       # set by the engine from the senders' CPU time
-    # per worker, when the engine says several send (or on a cluster): rows' launch delays
-    # (NaN for a row that never launched) and the CPU share the engine measured
+    client_cpu: float | None = None       # set by the coordinator from the workers' CPU time
+    # per worker, when the coordinator says several send (or on a cluster): rows' launch delays
+    # (NaN for a row that never launched) and the CPU share the coordinator measured
     per_worker: bool = False
     worker_launch: dict[str, array] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
+    sessions: SessionTally | None = None  # a session phase's sessions and turns
     _final: PhaseStats | None = None      # a drained phase no longer changes
 
     @property
@@ -105,6 +119,16 @@ class PhaseAccumulator:
     def report_sent(self, sender: int, sent: int) -> None:
         """A sender's count of requests sent so far in this phase."""
         self.reported_sent[sender] = sent
+
+    def start_sessions(self, starts: np.ndarray, ramp_s: float) -> None:
+        """This phase starts sessions at `starts` (monotonic); requests sent in its first
+        `ramp_s` are kept out of its latency statistics."""
+        assert self.t_start is not None
+        self.sessions = SessionTally(starts, self.t_start + ramp_s)
+
+    def add_session(self, session: SessionRecord) -> None:
+        assert self.sessions is not None
+        self.sessions.add_session(session)
 
     def add(self, rec: RequestRecord) -> None:
         self.finished += 1
@@ -124,8 +148,17 @@ class PhaseAccumulator:
             self.failed += 1
             self.cancelled += rec.status == CANCELLED
             self.errors[(rec.status, rec.http_status)] += 1
-            return
-        self.ok += 1
+        else:
+            self.ok += 1
+        tally = self.sessions
+        if tally is not None and not tally.in_ramp(rec):
+            tally.add_request(rec)
+        elif tally is not None:
+            return           # the ramp's: counted, not in the latency statistics
+        if rec.ok:
+            self._add_ok(rec)
+
+    def _add_ok(self, rec: RequestRecord) -> None:
         cols = self.columns
         for name in METRICS:
             if name == "itl_ms":
@@ -134,6 +167,7 @@ class PhaseAccumulator:
             if value is not None:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
+        self._add_reasoning(rec)
         self.ok_sched.append(rec.t_sched)
         self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
         self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
@@ -155,6 +189,24 @@ class PhaseAccumulator:
         if self.slo is not None and _meets(rec, self.slo):
             self.good += 1
 
+    def _add_reasoning(self, rec: RequestRecord) -> None:
+        """TTFA and the answer's own TPOT and ITL (the same as TTFT, TPOT and ITL of a request
+        that did not reason), and the tokens reasoned."""
+        cols = self.columns
+        for name in ("ttfa_ms", "reasoning_ms", "answer_tpot_ms"):
+            value = getattr(rec, name)
+            if value is not None:
+                cols[name].append(value)
+        self.answer_itl.extend(rec.itl_ms[rec.answer_itl_from:])
+        if rec.reasoning_chunks or rec.reasoning_tokens:
+            self.reasoning_seen = True
+        if rec.reasoning_tokens is not None:
+            self.reasoning_tokens.append(rec.reasoning_tokens)
+            self.reasoning_estimated |= rec.reasoning_tokens_estimated
+        answer = rec.answer_tokens
+        if answer is not None:
+            self.answer_tokens.append(answer)
+
     def stats(self, now: float | None = None) -> PhaseStats:
         final = self._final
         if final is not None and final.ok + final.failed == self.finished:
@@ -162,7 +214,9 @@ class PhaseAccumulator:
         now = time.monotonic() if now is None else now
         pct = self.percentiles
         metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
-                   for m in METRICS if m != "itl_ms"}
+                   for m in (*METRICS, *REASONING_METRICS) if m not in ("itl_ms", "answer_itl_ms")}
+        metrics["answer_itl_ms"] = distribution(
+            np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64), pct)
         metrics["itl_ms"] = distribution(np.frombuffer(self.itl, dtype=np.float32).astype(np.float64), pct)
         elapsed = 0.0 if self.t_start is None else max(0.0, (self.t_done or now) - self.t_start)
         sent = self.sent
@@ -171,6 +225,8 @@ class PhaseAccumulator:
             # Sends are due over length_s; a client that falls behind spreads them over longer.
             span = max(min(elapsed, self.length_s), self.last_send - self.t_start)
             achieved = sent / span if span > 0 else None
+        # requests in a session phase's ramp are not in the latency statistics nor in goodput
+        judged = self.finished - (self.sessions.ramp_requests if self.sessions else 0)
         out_total = float(np.frombuffer(self.output_tokens_ok, dtype=np.float64).sum())
         tokens_per_s = None
         if self.t_start is not None and self.last_end > self.t_start and out_total:
@@ -179,7 +235,8 @@ class PhaseAccumulator:
         cached_prompt = float(np.frombuffer(self.cached_of_prompt, dtype=np.float64).sum())
         launch = np.frombuffer(self.launch_delays, dtype=np.float64)
         launch_p99 = float(np.percentile(launch, 99)) if launch.size else None
-        bound = ((launch_p99 is not None and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+        bound = ((launch_p99 is not None and launch.size >= CLIENT_BOUND_MIN_LAUNCHES
+                  and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                  or (self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU))
         errors = [ErrorCount(status=status, http_status=code, count=n)
                   for (status, code), n in sorted(self.errors.items(), key=lambda kv: -kv[1])]
@@ -188,7 +245,7 @@ class PhaseAccumulator:
             ok=self.ok, failed=self.failed, cancelled=self.cancelled,
             in_flight=max(0, sent - self.finished),
             achieved_rps=achieved, output_tokens_per_s=tokens_per_s,
-            goodput=(self.good / self.finished if self.slo is not None and self.finished else None),
+            goodput=(self.good / judged if self.slo is not None and judged else None),
             input_tokens=self.input_tokens, output_tokens=self.output_tokens,
             prompt_tokens_mean=_mean(self.prompt_tokens),
             prompt_tokens_target_mean=_mean(self.prompt_targets),
@@ -205,7 +262,18 @@ class PhaseAccumulator:
             ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
             scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
             itl_ms=metrics["itl_ms"], dispatch_delay_ms=metrics["dispatch_delay_ms"],
+            ttfa_ms=metrics["ttfa_ms"], reasoning_ms=metrics["reasoning_ms"],
+            answer_tpot_ms=metrics["answer_tpot_ms"], answer_itl_ms=metrics["answer_itl_ms"],
+            reasoning=self.reasoning_seen, reasoning_tokens_mean=_mean(self.reasoning_tokens),
+            reasoning_tokens_estimated=self.reasoning_estimated,
+            answer_tokens_mean=_mean(self.answer_tokens),
         )
+        if self.sessions is not None and self.t_start is not None:
+            sessions, turns = self.sessions.stats(self.t_start, self.length_s, now, self.t_done,
+                                                  pct, distribution)
+            # a session phase's rate is of sessions: the open loop starts them on schedule
+            result.sessions, result.turns = sessions, turns
+            result.achieved_rps = sessions.achieved_sps
         if self.t_done is not None:
             result = self._verdicts(result)
             self._final = result
@@ -220,7 +288,8 @@ class PhaseAccumulator:
             cpu = self.worker_cpu.get(name)
             loads.append(WorkerLoad(
                 worker=name, sent=int(delays.size), launch_delay_p99_ms=p99, cpu=cpu,
-                bound=(p99 is not None and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+                bound=(p99 is not None and launched.size >= CLIENT_BOUND_MIN_LAUNCHES
+                       and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                 or (cpu is not None and cpu >= CLIENT_BOUND_CPU)))
         return loads
 
@@ -239,6 +308,8 @@ class PhaseAccumulator:
     def _samples(self, metric: str) -> np.ndarray:
         if metric == "itl_ms":
             return np.frombuffer(self.itl, dtype=np.float32).astype(np.float64)
+        if metric == "answer_itl_ms":
+            return np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64)
         return np.frombuffer(self.columns[metric], dtype=np.float64)
 
 
@@ -246,36 +317,55 @@ def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:
     """What a finished phase's figures should not be read without: tokens off their target by
     more than 5%, estimated output counts, many failures, a saturated server, cached tokens
     beyond the prefix."""
-    out = []
+    return [w.text for w in phase_warning_events(ph, "phase", template_tokens)]
+
+
+def phase_warning_events(ph: PhaseStats, unit: Unit,
+                         template_tokens: int = 0) -> list[RunWarning | FailedShare]:
+    """phase_warnings as the run tells them (the share of failures its own type: an
+    observation's poll line says it already)."""
+    out: list[RunWarning | FailedShare] = []
+
+    def warn(text: str) -> None:
+        out.append(RunWarning(text, unit, ph.phase))
+
+    # a reasoning model's answer is held to the target, its reasoning is not (the sum is, when
+    # the server does not say how many tokens reasoned)
+    answer = ph.answer_tokens_mean if ph.reasoning and ph.reasoning_tokens_mean is not None \
+        else ph.output_tokens_mean
+    output = "answer" if ph.reasoning and ph.reasoning_tokens_mean is not None else (
+        "output (reasoning and answer together)" if ph.reasoning else "output")
     for what, measured, target in (
             ("prompt", ph.prompt_tokens_mean, ph.prompt_tokens_target_mean),
-            ("output", ph.output_tokens_mean, ph.output_tokens_target_mean)):
+            (output, answer, ph.output_tokens_target_mean)):
         if measured is None or not target:
             continue
         off = measured / target - 1
         if abs(off) > TOKEN_TOLERANCE:
-            out.append(f"phase {ph.phase}: mean {what} tokens {measured:.1f} differ from the "
-                       f"target {target:.1f} by {off:+.1%}")
+            warn(f"phase {ph.phase}: mean {what} tokens {measured:.1f} differ from the "
+                 f"target {target:.1f} by {off:+.1%}")
     if ph.output_tokens_estimated:
-        out.append(f"phase {ph.phase}: the server sent no usage; output tokens are counted "
-                   "from content chunks (estimated)")
+        warn(f"phase {ph.phase}: the server sent no usage; output tokens are counted "
+             "from content chunks (estimated)")
     done = ph.ok + ph.failed
     if done and ph.failed / done > FAILED_SHARE_WARNING and ph.failed > ph.cancelled:
         kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
-        out.append(f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed ({ph.failed} of "
-                   f"{done}: {kinds}); its latency figures cover only the {ph.ok} that succeeded")
+        out.append(FailedShare(
+            unit, ph.phase, f"phase {ph.phase}: {ph.failed / done:.0%} of requests failed "
+            f"({ph.failed} of {done}: {kinds}); its latency figures cover only the {ph.ok} that "
+            "succeeded"))
     saturated = saturation.phase_warning(ph)
     if saturated:
-        out.append(saturated)
+        warn(saturated)
     if ph.cached_tokens_mean is not None and ph.prompt_tokens_mean:
         meant = (ph.prefix_tokens_target_mean or 0.0) + template_tokens
         excess = ph.cached_tokens_mean - meant
         if excess > max(CACHE_EXCESS_TOKENS, CACHE_EXCESS_SHARE * ph.prompt_tokens_mean):
-            out.append(f"phase {ph.phase}: the server served {ph.cached_tokens_mean:.0f} prompt "
-                       f"tokens per request from its cache, more than the {meant:.0f} meant to be "
-                       "shared (prefix and chat template): part of each unique prompt was cached, "
-                       "so TTFT is lower than for a cold prompt (reused prompts, or another "
-                       "client sending the same text?)")
+            warn(f"phase {ph.phase}: the server served {ph.cached_tokens_mean:.0f} prompt "
+                 f"tokens per request from its cache, more than the {meant:.0f} meant to be "
+                 "shared (prefix and chat template): part of each unique prompt was cached, "
+                 "so TTFT is lower than for a cold prompt (reused prompts, or another "
+                 "client sending the same text?)")
     return out
 
 

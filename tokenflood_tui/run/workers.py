@@ -27,9 +27,9 @@ from . import prompts
 from . import loops
 from .messages import (Close, Closed, Failed, PhaseDone, Ready, Records, RunPhase, Start,
                        Status, Stop)
-from .sender import PhaseShare, Sender
+from .sender import OnSessions, PhaseShare, Sender
 from ..errors import EndpointError
-from ..metrics.records import WORKER_DIED, RequestRecord
+from ..metrics.records import WORKER_DIED, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, RunSuite
 
 OnRecords = Callable[[list[RequestRecord]], None]
@@ -84,10 +84,11 @@ class LocalWorker:
     """Sends from the coordinator's own event loop: no start-up cost, for light headless runs."""
 
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None):
+                 max_concurrency: int | None, on_sessions: OnSessions | None = None):
         self.index = 0
         self.name = "local"
-        self.dispatcher = Sender(suite, endpoint, stamped(on_records, self.name), max_concurrency)
+        self.dispatcher = Sender(suite, endpoint, stamped(on_records, self.name), max_concurrency,
+                                 stamped_sessions(on_sessions or _nobody, self.name))
         self._cpu0 = time.process_time()
 
     def launch(self) -> None:
@@ -108,8 +109,8 @@ class LocalWorker:
     def cpu_seconds(self) -> float:
         return time.process_time() - self._cpu0
 
-    def stop(self) -> None:
-        self.dispatcher.stop()
+    def stop(self, now: bool = False) -> None:
+        self.dispatcher.stop(now)
 
     async def close(self) -> None:
         await self.dispatcher.close()
@@ -124,19 +125,23 @@ class RemoteWorker:
     where the sender runs (`name`, `what`).
     """
 
-    def __init__(self, index: int, name: str, suite: RunSuite, on_records: OnRecords):
+    def __init__(self, index: int, name: str, suite: RunSuite, on_records: OnRecords,
+                 on_sessions: OnSessions | None = None):
         self.index = index
         self.name = name
         self.suite = suite
         self._on_records = on_records
+        self._on_sessions = on_sessions or _nobody
         self.progress: tuple[int, int] = (0, 0)      # (phase, sent so far in it)
         self.cpu_seconds = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: dict[type, asyncio.Future] = {}
+        self._waiting: dict[Any, asyncio.Future] = {}   # by answer type ((PhaseDone, phase))
         self._dead: str | None = None
         self._closing = False
-        self._share: PhaseShare | None = None         # the phase being sent, until it is done
-        self._recorded: set[int] = set()              # seqs of its records received
+        # the phases being sent, until each is done (session phases overlap), and for each the
+        # seqs of the records received (of a session phase: the sessions that ended)
+        self._shares: dict[int, PhaseShare] = {}
+        self._recorded: dict[int, set[int]] = {}
 
     @property
     def what(self) -> str:
@@ -151,25 +156,25 @@ class RemoteWorker:
         await self._request(Ready, Start(factory))
 
     async def run_phase(self, share: PhaseShare) -> int:
-        self._share, self._recorded = share, set()
+        self._shares[share.phase], self._recorded[share.phase] = share, set()
         try:
-            done = await self._request(PhaseDone, RunPhase(self._outgoing(share)))
+            done = await self._request((PhaseDone, share.phase), RunPhase(self._outgoing(share)))
         finally:
-            self._share = None
+            del self._shares[share.phase], self._recorded[share.phase]
         return done.sent
 
     def _outgoing(self, share: PhaseShare) -> PhaseShare:
         """The share as the sender's clock reads it (the same clock, for a local process)."""
         return share
 
-    def stop(self) -> None:
+    def stop(self, now: bool = False) -> None:
         if self._dead is None:
-            self._send(Stop())
+            self._send(Stop(now))
 
     async def close(self) -> None:
         raise NotImplementedError
 
-    async def _request(self, answer: type, message: Any) -> Any:
+    async def _request(self, answer: Any, message: Any) -> Any:
         if self._dead is not None:
             raise EndpointError(self._dead)
         future = asyncio.get_running_loop().create_future()
@@ -185,19 +190,32 @@ class RemoteWorker:
             rec.worker = self.name
         self._on_records(records)
 
+    def on_sessions(self, sessions: list[SessionRecord]) -> None:
+        for s in sessions:
+            s.worker = self.name
+        self._on_sessions(sessions)
+
     def _handle(self, message: Any) -> None:
         if isinstance(message, Records):
-            if self._share is not None:
-                self._recorded.update(r.seq for r in message.records)
+            for rec in message.records:
+                if rec.phase in self._recorded and not rec.session:
+                    self._recorded[rec.phase].add(rec.seq)
+            for s in message.sessions:
+                if s.phase in self._recorded and not s.parent:
+                    self._recorded[s.phase].add(int(s.session))
             self.on_records(message.records)
+            if message.sessions:
+                self.on_sessions(message.sessions)
         elif isinstance(message, Status):
             self.progress, self.cpu_seconds = (message.phase, message.sent), message.cpu_seconds
         elif isinstance(message, Failed):
             self._died(f"{self.what} failed: {message.message}")
         else:   # Ready, PhaseDone, Closed
+            key: Any = type(message)
             if isinstance(message, PhaseDone):
                 self.progress = (message.phase, message.sent)
-            future = self._waiting.pop(type(message), None)
+                key = (PhaseDone, message.phase)
+            future = self._waiting.pop(key, None)
             if future is not None and not future.done():
                 future.set_result(message)
 
@@ -216,27 +234,40 @@ class RemoteWorker:
 
     def _lost_records(self) -> list[RequestRecord]:
         """Rows for the arrivals the dead worker had sent (reported, or due by now) but whose
-        records never came back: they were in flight when it died."""
-        share = self._share
-        if share is None:
-            return []
+        records never came back: they were in flight when it died. A session phase's sessions
+        that had started and not ended each lose the request they had in flight (its turn is
+        not known here: 0) and end as errors."""
         now = time.monotonic()
-        phase, sent = self.progress
-        due = int(np.searchsorted(share.deadlines, now, side="right"))
-        reached = max(due, sent if phase == share.phase else 0)
-        lost = []
-        for i in range(reached):
-            seq = int(share.seqs[i])
-            if seq in self._recorded:
-                continue
-            lt = self.suite.load_types[int(share.load_types[i])]
-            rec = RequestRecord(share.phase, share.target_rps, int(share.load_types[i]),
-                                float(share.deadlines[i]), lt.prompt_length, lt.prefix_length,
-                                lt.output_length, seq=seq, t_end=now)
-            rec.fail(WORKER_DIED, "WorkerDied",
-                     f"{self.what} died with this request in flight")
-            lost.append(rec)
-        self._recorded.update(r.seq for r in lost)
+        lost: list[RequestRecord] = []
+        ended: list[SessionRecord] = []
+        for share in list(self._shares.values()):
+            recorded = self._recorded[share.phase]
+            phase, sent = self.progress
+            due = int(np.searchsorted(share.deadlines, now, side="right"))
+            reached = max(due, sent if phase == share.phase and share.scripts is None else 0)
+            for i in range(reached):
+                seq = int(share.seqs[i])
+                if seq in recorded:
+                    continue
+                kind = int(share.load_types[i])
+                if share.scripts is not None:
+                    script = share.scripts[i]
+                    rec = RequestRecord(share.phase, share.target_rps, kind, float(share.deadlines[i]),
+                                        0, 0, 0, session=str(seq), t_end=now)
+                    ended.append(SessionRecord(str(seq), "", share.phase, kind,
+                                               float(share.deadlines[i]), now, script.turns,
+                                               end="error"))
+                else:
+                    lt = self.suite.load_types[kind]
+                    rec = RequestRecord(share.phase, share.target_rps, kind,
+                                        float(share.deadlines[i]), lt.prompt_length,
+                                        lt.prefix_length, lt.output_length, seq=seq, t_end=now)
+                rec.fail(WORKER_DIED, "WorkerDied",
+                         f"{self.what} died with this request in flight")
+                lost.append(rec)
+                recorded.add(seq)
+        if ended:
+            self.on_sessions(ended)
         return lost
 
 
@@ -244,8 +275,8 @@ class ProcessWorker(RemoteWorker):
     """A child process with its own event loop and client, driven over a pipe."""
 
     def __init__(self, index: int, suite: RunSuite, endpoint: EndpointSpec, on_records: OnRecords,
-                 max_concurrency: int | None):
-        super().__init__(index, f"process-{index}", suite, on_records)
+                 max_concurrency: int | None, on_sessions: OnSessions | None = None):
+        super().__init__(index, f"process-{index}", suite, on_records, on_sessions)
         ctx = multiprocessing.get_context("spawn")
         self._conn, self._child_conn = ctx.Pipe()
         self._process = ctx.Process(target=worker_main, name=f"tokenflood-worker-{index}",
@@ -303,6 +334,19 @@ def stamped(on_records: OnRecords, worker: str) -> OnRecords:
         for rec in records:
             rec.worker = worker
         on_records(records)
+    return stamp
+
+
+def _nobody(sessions: list[SessionRecord]) -> None:
+    """Where session records go when nobody asked for them (a run without sessions)."""
+
+
+def stamped_sessions(on_sessions: OnSessions, worker: str) -> OnSessions:
+    """`on_sessions`, with each session naming the worker that ran it."""
+    def stamp(sessions: list[SessionRecord]) -> None:
+        for s in sessions:
+            s.worker = worker
+        on_sessions(sessions)
     return stamp
 
 
@@ -378,17 +422,22 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue = asyncio.Queue()
     outbox: list[RequestRecord] = []
+    ended: list[SessionRecord] = []
     cpu0 = time.process_time()
 
     def flush() -> None:
-        if outbox:
-            conn.send(Records(outbox[:]))
+        if outbox or ended:
+            conn.send(Records(outbox[:], ended[:]))
             outbox.clear()
+            ended.clear()
 
     def on_records(records: list[RequestRecord]) -> None:
         outbox.extend(records)
         if len(outbox) >= FLUSH_RECORDS:
             flush()
+
+    def on_sessions(sessions: list[SessionRecord]) -> None:
+        ended.extend(sessions)
 
     def gone() -> None:          # the coordinator is gone: stop and leave
         commands.put_nowait(None)
@@ -412,11 +461,11 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
         flush()                  # every record of the phase before the phase is done
         conn.send(PhaseDone(share.phase, sent))
 
-    dispatcher = Sender(suite, endpoint, on_records, max_concurrency)
+    dispatcher = Sender(suite, endpoint, on_records, max_concurrency, on_sessions)
     threading.Thread(target=read_pipe, args=(conn, loop, commands.put_nowait, gone),
                      name="commands", daemon=True).start()
     reporter = asyncio.create_task(report())
-    phase: asyncio.Task | None = None
+    phases: set[asyncio.Task] = set()        # session phases overlap
     try:
         while True:
             command = await commands.get()
@@ -424,14 +473,16 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
                 await dispatcher.start(command.factory)
                 conn.send(Ready())
             elif isinstance(command, RunPhase):
-                phase = asyncio.create_task(run_phase(command.share))
+                task = asyncio.create_task(run_phase(command.share))
+                phases.add(task)
+                task.add_done_callback(phases.discard)
             elif isinstance(command, Stop):
-                dispatcher.stop()
+                dispatcher.stop(command.now)
             elif isinstance(command, Close) or command is None:
                 if command is None:
                     dispatcher.stop()
-                if phase is not None:
-                    await phase
+                if phases:
+                    await asyncio.gather(*phases)
                 await dispatcher.close()
                 flush()
                 if command is not None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..run.cluster import ClusterTarget
     from ..run.resume import ResumePoint
     from .experiment_controller import ExperimentController
+    from .messages import EndpointChosen, LeaveScreen, OpenEditor, RunExitCode, StartRun
     from .run_controller import RunController
 
 Mode = Literal["home", "edit", "run", "results", "compare", "ab"]
@@ -87,7 +88,7 @@ class TokenfloodApp(App[int]):
             from .screens.compare import CompareScreen
             return CompareScreen(saved=launch.compare_dir)
         from .screens.home import HomeScreen
-        return HomeScreen()
+        return HomeScreen(self.workdir, self.results_root)
 
     def on_mount(self) -> None:
         if self.launch.title:
@@ -96,6 +97,7 @@ class TokenfloodApp(App[int]):
         themes.install(self, self.launch.theme)
         from .. import stop_signals
         loop = asyncio.get_running_loop()
+        self._signalled = False      # a stop signal came: the next one stops at once
         self._restore_signals = stop_signals.install(
             lambda signum: self._on_stop_signal(signum, loop), loop)
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
@@ -114,7 +116,9 @@ class TokenfloodApp(App[int]):
         if controller is not None and not controller.running:
             controller = None       # nothing to stop
         if controller is not None:
-            controller.stop()       # thread-safe; the run thread writes the results folder
+            # thread-safe; the run thread writes the results folder. A second signal: at once
+            controller.stop(stop_signals.reason(signum), now=self._signalled)
+        self._signalled = True
         stop_signals.exit_when_finished(controller.wait if controller is not None
                                         else (lambda timeout: True))
         loop.call_soon_threadsafe(self._exit_after_signal)
@@ -134,12 +138,40 @@ class TokenfloodApp(App[int]):
             kind = guess_kind(path)
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
-            return EndpointEditor(path)
+            return EndpointEditor(path, self.workdir)
+        from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
+        if path is not None and edits_as_text(path):
+            # an observation, a search or sessions: the form holds a load test's keys only
+            return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
-        return SuiteEditor(path)
+        return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
     def open_editor(self, path: Path | None, kind: str | None = None) -> None:
         self.push_screen(self.editor_for(path, kind))
+
+    # ------------------------------------------------------------------ what screens ask for
+    # Screens post these messages (tui/messages.py) rather than call the app; they bubble up to
+    # it. Dispatched by method name, so the app imports the messages for the type checker only.
+
+    def on_start_run(self, message: StartRun) -> None:
+        self.start_run(message.suite, message.endpoint, message.resume)
+
+    def on_open_editor(self, message: OpenEditor) -> None:
+        self.open_editor(message.path, message.kind)
+
+    def on_endpoint_chosen(self, message: EndpointChosen) -> None:
+        self.selected_endpoint = message.endpoint
+
+    def on_run_exit_code(self, message: RunExitCode) -> None:
+        self.exit_code = message.exit_code
+
+    def on_leave_screen(self, message: LeaveScreen) -> None:
+        if message.screen is not self.screen:
+            return                  # another screen came on top since: it is not the one to go
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.exit(self.exit_code, return_code=self.exit_code)
 
     # ------------------------------------------------------------------ runs
 
@@ -154,6 +186,7 @@ class TokenfloodApp(App[int]):
         from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
         from .screens.search import SearchScreen
+        from .screens.session_run import SessionRunScreen
 
         if self.run_controller is not None and self.run_controller.running:
             self.notify("A run is already going.", severity="warning")
@@ -176,9 +209,11 @@ class TokenfloodApp(App[int]):
         self.run_controller = controller
         self.started_runs.append(controller)
         # an observation's live view follows polls on the wall clock, a search's the bracket
-        # it narrows (its rates are decided as it goes), a load test's its fixed rates
+        # it narrows (its rates are decided as it goes), a load test's its fixed rates, and a
+        # session run's its sessions besides
         live = (ObservationScreen if isinstance(suite, ObservationSuite)
-                else SearchScreen if isinstance(suite, SearchSuite) else RunScreen)
+                else SearchScreen if isinstance(suite, SearchSuite)
+                else SessionRunScreen if suite.sessions else RunScreen)
         await self.push_screen(live(controller))
         controller.start()
 
@@ -265,7 +300,8 @@ class TokenfloodApp(App[int]):
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" (its help panel) would stand beside our "Help: every key" (? or f1)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield from self.commands_for(screen)
 
     def commands_for(self, screen: Screen):
@@ -285,4 +321,4 @@ class TokenfloodApp(App[int]):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
         if not isinstance(self.screen, HomeScreen):
-            self.push_screen(HomeScreen())
+            self.push_screen(HomeScreen(self.workdir, self.results_root))

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from ..specs.secrets import Scrubber, endpoint_secrets
 from ..run.coordinator import RunSnapshot
+from ..run.events import RunEvent, TurnStarted
 from ..run.experiment import Experiment, ExperimentResult, Variant
 from ..live.turn_feed import TurnFeed, TurnRow
 from ..run.workers import choose_workers
@@ -90,9 +91,9 @@ class ExperimentController(ThreadedController):
                                          self.feed.finished())
 
     # RunObserver: called on the experiment's thread
-    def log(self, level: str, message: str) -> None:
-        super().log(level, message)
-        if message.startswith("turn "):   # a turn began: the one before it has its figures
+    def event(self, ev: RunEvent) -> None:
+        super().event(ev)
+        if isinstance(ev, TurnStarted):   # a turn began: the one before it has its figures
             self._post(ExperimentSnapshotMessage(None, self.feed.current(),
                                                  self.feed.finished()))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from ..run.coordinator import RunSnapshot
+from ..run.events import RunEvent
 from ..run.runner import RunResult
 
 
@@ -23,13 +25,14 @@ class RunSnapshotMessage(Message):
         return isinstance(message, RunSnapshotMessage)
 
 
-class RunLogMessage(Message):
+class RunEventMessage(Message):
+    """Something the run tells (run/events.py): a live view words it with `describe`."""
+
     bubble = False
 
-    def __init__(self, level: str, text: str):
+    def __init__(self, event: RunEvent):
         super().__init__()
-        self.level = level
-        self.text = text
+        self.event = event
 
 
 class RunFinishedMessage(Message):
@@ -51,3 +54,61 @@ class SpecSaved(Message):
         super().__init__()
         self.path = path
         self.kind = kind
+
+
+# ---------------------------------------------------------------------------------------------
+# What a screen asks of the app. A screen posts these to itself and they bubble up to the app,
+# so no screen imports the app (its screens, its run and its exit code stay the app's).
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from ..run.resume import ResumePoint
+    from ..specs import EndpointSpec, RunSuite
+
+
+class StartRun(Message):
+    """Run `suite` against `endpoint`: the budget modal, then the live view; `resume` goes on
+    with an unfinished run's results folder."""
+
+    def __init__(self, suite: RunSuite, endpoint: EndpointSpec, resume: ResumePoint | None = None):
+        super().__init__()
+        self.suite = suite
+        self.endpoint = endpoint
+        self.resume = resume
+
+
+class OpenEditor(Message):
+    """Open the editor for the spec file at `path` (None: a new file) of `kind`, "endpoint" or
+    "run" (None: told from the file's content)."""
+
+    def __init__(self, path: Path | None, kind: str | None = None):
+        super().__init__()
+        self.path = path
+        self.kind = kind
+
+
+class EndpointChosen(Message):
+    """The endpoint chosen on the home screen (None: none, or its file is invalid); the suite
+    editor prices its budget preview with it."""
+
+    def __init__(self, endpoint: EndpointSpec | None):
+        super().__init__()
+        self.endpoint = endpoint
+
+
+class RunExitCode(Message):
+    """A live view's run (or experiment) ended: the exit code quitting returns from now on."""
+
+    def __init__(self, exit_code: int):
+        super().__init__()
+        self.exit_code = exit_code
+
+
+class LeaveScreen(Message):
+    """`screen` is done: back to the screen under it; the only screen (opened straight from the
+    command line) quits with the exit code of the last run."""
+
+    def __init__(self, screen: Screen):
+        super().__init__()
+        self.screen = screen

@@ -14,26 +14,27 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from ..run.coordinator import RunSnapshot
+from ..run.events import RunEvent, map_text
 from ..errors import TokenfloodError
 from ..specs.secrets import Scrubber
 from ..run.resume import ResumePoint
 from ..run.runner import Run
 from ..specs import EndpointSpec, RunSuite
 from ..run.workers import choose_workers
-from .messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+from .messages import RunEventMessage, RunFinishedMessage, RunSnapshotMessage
 
 if TYPE_CHECKING:
     from ..run.cluster import ClusterTarget
 
 SNAPSHOT_INTERVAL_S = 0.25
-# Log lines kept for a screen that attaches later: a days-long observation logs every failure,
-# so the list is cut back to the newest LOG_LINES_KEPT (errors.log keeps them all).
-LOG_LINES_KEPT = 2000
+# Events kept for a screen that attaches later: a days-long observation tells every failure,
+# so the list is cut back to the newest EVENTS_KEPT (errors.log keeps them all).
+EVENTS_KEPT = 2000
 
 
 class ThreadedController:
     """Runs a job (a Run, or an A/B Experiment: anything with `execute()` and `stop()`) on a
-    thread of its own; the job's observer calls (log, snapshot) become messages to `target`."""
+    thread of its own; the job's observer calls (event, snapshot) become messages to `target`."""
 
     thread_name = "tokenflood-run"
 
@@ -43,7 +44,7 @@ class ThreadedController:
         self.result: Any = None                     # the job's result once it ended
         self.error: str | None = None
         self.exit_code = 0
-        self.log_lines: list[tuple[str, str]] = []  # kept for screens that attach later
+        self.events: list[RunEvent] = []            # kept for screens that attach later
         self.scrubber = scrubber                    # nothing shown may hold a secret
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
@@ -60,9 +61,10 @@ class ThreadedController:
         self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop sending; in-flight requests get a short grace; results are still written."""
-        self.job.stop()
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop sending; in-flight requests get a short grace (`now`: none); results are still
+        written."""
+        self.job.stop(reason, now)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
@@ -95,12 +97,12 @@ class ThreadedController:
             target.post_message(message)
 
     # RunObserver: called on the job's thread
-    def log(self, level: str, message: str) -> None:
-        message = self.scrubber.scrub(message)
-        self.log_lines.append((level, message))
-        if len(self.log_lines) > 2 * LOG_LINES_KEPT:      # cut back now and then: O(1) a line
-            del self.log_lines[:-LOG_LINES_KEPT]
-        self._post(RunLogMessage(level, message))
+    def event(self, ev: RunEvent) -> None:
+        ev = map_text(ev, self.scrubber.scrub)
+        self.events.append(ev)
+        if len(self.events) > 2 * EVENTS_KEPT:      # cut back now and then: O(1) an event
+            del self.events[:-EVENTS_KEPT]
+        self._post(RunEventMessage(ev))
 
 
 class RunController(ThreadedController):

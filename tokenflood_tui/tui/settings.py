@@ -1,6 +1,8 @@
 """The user settings file: a small YAML file in the platform's config folder.
 
-No Textual import here: the core may read settings too.
+Read as spec files are (specs.loader): aliases, deep nesting and a key given twice are refused,
+and a problem is worded `settings.yml:line: key: message`. No Textual import here: the core may
+read settings too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ConfigError
+from ..specs.loader import dump_yaml, parse_yaml, validate
 
 CONFIG_DIR_ENV = "TOKENFLOOD_CONFIG_DIR"
 SETTINGS_FILE = "settings.yml"
@@ -54,25 +58,12 @@ def read_settings() -> tuple[Settings, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return Settings(), f"{path}: cannot read the settings file ({exc}); using defaults."
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc)
-        return Settings(), f"{path}: YAML syntax error{where}: {problem}; using defaults."
-    if data is None:
-        return Settings(), None
-    if not isinstance(data, dict):
-        return Settings(), (f"{path}: expected a mapping such as 'theme: tokenflood-dark', "
-                            f"got {type(data).__name__}; using defaults.")
-    try:
-        return Settings.model_validate(data), None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors())
-        return Settings(), f"{path}: {problems}; using defaults."
+        doc = parse_yaml(text, str(path))
+        if doc.data is None:
+            return Settings(), None
+        return validate(doc, Settings, "settings, such as 'theme: tokenflood-dark'"), None
+    except ConfigError as exc:
+        return Settings(), f"{exc}; using defaults."
 
 
 def load_settings() -> Settings:
@@ -90,13 +81,13 @@ def save_settings(settings: Settings) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {}
     try:
-        existing = yaml.safe_load(path.read_text(encoding="utf-8"))
+        existing = parse_yaml(path.read_text(encoding="utf-8"), str(path)).data
         if isinstance(existing, dict):
             data.update(existing)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        pass   # missing or corrupt: it is replaced as a whole
+    except (OSError, UnicodeDecodeError, ConfigError):
+        pass   # missing or refused (read_settings said why): it is replaced as a whole
     data.update(settings.model_dump())
-    text = yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
+    text = dump_yaml(data, sort_keys=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:

@@ -12,14 +12,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from rich.segment import Segment
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.theme import BUILTIN_THEMES, Theme
 
+from ..errors import ConfigError
+from ..specs.loader import KeyedError, read_yaml, validate
 from . import settings as settings_mod
 
 DEFAULT_THEME = "tokenflood-dark"
@@ -76,7 +78,7 @@ def _variable_problem(name: str, value: str) -> str | None:
 
 
 class ThemeFile(BaseModel):
-    """The contents of one theme file."""
+    """The contents of one theme file (read like spec files: errors name the key's line)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,25 +105,23 @@ class ThemeFile(BaseModel):
         if isinstance(data, dict):
             for key in COLOUR_KEYS:
                 if key in data and data[key] is None:
-                    raise PydanticCustomError(
-                        "empty_colour",
-                        f"{key}: has no value (a colour starting with '#' must be quoted, "
-                        f"e.g. {key}: \"#5fa8d3\")")
+                    raise KeyedError((key,), (
+                        "has no value (a colour starting with '#' must be quoted, "
+                        f"e.g. {key}: \"#5fa8d3\")"))
         return data
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not _NAME_RE.match(value):
-            raise PydanticCustomError(
-                "theme_name", f"{value!r} must be letters, digits, '-' or '_'")
+            raise ValueError(f"{value!r} must be letters, digits, '-' or '_'")
         return value
 
     @field_validator(*COLOUR_KEYS)
     @classmethod
     def _check_colour(cls, value: str | None) -> str | None:
         if value is not None and (problem := _colour_problem(value)):
-            raise PydanticCustomError("colour", problem)
+            raise ValueError(problem)
         return value
 
     @field_validator("variables")
@@ -130,11 +130,14 @@ class ThemeFile(BaseModel):
         problems = []
         for name, value in variables.items():
             if not _VARIABLE_RE.match(name):
-                problems.append(f"{name!r} is not a variable name (lower-case words joined by '-')")
+                problems.append((name, "not a variable name (lower-case words joined by '-')"))
             elif problem := _variable_problem(name, value):
-                problems.append(f"{name}: {problem}")
+                problems.append((name, problem))
+        if len(problems) == 1:    # at the variable's own line
+            [(name, problem)] = problems
+            raise KeyedError(("variables", name), problem)
         if problems:
-            raise PydanticCustomError("variables", "; ".join(problems))
+            raise ValueError("; ".join(f"{name}: {problem}" for name, problem in problems))
         return variables
 
     @model_validator(mode="after")
@@ -143,16 +146,16 @@ class ThemeFile(BaseModel):
         # guess at the terminal's palette, so `ansi_*` is only allowed in ANSI themes.
         if self.ansi:
             return self
-        used = [(key, getattr(self, key)) for key in COLOUR_KEYS
-                if getattr(self, key) is not None and _is_ansi(getattr(self, key))]
-        used += [(f"variables.{name}", value) for name, value in self.variables.items()
+        used: list[tuple[tuple, str]] = [
+            ((key,), getattr(self, key)) for key in COLOUR_KEYS
+            if getattr(self, key) is not None and _is_ansi(getattr(self, key))]
+        used += [(("variables", name), value) for name, value in self.variables.items()
                  if _is_ansi(value)]
         if used:
-            key, value = used[0]
-            raise PydanticCustomError(
-                "ansi_colour",
-                f"{key}: {value!r} is a terminal colour; set 'ansi: true' to build the theme "
-                "on the terminal's own colours")
+            loc, value = used[0]
+            raise KeyedError(loc, (
+                f"{value!r} is a terminal colour; set 'ansi: true' to build the theme on the "
+                "terminal's own colours"))
         return self
 
     def to_theme(self) -> Theme:
@@ -178,47 +181,20 @@ def _display(path: Path) -> str:
     return str(path)
 
 
-def _format_validation_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            allowed = ", ".join(ThemeFile.model_fields)
-            problems.append(f"{loc}: unknown key (allowed: {allowed})")
-        elif kind == "missing":
-            problems.append(f"{loc}: required")
-        elif loc and not err["msg"].startswith(f"{loc}:"):
-            problems.append(f"{loc}: {err['msg']}")
-        else:
-            problems.append(err["msg"])
-    return "; ".join(problems)
-
-
 def load_theme_file(path: Path) -> Theme:
-    """Read and validate one theme file; raises `ThemeFileError` with a readable message."""
-    where = _display(path)
+    """Read and validate one theme file; raises `ThemeFileError` with a readable message.
+
+    Read as spec files are (specs.loader): aliases, deep nesting and a key given twice are
+    refused, and every problem is a line `file:line: key: message`.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ThemeFileError(f"{where}: cannot read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ThemeFileError(f"{where}: YAML syntax error{at}: {problem}") from exc
-    if data is None:
-        raise ThemeFileError(f"{where}: the file is empty (a theme needs at least name and primary)")
-    if not isinstance(data, dict):
-        raise ThemeFileError(
-            f"{where}: expected a mapping of theme keys (name, primary, ...), "
-            f"got {type(data).__name__}")
-    try:
-        return ThemeFile.model_validate(data).to_theme()
-    except ValidationError as exc:
-        raise ThemeFileError(f"{where}: {_format_validation_error(exc)}") from exc
+        doc = read_yaml(path, source=_display(path))
+        if doc.data is None:
+            raise ThemeFileError(f"{doc.source}: the file is empty (a theme needs at least name "
+                                 "and primary)")
+        return validate(doc, ThemeFile, "theme: name, primary, ...").to_theme()
+    except ConfigError as exc:
+        raise ThemeFileError(str(exc)) from None
 
 
 def shipped_themes_dir() -> Path:
@@ -270,14 +246,48 @@ def _available_message(app: App) -> str:
     return f"Available: {', '.join(ours)}; built in: {', '.join(builtin)}."
 
 
+class NoColourForTheme(LineFilter):
+    """NO_COLOR for the theme in effect now, not the one the app started with.
+
+    Textual picks its NO_COLOR filter once, in `App.__init__`, from the theme of that moment
+    (textual-dark): `Monochrome`, which greys a colour from its RGB value. A terminal colour
+    (`ansi_*`, `ansi_default`) has no RGB value (0, 0, 0), so after a switch to an ANSI theme
+    every colour, text and background alike, became black: black text on black. This filter
+    decides at each draw: the terminal's own colours (`NoColor`) under an ANSI theme, greys
+    (`Monochrome`) under an RGB one.
+    """
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self.app = app
+        self._terminal = NoColor()
+        self._greys = Monochrome()
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        chosen = self._terminal if self.app.native_ansi_color else self._greys
+        return chosen.apply(segments, background)
+
+
+def _follow_theme_under_no_color(app: App) -> None:
+    """Put `NoColourForTheme` in place of the NO_COLOR filter Textual chose at start-up."""
+    if not app.no_color:
+        return
+    # `_filters` is Textual's list of line filters (`App.get_line_filters` reads it); the test
+    # of every theme under NO_COLOR fails if a Textual upgrade moves it.
+    app._filters = [NoColourForTheme(app) if isinstance(f, (Monochrome, NoColor)) else f
+                    for f in app._filters]
+
+
 def install(app: App, requested: str | None) -> None:
     """Register the file themes, apply the chosen one and remember later switches.
 
     Call from the app's `on_mount`. The theme is `requested` (the --theme flag) if given, else
     the settings file's, else tokenflood-dark. An unknown name gives a warning and the theme the
-    app would have had without it. A --theme choice is remembered like a palette switch.
+    app would have had without it. A --theme choice is for this session only (a flag does not
+    change settings); a switch made in the app (the command palette) is remembered.
     Broken theme files or settings give a notification each; nothing here raises.
     """
+    _follow_theme_under_no_color(app)
     themes, errors = load_themes(theme_dirs())
     for theme in themes:
         app.register_theme(theme)
@@ -309,8 +319,6 @@ def install(app: App, requested: str | None) -> None:
 
     app.theme = chosen
     remember = _Rememberer(app, chosen)
-    if requested is not None and chosen == requested and saved != requested:
-        remember.save(requested)
     # The signal is Textual's public "theme changed" hook: published after every change of
     # `app.theme` (command palette, code, anywhere), once the new theme is applied.
     app.theme_changed_signal.subscribe(app, remember.on_theme_changed)

@@ -12,50 +12,43 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
+from pathlib import Path
 from textual import on
+from textual.binding import Binding
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
-from ...outputs.charts import run_letter
 from ...compare.output import verdict_line
-from ...run.coordinator import RunSnapshot
+from ...live.throttle import FailureThrottle
 from ...live.turn_feed import TurnRow
 from ...metrics.summary import pkey
+from ...outputs.charts import run_letter
+from ...outputs.formats import ms
 from ..experiment_controller import (ExperimentController, ExperimentFinishedMessage,
                                      ExperimentSnapshotMessage)
-from ..messages import RunLogMessage
-from ..widgets.run_log import RunLog
 from ..widgets.turns import TurnTable, verdict_text
-from .live import LiveRunScreen, live_bindings
+from .live import FAILED, WAITING, LiveRunScreen, live_bindings
+from .panels import Panel
 
-LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
-# Past this many failure lines of one kind in one variant's phase, the log says they are counted
-# (every failure is in that variant's errors.log).
-ERROR_LINES_PER_KIND = 5
-PANEL_IDS = {"now": "#now-panel", "turns": "#turns-panel", "log": "#log-panel"}
-ENDED = {0: "completed", 1: "aborted", 130: "interrupted"}
+ENDED = {0: "completed", 1: "aborted", 3: "stopped at a token limit", 130: "interrupted"}
 
 
 class ExperimentScreen(LiveRunScreen):
     """Watches one ExperimentController; stopping, leaving and quitting mid-run ask first."""
 
-    PANELS = tuple(PANEL_IDS)
-    BINDINGS = live_bindings("ab", [("now", "Now"), ("turns", "Turns"), ("log", "Log")],
-                             chart=False, results=False)
-    # Below 32 rows the header goes (the status lines say what runs) and the log shrinks.
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    KIND = "experiment"
+    STOP_COMMAND = ("Stop the experiment", "Stop every variant and keep what was measured")
+    STOPPING = "stopping every variant"
+    PANELS = (Panel("now", "Now", "turn sending now", "#now-panel"),
+              Panel("turns", "Turns", "turns table", "#turns-panel"),
+              Panel("log", "Log", "log", "#log-panel"))
+    BINDINGS = live_bindings("ab", PANELS, chart=False) + [
+        Binding("c", "open_comparison", "Comparison", id="ab-comparison")]
+    # Below 32 rows (-short) the log shrinks, and more once the verdicts are in.
     DEFAULT_CSS = """
-    ExperimentScreen.-short Header { display: none; }
-    ExperimentScreen #ab-status, ExperimentScreen #ab-about {
-        height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     ExperimentScreen #ab-status { text-style: bold; }
     ExperimentScreen #ab-about { color: $text-muted; }
-    ExperimentScreen #ab-progress-row { height: 1; padding: 0 1; }
-    ExperimentScreen #ab-progress-row ProgressBar { width: 1fr; }
-    ExperimentScreen #ab-progress Bar { width: 1fr; }
-    ExperimentScreen #ab-progress-row #ab-count { width: auto; margin-left: 2; }
     ExperimentScreen #now-panel { height: auto; max-height: 50%; border-top: solid $primary;
                                   padding: 0 1; }
     ExperimentScreen #now { height: auto; }
@@ -63,30 +56,26 @@ class ExperimentScreen(LiveRunScreen):
     ExperimentScreen #verdicts.-none { display: none; }
     ExperimentScreen #turns-panel { height: 1fr; border: round $primary; padding: 0 1; }
     ExperimentScreen #turns { height: 1fr; }
-    ExperimentScreen #log-panel { height: 10; border: round $panel; }
+    ExperimentScreen #log-panel { height: 10; }
     ExperimentScreen.-short #log-panel { height: 6; }
     ExperimentScreen.-short.-ended #log-panel { height: 4; }
-    ExperimentScreen #log { height: 1fr; }
 
     /* one panel maximised (keys 1-3): the status lines stay */
-    ExperimentScreen.-solo #now-panel, ExperimentScreen.-solo #turns-panel,
-    ExperimentScreen.-solo #log-panel, ExperimentScreen.-solo Header { display: none; }
+    ExperimentScreen.-solo #now-panel, ExperimentScreen.-solo #turns-panel { display: none; }
     ExperimentScreen.-solo-now #now-panel { display: block; height: 1fr; max-height: 100%; }
     ExperimentScreen.-solo-turns #turns-panel { display: block; }
-    ExperimentScreen.-solo-log #log-panel { display: block; height: 1fr; }
     """
 
     def __init__(self, controller: ExperimentController):
         # LiveRunScreen's stop and leave need only what both controllers have
-        super().__init__(controller)  # type: ignore[arg-type]
+        super().__init__(controller,  # type: ignore[arg-type]
+                         FailureThrottle(f"in the turns table (key {self.panel_key('turns')})"))
         self.controller: ExperimentController = controller  # type: ignore[assignment]
         self.suite = controller.suite
-        self.snapshot: RunSnapshot | None = None
         self.current: TurnRow | None = None
         self.finished_turns: list[TurnRow] = []
         self.percentile = controller.feed.percentile
-        self.variant_phases = controller.rounds * len(self.suite.requests_per_second_rates)
-        self._errors_logged: dict[str, int] = {}
+        self.variant_phases = controller.rounds * len(self.suite.rates)   # of requests or sessions
         self._stopping = False
         # set when the finished message is handled (not when the thread ends), so the status
         # line and the verdicts change together
@@ -94,26 +83,22 @@ class ExperimentScreen(LiveRunScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self._status(), id="ab-status", markup=False)
-        yield Static(self._about(), id="ab-about", markup=False)
-        with Horizontal(id="ab-progress-row"):
+        yield Static(self.status_text(), id="ab-status", classes="status-line", markup=False)
+        yield Static(self._about(), id="ab-about", classes="status-line", markup=False)
+        with Horizontal(id="ab-progress-row", classes="progress-row"):
             yield ProgressBar(total=self.controller.turns, show_eta=False, id="ab-progress")
-            yield Label(self._count(), id="ab-count", markup=False)
+            yield Label(self._count(), id="ab-count", classes="progress-note", markup=False)
         with VerticalScroll(id="now-panel") as now:
-            now.border_title = "1 now sending"
+            now.border_title = self.panel_title("now", "now sending")
             yield Static("", id="now", markup=False)
             yield Static("", id="verdicts", classes="-none", markup=False)
         with Vertical(id="turns-panel") as turns:
-            turns.border_title = "2 turns so far"
+            turns.border_title = self.panel_title("turns", "turns so far")
             yield TurnTable(self.percentile, id="turns")
-        with Vertical(id="log-panel") as log_panel:
-            log_panel.border_title = "3 log"
-            yield RunLog(id="log")
+        yield self.log_panel(pinned=0)      # the log only (each variant's summary has its warnings)
         yield Footer()
 
     def on_mount(self) -> None:
-        for level, text in self.controller.log_lines:
-            self._log(level, text)
         self._show()
         self.set_interval(1.0, self._tick)     # the elapsed time moves between snapshots
 
@@ -149,13 +134,13 @@ class ExperimentScreen(LiveRunScreen):
     def _count(self) -> str:
         return f"{len(self.finished_turns)} of {self.controller.turns} turns done"
 
-    def _status(self) -> str:
+    def status_text(self) -> str:
         """How the experiment stands, who sends first: a narrow terminal cuts the line's end."""
         c = self.controller
         if self.ended:
             result = c.result
             if result is None:
-                return "failed (see the log); q: quit"
+                return FAILED
             done = len(self.finished_turns)
             ended = ENDED.get(result.exit_code, "ended")
             turns = (f"all {done} turns" if done == c.turns else f"{done} of {c.turns} turns")
@@ -163,9 +148,9 @@ class ExperimentScreen(LiveRunScreen):
                    else "")
             return f"{ended}: {turns} ran{cut}; q: quit; results in {result.folder}"
         snap, turn = self.snapshot, self.current
-        if self._stopping or (snap is not None and snap.status is not None):
-            why = f" ({snap.message})" if snap is not None and snap.message else ""
-            return f"stopping{why}: waiting for in-flight requests"
+        stopping = self.stopping_text(snap) if snap is not None else None
+        if stopping or self._stopping:
+            return stopping or "stopping" + WAITING
         if turn is None:
             return "finishing: writing the results and comparing the variants…"
         if not turn.started:
@@ -192,11 +177,11 @@ class ExperimentScreen(LiveRunScreen):
         p = pkey(self.percentile)
         return (f"sent {turn.sent}/{turn.planned} · in flight {turn.in_flight} · done "
                 f"{turn.ok + turn.failed} · failed {turn.failed}\n"
-                f"TTFT {p} {_ms(turn.ttft_ms)} · e2e {p} {_ms(turn.e2e_ms)} · "
+                f"TTFT {p} {ms(turn.ttft_ms, 1)} · e2e {p} {ms(turn.e2e_ms, 1)} · "
                 f"{turn.variant}'s phase {turn.phase}/{self.variant_phases}")
 
     def _show(self) -> None:
-        self.query_one("#ab-status", Static).update(self._status())
+        self.query_one("#ab-status", Static).update(self.status_text())
         self.query_one("#ab-about", Static).update(self._about())
         self.query_one("#ab-progress", ProgressBar).update(progress=len(self.finished_turns))
         self.query_one("#ab-count", Label).update(self._count())
@@ -216,72 +201,68 @@ class ExperimentScreen(LiveRunScreen):
         self.finished_turns = message.finished
         self._show()
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
-
-    def _log(self, level: str, text: str, pin: bool = True) -> None:
-        if level == "error" and ": phase " in text:
-            kind = ":".join(text.split(":", 3)[:3])      # "b: phase 2: http_error"
-            seen = self._errors_logged[kind] = self._errors_logged.get(kind, 0) + 1
-            if seen > ERROR_LINES_PER_KIND:
-                return
-            if seen == ERROR_LINES_PER_KIND:
-                text += (f"\n({kind}: further failures of this kind are counted in the turns "
-                         "table and kept in that variant's errors.log)")
-        prefix = "" if level == "info" else f"{level}: "
-        self.query_one("#log", RunLog).add(Text(prefix + text, style=LOG_STYLES.get(level, "")))
-
     def note_stopping(self) -> None:
         self._stopping = True
-        self._log("warning", "stopping every variant: no new requests; waiting for in-flight "
-                             "ones")
+        super().note_stopping()
         self._show()
 
     @on(ExperimentFinishedMessage)
     def _on_finished(self, message: ExperimentFinishedMessage) -> None:
-        self.app.exit_code = message.exit_code
         self.ended = True
         self.add_class("-ended")
         self.current = None
         self.finished_turns = message.finished
         result = message.result
-        if message.error:
-            self._log("error", message.error)
-            self.notify(message.error, title="Experiment failed", severity="error",
-                        markup=False, timeout=10)
-        elif result is not None:
-            ended = ENDED.get(result.exit_code, "ended")
-            self._log("info", f"experiment {ended}; results in {result.folder}")
-            if result.comparison is not None:
-                c = result.comparison
-                for i in range(1, len(c.runs)):
-                    self._log("info", f"{verdict_line(c, i)} ({run_letter(i)} = "
-                                      f"{c.runs[i].name}, {run_letter(0)} = {c.runs[0].name})")
-                verdicts = self.query_one("#verdicts", Static)
-                verdicts.update(verdict_text(c, [r.name for r in c.runs]))
-                verdicts.remove_class("-none")
-            self.notify(f"{ended}: results in {result.folder}", title="Experiment finished",
-                        markup=False)
+        self.run_ended(message.exit_code, message.error,
+                       None if result is None else ENDED.get(result.exit_code, "ended"),
+                       None if result is None else result.folder)
+        if not message.error and result is not None and result.comparison is not None:
+            c = result.comparison
+            for i in range(1, len(c.runs)):
+                self.write_log("info", f"{verdict_line(c, i)} ({run_letter(i)} = "
+                                       f"{c.runs[i].name}, {run_letter(0)} = {c.runs[0].name})")
+            verdicts = self.query_one("#verdicts", Static)
+            verdicts.update(verdict_text(c, [r.name for r in c.runs]))
+            verdicts.remove_class("-none")
         compared = result is not None and result.comparison is not None
-        self.query_one("#now-panel").border_title = "1 verdicts" if compared else "1 how it ended"
+        self.query_one("#now-panel").border_title = self.panel_title(
+            "now", "verdicts" if compared else "how it ended")
         self._show()
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions
 
-    def action_open_results(self) -> None:   # no single results folder to open here
-        self.notify(f"Each variant's results folder is under {self.controller.experiment.folder}",
-                    markup=False)
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # at the end: c the comparison (when there is one), r a variant's results
+        result = self.controller.result if self.ended else None
+        if action == "open_comparison":
+            return result is not None and result.comparison is not None
+        if action == "open_results":
+            return result is not None and bool(result.variants)
+        return super().check_action(action, parameters)
 
-    def palette_commands(self):
-        return [("Stop the experiment", "Stop every variant and keep what was measured",
-                 self.action_stop_run),
-                ("Maximise the turn sending now", "Key 1 (again, 0 or Esc: overview)",
-                 lambda: self.action_panel("now")),
-                ("Maximise the turns table", "Key 2", lambda: self.action_panel("turns")),
-                ("Maximise the log", "Key 3", lambda: self.action_panel("log"))]
+    def action_open_comparison(self) -> None:
+        result = self.controller.result
+        if result is None or result.comparison is None:
+            return
+        from .compare import CompareScreen
+        self.app.push_screen(CompareScreen(saved=result.folder))
 
+    def action_open_results(self) -> None:
+        """A chooser of the variants; the one picked opens in the results view."""
+        result = self.controller.result
+        if result is None:
+            return
+        from .choose import ChooseModal
+        from .results import ResultsScreen
+        names = [v.name for v in self.controller.variants]
+        choices = [(f"{run_letter(i)} {names[i] if i < len(names) else r.folder.name}"
+                    + (" (baseline)" if i == 0 else "") + f" · {r.summary.status}", r.folder)
+                   for i, r in enumerate(result.variants)]
 
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f} ms"
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.app.push_screen(ResultsScreen(folder))
+
+        self.app.push_screen(ChooseModal("Open the results of", choices), chosen)
+

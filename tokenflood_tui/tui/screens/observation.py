@@ -14,48 +14,46 @@ is missed, not for every snapshot.
 from __future__ import annotations
 
 import time
-from collections import deque
 from datetime import UTC, datetime
 
-from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from ...live.poll_feed import PollEvent, PollFeed, hms_utc, span
+from ...live.poll_feed import PollEvent, PollFeed, hms_utc
+from ...live.throttle import FailureThrottle
+from ...metrics.summary import RunSummary
+from ...outputs.formats import clock, percentiles
 from ...run.coordinator import RunSnapshot
+from ...run.events import RunEvent, subject
 from ...specs import ObservationSuite
-from ...metrics.summary import Distribution, pkey
-from ..messages import RunFinishedMessage, RunLogMessage, RunSnapshotMessage
+from ..widgets.log_panel import LogPanel
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.polls import PollTable, PollTimeline
-from ..widgets.run_log import RunLog
 from .live import LiveRunScreen, live_bindings
+from .panels import Panel
 
-LOG_STYLES = {"error": "bold red", "warning": "yellow", "info": ""}
 LOG_LINES = 500             # the log keeps this many lines (errors.log keeps them all)
-ERROR_LINES_PER_POLL = 3    # more failures of a poll are counted on the last-poll panel
 PINNED_WARNINGS = 3         # the newest warnings stay above the log; the title counts them all
-PANEL_IDS = {"last": "#last-panel", "timeline": "#timeline-panel", "polls": "#polls-panel",
-             "chart": "#chart", "log": "#log-panel"}
 
 
 class ObservationScreen(LiveRunScreen):
     """Watches one observation's RunController; stopping and leaving ask, results are kept."""
 
-    PANELS = tuple(PANEL_IDS)
-    BINDINGS = live_bindings("obs", [("last", "Last poll"), ("timeline", "Timeline"),
-                                     ("polls", "Polls"), ("chart", "Chart"), ("log", "Log")])
-    # Below 32 rows the header goes and the log shrinks; below 32 rows or 110 columns the chart
-    # leaves the overview for its key (4): a chart of six rows, or beside the table at 80
-    # columns, would be unreadable.
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    KIND = "observation"
+    STOP_COMMAND = ("Stop run", "Stop polling and keep the results so far")
+    BEFORE_LOAD = "the first poll"
+    PANELS = (Panel("last", "Last poll", "last poll", "#last-panel"),
+              Panel("timeline", "Timeline", "timeline", "#timeline-panel"),
+              Panel("polls", "Polls", "polls table", "#polls-panel"),
+              Panel("chart", "Chart", "chart", "#chart"),
+              Panel("log", "Log", "log", "#log-panel"))
+    BINDINGS = live_bindings("obs", PANELS)
+    # Below 32 rows (-short) the log shrinks; below 32 rows or 110 columns the chart leaves the
+    # overview for its key (4): a chart of six rows, or beside the table at 80 columns, would be
+    # unreadable.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     DEFAULT_CSS = """
-    ObservationScreen.-short Header { display: none; }
-    ObservationScreen #obs-status, ObservationScreen #obs-clock {
-        height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     ObservationScreen #obs-status { text-style: bold; }
     ObservationScreen #last-panel { height: auto; border-top: solid $primary; padding: 0 1; }
     ObservationScreen #last { height: auto; max-height: 2; text-wrap: nowrap;
@@ -69,17 +67,12 @@ class ObservationScreen(LiveRunScreen):
     ObservationScreen.-wide #polls-panel { width: 76; }
     ObservationScreen #chart { width: 1fr; border: round $primary; }
     ObservationScreen.-short #chart, ObservationScreen.-narrow #chart { display: none; }
-    ObservationScreen #log-panel { height: 8; border: round $panel; }
+    ObservationScreen #log-panel { height: 8; }
     ObservationScreen.-short #log-panel { height: 4; }
-    ObservationScreen #warnings { height: auto; max-height: 3; color: $warning; }
-    ObservationScreen.-short #warnings { max-height: 1; text-wrap: nowrap;
-                                         text-overflow: ellipsis; }
-    ObservationScreen #log { height: 1fr; }
 
     /* one panel maximised (keys 1-5): the status and clock lines stay */
     ObservationScreen.-solo #last-panel, ObservationScreen.-solo #timeline-panel,
-    ObservationScreen.-solo #obs-bottom, ObservationScreen.-solo #log-panel,
-    ObservationScreen.-solo Header { display: none; }
+    ObservationScreen.-solo #obs-bottom { display: none; }
     ObservationScreen.-solo-last #last-panel { display: block; height: 1fr; }
     ObservationScreen.-solo-last #last { max-height: 100%; text-wrap: wrap; }
     ObservationScreen.-solo-last #last-failures { height: auto; text-wrap: wrap; }
@@ -90,98 +83,67 @@ class ObservationScreen(LiveRunScreen):
     ObservationScreen.-solo-polls #chart { display: none; }
     ObservationScreen.-solo-chart #polls-panel { display: none; }
     ObservationScreen.-solo-chart #chart { display: block; height: 1fr; }
-    ObservationScreen.-solo-log #log-panel { display: block; height: 1fr; }
-    ObservationScreen.-solo-log #warnings { max-height: 50%; }
     """
 
     def __init__(self, controller):
-        super().__init__(controller)
+        super().__init__(controller, FailureThrottle(
+            polls_counted=f"on the last-poll panel (key {self.panel_key('last')})"))
         suite = controller.suite
         assert isinstance(suite, ObservationSuite)
         self.suite: ObservationSuite = suite
-        self.endpoint = controller.endpoint
         self.feed = PollFeed(suite.interval_s)
-        self.snapshot: RunSnapshot | None = None
         self.last_poll: PollEvent | None = None       # the newest poll that ran
         self.polls_done = 0
         self.polls_missed = 0
-        self.warnings: deque[str] = deque(maxlen=PINNED_WARNINGS)
-        self.warning_count = 0
-        self._warnings_seen: set[str] = set()        # of the current poll only (bounded)
-        self._errors_logged: dict[str, int] = {}     # failure lines of the current poll
-        self._stop_logged = False
+        self._poll: int | None = None                # the poll the last events were about
 
     def compose(self) -> ComposeResult:
         pct = self.suite.percentiles
         yield Header()
-        yield Static(self._status(), id="obs-status", markup=False)
-        yield Static(self._clock(), id="obs-clock", markup=False)
+        yield Static(self.status_text(), id="obs-status", classes="status-line", markup=False)
+        yield Static(self._clock(), id="obs-clock", classes="status-line", markup=False)
         with Vertical(id="last-panel") as last:
-            last.border_title = "1 last poll"
+            last.border_title = self.panel_title("last", "last poll")
             yield Static("no poll has finished yet", id="last", markup=False)
             yield Static("", id="last-failures", classes="-none", markup=False)
         with Vertical(id="timeline-panel") as timeline:
-            timeline.border_title = "2 timeline, one cell per poll"
+            timeline.border_title = self.panel_title("timeline", "timeline, one cell per poll")
             yield PollTimeline(pct, id="timeline")
         with Horizontal(id="obs-bottom"):
             with Vertical(id="polls-panel") as polls:
-                polls.border_title = "3 latest polls (ms)"
+                polls.border_title = self.panel_title("polls", "latest polls (ms)")
                 yield PollTable(pct, days=self.suite.duration_hours > 24, id="polls")
-            yield OverTimeChart(pct, self.suite.interval_s, title_prefix="4 ", id="chart")
-        with Vertical(id="log-panel") as log_panel:
-            log_panel.border_title = "5 log"
-            warnings = Static("", id="warnings", markup=False)
-            warnings.display = False
-            yield warnings
-            yield RunLog(max_lines=LOG_LINES, id="log")
+            yield OverTimeChart(pct, self.suite.interval_s, title_prefix=self.panel_title("chart"),
+                                id="chart")
+        yield self.log_panel(max_lines=LOG_LINES, pinned=PINNED_WARNINGS)
         yield Footer()
 
     def on_mount(self) -> None:
-        for level, text in list(self.controller.log_lines)[-LOG_LINES:]:
-            self._log(level, text)
         self.set_interval(1.0, self._tick)      # the countdown and the clock move every second
 
     def _tick(self) -> None:
-        self.query_one("#obs-status", Static).update(self._status())
+        self.query_one("#obs-status", Static).update(self.status_text())
         self.query_one("#obs-clock", Static).update(self._clock())
 
-    def _panels_changed(self) -> None:
-        super()._panels_changed()
-        chart = self.query_one(OverTimeChart)
-        self.call_after_refresh(chart.redraw_if_needed)
-
     # ------------------------------------------------------------------ status and clock
-
-    def _status(self) -> str:
-        return (self._stage_text() + f" — observation {self.suite.name!r} on "
-                f"{self.endpoint.model} ({self.endpoint.provider})")
 
     def _counts(self) -> str:
         missed = f", {self.polls_missed} missed" if self.polls_missed else ""
         return f"{self.polls_done} done{missed}"
 
-    def _stage_text(self) -> str:
-        snap = self.snapshot
-        total = self.feed.total or self.suite.polls
-        if self.controller.finished:
-            result = self.controller.result
-            if result is None:
-                return "failed (see the log); q: quit"
-            s = result.summary
-            ended = f"{s.status}: {self._counts()} of {total} polls"
-            return ended + (f" ({s.message})" if s.message and s.status != "completed" else "") \
-                + "; r: results, q: quit"
-        if snap is None or snap.stage == "preparing":
-            if snap is not None and snap.status is not None:
-                return "stopping before the first poll"
-            return "warming up and calibrating…"
-        if snap.status is not None:
-            verb = "aborting" if snap.status == "aborted" else "stopping"
-            return (f"{verb}" + (f" ({snap.message})" if snap.message else "")
-                    + ": waiting for in-flight requests")
+    def _total(self) -> int:
+        return self.feed.total or self.suite.polls
+
+    def ended_text(self, summary: RunSummary) -> str:
+        return (f"{summary.status}: {self._counts()} of {self._total()} polls"
+                + (f" ({summary.message})" if summary.message and summary.status != "completed"
+                   else ""))
+
+    def running_text(self, snap: RunSnapshot) -> str:
+        total = self._total()
         if snap.stage == "waiting" and snap.next_slot_utc is not None:
             poll = self._poll_at(snap.next_slot_utc)
-            return (f"poll {poll}/{total} in {span(snap.next_slot_utc - time.time())} (at "
+            return (f"poll {poll}/{total} in {clock(snap.next_slot_utc - time.time())} (at "
                     f"{hms_utc(snap.next_slot_utc)} UTC) · {self._counts()}")
         current = snap.phases[-1] if snap.phases and not snap.phases[-1].finished else None
         if current is not None:
@@ -207,16 +169,11 @@ class ObservationScreen(LiveRunScreen):
         if self.controller.finished:
             return text + " · ended"
         fmt = "%H:%M:%S" if ends - now < 86400 else "%a %H:%M"
-        return text + f" · {span(ends - now)} left · ends {_at(ends, fmt)}"
+        return text + f" · {clock(ends - now)} left · ends {_at(ends, fmt)}"
 
     # ------------------------------------------------------------------ snapshots
 
-    @on(RunSnapshotMessage)
-    def _on_snapshot(self, message: RunSnapshotMessage) -> None:
-        snap, previous = message.snapshot, self.snapshot
-        self.snapshot = snap
-        if snap.status is not None and (previous is None or previous.status is None):
-            self._log_stop(snap.status, snap.message)
+    def show_snapshot(self, snap: RunSnapshot) -> None:
         events = self.feed.update(snap)            # only what is new since the last snapshot
         if events:
             self._add_polls(events, snap)
@@ -258,8 +215,8 @@ class ObservationScreen(LiveRunScreen):
         last.update(
             f"poll {e.poll}/{self.feed.total}{slot}{stopped}: {ph.sent} sent, {ph.ok} ok, "
             f"{ph.failed} failed{late_text}\n"
-            f"TTFT {_dist(ph.ttft_ms, self.suite.percentiles)} · "
-            f"e2e {_dist(ph.e2e_ms, self.suite.percentiles)}")
+            f"TTFT {percentiles(ph.ttft_ms, self.suite.percentiles)} · "
+            f"e2e {percentiles(ph.e2e_ms, self.suite.percentiles)}")
         done = ph.ok + ph.failed
         failures.set_class(not ph.failed, "-none")
         failures.update((f"✗ {ph.failed} of {done} failed: {e.failures}" if ph.failed
@@ -267,70 +224,17 @@ class ObservationScreen(LiveRunScreen):
 
     # ------------------------------------------------------------------ log
 
-    @on(RunLogMessage)
-    def _on_log(self, message: RunLogMessage) -> None:
-        self._log(message.level, message.text)
+    def show_event(self, ev: RunEvent) -> None:
+        about = subject(ev)
+        if about is not None and about[1] != self._poll:   # a new poll: pin its own warnings
+            self._poll = about[1]
+            self.query_one(LogPanel).forget_seen()
+        super().show_event(ev)
 
-    def _log(self, level: str, text: str, pin: bool = True) -> None:
-        """A log line. A poll's failures are shown a few at a time (the last-poll panel counts
-        them); the newest warnings stay above the log."""
-        if text.startswith(("poll ", "phase ")) and ":" in text:
-            poll = text.split(":", 1)[0].split(" ")[1]
-            if poll not in self._errors_logged:           # a new poll: forget the last one's
-                self._errors_logged = {poll: 0}
-                self._warnings_seen = set()
-            if level == "error":
-                seen = self._errors_logged[poll] = self._errors_logged[poll] + 1
-                if seen > ERROR_LINES_PER_POLL:
-                    return
-                if seen == ERROR_LINES_PER_POLL:
-                    text += ("\n(further failures of this poll are counted on the last-poll "
-                             "panel, key 1, and kept in errors.log)")
-        if level == "warning" and pin and text not in self._warnings_seen:
-            self._warnings_seen.add(text)
-            self.warnings.append(text)
-            self.warning_count += 1
-            warnings = self.query_one("#warnings", Static)
-            warnings.display = True
-            warnings.update("\n".join(f"⚠ {w}" for w in reversed(self.warnings)))
-            count = self.warning_count
-            self.query_one("#log-panel").border_title = (
-                f"5 log · ⚠ {count} warning{'s' if count > 1 else ''}")
-        prefix = "" if level == "info" else f"{level}: "
-        self.query_one("#log", RunLog).add(Text(prefix + text, style=LOG_STYLES.get(level, "")))
-
-    def note_stopping(self) -> None:
-        self._log("warning", "stopping: no new requests; waiting for in-flight ones", pin=False)
-
-    def _log_stop(self, status: str, message: str | None) -> None:
-        self._stop_logged = True
-        self._log("error" if status == "aborted" else "warning",
-                  f"{status}" + (f": {message}" if message else ""), pin=False)
-
-    @on(RunFinishedMessage)
-    def _on_finished(self, message: RunFinishedMessage) -> None:
-        s = self.run_ended(message, "observation")
-        if s is not None:
-            if s.polls:
-                self.query_one(OverTimeChart).set_polls(list(s.polls), self.feed.anchor_utc)
+    def show_ended(self, summary: RunSummary | None) -> None:
+        if summary is not None and summary.polls:
+            self.query_one(OverTimeChart).set_polls(list(summary.polls), self.feed.anchor_utc)
         self._tick()
-        self.refresh_bindings()
-
-    # ------------------------------------------------------------------ actions
-
-    def action_toggle_metric(self) -> None:
-        self.query_one(OverTimeChart).toggle_metric()
-
-    def palette_commands(self):
-        return [("Stop run", "Stop polling and keep the results so far", self.action_stop_run),
-                ("Switch chart TTFT/e2e", "Toggle the chart's metric", self.action_toggle_metric),
-                ("Maximise the last poll", "Key 1 (again, 0 or Esc: overview)",
-                 lambda: self.action_panel("last")),
-                ("Maximise the timeline", "Key 2", lambda: self.action_panel("timeline")),
-                ("Maximise the polls table", "Key 3", lambda: self.action_panel("polls")),
-                ("Maximise the chart", "Key 4", lambda: self.action_panel("chart")),
-                ("Maximise the log", "Key 5", lambda: self.action_panel("log")),
-                ("Open results", "Summary of the finished run", self.action_open_results)]
 
 
 def _at(t: float, fmt: str) -> str:
@@ -341,12 +245,4 @@ def _at(t: float, fmt: str) -> str:
         return f"{utc.strftime(fmt)} UTC (= local)"
     local_fmt = fmt.replace("%a ", "") if local.weekday() == utc.weekday() else fmt
     return f"{utc.strftime(fmt)} UTC, {local.strftime(local_fmt)} {local.strftime('%Z')}"
-
-
-def _dist(dist: Distribution, percentiles: list[float]) -> str:
-    values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
-    return ("/".join(pkey(p) for p in percentiles) + " "
-            + "/".join("-" if v is None else f"{v:.0f}" for v in values) + " ms")
 

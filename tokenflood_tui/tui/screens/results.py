@@ -2,7 +2,9 @@
 
 `ResultsScreen(folder)` is the view for the folder's kind. A load test's: number keys as in the
 live view, 1 the phases (with failures and warnings), 2 every metric, 3 the chart by rate; below
-150 columns the overview leaves the chart out, so the tables get the whole width. An
+150 columns the overview leaves the chart out, so the tables get the whole width. A session
+run's has its sessions as key 2 (sessions by phase, their durations, in flight over time, every
+turn index), then every metric (3) and the chart (4). An
 observation's: 1 the polls (newest first, missed ones marked, with failures and warnings), 2 the
 hours of day, 3 latency per poll against the time of day; below 32 rows the overview leaves the
 chart out. In both the same key, 0 or Esc bring back the overview.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 from rich.text import Text
 
@@ -23,33 +25,32 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...metrics.thresholds import failed as failed_any
 from ...outputs import report
+from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
 from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
+from ...outputs.journal import RunStarted, read_journal
+from ...run.partial import load_summary
 from ..widgets.chart import LatencyChart
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable
-from .panels import PanelScreen
+from ..widgets.session_results import (NARROW, fill_durations, fill_ends, fill_rates, fill_turns,
+                                       in_flight_lines, turns_title)
+from .panels import Command, Panel, PanelScreen, back_bindings, panel_bindings
 
 TABLE_MARGIN = 2   # the scrollbar of the tables
-
-if TYPE_CHECKING:
-    from textual import getters
-
-    from ..app import TokenfloodApp
 
 
 class ResultsScreen(PanelScreen):
     """What the two kinds share: the folder, its summary (or why it cannot be read), Esc back.
     Constructing one gives the subclass for the folder's kind."""
 
-    if TYPE_CHECKING:   # for the type checker only: self.app is the TokenfloodApp
-        app = getters.app(TokenfloodApp)
-
     def __new__(cls, folder: Path):
         if cls is ResultsScreen:
-            cls = (ObservationResultsScreen if _kind(Path(folder)) == "observation"
-                   else LoadTestResultsScreen)
+            kind = _kind(Path(folder))
+            cls = (ObservationResultsScreen if kind == "observation"
+                   else SessionResultsScreen if kind == "sessions" else LoadTestResultsScreen)
         return super().__new__(cls)
 
     def __init__(self, folder: Path):
@@ -58,7 +59,8 @@ class ResultsScreen(PanelScreen):
         self.summary: RunSummary | None = None
         self.error: str | None = None
         try:
-            self.summary = RunSummary.load(self.folder)
+            # a killed run's: built from its rows and journal, marked partial
+            self.summary = load_summary(self.folder)
         except ConfigError as exc:
             self.error = str(exc)
 
@@ -75,35 +77,48 @@ class ResultsScreen(PanelScreen):
         if self.summary is not None:
             self.query_one(LatencyChart).toggle_metric()
 
+    def palette_commands(self) -> list[Command]:
+        return [("Switch chart TTFT/e2e", "Toggle the chart's metric", self.action_toggle_metric),
+                *self.panel_commands()]
+
     def action_leave(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(self.app.exit_code, return_code=self.app.exit_code)
+        # here, not at the top: messages imports the run package, which `tokenflood results`
+        # and `tokenflood compare` otherwise never load (about 0.35 s)
+        from ..messages import LeaveScreen
+        self.post_message(LeaveScreen(self))
 
 
 def _kind(folder: Path) -> str:
     """summary.json's `type`, read without validating (a broken file gets the load-test view,
-    which says what is wrong with it)."""
+    which says what is wrong with it), or "sessions" for a load test whose phases started
+    sessions; a killed run's, from its journal (its partial summary has no sessions)."""
     try:
         data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        started = next((e for e in read_journal(folder) if isinstance(e, RunStarted)), None)
+        return started.kind if started is not None else "load_test"
     except (OSError, ValueError):
         return "load_test"
-    return data.get("type", "load_test") if isinstance(data, dict) else "load_test"
+    if not isinstance(data, dict):
+        return "load_test"
+    kind = data.get("type", "load_test")
+    phases = data.get("phases")
+    # (summaries of the first session runs have no `workload`: their phases say it)
+    if kind == "load_test" and (data.get("workload") == "sessions" or isinstance(phases, list)
+                                and any(isinstance(ph, dict) and ph.get("sessions")
+                                        for ph in phases)):
+        return "sessions"
+    return kind
 
 
 class LoadTestResultsScreen(ResultsScreen):
-    PANELS = ("summary", "metrics", "chart")
-    BINDINGS = [
-        Binding("1", "panel('summary')", "Panels", key_display="1-3", id="results-panels"),
-        Binding("2", "panel('metrics')", "All metrics", show=False),
-        Binding("3", "panel('chart')", "Chart", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
-        Binding("escape", "overview", "Overview", id="results-overview"),
-        Binding("escape", "leave", "Back", id="results-back"),
-        Binding("q", "app.quit", "Quit", id="results-quit"),
-    ]
+    PANELS: ClassVar[tuple[Panel, ...]] = (
+        Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
+        Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
+        Panel("chart", "Chart", "chart", "#chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     DEFAULT_CSS = """
     LoadTestResultsScreen #results-head { height: auto; padding: 0 1; }
@@ -118,8 +133,8 @@ class LoadTestResultsScreen(ResultsScreen):
     LoadTestResultsScreen.-narrow #chart { display: none; }
     LoadTestResultsScreen #results-warnings { height: auto; padding: 0 1; }
 
-    LoadTestResultsScreen.-solo #results-tables > *, LoadTestResultsScreen.-solo #results-head,
-    LoadTestResultsScreen.-solo Header { display: none; }
+    LoadTestResultsScreen.-solo #results-tables > *,
+    LoadTestResultsScreen.-solo #results-head { display: none; }
     LoadTestResultsScreen.-solo-summary #results-tables > .summary { display: block; }
     LoadTestResultsScreen.-solo-metrics #results-tables > .metrics { display: block; }
     LoadTestResultsScreen.-solo-metrics #results-metrics { max-height: 100%; }
@@ -151,9 +166,11 @@ class LoadTestResultsScreen(ResultsScreen):
         yield Static("\n".join(head), id="results-head", markup=False)
         with Horizontal(id="results-body"):
             with VerticalScroll(id="results-tables"):
-                yield Static("1 phases", id="results-phases-title", classes="section summary")
+                yield Static(self.panel_title("summary", "phases"), id="results-phases-title",
+                             classes="section summary")
                 yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
-                                 checks=bool(s.thresholds), id="results-phases", classes="summary")
+                                 checks=bool(s.thresholds), unit=s.rate_unit, id="results-phases",
+                                 classes="summary")
                 yield from _thresholds(s, "summary")
                 failed = any(ph.errors for ph in s.phases)
                 yield Static("failures by kind and HTTP status" if failed else "no failures",
@@ -161,16 +178,23 @@ class LoadTestResultsScreen(ResultsScreen):
                 if failed:
                     yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True,
                                     classes="summary")
-                warnings = s.warnings
+                # a failed threshold is a warning too: the run exits 4
+                warnings = s.warnings + ([f"✗ {report.threshold_verdict(s)}"]
+                                         if failed_any(s.thresholds) else [])
                 yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
                              markup=False)
-                yield Static("2 every metric (ms)", classes="section metrics")
+                yield from self.compose_sections(s)
+                yield Static(self.panel_title("metrics", "every metric (ms)"), classes="section metrics")
                 yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True,
                                 classes="metrics")
-            yield LatencyChart(s.percentiles, title_prefix="3 ", id="chart")
+            yield LatencyChart(s.percentiles, title_prefix=self.panel_title("chart"), id="chart")
         yield Footer()
+
+    def compose_sections(self, s: RunSummary) -> ComposeResult:
+        """Sections of a view of its own between the phases' and every metric's."""
+        yield from ()
 
     def on_mount(self) -> None:
         s = self.summary
@@ -179,7 +203,8 @@ class LoadTestResultsScreen(ResultsScreen):
         _fill_thresholds(self, s)
         phases = self.query_one("#results-phases", PhaseTable)
         phases.show(s.phases, None, self._table_width())
-        self.query_one("#results-phases-title", Static).update("1 " + phases.title())
+        self.query_one("#results-phases-title", Static).update(
+            self.panel_title("summary", phases.title()))
         if any(ph.errors for ph in s.phases):
             errors = self.query_one("#results-errors", DataTable)
             errors.add_columns("phase", "failed as", "HTTP", "requests", "share")
@@ -193,7 +218,7 @@ class LoadTestResultsScreen(ResultsScreen):
         for ph in s.phases:
             for m in METRICS:
                 dist = ph.metric(m)
-                metrics.add_row(str(ph.phase), m, _f(dist.mean, 2), *[_f(dist[p], 2) for p in pct])
+                metrics.add_row(str(ph.phase), m, number(dist.mean, 2), *[number(dist[p], 2) for p in pct])
         self.query_one(LatencyChart).set_phases(s.phases)
 
     def on_resize(self, event: Resize) -> None:
@@ -210,7 +235,8 @@ class LoadTestResultsScreen(ResultsScreen):
     def _refit(self) -> None:
         table = self.query_one("#results-phases", PhaseTable)
         if table.fit(self._table_width()):
-            self.query_one("#results-phases-title", Static).update("1 " + table.title())
+            self.query_one("#results-phases-title", Static).update(
+                self.panel_title("summary", table.title()))
 
     # ------------------------------------------------------------------ panels
 
@@ -219,20 +245,81 @@ class LoadTestResultsScreen(ResultsScreen):
         self._refit()
 
 
+class SessionResultsScreen(LoadTestResultsScreen):
+    """A session run's: the load test's view with its sessions as key 2."""
+
+    PANELS = (Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
+              Panel("sessions", "Sessions", "sessions and turns", "#results-tables"),
+              Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
+              Panel("chart", "Chart", "chart", "#chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
+    DEFAULT_CSS = """
+    SessionResultsScreen.-solo-sessions #results-tables > .sessions { display: block; }
+    SessionResultsScreen.-solo-sessions #results-turns { max-height: 100%; }
+    SessionResultsScreen.-solo-sessions #chart { display: none; }
+    SessionResultsScreen #results-in-flight { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self._narrow: bool | None = None      # the turns table's headers are terse
+
+    def compose_sections(self, s: RunSummary) -> ComposeResult:
+        pct = "/".join(pkey(p) for p in s.percentiles)
+        yield Static(self.panel_title("sessions", "sessions by phase · how they ended"),
+                     classes="section sessions")
+        yield DataTable(id="results-session-ends", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static("sessions/s: offered, achieved (started), completed · ramp (kept out)",
+                     classes="section sessions")
+        yield DataTable(id="results-session-rates", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static(f"session duration s, slowdown {pct}", classes="section sessions")
+        yield DataTable(id="results-session-durations", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static("sessions in flight from each phase's start until drained",
+                     classes="section sessions")
+        yield Static("\n".join(in_flight_lines(s.phases)), id="results-in-flight",
+                     classes="sessions", markup=False)
+        yield Static("", id="results-turns-title", classes="section sessions", markup=False)
+        yield DataTable(id="results-turns", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+
+    def on_mount(self) -> None:
+        # (LoadTestResultsScreen's on_mount runs too: Textual calls each class's handler)
+        s = self.summary
+        if s is None:
+            return
+        fill_ends(self.query_one("#results-session-ends", DataTable), s.phases)
+        fill_rates(self.query_one("#results-session-rates", DataTable), s.phases)
+        fill_durations(self.query_one("#results-session-durations", DataTable), s.phases,
+                       s.percentiles)
+        self._fill_turns()
+
+    def on_resize(self, event: Resize) -> None:
+        if self.summary is not None and (self.size.width < NARROW) != self._narrow:
+            self._fill_turns()
+
+    def _fill_turns(self) -> None:
+        assert self.summary is not None
+        self._narrow = self.size.width < NARROW
+        pcts = self.summary.percentiles
+        self.query_one("#results-turns-title", Static).update(turns_title(pcts, self._narrow))
+        fill_turns(self.query_one("#results-turns", DataTable), self.summary.phases, pcts,
+                   self._narrow)
+
+
 class ObservationResultsScreen(ResultsScreen):
     """An observation's polls, hours of day, failures, warnings and the chart over time."""
 
-    PANELS = ("polls", "hours", "chart")
-    BINDINGS = [
-        Binding("1", "panel('polls')", "Panels", key_display="1-3", id="results-panels"),
-        Binding("2", "panel('hours')", "Hours of day", show=False),
-        Binding("3", "panel('chart')", "Chart", show=False),
-        Binding("0", "overview", "Overview", show=False),
-        Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
-        Binding("escape", "overview", "Overview", id="results-overview"),
-        Binding("escape", "leave", "Back", id="results-back"),
-        Binding("q", "app.quit", "Quit", id="results-quit"),
-    ]
+    PANELS = (Panel("polls", "Polls", "polls, failures and warnings", "#obs-tables"),
+              Panel("hours", "Hours of day", "hours of day", "#obs-tables"),
+              Panel("chart", "Chart", "chart", "#obs-chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
     # Below 32 rows the tables get the whole screen in the overview (key 3 shows the chart).
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
@@ -248,8 +335,8 @@ class ObservationResultsScreen(ResultsScreen):
                                                     padding: 0 1; }
     ObservationResultsScreen #obs-tables .note { height: auto; padding: 0 1; }
 
-    ObservationResultsScreen.-solo #obs-tables > *, ObservationResultsScreen.-solo #results-head,
-    ObservationResultsScreen.-solo Header { display: none; }
+    ObservationResultsScreen.-solo #obs-tables > *,
+    ObservationResultsScreen.-solo #results-head { display: none; }
     ObservationResultsScreen.-solo-polls #obs-tables > .polls { display: block; }
     ObservationResultsScreen.-solo-polls #obs-polls { max-height: 60%; }   /* notes below */
     ObservationResultsScreen.-solo-hours #obs-tables > .hours { display: block; }
@@ -271,9 +358,11 @@ class ObservationResultsScreen(ResultsScreen):
         polls = s.polls
         pct = "/".join(pkey(p) for p in s.percentiles)
         with Vertical(id="obs-body"):
-            yield OverTimeChart(s.percentiles, title_prefix="3 ", id="obs-chart")
+            yield OverTimeChart(s.percentiles, title_prefix=self.panel_title("chart"),
+                                id="obs-chart")
             with VerticalScroll(id="obs-tables"):
-                yield Static(f"1 polls, newest first · TTFT and e2e {pct} ms · out tok/s"
+                yield Static(self.panel_title("polls", f"polls, newest first · TTFT and e2e {pct} "
+                                              "ms · out tok/s")
                              + (f" · {_day_span(polls)}" if polls else ""),
                              classes="section polls")
                 yield DataTable(id="obs-polls", cursor_type="row", zebra_stripes=True,
@@ -298,7 +387,8 @@ class ObservationResultsScreen(ResultsScreen):
                              else "no warnings", id="obs-warnings",
                              classes="note polls " + ("warning-text" if warnings else "muted"),
                              markup=False)
-                yield Static(f"2 hours of day (UTC) · TTFT and e2e {pct} ms of the ok requests",
+                yield Static(self.panel_title("hours", f"hours of day (UTC) · TTFT and e2e {pct} "
+                                              "ms of the ok requests"),
                              classes="section hours")
                 yield DataTable(id="obs-hours", cursor_type="row", zebra_stripes=True,
                                 classes="hours")
@@ -315,8 +405,9 @@ class ObservationResultsScreen(ResultsScreen):
         one_day = len({p.slot_utc[:10] for p in s.polls}) <= 1
         for poll in reversed(s.polls):
             polls.add_row(str(poll.phase), _slot(poll.slot_utc, one_day), _poll_outcome(poll),
-                          _percentiles(poll.ttft_ms, pcts), _percentiles(poll.e2e_ms, pcts),
-                          _f(poll.output_tokens_per_s, 1), key=str(poll.phase))
+                          percentiles(poll.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(poll.e2e_ms, pcts, keys=False, unit=False),
+                          number(poll.output_tokens_per_s, 1), key=str(poll.phase))
         if any(p.errors for p in s.polls):
             errors = self.query_one("#obs-failures", DataTable)
             errors.add_columns("failed as", "HTTP", "requests", "share", "polls", "last (UTC)")
@@ -327,7 +418,8 @@ class ObservationResultsScreen(ResultsScreen):
         hours.add_columns("hour (UTC)", "requests", "ok", "TTFT", "e2e")
         for h in s.hours:
             hours.add_row(f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok),
-                          _percentiles(h.ttft_ms, pcts), _percentiles(h.e2e_ms, pcts))
+                          percentiles(h.ttft_ms, pcts, keys=False, unit=False),
+                          percentiles(h.e2e_ms, pcts, keys=False, unit=False))
         self.query_one(OverTimeChart).set_polls(s.polls)
 
 
@@ -363,8 +455,8 @@ def _observation_head(s: RunSummary, folder: Path) -> list[str]:
             f"{s.status}" + (f": {s.message}" if s.message else "")]
     obs = s.observation
     if obs is not None:
-        head.append(f"{obs.polls} polls, every {report.span_text(obs.interval_s)} over "
-                    f"{report.span_text(obs.duration_hours * 3600)}, {obs.num_requests} "
+        head.append(f"{obs.polls} polls, every {span(obs.interval_s)} over "
+                    f"{span(obs.duration_hours * 3600)}, {obs.num_requests} "
                     f"requests within {obs.within_seconds:g} s each"
                     + (", slots aligned to the interval" if obs.align else ""))
     polls = s.polls
@@ -397,14 +489,3 @@ def _poll_outcome(poll: PollStats) -> Text:
         return Text("✗ missed", style="bold")
     text = f"{poll.ok}/{poll.sent}"
     return Text(f"{text} ✗", style="bold") if poll.failed else Text(text)
-
-
-def _percentiles(dist, percentiles: list[float]) -> str:
-    values = [dist.at(p) for p in percentiles]
-    if all(v is None for v in values):
-        return "-"
-    return "/".join("-" if v is None else f"{v:.0f}" for v in values)
-
-
-def _f(value, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

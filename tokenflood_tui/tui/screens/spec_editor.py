@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,6 +22,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from ...errors import ConfigError
 from ...specs import to_yaml
+from ...specs.loader import salvage_yaml
 from ..messages import SpecSaved
 from .confirm import ConfirmModal
 from .save_as import SaveAsModal
@@ -35,7 +35,8 @@ ErrorList = list[tuple[tuple, str]]
 
 
 class SpecEditorScreen(Screen):
-    """Base of the spec editors. `path` None means a new file (a name is asked for on save)."""
+    """Base of the spec editors. `path` None means a new file (a name is asked for on save);
+    `workdir` is the folder paths are shown relative to and a new file is saved in."""
 
     KIND: ClassVar[str] = ""                    # "endpoint" | "run", as in SpecSaved
     WHAT: ClassVar[str] = ""                    # "endpoint spec" | "run suite"
@@ -72,9 +73,10 @@ class SpecEditorScreen(Screen):
     }
     """
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, workdir: Path):
         super().__init__()
         self.path = Path(path) if path is not None else None
+        self.workdir = Path(workdir)
         self.raw, self.file_problem = self._read_raw()
         self.spec: Any = None           # the model built from the form, while it is valid
         self.errors: ErrorList = []
@@ -152,19 +154,14 @@ class SpecEditorScreen(Screen):
             self.load(self.path)
         except ConfigError as exc:
             problem = str(exc)
-        except yaml.YAMLError as exc:
-            # The loader lets a few reader errors (e.g. a NUL byte) through unwrapped.
-            problem = f"{self.path}: not a YAML file: {exc}"
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = ""
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            # A syntax error: fill the form from the lines before it, and say that saving
-            # writes the form over the whole file.
-            raw, kept = _before_the_error(text, exc)
+        raw, kept = salvage_yaml(text)
+        if kept is not None:
+            # Past a syntax error, an alias or too deep nesting: the form holds the lines
+            # before it, and saving writes the form over the whole file.
             held = "line 1 says" if kept == 1 else f"lines 1-{kept} say"
             problem = (problem or "") + (
                 f"\nThe form holds what {held}; saving writes the form over the whole file."
@@ -235,13 +232,10 @@ class SpecEditorScreen(Screen):
         self.query_one("#editor-title", Note).say(f"{self.WHAT} — {where}{dirty}")
 
     def _display_path(self, path: Path) -> str:
-        workdir = getattr(self.app, "workdir", None)
-        if workdir is not None:
-            try:
-                return str(path.resolve().relative_to(Path(workdir).resolve()))
-            except ValueError:
-                pass
-        return str(path)
+        try:
+            return str(path.resolve().relative_to(self.workdir.resolve()))
+        except ValueError:
+            return str(path)
 
     # ------------------------------------------------------------------ save
 
@@ -273,7 +267,7 @@ class SpecEditorScreen(Screen):
         self.notify(f"Saved {self._display_path(path)}", markup=False)
 
     async def _ask_path(self) -> Path | None:
-        folder = Path(getattr(self.app, "workdir", None) or ".")
+        folder = self.workdir
         default = self._free_name(folder)
         while True:
             path = await self.app.push_screen_wait(SaveAsModal(self.WHAT, folder, default))
@@ -323,18 +317,3 @@ class SpecEditorScreen(Screen):
         else:
             # Opened by `tokenflood edit FILE`: the editor is the only screen.
             self.app.exit()
-
-
-def _before_the_error(text: str, error: yaml.YAMLError, tries: int = 20) -> tuple[Any, int]:
-    """The mapping the lines before a YAML syntax error hold, and how many lines that is."""
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    lines = text.splitlines()
-    end = min(mark.line if mark is not None else len(lines), len(lines))
-    for n in range(end, max(end - tries, 0), -1):
-        try:
-            data = yaml.safe_load("\n".join(lines[:n]))
-        except yaml.YAMLError:
-            continue
-        if isinstance(data, dict):
-            return data, n
-    return None, 0

@@ -13,8 +13,9 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Select, Static
 
 from ...run.budget import (DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, MAX_INPUT_VAR, MAX_OUTPUT_VAR,
-                           BudgetEstimate, estimate, format_duration, read_limit)
+                           BudgetEstimate, estimate, read_limit)
 from ...errors import TokenfloodError
+from ...outputs.formats import duration
 from ...run.schedule import plan_phases
 from ...errors import ConfigError
 from ...specs import EndpointSpec, LoadTestSuite, load_run_suite
@@ -48,7 +49,8 @@ _PLACEHOLDER_ENDPOINT = EndpointSpec(provider="hosted_vllm", model="-",
 
 
 class SuiteEditor(SpecEditorScreen):
-    """Edit `run.yml`: ctrl+s saves, esc leaves (asks if unsaved); ctrl+n/y/r edit load types."""
+    """Edit `run.yml`: ctrl+s saves, esc leaves (asks if unsaved); ctrl+n/y/r edit load types.
+    The budget preview prices the tokens at `endpoint`'s rates (None: it says to pick one)."""
 
     KIND = "run"
     WHAT = "run suite"
@@ -68,8 +70,9 @@ class SuiteEditor(SpecEditorScreen):
     }
     """
 
-    def __init__(self, path: Path | None):
-        super().__init__(path)
+    def __init__(self, path: Path | None, workdir: Path, endpoint: EndpointSpec | None = None):
+        super().__init__(path, workdir)
+        self.endpoint = endpoint        # the endpoint chosen on the home screen prices the budget
         self.budget: BudgetEstimate | None = None
         self._budget_timer: Timer | None = None
 
@@ -79,6 +82,9 @@ class SuiteEditor(SpecEditorScreen):
         if not isinstance(suite, LoadTestSuite):
             raise ConfigError(f"{path}: an observation suite (type: observation); this editor "
                               "edits load tests: change the file in a text editor")
+        if suite.sessions:      # the app opens these as text (suite_text_editor.py)
+            raise ConfigError(f"{path}: a session suite (session_types); this form edits load "
+                              "tests of single requests: edit the file as text")
         return suite
 
     # ------------------------------------------------------------------ form
@@ -240,8 +246,7 @@ class SuiteEditor(SpecEditorScreen):
         suite = self.spec
         if suite is None:
             return
-        endpoint = getattr(self.app, "selected_endpoint", None)
-        preview = budget_preview(suite, endpoint)
+        preview = budget_preview(suite, self.endpoint)
         self.budget = preview.estimate
         self.query_one("#budget-lines", Note).say("\n".join(preview.lines))
         self.query_one("#budget-warnings", Note).say(
@@ -282,7 +287,7 @@ def _rough_preview(suite: LoadTestSuite, expected: float) -> BudgetPreview:
     lines = [f"requests       about {expected:,.0f} (too many to plan exactly here)",
              f"input tokens   about {input_tokens:,.0f}",
              f"output tokens  about {output_tokens:,.0f}",
-             f"duration       {format_duration(load_s)} of load",
+             f"duration       {duration(load_s)} of load",
              "cost           not estimated for a suite this large"]
     warnings = []
     for var, default, tokens in ((MAX_INPUT_VAR, DEFAULT_MAX_INPUT, input_tokens),

@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 
 from ...outputs import charts
 from ...outputs.charts import run_letter
+from ...outputs.formats import ms_compact
 from ...compare.compare import Comparison
 from ...compare.samples import METRIC_NAMES
 from ...metrics.summary import pkey
@@ -68,19 +69,20 @@ class CompareTable(DataTable):
             group = f"{int(cell.group_value):02d}:00" if hours else f"{cell.group_value:g}"
             # the group once, on its first row: the percentiles under it read as one block
             row: list[Text] = [Text(group if group != previous else ""),
-                               Text(pkey(cell.percentile)), _right(ms(cell.runs[0].value_ms))]
+                               Text(pkey(cell.percentile)), _right(ms_compact(cell.runs[0].value_ms))]
             previous = group
             for v in cell.runs[1:]:
-                row += [_right(ms(v.value_ms)), _right(diff(v.diff_ms, v.diff_pct)),
+                row += [_right(ms_compact(v.value_ms)), _right(diff(v.diff_ms, v.diff_pct)),
                         _right(interval(v.ci_low_ms, v.ci_high_ms)),
                         Text(v.verdict or "-", style=styles.get(v.verdict or "", Style()))]
             self.add_row(*row, key=f"{cell.group}|{cell.percentile:g}")
 
     def title(self) -> str:
+        """What the panel's title says after its key."""
         if self.comparison is None or self.metric is None:
-            return "1 table"
+            return "table"
         following = METRIC_NAMES[next_metric(self.comparison, self.metric)]
-        return (f"1 {METRIC_NAMES[self.metric]} (ms) · differences to {run_letter(0)} with a "
+        return (f"{METRIC_NAMES[self.metric]} (ms) · differences to {run_letter(0)} with a "
                 f"{self.comparison.level:.0%} interval · t: {following}")
 
 
@@ -128,22 +130,14 @@ def _right(text: str) -> Text:
     return Text(text, justify="right")
 
 
-def _num(v: float) -> str:
-    """One decimal below 100 ms, whole ms above: the table stays narrow at 80 columns."""
-    return f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
-
-
-def ms(v: float | None) -> str:
-    return "-" if v is None else _num(v)
-
-
+# One decimal below 100 ms, whole ms above (ms_compact): the table stays narrow at 80 columns.
 def diff(ms_: float | None, pct: float | None) -> str:
     if ms_ is None:
         return "-"
-    return ("+" if ms_ >= 0 else "") + _num(ms_) + ("" if pct is None else f" ({pct:+.1f}%)")
+    return ("+" if ms_ >= 0 else "") + ms_compact(ms_) + ("" if pct is None else f" ({pct:+.1f}%)")
 
 
 def interval(low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "-"
-    return f"{'+' if low >= 0 else ''}{_num(low)} … {'+' if high >= 0 else ''}{_num(high)}"
+    return f"{'+' if low >= 0 else ''}{ms_compact(low)} … {'+' if high >= 0 else ''}{ms_compact(high)}"

@@ -11,10 +11,10 @@ import math
 import re
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from ...specs import describe_error
+from ...errors import ConfigError
+from ...specs.loader import describe_error, dump_yaml, parse_yaml
 
 ABSENT = object()
 """An empty field: the key is left out, so the model's default (or 'missing') applies."""
@@ -83,15 +83,17 @@ def plain_text(value: Any) -> str:
 
 
 def yaml_value(text: str) -> Any:
-    """A key–value row's value as YAML reads it: `true` → True, `0.5` → 0.5, `null` → None.
+    """A key–value row's value as the spec file reader reads it: `true` → True, `0.5` → 0.5,
+    `1e3` → 1000.0, `null` → None.
 
-    Flow collections (`[a, b]`, `{x: 1}`) are accepted too; text YAML cannot read stays text.
+    Flow collections (`[a, b]`, `{x: 1}`) are accepted too; text that reader refuses (a syntax
+    error, an alias, a key given twice) stays text.
     """
     if not text.strip():
         return ""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_yaml(text, "<value>").data
+    except ConfigError:
         return text
 
 
@@ -99,7 +101,7 @@ def yaml_text(value: Any) -> str:
     """The inverse of `yaml_value`: quotes strings that would read back as something else."""
     if isinstance(value, str) and value and yaml_value(value) == value:
         return value
-    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6)
+    dumped = dump_yaml(value, default_flow_style=True, width=10**6)
     return dumped.removesuffix("\n").removesuffix("\n...").strip()
 
 

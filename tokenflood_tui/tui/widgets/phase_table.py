@@ -14,6 +14,7 @@ from typing import Literal
 from textual.widgets import DataTable
 
 from ...metrics.summary import PhaseStats, pkey
+from ...outputs.formats import number, share
 
 Mode = Literal["wide", "compact"]
 HYSTERESIS = 2      # columns of slack before going back to the wide set (no flicker at the edge)
@@ -23,9 +24,10 @@ class PhaseTable(DataTable):
     """One row per phase, keyed by phase number; columns keyed by name in both sets."""
 
     def __init__(self, rates: list[float], percentiles: list[float], final: bool = False,
-                 checks: bool = False, **kwargs):
+                 checks: bool = False, unit: str = "req/s", **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.rates = rates
+        self.unit = unit        # what the rates count: req/s, or sessions/s (a session run)
         self.final = final      # a finished run (results view): ok, TPOT, goodput; no in-flight
         # the suite has thresholds: a column says how many each finished phase passed (in the
         # compact set in place of the cache hit rate, so it still fits 80 columns)
@@ -77,9 +79,9 @@ class PhaseTable(DataTable):
     def _title(self) -> str:
         if self.mode == "compact":
             pct = "/".join(pkey(p) for p in self.compact_percentiles)
-            return f"phases · req/s target, actual · TTFT, e2e {pct} ms · out tok/s"
+            return f"phases · {self.unit} target, actual · TTFT, e2e {pct} ms · out tok/s"
         goodput = self.final and any(ph.goodput is not None for ph in self.stats.values())
-        return "phases · req/s · latency in ms · out tok/s · cache hit rate" + (
+        return f"phases · {self.unit} · latency in ms · out tok/s · cache hit rate" + (
             " · goodput: share within the SLO" if goodput else "")
 
     def cells(self, phase: int, mode: Mode) -> dict[str, str]:
@@ -93,14 +95,16 @@ class PhaseTable(DataTable):
         done = ph.ok + ph.failed
         cells = {
             "phase": f"{phase} ⚠" if ph.saturated else str(phase), "target": f"{rate:g}",
-            "achieved": _num(ph.achieved_rps, 2 if wide else 1), "sent": f"{ph.sent}/{ph.planned}",
+            "achieved": number(ph.achieved_rps, 2 if wide else 1),
+            # a session phase plans the most its sessions may send, not what they will send
+            "sent": str(ph.sent) if ph.sessions is not None else f"{ph.sent}/{ph.planned}",
             "in_flight": str(ph.in_flight), "done": str(done),
             "failed": f"{ph.failed} {ph.failed / done:.0%}" if ph.failed else "0",
-            "ttft": "/".join(_num(ph.ttft_ms.at(p), 0, sep="") for p in pcts),
-            "e2e": "/".join(_num(ph.e2e_ms.at(p), 0, sep="") for p in pcts),
-            "tps": _num(ph.output_tokens_per_s, 1 if wide else 0),
-            "cache": _share(ph.cache_hit_rate), "ok": str(ph.ok),
-            "tpot": _num(ph.tpot_ms.at(50), 1), "goodput": _share(ph.goodput),
+            "ttft": "/".join(number(ph.ttft_ms.at(p), 0, grouped=False) for p in pcts),
+            "e2e": "/".join(number(ph.e2e_ms.at(p), 0, grouped=False) for p in pcts),
+            "tps": number(ph.output_tokens_per_s, 1 if wide else 0),
+            "cache": share(ph.cache_hit_rate), "ok": str(ph.ok),
+            "tpot": number(ph.tpot_ms.at(50), 1), "goodput": share(ph.goodput),
             "checks": _checks(ph),
         }
         return {key: cells[key] for key, _ in self.columns_for(mode)}
@@ -155,19 +159,9 @@ class PhaseTable(DataTable):
         return True
 
 
-def _num(value: float | None, digits: int, sep: str = ",") -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}" if sep else f"{value:.{digits}f}"
-
-
 def _checks(ph: PhaseStats) -> str:
     """'✓ 3/3' when a finished phase passed every threshold, '✗ 1/3' (passed of all) when not."""
     if not ph.thresholds:
         return "-"
     passed = sum(c.passed for c in ph.thresholds)
     return f"{'✓' if passed == len(ph.thresholds) else '✗'} {passed}/{len(ph.thresholds)}"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"

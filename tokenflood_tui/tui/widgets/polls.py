@@ -16,10 +16,11 @@ from textual.widget import Widget
 
 from ...live.poll_feed import PollEvent
 from ...metrics.summary import PhaseStats, pkey
+from ...outputs.formats import ms
+from .bars import BARS, level
 
 TIMELINE_POLLS = 400     # cells kept: more than a 400-column terminal shows
 TABLE_POLLS = 100        # rows kept: more than a maximised table shows
-BARS = "▁▂▃▄▅▆▇█"
 MISSED, NO_ANSWER = "×", "!"
 LABEL_WIDTH = 10         # "TTFT p50  "
 VALUE_WIDTH = 18         # "  53 ms  48–61 ms"
@@ -36,8 +37,9 @@ class Cell:
 
 class PollTimeline(Widget):
     """One row per series (TTFT at the suite's first two percentiles, e2e at the first), one
-    cell per poll, the newest on the right. Each row is scaled to its own range over the polls on
-    screen (printed at its right), so a slow afternoon stands out from a quiet night."""
+    cell per poll, the newest on the right. Each row is drawn from 0 to its highest value on
+    screen (its range printed at its right): a slow afternoon stands out from a quiet night,
+    and a few ms of noise stay a few ms."""
 
     DEFAULT_CSS = "PollTimeline { height: 4; text-wrap: nowrap; text-overflow: clip; }"
 
@@ -85,16 +87,15 @@ class PollTimeline(Widget):
                 elif v is None:
                     out.append(NO_ANSWER, style="bold red")
                 else:
-                    level = 3 if hi <= lo else round((v - lo) / (hi - lo) * (len(BARS) - 1))
-                    out.append(BARS[level], style="cyan")
+                    out.append(BARS[level(v, hi)], style="cyan")
             last = next((c.values[i] for c in reversed(cells) if c.values[i] is not None), None)
             now = "     -" if last is None else f"{last:6.0f}"
             span = f"{lo:.0f}–{hi:.0f}" if values else ""
             out.append(f"{now} ms  {span}\n")
         first, last_poll = cells[0].poll, cells[-1].poll
         out.append(f"polls {first}–{last_poll}", style="dim")
-        out.append(f" · {MISSED} missed · {NO_ANSWER} no answer · right: last value, range on "
-                   "screen", style="dim")
+        out.append(f" · {MISSED} missed · {NO_ANSWER} no answer · bars from 0 · right: last "
+                   "value, range on screen", style="dim")
         return out
 
 
@@ -141,8 +142,8 @@ class PollTable(Widget):
         head = f"{poll:>4}  {self._slot(slot):<9} "
         if ph is None:
             return head + note
-        ttft = "/".join(_ms(ph.ttft_ms.at(p)) for p in self.percentiles)
-        e2e = _ms(ph.e2e_ms.at(self.e2e_percentile))
+        ttft = "/".join(ms(ph.ttft_ms.at(p), unit=False) for p in self.percentiles)
+        e2e = ms(ph.e2e_ms.at(self.e2e_percentile), unit=False)
         return (head + f"{ph.sent:>4} {ph.ok:>3} {ph.failed:>4}  {ttft:>12}  {e2e:>7}  "
                 + (note or " ".join(t for t in (_checks(ph), failures) if t)))
 
@@ -183,7 +184,3 @@ def _checks(ph: PhaseStats) -> str:
     if not ph.thresholds:
         return ""
     return f"✗ {', '.join(bad)}" if bad else "✓"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ...metrics.summary import PhaseStats, SearchStep
+from ...outputs.formats import number
 
 COLUMNS = [("phase", "phase"), ("rate", "req/s"), ("achieved", "actual"),
            ("ttft", "TTFT p50"), ("e2e", "e2e p50"), ("verdict", "SLO"), ("why", "figures")]
@@ -48,8 +49,8 @@ class SearchSteps(DataTable):
         if len(why) > self.why_width:
             why = why[:self.why_width - 1] + "…"
         return {"phase": str(phase), "rate": f"{ph.target_rps:g}",
-                "achieved": _num(ph.achieved_rps, 1), "ttft": _num(ph.ttft_ms.at(50), 0),
-                "e2e": _num(ph.e2e_ms.at(50), 0), "verdict": self.verdict(phase), "why": why}
+                "achieved": number(ph.achieved_rps, 1), "ttft": number(ph.ttft_ms.at(50), 0),
+                "e2e": number(ph.e2e_ms.at(50), 0), "verdict": self.verdict(phase), "why": why}
 
     def show(self, phases: list[PhaseStats], steps: list[SearchStep], running: int | None,
              available: int) -> None:
@@ -89,7 +90,3 @@ class SearchSteps(DataTable):
     def plain_rows(self) -> list[list[str]]:
         """The table as text, row by row (for tests and screenshots)."""
         return [[str(c) for c in self.get_row_at(i)] for i in range(self.row_count)]
-
-
-def _num(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

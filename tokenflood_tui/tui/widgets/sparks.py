@@ -1,12 +1,14 @@
-"""Latency over time, one block per phase, the running phase on top and then the recent ones."""
+"""Latency over time, one block per phase, the running phase on top and then the recent ones.
+The bars are drawn from 0 (bars.LatencySpark)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
 
 from ...metrics.summary import PhaseStats
+from .bars import LatencySpark
 
 SPARK_POINTS = 120   # samples kept per phase (4 a second: the last 30 s)
 NAMES = {"ttft": "TTFT", "e2e": "e2e"}
@@ -20,7 +22,7 @@ class PhaseSpark(Vertical):
     PhaseSpark > .spark-head { height: 1; width: 1fr; text-style: bold; }
     PhaseSpark Horizontal { height: 1; }
     PhaseSpark .spark-label { width: 14; }
-    PhaseSpark Sparkline { width: 1fr; }
+    PhaseSpark LatencySpark { width: 1fr; }
     """
 
     def __init__(self, phase: int, rate: float):
@@ -37,7 +39,7 @@ class PhaseSpark(Vertical):
             with Horizontal():
                 yield Label(self._label(name, None), classes="spark-label", id=f"label-{name}",
                             markup=False)
-                yield Sparkline([], summary_function=max, id=f"line-{name}")
+                yield LatencySpark([], summary_function=max, id=f"line-{name}")
 
     def _head(self) -> str:
         return f"phase {self.phase} · {self.rate:g}/s" + (f" · {self.state}" if self.state else "")
@@ -57,7 +59,7 @@ class PhaseSpark(Vertical):
             if value is None:
                 continue
             values = self.series[name] = (self.series[name] + [value])[-SPARK_POINTS:]
-            self.query_one(f"#line-{name}", Sparkline).data = list(values)
+            self.query_one(f"#line-{name}", LatencySpark).data = list(values)
             self.query_one(f"#label-{name}", Label).update(self._label(name, value))
 
 
@@ -93,6 +95,8 @@ class SparkPanel(VerticalScroll):
             if ph.finished:
                 spark.set_state(stopped if cut and stopped else "done")
             else:
+                # a session phase drains beside the next one, which started on time
                 spark.set_state(stopping if cut and stopping else
-                                "draining" if stage == "draining" else "running")
+                                "draining" if stage == "draining" or ph is not phases[-1]
+                                else "running")
                 spark.add(ph.recent_ttft_ms, ph.recent_e2e_ms)

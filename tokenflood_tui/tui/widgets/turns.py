@@ -11,6 +11,7 @@ from ...compare.compare import Comparison
 from ...compare.output import verdict_line
 from ...live.turn_feed import TurnRow
 from ...metrics.summary import pkey
+from ...outputs.formats import ms
 
 COLUMNS = [("turn", "turn"), ("variant", "variant"), ("round", "round"), ("rate", "rate/s"),
            ("ok", "ok/sent"), ("ttft", "TTFT"), ("e2e", "e2e")]
@@ -54,11 +55,7 @@ class TurnTable(DataTable):
 def cells(row: TurnRow) -> list[str]:
     ok = f"{row.ok}/{row.sent}" + (f" (stopped, of {row.planned})" if row.stopped else "")
     return [f"{row.number}/{row.total}", row.variant, f"{row.round}/{row.rounds}",
-            f"{row.target_rps:g}", ok, _ms(row.ttft_ms), _ms(row.e2e_ms)]
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+            f"{row.target_rps:g}", ok, ms(row.ttft_ms, 1, unit=False), ms(row.e2e_ms, 1, unit=False)]
 
 
 # What the compact table shows of each rate; compare.md has every metric and percentile.
