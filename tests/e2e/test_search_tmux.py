@@ -5,11 +5,7 @@ after q the summary printed on the terminal carries the same answer."""
 from __future__ import annotations
 
 import json
-<<<<<<< HEAD
-=======
 import re
-import shutil
->>>>>>> main
 import time
 
 import pytest

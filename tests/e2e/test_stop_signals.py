@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tokenflood_tui.simulator import SimulatorProcess
+
 from support.simulators import simulator_fixture
 from support.specs import endpoint_yml, run_yml
 from support.terminal import Terminal
@@ -101,10 +103,10 @@ def test_a_second_ctrl_c_stops_at_once_without_the_grace(tmp_path):
     """Requests of 13 s: after one Ctrl-C they would get the 3 s grace; a second one cancels them
     at once and says so."""
     with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "200") as slow:
-        write(tmp_path / "run.yml", RUN.replace("output_length: 8", "output_length: 64")
-              .replace("test_length_in_seconds: 30", "test_length_in_seconds: 10"))
-        write(tmp_path / "endpoint.yml",
-              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {slow.base_url}\n")
+        write(tmp_path / "run.yml", run_yml("hup", rates=[10], length=10, arrival="constant",
+                                            load_types=[{"prompt_length": 64,
+                                                         "output_length": 64}]))
+        write(tmp_path / "endpoint.yml", endpoint_yml(slow.base_url))
         proc = headless(tmp_path, "--workers", "0")
         try:
             deadline = time.monotonic() + 60
