@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from helpers import TOKENFLOOD, free_port
+from support.net import free_port
+from support.tokenflood import TOKENFLOOD
 
 DASK = str(Path(sys.executable).parent / "dask")
 

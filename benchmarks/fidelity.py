@@ -240,7 +240,7 @@ def main() -> int:
     from tokenflood_tui.simulator import SimulatorProcess
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from dask_cluster import DaskCluster
+    from support.dask_cluster import DaskCluster
 
     results = []
     with SimulatorProcess("--ttft-ms", "50", "--itl-ms", "5") as sim, \

@@ -12,6 +12,7 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .metrics.summary import RunSummary
+    from .outputs.experiment import ExperimentInfo
     from .run.cluster import ClusterTarget
     from .run.resume import ResumePoint
     from .specs import EndpointSpec, RunSuite
@@ -78,10 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (0: send from the main process; default: from the "
-                        "highest rate and the cores)")
+                   help="worker processes that send the requests (0: send from the main process; "
+                        "default: from the highest rate and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
-                   help="send from the workers of this Dask scheduler, one sender each "
+                   help="send from the Dask workers of this scheduler, one worker on each "
                         "(--workers: how many; needs the `cluster` extra)")
     _format_option(p)
 
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no TUI: progress on stderr, summary on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes (default: from the highest rate and the cores)")
+                   help="worker processes that send the requests (default: from the highest rate "
+                        "and the cores)")
     p.add_argument("--cluster", metavar="tcp://HOST:PORT",
                    help="send from the workers of this Dask scheduler (see `run --help`)")
     _format_option(p)
@@ -102,12 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", parents=[common], help="open the endpoint or run-suite editor on a file")
     p.add_argument("file", type=Path, metavar="FILE.yml")
 
-    p = sub.add_parser("results", parents=[common], help="browse a results folder (default: the newest)")
+    p = sub.add_parser("results", parents=[common],
+                       help="browse a results folder or an A/B experiment's comparison "
+                            "(default: the newest)")
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR")
     p.add_argument("--format", choices=FORMATS, metavar="text|md|json",
                    help="print the summary instead of browsing it: text (fitted to the "
                         "terminal's width), md (summary.md; the default without a terminal), "
-                        "json (summary.json's content)")
+                        "json (summary.json's content); for an A/B experiment its comparison "
+                        "and its variants' folders")
 
     p = sub.add_parser("ab", parents=[common],
                        help="A/B experiment: one suite against several endpoints, phases "
@@ -121,14 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="progress on stderr, comparison on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="skip the confirmation (limits still apply)")
     p.add_argument("--workers", type=_workers, metavar="N",
-                   help="sender processes per variant (default: from the highest rate)")
+                   help="worker processes per variant (default: from the highest rate)")
     _format_option(p, "the comparison", "compare.json's content")
 
     p = sub.add_parser("compare", parents=[common],
                        help="which run is faster: runs side by side with confidence intervals")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                    help="results folders (paths, or folder names under --results-dir); the "
-                        "first is the baseline")
+                        "first is the baseline; an A/B experiment's folder stands for its "
+                        "variants")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where compare.md/.json/.txt/.html go (default "
                         "<results-dir>/compare_<time>)")
@@ -149,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the session demo: multi-turn chats and an agent "
                         "(sample_configs/run_sessions.yml)")
     _format_option(p)
-    p.set_defaults(workers=None, cluster=None)     # the default senders
+    p.set_defaults(workers=None, cluster=None)     # the default workers
     return parser
 
 
@@ -331,7 +337,7 @@ def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
     """The one front-end choice for a run (`run`, `resume`, `demo`): the live view when stdin
     and stdout are a terminal and --headless was not given, else headless."""
     live = not args.headless and interactive()
-    workers, cluster = senders(args, suite, endpoint, live)
+    workers, cluster = workers_for(args, suite, endpoint, live)
     if not live:
         from .headless import run_headless
         return run_headless(suite, endpoint, results_root, assume_yes=args.yes,
@@ -343,9 +349,9 @@ def start_run(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
                           cluster=cluster, title=title), output_format(args))
 
 
-def senders(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
-            live: bool) -> tuple[int, ClusterTarget | None]:
-    """How many senders, and the Dask cluster they run on (None: this machine). The cluster is
+def workers_for(args: argparse.Namespace, suite: RunSuite, endpoint: EndpointSpec,
+                live: bool) -> tuple[int, ClusterTarget | None]:
+    """How many workers send, and the Dask cluster they run on (None: this machine). The cluster is
     checked now, so its errors come before the budget prompt."""
     if args.cluster:
         import asyncio
@@ -388,6 +394,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         latest_results(args.results_dir)
     if folder is None:
         raise ConfigError(f"no results folders in {args.results_dir}; run something first")
+    from .outputs.experiment import is_experiment
+    if is_experiment(folder):
+        return experiment_results(args, folder)
     from .run.partial import load_summary
     # ConfigError when not a summary; a killed run's is built from its rows and journal
     summary = load_summary(folder)
@@ -408,6 +417,42 @@ def results_text(summary: RunSummary, folder: Path, fmt: str) -> str:
     if fmt == "md":
         return report.markdown(summary)
     return printed.text(summary, folder, shutil.get_terminal_size().columns)
+
+
+def experiment_results(args: argparse.Namespace, folder: Path) -> int:
+    """`results` on an A/B experiment's folder: its comparison and where each variant's results
+    are (printed), or the compare screen, whose `r` opens a variant's results."""
+    from .compare.compare import COMPARE_FILE, Comparison
+    from .errors import ConfigError
+    from .outputs.experiment import ExperimentInfo
+    info = ExperimentInfo.load(folder)
+    fmt = output_format(args) if args.format is not None or not interactive() else "text"
+    variants = variants_text(info, folder, fmt)
+    if not (folder / COMPARE_FILE).is_file():
+        paths = ", ".join(str(f) for f in info.variant_folders(folder))
+        raise ConfigError(f"{folder}: an A/B experiment without a comparison (a variant has no "
+                          f"phase); `tokenflood results` opens a variant's folder: {paths}")
+    if args.format is not None or not interactive():
+        from .compare import output
+        sys.stdout.write(output.printed(Comparison.load(folder), fmt,
+                                        shutil.get_terminal_size().columns))
+        if fmt != "json":            # stdout stays one JSON document
+            sys.stdout.write(f"\n{variants}\n")
+        return 0
+    from .tui.app import Launch
+    return run_tui(Launch("compare", results_root=args.results_dir, compare_dir=folder,
+                          theme=args.theme))
+
+
+def variants_text(info: ExperimentInfo, folder: Path, fmt: str = "text") -> str:
+    """Where each variant's results folder is, for `tokenflood results` to open (md: a list)."""
+    from .outputs.charts import run_letter
+    bullet = "- " if fmt == "md" else "  "
+    lines = [f"{bullet}{run_letter(i)} {v.name}" + (" (baseline)" if i == 0 else "") +
+             f": {path}" for i, (v, path) in enumerate(zip(info.variants,
+                                                          info.variant_folders(folder),
+                                                          strict=True))]
+    return "\n".join(["variants (tokenflood results DIR opens one):", *lines])
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -475,9 +520,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import output
     from .compare.compare import DEFAULT_SEED, compare
     from .errors import ConfigError
-    if len(args.dirs) < 2:
-        raise ConfigError("compare needs at least two results folders (the first is the baseline)")
-    folders = [resolve_results_folder(d, args.results_dir) for d in args.dirs]
+    from .outputs.experiment import ExperimentInfo, is_experiment
+    folders: list[Path] = []
+    for given in args.dirs:
+        folder = resolve_results_folder(given, args.results_dir)
+        # an A/B experiment's folder stands for its variants, the baseline first
+        folders += (ExperimentInfo.load(folder).variant_folders(folder) if is_experiment(folder)
+                    else [folder])
+    if len(folders) < 2:
+        raise ConfigError("compare needs at least two results folders, or an A/B experiment's "
+                          "folder (the first is the baseline)")
     seed = DEFAULT_SEED if args.seed is None else args.seed
     comparison = compare(folders, seed=seed)
     out = output.write(comparison, args.out or output.default_folder(args.results_dir))

@@ -19,6 +19,7 @@ from .live.throttle import FailureThrottle
 from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
                          describe)
 from .specs.secrets import Scrubber
+from .metrics.summary import PhaseStats
 from .run.coordinator import RunSnapshot
 from .run.resume import ResumePoint
 from .compare import output as compare_output
@@ -34,7 +35,7 @@ MISSED_RUN_LINE = 3         # this many consecutive missed polls or more are one
 
 
 class HeadlessObserver:
-    """Writes the run's events and progress lines; never blocks the engine for long.
+    """Writes the run's events and progress lines; never blocks the coordinator for long.
 
     For an observation (`suite`), one line per poll when it finishes and one per missed poll,
     instead of the once-a-second progress lines: a run of days under nohup or systemd writes a
@@ -152,6 +153,9 @@ def _next(feed: PollFeed, poll: int) -> str:
 
 
 def progress_line(snap: RunSnapshot) -> str:
+    """'phase 1/3 10 req/s 4/10 s | elapsed 4 s | sent 40/100 | in flight 2 | done 38 | …'; a
+    session phase says its sessions first: '… 2 sessions/s 4/10 s | elapsed 4 s | sessions 8/20
+    started, in flight 5 | requests sent 31, in flight 2 | done 29 | …'"""
     ph = snap.phases[-1]
     ttft = ph.ttft_ms["p50"]
     e2e = ph.e2e_ms["p50"]
@@ -159,11 +163,24 @@ def progress_line(snap: RunSnapshot) -> str:
     clock = ("draining" if snap.stage == "draining"
              else f"{min(ph.elapsed_s, ph.length_s):.0f}/{ph.length_s:g} s")
     return ((f"{snap.label}: " if snap.label else "")
-            + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} req/s {clock}"
-            f" | elapsed {snap.elapsed_s:.0f} s | sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}"
-            f" | done {done} | failed {ph.failed}"
+            + f"phase {ph.phase}/{snap.total_phases} {ph.target_rps:g} {ph.unit} {clock}"
+            f" | elapsed {snap.elapsed_s:.0f} s | "
+            + (_sessions_progress(snap, ph) if ph.sessions is not None else
+               f"sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}")
+            + f" | done {done} | failed {ph.failed}"
             f" | TTFT p50 {formats.ms(ttft, 1)} | e2e p50 {formats.ms(e2e, 1)}"
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
+
+
+def _sessions_progress(snap: RunSnapshot, ph: PhaseStats) -> str:
+    """The phase's sessions (started of planned, in flight; those of earlier phases still going
+    on in brackets) and its requests (sent so far: a session's script is an upper bound)."""
+    st = ph.sessions
+    assert st is not None
+    earlier = sum(p.sessions.in_flight for p in snap.phases[:-1] if p.sessions is not None)
+    return (f"sessions {st.started}/{st.planned} started, in flight {st.in_flight}"
+            + (f" (+{earlier} of earlier phases)" if earlier else "")
+            + f" | requests sent {ph.sent}, in flight {ph.in_flight}")
 
 
 def confirm(est: budget.BudgetEstimate, assume_yes: bool, err: TextIO = sys.stderr,
@@ -249,10 +266,12 @@ STOP_SIGNALS = (signal.SIGINT, *stop_signals.STOP_SIGNALS)    # Ctrl-C, SIGTERM,
 
 
 async def _execute(run):
-    """`run` is a Run or an Experiment: both execute once and stop on a signal."""
+    """`run` is a Run or an Experiment: both execute once and stop on a signal (a second one:
+    at once, without the grace for requests in flight)."""
     loop = asyncio.get_running_loop()
+    signals: list[int] = []
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, _on_signal, run, sig)
+        loop.add_signal_handler(sig, _on_signal, run, sig, signals)
     try:
         return await run.execute()
     finally:
@@ -260,15 +279,21 @@ async def _execute(run):
             loop.remove_signal_handler(sig)
 
 
-def _on_signal(run, sig: int) -> None:
+def _on_signal(run, sig: int, before: list[int]) -> None:
     if sig == signal.SIGHUP:
         stop_signals.detach_dead_terminal()    # an SSH session dropped: nobody reads stderr now
+    again = bool(before)
+    before.append(sig)
+    name = signal.Signals(sig).name
     try:
-        sys.stderr.write(f"\n[tokenflood] {signal.Signals(sig).name}: stopping; in-flight requests "
-                         "get a few seconds, then the results are written\n")
+        sys.stderr.write(
+            f"\n[tokenflood] {name} again: stopping at once; requests in flight are recorded as "
+            "cancelled, then the results are written\n" if again else
+            f"\n[tokenflood] {name}: stopping; in-flight requests get a few seconds, then the "
+            "results are written (again to stop at once)\n")
     except OSError:
         pass
-    run.stop()
+    run.stop(stop_signals.reason(before[0]), now=again)
 
 
 def print_summary(result: RunResult, out: TextIO = sys.stdout, fmt: str = "md",

@@ -17,6 +17,15 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 INTERRUPTED = 130
 
 
+def reason(signum: int) -> str:
+    """What a run stopped by this signal says (summary.json's message)."""
+    if signum == signal.SIGINT:
+        return "stopped by the user (Ctrl-C)"
+    if signum == signal.SIGHUP:
+        return "stopped: the terminal hung up (SIGHUP: an SSH session dropped?)"
+    return f"stopped by {signal.Signals(signum).name}"
+
+
 def detach_dead_terminal() -> bool:
     """Point stdout and stderr at /dev/null if their terminal has hung up; True if it had.
 

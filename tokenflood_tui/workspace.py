@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from .errors import ConfigError
+from .outputs.experiment import ExperimentInfo, is_experiment
 from .outputs.formats import ms_compact
 from .outputs.journal import JOURNAL_FILE
 from .specs import detect_kind, load_endpoint, load_run_suite
@@ -22,7 +23,8 @@ SAMPLES_DIR = Path(str(resources.files("tokenflood_tui") / "sample_configs"))
 
 ENDPOINT_KEYS = ("provider", "model", "base_url", "api_base", "api_key_env_var", "deployment")
 RUN_KEYS = ("load_types", "load_type", "requests_per_second_rates", "test_length_in_seconds",
-            "arrival", "duration_hours", "polling_interval_minutes", "num_requests", "within_seconds")
+            "arrival", "duration_hours", "polling_interval_minutes", "num_requests", "within_seconds",
+            "session_types", "sessions_per_second_rates")
 _TOP_KEY = re.compile(r"^([A-Za-z_]+)\s*:", re.M)
 _GUESS_BYTES = 65536       # enough of any hand-written spec to see its keys
 
@@ -54,6 +56,13 @@ class ResultsEntry:
     # screen) may go on with it; run.resume.find_resume_point has the last word
     resumable: bool = False
     headline: str = ""       # e.g. "TTFT p50 53 ms @ 8 req/s": what finds the runs to compare
+    # an A/B experiment's folder: its variants' results folders, the baseline first
+    variants: list[Path] = field(default_factory=list)
+    compared: bool = False   # an experiment whose comparison was written (compare.json)
+
+    @property
+    def experiment(self) -> bool:
+        return bool(self.variants)
 
     @property
     def label(self) -> str:
@@ -128,7 +137,9 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
     entries = []
     for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)[:limit]:
         journal = (folder / JOURNAL_FILE).is_file()
-        if (folder / SUMMARY_FILE).exists():
+        if is_experiment(folder):
+            entries.append(_experiment_entry(folder))
+        elif (folder / SUMMARY_FILE).exists():
             try:
                 s = RunSummary.load(folder)
                 entries.append(ResultsEntry(folder, s.status, s.run_name, s.model,
@@ -146,6 +157,58 @@ def find_results(root: Path, limit: int = 50) -> list[ResultsEntry]:
                                         resumable=journal,
                                         headline=f"partial: {headline(partial)}"))
     return entries
+
+
+def _experiment_entry(folder: Path) -> ResultsEntry:
+    """An A/B experiment: its suite, its variants (A/B: a vs b), and the comparison's verdicts
+    as its headline."""
+    try:
+        info = ExperimentInfo.load(folder)
+    except ConfigError:
+        return ResultsEntry(folder, "unreadable experiment.json", "?", "?")
+    names = " vs ".join(v.name for v in info.variants)
+    compared, headline = _verdicts(folder)
+    return ResultsEntry(folder, f"A/B {info.outcome}", info.suite, names,
+                        headline=headline, variants=info.variant_folders(folder),
+                        compared=compared)
+
+
+# An experiment's verdict headline, by folder, read again only when compare.json changed.
+_headlines: dict[Path, tuple[tuple | None, tuple[bool, str]]] = {}
+
+
+def _verdicts(folder: Path) -> tuple[bool, str]:
+    """(whether it has a comparison, its verdicts on one line)."""
+    from .compare.compare import COMPARE_FILE
+    key = _stamp(folder / COMPARE_FILE)
+    known = _headlines.get(folder)
+    if known is None or known[0] != key:
+        known = _headlines[folder] = (key, _read_verdicts(folder) if key else
+                                      (False, "no comparison (a variant has no phase)"))
+    return known[1]
+
+
+def _read_verdicts(folder: Path) -> tuple[bool, str]:
+    from pydantic import ValidationError
+
+    from .compare.compare import Comparison
+    try:
+        c = Comparison.load(folder)
+    except (ConfigError, ValidationError):
+        return False, "compare.json cannot be read"
+    return True, "; ".join(_verdict_headline(c, i) for i in range(1, len(c.runs)))
+
+
+def _verdict_headline(c, run: int) -> str:
+    """The verdicts that decide, short enough for a list: "B vs A: slower in 4 of 24 cells"
+    (the cells with no clear difference or too few samples are in the comparison itself)."""
+    from .outputs.charts import run_letter
+    counts = c.verdicts(run)
+    total = sum(counts.values())
+    decided = [f"{v} in {counts[v]}" for v in ("faster", "slower") if counts.get(v)]
+    said = ", ".join(decided) + f" of {total} cells" if decided else \
+        f"neither faster nor slower in {total} cells"
+    return f"{run_letter(run)} vs {run_letter(0)}: {said}"
 
 
 # A killed run's partial summary, by folder, read again only when its rows or journal changed:
@@ -193,9 +256,11 @@ def headline(s: RunSummary) -> str:
         return "no ok requests"
     # max keeps the first of equals: reversed, the last phase of the highest rate wins a tie
     rate, value = max(reversed(measured), key=lambda rv: rv[0])
-    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} req/s"
+    return f"TTFT {pkey(p)} {ms_compact(value, 10)} ms @ {rate:g} {s.rate_unit}"
 
 
 def latest_results(root: Path) -> Path | None:
-    """The newest results folder with a summary (a killed run's folder has none to show)."""
-    return next((e.path for e in find_results(root) if (e.path / SUMMARY_FILE).exists()), None)
+    """The newest results folder with a summary (a killed run's folder has none to show), or
+    A/B experiment with a comparison."""
+    return next((e.path for e in find_results(root)
+                 if (e.path / SUMMARY_FILE).exists() or e.compared), None)

@@ -16,7 +16,9 @@ from tokenflood_tui.run.plan import LoadTestPlanner
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import free_port, run_tokenflood, write
+from support.net import free_port
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, write
 
 SEED = 7
 ROUNDS = 2
@@ -29,10 +31,6 @@ load_types: [{{prompt_length: 64, output_length: 1}}]
 """
 
 
-def endpoint(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ab")
@@ -40,8 +38,8 @@ def experiment(tmp_path_factory):
     # same seed: each simulator draws the same jitter for the same (interleaved) requests
     with SimulatorProcess("--ttft-ms", "50", "--jitter", "0.2", "--seed", "3") as fast, \
             SimulatorProcess("--ttft-ms", "56", "--jitter", "0.2", "--seed", "3") as slow:
-        write(tmp / "fast.yml", endpoint(fast.base_url))
-        write(tmp / "slow.yml", endpoint(slow.base_url))
+        write(tmp / "fast.yml", endpoint_yml(fast.base_url))
+        write(tmp / "slow.yml", endpoint_yml(slow.base_url))
         done = run_tokenflood("ab", "run.yml", "fast.yml", "slow.yml", "--rounds", str(ROUNDS),
                               "--yes", cwd=tmp, timeout=180)
     assert done.code == 0, done.stderr
@@ -104,12 +102,39 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     assert {"compare.md", "compare.txt", "compare.html"} <= {p.name for p in folder.iterdir()}
 
 
+def test_results_and_compare_take_the_experiment_folder(experiment):
+    """`tokenflood results` prints the experiment's comparison and names its variants' folders;
+    `tokenflood compare` compares its variants (both used to refuse it: no summary.json)."""
+    (folder,) = experiment.results.iterdir()
+    cwd = experiment.results.parent
+    saved = Comparison.load(folder)
+    shown = run_tokenflood("results", folder.name, cwd=cwd)     # a name under --results-dir
+    assert shown.code == 0, shown.stderr
+    assert shown.stdout.startswith("# Comparison: A vs B")      # off a terminal: Markdown
+    assert shown.stdout.count("| A (baseline) | fast |") == 1
+    assert f"- A fast (baseline): {experiment.results / folder.name / 'fast'}" in shown.stdout
+    assert f"- B slow: {experiment.results / folder.name / 'slow'}" in shown.stdout
+    as_json = run_tokenflood("results", str(folder), "--format", "json", cwd=cwd)
+    assert as_json.code == 0 and json.loads(as_json.stdout)["cells"] == \
+        json.loads(saved.to_json())["cells"]
+    # compare: the experiment stands for its variants, the baseline first; with its seed, the
+    # same figures as the experiment's own comparison
+    out = cwd / "compared"
+    compared = run_tokenflood("compare", str(folder), "--seed", str(SEED), "--out", str(out),
+                              cwd=cwd)
+    assert compared.code == 0, compared.stderr
+    again = Comparison.load(out)
+    assert [r.name for r in again.runs] == ["fast", "slow"]
+    assert again.cells == saved.cells
+    assert [p.name for p in experiment.results.iterdir()] == [folder.name]    # --out elsewhere
+
+
 def test_the_budget_counts_every_variant(tmp_path):
     write(tmp_path / "run.yml", SUITE)
     for name in ("a", "b"):
-        write(tmp_path / f"{name}.yml", endpoint("http://127.0.0.1:9/v1"))
+        write(tmp_path / f"{name}.yml", endpoint_yml("http://127.0.0.1:9/v1"))
     suite = variant_suite(parse_run_suite(SUITE), 2)
-    one = budget.estimate(suite, parse_endpoint(endpoint("http://127.0.0.1:9/v1")),
+    one = budget.estimate(suite, parse_endpoint(endpoint_yml("http://127.0.0.1:9/v1")),
                           LoadTestPlanner(suite).remaining)
     # room for one variant's two rounds, not for two variants
     limit = str(one.output_tokens + 10)
@@ -127,8 +152,8 @@ def test_what_cannot_run_says_why(tmp_path):
           "polling_interval_minutes: 15\nnum_requests: 2\nwithin_seconds: 5\n"
           "load_type: {prompt_length: 64, output_length: 4}\n")
     with SimulatorProcess("--ttft-ms", "5") as sim:
-        write(tmp_path / "up.yml", endpoint(sim.base_url))
-        write(tmp_path / "down.yml", endpoint(f"http://127.0.0.1:{free_port()}/v1"))
+        write(tmp_path / "up.yml", endpoint_yml(sim.base_url))
+        write(tmp_path / "down.yml", endpoint_yml(f"http://127.0.0.1:{free_port()}/v1"))
         one = run_tokenflood("ab", "run.yml", "up.yml", "--yes", cwd=tmp_path)
         assert one.code == 2 and "at least two endpoint files" in one.stderr
         obs = run_tokenflood("ab", "obs.yml", "up.yml", "up.yml", "--yes", cwd=tmp_path)
@@ -141,6 +166,6 @@ def test_what_cannot_run_says_why(tmp_path):
     assert down.code == 1, down.stderr
     assert "variant down: " in down.stderr and "stopping the other variants" in down.stderr
     assert "Traceback" not in one.stderr + obs.stderr + rounds.stderr + down.stderr
-    (folder,) = down.results.iterdir()
-    up = json.loads((folder / "up" / "summary.json").read_text())
-    assert up["status"] == "aborted" and "variant down ended early" in up["message"]
+    # down failed at warm-up, before the first turn: no variant sent load, no folder is left
+    assert "nothing was sent: no results folder kept" in down.stderr
+    assert not down.results.exists()

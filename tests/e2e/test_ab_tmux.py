@@ -4,7 +4,6 @@ view to the verdict, q, then the comparison's Markdown and the folder on the ter
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -12,10 +11,11 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
+from support.specs import endpoint_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 SUITE = """\
 name: abterm
@@ -25,10 +25,6 @@ arrival: constant
 seed: 5
 load_types: [{prompt_length: 64, output_length: 4}]
 """
-
-
-def endpoint(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
 
 
 def wait_for_file(path: Path, timeout: float = 30) -> str:
@@ -44,8 +40,8 @@ def test_ab_in_the_terminal_shows_the_verdict_and_prints_the_comparison(tmp_path
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with SimulatorProcess("--ttft-ms", "50", "--jitter", "0.2", "--seed", "3") as a, \
             SimulatorProcess("--ttft-ms", "80", "--jitter", "0.2", "--seed", "3") as b:
-        write(tmp_path / "a.yml", endpoint(a.base_url))
-        write(tmp_path / "b.yml", endpoint(b.base_url))
+        write(tmp_path / "a.yml", endpoint_yml(a.base_url))
+        write(tmp_path / "b.yml", endpoint_yml(b.base_url))
         term = Terminal(f"{TOKENFLOOD} ab run.yml a.yml b.yml --rounds 2 --results-dir results",
                         tmp_path, env)
         try:

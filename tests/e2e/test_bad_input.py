@@ -17,8 +17,10 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from proxies import TcpProxy
-from helpers import TOKENFLOOD, run_tokenflood, write
+from support.proxies import TcpProxy
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\narrival: constant\n"
        "load_types:\n- {prompt_length: 100, prefix_length: 20, output_length: 8}\n")
@@ -26,8 +28,7 @@ RUN = ("name: bad\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 2\na
 
 def files(tmp_path, base_url="http://127.0.0.1:9/v1", run=RUN, endpoint_extra="", model="sim-model"):
     write(tmp_path / "run.yml", run)
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: {model}\nbase_url: {base_url}\n{endpoint_extra}")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url, endpoint_extra, model=model))
     return "run.yml", "endpoint.yml"
 
 
@@ -37,11 +38,8 @@ def clean(done, code: int) -> str:
     return done.stderr
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2", "--api-key", "sk-test-123456",
-                          "--max-model-len", "512") as s:
-        yield s
+sim = simulator_fixture(
+    "--ttft-ms", "20", "--itl-ms", "2", "--api-key", "sk-test-123456", "--max-model-len", "512")
 
 
 def test_missing_file(tmp_path, tokenflood):
@@ -78,13 +76,14 @@ def test_unknown_provider(tmp_path, tokenflood):
     assert "endpoint.yml:1: provider: unknown provider 'openai_compatible'" in err
 
 
-def test_unreachable_base_url_fails_before_any_load(tmp_path, tokenflood):
+def test_unreachable_base_url_fails_before_any_load_and_leaves_no_folder(tmp_path, tokenflood):
     files(tmp_path, base_url="http://127.0.0.1:9/v1")
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes")
     err = clean(done, 1)
     assert "cannot reach the endpoint at http://127.0.0.1:9/v1" in err and "base_url" in err
-    s = done.summary()
-    assert s["status"] == "aborted" and s["phases"] == []
+    # nothing was sent: no "[aborted] ↻ resumable" folder without a row in it
+    assert "nothing was sent: no results folder kept" in err
+    assert not done.results.exists()
 
 
 def test_missing_api_key_env_var_is_named(tmp_path, sim, tokenflood):
@@ -100,8 +99,9 @@ def test_401_names_the_variable_and_never_the_key(tmp_path, sim, tokenflood):
                       env={"SIM_KEY_FOR_TEST": "sk-wrong-key-987"})
     err = clean(done, 1)
     assert "refused the credentials" in err and "$SIM_KEY_FOR_TEST" in err
-    everything = err + done.stdout + "".join(p.read_text() for p in done.folder().iterdir())
-    assert "sk-wrong-key-987" not in everything
+    assert "sk-wrong-key-987" not in err + done.stdout
+    # refused at warm-up, before any load request: no folder is left
+    assert not done.results.exists()
 
 
 def test_404_for_a_model_the_server_does_not_serve_lists_what_it_serves(tmp_path, sim, tokenflood):
@@ -408,7 +408,8 @@ def test_an_endpoint_that_never_answers_is_reported_within_the_request_timeout(t
     assert "waiting for the endpoint to answer a warm-up request (timeout 3 s)" in err
     assert black_hole.accepted >= 1
     assert seconds < 20, f"took {seconds:.1f} s"      # it took 39-45 s, 33 s of them silent
-    assert done.summary()["status"] == "aborted"
+    # no answer to the warm-up: no load was sent, so no folder is left
+    assert "nothing was sent: no results folder kept" in err and not done.results.exists()
 
 
 def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):

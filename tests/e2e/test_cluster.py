@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 
-from dask_cluster import DaskCluster
-from helpers import TOKENFLOOD, free_port, run_tokenflood, screen_lines, write
+from support.dask_cluster import DaskCluster
+from support.net import free_port
+from support.screens import screen_lines
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "50", "--itl-ms", "5") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "50", "--itl-ms", "5")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,7 @@ arrival: constant
 seed: 5
 load_types: [{{prompt_length: 64, output_length: 8}}]
 """)
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n{endpoint_extra}")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url, endpoint_extra))
 
 
 def rows(folder: Path) -> list[dict]:

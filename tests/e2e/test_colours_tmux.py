@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from compared_runs import Runs, make_runs
-from helpers import TOKENFLOOD
-from terminal import Terminal
+from support.compared_runs import Runs, make_runs
+from support.tokenflood import TOKENFLOOD
+from support.terminal import Terminal
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

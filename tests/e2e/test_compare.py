@@ -5,6 +5,7 @@ percentiles differ by exactly what the setups differ by, which an interval must 
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from tokenflood_tui.compare.compare import Comparison
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
+from support.specs import endpoint_yml
+from support.tokenflood import run_together, run_tokenflood, write
 
 JITTER = 0.2                     # TTFT = base × (1 + U(−0.2, 0.2))
 RATES = [20, 40]
@@ -24,24 +26,25 @@ load_types: [{{prompt_length: 64, output_length: 1}}]
 """
 
 
-def run_against(tmp_path, ttft_ms: float, label: str):
-    with SimulatorProcess("--ttft-ms", str(ttft_ms), "--jitter", str(JITTER), "--seed",
-                          "3") as sim:
-        cwd = tmp_path / label                 # a results folder of its own under cwd
-        cwd.mkdir()
-        write(cwd / "run.yml", SUITE)
-        write(cwd / "endpoint.yml",
-              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-        done = run_tokenflood("run", "run.yml", "endpoint.yml", "--headless", "--yes", cwd=cwd)
-    assert done.code == 0, done.stderr
-    return done.folder()
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A (TTFT 50 ms), B (56 ms), A again."""
+    """A (TTFT 50 ms), B (56 ms), A again: run at the same time, each against a simulator of its
+    own, so a busy machine weighs on all three alike (and the setup takes one run's time)."""
     tmp = tmp_path_factory.mktemp("compare")
-    return tmp, run_against(tmp, 50, "a"), run_against(tmp, 56, "b"), run_against(tmp, 50, "a2")
+    ttfts = {"a": 50, "b": 56, "a2": 50}
+    with contextlib.ExitStack() as stack:
+        for label, ttft_ms in ttfts.items():
+            sim = stack.enter_context(SimulatorProcess("--ttft-ms", str(ttft_ms), "--jitter",
+                                                       str(JITTER), "--seed", "3"))
+            cwd = tmp / label                 # a results folder of its own under cwd
+            cwd.mkdir()
+            write(cwd / "run.yml", SUITE)
+            write(cwd / "endpoint.yml", endpoint_yml(sim.base_url))
+        done = run_together(*((tmp / label, ("run", "run.yml", "endpoint.yml", "--headless",
+                                             "--yes")) for label in ttfts))
+    for run in done:
+        assert run.code == 0, run.stderr
+    return tmp, *(run.folder() for run in done)
 
 
 def test_the_slower_simulator_is_slower_at_every_rate_by_about_6_ms(runs):

@@ -20,7 +20,7 @@ from tokenflood_tui.compare.samples import turn_bucket, turns_label
 from tokenflood_tui.metrics.thresholds import EXIT_THRESHOLD_FAILED
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, run_tokenflood, write
+from support.tokenflood import TOKENFLOOD, run_tokenflood, write
 
 PREFILL_MS = 0.3                 # per uncached prompt token
 SUITE = """\

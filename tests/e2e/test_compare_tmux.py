@@ -5,23 +5,22 @@ is printed as off a terminal. `--headless` on a terminal prints the table withou
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from compared_runs import Runs, make_runs
-from helpers import TOKENFLOOD
-from terminal import Terminal
+from support.compared_runs import Runs, shared_runs
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    return make_runs(tmp_path_factory.mktemp("compare-tmux"))
+    return shared_runs(tmp_path_factory)
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -6,23 +6,18 @@ import os
 import subprocess
 import time
 
-import pytest
-
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import TOKENFLOOD, write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.tokenflood import TOKENFLOOD, write
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "5", "--itl-ms", "1")
 
 
 def ask(tmp_path, base_url: str, answer: bytes) -> tuple[int, str]:
-    write(tmp_path / "run.yml", "name: ask\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
-          "load_types:\n- {prompt_length: 50, output_length: 4}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "run.yml", run_yml("ask", rates=[5], length=1,
+                                        load_types=[{"prompt_length": 50, "output_length": 4}]))
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
     master, slave = os.openpty()
     proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless",
                              "--results-dir", "results"], cwd=tmp_path, stdin=slave,

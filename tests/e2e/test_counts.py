@@ -13,14 +13,7 @@ from collections import Counter
 import pytest
 
 from tokenflood_tui.run.runner import Run
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
 
 
 class Watcher:

@@ -11,7 +11,7 @@ import pytest
 
 from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 
-from helpers import run_tokenflood
+from support.tokenflood import run_tokenflood
 
 
 def table(folder, name: str) -> list[dict[str, str]]:

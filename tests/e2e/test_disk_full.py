@@ -12,24 +12,21 @@ import subprocess
 import pytest
 
 from tokenflood_tui.outputs.folder import CSV_COLUMNS
-from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.tokenflood import TOKENFLOOD, write
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "5", "--itl-ms", "1")
 
 
 def run_on_tmpfs(tmp_path, size: str, base_url: str) -> subprocess.CompletedProcess:
     """`tokenflood run` with --results-dir on a tmpfs of `size`, in a mount namespace of its own
     (so the mount goes away with it); the folder is copied out afterwards for the assertions."""
-    write(tmp_path / "run.yml", "name: full\nrequests_per_second_rates: [50]\n"
-          "test_length_in_seconds: 4\narrival: constant\n"
-          "load_types:\n- {prompt_length: 32, output_length: 2}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "run.yml", run_yml("full", rates=[50], length=4, arrival="constant",
+                                        load_types=[{"prompt_length": 32, "output_length": 2}]))
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
     disk, kept = tmp_path / "disk", tmp_path / "kept"
     disk.mkdir()
     kept.mkdir()

@@ -14,26 +14,18 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import TOKENFLOOD, run_tokenflood, write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.tokenflood import TOKENFLOOD, run_together, run_tokenflood, write
 
 TTFT_MS, ITL_MS, SLOTS, OUTPUT = 50.0, 10.0, 4, 20
 CAPACITY_RPS = SLOTS / ((TTFT_MS + (OUTPUT - 1) * ITL_MS) / 1000)      # 16.7 req/s
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots",
-                          str(SLOTS), "--jitter", "0.3") as s:
-        yield s
+SIM_ARGS = ("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots", str(SLOTS), "--jitter", "0.3")
+sim = simulator_fixture(*SIM_ARGS)
 
 
 def files(tmp_path, base_url: str, rates: str, length: float = 4, extra: str = "") -> tuple[str, str]:
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
     write(tmp_path / "run.yml",
           f"name: gates\nrequests_per_second_rates: {rates}\ntest_length_in_seconds: {length}\n"
           f"load_types:\n- {{prompt_length: 64, output_length: {OUTPUT}}}\n{extra}")
@@ -115,8 +107,7 @@ thresholds: [p99 < 500]
 
 
 def test_a_threshold_on_an_observation_is_checked_per_poll(tmp_path, sim, tokenflood):
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     write(tmp_path / "obs.yml", f"""\
 type: observation
 name: watch
@@ -146,11 +137,17 @@ thresholds:
     assert s["saturated_at_rps"] is None
 
 
-def test_the_saturation_verdict_on_a_saturating_run_and_not_on_a_healthy_one(tmp_path, sim):
-    healthy = tmp_path / "healthy"
+def test_the_saturation_verdict_on_a_saturating_run_and_not_on_a_healthy_one(tmp_path, sim,
+                                                                             start_simulator):
+    # both runs at once, each against a saturating simulator of its own
+    healthy, over = tmp_path / "healthy", tmp_path / "over"
     healthy.mkdir()
-    done = run_tokenflood("run", *files(healthy, sim.base_url, "[5, 8]", length=6), "--yes", "--headless",
-                          cwd=healthy)
+    over.mkdir()
+    healthy_done, over_done = run_together(
+        (healthy, ("run", *files(healthy, sim.base_url, "[5, 8]", length=6), "--yes", "--headless")),
+        (over, ("run", *files(over, start_simulator(*SIM_ARGS).base_url, "[5, 40]", length=5),
+                "--yes", "--headless")))
+    done = healthy_done
     assert done.code == 0, done.stderr
     s = done.summary()
     assert [p["saturated"] for p in s["phases"]] == [False, False]
@@ -162,10 +159,7 @@ def test_the_saturation_verdict_on_a_saturating_run_and_not_on_a_healthy_one(tmp
     assert not [w for w in s["warnings"] if "saturated" in w]
     assert "no phase saturated the server (rates up to 8 req/s)" in done.stdout
 
-    over = tmp_path / "over"
-    over.mkdir()
-    done = run_tokenflood("run", *files(over, sim.base_url, "[5, 40]", length=5), "--yes", "--headless",
-                          cwd=over)
+    done = over_done
     assert done.code == 0, done.stderr         # a verdict, not a threshold: the run succeeded
     s = done.summary()
     low, high = s["phases"]
@@ -208,15 +202,14 @@ def test_an_interrupted_run_keeps_130_though_a_threshold_failed(tmp_path, sim):
     assert "thresholds: 1 of 1 failed: ttft_ms.p50 < 1\n" in out       # no "exit code 4"
 
 
-def test_an_ab_experiment_whose_variants_fail_a_threshold_runs_every_turn_and_exits_4(tmp_path, sim):
+def test_an_ab_experiment_whose_variants_fail_a_threshold_runs_every_turn_and_exits_4(tmp_path, sim,
+                                                                                    start_simulator):
     """A variant that finished its turns with a failed threshold has not ended early: the
     other variants' turns still run."""
     files(tmp_path, sim.base_url, "[5]", length=2, extra="thresholds: [ttft_ms.p50 < 10]\n")
-    with SimulatorProcess("--ttft-ms", "30") as other:
-        write(tmp_path / "other.yml",
-              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {other.base_url}\n")
-        done = run_tokenflood("ab", "run.yml", "endpoint.yml", "other.yml", "--rounds", "2",
-                              "--yes", cwd=tmp_path, timeout=180)
+    write(tmp_path / "other.yml", endpoint_yml(start_simulator("--ttft-ms", "30").base_url))
+    done = run_tokenflood("ab", "run.yml", "endpoint.yml", "other.yml", "--rounds", "2",
+                          "--yes", cwd=tmp_path, timeout=180)
     assert done.code == 4, done.stderr
     assert "ended early" not in done.stderr
     (folder,) = done.results.iterdir()

@@ -12,8 +12,10 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
-from unfinished import PHASE_3_STARTED, THREE_PHASES, endpoint_yml, start, stop_when, the_folder
+from support.tokenflood import run_tokenflood, write
+from support.specs import endpoint_yml
+from support.tokenflood import start, the_folder
+from support.unfinished import PHASE_3_STARTED, THREE_PHASES, stop_when
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,15 @@ from datetime import datetime
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
+from support.journal import wait_for_journal
+from support.proxies import TcpProxy
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, write
 
 INTERVAL_S = 6.0
 POLLS = 4
 WITHIN_S = 2.0
 REQUESTS = 3
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
 
 
 def observation(tmp_path, base_url: str, extra: str = "") -> None:
@@ -37,7 +31,7 @@ num_requests: {REQUESTS}
 within_seconds: {WITHIN_S}
 load_type: {{prompt_length: 64, output_length: 4}}
 {extra}""")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
 
 
 def utc(text: str) -> float:

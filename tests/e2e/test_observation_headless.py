@@ -12,12 +12,10 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import pytest
-
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import TOKENFLOOD, journal_has, run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
+from support.journal import journal_has, wait_for_journal
+from support.proxies import TcpProxy
+from support.specs import endpoint_yml
+from support.tokenflood import TOKENFLOOD, other_than_lateness, run_tokenflood, write
 
 INTERVAL_S = 6.0       # over the client's 4 s idle limit: each poll opens new connections
 WITHIN_S = 2.0
@@ -27,12 +25,6 @@ POLL_LINE = re.compile(
     r"sent (?P<sent>\d+), ok (?P<ok>\d+), failed (?P<failed>\d+)(?: \((?P<kinds>[^)]*)\))?"
     r" \| TTFT p50/p90/p99 (?P<ttft>\S+) ms \| e2e p50/p90/p99 (?P<e2e>\S+) ms"
     r" \| (?:next poll (?P<next>\d\d:\d\d:\d\d) UTC|that was the last poll)$")
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
 
 
 def observation(tmp_path, base_url: str, polls: int) -> None:
@@ -45,7 +37,7 @@ num_requests: {REQUESTS}
 within_seconds: {WITHIN_S}
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
 
 
 def hms(iso: str) -> str:
@@ -104,7 +96,8 @@ def test_one_line_per_poll_with_its_figures_and_no_progress_lines(tmp_path, sim,
     # every line the run wrote after the load began: the three poll lines, that one error and,
     # once for the run, where the others are counted
     first = next(i for i, line in enumerate(lines) if POLL_LINE.match(line))
-    assert len(lines[first:]) <= 5, lines[first:]
+    # (less a sender some ms late, which a busy machine causes and the run rightly says)
+    assert len(other_than_lateness(lines[first:])) <= 5, lines[first:]
 
 
 def test_a_resumed_observation_reports_only_the_polls_it_ran(tmp_path, sim):
@@ -130,7 +123,8 @@ def test_a_resumed_observation_reports_only_the_polls_it_ran(tmp_path, sim):
     ran = [int(m["poll"]) for line in lines if (m := POLL_LINE.match(line))]
     missed = [line for line in lines if " missed" in line and "] warning: poll" in line]
     assert 1 not in ran and ran and ran[-1] == 4, done.stderr
-    assert "the client was the bottleneck" not in done.stderr     # a late start is not that
+    # a late start is not that (a sender some ms late on a busy machine is, and is said)
+    assert not [line for line in other_than_lateness(lines) if "the client was the bottleneck" in line]
     # poll 2 (and 3 if the resume was slow) missed while down: a line each, slot and next poll
     assert missed, done.stderr
     assert all(re.search(r"warning: poll \d/4 \d\d:\d\d:\d\d UTC missed: .* \| next "

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD
 
-from helpers import TOKENFLOOD
-from terminal import Terminal
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 INTERVAL_S = 4.0
 POLLS = 3
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -37,8 +33,7 @@ num_requests: 2
 within_seconds: 1
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
-    (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     term = Terminal(f"{TOKENFLOOD} run obs.yml endpoint.yml --results-dir results", tmp_path,

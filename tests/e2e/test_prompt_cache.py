@@ -7,26 +7,22 @@ import json
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.tokenflood import write
 
 PROMPT, PREFIX = 320, 192
 
 
-@pytest.fixture
-def sim():
-    # a fresh server per test: its prefix cache starts empty
-    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1", "--prefill-ms-per-token", "0.05") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "5", "--itl-ms", "1", "--prefill-ms-per-token", "0.05", scope="function")
 
 
 def three_runs(tmp_path, tokenflood, base_url: str, reuse: bool) -> list[dict]:
-    write(tmp_path / "run.yml", "name: rerun\nrequests_per_second_rates: [10]\n"
-          "test_length_in_seconds: 1.5\narrival: constant\nseed: 7\n"
-          f"reuse_prompts: {'true' if reuse else 'false'}\n"
-          f"load_types:\n- {{prompt_length: {PROMPT}, prefix_length: {PREFIX}, output_length: 2}}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n")
+    write(tmp_path / "run.yml", run_yml("rerun", rates=[10], length=1.5, arrival="constant", seed=7,
+                                        reuse_prompts=reuse, load_types=[{
+                                            "prompt_length": PROMPT, "prefix_length": PREFIX,
+                                            "output_length": 2}]))
+    write(tmp_path / "endpoint.yml", endpoint_yml(base_url))
     summaries = []
     for _ in range(3):
         done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")

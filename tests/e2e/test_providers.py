@@ -26,7 +26,8 @@ from tokenflood_tui.metrics.records import RequestRecord
 from tokenflood_tui.workspace import SAMPLES_DIR
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 
-from helpers import TOKENFLOOD, free_port, write
+from support.net import free_port
+from support.tokenflood import TOKENFLOOD, write
 from providers import AzureServer, BedrockServer, Faults, SageMakerServer
 from providers.aws import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from providers.llmock import LlmockProcess

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from helpers import run_tokenflood
+from support.tokenflood import run_tokenflood
 
 PAST = Path(__file__).parents[1] / "tui" / "fixtures" / "workspace" / "past-runs"
 

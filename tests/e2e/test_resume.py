@@ -5,63 +5,26 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
-
-from helpers import TOKENFLOOD, run_tokenflood, wait_for_journal, write
-from proxies import TcpProxy
-
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
-
-
-def start(tmp_path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([TOKENFLOOD, "run", *args, "--yes", "--headless", "--results-dir",
-                             "results"], cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def kill_when(proc: subprocess.Popen, tmp_path, text: str, timeout: float = 60) -> None:
-    """SIGKILL the whole process group once the journal has `text`: no handler runs, no summary."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        journal = next(iter((tmp_path / "results").glob("*/journal.jsonl")), None)
-        if journal is not None and text in journal.read_text():
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            return
-        time.sleep(0.02)
-    proc.kill()
-    raise AssertionError(f"{text!r} never reached the journal")
-
-
-def rows(folder) -> list[dict]:
-    with open(folder / "requests.csv", newline="") as f:
-        return list(csv.DictReader(f))
+from support.journal import wait_for_journal
+from support.proxies import TcpProxy
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, start, write
+from support.unfinished import PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES, rows, stop_when
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_a_killed_load_test_resumes_at_its_unfinished_phase(tmp_path, sim, workers):
-    write(tmp_path / "run.yml", "name: three\nrequests_per_second_rates: [10, 10, 10]\n"
-          "test_length_in_seconds: 2\narrival: constant\n"
-          "load_types:\n- {prompt_length: 64, output_length: 4}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-    proc = start(tmp_path, "run.yml", "endpoint.yml", "--workers", workers)
+    write(tmp_path / "run.yml", THREE_PHASES)
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
+    proc = start(tmp_path, "run", "run.yml", "endpoint.yml", "--workers", workers)
     # killed in phase 2, after phase 1 finished and while phase 2 is under way
-    kill_when(proc, tmp_path, '"event":"phase_started","phase":2,')
+    stop_when(proc, tmp_path, PHASE_2_STARTED)
     (folder,) = (tmp_path / "results").iterdir()
     assert not (folder / "summary.json").exists()
     before = rows(folder)
@@ -106,8 +69,7 @@ within_seconds: 1
 load_type: {{prompt_length: 64, output_length: 4}}
 """)
     proxy = TcpProxy(sim.port)         # down for poll 1: its failures must be warned about still
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:{proxy.port}/v1\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(f"http://127.0.0.1:{proxy.port}/v1"))
 
     def outage() -> None:
         wait_for_journal(tmp_path, '"event":"run_started"')     # before poll 1's slot
@@ -116,8 +78,8 @@ load_type: {{prompt_length: 64, output_length: 4}}
         proxy.down = False
 
     threading.Thread(target=outage, daemon=True).start()
-    proc = start(tmp_path, "obs.yml", "endpoint.yml", "--workers", "0")
-    kill_when(proc, tmp_path, '"event":"phase_finished","phase":2,')
+    proc = start(tmp_path, "run", "obs.yml", "endpoint.yml", "--workers", "0")
+    stop_when(proc, tmp_path, '"event":"phase_finished","phase":2,')
     (folder,) = (tmp_path / "results").iterdir()
     before = rows(folder)
     time.sleep(2 * interval)                  # down for about two slots
@@ -192,7 +154,7 @@ def test_a_killed_session_run_reruns_every_phase_from_its_first_unfinished_one(t
     write(tmp_path / "endpoint.yml",
           f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
     proc = start(tmp_path, "run.yml", "endpoint.yml", "--workers", "0")
-    kill_when(proc, tmp_path, '"event":"phase_started","phase":3,')
+    stop_when(proc, tmp_path, PHASE_3_STARTED)
     (folder,) = (tmp_path / "results").iterdir()
     journal = (folder / "journal.jsonl").read_text()
     assert '"phase_finished","phase":1,' in journal

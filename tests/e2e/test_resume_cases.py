@@ -9,29 +9,20 @@ import re
 import signal
 import time
 
-import pytest
-
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import run_tokenflood, write
-from proxies import TcpProxy
-from unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
-                        assert_complete_three_phases, endpoint_yml, kept, killed_observation, rows,
-                        start, stop_when, the_folder)
+from support.proxies import TcpProxy
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, start, the_folder, write
+from support.unfinished import (PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES,
+                                assert_complete_three_phases, kept, killed_observation, rows,
+                                stop_when)
 
 KEY = "tf-resume-key-4711"
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def keyed_sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "2", "--api-key", KEY) as s:
-        yield s
+keyed_sim = simulator_fixture("--ttft-ms", "20", "--itl-ms", "2", "--api-key", KEY)
 
 
 def summary(folder) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from datetime import UTC, datetime
@@ -14,20 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, the_folder, write
+from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
+                                killed_observation, rows)
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
-from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
-                        killed_observation, rows, the_folder)
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 
-@pytest.fixture
-def sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", scope="function")
 
 
 def wait_for_file(path: Path, timeout: float = 15) -> str:

@@ -9,7 +9,8 @@ import pytest
 from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
 from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 
-from helpers import other_than_lateness, write
+from support.specs import endpoint_yml
+from support.tokenflood import other_than_lateness, write
 
 pytestmark = [pytest.mark.llamacpp,
               pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
@@ -40,8 +41,7 @@ load_types:
 - {prompt_length: 1500, prefix_length: 1440, output_length: 4}
 request_timeout_seconds: 60
 """)
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: {llama.model}\nbase_url: {llama.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(llama.base_url, model=llama.model))
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", timeout=240)
     assert done.code == 0, done.stderr
     s = done.summary()

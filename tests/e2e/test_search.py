@@ -7,7 +7,9 @@ cannot meet at all gets a clear answer."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,7 +17,9 @@ from tokenflood_tui.run import budget
 from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import parse_endpoint, parse_run_suite
 
-from helpers import run_tokenflood, write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.tokenflood import Completed, run_tokenflood, write
 
 SLOTS, TTFT_MS, ITL_MS, OUTPUT = 2, 20, 10, 19
 CAPACITY = SLOTS / ((TTFT_MS + (OUTPUT - 1) * ITL_MS) / 1000)      # 10 req/s
@@ -39,26 +43,34 @@ load_types: [{{prompt_length: 32, output_length: {OUTPUT}}}]
 """
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots",
-                          str(SLOTS)) as s:
-        yield s
+SIM_ARGS = ("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots", str(SLOTS))
+sim = simulator_fixture(*SIM_ARGS)
+BRACKETED = ["{ttft_ms: {p90: 300}}", "{e2e_ms: 500, goodput_min: 0.9}"]
 
 
 def search(tmp_path, sim, slo: str, start: float = 3):
     write(tmp_path / "search.yml", suite(slo, start))
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     done = run_tokenflood("run", "search.yml", "endpoint.yml", "--headless", "--yes",
                           cwd=tmp_path, env=LIMITS, timeout=180)
     assert done.code == 0, done.stderr
     return done, done.summary()
 
 
-@pytest.mark.parametrize("slo", ["{ttft_ms: {p90: 300}}", "{e2e_ms: 500, goodput_min: 0.9}"])
-def test_the_search_brackets_the_capacity_within_the_tolerance(tmp_path, sim, slo):
-    done, s = search(tmp_path, sim, slo)
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory) -> dict[str, tuple[Completed, dict]]:
+    """Both SLOs' searches, run at the same time, each against a capacity simulator of its own
+    (a shared one would serve both loads): the module waits for one search instead of two."""
+    with ThreadPoolExecutor(len(BRACKETED)) as pool, contextlib.ExitStack() as stack:
+        sims = [stack.enter_context(SimulatorProcess(*SIM_ARGS)) for _ in BRACKETED]
+        runs = [pool.submit(search, tmp_path_factory.mktemp("search"), s, slo)
+                for s, slo in zip(sims, BRACKETED, strict=True)]
+        return {slo: run.result() for slo, run in zip(BRACKETED, runs, strict=True)}
+
+
+@pytest.mark.parametrize("slo", BRACKETED)
+def test_the_search_brackets_the_capacity_within_the_tolerance(searches, slo):
+    done, s = searches[slo]
     result = s["search"]
     lower, upper = result["lower_rps"], result["upper_rps"]
     assert s["type"] == "search" and lower is not None and upper is not None, result
@@ -73,7 +85,7 @@ def test_the_search_brackets_the_capacity_within_the_tolerance(tmp_path, sim, sl
     # every step is a normal phase of the folder, with its rows
     rows = (done.folder() / "requests.csv").read_text().splitlines()[1:]
     assert len(rows) == sum(ph["sent"] for ph in s["phases"])
-    assert f"up to {lower:g} req/s (fails at {upper:g})" in result["answer"]
+    assert f"up to {lower:g} req/s (fails at {upper:g} req/s)" in result["answer"]
     assert result["output_tokens_per_s"] > 0 and result["knee_rps"] is not None
     # headless: one line per phase with its verdict, then the answer
     lines = [line for line in done.stderr.splitlines() if "search phase" in line]
@@ -97,24 +109,25 @@ def test_an_slo_the_server_cannot_meet_gets_a_clear_answer(tmp_path, sim):
 
 def test_the_budget_is_an_upper_bound(tmp_path, sim):
     write(tmp_path / "search.yml", suite("{ttft_ms: {p90: 300}}"))
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     done = run_tokenflood("run", "search.yml", "endpoint.yml", "--headless", "--yes",
                           cwd=tmp_path)
     assert done.code == 3
-    # every phase at max_rps 64 for 4 s (constant: 256 each), 19 output tokens each, plus setup
+    # the most the search can send: the ramp 3, 6, 12, 24, 48, 64 until it fails at max_rps, then
+    # the phases left bisecting below 64, each for 4 s (constant), 19 output tokens each
     est = budget.search_estimate(parse_run_suite(suite("{ttft_ms: {p90: 300}}")),
                                  parse_endpoint(f"provider: hosted_vllm\nmodel: m\nbase_url: "
                                                 f"{sim.base_url}\n"))
-    assert est.output_tokens >= MAX_PHASES * 256 * OUTPUT and est.at_most
+    worst = [3, 6, 12, 24, 48, 64] + [64] * (MAX_PHASES - 6)
+    assert est.requests >= sum(rate * 4 for rate in worst) and est.at_most
+    assert est.output_tokens >= est.requests * OUTPUT
     assert f"output tokens  at most {est.output_tokens:,}" in done.stderr
     assert "lower max_rps, phase_seconds or max_phases" in done.stderr
     assert "duration       at most 32 s of load (about" in done.stderr
 
 
 def test_a_bad_search_suite_says_what_to_fix(tmp_path):
-    write(tmp_path / "endpoint.yml",
-          "provider: hosted_vllm\nmodel: m\nbase_url: http://127.0.0.1:9/v1\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml("http://127.0.0.1:9/v1", model="m"))
     for text, expected in [
             (suite("{ttft_ms: {p99: 500}}").replace("max_rps: 64", "max_rps: 1"),
              "max_rps (1) is below start_rps"),

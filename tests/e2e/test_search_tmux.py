@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 # 2 slots of 200 ms a request: 10 req/s at most; 4 and 8 meet the SLO, 16 fails
 SEARCH = """\
@@ -33,16 +32,12 @@ load_types: [{prompt_length: 32, output_length: 19}]
 """
 
 
-@pytest.fixture
-def sim():
-    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "10", "--slots", "2") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "20", "--itl-ms", "10", "--slots", "2", scope="function")
 
 
 def test_a_search_in_the_terminal_ends_with_its_answer(tmp_path, sim):
     write(tmp_path / "search.yml", SEARCH)
-    write(tmp_path / "endpoint.yml",
-          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "TOKENFLOOD_MAX_OUTPUT_TOKENS": "1000000"}
     term = Terminal(f"{TOKENFLOOD} run search.yml endpoint.yml --results-dir results", tmp_path,

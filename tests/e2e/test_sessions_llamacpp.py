@@ -17,7 +17,7 @@ import pytest
 from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
 from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 
-from helpers import run_tokenflood, write
+from support.tokenflood import run_tokenflood, write
 
 pytestmark = [pytest.mark.llamacpp,
               pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]

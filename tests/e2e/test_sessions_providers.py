@@ -14,7 +14,7 @@ import pytest
 
 from providers.llmock import LlmockProcess
 
-from helpers import TOKENFLOOD, write
+from support.tokenflood import TOKENFLOOD, write
 
 KEY = "sk-tokenflood-test-secret-7c1e"
 TURNS = 4

@@ -7,7 +7,6 @@ import csv
 import ctypes
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -17,18 +16,16 @@ import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
-from terminal import Terminal
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD, write
 
-RUN = ("name: hup\nrequests_per_second_rates: [10]\ntest_length_in_seconds: 30\narrival: constant\n"
-       "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+RUN = run_yml("hup", rates=[10], length=30, arrival="constant",
+              load_types=[{"prompt_length": 64, "output_length": 8}])
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "20") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "40", "--itl-ms", "20")
 
 
 def tui(command: str, folder: Path) -> Terminal:
@@ -40,7 +37,7 @@ def tui(command: str, folder: Path) -> Terminal:
 
 def specs(folder: Path, sim) -> None:
     write(folder / "run.yml", RUN)
-    write(folder / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    write(folder / "endpoint.yml", endpoint_yml(sim.base_url))
 
 
 def wait_for_rows(folder: Path, rows: int = 10, timeout: float = 60) -> None:
@@ -96,7 +93,44 @@ def test_headless_stops_on_the_signal_and_writes_the_results(tmp_path, sim, sig)
     assert proc.returncode == 130, err
     assert f"{sig.name}: stopping" in err and "Traceback" not in err
     assert "interrupted" in out
-    interrupted_and_complete(tmp_path)
+    summary = interrupted_and_complete(tmp_path)
+    # the summary says what stopped it: a hangup is not the user's Ctrl-C
+    assert summary["message"] == ("stopped: the terminal hung up (SIGHUP: an SSH session dropped?)"
+                                  if sig == signal.SIGHUP else "stopped by SIGTERM")
+
+
+def test_a_second_ctrl_c_stops_at_once_without_the_grace(tmp_path):
+    """Requests of 13 s: after one Ctrl-C they would get the 3 s grace; a second one cancels them
+    at once and says so."""
+    with SimulatorProcess("--ttft-ms", "40", "--itl-ms", "200") as slow:
+        write(tmp_path / "run.yml", run_yml("hup", rates=[10], length=10, arrival="constant",
+                                            load_types=[{"prompt_length": 64,
+                                                         "output_length": 64}]))
+        write(tmp_path / "endpoint.yml", endpoint_yml(slow.base_url))
+        proc = headless(tmp_path, "--workers", "0")
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list((tmp_path / "results").glob("*/requests.csv")):
+                time.sleep(0.1)
+            time.sleep(2.0)                     # about 20 requests in flight, none finished
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "SIGINT again: stopping at once" in err and "Traceback" not in err
+    (folder,) = (tmp_path / "results").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["message"] == "stopped by the user (Ctrl-C)"
+    with open(folder / "requests.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cancelled = [r for r in rows if r["status"] == "cancelled"]
+    assert cancelled and len(rows) == summary["phases"][0]["sent"]
+    last_send = max(float(r["t_send_s"]) for r in rows)
+    # cut half a second after the first Ctrl-C (the second), not after the 3 s grace
+    assert max(float(r["t_end_s"]) for r in cancelled) - last_send < 2.0
 
 
 def test_headless_hangup_of_the_whole_process_group_keeps_the_workers_rows(tmp_path, sim):
@@ -124,7 +158,7 @@ def alive(pid: int) -> bool:
     return status != "Z"
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_path, sim, sig):
     specs(tmp_path, sim)
@@ -141,7 +175,7 @@ def test_tui_stops_the_run_on_the_signal_writes_the_results_and_exits_130(tmp_pa
     interrupted_and_complete(tmp_path)
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("mode", ["--headless", ""])
 def test_a_terminal_that_goes_away_mid_run_still_gets_its_results_written(tmp_path, sim, mode):
     # Killing the tmux session closes the pseudo-terminal and signals SIGHUP to everything on
@@ -170,7 +204,7 @@ def tgkill(pid: int, thread: int, sig: int) -> None:
     assert libc.tgkill(pid, thread, sig) == 0, os.strerror(ctypes.get_errno())
 
 
-@needs_tmux
+@pytest.mark.tmux
 @pytest.mark.parametrize("through", ["process", "helper thread"])
 def test_tui_signalled_at_the_budget_modal_exits_130_without_a_results_folder(tmp_path, sim,
                                                                                through):

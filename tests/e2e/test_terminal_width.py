@@ -24,8 +24,8 @@ from tokenflood_tui.metrics.summary import RunSummary
 from tokenflood_tui.outputs import printed
 from tokenflood_tui.simulator import SimulatorProcess
 
-from compared_runs import make_runs
-from helpers import TOKENFLOOD, write
+from support.compared_runs import make_runs
+from support.tokenflood import TOKENFLOOD, write
 
 WIDTHS = [80, 120]
 LOAD_TEST = """\
@@ -64,6 +64,44 @@ test_length_in_seconds: 2
 seed: 7
 load_types: [{prompt_length: 64, output_length: 4}]
 """
+# chats of 3 turns and agents of 12 steps (tool steps, sub-agents): a phase has more turn
+# indexes than a terminal shows; `skip` sends every turn of a script whatever fails
+SESSIONS = """\
+name: chats
+sessions_per_second_rates: [2, 4]
+test_length_in_seconds: 4
+arrival: constant
+history: echo
+ramp_seconds: 1
+on_error: skip
+session_types:
+- name: chat
+  weight: 2
+  system_prompt_tokens: 64
+  turns: 3
+  user_tokens: 24
+  output_tokens: 8
+  think_seconds: 0.3
+- name: agent
+  weight: 1
+  system_prompt_tokens: 128
+  context_tokens: 40
+  turns: 12
+  user_tokens: 16
+  output_tokens: 8
+  think_seconds: 0.1
+  tool_share: 0.5
+  tool_call_tokens: 6
+  tool_result_tokens: 30
+  tool_seconds: 0.2
+  subagents: {every: 3, count: 2, type: helper, result_tokens: 10}
+- name: helper
+  weight: 0.001
+  turns: 2
+  user_tokens: 12
+  output_tokens: 6
+"""
+BARS = "▁▂▃▄▅▆▇█"
 ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "TOKENFLOOD_MAX_OUTPUT_TOKENS": "1000000"}
 
 
@@ -267,3 +305,170 @@ def test_an_ab_experiment_prints_its_comparison(tmp_path, width):
                    if line.startswith("B vs A: "))
     assert verdict in " ".join(done.stdout.split())
     assert f"experiment folder: results/{folder.name}" in done.stdout
+
+
+# ------------------------------------------------------------------------ a session run
+
+
+def section(text: str, title: str) -> str:
+    """The lines under '<title>:' (printed text or md) up to the next blank line."""
+    return text.split(f"\n{title}:\n", 1)[1].split("\n\n", 1)[0]
+
+
+def md_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the first pipe table in `text`, by its header."""
+    lines = text.lstrip("\n").split("\n\n", 1)[0].splitlines()
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(head, [c.strip() for c in line.strip("|").split("|")], strict=True))
+            for line in lines[2:]]
+
+
+def picked_turns(turns: list[dict]) -> list[int]:
+    """The turn indexes a terminal shows: every one up to 8 of them, else 1-4, the powers of
+    two and the last."""
+    numbers = [t["turn"] for t in turns]
+    if len(numbers) <= 8:
+        return numbers
+    return [n for n in numbers if n <= 4 or n == numbers[-1] or n & (n - 1) == 0]
+
+
+def fixed(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+@pytest.fixture(scope="module")
+def session_run(tmp_path_factory, sim):
+    """One session run against the simulator (10% of requests fail), headless on a terminal
+    80 columns wide: (the printed summary, the cwd, the results folder, summary.json)."""
+    cwd = tmp_path_factory.mktemp("sessions")
+    write(cwd / "run.yml", SESSIONS)
+    write(cwd / "endpoint.yml", endpoint(sim.base_url))
+    done = on_terminal("run", "run.yml", "endpoint.yml", "--headless", "--yes", cwd=cwd,
+                       columns=80)
+    assert done.code == 0, done.stderr
+    folder = only_folder(cwd)
+    return done, cwd, folder, json.loads((folder / "summary.json").read_text())
+
+
+def test_a_session_run_says_its_rates_in_sessions_per_second(session_run):
+    done, _, _, summary = session_run
+    assert summary["workload"] == "sessions"
+    out = done.stdout
+    assert done.too_long(80) == []
+    groups = next(line for line in out.splitlines() if "sessions/s" in line)
+    assert groups.split()[0] == "sessions/s" and "req/s" not in out
+    for row, ph in zip(rows_of(out), summary["phases"], strict=True):
+        assert row[:6] == [str(ph["phase"]), f"{ph['target_rps']:g}", f"{ph['achieved_rps']:.2f}",
+                           str(ph["sent"]), str(ph["ok"]), str(ph["failed"])]
+        assert ph["achieved_rps"] == ph["sessions"]["achieved_sps"]
+    top = max(ph["target_rps"] for ph in summary["phases"])
+    assert f"rates up to {top:g} sessions/s" in " ".join(out.split())
+    # the progress lines on stderr: each phase's sessions, started of planned and in flight
+    first = summary["phases"][0]
+    assert (f"phase 1: {first['target_rps']:g} sessions/s for 4 s "
+            f"({first['sessions']['planned']} sessions, at most ") in done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith(
+        f"[tokenflood] phase 1/2 {first['target_rps']:g} sessions/s ")]
+    assert progress and all(f"/{first['sessions']['planned']} started, in flight " in line
+                            for line in progress)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_session_run_prints_its_sessions_turns_and_sessions_in_flight(session_run, width):
+    done, cwd, folder, summary = session_run
+    if width == 80:        # as the run printed it
+        out = done.stdout
+    else:                  # and as `results` prints it from summary.json
+        shown = on_terminal("results", folder.name, "--format", "text", cwd=cwd, columns=width)
+        assert shown.code == 0, shown.stderr
+        out = shown.stdout
+    assert [line for line in out.splitlines() if len(line) > width] == []
+    phases = summary["phases"]
+    sessions = rows_of(section(out, "sessions"))
+    head = next(line for line in section(out, "sessions").splitlines()
+                if line.startswith("phase")).split()
+    assert head[:5] == (["phase", "offered", "completed", "started", "completed"] if width == 80
+                        else ["phase", "target", "offered", "completed", "planned"])
+    for row, ph in zip(sessions, phases, strict=True):
+        st = ph["sessions"]
+        rates, counts = [fixed(st["achieved_sps"], 2), fixed(st["completed_sps"], 2)], [
+            str(st["started"]), str(st["completed"])]
+        assert row[:5] == ([str(ph["phase"]), *rates, *counts] if width == 80 else
+                           [str(ph["phase"]), f"{ph['target_rps']:g}", *rates, str(st["planned"])])
+        if width == 120:
+            assert row[5:7] == counts
+    ramp = " ".join(section(out, "sessions").split())
+    assert (f"ramp: the first 1 s of each phase ({phases[0]['sessions']['ramp_requests']} "
+            f"requests in phase 1, {phases[1]['sessions']['ramp_requests']} requests in phase 2) "
+            "kept out of their latency figures and goodput") in ramp
+    # turns: the picked turn indexes of each phase, their requests, TTFT and cache hit
+    turns = rows_of(section(out, "turns"))
+    expected = [(ph, t) for ph in phases for t in ph["turns"]
+                if t["turn"] in picked_turns(ph["turns"])]
+    assert any(len(ph["turns"]) > 8 for ph in phases)       # long sessions were picked from
+    assert len(turns) == len(expected)
+    for row, (ph, t) in zip(turns, expected, strict=True):
+        assert row[:5] == [str(ph["phase"]), str(t["turn"]), str(t["requests"]), str(t["ok"]),
+                           fixed(t["ttft_ms"]["p50"], 1)]
+        assert row[-1] == ("-" if t["cache_hit"] is None else f"{t['cache_hit']:.0%}")
+    assert "not shown (summary.md has every turn)" in " ".join(section(out, "turns").split())
+    # sessions in flight: the peak, when it drained, a sparkline within the width
+    flying = rows_of(section(out, "sessions in flight"))
+    for row, ph in zip(flying, phases, strict=True):
+        points = ph["sessions"]["in_flight_over_time"]
+        assert row[:2] == [str(ph["phase"]), str(max(n for _, n in points))]
+        assert row[3] == fixed(points[-1][0], 1)
+        assert set(row[4]) <= set("·▁▂▃▄▅▆▇█") and len(row[4]) <= len(points)
+    assert f"(█ {max(n for ph in phases for _, n in ph['sessions']['in_flight_over_time'])})" \
+        in section(out, "sessions in flight")
+
+
+def test_a_session_runs_summary_md_has_every_turn_and_the_figures_of_summary_json(session_run):
+    _, cwd, folder, summary = session_run
+    md = (folder / "summary.md").read_text()
+    shown = on_terminal("results", folder.name, "--format", "md", cwd=cwd, columns=80)
+    assert shown.code == 0 and shown.stdout == md
+    phases = summary["phases"]
+    assert "| phase | target sessions/s | achieved sessions/s | sent |" in md
+    sessions = md_rows(md.split("\n## Sessions\n", 1)[1])
+    for row, ph in zip(sessions, phases, strict=True):
+        st = ph["sessions"]
+        assert row == {
+            "phase": str(ph["phase"]), "target sessions/s": f"{ph['target_rps']:g}",
+            "offered sessions/s": fixed(st["achieved_sps"], 2),
+            "completed sessions/s": fixed(st["completed_sps"], 2),
+            "planned": str(st["planned"]), "started": str(st["started"]),
+            "completed": str(st["completed"]), "context limit": str(st["context_limit"]),
+            "error": str(st["error"]), "cut": str(st["cut"]),
+            "turns per session": fixed(st["turns_mean"], 1),
+            **{f"duration {p} s": fixed(st["duration_s"][p], 1) for p in ("p50", "p90", "p99")},
+            **{f"slowdown {p}": fixed(st["slowdown"][p], 2) for p in ("p50", "p90", "p99")},
+            "sub-agents": str(st["subagents"]), "ramp s": fixed(st["ramp_s"], 1),
+            "ramp requests": str(st["ramp_requests"])}
+    turns = md_rows(md.split("\n## Turns\n", 1)[1])
+    every = [(ph, t) for ph in phases for t in ph["turns"]]
+    assert len(turns) == len(every) == sum(len(ph["turns"]) for ph in phases)
+    for row, (ph, t) in zip(turns, every, strict=True):
+        assert row == {
+            "phase": str(ph["phase"]), "turn": str(t["turn"]), "requests": str(t["requests"]),
+            "ok": str(t["ok"]),
+            **{f"TTFT {p} ms": fixed(t["ttft_ms"][p], 1) for p in ("p50", "p90", "p99")},
+            **{f"e2e {p} ms": fixed(t["e2e_ms"][p], 1) for p in ("p50", "p90", "p99")},
+            "context tokens": fixed(t["context_tokens_mean"], 0),
+            "cached tokens": fixed(t["cached_tokens_mean"], 0),
+            "cache hit": "-" if t["cache_hit"] is None else f"{t['cache_hit']:.0%}"}
+    # a request failed in some turn: its row says so
+    assert any(t["ok"] < t["requests"] for _, t in every)
+    flying = md_rows(md.split("\n## Sessions in flight\n", 1)[1])
+    top = max(n for ph in phases for _, n in ph["sessions"]["in_flight_over_time"])
+    assert f"(· none, █ {top})" in md
+    for row, ph in zip(flying, phases, strict=True):
+        points = ph["sessions"]["in_flight_over_time"]
+        peak = max(n for _, n in points)
+        spark = row.pop(next(k for k in row if k.startswith("in flight")))
+        assert row == {"phase": str(ph["phase"]), "peak": str(peak),
+                       "peak at s": fixed(next(t for t, n in points if n == peak), 1),
+                       "drained at s": fixed(points[-1][0], 1)}
+        # one character a point: none, or a bar from the lowest to the run's highest peak
+        assert spark == "".join("·" if n == 0 else BARS[max(1, min(8, round(n / top * 8))) - 1]
+                                for _, n in points)

@@ -9,25 +9,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml
+from support.terminal import Terminal
+from support.tokenflood import TOKENFLOOD
 
-from helpers import TOKENFLOOD
-from terminal import Terminal
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.tmux
 
 
-@pytest.fixture
-def sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", scope="function")
 
 
 def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
@@ -114,8 +110,7 @@ def test_run_command_shows_the_modal_and_cancel_exits_3(tmp_path, sim):
     (tmp_path / "run.yml").write_text(
         "name: cancel\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm"}   # 16 colours
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --theme tokenflood-ansi "
                     "--results-dir results", tmp_path, env)
@@ -143,8 +138,7 @@ def test_over_a_limit_at_80x24_the_modal_says_how_to_raise_it_and_cannot_start(t
     (tmp_path / "run.yml").write_text(
         "name: big\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "TOKENFLOOD_MAX_OUTPUT_TOKENS": "20"}
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --results-dir results", tmp_path, env,
@@ -174,8 +168,7 @@ def test_without_a_terminal_run_is_headless_and_home_refuses(tmp_path, sim):
     (tmp_path / "run.yml").write_text(
         "name: piped\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 1\n"
         "load_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(sim.base_url))
     env = {**os.environ, "TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config")}
     done = subprocess.run([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -206,10 +199,7 @@ def wait_for_exit(tmp_path: Path, timeout: float = 30) -> str:
     return (tmp_path / "exit-code").read_text().strip()
 
 
-@pytest.fixture
-def flaky_sim():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3", "--error-rate", "503=0.3") as s:
-        yield s
+flaky_sim = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", "--error-rate", "503=0.3", scope="function")
 
 
 def test_at_80x24_failures_show_live_and_quitting_prints_the_summary(tmp_path, flaky_sim):
@@ -218,8 +208,7 @@ def test_at_80x24_failures_show_live_and_quitting_prints_the_summary(tmp_path, f
     (tmp_path / "run.yml").write_text(
         "name: flaky\nrequests_per_second_rates: [10, 20]\ntest_length_in_seconds: 2\n"
         "error_limit: 0.9\nload_types:\n- {prompt_length: 64, output_length: 8}\n")
-    (tmp_path / "endpoint.yml").write_text(
-        f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {flaky_sim.base_url}\n")
+    (tmp_path / "endpoint.yml").write_text(endpoint_yml(flaky_sim.base_url))
     env = {"TOKENFLOOD_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     term = Terminal(f"{TOKENFLOOD} run run.yml endpoint.yml --yes --results-dir results", tmp_path,

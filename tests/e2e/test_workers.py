@@ -22,17 +22,16 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 from tokenflood_tui.run.workers import ProcessWorker, choose_workers
 
-from helpers import TOKENFLOOD, write
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.tokenflood import TOKENFLOOD, write
 
 SUITE = LoadTestSuite(name="w", requests_per_second_rates=[100], test_length_in_seconds=2,
                  load_types=[LoadType(prompt_length=40, output_length=4)])
 WORDS = [" the", " and", " of", " to", " in", " is", " was", " for"] * 4
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "5", "--itl-ms", "1")
 
 
 def share(n: int, start: float, rate: float) -> PhaseShare:
@@ -86,11 +85,8 @@ async def test_a_worker_that_dies_mid_phase_is_reported_and_its_requests_in_flig
 
 def test_a_killed_worker_stops_the_run_and_loses_no_row(tmp_path):
     with SimulatorProcess("--ttft-ms", "300", "--itl-ms", "1") as slow:
-        write(tmp_path / "run.yml", "name: die\nrequests_per_second_rates: [40, 40]\n"
-              "test_length_in_seconds: 4\narrival: constant\n"
-              "load_types:\n- {prompt_length: 64, output_length: 4}\n")
-        write(tmp_path / "endpoint.yml",
-              f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {slow.base_url}\n")
+        write(tmp_path / "run.yml", run_yml("die", rates=[40, 40], length=4, arrival="constant"))
+        write(tmp_path / "endpoint.yml", endpoint_yml(slow.base_url))
         proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes",
                                  "--headless", "--workers", "2", "--results-dir", "results"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -137,11 +133,10 @@ def worker_pids(parent: int) -> list[int]:
     return sorted(pids)
 
 
-def test_two_workers_write_one_results_folder(tmp_path, sim, tokenflood):
-    write(tmp_path / "run.yml", "name: two\nrequests_per_second_rates: [100, 50]\n"
-          "test_length_in_seconds: 2\narrival: constant\n"
-          "load_types:\n- {prompt_length: 64, prefix_length: 32, output_length: 8}\n")
-    write(tmp_path / "endpoint.yml", f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+def test_two_workers_write_one_results_folder(sim, tokenflood, spec_files):
+    spec_files.run("two", rates=[100, 50], length=2, arrival="constant",
+                   load_types=[{"prompt_length": 64, "prefix_length": 32, "output_length": 8}])
+    spec_files.endpoint(sim.base_url)
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--workers", "2")
     assert done.code == 0, done.stderr
     s = done.summary()

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from helpers import free_port
+from support.net import free_port
 
 LLMOCK = str(Path(sys.executable).parent / "llmock")
 

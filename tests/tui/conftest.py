@@ -2,7 +2,7 @@
 
 import pytest
 
-from tokenflood_tui.simulator import SimulatorProcess
+from support.simulators import simulator_fixture
 
 
 @pytest.fixture(autouse=True)
@@ -11,7 +11,4 @@ def isolated_config(tmp_path, monkeypatch):
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
-@pytest.fixture(scope="session")
-def sim_process():
-    with SimulatorProcess("--ttft-ms", "30", "--itl-ms", "3") as sim:
-        yield sim
+sim_process = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", scope="session")

@@ -14,8 +14,8 @@ from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.run import RunScreen
 
-from dask_cluster import DaskCluster
-from helpers import until
+from support.dask_cluster import DaskCluster
+from support.screens import until
 
 SUITE = parse_run_suite("name: tuicluster\nrequests_per_second_rates: [10, 20]\n"
                         "test_length_in_seconds: 3\narrival: constant\n"

@@ -19,7 +19,7 @@ from textual.app import App
 
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 
-from comparisons import saved_two_runs
+from support.comparisons import saved_two_runs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORKSPACE = FIXTURES / "workspace"

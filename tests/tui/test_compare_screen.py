@@ -21,15 +21,16 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.widgets.compare_table import CompareTable
 
-from compared_runs import FAST_TTFT, SLOW_TTFT, Runs, make_runs
-from helpers import run_tokenflood, screen_lines
+from support.compared_runs import FAST_TTFT, Runs, SLOW_TTFT, shared_runs
+from support.screens import screen_lines
+from support.tokenflood import run_tokenflood
 
 NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e", "tpot_ms": "TPOT", "itl_ms": "ITL"}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    return make_runs(tmp_path_factory.mktemp("compare"))
+    return shared_runs(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -285,13 +286,28 @@ async def test_home_marks_results_and_c_compares_them(runs, tmp_path):
         # the same figures as comparing the folders directly; B (fast) is the faster one
         assert_table_shows(app, compare([slow, fast]), "ttft_ms")
         assert "faster" in "\n".join(table_lines(app))
-        # written to a compare folder under the results dir, as `tokenflood compare` does
+        # opening a comparison writes nothing (it used to leave a compare_<time>/ each time);
+        # w writes it to a compare folder under the results dir, as `tokenflood compare` does
+        assert not list(results.glob("compare_*")) and screen.folder is None
+        assert "not written; w writes it (md, json, txt, html)" in "\n".join(lines)
+        assert "w Write files" in lines[-1]
+        await pilot.press("w")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if screen.folder is not None:
+                break
         (written,) = results.glob("compare_*")
         assert screen.folder == written
         assert sorted(p.name for p in written.iterdir()) == [
             "compare.html", "compare.json", "compare.md", "compare.txt"]
         assert Comparison.load(written).cells == screen.comparison.cells
+        await pilot.pause(0.2)
+        lines = screen_lines(app)
         assert squash(f"written to {written}/ (md, json, txt, html)") in squash("".join(lines))
+        assert "w Write files" not in lines[-1]         # once on disk, nothing more to write
+        await pilot.press("w")
+        await pilot.pause(0.3)
+        assert len(list(results.glob("compare_*"))) == 1
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert app.screen is home

@@ -16,7 +16,7 @@ from tokenflood_tui.outputs.folder import CSV_COLUMNS
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.widgets.compare_table import CompareTable
 
-from helpers import screen_lines
+from support.screens import screen_lines
 
 SUITE = ("name: s\nsessions_per_second_rates: [2]\ntest_length_in_seconds: 60\n"
          "session_types:\n- {name: chat, turns: 4, think_seconds: 1}\n")

@@ -20,9 +20,12 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.experiment_controller import ExperimentController
 from tokenflood_tui.tui.screens.budget import BudgetModal
+from tokenflood_tui.tui.screens.choose import ChooseModal
+from tokenflood_tui.tui.screens.compare import CompareScreen
+from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.experiment import ExperimentScreen
 
-from helpers import screen_lines, until
+from support.screens import screen_lines, until
 
 SIZES = [(80, 24), (120, 40)]
 SUITE = """\
@@ -75,66 +78,97 @@ FIGURES = re.compile(r"TTFT p50 ([\d.]+ ms|-) · e2e p50 ([\d.]+ ms|-)")
 ROW = re.compile(r"(\d)/8\s+(fast|slow)\s+(\d)/2\s+(10|20)\s+(\d+)/(\d+)\s+([\d.]+)\s+([\d.]+)")
 
 
-@pytest.mark.parametrize("size", SIZES)
-async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims, size):
+async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims):
+    """One real experiment, seen at both sizes: while a turn sends at each, then its end at
+    each (the size it ended at first, as a run at that size alone would show it)."""
     fast, slow = sims
     app, controller = experiment_app(tmp_path / "results", (fast.base_url, slow.base_url))
     turns = controller.experiment.turns         # the seeded interleaved order
     names = ["fast", "slow"]
-    async with app.run_test(size=size) as pilot:
-        # while a turn sends: who, which round, what rate, and its phase's figures so far
-        lines = await until(pilot, lambda ls: status(ls) and
-                            find(ls, "sent ") > 0 and find(ls, "in flight") > 0
-                            and any(FIGURES.search(line) for line in ls),
-                            "a turn sending")
-        assert isinstance(app.screen, ExperimentScreen)
-        n, name, rnd, rate = status(lines).groups()[:4]
-        turn = turns[int(n) - 1]
-        assert (name, int(rnd), int(rate)) == (names[turn.variant], turn.round,
-                                               [10, 20][turn.rate_index])
-        now = lines[find(lines, "in flight")]
-        sent, planned = map(int, re.search(r"sent (\d+)/(\d+)", now).groups())
-        assert planned == 2 * int(rate) and 0 <= sent <= planned
-        assert any(FIGURES.search(line) for line in lines), lines
-        assert find(lines, " A/B 'abview': fast (baseline) vs slow · 2 rounds · ") >= 0
+    async with app.run_test(size=SIZES[-1]) as pilot:
+        for size in reversed(SIZES):
+            await pilot.resize_terminal(*size)
+            # while a turn sends: who, which round, what rate, and its phase's figures so far
+            lines = await until(pilot, lambda ls: status(ls) and
+                                find(ls, "sent ") > 0 and find(ls, "in flight") > 0
+                                and any(FIGURES.search(line) for line in ls),
+                                "a turn sending")
+            assert isinstance(app.screen, ExperimentScreen)
+            n, name, rnd, rate = status(lines).groups()[:4]
+            turn = turns[int(n) - 1]
+            assert (name, int(rnd), int(rate)) == (names[turn.variant], turn.round,
+                                                   [10, 20][turn.rate_index])
+            now = lines[find(lines, "in flight")]
+            sent, planned = map(int, re.search(r"sent (\d+)/(\d+)", now).groups())
+            assert planned == 2 * int(rate) and 0 <= sent <= planned
+            assert any(FIGURES.search(line) for line in lines), lines
+            assert find(lines, " A/B 'abview': fast (baseline) vs slow · 2 rounds · ") >= 0
 
         # the end: every turn in the table, the verdicts, the folder
         lines = await until(pilot, lambda ls: find(ls, "completed: all 8 turns ran") >= 0,
                             "the end", timeout=90)
-        await pilot.pause(0.5)
-        lines = screen_lines(app)
-        assert max(len(line.rstrip()) for line in lines) <= size[0]
-        folder = controller.result.folder
-        at = find(lines, "results:")        # a long path wraps: read on across the lines
-        assert f"results:{folder}(" in "".join(line.strip() for line in lines[at:at + 3]) \
-            .replace(" ", "")
-        # TTFT and e2e at p50 and p90 at both rates at least (the TPOT and ITL cells of two
-        # simulators with the same decode speed can land either way, "faster" included)
-        verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)",
-                             " ".join(line.strip() for line in lines))   # as it wraps at 80
-        assert verdicts and int(verdicts[2]) >= 8, lines
-        head = lines[find(lines, "TTFT p50       TTFT p90       e2e p50        e2e p90")]
-        assert head.lstrip().startswith("rate")
-        for rate in ("10 req/s", "20 req/s"):        # 30 ms slower: TTFT and e2e, p50 and p90
-            row = lines[find(lines, rate + "  ")]
-            cells = re.findall(r"slower \+([\d.]+)", row)
-            assert len(cells) == 4, row
-            assert all(15 < float(ms) < 50 for ms in cells), row   # jitter ±20% of 80 ms
-        assert find(lines, "A = fast (baseline), B = slow") > 0
-        assert find(lines, "8/8 ") > 0       # the turns table keeps its newest row in view
-        assert app.exit_code == 0
+        for size in SIZES:
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.5)
+            lines = screen_lines(app)
+            assert max(len(line.rstrip()) for line in lines) <= size[0]
+            folder = controller.result.folder
+            at = find(lines, "results:")        # a long path wraps: read on across the lines
+            assert f"results:{folder}(" in "".join(line.strip() for line in lines[at:at + 3]) \
+                .replace(" ", "")
+            # TTFT and e2e at p50 and p90 at both rates at least (the TPOT and ITL cells of two
+            # simulators with the same decode speed can land either way, "faster" included)
+            verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)",
+                                 " ".join(line.strip() for line in lines))   # as it wraps at 80
+            assert verdicts and int(verdicts[2]) >= 8, lines
+            head = lines[find(lines, "TTFT p50       TTFT p90       e2e p50        e2e p90")]
+            assert head.lstrip().startswith("rate")
+            for rate in ("10 req/s", "20 req/s"):        # 30 ms slower: TTFT and e2e, p50 and p90
+                row = lines[find(lines, rate + "  ")]
+                cells = re.findall(r"slower \+([\d.]+)", row)
+                assert len(cells) == 4, row
+                assert all(15 < float(ms) < 50 for ms in cells), row   # jitter ±20% of 80 ms
+            assert find(lines, "A = fast (baseline), B = slow") > 0
+            assert find(lines, "8/8 ") > 0       # the turns table keeps its newest row in view
+            assert app.exit_code == 0
 
-        # the turns table, in the order they ran, whole (maximised where 80x24 has no room)
-        await pilot.press("2")
+            # the turns table, in the order they ran, whole (maximised where 80x24 has no room)
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            rows = [ROW.search(line) for line in screen_lines(app)]
+            rows = [r.groups() for r in rows if r]
+            assert [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows] == [
+                (i + 1, names[t.variant], t.round, [10, 20][t.rate_index])
+                for i, t in enumerate(turns)]
+            assert all(int(ok) == int(sent) == 2 * int(rate) for _, _, _, rate, ok, sent, _, _ in rows)
+            ttft = {name: [float(r[6]) for r in rows if r[1] == name] for name in names}
+            assert max(ttft["fast"]) < min(ttft["slow"]), ttft
+            await pilot.press("2")                    # the overview again
+            await pilot.pause(0.3)
+
+        # the end offers the comparison (c) and each variant's results (r)
+        footer = screen_lines(app)[-1]
+        assert "c Comparison" in footer and "r Results" in footer, footer
+        view = app.screen
+        await pilot.press("c")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, CompareScreen) and app.screen.folder == folder
+        assert app.screen.comparison is not None
+        assert app.screen.comparison.cells == controller.result.comparison.cells
+        await pilot.press("escape")
         await pilot.pause(0.3)
-        rows = [ROW.search(line) for line in screen_lines(app)]
-        rows = [r.groups() for r in rows if r]
-        assert [(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows] == [
-            (i + 1, names[t.variant], t.round, [10, 20][t.rate_index])
-            for i, t in enumerate(turns)]
-        assert all(int(ok) == int(sent) == 2 * int(rate) for _, _, _, rate, ok, sent, _, _ in rows)
-        ttft = {name: [float(r[6]) for r in rows if r[1] == name] for name in names}
-        assert max(ttft["fast"]) < min(ttft["slow"]), ttft
+        assert app.screen is view
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ChooseModal)
+        assert find(screen_lines(app), "2 B slow (baseline)") < 0
+        assert find(screen_lines(app), "1 A fast (baseline) · completed") >= 0
+        await pilot.press("2")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, ResultsScreen) and app.screen.folder == folder / "slow"
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert app.screen is view
     assert (folder / "compare.md").is_file()
     assert {p.name for p in folder.iterdir()} >= {"fast", "slow", "experiment.json"}
 

@@ -13,7 +13,7 @@ from tokenflood_tui.live.poll_feed import PollEvent
 from tokenflood_tui.tui.widgets.polls import PollTimeline
 from tokenflood_tui.tui.widgets.sparks import PhaseSpark
 
-from observations import START, poll
+from support.observations import START, poll
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -20,7 +20,7 @@ from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.run_log import RunLog
 from tokenflood_tui.tui.widgets.sparks import SparkPanel
 
-from helpers import screen_lines
+from support.screens import screen_lines
 from test_snapshots import FAILED_RUN, RESULTS, WORKSPACE, app, phase
 
 SIZES = [(80, 24), (120, 40)]

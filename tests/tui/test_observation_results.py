@@ -12,8 +12,8 @@ from tokenflood_tui.tui.screens.results import (LoadTestResultsScreen, Observati
                                                 ResultsScreen)
 from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
 
-from helpers import screen_lines
-from observations import OBSERVATION, long_summary
+from support.observations import OBSERVATION, long_summary
+from support.screens import screen_lines
 
 PAST_RUN = OBSERVATION.parents[1] / "workspace" / "past-runs" / "2026-01-02_03-04-05_tmux-demo_sim-model"
 

@@ -27,7 +27,7 @@ from tokenflood_tui.tui.widgets.polls import TABLE_POLLS, TIMELINE_POLLS, PollTa
 from tokenflood_tui.tui.widgets.log_panel import LogPanel
 from tokenflood_tui.tui.widgets.run_log import RunLog
 
-from helpers import screen_lines
+from support.screens import screen_lines
 from test_snapshots import RESULTS, WORKSPACE, app
 
 SIZES = [(80, 24), (120, 40)]

@@ -1,6 +1,6 @@
 """Every screen whose panels a number key maximises makes its keys, its `?` help lines and its
 palette's "Maximise the …" commands from its one declaration of panels (screens/panels.py): the
-four live views, the two kinds of results view and the compare screen."""
+five live views, the three kinds of results view and the compare screen."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from tokenflood_tui.tui.screens.help import key_table
 from tokenflood_tui.tui.screens.observation import ObservationScreen
 from tokenflood_tui.tui.screens.panels import PanelScreen
 from tokenflood_tui.tui.screens.results import (LoadTestResultsScreen, ObservationResultsScreen,
-                                                ResultsScreen)
+                                                ResultsScreen, SessionResultsScreen)
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.screens.search import SearchScreen
+from tokenflood_tui.tui.screens.session_run import SessionRunScreen
 
 from test_observation_view import SUITE as OBSERVATION_SUITE
 from test_search_view import SEARCH as SEARCH_SUITE
+from test_session_views import SESSION_RESULTS, SESSIONS
 from test_snapshots import OBSERVATION, RESULTS, WORKSPACE, app
 
 PAST_RUN = next(RESULTS.iterdir())
@@ -57,10 +59,12 @@ def screens(the_app, tmp_path: Path) -> list[PanelScreen]:
         ObservationScreen(RunController(the_app, parse_run_suite(OBSERVATION_SUITE), endpoint,
                                         RESULTS)),
         SearchScreen(RunController(the_app, parse_run_suite(SEARCH_SUITE), endpoint, RESULTS)),
+        SessionRunScreen(RunController(the_app, parse_run_suite(SESSIONS), endpoint, RESULTS)),
         ExperimentScreen(ExperimentController(load_run_suite(WORKSPACE / "run.yml"), variants,
                                               tmp_path / "ab", rounds=2)),
         ResultsScreen(PAST_RUN),
         ResultsScreen(OBSERVATION),
+        ResultsScreen(SESSION_RESULTS),
         CompareScreen(saved=saved_comparison(tmp_path / "compared")),
     ]
 
@@ -107,8 +111,9 @@ async def test_each_screens_declared_panels_make_its_keys_help_and_palette(tmp_p
                 assert screen.solo_panel is None and not screen.has_class("-solo"), name
             await the_app.pop_screen()
             await pilot.pause()
-    assert seen == {RunScreen, ObservationScreen, SearchScreen, ExperimentScreen,
-                    LoadTestResultsScreen, ObservationResultsScreen, CompareScreen}
+    assert seen == {RunScreen, ObservationScreen, SearchScreen, SessionRunScreen, ExperimentScreen,
+                    LoadTestResultsScreen, ObservationResultsScreen, SessionResultsScreen,
+                    CompareScreen}
 
 
 async def test_a_maximised_log_fills_a_short_screen_also_after_an_experiment_ended(tmp_path):

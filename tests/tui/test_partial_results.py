@@ -12,8 +12,10 @@ from textual.widgets import DataTable, OptionList, Static
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.results import LoadTestResultsScreen
 
-from helpers import write
-from unfinished import PHASE_3_STARTED, THREE_PHASES, endpoint_yml, start, stop_when, the_folder
+from support.tokenflood import write
+from support.specs import endpoint_yml
+from support.tokenflood import start, the_folder
+from support.unfinished import PHASE_3_STARTED, THREE_PHASES, stop_when
 
 
 def sent_per_phase(folder) -> Counter:

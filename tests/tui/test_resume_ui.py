@@ -21,9 +21,11 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 
-from helpers import run_tokenflood, screen_lines, write
-from unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases, endpoint_yml,
-                        killed_observation, start, stop_when, the_folder)
+from support.screens import screen_lines
+from support.specs import endpoint_yml
+from support.tokenflood import run_tokenflood, start, the_folder, write
+from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
+                                killed_observation, stop_when)
 
 
 
@@ -95,7 +97,7 @@ async def test_home_marks_unfinished_runs_and_u_resumes_one(tmp_path, sim_proces
 
         # the details say why a folder can be resumed, and from where
         detail = await highlight(interrupted)
-        assert "↻ resumable: interrupted: stopped by the user\n" in detail
+        assert "↻ resumable: interrupted: stopped by the user (Ctrl-C)\n" in detail
         assert "finished 1 of 3 phases; goes on at phase 2 of 3, in full (rows so far kept as " \
                "superseded)\nEnter: open   u: resume" in detail
         detail = await highlight(redacted)

@@ -16,7 +16,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 
-from helpers import screen_lines
+from support.screens import screen_lines
 
 SUITE = """\
 name: pilot

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from textual.widgets import Static
 
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.home import HomeScreen
@@ -23,10 +21,12 @@ from tokenflood_tui.tui.screens.search import SearchScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 from tokenflood_tui.tui.widgets.search_steps import SearchSteps
 
-from helpers import screen_lines
+from support.screens import screen_lines
+from support.simulators import simulator_fixture
 
 SLOTS, TTFT_MS, ITL_MS, OUTPUT = 2, 20, 10, 19
 SLO = "TTFT p90 ≤ 300 ms"
+SIZES = [(80, 24), (120, 40)]
 SEARCH = f"""\
 type: search
 name: capacity
@@ -41,20 +41,17 @@ load_types: [{{prompt_length: 32, output_length: {OUTPUT}}}]
 """
 
 
-@pytest.fixture(scope="module")
-def capacity_sim():
-    with SimulatorProcess("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots",
-                          str(SLOTS)) as sim:
-        yield sim
+capacity_sim = simulator_fixture("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--slots", str(SLOTS))
 
 
 def find(lines: list[str], text: str) -> int:
     return next((i for i, line in enumerate(lines) if text in line), -1)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_a_real_search_shows_its_steps_the_bracket_and_the_answer(tmp_path, capacity_sim,
-                                                                         monkeypatch, size):
+                                                                         monkeypatch):
+    """One real search, seen at both sizes: at 80x24 until phase 2 runs, at 120x40 from there
+    (the budget line of phase 2 at both), then its end at each."""
     monkeypatch.setenv("TOKENFLOOD_MAX_OUTPUT_TOKENS", "1000000")
     app = TokenfloodApp(Launch("run", results_root=tmp_path / "results", assume_yes=True,
                                suite=parse_run_suite(SEARCH),
@@ -62,7 +59,7 @@ async def test_a_real_search_shows_its_steps_the_bracket_and_the_answer(tmp_path
                                                      base_url=capacity_sim.base_url)))
     brackets: list[str] = []        # every bracket line the view showed, in order
     running_seen = False
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=SIZES[0]) as pilot:
         for _ in range(900):
             if isinstance(app.screen, SearchScreen):
                 lines = screen_lines(app)
@@ -72,6 +69,10 @@ async def test_a_real_search_shows_its_steps_the_bracket_and_the_answer(tmp_path
                     brackets.append(bracket)
                 if not running_seen and find(lines, "phase 2 running: 8 req/s") >= 0:
                     running_seen = True
+                    budget = lines[find(lines, "phase 2 of at most 4 · ")]
+                    assert " of at most 10 s of load · at most " in budget, budget
+                    await pilot.resize_terminal(*SIZES[1])    # the rest of the run at 120x40
+                    lines = screen_lines(app)
                     budget = lines[find(lines, "phase 2 of at most 4 · ")]
                     assert " of at most 10 s of load · at most " in budget, budget
                     await pilot.press("s")            # stopping asks; "Keep running" keeps on
@@ -107,27 +108,32 @@ async def test_a_real_search_shows_its_steps_the_bracket_and_the_answer(tmp_path
         final = f"meets up to {search.lower_rps:g} req/s · fails at {search.upper_rps:g} req/s"
         assert brackets[-1] == f"{final} — SLO {SLO}", brackets
         assert running_seen
-        # the answer replaces the budget line; everything on screen at this size
-        lines = screen_lines(app)
-        text = "\n".join(lines)
-        assert find(lines, "completed after 4 phases; r: results, q: quit") >= 0, text
-        shown = " ".join(" ".join(lines).split())      # the answer wraps at word boundaries
-        assert f"answer: {search.answer}" in shown, text
-        assert "stopped: max_phases (4) reached" in shown
-        assert f"{search.output_tokens_per_s:,.1f} output tokens/s at {search.lower_rps:g} req/s" \
-            in shown
-        assert find(lines, "at most 4 phases") < 0          # the budget line has gone
-        assert find(lines, "1 steps") >= 0 and find(lines, "3 log") >= 0
-        chart = screen.query_one(LatencyChart)
-        assert sorted(ph.target_rps for ph in chart._phases) == sorted(st.target_rps for st in steps)
-        # key 1 maximises the steps, 0 brings the overview back
-        await pilot.press("1")
-        await pilot.pause(0.3)
-        assert screen.has_class("-solo-steps") and not screen.query_one("#search-middle").display
-        assert find(screen_lines(app), "  4      12 ") >= 0
-        await pilot.press("0")
-        await pilot.pause(0.3)
-        assert not screen.has_class("-solo")
+        for size in SIZES:
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.3)
+            # the answer replaces the budget line; everything on screen at this size
+            lines = screen_lines(app)
+            text = "\n".join(lines)
+            assert find(lines, "completed after 4 phases; r: results, q: quit") >= 0, text
+            shown = " ".join(" ".join(lines).split())      # the answer wraps at word boundaries
+            assert f"answer: {search.answer}" in shown, text
+            assert "stopped: max_phases (4) reached" in shown
+            assert f"{search.output_tokens_per_s:,.1f} output tokens/s at {search.lower_rps:g} req/s" \
+                in shown
+            assert find(lines, "at most 4 phases") < 0          # the budget line has gone
+            # the bracket the run ended at, at this size too
+            assert next(line.strip() for line in lines if f"— SLO {SLO}" in line) == brackets[-1]
+            assert find(lines, "1 steps") >= 0 and find(lines, "3 log") >= 0
+            chart = screen.query_one(LatencyChart)
+            assert sorted(ph.target_rps for ph in chart._phases) == sorted(st.target_rps for st in steps)
+            # key 1 maximises the steps, 0 brings the overview back
+            await pilot.press("1")
+            await pilot.pause(0.3)
+            assert screen.has_class("-solo-steps") and not screen.query_one("#search-middle").display
+            assert find(screen_lines(app), "  4      12 ") >= 0
+            await pilot.press("0")
+            await pilot.pause(0.3)
+            assert not screen.has_class("-solo")
         # the results view of the finished search leads with its answer
         await pilot.press("r")
         for _ in range(50):

@@ -12,8 +12,8 @@ import pytest
 from tokenflood_tui.metrics.summary import PhaseStats
 from tokenflood_tui.outputs import charts
 
-from comparisons import A_TTFT, B_SLOWER_MS, two_runs
-from observations import START, poll
+from support.comparisons import A_TTFT, B_SLOWER_MS, two_runs
+from support.observations import START, poll
 
 # the noise of the issue: TTFT 205.64-209.25 ms over four rates
 NOISE = [(2.0, 205.64), (4.0, 209.25), (6.0, 207.10), (8.0, 206.30)]

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tokenflood_tui.run import prompts
 from tokenflood_tui.run.cluster import SenderActor
 from tokenflood_tui.run.messages import Ready, Start
-from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
+
+from support.simulators import simulator_fixture
 
 SUITE = parse_run_suite("name: u\nrequests_per_second_rates: [1]\ntest_length_in_seconds: 1\n"
                         "load_types: [{prompt_length: 32, output_length: 2}]\n")
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess("--ttft-ms", "5") as s:
-        yield s
+sim = simulator_fixture("--ttft-ms", "5")
 
 
 def test_a_sender_nobody_collects_from_stops(sim):
@@ -35,6 +31,5 @@ def test_a_sender_nobody_collects_from_stops(sim):
         time.sleep(0.05)
     assert any(isinstance(m, Ready) for m in answers), answers
     assert actor._thread.is_alive()
-    time.sleep(3.0)                  # nobody takes: after 1 s the sender closes and its thread ends
-    actor._thread.join(10)
+    actor._thread.join(10)           # nobody takes: after 1 s the sender closes and its thread ends
     assert not actor._thread.is_alive()

@@ -5,6 +5,7 @@ When a key, column or metric is added to the code, these tests name the docs sec
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from tokenflood_tui.metrics.summary import METRICS
 REPO = Path(tokenflood_tui.__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SOURCES = sorted([*(REPO / "tokenflood_tui").rglob("*.py"), *(REPO / "tests").rglob("*.py"),
-                  REPO / "README.md"])
+                  REPO / "README.md", REPO / "AGENTS.md", REPO / "CHANGELOG.md"])
 DOC_LINK = re.compile(r"docs/([a-z_]+\.md)(?:#([\w-]+))?")
 MD_LINK = re.compile(r"\]\(([a-z_]+\.md)?(?:#([\w-]+))?\)")
 
@@ -116,3 +117,44 @@ def test_results_doc_describes_every_summary_key(tmp_path):
     keys = [*data, *data["budget"], *data["phases"][0]]
     assert [k for k in keys if not re.search(rf"(^|[\s,`]){k}([\s,`]|$)", headings)
             and f"`{k}`" not in head] == []
+
+
+MAP_INDENT = 20     # in the module map, a name starts before this column; a description after
+
+
+def module_map() -> set[str]:
+    """The paths docs/architecture.md's module map names: a tree of names, two spaces a level,
+    each line's first word a file or a folder (ending in /); longer lines go on at the
+    description's column."""
+    block = doc("architecture.md").split("\n## Modules\n", 1)[1].split("```", 2)[1]
+    listed, folders = set(), []          # folders: (indent, name) down to the current line
+    for line in block.splitlines():
+        name = line.split(maxsplit=1)[0] if line.strip() else ""
+        indent = len(line) - len(line.lstrip())
+        if not name or indent >= MAP_INDENT:
+            continue
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        path = "/".join([f for _, f in folders] + [name.rstrip("/")])
+        listed.add(path)
+        if name.endswith("/"):
+            folders.append((indent, name.rstrip("/")))
+    return listed
+
+
+def only_a_docstring(path: Path) -> bool:
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in body)
+
+
+def test_the_module_map_names_every_module_and_no_gone_one():
+    package = REPO / "tokenflood_tui"
+    modules = {p.relative_to(REPO).as_posix() for p in package.rglob("*.py")
+               if not (p.name == "__init__.py" and only_a_docstring(p))}
+    packages = {p.parent.relative_to(REPO).as_posix() for p in package.rglob("__init__.py")}
+    listed = module_map()
+    assert len(listed) > 100
+    assert sorted((modules | packages) - listed) == [], \
+        "add these to the module map in docs/architecture.md#modules, one line each"
+    gone = {p for p in listed if p.startswith("tokenflood_tui/") and p.endswith(".py")} - modules
+    assert sorted(gone) == [], "gone from the code, still in docs/architecture.md#modules"

@@ -13,7 +13,7 @@ from tokenflood_tui.outputs.folder import write_polls_csv
 from tokenflood_tui.run.runner import RunResult
 from tokenflood_tui.metrics.summary import ResumeInfo, RunSummary
 
-from observations import NOT_RUNNING, OBSERVATION, long_summary
+from support.observations import NOT_RUNNING, OBSERVATION, long_summary
 
 PAST_RUN = OBSERVATION.parents[1] / "workspace" / "past-runs" / "2026-01-02_03-04-05_tmux-demo_sim-model"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from tokenflood_tui.outputs import charts
 from tokenflood_tui.metrics.summary import RunSummary
 
-from observations import NOT_RUNNING, OBSERVATION, START, long_polls, poll
+from support.observations import NOT_RUNNING, OBSERVATION, START, long_polls, poll
 
 PAST_RUN = OBSERVATION.parents[1] / "workspace" / "past-runs" / "2026-01-02_03-04-05_tmux-demo_sim-model"
 

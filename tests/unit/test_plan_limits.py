@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 import tracemalloc
 
+import numpy as np
 import pytest
 
 from tokenflood_tui.run import budget
 from tokenflood_tui.run.plan import LoadTestPlanner
-from tokenflood_tui.run.schedule import fewest_arrivals, plan_phases
+from tokenflood_tui.run.schedule import arrival_offsets, phase_arrivals, plan_phases
 from tokenflood_tui.specs import EndpointSpec, LoadType, LoadTestSuite
 
 LOCAL = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:1/v1")
@@ -44,10 +45,18 @@ def test_the_lower_bound_is_exact_for_constant_arrivals_of_one_load_type():
                                                                      least.output_tokens)
 
 
-def test_poisson_lower_bound_is_mean_minus_eight_sigma():
-    assert fewest_arrivals(100.0, 100, "poisson") == 10_000 - 800
-    assert fewest_arrivals(1.0, 30, "poisson") == 0
-    assert fewest_arrivals(3.0, 10, "constant") == 30
+def test_every_phase_sends_its_rate_times_its_length_whatever_the_arrival_process():
+    """A poisson phase's count is not drawn: a search phase of 9 req/s once drew 7.0 req/s and
+    was judged at 9; now both processes send rate × length, poisson with random gaps."""
+    assert phase_arrivals(100.0, 100) == 10_000 and phase_arrivals(3.0, 10) == 30
+    assert phase_arrivals(0.25, 10) == 3                      # rounded up
+    for seed in range(200):
+        offsets = arrival_offsets(9.0, 10.0, "poisson", np.random.default_rng(seed))
+        assert len(offsets) == 90 and np.all(np.diff(offsets) >= 0)
+        assert 0 <= offsets[0] and offsets[-1] < 10.0
+    gaps = np.diff(arrival_offsets(50.0, 200.0, "poisson", np.random.default_rng(1)))
+    # exponential gaps: mean 1/rate, standard deviation about the mean
+    assert abs(gaps.mean() - 0.02) < 0.001 and abs(gaps.std() / gaps.mean() - 1) < 0.05
 
 
 def test_a_run_over_a_limit_is_refused_without_building_its_plan(monkeypatch):
@@ -61,7 +70,7 @@ def test_a_run_over_a_limit_is_refused_without_building_its_plan(monkeypatch):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert planner is None and est.at_least
-    assert est.requests == 9_974_701             # 1e7 - 8·sqrt(1e7)
+    assert est.requests == 10_000_000            # rate × length, whatever the arrival process
     assert peak < 1_000_000 and seconds < 1      # the plan alone is 160 MB
     (inp, out) = est.over_limits
     assert inp.startswith(f"estimated input tokens at least {est.input_tokens:,} exceed "

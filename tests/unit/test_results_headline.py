@@ -11,7 +11,7 @@ from pathlib import Path
 from tokenflood_tui.metrics.summary import Distribution, RunSummary
 from tokenflood_tui.workspace import find_results, headline
 
-from observations import OBSERVATION, long_polls, long_summary, poll
+from support.observations import OBSERVATION, long_polls, long_summary, poll
 
 PAST_RUNS = Path(__file__).parents[1] / "tui" / "fixtures" / "workspace" / "past-runs"
 

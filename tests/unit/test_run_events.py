@@ -21,6 +21,8 @@ FAILED = RequestFailed("phase", 2, "http_error", 503, "HTTP 503: Service Unavail
 # Every event type with how it reads; the lines are those the run logged before it had events.
 WORDED: list[tuple[RunEvent, str, str]] = [
     (PhaseStarted("phase", 2, 10, 8, 80), "info", "phase 2: 10 req/s for 8 s (80 requests)"),
+    (PhaseStarted("phase", 1, 0.5, 60, 214, 30), "info",
+     "phase 1: 0.5 sessions/s for 60 s (30 sessions, at most 214 requests)"),
     (PollMissed(13, "its slot passed while the previous poll ran"), "warning",
      "poll 13 missed: its slot passed while the previous poll ran"),
     (FAILED, "error", "phase 2: http_error: HTTP 503: Service Unavailable"),

@@ -80,3 +80,19 @@ def test_the_knee_is_where_latency_bends_up():
     assert knee(phases, p=99) == 24
     assert knee(phases[:2], p=99) is None
     assert knee([phase(r, 50) for r in (2, 4, 8)], p=99) is None
+
+
+def test_the_budget_of_a_search_is_never_below_what_it_sends():
+    """The bound counts the ramp's rates and max_rps for every phase after them; whatever the
+    server does, the phases the planner picks send no more (and it is tighter than every phase
+    at max_rps: a small search of 1-8 req/s was refused by that)."""
+    from tokenflood_tui.run import budget
+    from tokenflood_tui.run.schedule import phase_arrivals
+    from tokenflood_tui.specs import EndpointSpec
+    endpoint = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:9/v1")
+    s = suite(tolerance=0.01, max_phases=12)
+    bound = budget.search_estimate(s, endpoint).requests
+    assert bound < phase_arrivals(s.max_rps, s.phase_seconds) * s.max_phases
+    for capacity in (0.5, 2, 3, 5, 17, 37, 63, 99, 100, 1000):
+        rates = drive(SearchPlanner(s), lambda r, c=capacity: 100 if r <= c else 900)
+        assert sum(phase_arrivals(r, s.phase_seconds) for r in rates) <= bound, capacity

@@ -176,12 +176,19 @@ def test_the_context_limit_ends_a_session_before_the_request_that_would_pass_it(
 
 def test_compaction_replaces_the_history_with_a_summary_and_keeps_the_system_prompt():
     conv = conversation(AGENT.replace("LIMIT", "50").replace("}\n", ", on_context_limit: compact, "
-                                                              "compact_to_tokens: 30}\n"))
+                                                              "compact_to_tokens: 40}\n"))
     first = conv.next_request(0.0)
     answered(conv, first, 35)
     second = conv.next_request(1.0)
     assert second is not None and second.messages[0] == first.messages[0]
-    assert second.record.context_tokens_target == 30
+    # 40 tokens: the system prompt (20), a first request's template (10), the summary, one word
+    assert second.record.context_tokens_target == 40
+    assert len(second.messages[1]["content"].split()) == 40 - 20 - 10 - 1
+    # a tool step's result after the summary, which has no tool call for a `tool` message to
+    # answer: a user message, counted as a turn
+    assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "user"]
+    assert second.record.step == "tool" and len(second.messages[-1]["content"].split()) == 7
+    assert second.record.prompt_tokens_target == 40 + 8 + 7          # the turn's template, 8
 
 
 def test_a_failed_request_ends_its_session_unless_errors_are_skipped():

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import aiohttp
 import pytest
@@ -325,12 +326,295 @@ async def test_prefix_cache_can_be_turned_off():
 def test_prefix_cache_is_a_bounded_lru_of_chained_blocks():
     cache = PrefixCache(capacity=4)
     ids = list(range(64))  # 4 blocks
-    assert cache.match_and_insert(ids) == 0
-    assert cache.match_and_insert(ids + [1]) == 64
-    assert cache.match_and_insert(ids) == 48  # the last token is always computed
-    assert cache.match_and_insert([99] + ids[1:]) == 0  # chained: a changed first block misses all
+    assert cache.match_and_insert(ids)[0] == 0
+    assert cache.match_and_insert(ids + [1])[0] == 64
+    assert cache.match_and_insert(ids)[0] == 48  # the last token is always computed
+    assert cache.match_and_insert([99] + ids[1:])[0] == 0  # chained: a changed first block misses all
     assert len(cache) == 4
-    assert cache.match_and_insert(ids + [1]) == 0  # evicted by the four blocks above
+    assert cache.match_and_insert(ids + [1])[0] == 0  # evicted by the four blocks above
+
+
+def test_a_reply_extends_its_prompt_in_the_cache():
+    cache = PrefixCache()
+    ids = list(range(100))
+    cached, chain = cache.match_and_insert(ids[:40])       # 2 blocks, 8 tokens left over
+    assert cached == 0 and len(cache) == 2
+    cache.extend(chain, ids[40:50])                           # completes the third block
+    assert len(cache) == 3
+    cache.extend(chain, ids[50:70])                           # and the fourth, 6 left over
+    assert len(cache) == 4
+    assert cache.match_and_insert(ids[:70] + [7])[0] == 64    # prompt and reply, whole blocks
+    assert cache.match_and_insert(ids[:41] + [7] * 30)[0] == 32   # another reply: the prompt only
+
+
+# --- conversations: replies cached, tool calls, longer contexts ----------------------------------
+
+
+def _reply(result: Stream) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or ""
+                   for c in result.chunks if c.get("choices"))  # fmt: skip
+
+
+async def _ask(session, base_url: str, messages: list[dict], max_tokens: int, stream: bool = True,
+               **extra) -> tuple[dict, str]:  # fmt: skip
+    """(usage, reply text) of one chat request."""
+    body = {**chat_body(max_tokens=max_tokens, stream=stream), "messages": messages, **extra}
+    if stream:
+        result = await stream_chat(session, base_url, body)
+        assert result.status == 200, result.events
+        return result.usage, _reply(result)
+    status, answer, _ = await _post(session, f"{base_url}/chat/completions", json=body)
+    assert status == 200, answer
+    return answer["usage"], answer["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_the_next_turn_finds_the_previous_prompt_and_reply_cached(stream):
+    """A conversation re-sends its history; the cache holds each prompt and the reply generated
+    for it, so the next turn finds all of it but the last partial block."""
+    system, reply_tokens = _long_text("sys", 30), 20
+    messages = [{"role": "system", "content": system},
+                {"role": "user", "content": _long_text("u", 9)}]
+    seen = []
+    async with Simulator(config(ttft_ms=1, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        for turn in range(3):
+            usage, reply = await _ask(session, sim.base_url, messages, reply_tokens, stream)
+            seen.append((usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]))
+            messages = messages + [{"role": "assistant", "content": reply},
+                                   {"role": "user", "content": _long_text(f"t{turn}", 9)}]
+    # 34 system + 13 user + 3 priming; each later turn adds the reply (4 + 20) and a user (13)
+    assert [prompt for prompt, _ in seen] == [50, 87, 124]
+    assert seen[0][1] == 0
+    for (before, _), (_, cached) in pairwise(seen):
+        history = before + reply_tokens + 1          # the prompt, the reply and its end marker
+        assert cached == 16 * (history // 16)        # whole blocks: 64 and 96 (prompts alone: 48, 80)
+        assert history - 16 < cached <= history
+
+
+async def test_a_later_turn_pays_prefill_for_its_new_tokens_only():
+    messages = [{"role": "user", "content": _long_text("u", 200)}]
+    cfg = config(ttft_ms=5, itl_ms=0, prefill_ms_per_token=1.0)
+    async with Simulator(cfg) as sim, aiohttp.ClientSession() as session:
+        first = await stream_chat(session, sim.base_url, {**chat_body(max_tokens=300),
+                                                          "messages": messages})
+        messages += [{"role": "assistant", "content": _reply(first)},
+                     {"role": "user", "content": _long_text("v", 10)}]
+        second = await stream_chat(session, sim.base_url, {**chat_body(max_tokens=2),
+                                                           "messages": messages})
+    usage = second.usage
+    uncached = usage["prompt_tokens"] - usage["prompt_tokens_details"]["cached_tokens"]
+    assert usage["prompt_tokens"] == 207 + 304 + 14 and uncached < 16 + 14 + 3
+    assert 0.005 + uncached / 1000 <= second.ttft <= 0.005 + uncached / 1000 + SLACK
+    assert first.ttft >= 0.005 + 0.207         # cold: every prompt token
+
+
+TOOLS = [{"type": "function", "function": {
+    "name": "lookup", "description": "Look something up.",
+    "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+
+
+def _tool_round_trip(arguments: str, call_id: str = "call_1") -> list[dict]:
+    return [{"role": "user", "content": "Find it."},
+            {"role": "assistant", "content": None, "tool_calls": [{
+                "id": call_id, "type": "function",
+                "function": {"name": "lookup", "arguments": arguments}}]},
+            {"role": "tool", "tool_call_id": call_id, "content": "Found."}]
+
+
+async def test_tool_calls_are_counted_with_their_name_and_arguments():
+    short = json.dumps({"query": "cats"})
+    longer = json.dumps({"query": "cats" + _long_text(" w", 10)})
+    async with Simulator(config(ttft_ms=0, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        ask = sim.base_url
+        declared, _ = await _ask(session, ask, _tool_round_trip(short), 2, tools=TOOLS,
+                                 tool_choice="none")
+        bare, _ = await _ask(session, ask, _tool_round_trip(short), 2)
+        grown, _ = await _ask(session, ask, _tool_round_trip(longer), 2, tools=TOOLS)
+        status, counted, _ = await _post(session, f"http://127.0.0.1:{sim.port}/tokenize", json={
+            "messages": _tool_round_trip(short), "tools": TOOLS})
+    call = count_tokens('{"name": "lookup", "arguments": ' + short + "}")
+    # { " name " : ␣" lookup " , ␣" arguments " : ␣{ " query " : ␣" cats " } }
+    assert call == 23
+    # user 4 + 3, assistant 4 + the call between its two markers, tool 4 + 2, priming 3
+    assert bare["prompt_tokens"] == 7 + (4 + 2 + call) + 6 + 3
+    # declared tools: their JSON as one more message
+    assert declared["prompt_tokens"] == bare["prompt_tokens"] + 4 + count_tokens(json.dumps(TOOLS))
+    assert grown["prompt_tokens"] == declared["prompt_tokens"] + 10    # ten more argument words
+    assert status == 200 and counted["count"] == declared["prompt_tokens"]
+
+
+async def test_parallel_tool_calls_answered_in_any_order_are_accepted():
+    messages = [{"role": "user", "content": "Two things."},
+                {"role": "assistant", "content": "Looking.", "tool_calls": [
+                    {"id": f"call_{i}", "type": "function",
+                     "function": {"name": "lookup", "arguments": "{}"}} for i in (1, 2)]},
+                {"role": "tool", "tool_call_id": "call_2", "content": "B."},
+                {"role": "tool", "tool_call_id": "call_1", "content": "A."},
+                {"role": "user", "content": "Thanks."}]
+    async with Simulator(config(ttft_ms=0, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        usage, _ = await _ask(session, sim.base_url, messages, 2, tools=TOOLS, tool_choice="auto")
+        named, _ = await _ask(session, sim.base_url, messages, 2, tools=TOOLS, tool_choice={
+            "type": "function", "function": {"name": "lookup"}})
+    assert usage["prompt_tokens"] == named["prompt_tokens"] > 0
+
+
+def _call_deltas(result: Stream) -> list[dict]:
+    return [c["choices"][0]["delta"]["tool_calls"][0] for c in result.chunks
+            if c.get("choices") and c["choices"][0]["delta"].get("tool_calls")]
+
+
+async def test_a_required_tool_choice_gets_a_tool_call_of_the_replys_tokens():
+    """tool_choice `required` (or naming a function): the reply is one call whose arguments'
+    tokens are the reply's tokens; the next turn finds the prompt and the call cached, as the
+    template renders it."""
+    messages = [{"role": "user", "content": _long_text("u", 40)}]
+    async with Simulator(config(ttft_ms=0, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        streamed = await stream_chat(session, sim.base_url, {
+            **chat_body(max_tokens=20), "messages": messages, "tools": TOOLS,
+            "tool_choice": "required"})
+        status, answer, _ = await _post(session, f"{sim.base_url}/chat/completions", json={
+            **chat_body(max_tokens=12, stream=False), "messages": messages, "tools": TOOLS,
+            "tool_choice": {"type": "function", "function": {"name": "lookup"}}})
+        short = await stream_chat(session, sim.base_url, {
+            **chat_body(max_tokens=5), "messages": messages, "tools": TOOLS,
+            "tool_choice": "required"})
+        deltas = _call_deltas(streamed)
+        arguments = "".join(d["function"]["arguments"] for d in deltas)
+        following = messages + [
+            {"role": "assistant", "content": None, "tool_calls": [{
+                "id": deltas[0]["id"], "type": "function",
+                "function": {"name": "lookup", "arguments": arguments}}]},
+            {"role": "tool", "tool_call_id": deltas[0]["id"], "content": "Found."}]
+        usage, _ = await _ask(session, sim.base_url, following, 2, tools=TOOLS)
+    assert len(deltas) == 20 == streamed.usage["completion_tokens"]
+    assert deltas[0]["id"].startswith("call_") and deltas[0]["type"] == "function"
+    assert deltas[0]["function"]["name"] == "lookup" and all("id" not in d for d in deltas[1:])
+    assert len(json.loads(arguments)["query"].split()) == 20 - 8    # {"query": "…"}: 8 tokens
+    assert not streamed.content_times                                # no text
+    assert streamed.chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    (choice,) = answer["choices"]
+    assert status == 200 and choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert choice["message"]["content"] is None and call["function"]["name"] == "lookup"
+    assert count_tokens(call["function"]["arguments"]) == 12 == answer["usage"]["completion_tokens"]
+    # 5 tokens cannot hold a whole call: cut short, as a model's would be
+    cut = "".join(d["function"]["arguments"] for d in _call_deltas(short))
+    assert cut == '{"query":' and short.chunks[-2]["choices"][0]["finish_reason"] == "length"
+    prompt = streamed.usage["prompt_tokens"]
+    rendered = 2 + count_tokens('{"name": "lookup", "arguments": ' + arguments + "}")
+    history = prompt + rendered + 1
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 16 * (history // 16)
+
+
+def _invalid(message: str, param: str, code: str | None = None) -> dict:
+    """OpenAI's error body for an invalid parameter."""
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param,
+                      "code": code}}
+
+
+_USER = {"role": "user", "content": "Hi."}
+_CALL = _tool_round_trip("{}")[1]
+_ANSWER = {"role": "tool", "tool_call_id": "call_1", "content": "Done."}
+_MALFORMED_HISTORIES = [
+    ([_USER, _ANSWER], {}, _invalid(
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+        "with 'tool_calls'.", "messages.[1].role")),
+    ([_USER, _CALL, _ANSWER, _USER, _ANSWER], {}, _invalid(
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+        "with 'tool_calls'.", "messages.[4].role")),
+    ([_USER, _CALL, _USER], {}, _invalid(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to "
+        "each 'tool_call_id'. The following tool_call_ids did not have response messages: call_1",
+        "messages.[1].role")),
+    ([_USER, _CALL, {**_ANSWER, "tool_call_id": "call_9"}], {}, _invalid(
+        "Invalid parameter: 'tool_call_id' of 'call_9' not found in 'tool_calls' of previous "
+        "message.", "messages.[2].tool_call_id")),
+    ([_USER, _CALL, {"role": "tool", "content": "Done."}], {}, _invalid(
+        "Missing required parameter: 'messages[2].tool_call_id'.", "messages[2].tool_call_id",
+        "missing_required_parameter")),
+    ([_USER, {**_CALL, "tool_calls": [{"id": "call_1", "type": "function",
+                                       "function": {"name": "lookup"}}]}, _ANSWER], {}, _invalid(
+        "Missing required parameter: 'messages[1].tool_calls[0].function.arguments'.",
+        "messages[1].tool_calls[0].function.arguments", "missing_required_parameter")),
+    ([_USER, {**_CALL, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        "name": "lookup", "arguments": {"query": "x"}}}]}, _ANSWER], {}, _invalid(
+        "Invalid type for 'messages[1].tool_calls[0].function.arguments': expected a string, but "
+        "got an object instead.", "messages[1].tool_calls[0].function.arguments", "invalid_type")),
+    ([_USER, {**_CALL, "tool_calls": []}], {}, _invalid(
+        "Invalid 'messages[1].tool_calls': empty array. Expected an array with minimum length 1, "
+        "but got an empty array instead.", "messages[1].tool_calls", "empty_array")),
+    ([_USER], {"tool_choice": "none"}, _invalid(
+        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+        "specified.", "tool_choice")),
+    ([_USER], {"tools": TOOLS, "tool_choice": "always"}, _invalid(
+        "Invalid value: 'always'. Supported values are: 'none', 'auto', and 'required'.",
+        "tool_choice", "invalid_value")),
+    ([_USER], {"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "x"}}},
+     _invalid("Invalid value for 'tool_choice': function 'x' is not among the declared 'tools'.",
+              "tool_choice", "invalid_value")),
+    ([_USER], {"tools": [{"type": "function"}]}, _invalid(
+        "Missing required parameter: 'tools[0].function'.", "tools[0].function",
+        "missing_required_parameter")),
+    ([_USER], {"tools": {"lookup": {}}}, _invalid(
+        "Invalid type for 'tools': expected an array, but got an object instead.", "tools",
+        "invalid_type")),
+]
+
+
+async def test_malformed_tool_histories_get_openais_400():
+    async with Simulator(config(ttft_ms=0, itl_ms=0)) as sim, aiohttp.ClientSession() as session:
+        url = f"{sim.base_url}/chat/completions"
+        for messages, extra, expected in _MALFORMED_HISTORIES:
+            status, body, _ = await _post(session, url, json={**chat_body(), "messages": messages,
+                                                              **extra})
+            assert (status, body) == (400, expected), messages
+        status, body, _ = await _post(session, f"http://127.0.0.1:{sim.port}/tokenize",
+                                      json={"messages": [_USER, _ANSWER]})
+        assert status == 400 and body["error"]["param"] == "messages.[1].role"
+    truth = sim.truth
+    assert len(truth) == len(_MALFORMED_HISTORIES)
+    assert all(t["http_status"] == 400 and t["status"] == "http_error" for t in truth)
+
+
+async def test_a_longer_context_slows_every_interval():
+    """itl_ms_per_1k_context: each interval grows with the context so far (prompt and reply)."""
+    slowing = 20.0                                   # ms per 1,000 tokens of context
+    cfg = config(ttft_ms=5, itl_ms=1, itl_ms_per_1k_context=slowing)
+    long_prompt = _long_text("w", 2000)              # 2,007 prompt tokens with the template
+    async with Simulator(cfg) as sim, aiohttp.ClientSession() as session:
+        short = await stream_chat(session, sim.base_url, chat_body("Hi", max_tokens=11))
+        long = await stream_chat(session, sim.base_url, chat_body(long_prompt, max_tokens=11))
+        t_send = time.monotonic()
+        usage, _ = await _ask(session, sim.base_url, [{"role": "user", "content": long_prompt}],
+                              11, stream=False)
+        non_streamed = time.monotonic() - t_send
+
+    def decode(prompt: int) -> float:   # ten intervals, after 1..10 generated tokens
+        return sum(1 + slowing * (prompt + k) / 1000 for k in range(1, 11)) / 1000
+
+    assert long.usage["prompt_tokens"] == usage["prompt_tokens"] == 2007
+    assert decode(2007) == pytest.approx(0.412, abs=0.001)
+    assert 0.005 + decode(2007) <= long.e2e <= 0.005 + decode(2007) + SLACK
+    assert 0.005 + decode(2007) <= non_streamed <= 0.005 + decode(2007) + SLACK
+    assert short.e2e <= 0.005 + decode(8) + SLACK     # 8 prompt tokens: barely slower than 1 ms
+    times = long.content_times
+    gaps = sorted(b - a for a, b in pairwise(times))
+    assert 0.03 <= gaps[len(gaps) // 2] <= 0.06     # ~41 ms each (a late wake moves two gaps)
+
+
+async def test_usage_faults_report_more_tokens_than_sent_and_generated():
+    cfg = config(usage_extra_prompt_tokens=500, usage_extra_completion_tokens=7)
+    prompt = count_tokens("Hello there, world!") + 4 + 3
+    async with Simulator(cfg) as sim, aiohttp.ClientSession() as session:
+        streamed = await stream_chat(session, sim.base_url, chat_body(max_tokens=5))
+        usage, text = await _ask(session, sim.base_url, chat_body()["messages"], 5, stream=False)
+    assert len(streamed.content_times) == 5 and count_tokens(text) == 5
+    for reported in (streamed.usage, usage):
+        assert reported["prompt_tokens"] == prompt + 500
+        assert reported["completion_tokens"] == 5 + 7
+        assert reported["total_tokens"] == prompt + 500 + 12
+    assert [t["prompt_tokens"] for t in sim.truth] == [prompt, prompt]   # the truth: what was sent
+    assert [t["completion_tokens"] for t in sim.truth] == [5, 5]
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -499,14 +783,16 @@ async def test_slot_gate_is_fifo_and_survives_cancelled_waiters():
 
 
 async def test_simulator_process_serves_and_stops():
-    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1", "--model", "m2") as sim:
+    with SimulatorProcess("--ttft-ms", "5", "--itl-ms", "1", "--model", "m2",
+                          "--itl-ms-per-1k-context", "0.5", "--usage-extra-prompt-tokens", "9") as sim:
         assert sim.base_url == f"http://127.0.0.1:{sim.port}/v1"
         async with aiohttp.ClientSession() as session:
             body = {**chat_body(max_tokens=3), "model": "m2"}
             result = await stream_chat(session, sim.base_url, body)
             async with session.get(f"http://127.0.0.1:{sim.port}/sim/requests") as resp:
                 truth = (await resp.json())["requests"]
-        assert "TTFT 5 ms" in sim.stderr
+        assert "TTFT 5 ms" in sim.stderr and "+ 0.5 ms per 1k tokens of context" in sim.stderr
+        assert "usage counts 9 prompt tokens too many" in sim.stderr
     assert result.usage["completion_tokens"] == 3
     # CLOCK_MONOTONIC is system-wide: the child's stamps line up with ours. The child stamps
     # first_token just after its send returns, and waking us can preempt it in between, so on a
@@ -526,7 +812,8 @@ def test_simulator_process_reports_a_child_that_dies_early():
     "argv",
     [["--cut-rate", "1.5"], ["--error-rate", "foo"], ["--error-rate", "200=0.1"],
      ["--ttft-ms", "-1"], ["--jitter", "x"], ["--api-key-env", "TOKENFLOOD_SURELY_UNSET_VAR"],
-     ["--error-rate", "500=0.7", "--error-rate", "503=0.7"]],
+     ["--error-rate", "500=0.7", "--error-rate", "503=0.7"], ["--itl-ms-per-1k-context", "-1"],
+     ["--usage-extra-prompt-tokens", "-3"], ["--usage-extra-completion-tokens", "x"]],
 )  # fmt: skip
 def test_bad_options_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -99,7 +99,7 @@ def test_a_saturated_sender_marks_the_phase_client_bound_and_slot_waits_do_not()
     acc.client_cpu = 0.97
     acc._final = None
     st = acc.stats()
-    assert st.client_bound and st.client_bound_reason() == "sender CPU 97% of a core"
+    assert st.client_bound and st.client_bound_reason() == "worker CPU 97% of a core"
 
 
 def test_sent_is_the_senders_count_while_running_and_the_rows_once_drained():

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
-from ..metrics.records import TIMEOUT, RequestRecord
+from ..metrics.records import TIMEOUT, RequestRecord, ThinkTags
 from ..specs.secrets import Scrubber, resolve_env_refs
 from ..specs import EndpointSpec
 
@@ -44,9 +44,12 @@ class Client(ABC):
 
     @abstractmethod
     def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
-                tools: list[dict[str, Any]] | None = None) -> Any:
+                tools: list[dict[str, Any]] | None = None,
+                reasoning_budget: int | None = None) -> Any:
         """Everything that can be done before the send time (serialise the body). `tools`: the
-        functions a session's history calls (the model is asked to answer in text)."""
+        functions a session's history calls (the model is asked to answer in text);
+        `reasoning_budget`: a thinking budget, on top of `max_tokens` where the provider has
+        one (docs/config.md#load_types)."""
 
     @abstractmethod
     async def send(self, prepared: Any, rec: RequestRecord) -> None:
@@ -54,12 +57,16 @@ class Client(ABC):
 
     async def send_within(self, prepared: Any, rec: RequestRecord, timeout_s: float) -> None:
         """`send`, with the request timeout: a request still going after it is marked timeout."""
+        if self.endpoint.think_tags:
+            rec.think = ThinkTags()
         try:
             async with asyncio.timeout(timeout_s):
                 await self.send(prepared, rec)
         except TimeoutError:
             rec.t_end = time.monotonic()
             rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
+        finally:
+            rec.think = None
 
     def scrub(self, text: str) -> str:
         """Remove every secret of the spec from a message that may echo it (see redaction)."""
@@ -71,6 +78,8 @@ class Client(ABC):
         A key set to null in extra_body removes it (e.g. `ignore_eos: null`).
         """
         extras: dict[str, Any] = {"ignore_eos": True} if self.endpoint.self_hosted else {}
+        if self.endpoint.reasoning_effort is not None:
+            extras["reasoning_effort"] = self.endpoint.reasoning_effort
         extras.update(self.endpoint.extra_body)
         return {k: v for k, v in extras.items() if v is not None}
 

@@ -47,6 +47,9 @@ class LitellmClient(Client):
         if self.extra_headers:
             kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
+        effort = extras.pop("reasoning_effort", None)
+        if effort is not None:      # litellm's own parameter: it maps it for each provider
+            kwargs["reasoning_effort"] = effort
         if extras:
             kwargs["extra_body"] = extras
         kwargs.update(self.litellm_params)
@@ -65,8 +68,14 @@ class LitellmClient(Client):
             await session.close()
 
     def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
-                tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                tools: list[dict[str, Any]] | None = None,
+                reasoning_budget: int | None = None) -> dict[str, Any]:
         body = {**self._base, "messages": messages, "max_tokens": max_tokens}
+        if reasoning_budget:
+            # litellm's `thinking` (Anthropic's budget_tokens, Gemini's thinkingBudget): the
+            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it)
+            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+            body["max_tokens"] = max_tokens + reasoning_budget
         if tools:
             body["tools"], body["tool_choice"] = tools, "none"
         return body

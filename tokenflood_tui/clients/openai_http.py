@@ -59,8 +59,11 @@ class OpenAIHttpClient(Client):
         self.pool.keep_spare(max(2, math.ceil(rate * SPARE_S)))
 
     def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
-                tools: list[dict[str, Any]] | None = None) -> bytes:
-        """The whole request, bytes ready for the socket."""
+                tools: list[dict[str, Any]] | None = None,
+                reasoning_budget: int | None = None) -> bytes:
+        """The whole request, bytes ready for the socket. OpenAI's protocol has no thinking
+        budget: a reasoning budget only raises max_tokens (the answer's tokens stay its own)."""
+        max_tokens += reasoning_budget or 0
         body = {"model": self.endpoint.model, "messages": messages, "max_tokens": max_tokens,
                 "stream": True, "stream_options": {"include_usage": True}, **self._extras}
         if tools:

@@ -20,7 +20,8 @@ TIMEOUT = "timeout"
 CONNECTION_ERROR = "connection_error"
 STREAM_ERROR = "stream_error"
 CANCELLED = "cancelled"
-WORKER_DIED = "worker_died"     # its sender process died with the request in flight
+WORKER_DIED = "worker_died"     # its worker process died with the request in flight
+NO_ANSWER = "no_answer"         # it reasoned and ended without an answer (docs/metrics.md#status)
 
 
 @dataclass(slots=True)
@@ -38,16 +39,21 @@ class RequestRecord:
     t_launch: float | None = None       # the sender picked it up (before any max_concurrency wait)
     t_send: float | None = None
     t_first: float | None = None        # first chunk with text on any channel (stamp_chunk)
+    t_answer: float | None = None       # first chunk of the answer: content or tool calls
     t_end: float | None = None
     prompt_tokens: int | None = None    # from the server's usage
     cached_tokens: int | None = None
     output_tokens: int | None = None
     output_tokens_estimated: bool = False   # no usage: counted token chunks instead
+    reasoning_tokens: int | None = None     # the server's, else its reasoning chunks counted
+    reasoning_tokens_estimated: bool = False
     status: str = OK
     error_type: str | None = None
     http_status: int | None = None
     error_message: str | None = None
     content_chunks: int = 0             # chunks with text on any channel
+    reasoning_chunks: int = 0           # ... of which with reasoning and no answer
+    answer_itl_from: int = 0            # itl_ms[answer_itl_from:] are the answer's own gaps
     response_id: str | None = None      # the server's id of the completion (correlates logs)
     worker: str = ""                    # who sent it: local, process-N, or a Dask worker@host
     # a session's request (docs/config.md#sessions): `load_type` is then the session type
@@ -59,6 +65,8 @@ class RequestRecord:
     # the reply's answer text as it arrived, kept only when asked (a session's live history):
     # str pieces, or the bytes of JSON strings as sent (reply_text decodes them)
     reply: list | None = None
+    # an endpoint whose reasoning comes inside the content, as <think>…</think> (think_tags)
+    think: ThinkTags | None = None
     # stamp_chunk's own state: when the previous chunk with text arrived
     _t_last: float = field(default=0.0, init=False, repr=False, compare=False)
 
@@ -69,6 +77,30 @@ class RequestRecord:
     @property
     def ttft_ms(self) -> float | None:
         return _ms(self.t_send, self.t_first)
+
+    @property
+    def ttfa_ms(self) -> float | None:
+        """Time to the first answer token (content or a tool call), after any reasoning."""
+        return _ms(self.t_send, self.t_answer)
+
+    @property
+    def reasoning_ms(self) -> float | None:
+        """How long it reasoned before answering: TTFA − TTFT (0 without reasoning)."""
+        return _ms(self.t_first, self.t_answer)
+
+    @property
+    def answer_tokens(self) -> int | None:
+        if self.output_tokens is None:
+            return None
+        return max(0, self.output_tokens - (self.reasoning_tokens or 0))
+
+    @property
+    def answer_tpot_ms(self) -> float | None:
+        """TPOT of the answer alone (its tokens after its first)."""
+        answer = self.answer_tokens
+        if self.t_answer is None or self.t_end is None or not answer or answer < 2:
+            return None
+        return (self.t_end - self.t_answer) * 1000.0 / (answer - 1)
 
     @property
     def e2e_ms(self) -> float | None:
@@ -101,21 +133,34 @@ class RequestRecord:
         """
         if not (answer or reasoning):
             return
-        if self.reply is not None and answer:
-            self.reply.append(answer)
+        if self.think is not None and isinstance(answer, (str, bytes, bytearray)):
+            answer, more = self.think.split(answer)
+            reasoning = more or reasoning
+            if not (answer or reasoning):
+                return           # only the tags themselves
         if self.t_first is None:
             self.t_first = now
         else:
             self.itl_ms.append((now - self._t_last) * 1000.0)
         self._t_last = now
         self.content_chunks += 1
+        if answer:
+            if self.t_answer is None:      # TTFA; the answer's ITL starts after this chunk
+                self.t_answer = now
+                self.answer_itl_from = len(self.itl_ms)
+            if self.reply is not None:
+                self.reply.append(answer)
+        else:
+            self.reasoning_chunks += 1
 
     def stamp_end(self, now: float, usage: Any = None) -> None:
         """The stream ended at `now`. `usage` is the server's, shaped as OpenAI's: a dict (the
         JSON) or an object with the same names as attributes (litellm's); None if it sent none.
 
         Tokens are the server's counts. A request that is still ok and has no completion count
-        gets its number of chunks with text instead, flagged estimated; a failed one none.
+        gets its number of chunks with text instead, flagged estimated; a failed one none; so do
+        its reasoning tokens (`completion_tokens_details.reasoning_tokens`, else the chunks of
+        reasoning). A request still ok that reasoned and never answered is `no_answer`.
         Mark a failure (`fail`) before this, so an estimate is never made for it.
         """
         self.t_end = now
@@ -123,9 +168,21 @@ class RequestRecord:
             self.prompt_tokens = _count(usage, "prompt_tokens")
             self.output_tokens = _count(usage, "completion_tokens")
             self.cached_tokens = _count(_part(usage, "prompt_tokens_details"), "cached_tokens")
-        if self.output_tokens is None and self.ok:
+            self.reasoning_tokens = _count(_part(usage, "completion_tokens_details"),
+                                           "reasoning_tokens")
+        if not self.ok:
+            return
+        if self.output_tokens is None:
             self.output_tokens = self.content_chunks
             self.output_tokens_estimated = True
+        if self.reasoning_tokens is None and self.reasoning_chunks:
+            self.reasoning_tokens = self.reasoning_chunks
+            self.reasoning_tokens_estimated = True
+        if self.t_answer is None and (self.reasoning_chunks or self.reasoning_tokens):
+            self.fail(NO_ANSWER, "NoAnswer", "the reply ended without an answer: its reasoning "
+                      f"took {self.output_tokens} of the {self.output_tokens_target} output tokens "
+                      "allowed (max_tokens)" if self.output_tokens else
+                      "the reply ended without an answer after reasoning")
 
     def reply_text(self) -> str:
         """The answer's text, joined (tool calls, which arrive as lists, are left out)."""
@@ -145,6 +202,62 @@ class RequestRecord:
         self.error_type = error_type
         self.error_message = message
         self.http_status = http_status
+
+
+class ThinkTags:
+    """Reasoning inside the content, between <think> and </think> (llama.cpp with
+    `--reasoning-format none`, or a chat template that leaves it there): splits each chunk's text
+    into answer and reasoning, the tags themselves in neither, also when a tag is cut across
+    chunks. Text before any <think> is the answer; a reply may open with the tag or not."""
+
+    OPEN, CLOSE = "<think>", "</think>"
+    __slots__ = ("closed", "inside", "pending", "seen")
+
+    def __init__(self) -> None:
+        self.inside = False       # between <think> and </think>
+        self.closed = False       # the block ended: no tag is read any more
+        self.pending = ""         # what may yet be a tag's start (or whitespace before one)
+        self.seen = False         # the answer began: a <think> later is text, not a tag
+
+    def split(self, chunk: str | bytes | bytearray) -> tuple[str, str]:
+        """(answer, reasoning) text of one chunk."""
+        text: str = chunk if isinstance(chunk, str) else json.loads(b'"' + bytes(chunk) + b'"')
+        text, self.pending = self.pending + text, ""
+        answer: list[str] = []
+        reasoning: list[str] = []
+        while text:
+            if self.seen or (self.closed and text.strip()):
+                self.seen = True                # one reasoning block, at the start: the rest
+                answer.append(text)             # (a later "<think>" too) is the answer
+                break
+            if self.closed:                     # whitespace after the block: the answer's
+                self.pending = text             # first word is yet to come
+                break
+            tag = self.CLOSE if self.inside else self.OPEN
+            at = text.find(tag)
+            head = text[:at] if at >= 0 else text[:len(text) - _partial_tag(text, tag)]
+            if not self.inside and head.strip():
+                self.seen = True                # the answer began without reasoning
+                continue
+            if at < 0:                          # keep what may be a tag's start, and leading
+                self.pending = text[len(head):] if self.inside else text   # whitespace
+                if self.inside:
+                    reasoning.append(head)
+                break
+            if self.inside:
+                reasoning.append(head)
+            text = text[at + len(tag):]
+            self.closed = self.inside           # the block closed: the answer follows
+            self.inside = not self.inside
+        return "".join(answer), "".join(reasoning)
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """How many characters at the end of `text` could be the start of `tag`."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-n:]):
+            return n
+    return 0
 
 
 # how a session ended (sessions.csv `end`)

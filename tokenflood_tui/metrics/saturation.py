@@ -10,9 +10,9 @@ arrivals early leaves too few in the last third of the time for a verdict, while
 linearly from empty makes the last third's median about five times the first's. With
 `max_concurrency` the queue is the client's instead (arrivals wait for a slot): then the achieved
 rate falls short of the scheduled one. What the client's own delays could explain is not put on
-the server: TTFT runs from the send, so a sender that leaves late does not touch it, but one busy
+the server: TTFT runs from the send, so a worker that sends late does not touch it, but one busy
 at a full core may read responses late, so latency growth is not judged then; and a rate
-shortfall is not judged in any client-bound phase (a late sender falls short by itself).
+shortfall is not judged in any client-bound phase (a late worker falls short by itself).
 """
 
 from __future__ import annotations
@@ -72,14 +72,14 @@ def verdict(ph: PhaseStats, growth: Growth | None) -> tuple[bool, str | None]:
     # A stopped phase sent fewer than planned and spreads them over its grace: not a shortfall.
     if ratio is not None and ratio < SHORTFALL and ph.sent == ph.planned and not ph.client_bound:
         waited = ph.dispatch_delay_ms.mean       # with max_concurrency: the waits for a slot
-        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} req/s" + (
+        reasons.append(f"achieved {ph.achieved_rps:.1f} of {ph.target_rps:g} {ph.unit}" + (
             f" (requests waited {duration_text(waited)} on average to be sent)"
             if waited is not None else ""))
     return bool(reasons), "; ".join(reasons) or None
 
 
 def client_busy(ph: PhaseStats) -> bool:
-    """The busiest sender used a full core: it may have read responses late."""
+    """The busiest worker used a full core: it may have read responses late."""
     return ph.client_cpu is not None and ph.client_cpu >= CLIENT_BOUND_CPU
 
 
@@ -91,7 +91,7 @@ def judged(ph: PhaseStats) -> bool:
 def phase_warning(ph: PhaseStats) -> str | None:
     if not ph.saturated:
         return None
-    return f"phase {ph.phase} ({ph.target_rps:g} req/s): the server saturated: {ph.saturation}"
+    return f"phase {ph.phase} ({ph.target_rps:g} {ph.unit}): the server saturated: {ph.saturation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +104,8 @@ class SaturationPoint:
 
     def warning(self) -> str:
         s, h = self.saturated, self.held
-        return (f"the server saturated at about {s.target_rps:g} req/s (phase {s.phase})"
-                + (f"; the highest rate it held was {h.target_rps:g} req/s (phase {h.phase})"
+        return (f"the server saturated at about {s.target_rps:g} {s.unit} (phase {s.phase})"
+                + (f"; the highest rate it held was {h.target_rps:g} {h.unit} (phase {h.phase})"
                    if h is not None else
                    f"; {UNJUDGED_BELOW}" if self.ran_below else
                    "; no lower rate was tried that it held"))

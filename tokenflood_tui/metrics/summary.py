@@ -16,10 +16,15 @@ from ..errors import ConfigError
 
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
+# a reasoning model's (docs/metrics.md#reasoning): shown where a phase saw reasoning
+REASONING_METRICS = ("ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms")
 RunStatus = Literal["completed", "interrupted", "aborted"]
 RunKind = Literal["load_test", "observation", "search"]
-# The client is the bottleneck when its senders pick requests up this late (waits for a
-# max_concurrency slot are the user's choice and do not count), or a sender uses this much of a core.
+# what a load test's phases send, and so what their rates count (docs/results.md#workload)
+Workload = Literal["requests", "sessions"]
+RATE_UNITS: dict[str, str] = {"requests": "req/s", "sessions": "sessions/s"}
+# The client is the bottleneck when its workers pick requests up this late (waits for a
+# max_concurrency slot are the user's choice and do not count), or a worker uses this much of a core.
 CLIENT_BOUND_LAUNCH_P99_MS = 10.0
 CLIENT_BOUND_CPU = 0.9
 
@@ -185,8 +190,8 @@ class PhaseStats(BaseModel):
     errors: list[ErrorCount] = Field(default_factory=list)
     elapsed_s: float = 0.0                     # from the first arrival to drained (or now)
     length_s: float = 0.0                      # (both 0 in summaries of tokenflood 0.1)
-    client_cpu: float | None = None            # the busiest sender's share of one core
-    launch_delay_p99_ms: float | None = None   # sender lateness, slot waits excluded
+    client_cpu: float | None = None            # the busiest worker's share of one core
+    launch_delay_p99_ms: float | None = None   # worker lateness, slot waits excluded
     client_bound: bool = False
     ttft_ms: Distribution
     e2e_ms: Distribution
@@ -194,6 +199,16 @@ class PhaseStats(BaseModel):
     tpot_ms: Distribution
     itl_ms: Distribution
     dispatch_delay_ms: Distribution
+    # reasoning: time to the first answer token, the time reasoned, the answer's own TPOT and
+    # ITL (equal to TTFT, 0, TPOT and ITL where the model does not reason)
+    ttfa_ms: Distribution = Field(default_factory=Distribution)
+    reasoning_ms: Distribution = Field(default_factory=Distribution)
+    answer_tpot_ms: Distribution = Field(default_factory=Distribution)
+    answer_itl_ms: Distribution = Field(default_factory=Distribution)
+    reasoning: bool = False                    # some request of the phase reasoned
+    reasoning_tokens_mean: float | None = None
+    reasoning_tokens_estimated: bool = False   # counted from reasoning chunks, not the usage
+    answer_tokens_mean: float | None = None
     # Saturation verdict of a finished phase (saturation.py): the server queued (latency grew
     # through the phase) or did not take the scheduled rate; `saturation` says why, with figures.
     saturated: bool = False
@@ -210,9 +225,15 @@ class PhaseStats(BaseModel):
     recent_ttft_ms: float | None = Field(None, exclude=True)   # median of the last few ok
     recent_e2e_ms: float | None = Field(None, exclude=True)
 
+    @property
+    def unit(self) -> str:
+        """What its rates (`target_rps`, `achieved_rps`) count: 'req/s', or 'sessions/s' for a
+        session phase."""
+        return RATE_UNITS["sessions" if self.sessions is not None else "requests"]
+
     def metric(self, name: str) -> Distribution:
-        """One of METRICS by name."""
-        if name not in METRICS:
+        """One of METRICS (or REASONING_METRICS) by name."""
+        if name not in METRICS and name not in REASONING_METRICS:
             raise KeyError(name)
         return getattr(self, name)
 
@@ -240,7 +261,7 @@ class PhaseStats(BaseModel):
         if late is not None and late > CLIENT_BOUND_LAUNCH_P99_MS:
             parts.append(f"requests left up to {late:.0f} ms late (p99)")
         if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
-            parts.append(f"sender CPU {self.client_cpu:.0%} of a core")
+            parts.append(f"worker CPU {self.client_cpu:.0%} of a core")
         return ", ".join(parts)
 
 
@@ -294,6 +315,7 @@ class SearchStep(BaseModel):
     target_rps: float
     meets: bool
     why: str                                   # 'TTFT p99 212 ms ≤ 500' or what broke
+    achieved_rps: float | None = None          # the rate it sent, which the verdict is about
 
 
 class SearchResult(BaseModel):
@@ -311,6 +333,7 @@ class SearchResult(BaseModel):
     cost_per_million_tokens_usd: float | None = None   # at lower_rps, where a price is known
     cost_basis: str | None = None
     steps: list[SearchStep] = Field(default_factory=list)
+    arrival: str = "poisson"                   # the arrival process the interval holds for
 
 
 class ClusterWorkerInfo(BaseModel):
@@ -349,6 +372,9 @@ class RunSummary(BaseModel):
     """summary.json of a results folder."""
 
     type: RunKind = "load_test"
+    # single requests or sessions: what the phases' rates count (none but requests before
+    # tokenflood had sessions; a summary of a session run without the key says so by its phases)
+    workload: Workload = "requests"
     status: RunStatus
     message: str | None = None
     tool_version: str
@@ -382,12 +408,25 @@ class RunSummary(BaseModel):
     observation: ObservationInfo | None = None               # an observation's plan
     resumed: list[ResumeInfo] = Field(default_factory=list)
     search: SearchResult | None = None       # a search's answer
-    cluster: ClusterInfo | None = None       # where the senders ran, on a --cluster run
+    cluster: ClusterInfo | None = None       # the Dask workers it sent from, on a --cluster run
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
     # True only for a summary built from requests.csv and journal.jsonl because the run wrote
     # none (its process was killed): run/partial.py; never in a summary.json a run wrote
     partial: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _workload_of_older_summaries(cls, data):
+        if isinstance(data, dict) and "workload" not in data and any(
+                isinstance(ph, dict) and ph.get("sessions") for ph in data.get("phases") or []):
+            data = {**data, "workload": "sessions"}
+        return data
+
+    @property
+    def rate_unit(self) -> str:
+        """What the phases' rates count: 'req/s' or 'sessions/s'."""
+        return RATE_UNITS[self.workload]
 
     @classmethod
     def load(cls, folder: Path | str) -> RunSummary:

@@ -98,10 +98,12 @@ def _series(phases: Iterable[PhaseStats], metric: str, percentile: float) -> tup
 
 def _figure(phases: list[PhaseStats], percentiles: list[float], metrics: list[str], width: int,
             height: int):
-    """Percentiles against the phases' target rates."""
+    """Percentiles against the phases' target rates (of requests, or of sessions)."""
     rates = sorted({ph.target_rps for ph in phases})
     lines = {m: [(pkey(p), _series(phases, m, p)) for p in percentiles] for m in metrics}
-    return _draw(lines, " by request rate", "target req/s",
+    sessions = any(ph.sessions is not None for ph in phases)
+    return _draw(lines, " by session rate" if sessions else " by request rate",
+                 "target sessions/s" if sessions else "target req/s",
                  (rates, [f"{r:g}" for r in rates]) if rates else None, width, height)
 
 

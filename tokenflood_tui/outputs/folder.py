@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Callable
@@ -36,9 +37,12 @@ CSV_COLUMNS = [
     "worker",
     # a session's request (empty otherwise)
     "session", "session_type", "turn", "step", "context_tokens_target",
+    # a reasoning model's (docs/metrics.md#reasoning)
+    "t_answer_s", "ttfa_ms", "reasoning_ms", "reasoning_tokens", "reasoning_tokens_estimated",
+    "answer_tokens",
 ]
 # requests.csv of earlier versions: without the session columns, and without `worker`
-EARLIER_WIDTHS = (len(CSV_COLUMNS) - 5, len(CSV_COLUMNS) - 6)
+EARLIER_WIDTHS = (len(CSV_COLUMNS) - 6, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 12)
 SESSIONS_FILE = "sessions.csv"
 SESSIONS_COLUMNS = [
     "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
@@ -116,6 +120,7 @@ class ResultsFolder:
         self.observation = isinstance(suite, ObservationSuite)
         self.session_types = [t.name for t in getattr(suite, "session_types", [])]
         keep = existing is not None
+        self._made_root = not self.root.exists()      # discard() takes it away again
         if existing is not None:
             self.path = Path(existing)
         else:
@@ -186,6 +191,9 @@ class ResultsFolder:
             rec.phase if self.observation else "", sched_utc, "false", rec.seq, rec.worker,
             rec.session, self.session_types[rec.load_type] if rec.session else "",
             rec.turn or "", rec.step, _int(rec.context_tokens_target),
+            _s(rec.t_answer, t0), _ms(rec.ttfa_ms), _ms(rec.reasoning_ms),
+            _int(rec.reasoning_tokens), "true" if rec.reasoning_tokens_estimated else "false",
+            _int(rec.answer_tokens),
         ])
         written = self._csv.append(line)
         if written:
@@ -255,6 +263,22 @@ class ResultsFolder:
         self._journal.close()
         if self._sessions is not None:
             self._sessions.close()
+
+    @property
+    def measured(self) -> bool:
+        """Whether the load began (an origin was set) or any request was recorded: a folder
+        without either holds only what was known before the run, so nothing is lost without it."""
+        return self.t0 is not None or self.rows > 0 or self.unwritten > 0
+
+    def discard(self) -> None:
+        """Remove the folder of a run that failed before its first load request."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._made_root:
+            try:
+                self.root.rmdir()       # only when empty: another run may have written there
+            except OSError:
+                pass
 
 
 def mark_superseded(folder: Path, superseded) -> int:
@@ -332,6 +356,9 @@ def record_from_row(row: dict[str, str]) -> RequestRecord:
         prefix_tokens_target=int(row["prefix_tokens_target"]),
         output_tokens_target=int(row["output_tokens_target"]), seq=int(row["seq"] or -1),
         t_send=seconds("t_send_s"), t_first=seconds("t_first_s"), t_end=seconds("t_end_s"),
+        t_answer=seconds("t_answer_s") if "t_answer_s" in row else None,
+        reasoning_tokens=count("reasoning_tokens") if "reasoning_tokens" in row else None,
+        reasoning_tokens_estimated=row.get("reasoning_tokens_estimated") == "true",
         prompt_tokens=count("prompt_tokens"), cached_tokens=count("cached_tokens"),
         output_tokens=count("output_tokens"),
         output_tokens_estimated=row["output_tokens_estimated"] == "true", status=row["status"],

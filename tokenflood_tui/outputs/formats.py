@@ -95,3 +95,35 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def ranges(numbers: list[int]) -> list[str]:
+    """Whole numbers as runs: [4, 5, 6, 9] as ['4-6', '9'] (polls, turns)."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+
+
+BARS = "▁▂▃▄▅▆▇█"
+NONE_BAR = "·"          # a count of 0: nothing, which the lowest bar (some) must not look like
+
+
+def sparkline(counts: list[int], width: int, top: int | None = None) -> str:
+    """Counts (sessions in flight over time) as one bar each, from 0 to `top` (default their
+    highest): '·' for none, '▁' to '█' for some to `top`. With more counts than `width`, each
+    character is the highest of its share, so a peak is never averaged away."""
+    n = len(counts)
+    if not n or width <= 0:
+        return ""
+    if n > width:
+        counts = [max(counts[i * n // width:max(i * n // width + 1, (i + 1) * n // width)])
+                  for i in range(width)]
+    top = max(counts) if top is None else top
+    levels = len(BARS)
+    return "".join(NONE_BAR if c <= 0 else
+                   BARS[max(1, min(levels, round(c / top * levels))) - 1] if top > 0 else BARS[-1]
+                   for c in counts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..metrics.saturation import judged
 from ..metrics.summary import Distribution, HourStats, PhaseStats, PollStats, RunSummary, pkey
-from . import report
+from . import report, session_tables
 from .fit import Column, dropped_note, fit_table, wrap
 
 LAST_POLLS_PRINTED = 10    # a days-long observation has hundreds; summary.md and polls.csv have all
@@ -54,18 +54,18 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
     """A search's answer and steps, the phases and their failures."""
     lines: list[str] = []
     if s.search is not None:
-        lines += [piece for line in report.search_lines(s.search)
+        lines += [piece for line in report.search_lines(s.search, s.rate_unit)
                   for piece in wrap(line, width, hang="  ")] + [""]
         steps = s.search.steps
         lines += _table([
             Column("phase", [str(st.phase) for st in steps]),
-            Column("req/s", [f"{st.target_rps:g}" for st in steps]),
+            Column(s.rate_unit, [f"{st.target_rps:g}" for st in steps]),
             Column("SLO", ["meets" if st.meets else "fails" for st in steps], left=True),
             Column("figures", [st.why for st in steps], left=True, wrap=True),
         ], width) + [""]
     if not s.phases:
         return lines + ["no phase ran"]
-    lines += _table(phase_columns(s.phases, s.percentiles), width)
+    lines += _table(phase_columns(s.phases, s.percentiles, s.rate_unit), width)
     errors = [(ph, e) for ph in s.phases for e in ph.errors]
     if errors:
         lines += ["", "failures:", *_table([
@@ -75,6 +75,19 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
             Column("requests", [str(e.count) for _, e in errors]),
             Column("share", [f"{e.count / (ph.ok + ph.failed):.1%}" for ph, e in errors]),
         ], width)]
+    return lines + _sessions(s, width)
+
+
+def _sessions(s: RunSummary, width: int) -> list[str]:
+    """A session run's tables: its sessions, its turns (a long session's picked), its sessions
+    in flight as a sparkline as wide as the terminal leaves."""
+    lines: list[str] = []
+    spark = session_tables.spark_width(s.phases, width)
+    for section in session_tables.sections(s.phases, s.percentiles, every_turn=False,
+                                           spark=spark):
+        lines += ["", f"{section.title}:",
+                  *_table(session_tables.columns(section.table), width)]
+        lines += [piece for note in section.notes for piece in wrap(note, width, hang="  ")]
     return lines
 
 
@@ -119,16 +132,18 @@ def _bullets(items: list[str], width: int) -> list[str]:
     return [line for item in items for line in wrap(item, width, indent="  - ")]
 
 
-def phase_columns(phases: list[PhaseStats], percentiles: list[float]) -> list[Column]:
-    """A load test's phases, the columns that matter ranked first: rates, counts, TTFT and e2e at
+def phase_columns(phases: list[PhaseStats], percentiles: list[float],
+                  unit: str = "req/s") -> list[Column]:
+    """A load test's phases, the columns that matter ranked first: rates (in `unit`), counts of
+    requests, TTFT and e2e at
     the first and the last percentile, the verdict; then the other percentiles and the rest.
     (Which phases failed a threshold, the thresholds' table says.)"""
     def col(head, cells, rank=0, group="", left=False):
         return Column(head, [cells(ph) for ph in phases], rank, group, left)
     return [
         col("phase", lambda ph: str(ph.phase)),
-        col("target", lambda ph: f"{ph.target_rps:g}", group="req/s"),
-        col("achieved", lambda ph: _num(ph.achieved_rps, 2), group="req/s"),
+        col("target", lambda ph: f"{ph.target_rps:g}", group=unit),
+        col("achieved", lambda ph: _num(ph.achieved_rps, 2), group=unit),
         col("sent", lambda ph: str(ph.sent), 3, "requests"),
         col("ok", lambda ph: str(ph.ok), group="requests"),
         col("failed", lambda ph: str(ph.failed), group="requests"),
@@ -212,12 +227,16 @@ def markdown(s: RunSummary, folder: Path) -> str:
         errors = report.poll_failures(s.polls)
     else:
         if s.search is not None:
-            out.append(report.search_table(s.search) + "\n\n")
-            out.append("".join(f"{line}\n" for line in report.search_lines(s.search)) + "\n")
-        out.append(report.phase_table(s.phases, s.percentiles) + "\n")
+            out.append(report.search_table(s.search, s.rate_unit) + "\n\n")
+            out.append("".join(f"{line}\n" for line in report.search_lines(
+                s.search, s.rate_unit)) + "\n")
+        out.append(report.phase_table(s.phases, s.percentiles, s.rate_unit) + "\n")
         errors = report.error_table(s.phases)
     if errors:
         out.append("\nfailures:\n" + errors + "\n")
+    for section in session_tables.sections(s.phases, s.percentiles):
+        out.append(f"\n{section.title}:\n" + session_tables.markdown(section.table) + "\n"
+                   + "".join(f"{note}\n" for note in section.notes))
     saturation = report.saturation_line(s)
     if saturation:
         out.append(f"\nsaturation: {saturation}\n")

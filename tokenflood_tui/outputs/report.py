@@ -10,15 +10,17 @@ from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, Poll
                                SearchResult, ThresholdResult, pkey)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
-from .formats import number, share, span
+from . import session_tables
+from .formats import number, ranges, share, span
 
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
 
-def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
-    """A pipe table, one row per phase: rates, counts, TTFT and e2e percentiles, tokens/s."""
+def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> str:
+    """A pipe table, one row per phase: rates (in `unit`: req/s, sessions/s), counts of
+    requests, TTFT and e2e percentiles, tokens/s."""
     pcols = [pkey(p) for p in percentiles]
-    head = (["phase", "target req/s", "achieved req/s", "sent", "ok", "failed"]
+    head = (["phase", f"target {unit}", f"achieved {unit}", "sent", "ok", "failed"]
             + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
             + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
@@ -34,7 +36,7 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
 
 
 def server_verdict(ph: PhaseStats) -> str:
-    """'SATURATED', 'ok', or '-': too few requests to judge, or a sender busy at a full core."""
+    """'SATURATED', 'ok', or '-': too few requests to judge, or a worker busy at a full core."""
     if ph.saturated:
         return "SATURATED"
     return "ok" if judged(ph) else "-"
@@ -50,11 +52,11 @@ def saturation_line(summary: RunSummary) -> str | None:
         if all(ph.latency_growth is None for ph in s.phases):
             return None
         return (f"no phase saturated the server (rates up to "
-                f"{max(ph.target_rps for ph in s.phases):g} req/s)")
-    held = (f"; the highest rate it held was {s.held_rps:g} req/s" if s.held_rps is not None
+                f"{max(ph.target_rps for ph in s.phases):g} {s.rate_unit})")
+    held = (f"; the highest rate it held was {s.held_rps:g} {s.rate_unit}" if s.held_rps is not None
             else f"; {UNJUDGED_BELOW}" if ran_below(s.phases, s.saturated_at_rps)
             else "; it held no lower rate tried")
-    return f"the server saturated at about {s.saturated_at_rps:g} req/s{held}"
+    return f"the server saturated at about {s.saturated_at_rps:g} {s.rate_unit}{held}"
 
 
 def threshold_table(results: list[ThresholdResult], word: str = "phase") -> str:
@@ -82,7 +84,8 @@ def threshold_cells(results: list[ThresholdResult], word: str = "phase") -> list
     return rows
 
 
-def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats]) -> str:
+def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
+                     unit: str = "req/s") -> str:
     """A load test's phases against its thresholds: each phase's value, ✓ or ✗."""
     by = {(r.threshold, p.phase): p for r in results for p in r.phases}
     rows = []
@@ -94,7 +97,7 @@ def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats]) -
                          ("-" if p.value is None else value_text(p.value))
                          + (" ✓" if p.passed else " ✗"))
         rows.append([str(ph.phase), f"{ph.target_rps:g}", *cells])
-    return _table(["phase", "target req/s", *(r.threshold for r in results)], rows)
+    return _table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
 
 
 def threshold_verdict(summary: RunSummary) -> str | None:
@@ -234,7 +237,7 @@ def missed_lines(polls: list[PollStats]) -> list[str]:
             by_reason.setdefault(poll.missed, []).append(poll.phase)
     lines = []
     for reason, numbers in by_reason.items():
-        runs = _runs(numbers)
+        runs = ranges(numbers)
         shown = ", ".join(runs[:RANGES_SHOWN]) + (
             f" and {len(runs) - RANGES_SHOWN} more runs" if len(runs) > RANGES_SHOWN else "")
         lines.append(f"{_polls(len(numbers))} ({shown}): {reason}")
@@ -319,7 +322,7 @@ def markdown(summary: RunSummary) -> str:
         lines += ["", "## Thresholds", "", threshold_table(s.thresholds,
                                                         "poll" if observation else "phase")]
         if not observation:
-            lines += ["", threshold_matrix(s.thresholds, s.phases)]
+            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit)]
     if observation:
         lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
         missed = missed_lines(s.polls)
@@ -331,10 +334,15 @@ def markdown(summary: RunSummary) -> str:
             lines += ["## Failures", "", errors, ""]
     else:
         if s.search is not None:
-            lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(s.search)]
-            lines += ["", search_table(s.search)]
-        lines += ["", "## Phases", "", phase_table(s.phases, pct), "", "## Tokens", "",
-                  token_table(s.phases), ""]
+            lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(
+                s.search, s.rate_unit)]
+            lines += ["", search_table(s.search, s.rate_unit)]
+        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit), ""]
+        for section in session_tables.sections(s.phases, pct):
+            lines += [f"## {section.title.capitalize()}", "",
+                      session_tables.markdown(section.table), ""]
+            lines += [*section.notes, ""] if section.notes else []
+        lines += ["## Tokens", "", token_table(s.phases), ""]
         errors = error_table(s.phases)
         if errors:
             lines += ["## Failures", "", errors, ""]
@@ -371,22 +379,22 @@ def cluster_table(cluster: ClusterInfo, phases: Sequence[PhaseStats]) -> str:
     return "\n".join(rows)
 
 
-def search_lines(result: SearchResult) -> list[str]:
-    """A search's answer and how it got there, as lines to read."""
+def search_lines(result: SearchResult, unit: str = "req/s") -> list[str]:
+    """A search's answer and how it got there, as lines to read (rates in `unit`)."""
     lines = [f"answer: {result.answer}", f"stopped: {result.stopped_because}"]
     if result.knee_rps is not None:
-        lines.append(f"knee of the TTFT p50 curve: about {result.knee_rps:g} req/s")
+        lines.append(f"knee of the TTFT p50 curve: about {result.knee_rps:g} {unit}")
     if result.output_tokens_per_s is not None and result.lower_rps is not None:
-        lines.append(f"output at {result.lower_rps:g} req/s: {result.output_tokens_per_s:,.1f} "
+        lines.append(f"output at {result.lower_rps:g} {unit}: {result.output_tokens_per_s:,.1f} "
                      "tokens/s")
     if result.cost_per_million_tokens_usd is not None:
-        lines.append(f"cost at {result.lower_rps:g} req/s: ${result.cost_per_million_tokens_usd:,.4f}"
+        lines.append(f"cost at {result.lower_rps:g} {unit}: ${result.cost_per_million_tokens_usd:,.4f}"
                      f" per million tokens ({result.cost_basis})")
     return lines
 
 
-def search_table(result: SearchResult) -> str:
-    return _table(["phase", "target req/s", "SLO", "figures"],
+def search_table(result: SearchResult, unit: str = "req/s") -> str:
+    return _table(["phase", f"target {unit}", "SLO", "figures"],
                   [[str(st.phase), f"{st.target_rps:g}", "meets" if st.meets else "fails",
                     st.why] for st in result.steps], left=2)
 
@@ -401,17 +409,6 @@ def slot_text(slot_utc: str) -> str:
 
 def _polls(n: int) -> str:
     return f"{n} poll" if n == 1 else f"{n} polls"
-
-
-def _runs(numbers: list[int]) -> list[str]:
-    """[4, 5, 6, 9] as ['4-6', '9']."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
 
 
 def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:

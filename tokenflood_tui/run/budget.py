@@ -19,7 +19,7 @@ import numpy as np
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
 from ..outputs.formats import duration
-from .schedule import PhasePlan, fewest_arrivals
+from .schedule import PhasePlan, phase_arrivals
 from .sessions import least_tokens_per_session, most_tokens_per_session, phase_tokens
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
 
@@ -167,7 +167,7 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
         return dataclasses.replace(est, ceiling_tokens=(
             sessions * max(m[0] for m in most), sessions * max(m[1] for m in most)))
     prompt = np.array([lt.prompt_length for lt in suite.load_types], dtype=np.int64)
-    output = np.array([lt.output_length for lt in suite.load_types], dtype=np.int64)
+    output = np.array([lt.max_output for lt in suite.load_types], dtype=np.int64)
     per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
                    np.zeros(len(prompt), dtype=np.int64))
     return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
@@ -176,35 +176,33 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
 
 
 def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
-    """The most a search can spend: every phase at max_rps, each cut at its most arrivals, of
-    the largest load type; and the load time it likely takes (ramp to the answer, then halve the
-    interval until within the tolerance), for the duration line."""
-    from .search import most_arrivals
-    per_phase = most_arrivals(suite.max_rps, suite.phase_seconds, suite.arrival)
-    requests = per_phase * suite.max_phases
-    ramp = math.ceil(math.log(suite.max_rps / suite.start_rps) / math.log(suite.growth)) + 1
+    """The most a search can spend, of the largest load type (or session): its ramp's phases
+    (start_rps × growth … max_rps, known in advance), then at most max_rps for each phase left;
+    and the load time it likely takes (ramp to the answer, then halve the interval until within
+    the tolerance), for the duration line."""
+    from .search import ramp_rates
+    ramp = ramp_rates(suite)[:suite.max_phases]
+    rates = ramp + [suite.max_rps] * (suite.max_phases - len(ramp))
+    starts = sum(phase_arrivals(rate, suite.phase_seconds) for rate in rates)
     halvings = math.ceil(math.log2(max(1.0, (suite.growth - 1) / suite.tolerance)))
-    likely = min(suite.max_phases, max(1, ramp // 2 + 1 + halvings))
-    if suite.sessions:             # the most of every session, at every arrival
+    likely = min(suite.max_phases, max(1, len(ramp) // 2 + 1 + halvings))
+    if suite.sessions:             # the most of every session, at every start
         most = [most_tokens_per_session(suite, t.name) for t in suite.session_types]
         prompt, output = max(m[0] for m in most), max(m[1] for m in most)
-        requests = int(requests * max(t.turns.high for t in suite.session_types))
-        per_request = None
+        requests = int(starts * max(t.turns.high for t in suite.session_types))
     else:
         prompt = max(lt.prompt_length for lt in suite.load_types)
-        output = max(lt.output_length for lt in suite.load_types)
-        per_request = requests
-    starts = per_phase * suite.max_phases
-    est = _with_setup_and_cost(
-        suite, endpoint, per_request or requests, starts * prompt, starts * output, senders,
-        suite.phase_seconds * suite.max_phases)
+        output = max(lt.max_output for lt in suite.load_types)
+        requests = starts
+    est = _with_setup_and_cost(suite, endpoint, requests, starts * prompt, starts * output,
+                               senders, suite.phase_seconds * suite.max_phases)
     return dataclasses.replace(est, at_most=True, expected_seconds=likely * suite.phase_seconds)
 
 
 def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:
     """The least any plan of the suite can spend, from its keys alone: nothing is drawn."""
     if isinstance(suite, LoadTestSuite) and suite.sessions:
-        starts = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+        starts = sum(phase_arrivals(rate, suite.test_length_in_seconds)
                      for rate in suite.rates)
         least = [least_tokens_per_session(t) for t in suite.session_types]
         return _with_setup_and_cost(
@@ -212,11 +210,11 @@ def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) 
             starts * min(m[0] for m in least), starts * min(m[1] for m in least), senders,
             suite.load_seconds, at_least=True)
     if isinstance(suite, LoadTestSuite):
-        requests = sum(fewest_arrivals(rate, suite.test_length_in_seconds, suite.arrival)
+        requests = sum(phase_arrivals(rate, suite.test_length_in_seconds)
                        for rate in suite.requests_per_second_rates)
         seconds = suite.load_seconds
     elif isinstance(suite, SearchSuite):
-        requests = fewest_arrivals(suite.start_rps, suite.phase_seconds, suite.arrival)
+        requests = phase_arrivals(suite.start_rps, suite.phase_seconds)
         seconds = suite.phase_seconds
     else:
         requests = suite.polls * suite.num_requests          # exact: polls are not drawn

@@ -16,7 +16,7 @@ import aiohttp
 from . import prompts
 from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
-from ..metrics.records import CONNECTION_ERROR, TIMEOUT, RequestRecord
+from ..metrics.records import CONNECTION_ERROR, NO_ANSWER, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 from .conversation import TOOL_NAME, TOOLS, tool_call_id
 from .events import Note, RunEvent
@@ -87,14 +87,14 @@ class Calibration:
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, prompts.WARMUP_MAX_TOKENS)
             await self._send(client.prepare(messages, prompts.WARMUP_MAX_TOKENS), rec)
             records.append(rec)
-            if sum(r.status == TIMEOUT for r in records) >= 2 and not any(r.ok for r in records):
+            if sum(r.status == TIMEOUT for r in records) >= 2 and not any(answered(r) for r in records):
                 break     # once may be a stall; more of the same would only multiply the wait
-        ok = [r for r in records if r.ok]
+        ok = [r for r in records if answered(r)]
         if not ok:
             raise EndpointError(client.scrub(await self._explain_failure(records[0])))
         if len(ok) < len(records):
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
-                      f"{next(r for r in records if not r.ok).error_message}")
+                      f"{next(r for r in records if not answered(r)).error_message}")
         self._note(f"warm-up: {len(ok)}/{len(records)} ok")
         return ok
 
@@ -179,7 +179,7 @@ class Calibration:
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
             await self._send(self.client.prepare(messages, 1, tools), rec)
-            if rec.ok:
+            if answered(rec):
                 return rec.prompt_tokens
             transient = (rec.status == TIMEOUT or rec.http_status is None
                          or rec.http_status == 429 or rec.http_status >= 500)
@@ -202,7 +202,7 @@ class Calibration:
         for attempt in range(PROBE_ATTEMPTS):
             rec = RequestRecord(0, 0.0, index, time.monotonic(), lt.prompt_length, lt.prefix_length, 1)
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
-            if rec.ok:
+            if answered(rec):
                 return rec
             timeouts += rec.status == TIMEOUT
             # Once may be a stall; twice means each load request this size would wait too. (An
@@ -269,6 +269,12 @@ class Calibration:
             return [str(m.get("id")) for m in data.get("data", [])][:10]
         except Exception:  # only a hint; the error message stands without it
             return []
+
+
+def answered(rec: RequestRecord) -> bool:
+    """The server served it: ok, or a reasoning model that spent the few tokens calibration
+    allows on reasoning (no_answer): its usage counts the prompt all the same."""
+    return rec.ok or rec.status == NO_ANSWER
 
 
 def _refused_credentials(rec: RequestRecord) -> bool:

@@ -1,4 +1,4 @@
-"""Senders on a Dask cluster (README "Past one machine: a Dask cluster").
+"""Workers on a Dask cluster (README "Past one machine: a Dask cluster").
 
 Dask places, supervises and connects the senders; it never sits on the per-request path. Each
 sender is a Dask actor whose constructor starts a thread with an event loop of its own running
@@ -180,8 +180,8 @@ async def pick_workers(client: Any, address: str, senders: int | None,
                           f"(`dask worker {address}`) and run again")
     if senders is not None and senders > len(workers):
         raise ConfigError(f"--workers {senders}, but the Dask cluster at {address} has "
-                          f"{len(workers)} worker(s): one sender runs on each, so give at most "
-                          f"{len(workers)} or start more workers")
+                          f"{len(workers)} worker(s): give at most {len(workers)} or start more "
+                          "workers")
     chosen = workers[:senders or len(workers)]
     answers = await client.run(worker_check, endpoint, workers=[a for a, _ in chosen],
                                on_error="return")
@@ -196,7 +196,7 @@ async def pick_workers(client: Any, address: str, senders: int | None,
             raise ConfigError(f"Dask worker {name} on {host} has tokenflood {version}, this is "
                               f"{__version__}: install the same version on every worker")
         if problem:
-            raise ConfigError(f"Dask worker {name} on {host}: {problem} (on that host: a sender "
+            raise ConfigError(f"Dask worker {name} on {host}: {problem} (on that host: a worker "
                               "reads secrets from its own environment; they never travel over "
                               "the cluster)")
         hosts[addr] = (host, pid)
@@ -259,7 +259,7 @@ class ClusterWorker(RemoteWorker):
             self._actor = await asyncio.wait_for(future, CALL_TIMEOUT_S)
             await self._measure_clock()
         except (OSError, TimeoutError) as exc:
-            raise EndpointError(f"{self.what} could not start a sender: {exc!r}") from None
+            raise EndpointError(f"{self.what} could not start sending: {exc!r}") from None
         self.first_clock = self.clock
         self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._collect())]
         await super().start(factory)

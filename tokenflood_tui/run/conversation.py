@@ -123,7 +123,12 @@ class Conversation:
             if self.type.on_context_limit == "end":
                 self.record.end = CONTEXT_LIMIT
                 return None
-            messages, context = self._compact(), self.type.compact_target
+            messages, context = self._compact()
+            if step == TOOL:
+                # The summary holds no tool call for the result to answer, and a `tool` message
+                # must answer one (OpenAI refuses it otherwise): it comes as a user message.
+                added = [{"role": "user", "content": added[0]["content"]}]
+                overhead = self.template.turn
             prompt = context + overhead + new
         self.messages = messages + added
         rec = RequestRecord(self.phase, self.target_rate, script.type_index, t_sched, prompt,
@@ -135,13 +140,19 @@ class Conversation:
             self.record.t_start = t_sched
         return Prepared(self.messages, int(script.output_tokens[k]), self.tools, rec)
 
-    def _compact(self) -> list[dict[str, Any]]:
-        """The history replaced by a summary of `compact_target` tokens (the system prompt kept):
-        what an agent does when its context fills. The cache then holds only the system prompt."""
-        system = self.messages[:1] if self.type.system_prompt_tokens else []
-        room = max(1, self.type.compact_target - self.type.system_prompt_tokens)
+    def _compact(self) -> tuple[list[dict[str, Any]], int]:
+        """The history replaced by a summary (the system prompt kept), and its tokens: what an
+        agent does when its context fills. It reads as a first request (the system prompt and
+        the summary, in the template calibration measured) answered by one word, and holds
+        `compact_target` tokens, or the least a one-word summary needs. The cache then holds
+        only the system prompt."""
+        system = self.type.system_prompt_tokens
+        around = system + self.template.first + 1         # all but the summary's words
+        room = max(1, self.type.compact_target - around)
         summary = {"role": "user", "content": self.factory.words(room, f"{self.session}-compact-{self.k}")}
-        return system + [summary, {"role": "assistant", "content": self.factory.words(1, "ok")}]
+        messages = (self.messages[:1] if system else []) + [
+            summary, {"role": "assistant", "content": self.factory.words(1, "ok")}]
+        return messages, around + room
 
     def replied(self, rec: RequestRecord) -> bool:
         """The request came back; False when the session ends here (a failure ends it unless

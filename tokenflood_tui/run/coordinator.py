@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..clients import make_client
 from ..errors import EndpointError
@@ -35,11 +35,30 @@ from .workers import LocalWorker, ProcessWorker, RemoteWorker, split_concurrency
 if TYPE_CHECKING:
     from .cluster import ClusterTarget, ClusterWorker
 
-TokenLimit = tuple[str, int]      # (the variable that sets it, its value)
+
+
+class TokenLimit(NamedTuple):
+    """A limit no confirmation overrides, on the input or the output tokens."""
+
+    var: str            # the environment variable that sets it
+    limit: int
+    estimated: int      # what the budget estimated the load would spend
+
+
+@dataclass(slots=True)
+class Spend:
+    """What the load has spent by the server's usage (the target where it sent none), against
+    the limits: a session's spend depends on the server, so the run stops when it reaches one,
+    whatever the estimate said. One per run; an A/B experiment's variants share one, as their
+    budget is one."""
+
+    limits: tuple[TokenLimit, TokenLimit]          # input, output
+    tokens: list[int] = field(default_factory=lambda: [0, 0])
+    reached: TokenLimit | None = None              # the limit the spend reached first
 
 ERROR_WINDOW = 30         # the error limit looks at this many most recent requests...
 ERROR_MIN_SAMPLE = 10     # ...once at least this many have finished
-# A phase starts this long after its command, so every sender has it before the first deadline.
+# A phase starts this long after its command, so every worker has it before the first deadline.
 PROCESS_START_LEAD_S = 0.15
 LOCAL_START_LEAD_S = 0.005
 CLUSTER_START_LEAD_S = 1.0   # Dask workers may be a network away (run/cluster.py)
@@ -101,7 +120,7 @@ class Coordinator:
     def __init__(self, suite: RunSuite, endpoint: EndpointSpec, planner: Planner,
                  sink: RunSink, snapshot_interval_s: float = 1.0, workers: int = 0,
                  done: list[PhaseStats] | None = None, cluster: ClusterTarget | None = None,
-                 token_limits: tuple[TokenLimit, TokenLimit] | None = None):
+                 spend: Spend | None = None):
         self.suite = suite
         self.endpoint = endpoint
         self.planner = planner
@@ -134,13 +153,8 @@ class Coordinator:
         self._main: asyncio.Task | None = None
         self._cpu_seen: list[tuple[float, float]] = []   # (cpu seconds, at) per worker
         self._thresholds = suite.threshold_checks
-        # What the load has spent (the server's usage; the target where it sent none), against
-        # the limits no confirmation overrides: a session's spend depends on the server, so the
-        # run stops when it reaches one, whatever the estimate said.
-        self.token_limits = token_limits
         # (this process's load only, as the estimate of a resumed run counts what remains)
-        self.spent = [0, 0]
-        self._stopped_at_limit: str | None = None
+        self.spend = spend
 
     @property
     def _unit(self) -> Unit:
@@ -158,8 +172,10 @@ class Coordinator:
 
     # ------------------------------------------------------------------ control
 
-    def stop(self, status: RunStatus = "interrupted", message: str | None = None) -> None:
-        """Stop sending at once; in-flight requests get a short grace. Safe from any thread."""
+    def stop(self, status: RunStatus = "interrupted", message: str | None = None,
+             now: bool = False) -> None:
+        """Stop sending at once; in-flight requests get a short grace (`now`: none, also after a
+        first stop). Safe from any thread."""
         loop = self._loop
         if loop is None:
             self._status = self._status or status
@@ -170,20 +186,21 @@ class Coordinator:
         except RuntimeError:
             running = None
         if running is loop:
-            self._on_stop(status, message)
+            self._on_stop(status, message, now)
         else:
-            loop.call_soon_threadsafe(self._on_stop, status, message)
+            loop.call_soon_threadsafe(self._on_stop, status, message, now)
 
-    def _on_stop(self, status: RunStatus, message: str | None) -> None:
-        if self._status is not None:
+    def _on_stop(self, status: RunStatus, message: str | None, now: bool = False) -> None:
+        if self._status is None:
+            self._status, self._message = status, message
+            self._stopped_at_s = self._load_sent_s(time.monotonic())
+            self._stopped.set()
+            if self._stage == "preparing" and self._main is not None:
+                self._main.cancel()
+        elif not now:
             return
-        self._status, self._message = status, message
-        self._stopped_at_s = self._load_sent_s(time.monotonic())
-        self._stopped.set()
-        if self._stage == "preparing" and self._main is not None:
-            self._main.cancel()
         for worker in self.workers:
-            worker.stop()
+            worker.stop(now)
 
     # ------------------------------------------------------------------ run
 
@@ -289,7 +306,8 @@ class Coordinator:
             workers=len(self.workers) if self.cluster else self.processes,
             warnings=self.warnings, missed=list(self.missed),
             anchor_utc=getattr(self.planner, "anchor_utc", None),
-            stopped_at_limit=self._stopped_at_limit,
+            stopped_at_limit=(self.spend.reached.var
+                              if self.spend is not None and self.spend.reached else None),
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None)
@@ -321,8 +339,8 @@ class Coordinator:
         self._check_clocks()
 
     def _check_clocks(self) -> None:
-        """Each cluster sender's clock offset, and a warning when it is known too loosely for
-        the schedule: the senders' arrivals interleave, so an error of a quarter of the gap
+        """Each Dask worker's clock offset, and a warning when it is known too loosely for
+        the schedule: the workers' arrivals interleave, so an error of a quarter of the gap
         between two arrivals at the highest rate (or of 1 ms) reorders them."""
         rate = max((p.target_rps for p in self.planner.plans), default=1.0)
         precision_ms = max(1.0, 250.0 / max(rate, 1e-9))
@@ -348,7 +366,7 @@ class Coordinator:
         self.sink.event(PollMissed(slot.phase, slot.reason))
 
     async def _wait_for_slot(self, plan: PhasePlan) -> None:
-        """Sleep until the slot (less the lead the senders need), reading the wall clock again
+        """Sleep until the slot (less the lead the workers need), reading the wall clock again
         every second: a suspended machine or a clock step must not move the poll."""
         assert plan.slot_utc is not None
         self._stage, self._next_slot_utc = "waiting", plan.slot_utc
@@ -382,7 +400,8 @@ class Coordinator:
         self.open[plan.phase], self._plan = acc, plan
         self._stage = "running"
         self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
-                                     plan.requests))
+                                     plan.requests, plan.sessions.sessions
+                                     if plan.sessions is not None else None))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
@@ -440,7 +459,7 @@ class Coordinator:
         acc.t_done = time.monotonic()
         reported = sum(r for r in results if isinstance(r, int))
         if not failures and reported != acc.finished:
-            self.warn(RunWarning(f"phase {plan.phase}: the senders report {reported} requests "
+            self.warn(RunWarning(f"phase {plan.phase}: the workers report {reported} requests "
                                  f"sent but {acc.finished} were recorded; please report this",
                                  unit, plan.phase))
         if failures and not isinstance(failures[0], EndpointError):
@@ -475,23 +494,23 @@ class Coordinator:
         if bound and (self.cluster or len(stats.workers) > 1):
             who = "the cluster" if self.cluster else "the client"
             more = "Dask workers (--workers)" if self.cluster else "--workers"
-            self.warn(RunWarning(f"phase {stats.phase}: {who} was the bottleneck: " + "; ".join(
+            self.warn(RunWarning(f"{unit} {stats.phase}: {who} was the bottleneck: " + "; ".join(
                 f"{w.worker}: {w.reason()}" for w in bound) + ": its latencies include "
                 f"client-side delay; add {more} or lower the rate", unit, number))
         else:
-            self.warn(RunWarning(f"phase {stats.phase}: the client was the bottleneck "
+            self.warn(RunWarning(f"{unit} {stats.phase}: the client was the bottleneck "
                                  f"({stats.client_bound_reason()}): its latencies include "
                                  "client-side delay; add --workers or lower the rate",
                                  unit, number))
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
-        """One sender's share of a phase; a sender that dies stops the whole run: the load it
+        """One worker's share of a phase; a worker that dies stops the whole run: the load it
         was sending is missing, so the others no longer send the target rate."""
         try:
             return await worker.run_phase(share)
         except EndpointError as exc:
             self.stop("aborted", f"phase {phase}: {exc}; the run stopped, because without that "
-                                 "sender's share the phase no longer sends its target rate")
+                                 "worker's share the phase no longer sends its target rate")
             raise
 
     def _on_records(self, records: list[RequestRecord]) -> None:
@@ -516,20 +535,22 @@ class Coordinator:
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
 
     def _spend(self, rec: RequestRecord) -> None:
-        limits = self.token_limits
-        if limits is None:
+        spend = self.spend
+        if spend is None:
             return
-        self.spent[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
+        spend.tokens[0] += rec.prompt_tokens if rec.prompt_tokens is not None else (
             rec.prompt_tokens_target if rec.t_send is not None else 0)
-        self.spent[1] += rec.output_tokens or 0
-        if self._stopped_at_limit is not None:
+        spend.tokens[1] += rec.output_tokens or 0
+        if spend.reached is not None or self._status is not None:   # stopping already
             return
-        for (var, limit), spent, what in zip(limits, self.spent, ("input", "output"), strict=True):
-            if spent >= limit:
-                self._stopped_at_limit = var
-                self.stop("aborted", f"the load has spent {spent:,} {what} tokens, reaching "
-                                     f"{var}={limit:,}: stopped there (the results are kept); "
-                                     f"raise {var} to go further")
+        for limit, spent, what in zip(spend.limits, spend.tokens, ("input", "output"),
+                                      strict=True):
+            if spent >= limit.limit:
+                spend.reached = limit
+                self.stop("aborted", f"the load's spend reached {limit.var}={limit.limit:,}: "
+                                     f"the server's usage counts {spent:,} {what} tokens, where "
+                                     f"{limit.estimated:,} were estimated; the run stopped there "
+                                     f"and kept its results; raise {limit.var} to go further")
                 return
 
     def _on_sessions(self, sessions: list[SessionRecord]) -> None:
@@ -577,7 +598,7 @@ class Coordinator:
         return sent
 
     def _client_cpu(self, now: float) -> float | None:
-        """The busiest sender's CPU use since the previous snapshot, as a share of one core."""
+        """The busiest worker's CPU use since the previous snapshot, as a share of one core."""
         if len(self._cpu_seen) != len(self.workers):
             self._cpu_seen = [(w.cpu_seconds, now) for w in self.workers]
             return None

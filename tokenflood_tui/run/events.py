@@ -27,13 +27,15 @@ Level = Literal["info", "warning", "error"]
 
 @dataclass(frozen=True, slots=True)
 class PhaseStarted:
-    """A phase (or a poll) begins sending: its rate, length and number of requests."""
+    """A phase (or a poll) begins sending: its rate, length and number of requests; a session
+    phase its sessions too (its rate is theirs, its requests those their scripts send at most)."""
 
     unit: Unit
     number: int
     rate_rps: float
     length_s: float
     requests: int
+    sessions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,10 @@ RunEvent = (PhaseStarted | PollMissed | RequestFailed | RunWarning | FailedShare
 def describe(ev: RunEvent) -> tuple[Level, str]:
     """How bad it is (info, warning or error) and the line people read."""
     match ev:
+        case PhaseStarted() if ev.sessions is not None:
+            return "info", (f"{ev.unit} {ev.number}: {ev.rate_rps:g} sessions/s for "
+                            f"{ev.length_s:g} s ({ev.sessions} sessions, at most {ev.requests} "
+                            "requests)")
         case PhaseStarted():
             return "info", (f"{ev.unit} {ev.number}: {ev.rate_rps:g} req/s for {ev.length_s:g} s "
                             f"({ev.requests} requests)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -25,16 +26,16 @@ from . import budget
 from ..compare import output
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
+from ..outputs.experiment import EXPERIMENT_FILE
 from ..outputs.folder import unique_path
 from ..specs import EndpointSpec, LoadTestSuite, slugify
 from ..metrics.summary import PhaseStats
 from .coordinator import RunSnapshot
 from .events import RunEvent, TurnStarted, VariantEnded, VariantEvent
 from .plan import LoadTestPlanner
-from .runner import Run, RunObserver, RunResult
+from .runner import Run, RunObserver, RunResult, spend_of
 from .schedule import PhasePlan
 
-EXPERIMENT_FILE = "experiment.json"
 DEFAULT_ROUNDS = 3
 
 
@@ -219,16 +220,21 @@ class Experiment:
                 workers, planner=self._planner(vsuite, i), folder_name=v.name)
             for i, v in enumerate(variants)]
         self.estimate = budget.combine([r.estimate for r in self.runs])
+        # The limits hold for the experiment, as its budget was confirmed: every variant's load
+        # counts toward one spend, and the variant whose request reaches a limit stops them all.
+        spend = spend_of(self.estimate)
+        for run in self.runs:
+            run.coordinator.spend = spend
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _planner(self, suite: LoadTestSuite, variant: int) -> Callable[[], TurnPlanner]:
         return lambda: TurnPlanner(suite, self.conductor, variant)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
         """Safe from any thread: no turn starts after this; the one under way is cut short."""
         self.conductor.stopped = True
         for run in self.runs:
-            run.stop()
+            run.stop(reason, now)
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self.conductor.stop)   # asyncio events: on their loop
@@ -248,6 +254,7 @@ class Experiment:
         (aborted, or stopped) ends the experiment: the others' turns would no longer
         interleave with it."""
         self._loop = asyncio.get_running_loop()
+        made_root = not self.folder.parent.exists()
         self.folder.mkdir(parents=True, exist_ok=False)
         tasks = [asyncio.ensure_future(run.execute()) for run in self.runs]
         pending = set(tasks)
@@ -263,7 +270,11 @@ class Experiment:
                            else task.result().summary.message or task.result().summary.status)
                     self._stop_others(i, why)
         results = [t.result() for t in tasks if t.exception() is None]
-        self._write_experiment(results)
+        if not self.turn_log and any(t.exception() is not None for t in tasks):
+            # a variant failed before the first turn: no load was sent, nothing to keep
+            self._discard(made_root)
+        else:
+            self._write_experiment(results)
         for variant, task in zip(self.variants, tasks, strict=True):
             exc = task.exception()
             if isinstance(exc, TokenfloodError):
@@ -288,6 +299,14 @@ class Experiment:
             if j != index:
                 run.coordinator.stop("aborted", f"variant {name} ended early: {why}")
         self.conductor.stop()
+
+    def _discard(self, made_root: bool) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if made_root:
+            try:
+                self.folder.parent.rmdir()      # only when empty
+            except OSError:
+                pass
 
     def _write_experiment(self, results: list[RunResult]) -> None:
         info = {

@@ -24,7 +24,7 @@ class RunPhase:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    pass
+    now: bool = False       # no grace: in-flight requests are cancelled at once
 
 
 @dataclass(frozen=True, slots=True)

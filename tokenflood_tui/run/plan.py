@@ -1,6 +1,7 @@
-"""Planners: what a run sends and when. One engine sends, times and records; a planner decides the
-phases — fixed rate phases for a load test, polls on wall-clock slots for an observation (and,
-next, phases chosen while a search runs).
+"""Planners: what a run sends and when. One coordinator sends (through its workers), times and
+records; a planner decides the phases — fixed rate phases for a load test, polls on wall-clock
+slots for an observation here; a search's steps (run/search.py) and an A/B variant's turns
+(run/experiment.py) elsewhere, on the same base.
 
 A planner hands the coordinator one `PhasePlan` at a time (`next`), with the slots it had to skip
 since the last one. A phase with `slot_utc` starts on that wall-clock instant; one without starts

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from . import prompts
 from ..clients import make_client
 from ..errors import TokenfloodError
-from ..metrics.records import RequestRecord
+from ..metrics.records import NO_ANSWER, RequestRecord
 from ..specs import EndpointSpec
 
 
@@ -34,6 +34,11 @@ async def probe_endpoint(endpoint: EndpointSpec, max_tokens: int = 8, timeout_s:
         await client.send_within(client.prepare(messages, max_tokens), rec, timeout_s)
     finally:
         await client.close()
+    if rec.status == NO_ANSWER:
+        ttft = f"TTFT {rec.ttft_ms:.0f} ms; " if rec.ttft_ms is not None else ""
+        return ProbeResult(True, f"ok via {client.name} client: {ttft}it reasoned through all "
+                                 f"{max_tokens} tokens, no answer yet (a reasoning model)",
+                           client=client.name)
     if not rec.ok:
         return ProbeResult(False, rec.error_message or rec.status, client=client.name)
     ttft = f"TTFT {rec.ttft_ms:.0f} ms, " if rec.ttft_ms is not None else ""

@@ -3,7 +3,7 @@
 A prompt is: a prefix shared by every request of its load type, then filler unique per request,
 then a short instruction. Text is built from words that are one token each for the counter in
 use, so a prompt's size is known without tokenizing every request; calibration against the
-server's `usage.prompt_tokens` (engine) then corrects the chat-template overhead and any rest.
+server's `usage.prompt_tokens` (calibration) then corrects the chat-template overhead and any rest.
 """
 
 from __future__ import annotations

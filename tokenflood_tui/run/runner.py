@@ -21,7 +21,8 @@ from ..metrics.summary import (BudgetFigures, ObservationInfo, PhaseStats, PollS
                                SearchResult)
 from . import search
 from .search import SearchPlanner
-from .coordinator import Coordinator, RunOutcome, RunSnapshot, start_lead_s
+from .coordinator import (Coordinator, RunOutcome, RunSnapshot, Spend, TokenLimit,
+                          start_lead_s)
 from ..outputs.journal import PhaseFinished, PhaseStarted, RunEnded, RunStarted, SlotMissed
 from .plan import (LoadTestPlanner, MissedSlot, NoPlan, ObservationPlanner, Planner,
                    first_slot)
@@ -87,8 +88,7 @@ class Run:
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,
             snapshot_interval_s, workers, done=resume.done if resume else None, cluster=cluster,
-            token_limits=((budget.MAX_INPUT_VAR, self.estimate.max_input_tokens),
-                          (budget.MAX_OUTPUT_VAR, self.estimate.max_output_tokens)))
+            spend=spend_of(self.estimate))
         if resume is not None:
             self.coordinator.missed += resume.missed
         self._sink.coordinator = self.coordinator
@@ -98,8 +98,10 @@ class Run:
         """What the run has still to send (empty when its budget refused it before planning)."""
         return self.planner.remaining if self.planner else []
 
-    def stop(self) -> None:
-        self.coordinator.stop("interrupted", "stopped by the user")
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop the run (`reason`: what the summary says; `now`: no grace for the requests in
+        flight). Safe from any thread."""
+        self.coordinator.stop("interrupted", reason, now)
 
     async def execute(self) -> RunResult:
         """Run the suite and write the results folder, whatever happens on the way."""
@@ -113,7 +115,11 @@ class Run:
         try:
             outcome = await self.coordinator.run()
         except TokenfloodError as exc:
-            # The endpoint or config could not serve the run: no load was sent.
+            # The endpoint or config could not serve the run: no load was sent. A new run's
+            # folder would hold nothing measured ("aborted, resumable" with no row): it goes.
+            if self.resume is None and not folder.measured:
+                folder.discard()
+                raise type(exc)(f"{exc}\n(nothing was sent: no results folder kept)") from None
             folder.log_error(str(exc))
             outcome = self.coordinator.outcome()
             outcome.status, outcome.message = "aborted", str(exc)
@@ -267,6 +273,14 @@ class _Sink:
         self.observer.snapshot(snap)
 
 
+def spend_of(estimate: budget.BudgetEstimate) -> Spend:
+    """What a run (or an A/B experiment, all its variants) may spend: the estimate's limits."""
+    return Spend((TokenLimit(budget.MAX_INPUT_VAR, estimate.max_input_tokens,
+                             estimate.input_tokens),
+                  TokenLimit(budget.MAX_OUTPUT_VAR, estimate.max_output_tokens,
+                             estimate.output_tokens)))
+
+
 def exit_code(summary: RunSummary) -> int:
     """0, 1 or 130 by how the run ended; 4 for a completed run that failed a threshold (an
     aborted or interrupted one keeps its own code)."""
@@ -313,6 +327,8 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
     return RunSummary(
         type="observation" if observation else "search" if isinstance(suite, SearchSuite)
         else "load_test",
+        workload="requests" if isinstance(suite, ObservationSuite) or not suite.sessions
+        else "sessions",
         status=outcome.status,
         message=message,
         tool_version=__version__,

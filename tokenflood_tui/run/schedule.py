@@ -36,44 +36,24 @@ class PhasePlan:
         return np.arange(self.first_seq, self.first_seq + self.requests)
 
 
-# A poisson phase of mean m draws fewer than m - 8·sqrt(m) arrivals with probability below 1e-15.
-POISSON_SIGMAS_BELOW = 8
-
-
-def constant_count(rate: float, length_s: float) -> int:
-    """Arrivals of a constant phase: one every 1/rate s from 0, all before length_s."""
+def phase_arrivals(rate: float, length_s: float) -> int:
+    """Arrivals of a phase, whichever the process: rate × length (rounded up), so every phase
+    sends the rate it is judged at."""
     return int(np.ceil(rate * length_s - 1e-9))
 
 
-def fewest_arrivals(rate: float, length_s: float, arrival: str) -> int:
-    """A lower bound on a phase's arrival count, known without drawing anything.
-
-    Exact for constant arrivals; for poisson the mean minus eight standard deviations, which no
-    seed falls below in practice (probability < 1e-15). The budget uses it to refuse a run that
-    is over a limit whatever the plan draws, before the plan is built.
-    """
-    if arrival == "constant":
-        return constant_count(rate, length_s)
-    mean = rate * length_s
-    return max(0, int(np.floor(mean - POISSON_SIGMAS_BELOW * np.sqrt(mean))))
-
-
 def arrival_offsets(rate: float, length_s: float, arrival: str, rng: np.random.Generator) -> np.ndarray:
-    """Send times (seconds from the phase start) for one phase.
+    """Send times (seconds from the phase start) for one phase, rate × length of them.
 
-    constant: every 1/rate s starting at 0. poisson: exponential gaps with mean 1/rate, so the
-    count is itself random (Poisson with mean rate × length).
+    constant: every 1/rate s starting at 0. poisson: the arrival times of a Poisson process given
+    its count — that many uniform times over the phase, sorted (exponential gaps, random order),
+    so a phase never sends another rate than its own by the luck of the draw (a poisson phase of
+    9 req/s could draw 7.0 req/s, and was then judged as 9).
     """
+    n = phase_arrivals(rate, length_s)
     if arrival == "constant":
-        return np.arange(constant_count(rate, length_s), dtype=np.float64) / rate
-    # Draw gaps in blocks until the phase is covered; a block of mean+6σ almost always suffices.
-    expected = rate * length_s
-    block = max(16, int(expected + 6 * np.sqrt(expected) + 1))
-    times = np.cumsum(rng.exponential(1.0 / rate, size=block))
-    while times[-1] < length_s:
-        more = np.cumsum(rng.exponential(1.0 / rate, size=block)) + times[-1]
-        times = np.concatenate([times, more])
-    return times[times < length_s]
+        return np.arange(n, dtype=np.float64) / rate
+    return np.sort(rng.uniform(0.0, length_s, n))
 
 
 def load_type_weights(suite: RunSuite) -> np.ndarray:

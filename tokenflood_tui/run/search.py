@@ -24,17 +24,17 @@ from .sessions import draw_phase
 # A phase whose achieved rate is below this share of its target did not get the load it asked
 # for (the server, not the client, when the client was not the bottleneck).
 ACHIEVED_MIN = 0.9
-# Arrivals of a poisson phase are cut at mean + 6σ (+6), so the budget's bound always holds.
-POISSON_SIGMAS_ABOVE = 6
 METRIC_NAMES = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "e2e"}
 
 
-def most_arrivals(rate: float, length_s: float, arrival: str) -> int:
-    """The most arrivals a search phase sends (its poisson draw is cut there)."""
-    mean = rate * length_s
-    if arrival == "constant":
-        return int(np.ceil(mean - 1e-9))
-    return int(np.ceil(mean + POISSON_SIGMAS_ABOVE * np.sqrt(mean) + 6))
+def ramp_rates(suite: SearchSuite) -> list[float]:
+    """The rates the search ramps through before any phase fails: start_rps, × growth (rounded
+    as the planner rounds), up to max_rps. Phases after them bisect below a failed one, so below
+    max_rps (the budget's bound)."""
+    rates = [suite.start_rps]
+    while rates[-1] < suite.max_rps:
+        rates.append(_round(min(rates[-1] * suite.growth, suite.max_rps)))
+    return rates
 
 
 def verdict(stats: PhaseStats, slo: Slo) -> tuple[bool, str]:
@@ -60,11 +60,11 @@ def verdict(stats: PhaseStats, slo: Slo) -> tuple[bool, str]:
         broke.append(f"{rate:.0%} of requests failed")
     if stats.saturated:
         broke.append(f"the server saturated ({stats.saturation or 'queueing'})")
-    elif stats.achieved_rps is not None and not stats.client_bound and stats.length_s:
-        # against what the seeded schedule asked for (a poisson draw is not exactly the target)
-        asked = stats.planned / stats.length_s
-        if stats.achieved_rps < ACHIEVED_MIN * asked:
-            broke.append(f"achieved {stats.achieved_rps:.1f} of the {asked:.1f} req/s scheduled")
+    elif stats.achieved_ratio is not None and not stats.client_bound:
+        if stats.achieved_ratio < ACHIEVED_MIN:
+            unit = "req/s" if stats.sessions is None else "sessions/s"
+            broke.append(f"achieved {stats.achieved_rps:.1f} of the {stats.target_rps:.1f} "
+                         f"{unit} scheduled")
     return (not broke, "; ".join(broke) if broke else ", ".join(held))
 
 
@@ -102,7 +102,7 @@ class SearchPlanner(Planner):
     def phase_done(self, plan: PhasePlan, stats: PhaseStats) -> SearchVerdict:
         meets, why = verdict(stats, self.suite.slo)
         self.steps.append(SearchStep(phase=plan.phase, target_rps=plan.target_rps, meets=meets,
-                                     why=why))
+                                     why=why, achieved_rps=stats.achieved_rps))
         rate = plan.target_rps
         if meets:
             self.lower = max(self.lower or 0.0, rate)
@@ -139,7 +139,6 @@ class SearchPlanner(Planner):
         s = self.suite
         rng = np.random.default_rng([s.seed, phase])
         offsets = arrival_offsets(rate, s.phase_seconds, s.arrival, rng)
-        offsets = offsets[:most_arrivals(rate, s.phase_seconds, s.arrival)]
         if s.sessions:           # the searched rate is of sessions
             sessions = draw_phase(s, phase, offsets, self._seq)
             kinds = np.array([x.type_index for x in sessions.scripts], dtype=np.int64)
@@ -177,13 +176,18 @@ def answer(suite: SearchSuite, phases: list[PhaseStats], steps: list[SearchStep]
     if up_conf is not None:
         up_conf = 1.0 - up_conf
     slo = suite.slo.text()
+    unit = suite.unit
+    sent = {st.target_rps: st.achieved_rps for st in steps}
     if lower is None:
-        text = (f"does not meet the SLO ({slo}) even at start_rps {suite.start_rps:g} req/s: "
+        text = (f"does not meet the SLO ({slo}) even at start_rps {suite.start_rps:g} {unit}: "
                 "lower start_rps, or the server needs more capacity")
     elif upper is None:
-        text = f"meets the SLO ({slo}) up to {lower:g} req/s, the highest rate tried"
+        text = (f"meets the SLO ({slo}) up to {_rate(lower, sent, unit)}, the highest rate "
+                "tried")
     else:
-        text = (f"meets the SLO ({slo}) up to {lower:g} req/s (fails at {upper:g})")
+        text = (f"meets the SLO ({slo}) up to {_rate(lower, sent, unit)} (fails at "
+                f"{_rate(upper, sent, unit)})")
+    text += f", with {suite.arrival} arrivals"
     if low_conf is not None or up_conf is not None:
         parts = [f"{c:.0%} at {r:g}" for c, r in ((low_conf, lower), (up_conf, upper))
                  if c is not None and r is not None]
@@ -205,7 +209,20 @@ def answer(suite: SearchSuite, phases: list[PhaseStats], steps: list[SearchStep]
                         upper_confidence=up_conf, answer=text,
                         stopped_because=stopped_because or "stopped", knee_rps=knee(phases),
                         output_tokens_per_s=out_tps, cost_per_million_tokens_usd=cost,
-                        cost_basis=cost_basis, steps=steps)
+                        cost_basis=cost_basis, steps=steps, arrival=suite.arrival)
+
+
+# Where a phase sent more than this far from its rate (a client that fell behind), the answer
+# says what it sent: the verdict is about the load the server got.
+SENT_OFF = 0.02
+
+
+def _rate(rate: float, sent: dict[float, float | None], unit: str) -> str:
+    """'9 req/s', or '9 req/s (sent 8.6)' when the phase sent measurably less or more."""
+    achieved = sent.get(rate)
+    if achieved is None or abs(achieved / rate - 1) <= SENT_OFF:
+        return f"{rate:g} {unit}"
+    return f"{rate:g} {unit} (sent {achieved:.3g})"
 
 
 def _confidence(slo: Slo, rows: list[dict[str, str]], rate: float,

@@ -67,6 +67,7 @@ class Sender:
         self._dispatch_task: asyncio.Task | None = None
         self._stopped = asyncio.Event()
         self._sleeping: set[asyncio.Future[None]] = set()   # sessions waiting in _until
+        self._stop_now = asyncio.Event()      # a second stop: no grace for in-flight requests
         self.phase = 0                       # the newest phase this sender was given
         self.sent_in: dict[int, int] = {}    # requests handed to the client, by phase
 
@@ -84,11 +85,14 @@ class Sender:
         if self.client is not None:
             await self.client.close()
 
-    def stop(self) -> None:
-        """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled."""
+    def stop(self, now: bool = False) -> None:
+        """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled (`now`:
+        cancelled at once, also when a first stop's grace is running)."""
         self._stopped.set()
         for wake in self._sleeping:          # sessions waiting to send: they end now
             _wake(wake)
+        if now:
+            self._stop_now.set()
         if self._dispatch_task is not None:
             self._dispatch_task.cancel()
 
@@ -125,7 +129,8 @@ class Sender:
                                        share.seqs.tolist(), strict=True):
             lt = load_types[kind]
             # Build the request before its deadline, so synthesis never delays the send.
-            prepared = client.prepare(factory.messages(kind, seq), lt.output_length)
+            prepared = client.prepare(factory.messages(kind, seq), lt.output_length,
+                                      reasoning_budget=lt.reasoning_budget_tokens)
             # Never early: uvloop's timers have millisecond resolution and may fire up to a
             # millisecond before the deadline, so sleep again for what is left.
             delay = deadline - time.monotonic()
@@ -224,7 +229,7 @@ class Sender:
                 if prepared is None:              # the context limit ended it
                     break
                 request = self.client.prepare(prepared.messages, prepared.max_tokens,
-                                              prepared.tools)
+                                              prepared.tools, conversation.type.reasoning_budget_tokens)
                 if not await self._until(due):
                     end = CUT
                     break
@@ -275,13 +280,7 @@ class Sender:
                                                stop_wait}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
-        pending = set(sessions)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE_S)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.gather(*late, return_exceptions=True)
+        await self._grace(set(sessions))
 
     async def _send(self, prepared: Any, rec: RequestRecord) -> None:
         assert self.client is not None
@@ -297,10 +296,22 @@ class Sender:
                                                stop_wait}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
-        pending = set(self._in_flight)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE_S)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.gather(*late, return_exceptions=True)
+        await self._grace(set(self._in_flight))
+
+    async def _grace(self, pending: set[asyncio.Task]) -> None:
+        """After a stop: up to STOP_GRACE_S for `pending` to finish (less after a second stop),
+        then cancel the rest (recorded as cancelled)."""
+        if not pending:
+            return
+        if not self._stop_now.is_set():
+            now = asyncio.ensure_future(self._stop_now.wait())
+            done = asyncio.ensure_future(asyncio.wait(pending))
+            await asyncio.wait({now, done}, timeout=STOP_GRACE_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            now.cancel()
+            done.cancel()
+        late = [task for task in pending if not task.done()]
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)

@@ -61,21 +61,23 @@ class SessionScript:
         """Its requests, its sub-agents' included."""
         return self.turns + sum(c.requests() for kids in self.children.values() for c in kids)
 
-    def tokens(self, system_prompt_tokens: list[int]) -> tuple[int, int]:
-        """(prompt, output) tokens if every reply uses its max_tokens and nothing is cut: the
-        history grows by each new segment and reply, so prompt tokens grow with turns squared.
-        Counts the budget's template margin per message."""
-        system = system_prompt_tokens[self.type_index]
+    def tokens(self, types: list[SessionType]) -> tuple[int, int]:
+        """(prompt, output) tokens if every reply uses its max_tokens and its reasoning budget
+        and nothing is cut: the history grows by each new segment and reply (answers only), so
+        prompt tokens grow with turns squared. Counts the budget's template margin per message."""
+        system = types[self.type_index].system_prompt_tokens
+        budget = types[self.type_index].reasoning_budget_tokens or 0
         messages = 2 * np.arange(1, self.turns + 1) + (1 if system else 0)
         grown = np.concatenate(([0], np.cumsum(self.new_tokens[:-1] + self.output_tokens[:-1])))
         tool_calls = np.concatenate(([0], np.cumsum(self.tool_call[:-1])))
         prompt = (system + self.context_tokens + grown + self.new_tokens
                   + TEMPLATE_MARGIN_PER_MESSAGE * messages
                   + TEMPLATE_MARGIN_PER_TOOL_CALL * tool_calls)
-        total_prompt, total_output = int(prompt.sum()), int(self.output_tokens.sum())
+        total_prompt = int(prompt.sum())
+        total_output = int(self.output_tokens.sum()) + budget * self.turns
         for kids in self.children.values():
             for child in kids:
-                p, o = child.tokens(system_prompt_tokens)
+                p, o = child.tokens(types)
                 total_prompt, total_output = total_prompt + p, total_output + o
         return total_prompt, total_output
 
@@ -83,9 +85,10 @@ class SessionScript:
 def _script(type_index: int, context_tokens: int, arrays: tuple[tuple[str, bytes], ...],
             children: dict[int, tuple[SessionScript, ...]]) -> SessionScript:
     """A SessionScript back from its pickled form (read-only arrays: a script never changes)."""
-    return SessionScript(type_index, context_tokens,
-                         *(np.frombuffer(data, dtype=np.dtype(kind)) for kind, data in arrays),
-                         children=children)
+    steps, new_tokens, output_tokens, tool_call, wait_s = (
+        np.frombuffer(data, dtype=np.dtype(kind)) for kind, data in arrays)
+    return SessionScript(type_index, context_tokens, steps, new_tokens, output_tokens, tool_call,
+                         wait_s, children=children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +159,9 @@ def draw_session(suite: SessionSuite, names: list[str], type_index: int,
 
 def phase_tokens(suite: SessionSuite, phase: SessionPhase) -> tuple[int, int]:
     """(prompt, output) tokens the phase's sessions send at most (see SessionScript.tokens)."""
-    systems = [t.system_prompt_tokens for t in suite.session_types]
     prompt = output = 0
     for script in phase.scripts:
-        p, o = script.tokens(systems)
+        p, o = script.tokens(suite.session_types)
         prompt, output = prompt + p, output + o
     return prompt, output
 
@@ -185,7 +187,8 @@ def most_tokens_per_session(suite: SessionSuite, name: str, above: tuple[str, ..
     for k in range(1, n + 1):
         prompt += (system + t.context_tokens.high + (k - 1) * (segment + reply) + segment
                    + TEMPLATE_MARGIN_PER_MESSAGE * (2 * k + 1) + TEMPLATE_MARGIN_PER_TOOL_CALL * k)
-    return int(prompt) + kids_prompt, int(n * reply) + kids_output
+    budget = t.reasoning_budget_tokens or 0
+    return int(prompt) + kids_prompt, int(n * (reply + budget)) + kids_output
 
 
 def least_tokens_per_session(t: SessionType) -> tuple[int, int]:

@@ -19,13 +19,17 @@ import numpy as np
 from ..metrics import saturation
 from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
 from ..specs import Slo
-from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, Distribution, HourStats,
+from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
+                               Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold, Turns
 from .events import FailedShare, RunWarning, Unit
 from .session_stats import SessionTally
 
 RECENT = 32   # requests in the "latency now" window that live sparklines plot
+# The sender's lateness says the client fell behind only over this many requests: the p99 of
+# three requests is their slowest (a 3-request poll after a resume was called client-bound).
+CLIENT_BOUND_MIN_LAUNCHES = 10
 TOKEN_TOLERANCE = 0.05   # warn when measured tokens diverge from the target by more than this
 FAILED_SHARE_WARNING = 0.05   # warn when more than this share of a phase's requests failed
 # Cached tokens beyond the prefix meant to be shared (plus the chat template's own tokens) by more
@@ -69,8 +73,14 @@ class PhaseAccumulator:
     last_end: float = 0.0
     reported_sent: dict[int, int] = field(default_factory=dict)   # sender -> sent in this phase
     errors: Counter = field(default_factory=Counter)              # (status, http_status) -> n
-    columns: dict[str, array] = field(default_factory=lambda: {m: array("d") for m in METRICS})
+    columns: dict[str, array] = field(default_factory=lambda: {
+        m: array("d") for m in (*METRICS, *REASONING_METRICS)})
     itl: array = field(default_factory=lambda: array("f"))
+    answer_itl: array = field(default_factory=lambda: array("f"))
+    reasoning_tokens: array = field(default_factory=lambda: array("d"))
+    answer_tokens: array = field(default_factory=lambda: array("d"))
+    reasoning_seen: bool = False
+    reasoning_estimated: bool = False
     launch_delays: array = field(default_factory=lambda: array("d"))
     prompt_tokens: array = field(default_factory=lambda: array("d"))
     prompt_targets: array = field(default_factory=lambda: array("d"))
@@ -89,9 +99,9 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-    client_cpu: float | None = None       # set by the engine from the senders' CPU time
-    # per worker, when the engine says several send (or on a cluster): rows' launch delays
-    # (NaN for a row that never launched) and the CPU share the engine measured
+    client_cpu: float | None = None       # set by the coordinator from the workers' CPU time
+    # per worker, when the coordinator says several send (or on a cluster): rows' launch delays
+    # (NaN for a row that never launched) and the CPU share the coordinator measured
     per_worker: bool = False
     worker_launch: dict[str, array] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
@@ -157,6 +167,7 @@ class PhaseAccumulator:
             if value is not None:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
+        self._add_reasoning(rec)
         self.ok_sched.append(rec.t_sched)
         self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
         self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
@@ -178,6 +189,24 @@ class PhaseAccumulator:
         if self.slo is not None and _meets(rec, self.slo):
             self.good += 1
 
+    def _add_reasoning(self, rec: RequestRecord) -> None:
+        """TTFA and the answer's own TPOT and ITL (the same as TTFT, TPOT and ITL of a request
+        that did not reason), and the tokens reasoned."""
+        cols = self.columns
+        for name in ("ttfa_ms", "reasoning_ms", "answer_tpot_ms"):
+            value = getattr(rec, name)
+            if value is not None:
+                cols[name].append(value)
+        self.answer_itl.extend(rec.itl_ms[rec.answer_itl_from:])
+        if rec.reasoning_chunks or rec.reasoning_tokens:
+            self.reasoning_seen = True
+        if rec.reasoning_tokens is not None:
+            self.reasoning_tokens.append(rec.reasoning_tokens)
+            self.reasoning_estimated |= rec.reasoning_tokens_estimated
+        answer = rec.answer_tokens
+        if answer is not None:
+            self.answer_tokens.append(answer)
+
     def stats(self, now: float | None = None) -> PhaseStats:
         final = self._final
         if final is not None and final.ok + final.failed == self.finished:
@@ -185,7 +214,9 @@ class PhaseAccumulator:
         now = time.monotonic() if now is None else now
         pct = self.percentiles
         metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
-                   for m in METRICS if m != "itl_ms"}
+                   for m in (*METRICS, *REASONING_METRICS) if m not in ("itl_ms", "answer_itl_ms")}
+        metrics["answer_itl_ms"] = distribution(
+            np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64), pct)
         metrics["itl_ms"] = distribution(np.frombuffer(self.itl, dtype=np.float32).astype(np.float64), pct)
         elapsed = 0.0 if self.t_start is None else max(0.0, (self.t_done or now) - self.t_start)
         sent = self.sent
@@ -204,7 +235,8 @@ class PhaseAccumulator:
         cached_prompt = float(np.frombuffer(self.cached_of_prompt, dtype=np.float64).sum())
         launch = np.frombuffer(self.launch_delays, dtype=np.float64)
         launch_p99 = float(np.percentile(launch, 99)) if launch.size else None
-        bound = ((launch_p99 is not None and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+        bound = ((launch_p99 is not None and launch.size >= CLIENT_BOUND_MIN_LAUNCHES
+                  and launch_p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                  or (self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU))
         errors = [ErrorCount(status=status, http_status=code, count=n)
                   for (status, code), n in sorted(self.errors.items(), key=lambda kv: -kv[1])]
@@ -230,6 +262,11 @@ class PhaseAccumulator:
             ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
             scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
             itl_ms=metrics["itl_ms"], dispatch_delay_ms=metrics["dispatch_delay_ms"],
+            ttfa_ms=metrics["ttfa_ms"], reasoning_ms=metrics["reasoning_ms"],
+            answer_tpot_ms=metrics["answer_tpot_ms"], answer_itl_ms=metrics["answer_itl_ms"],
+            reasoning=self.reasoning_seen, reasoning_tokens_mean=_mean(self.reasoning_tokens),
+            reasoning_tokens_estimated=self.reasoning_estimated,
+            answer_tokens_mean=_mean(self.answer_tokens),
         )
         if self.sessions is not None and self.t_start is not None:
             sessions, turns = self.sessions.stats(self.t_start, self.length_s, now, self.t_done,
@@ -251,7 +288,8 @@ class PhaseAccumulator:
             cpu = self.worker_cpu.get(name)
             loads.append(WorkerLoad(
                 worker=name, sent=int(delays.size), launch_delay_p99_ms=p99, cpu=cpu,
-                bound=(p99 is not None and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
+                bound=(p99 is not None and launched.size >= CLIENT_BOUND_MIN_LAUNCHES
+                       and p99 > CLIENT_BOUND_LAUNCH_P99_MS)
                 or (cpu is not None and cpu >= CLIENT_BOUND_CPU)))
         return loads
 
@@ -278,6 +316,8 @@ class PhaseAccumulator:
             return np.empty(0)
         if metric == "itl_ms":
             return np.frombuffer(self.itl, dtype=np.float32).astype(np.float64)
+        if metric == "answer_itl_ms":
+            return np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64)
         return np.frombuffer(self.columns[metric], dtype=np.float64)
 
     def cache_hit(self, turns: Turns | None = None) -> float | None:
@@ -301,9 +341,15 @@ def phase_warning_events(ph: PhaseStats, unit: Unit,
     def warn(text: str) -> None:
         out.append(RunWarning(text, unit, ph.phase))
 
+    # a reasoning model's answer is held to the target, its reasoning is not (the sum is, when
+    # the server does not say how many tokens reasoned)
+    answer = ph.answer_tokens_mean if ph.reasoning and ph.reasoning_tokens_mean is not None \
+        else ph.output_tokens_mean
+    output = "answer" if ph.reasoning and ph.reasoning_tokens_mean is not None else (
+        "output (reasoning and answer together)" if ph.reasoning else "output")
     for what, measured, target in (
             ("prompt", ph.prompt_tokens_mean, ph.prompt_tokens_target_mean),
-            ("output", ph.output_tokens_mean, ph.output_tokens_target_mean)):
+            (output, answer, ph.output_tokens_target_mean)):
         if measured is None or not target:
             continue
         off = measured / target - 1

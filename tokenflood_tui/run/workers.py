@@ -118,8 +118,8 @@ class LocalWorker:
     def cpu_seconds(self) -> float:
         return time.process_time() - self._cpu0
 
-    def stop(self) -> None:
-        self.dispatcher.stop()
+    def stop(self, now: bool = False) -> None:
+        self.dispatcher.stop(now)
 
     async def close(self) -> None:
         await self.dispatcher.close()
@@ -176,9 +176,9 @@ class RemoteWorker:
         """The share as the sender's clock reads it (the same clock, for a local process)."""
         return share
 
-    def stop(self) -> None:
+    def stop(self, now: bool = False) -> None:
         if self._dead is None:
-            self._send(Stop())
+            self._send(Stop(now))
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -490,7 +490,7 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
                 phases.add(task)
                 task.add_done_callback(phases.discard)
             elif isinstance(command, Stop):
-                dispatcher.stop()
+                dispatcher.stop(command.now)
             elif isinstance(command, Close) or command is None:
                 if command is None:
                     dispatcher.stop()

@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--prefill-ms-per-token", type=_non_negative, default=d.prefill_ms_per_token,
         help="extra TTFT per uncached prompt token")  # fmt: skip
     add("--itl-ms", type=_non_negative, default=d.itl_ms, help="interval between output tokens")
+    add("--itl-ms-per-1k-context", type=_non_negative, default=d.itl_ms_per_1k_context, metavar="MS",
+        help="added to each interval per 1000 tokens of context, prompt and reply so far "
+             "(decoding slows as contexts grow)")  # fmt: skip
     add("--jitter", type=_probability, default=d.jitter,
         help="uniform jitter on TTFT and each interval, as a fraction (0.1 = ±10%%)")  # fmt: skip
     add("--slots", type=_count, default=d.slots,
@@ -87,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--stall-seconds", type=_non_negative, default=d.stall_seconds, help="length of a stall")
     add("--malformed-rate", type=_probability, default=d.malformed_rate,
         help="share of streams with one invalid JSON chunk")  # fmt: skip
+    add("--usage-extra-prompt-tokens", type=_count, default=d.usage_extra_prompt_tokens,
+        metavar="N", help="usage reports N more prompt tokens than the request had")
+    add("--usage-extra-completion-tokens", type=_count, default=d.usage_extra_completion_tokens,
+        metavar="N", help="usage reports N more completion tokens than the reply has (as a "
+                          "reasoning model bills hidden thinking)")  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -98,12 +106,15 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             raise ValueError(f"--api-key-env: environment variable {args.api_key_env} is not set")
     config = SimulatorConfig(
         model=args.model, ttft_ms=args.ttft_ms, prefill_ms_per_token=args.prefill_ms_per_token,
-        itl_ms=args.itl_ms, jitter=args.jitter, slots=args.slots,
+        itl_ms=args.itl_ms, itl_ms_per_1k_context=args.itl_ms_per_1k_context,
+        jitter=args.jitter, slots=args.slots,
         max_model_len=args.max_model_len, prefix_cache=not args.no_prefix_cache,
         seed=getattr(args, "seed", None) or 0, api_key=api_key,
         error_rates=dict(args.error_rate or []), cut_rate=args.cut_rate,
         stall_rate=args.stall_rate, stall_seconds=args.stall_seconds,
         malformed_rate=args.malformed_rate,
+        usage_extra_prompt_tokens=args.usage_extra_prompt_tokens,
+        usage_extra_completion_tokens=args.usage_extra_completion_tokens,
     )  # fmt: skip
     config.validate()
     return config

@@ -13,6 +13,9 @@ class SimulatorConfig:
     ttft_ms: float = 50.0
     prefill_ms_per_token: float = 0.0
     itl_ms: float = 10.0
+    # added to every inter-token interval per 1,000 tokens of context (the prompt and the reply
+    # so far): decoding slows as the context grows, as attention over a longer KV cache does
+    itl_ms_per_1k_context: float = 0.0
     jitter: float = 0.0
     slots: int = 0
     max_model_len: int = 4096
@@ -24,10 +27,16 @@ class SimulatorConfig:
     stall_rate: float = 0.0
     stall_seconds: float = 5.0
     malformed_rate: float = 0.0
+    # usage reports this many more tokens than the request had (prompt) or the reply has
+    # (completion, as a reasoning model bills hidden thinking): what a client's spend sees
+    usage_extra_prompt_tokens: int = 0
+    usage_extra_completion_tokens: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that makes no sense."""
-        for name in ("ttft_ms", "prefill_ms_per_token", "itl_ms", "stall_seconds"):
+        for name in ("ttft_ms", "prefill_ms_per_token", "itl_ms", "itl_ms_per_1k_context",
+                     "stall_seconds", "usage_extra_prompt_tokens",
+                     "usage_extra_completion_tokens"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("jitter", "cut_rate", "stall_rate", "malformed_rate"):
@@ -51,11 +60,13 @@ class SimulatorConfig:
     def describe(self) -> str:
         """A few human lines on the latency model and faults, for the simulator's stderr."""
         slots = "unlimited" if self.slots == 0 else f"{self.slots} (FIFO queue beyond)"
-        cache = "on (16-token blocks)" if self.prefix_cache else "off"
+        cache = "on (16-token blocks, prompts and replies)" if self.prefix_cache else "off"
         jitter = f" ±{self.jitter:.0%}" if self.jitter else ""
+        slowing = (f" + {self.itl_ms_per_1k_context:g} ms per 1k tokens of context"
+                   if self.itl_ms_per_1k_context else "")
         lines = [
             f"latency: TTFT {self.ttft_ms:g} ms + {self.prefill_ms_per_token:g} ms per uncached "
-            f"prompt token{jitter}, then one token every {self.itl_ms:g} ms{jitter}",
+            f"prompt token{jitter}, then one token every {self.itl_ms:g} ms{slowing}{jitter}",
             f"slots: {slots}; prefix cache: {cache}; max_model_len {self.max_model_len}; "
             f"auth: {'API key' if self.api_key else 'none'}",
         ]
@@ -66,5 +77,10 @@ class SimulatorConfig:
             faults.append(f"stalls {self.stall_rate:.1%} of {self.stall_seconds:g} s")
         if self.malformed_rate:
             faults.append(f"malformed chunks {self.malformed_rate:.1%}")
+        if self.usage_extra_prompt_tokens:
+            faults.append(f"usage counts {self.usage_extra_prompt_tokens} prompt tokens too many")
+        if self.usage_extra_completion_tokens:
+            faults.append(f"usage counts {self.usage_extra_completion_tokens} completion tokens "
+                          "too many")
         lines.append(f"faults (seed {self.seed}): {', '.join(faults) if faults else 'none'}")
         return "\n".join(lines)

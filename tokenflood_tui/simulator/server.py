@@ -16,13 +16,16 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from .config import SimulatorConfig
-from .tokenizer import PrefixCache, chat_prompt_ids, message_text, pieces, tokenize
+from .tokenizer import (REPLY_END, Chain, ChatMessage, PrefixCache, ToolCall, chat_prompt_ids,
+                        message_text, pieces, token_id, tokenize, tool_call_ids)
 
 # The reply text: one short word per token, cycled.
 WORDS = (
@@ -31,7 +34,9 @@ WORDS = (
     " dolore", " magna", " aliqua", " enim", " ad", " minim", " veniam", " quis",
     " nostrud", " exercitation", " ullamco", " laboris", " nisi", " aliquip", " ex", " ea",
 )  # fmt: skip
-_WORD_JSON = tuple(json.dumps(word).encode() for word in WORDS)
+_WORD_IDS = tuple(token_id(word) for word in WORDS)
+_REPLY_CYCLES = 128
+_REPLY_IDS = _WORD_IDS * _REPLY_CYCLES   # a reply's ids, sliced (up to 4,096 tokens)
 
 DEFAULT_MAX_TOKENS = 16
 MAX_TRUTH = 1_000_000
@@ -40,6 +45,8 @@ MAX_TRUTH = 1_000_000
 _HEAD = b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":['
 _CONTENT_OPEN = b'{"index":0,"delta":{"content":'
 _CONTENT_TAIL = b'},"finish_reason":null}]}\n\n'
+# a text reply's token k, once the chunk's head is before it: WORDS cycled
+_WORD_CHOICES = tuple(_CONTENT_OPEN + json.dumps(word).encode() + _CONTENT_TAIL for word in WORDS)
 _ROLE = b'{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}\n\n'
 _FINISH = b'{"index":0,"delta":{},"finish_reason":"%s"}]}\n\n'
 _DONE = b"data: [DONE]\n\n"
@@ -106,21 +113,218 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None
 
 
 class _BadRequest(ValueError):
-    """A request the simulator rejects with 400, as vLLM would."""
+    """A request the simulator rejects with 400: as vLLM words it, or, with `param`, as OpenAI
+    validates a parameter (its error names the parameter and a code)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.param = param
+        self.code = code
 
 
-def _parse_messages(raw: object) -> list[tuple[str, str]]:
+_TOOL_CHOICES = ("none", "auto", "required")
+
+
+def _json_type(value: object) -> str:
+    """What OpenAI calls a JSON value's type in its errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _missing(param: str) -> _BadRequest:
+    return _BadRequest(f"Missing required parameter: '{param}'.", param,
+                       "missing_required_parameter")
+
+
+def _required(obj: dict[str, Any], key: str, kind: type, what: str, param: str) -> Any:
+    """obj[key], which must be of `kind` (`what`: its name in OpenAI's errors)."""
+    if key not in obj:
+        raise _missing(param)
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise _BadRequest(f"Invalid type for '{param}': expected {what}, but got "
+                          f"{_json_type(value)} instead.", param, "invalid_type")
+    return value
+
+
+def _tool_calls(raw: object, i: int) -> tuple[tuple[ToolCall, ...], list[str]]:
+    """An assistant message's tool_calls in OpenAI's shape, and their ids."""
+    param = f"messages[{i}].tool_calls"
+    if not isinstance(raw, list):
+        raise _BadRequest(f"Invalid type for '{param}': expected an array, but got "
+                          f"{_json_type(raw)} instead.", param, "invalid_type")
+    if not raw:
+        raise _BadRequest(f"Invalid '{param}': empty array. Expected an array with minimum "
+                          "length 1, but got an empty array instead.", param, "empty_array")
+    calls, ids = [], []
+    for j, call in enumerate(raw):
+        where = f"{param}[{j}]"
+        if not isinstance(call, dict):
+            raise _BadRequest(f"Invalid type for '{where}': expected an object, but got "
+                              f"{_json_type(call)} instead.", where, "invalid_type")
+        ids.append(_required(call, "id", str, "a string", f"{where}.id"))
+        kind = _required(call, "type", str, "a string", f"{where}.type")
+        if kind != "function":
+            raise _BadRequest(f"Invalid value: '{kind}'. Supported values are: 'function'.",
+                              f"{where}.type", "invalid_value")
+        function = _required(call, "function", dict, "an object", f"{where}.function")
+        name = _required(function, "name", str, "a string", f"{where}.function.name")
+        arguments = _required(function, "arguments", str, "a string",
+                              f"{where}.function.arguments")
+        calls.append(ToolCall(name, arguments))
+    return tuple(calls), ids
+
+
+def _parse_messages(raw: object) -> list[ChatMessage]:
+    """The messages, validated as OpenAI does: a `tool` message answers a tool call of the
+    assistant message before it (other answers to it may come between), and every tool call of
+    an assistant message is answered before the next message of another role."""
     if not isinstance(raw, list) or not raw:
         raise _BadRequest("messages must be a non-empty list")
     messages = []
-    for message in raw:
+    open_calls: list[str] = []      # ids of the last assistant message's calls not yet answered
+    caller = -1                     # the index of that assistant message
+    answering = False               # tool messages may follow it (and each other)
+    for i, message in enumerate(raw):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise _BadRequest("each message must be an object with a string role")
+        role = message["role"]
+        if open_calls and role != "tool":
+            raise _BadRequest(
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(open_calls)}", f"messages.[{caller}].role")
         try:
-            messages.append((message["role"], message_text(message.get("content"))))
+            text = message_text(message.get("content"))
         except ValueError as exc:
             raise _BadRequest(str(exc)) from None
+        calls: tuple[ToolCall, ...] = ()
+        if role == "tool":
+            if not answering:
+                raise _BadRequest(
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.", f"messages.[{i}].role")
+            call_id = _required(message, "tool_call_id", str, "a string",
+                                f"messages[{i}].tool_call_id")
+            if call_id not in open_calls:
+                raise _BadRequest(
+                    f"Invalid parameter: 'tool_call_id' of '{call_id}' not found in "
+                    "'tool_calls' of previous message.", f"messages.[{i}].tool_call_id")
+            open_calls.remove(call_id)
+        elif role == "assistant" and message.get("tool_calls") is not None:
+            calls, open_calls = _tool_calls(message["tool_calls"], i)
+            caller = i
+        answering = bool(calls) or (answering and role == "tool")
+        messages.append(ChatMessage(role, text, calls))
+    # A request may end on an assistant message whose calls are not yet answered (the model
+    # continues it), as OpenAI accepts.
     return messages
+
+
+class _Tools(NamedTuple):
+    """The declared tools: their JSON text, as the template renders it, and their names."""
+
+    text: str
+    names: list[str]
+
+
+def _parse_tools(body: dict[str, Any]) -> _Tools | None:
+    """The declared tools, checked as OpenAI checks them; None without tools. `tool_choice` must
+    fit them."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice")
+    if tools is None:
+        if choice is not None:
+            raise _BadRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed "
+                              "when 'tools' are specified.", "tool_choice")
+        return None
+    if not isinstance(tools, list):
+        raise _BadRequest(f"Invalid type for 'tools': expected an array, but got "
+                          f"{_json_type(tools)} instead.", "tools", "invalid_type")
+    names = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise _BadRequest(f"Invalid type for 'tools[{i}]': expected an object, but got "
+                              f"{_json_type(tool)} instead.", f"tools[{i}]", "invalid_type")
+        kind = _required(tool, "type", str, "a string", f"tools[{i}].type")
+        if kind != "function":
+            raise _BadRequest(f"Invalid value: '{kind}'. Supported values are: 'function'.",
+                              f"tools[{i}].type", "invalid_value")
+        function = _required(tool, "function", dict, "an object", f"tools[{i}].function")
+        names.append(_required(function, "name", str, "a string", f"tools[{i}].function.name"))
+    if isinstance(choice, str):
+        if choice not in _TOOL_CHOICES:
+            raise _BadRequest(f"Invalid value: '{choice}'. Supported values are: 'none', "
+                              "'auto', and 'required'.", "tool_choice", "invalid_value")
+    elif isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if choice.get("type") != "function" or not isinstance(name, str):
+            raise _missing("tool_choice.function.name")
+        if name not in names:
+            raise _BadRequest(f"Invalid value for 'tool_choice': function '{name}' is not "
+                              "among the declared 'tools'.", "tool_choice", "invalid_value")
+    elif choice is not None:
+        raise _BadRequest(f"Invalid type for 'tool_choice': expected one of a string or an "
+                          f"object, but got {_json_type(choice)} instead.", "tool_choice",
+                          "invalid_type")
+    return _Tools(json.dumps(tools), names) if tools else None
+
+
+def _forced_tool(body: dict[str, Any], tools: _Tools | None) -> str | None:
+    """The function the reply must call (`tool_choice` required, or naming one); None: text."""
+    choice = body.get("tool_choice")
+    if tools is None or not tools.names:
+        return None
+    if choice == "required":
+        return tools.names[0]
+    if isinstance(choice, dict):
+        return choice["function"]["name"]      # checked by _parse_tools
+    return None
+
+
+_CALL_LEAST = 9      # tokens of the smallest whole call: {"query": " lorem"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A tool call as the reply: its arguments' tokens are the reply's tokens (as generated: a
+    call cut by max_tokens has unfinished JSON, as a model's would)."""
+
+    id: str
+    name: str
+    pieces: tuple[str, ...]
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.pieces)
+
+    def choices(self) -> list[bytes]:
+        """Each token's stream choice: the first names the call, every one adds to arguments."""
+        first = {"index": 0, "id": self.id, "type": "function",
+                 "function": {"name": self.name, "arguments": self.pieces[0]}}
+        deltas = [first] + [{"index": 0, "function": {"arguments": piece}}
+                            for piece in self.pieces[1:]]
+        return [b'{"index":0,"delta":{"tool_calls":[' + json.dumps(d).encode()
+                + b"]" + _CONTENT_TAIL for d in deltas]
+
+
+def _make_call(call_id: str, name: str, tokens: int, max_tokens: int) -> tuple[_Call, str]:
+    """The call a reply of `tokens` tokens makes, and its finish reason: `{"query": WORDS}` with
+    as many words as fill the reply (a whole call needs 9 tokens: fewer allowed cut it short)."""
+    whole = max(tokens, _CALL_LEAST)
+    words = "".join(WORDS[k % len(WORDS)] for k in range(whole - _CALL_LEAST + 1))
+    all_pieces = pieces(json.dumps({"query": words}))
+    generated = min(whole, max_tokens)
+    finish = "tool_calls" if generated == len(all_pieces) else "length"
+    return _Call(call_id, name, tuple(all_pieces[:generated])), finish
 
 
 def _parse_max_tokens(body: dict[str, Any]) -> int:
@@ -155,8 +359,13 @@ def _error_type(status: int) -> str:
     return named.get(status) or _phrase(status).replace(" ", "") + "Error"
 
 
-def _error_response(status: int, message: str, headers: dict[str, str]) -> web.Response:
-    body = {"error": {"message": message, "type": _error_type(status), "code": status}}
+def _error_response(status: int, message: str, headers: dict[str, str],
+                    bad: _BadRequest | None = None) -> web.Response:  # fmt: skip
+    error: dict[str, Any] = {"message": message, "type": _error_type(status), "code": status}
+    if bad is not None and bad.param is not None:   # OpenAI's shape for a bad parameter
+        error = {"message": message, "type": "invalid_request_error", "param": bad.param,
+                 "code": bad.code}  # fmt: skip
+    body = {"error": error}
     return web.Response(
         status=status, body=json.dumps(body).encode(), content_type="application/json",
         headers=headers,
@@ -222,23 +431,54 @@ class SimulatorState:
         return None
 
     def _fail(self, entry: dict[str, Any], status: int, message: str,
-              headers: dict[str, str]) -> web.Response:  # fmt: skip
+              headers: dict[str, str], bad: _BadRequest | None = None) -> web.Response:  # fmt: skip
         entry.update(status="http_error", http_status=status, finished=time.monotonic())
-        return _error_response(status, message, headers)
+        return _error_response(status, message, headers, bad)
 
     async def _admit(self, entry: dict[str, Any], prompt_ids: list[int],
-                     received_at: float) -> tuple[float, int]:  # fmt: skip
-        """Wait for a slot, then return (loop time the first token is due, cached tokens)."""
+                     received_at: float) -> tuple[float, int, Chain | None]:  # fmt: skip
+        """Wait for a slot, then return (loop time the first token is due, cached tokens, the
+        cache's chain to extend with the reply; None with the cache off)."""
         loop = asyncio.get_running_loop()
         queued = await self.slots.acquire()
         # Without queueing the clock started on receipt; with it, when the slot was handed over.
         start = loop.time() if queued else received_at
         entry["started"] = time.monotonic()
-        cached = self.cache.match_and_insert(prompt_ids) if self.config.prefix_cache else 0
+        cached, chain = (self.cache.match_and_insert(prompt_ids) if self.config.prefix_cache
+                         else (0, None))  # fmt: skip
         entry["cached_tokens"] = cached
         uncached = len(prompt_ids) - cached
         ttft = (self.config.ttft_ms + self.config.prefill_ms_per_token * uncached) / 1000.0
-        return start + self._jittered(ttft), cached
+        return start + self._jittered(ttft), cached, chain
+
+    def _remember_reply(self, chain: Chain | None, completion_tokens: int,
+                        call: _Call | None = None) -> None:  # fmt: skip
+        """The generated reply joins its prompt in the cache, as the template renders it as the
+        assistant message of the conversation's next request (the reply, then the end of the
+        message): that request finds its whole history cached."""
+        if chain is not None and call is not None:
+            self.cache.extend(chain, tool_call_ids(ToolCall(call.name, call.arguments))
+                              + list(REPLY_END))
+        elif chain is not None:
+            cycles = -(-completion_tokens // len(_WORD_IDS))
+            reply = _WORD_IDS * cycles if cycles > _REPLY_CYCLES else _REPLY_IDS
+            self.cache.extend(chain, reply[:completion_tokens] + REPLY_END)
+
+    def _usage(self, prompt_tokens: int, completion_tokens: int, cached: int) -> dict[str, Any]:
+        """The usage object: the counts, or more than them under the usage faults."""
+        prompt = prompt_tokens + self.config.usage_extra_prompt_tokens
+        completion = completion_tokens + self.config.usage_extra_completion_tokens
+        return {
+            "prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }  # fmt: skip
+
+    def _interval(self, prompt_tokens: int) -> tuple[float, float]:
+        """(the first inter-token interval, what each later one adds) in seconds: the interval
+        grows with the context, prompt and tokens generated so far, by itl_ms_per_1k_context."""
+        slope = self.config.itl_ms_per_1k_context / 1e6
+        return self.config.itl_ms / 1000.0 + slope * (prompt_tokens + 1), slope
 
     # --- handlers ------------------------------------------------------------------------------
 
@@ -269,11 +509,12 @@ class SimulatorState:
             return self._fail(entry, 404, f"The model `{model}` does not exist.", headers)
         try:
             messages = _parse_messages(body.get("messages"))
+            tools = _parse_tools(body)
             max_tokens = _parse_max_tokens(body)
         except _BadRequest as exc:
-            return self._fail(entry, 400, str(exc), headers)
+            return self._fail(entry, 400, str(exc), headers, exc)
 
-        prompt_ids = chat_prompt_ids(messages)
+        prompt_ids = chat_prompt_ids(messages, tools.text if tools else None)
         prompt_tokens = len(prompt_ids)
         entry["prompt_tokens"] = prompt_tokens
         if prompt_tokens + max_tokens > config.max_model_len:
@@ -299,32 +540,38 @@ class SimulatorState:
             completion_tokens = max_tokens
         else:  # a model that hits EOS somewhere in the second half of its budget
             completion_tokens = self.length_rng.randint(math.ceil(max_tokens / 2), max_tokens)
-        entry["completion_tokens"] = completion_tokens
         finish_reason = "length" if completion_tokens == max_tokens else "stop"
+        call = None
+        forced = _forced_tool(body, tools)
+        if forced is not None:
+            call, finish_reason = _make_call(f"call_{self.request_count}", forced,
+                                             completion_tokens, max_tokens)
+            completion_tokens = len(call.pieces)
+        entry["completion_tokens"] = completion_tokens
 
         if not stream:
             return await self._complete(
-                request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason
-            )
+                request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
+                call,
+            )  # fmt: skip
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         entry["fault"] = stream_fault
         return await self._stream(
             request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
-            include_usage, stream_fault,
+            include_usage, stream_fault, call,
         )  # fmt: skip
 
     async def _stream(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
-        include_usage: bool, fault: str | None,
+        include_usage: bool, fault: str | None, call: _Call | None,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
         config = self.config
         response = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
         await response.prepare(request)
         head = _HEAD % (entry["request_id"].encode(), int(time.time()), self.model_json)
-        content_head = head + _CONTENT_OPEN
         write = response.write
         monotonic = time.monotonic
         entry["http_status"] = 200
@@ -338,16 +585,17 @@ class SimulatorState:
 
         admitted = False
         try:
-            deadline, cached = await self._admit(entry, prompt_ids, received_at)
+            deadline, cached, chain = await self._admit(entry, prompt_ids, received_at)
             admitted = True
-            itl = config.itl_ms / 1000.0
+            # the interval after k tokens: base + slope * (k - 1) (base alone without slowing)
+            base, slope = self._interval(len(prompt_ids))
             jitter = config.jitter
             uniform = self.jitter_rng.uniform
             fault_at = completion_tokens // 2 if fault else -1
-            words = _WORD_JSON
-            word_count = len(words)
-            end = self._stream_end(head, finish_reason, include_usage, len(prompt_ids),
-                                   completion_tokens, cached)  # fmt: skip
+            choices: Sequence[bytes] = _WORD_CHOICES if call is None else call.choices()
+            count = len(choices)
+            end = self._stream_end(head, finish_reason, include_usage,
+                                   self._usage(len(prompt_ids), completion_tokens, cached))
             first_written = False
             k = 0
             while k < completion_tokens:
@@ -365,17 +613,21 @@ class SimulatorState:
                 if k == fault_at and fault == "malformed":
                     batch = [_MALFORMED]
                 else:
-                    batch = [content_head + words[k % word_count] + _CONTENT_TAIL]
+                    batch = [head + choices[k % count]]
                 k += 1
+                itl = base + slope * (k - 1) if slope else base
                 deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
                 # Tokens already due share one write: when the loop runs late (or itl_ms is 0)
                 # that is one send instead of many, which lets an overloaded simulator catch up.
                 while k < completion_tokens and deadline <= now and k != fault_at:
-                    batch.append(content_head + words[k % word_count] + _CONTENT_TAIL)
+                    batch.append(head + choices[k % count])
                     k += 1
+                    itl = base + slope * (k - 1) if slope else base
                     deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
                 data = batch[0] if len(batch) == 1 else b"".join(batch)
                 if k == completion_tokens:
+                    # Cached before the client can read the end and send its next turn.
+                    self._remember_reply(chain, completion_tokens, call)
                     # The last tokens, finish chunk, usage and [DONE] in a single send.
                     await response.write_eof(data + end)
                     break
@@ -401,16 +653,11 @@ class SimulatorState:
         return response
 
     @staticmethod
-    def _stream_end(head: bytes, finish_reason: str, include_usage: bool, prompt_tokens: int,
-                    completion_tokens: int, cached: int) -> bytes:  # fmt: skip
+    def _stream_end(head: bytes, finish_reason: str, include_usage: bool,
+                    usage: dict[str, Any]) -> bytes:  # fmt: skip
         """The finish chunk, the usage chunk when asked for, and [DONE]."""
         end = head + _FINISH % finish_reason.encode()
         if include_usage:
-            usage = {
-                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": cached},
-            }  # fmt: skip
             end += head + b'],"usage":' + json.dumps(usage, separators=(",", ":")).encode()
             end += b"}\n\n"
         return end + _DONE
@@ -418,33 +665,37 @@ class SimulatorState:
     async def _complete(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
+        call: _Call | None,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
-        itl = self.config.itl_ms / 1000.0
+        base, slope = self._interval(len(prompt_ids))
         try:
-            first_due, cached = await self._admit(entry, prompt_ids, received_at)
+            first_due, cached, chain = await self._admit(entry, prompt_ids, received_at)
             try:
-                done_at = first_due + sum(self._jittered(itl) for _ in range(completion_tokens - 1))
+                done_at = first_due + sum(self._jittered(base + slope * k)
+                                          for k in range(completion_tokens - 1))
                 await _sleep_until(loop, done_at)
+                self._remember_reply(chain, completion_tokens, call)
             finally:
                 self.slots.release()
         except asyncio.CancelledError:
             entry.update(status="cancelled", finished=time.monotonic())
             raise
         prompt_tokens = len(prompt_ids)
-        text = "".join(WORDS[k % len(WORDS)] for k in range(completion_tokens))
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(
+            WORDS[k % len(WORDS)] for k in range(completion_tokens))}
+        if call is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": call.id, "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments}}]}
         body = {
             "id": entry["request_id"], "object": "chat.completion", "created": int(time.time()),
             "model": self.config.model,
             "choices": [{
-                "index": 0, "message": {"role": "assistant", "content": text},
+                "index": 0, "message": message,
                 "logprobs": None, "finish_reason": finish_reason,
             }],
-            "usage": {
-                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": cached},
-            },
+            "usage": self._usage(prompt_tokens, completion_tokens, cached),
         }  # fmt: skip
         response = web.Response(
             body=json.dumps(body).encode(), content_type="application/json", headers=headers
@@ -477,7 +728,9 @@ class SimulatorState:
             if not isinstance(body, dict):
                 raise _BadRequest("The request body must be a JSON object.")
             if "messages" in body:
-                ids = chat_prompt_ids(_parse_messages(body["messages"]))
+                tools = _parse_tools(body)
+                ids = chat_prompt_ids(_parse_messages(body["messages"]),
+                                      tools.text if tools else None)
                 token_pieces = None
             else:
                 text = body.get("content", body.get("prompt"))
@@ -485,9 +738,10 @@ class SimulatorState:
                     raise _BadRequest("Give the text to tokenize as `content` or `prompt`.")
                 token_pieces = pieces(text)
                 ids = tokenize(text)
-        except ValueError as exc:  # _BadRequest and invalid JSON alike
-            message = str(exc) if isinstance(exc, _BadRequest) else "The body is not valid JSON."
-            return _error_response(400, message, {})
+        except _BadRequest as exc:
+            return _error_response(400, str(exc), {}, exc)
+        except ValueError:  # invalid JSON
+            return _error_response(400, "The body is not valid JSON.", {})
         tokens: list[Any] = ids
         if body.get("with_pieces") is True and token_pieces is not None:
             tokens = [{"id": i, "piece": p} for i, p in zip(ids, token_pieces, strict=True)]

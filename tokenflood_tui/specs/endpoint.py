@@ -47,6 +47,9 @@ class EndpointSpec(StrictModel):
     extra_body: dict[str, Any] = Field(default_factory=dict)
     litellm_params: dict[str, Annotated[Any, _ENV_REFS]] = Field(default_factory=dict)
     client: Literal["auto", "openai", "litellm"] = "auto"
+    # reasoning models (docs/config.md#reasoning_effort, #think_tags)
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    think_tags: bool = False        # the reasoning comes inside the content as <think>…</think>
 
     @field_validator("provider")
     @classmethod

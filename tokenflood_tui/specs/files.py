@@ -58,10 +58,11 @@ def detect_kind(path: str | Path) -> Literal["endpoint", "run"]:
     if isinstance(data, dict):
         if "provider" in data or "model" in data:
             return "endpoint"
-        if any(k in data for k in ("load_types", "load_type", "requests_per_second_rates")):
+        if any(k in data for k in ("load_types", "load_type", "requests_per_second_rates",
+                                   "session_types", "sessions_per_second_rates")):
             return "run"
     raise ConfigError(f"{path}: neither an endpoint spec (has 'provider') nor a run suite "
-                      "(has 'load_types')")
+                      "(has 'load_types' or 'session_types')")
 
 
 def to_yaml(spec: BaseModel, *, redact: bool = False) -> str:

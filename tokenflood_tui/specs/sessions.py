@@ -148,6 +148,7 @@ class SessionType(StrictModel):
     context_limit_tokens: int | None = Field(None, gt=0)
     on_context_limit: Literal["end", "compact"] = "end"
     compact_to_tokens: int | None = Field(None, gt=0)
+    reasoning_budget_tokens: int | None = Field(None, gt=0)   # on top of each reply's tokens
 
     @field_validator("context_tokens", "turns", "user_tokens", "output_tokens", "think_seconds",
                      "tool_call_tokens", "tool_result_tokens", "tool_seconds")

@@ -24,6 +24,13 @@ class LoadType(StrictModel):
     prefix_length: int = Field(0, ge=0)
     output_length: int = Field(gt=0)
     weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    # a reasoning model's thinking budget, on top of output_length (docs/config.md)
+    reasoning_budget_tokens: int | None = Field(None, gt=0)
+
+    @property
+    def max_output(self) -> int:
+        """The most a request of this type may generate: its answer and its reasoning budget."""
+        return self.output_length + (self.reasoning_budget_tokens or 0)
 
     @model_validator(mode="after")
     def _prefix_inside_prompt(self) -> LoadType:
@@ -197,7 +204,7 @@ class _Suite(StrictModel):
 
     @property
     def peak_rps(self) -> float:
-        """The highest rate the run sends at (it sizes the sender processes)."""
+        """The highest rate the run sends at (it sizes the worker processes)."""
         raise NotImplementedError
 
 

@@ -97,6 +97,7 @@ class TokenfloodApp(App[int]):
         themes.install(self, self.launch.theme)
         from .. import stop_signals
         loop = asyncio.get_running_loop()
+        self._signalled = False      # a stop signal came: the next one stops at once
         self._restore_signals = stop_signals.install(
             lambda signum: self._on_stop_signal(signum, loop), loop)
         if self.launch.mode == "run" and self.launch.suite and self.launch.endpoint:
@@ -115,7 +116,9 @@ class TokenfloodApp(App[int]):
         if controller is not None and not controller.running:
             controller = None       # nothing to stop
         if controller is not None:
-            controller.stop()       # thread-safe; the run thread writes the results folder
+            # thread-safe; the run thread writes the results folder. A second signal: at once
+            controller.stop(stop_signals.reason(signum), now=self._signalled)
+        self._signalled = True
         stop_signals.exit_when_finished(controller.wait if controller is not None
                                         else (lambda timeout: True))
         loop.call_soon_threadsafe(self._exit_after_signal)
@@ -136,6 +139,10 @@ class TokenfloodApp(App[int]):
         if kind == "endpoint":
             from .screens.endpoint_editor import EndpointEditor
             return EndpointEditor(path, self.workdir)
+        from .screens.suite_text_editor import SuiteTextEditor, edits_as_text
+        if path is not None and edits_as_text(path):
+            # an observation, a search or sessions: the form holds a load test's keys only
+            return SuiteTextEditor(path, self.workdir)
         from .screens.suite_editor import SuiteEditor
         return SuiteEditor(path, self.workdir, self.selected_endpoint)
 
@@ -179,6 +186,7 @@ class TokenfloodApp(App[int]):
         from .screens.observation import ObservationScreen
         from .screens.run import RunScreen
         from .screens.search import SearchScreen
+        from .screens.session_run import SessionRunScreen
 
         if self.run_controller is not None and self.run_controller.running:
             self.notify("A run is already going.", severity="warning")
@@ -201,9 +209,11 @@ class TokenfloodApp(App[int]):
         self.run_controller = controller
         self.started_runs.append(controller)
         # an observation's live view follows polls on the wall clock, a search's the bracket
-        # it narrows (its rates are decided as it goes), a load test's its fixed rates
+        # it narrows (its rates are decided as it goes), a load test's its fixed rates, and a
+        # session run's its sessions besides
         live = (ObservationScreen if isinstance(suite, ObservationSuite)
-                else SearchScreen if isinstance(suite, SearchSuite) else RunScreen)
+                else SearchScreen if isinstance(suite, SearchSuite)
+                else SessionRunScreen if suite.sessions else RunScreen)
         await self.push_screen(live(controller))
         controller.start()
 
@@ -290,7 +300,8 @@ class TokenfloodApp(App[int]):
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" (its help panel) would stand beside our "Help: every key" (? or f1)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield from self.commands_for(screen)
 
     def commands_for(self, screen: Screen):

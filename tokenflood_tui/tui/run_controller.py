@@ -61,9 +61,10 @@ class ThreadedController:
         self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop sending; in-flight requests get a short grace; results are still written."""
-        self.job.stop()
+    def stop(self, reason: str = "stopped by the user", now: bool = False) -> None:
+        """Stop sending; in-flight requests get a short grace (`now`: none); results are still
+        written."""
+        self.job.stop(reason, now)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)

@@ -146,7 +146,7 @@ class BudgetModal(ModalScreen[bool]):
     def experiment_lines(self) -> list[str]:
         """Who the variants are and that the estimate covers every variant and round."""
         variants = self.variants or []
-        rates = len(getattr(self.suite, "requests_per_second_rates", []))
+        rates = len(getattr(self.suite, "rates", []))      # a load test's, of requests or sessions
         lines = []
         for i, v in enumerate(variants):
             head = "variants" if i == 0 else ""

@@ -9,8 +9,10 @@ rows the overview leaves the chart out (2 shows it). The same key, 0 or Esc brin
 overview; Esc then goes back.
 
 From the home screen the comparison is computed in a thread (reading the rows and resampling
-takes a moment on big runs) and written to a compare folder under the results dir, as the
-command line does; `tokenflood compare` opens the one it has just written.
+takes a moment on big runs) and kept in memory: `w` writes it to a compare folder under the
+results dir (opening a comparison writes nothing). `tokenflood compare` opens the one it has just
+written, an A/B experiment's folder opens the one the experiment wrote. `r` opens the results of
+one of the compared runs (an experiment's variants).
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ FILES = "md, json, txt, html"
 
 class CompareScreen(PanelScreen):
     """`CompareScreen(folders, results_root)` compares results folders (the first is the
-    baseline) and writes the compare folder; `CompareScreen(saved=folder)` shows a written one."""
+    baseline), written when asked (w); `CompareScreen(saved=folder)` shows a written one."""
 
     PANELS = (Panel("table", "Table", "table", "#compare-table"),
               Panel("chart", "Chart", "overlay chart", "#compare-chart"),
               Panel("runs", "Runs and warnings", "runs and warnings in full", "#compare-runs"))
     BINDINGS = [Binding("t", "next_metric", "Metric", id="compare-metric"),
+                Binding("r", "open_run", "Run results", id="compare-run-results"),
+                Binding("w", "write", "Write files", id="compare-write"),
                 *panel_bindings("compare", PANELS), *back_bindings("compare")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     DEFAULT_CSS = """
@@ -113,20 +117,35 @@ class CompareScreen(PanelScreen):
     # ------------------------------------------------------------------ computing
 
     @work(thread=True, group="compare", exclusive=True, exit_on_error=False)
-    def _compare(self) -> tuple[Comparison, Path | None, str | None]:
-        """Off the UI thread: the rows of every folder, the bootstrap, then the files."""
-        comparison = compare(self.folders, seed=self.seed)
+    def _compare(self) -> Comparison:
+        """Off the UI thread: the rows of every folder, the bootstrap."""
+        return compare(self.folders, seed=self.seed)
+
+    @work(thread=True, group="write", exclusive=True, exit_on_error=False)
+    def _write(self, comparison: Comparison) -> tuple[Path | None, str | None]:
         root = self.results_root if self.results_root is not None else Path("results")
         try:
-            return comparison, output.write(comparison, output.default_folder(root)), None
+            return output.write(comparison, output.default_folder(root)), None
         except TokenfloodError as exc:       # not written (disk full, read-only): still shown
-            return comparison, None, str(exc)
+            return None, str(exc)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "write" and event.state == WorkerState.SUCCESS:
+            written = event.worker.result
+            assert written is not None          # _write returns a pair
+            self.folder, self.write_error = written
+            if self.write_error:
+                self.notify(self.write_error, title="Comparison not written", severity="error",
+                            markup=False, timeout=10)
+            else:
+                self.notify(f"Written to {self.folder}/ ({FILES})", title="Comparison",
+                            markup=False)
+            self._show_where()
+            return
         if event.worker.group != "compare":
             return
         if event.state == WorkerState.SUCCESS and event.worker.result is not None:
-            self.comparison, self.folder, self.write_error = event.worker.result
+            self.comparison = event.worker.result
             self._show()
         elif event.state == WorkerState.ERROR:
             exc = event.worker.error
@@ -146,10 +165,13 @@ class CompareScreen(PanelScreen):
         self.query_one("#compare-head", Static).update(self._head())
         self.query_one("#compare-warnings", Static).update(self._warnings_overview())
         self.query_one("#compare-runs-text", Static).update(self._runs_in_full())
-        if self.write_error:
-            self.notify(self.write_error, title="Comparison not written", severity="error",
-                        markup=False, timeout=10)
         self._show_metric()
+
+    def _show_where(self) -> None:
+        self.refresh_bindings()
+        self.query_one("#compare-head", Static).update(self._head())
+        if self.comparison is not None:
+            self.query_one("#compare-runs-text", Static).update(self._runs_in_full())
 
     def _show_metric(self) -> None:
         c, metric = self.comparison, self.metric
@@ -191,7 +213,7 @@ class CompareScreen(PanelScreen):
             return f"written to {self.folder}/ ({FILES})"
         if self.write_error:
             return f"not written: {self.write_error}"
-        return ""
+        return f"not written; w writes it ({FILES})"
 
     def _warnings_overview(self) -> str:
         warnings = self.comparison.warnings if self.comparison else []
@@ -226,13 +248,16 @@ class CompareScreen(PanelScreen):
                   "samples."]
         lines += ["", "warnings:" if c.warnings else "no warnings"]
         lines += [f"  ⚠ {w}" for w in c.warnings]
-        lines += ["", self._where() or "not written"]
+        lines += ["", self._where()]
         return "\n".join(lines)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # nothing to switch or maximise before the comparison is there (or when it failed)
-        if action in ("next_metric", "panel", "overview") and self.comparison is None:
+        if action in ("next_metric", "panel", "overview", "open_run", "write") \
+                and self.comparison is None:
             return False
+        if action == "write" and self.folder is not None:
+            return False            # on disk already (opened from it, or written here)
         return super().check_action(action, parameters)
 
     def _panels_changed(self) -> None:
@@ -248,6 +273,45 @@ class CompareScreen(PanelScreen):
         self.metric = next_metric(self.comparison, self.metric)
         self._show_metric()
 
+    def action_write(self) -> None:
+        """Write compare.md, .json, .txt and .html to compare_<time>/ under the results dir."""
+        if self.comparison is not None and self.folder is None:
+            self._write(self.comparison)
+
+    def run_folders(self) -> list[tuple[str, Path]]:
+        """Each compared run that can be found: (its line in a chooser, its results folder). A
+        comparison read from disk names its runs' folders as given when it was made (relative to
+        where that was); an A/B experiment's variants are found in the experiment's folder."""
+        c = self.comparison
+        if c is None:
+            return []
+        found = []
+        for i, run in enumerate(c.runs):
+            candidates = ([self.folders[i]] if i < len(self.folders) else []) + [Path(run.folder)]
+            if self.folder is not None:
+                candidates.append(self.folder / run.name)
+            folder = next((f for f in candidates if f.is_dir()), None)
+            if folder is not None:
+                found.append((f"{run_letter(i)} {run.name}" + (" (baseline)" if i == 0 else "")
+                              + f" · {run.run_name} on {run.model} · {run.status}", folder))
+        return found
+
+    def action_open_run(self) -> None:
+        """A chooser of the compared runs; the one picked opens in the results view."""
+        runs = self.run_folders()
+        if not runs:
+            self.notify("None of the compared runs' folders is where the comparison says.",
+                        severity="warning", markup=False)
+            return
+        from .choose import ChooseModal
+        from .results import ResultsScreen
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.app.push_screen(ResultsScreen(folder))
+
+        self.app.push_screen(ChooseModal("Open the results of", runs), chosen)
+
     def action_leave(self) -> None:
         # here, not at the top: messages imports the run package, which `tokenflood results`
         # and `tokenflood compare` otherwise never load (about 0.35 s)
@@ -256,4 +320,8 @@ class CompareScreen(PanelScreen):
 
     def palette_commands(self) -> list[Command]:
         return [("Next metric", "Table and chart: TTFT → e2e → TPOT → ITL", self.action_next_metric),
+                ("Open a compared run's results", "Each run's (or variant's) results view (r)",
+                 self.action_open_run),
+                ("Write the comparison", f"To compare_<time>/ under the results dir: {FILES} "
+                 "(w)", self.action_write),
                 *self.panel_commands()]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 
+from pathlib import Path
 from textual import on
+from textual.binding import Binding
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
@@ -29,7 +31,7 @@ from ..widgets.turns import TurnTable, verdict_text
 from .live import FAILED, WAITING, LiveRunScreen, live_bindings
 from .panels import Panel
 
-ENDED = {0: "completed", 1: "aborted", 130: "interrupted"}
+ENDED = {0: "completed", 1: "aborted", 3: "stopped at a token limit", 130: "interrupted"}
 
 
 class ExperimentScreen(LiveRunScreen):
@@ -41,7 +43,8 @@ class ExperimentScreen(LiveRunScreen):
     PANELS = (Panel("now", "Now", "turn sending now", "#now-panel"),
               Panel("turns", "Turns", "turns table", "#turns-panel"),
               Panel("log", "Log", "log", "#log-panel"))
-    BINDINGS = live_bindings("ab", PANELS, chart=False, results=False)
+    BINDINGS = live_bindings("ab", PANELS, chart=False) + [
+        Binding("c", "open_comparison", "Comparison", id="ab-comparison")]
     # Below 32 rows (-short) the log shrinks, and more once the verdicts are in.
     DEFAULT_CSS = """
     ExperimentScreen #ab-status { text-style: bold; }
@@ -72,7 +75,7 @@ class ExperimentScreen(LiveRunScreen):
         self.current: TurnRow | None = None
         self.finished_turns: list[TurnRow] = []
         self.percentile = controller.feed.percentile
-        self.variant_phases = controller.rounds * len(self.suite.requests_per_second_rates)
+        self.variant_phases = controller.rounds * len(self.suite.rates)   # of requests or sessions
         self._stopping = False
         # set when the finished message is handled (not when the thread ends), so the status
         # line and the verdicts change together
@@ -229,6 +232,37 @@ class ExperimentScreen(LiveRunScreen):
 
     # ------------------------------------------------------------------ actions
 
-    def action_open_results(self) -> None:   # no single results folder to open here
-        self.notify(f"Each variant's results folder is under {self.controller.experiment.folder}",
-                    markup=False)
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # at the end: c the comparison (when there is one), r a variant's results
+        result = self.controller.result if self.ended else None
+        if action == "open_comparison":
+            return result is not None and result.comparison is not None
+        if action == "open_results":
+            return result is not None and bool(result.variants)
+        return super().check_action(action, parameters)
+
+    def action_open_comparison(self) -> None:
+        result = self.controller.result
+        if result is None or result.comparison is None:
+            return
+        from .compare import CompareScreen
+        self.app.push_screen(CompareScreen(saved=result.folder))
+
+    def action_open_results(self) -> None:
+        """A chooser of the variants; the one picked opens in the results view."""
+        result = self.controller.result
+        if result is None:
+            return
+        from .choose import ChooseModal
+        from .results import ResultsScreen
+        names = [v.name for v in self.controller.variants]
+        choices = [(f"{run_letter(i)} {names[i] if i < len(names) else r.folder.name}"
+                    + (" (baseline)" if i == 0 else "") + f" · {r.summary.status}", r.folder)
+                   for i, r in enumerate(result.variants)]
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.app.push_screen(ResultsScreen(folder))
+
+        self.app.push_screen(ChooseModal("Open the results of", choices), chosen)
+

@@ -19,6 +19,8 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 
 from ...live.throttle import FailureThrottle
+from ...metrics.thresholds import EXIT_THRESHOLD_FAILED, failed
+from ...outputs.report import threshold_verdict
 from ...run.events import RunEvent, describe
 from ..messages import (LeaveScreen, RunEventMessage, RunExitCode, RunFinishedMessage,
                         RunSnapshotMessage)
@@ -71,6 +73,7 @@ class LiveRunScreen(PanelScreen):
         self.throttle = throttle        # where this view counts the failures it does not show
         self.snapshot: RunSnapshot | None = None
         self._stop_logged = False
+        self.stop_asked = False      # the user confirmed a stop: the next one is at once
         controller.target = self
 
     def log_panel(self, max_lines: int = 2000, pinned: int | None = None) -> LogPanel:
@@ -97,7 +100,8 @@ class LiveRunScreen(PanelScreen):
             result = self.controller.result
             if result is None:
                 return FAILED
-            return self.ended_text(result.summary) + "; r: results, q: quit"
+            return (self.ended_text(result.summary) + _thresholds_failed(result.summary)
+                    + "; r: results, q: quit")
         if snap is None or snap.stage == "preparing":
             if snap is not None and snap.status is not None:
                 return f"stopping before {self.BEFORE_LOAD}"
@@ -147,8 +151,9 @@ class LiveRunScreen(PanelScreen):
 
     def note_stopping(self) -> None:
         """Called once the user confirmed a stop."""
-        self.write_log("warning", f"{self.STOPPING}: no new requests; waiting for in-flight ones",
-                       pin=False)
+        self.stop_asked = True
+        self.write_log("warning", f"{self.STOPPING}: no new requests; waiting for in-flight ones "
+                                  "(s again: at once)", pin=False)
 
     # ------------------------------------------------------------------ messages from the run
 
@@ -190,8 +195,13 @@ class LiveRunScreen(PanelScreen):
             self.write_log("error", error)
             self.notify(error, title=f"{kind} failed", severity="error", markup=False, timeout=10)
         elif status is not None:
-            self.write_log("info", f"{self.KIND} {status}; results in {folder}")
-            self.notify(f"{status}: results in {folder}", title=f"{kind} finished", markup=False)
+            failed = exit_code == EXIT_THRESHOLD_FAILED
+            if failed:     # completed, yet the run fails (exit 4): said wherever the end is
+                status += ", but thresholds failed (exit code 4)"
+            self.write_log("warning" if failed else "info",
+                           f"{self.KIND} {status}; results in {folder}", pin=False)
+            self.notify(f"{status}: results in {folder}", title=f"{kind} finished", markup=False,
+                        severity="warning" if failed else "information")
 
     # ------------------------------------------------------------------ keys and palette
 
@@ -220,6 +230,11 @@ class LiveRunScreen(PanelScreen):
     async def action_stop_run(self) -> None:
         if not self.controller.running:
             return
+        if self.stop_asked:      # already stopping: a second stop cuts the grace short
+            self.write_log("warning", "stopping at once: requests in flight are recorded as "
+                                      "cancelled", pin=False)
+            self.controller.stop(now=True)
+            return
         if await self.app.push_screen_wait(ConfirmModal(
                 "Stop the run?", "In-flight requests get a few seconds; everything measured so far "
                 "is written to the results folder.", yes="Stop run", no="Keep running")):
@@ -244,3 +259,9 @@ class LiveRunScreen(PanelScreen):
             return
         from .results import ResultsScreen
         self.app.push_screen(ResultsScreen(result.folder))
+
+
+def _thresholds_failed(summary: RunSummary) -> str:
+    """' — ✗ thresholds: 1 of 4 failed: … (exit code 4)' when any failed, else ''."""
+    verdict = threshold_verdict(summary) if failed(summary.thresholds) else None
+    return f" — ✗ {verdict}" if verdict else ""

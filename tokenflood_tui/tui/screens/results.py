@@ -2,7 +2,9 @@
 
 `ResultsScreen(folder)` is the view for the folder's kind. A load test's: number keys as in the
 live view, 1 the phases (with failures and warnings), 2 every metric, 3 the chart by rate; below
-150 columns the overview leaves the chart out, so the tables get the whole width. An
+150 columns the overview leaves the chart out, so the tables get the whole width. A session
+run's has its sessions as key 2 (sessions by phase, their durations, in flight over time, every
+turn index), then every metric (3) and the chart (4). An
 observation's: 1 the polls (newest first, missed ones marked, with failures and warnings), 2 the
 hours of day, 3 latency per poll against the time of day; below 32 rows the overview leaves the
 chart out. In both the same key, 0 or Esc bring back the overview.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 
@@ -22,6 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...metrics.thresholds import failed as failed_any
 from ...outputs import report
 from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
@@ -31,6 +35,8 @@ from ...run.partial import load_summary
 from ..widgets.chart import LatencyChart
 from ..widgets.over_time_chart import OverTimeChart
 from ..widgets.phase_table import PhaseTable
+from ..widgets.session_results import (NARROW, fill_durations, fill_ends, fill_rates, fill_turns,
+                                       in_flight_lines, turns_title)
 from .panels import Command, Panel, PanelScreen, back_bindings, panel_bindings
 
 TABLE_MARGIN = 2   # the scrollbar of the tables
@@ -42,8 +48,9 @@ class ResultsScreen(PanelScreen):
 
     def __new__(cls, folder: Path):
         if cls is ResultsScreen:
-            cls = (ObservationResultsScreen if _kind(Path(folder)) == "observation"
-                   else LoadTestResultsScreen)
+            kind = _kind(Path(folder))
+            cls = (ObservationResultsScreen if kind == "observation"
+                   else SessionResultsScreen if kind == "sessions" else LoadTestResultsScreen)
         return super().__new__(cls)
 
     def __init__(self, folder: Path):
@@ -83,7 +90,8 @@ class ResultsScreen(PanelScreen):
 
 def _kind(folder: Path) -> str:
     """summary.json's `type`, read without validating (a broken file gets the load-test view,
-    which says what is wrong with it); a killed run's, from its journal."""
+    which says what is wrong with it), or "sessions" for a load test whose phases started
+    sessions; a killed run's, from its journal (its partial summary has no sessions)."""
     try:
         data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -91,13 +99,23 @@ def _kind(folder: Path) -> str:
         return started.kind if started is not None else "load_test"
     except (OSError, ValueError):
         return "load_test"
-    return data.get("type", "load_test") if isinstance(data, dict) else "load_test"
+    if not isinstance(data, dict):
+        return "load_test"
+    kind = data.get("type", "load_test")
+    phases = data.get("phases")
+    # (summaries of the first session runs have no `workload`: their phases say it)
+    if kind == "load_test" and (data.get("workload") == "sessions" or isinstance(phases, list)
+                                and any(isinstance(ph, dict) and ph.get("sessions")
+                                        for ph in phases)):
+        return "sessions"
+    return kind
 
 
 class LoadTestResultsScreen(ResultsScreen):
-    PANELS = (Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
-              Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
-              Panel("chart", "Chart", "chart", "#chart"))
+    PANELS: ClassVar[tuple[Panel, ...]] = (
+        Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
+        Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
+        Panel("chart", "Chart", "chart", "#chart"))
     BINDINGS = [*panel_bindings("results", PANELS),
                 Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
                 *back_bindings("results")]
@@ -151,7 +169,8 @@ class LoadTestResultsScreen(ResultsScreen):
                 yield Static(self.panel_title("summary", "phases"), id="results-phases-title",
                              classes="section summary")
                 yield PhaseTable([ph.target_rps for ph in s.phases], s.percentiles, final=True,
-                                 checks=bool(s.thresholds), id="results-phases", classes="summary")
+                                 checks=bool(s.thresholds), unit=s.rate_unit, id="results-phases",
+                                 classes="summary")
                 yield from _thresholds(s, "summary")
                 failed = any(ph.errors for ph in s.phases)
                 yield Static("failures by kind and HTTP status" if failed else "no failures",
@@ -159,16 +178,23 @@ class LoadTestResultsScreen(ResultsScreen):
                 if failed:
                     yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True,
                                     classes="summary")
-                warnings = s.warnings
+                # a failed threshold is a warning too: the run exits 4
+                warnings = s.warnings + ([f"✗ {report.threshold_verdict(s)}"]
+                                         if failed_any(s.thresholds) else [])
                 yield Static("warnings:\n" + "\n".join(f"  ⚠ {w}" for w in warnings) if warnings
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
                              markup=False)
+                yield from self.compose_sections(s)
                 yield Static(self.panel_title("metrics", "every metric (ms)"), classes="section metrics")
                 yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True,
                                 classes="metrics")
             yield LatencyChart(s.percentiles, title_prefix=self.panel_title("chart"), id="chart")
         yield Footer()
+
+    def compose_sections(self, s: RunSummary) -> ComposeResult:
+        """Sections of a view of its own between the phases' and every metric's."""
+        yield from ()
 
     def on_mount(self) -> None:
         s = self.summary
@@ -217,6 +243,72 @@ class LoadTestResultsScreen(ResultsScreen):
     def _panels_changed(self) -> None:
         super()._panels_changed()
         self._refit()
+
+
+class SessionResultsScreen(LoadTestResultsScreen):
+    """A session run's: the load test's view with its sessions as key 2."""
+
+    PANELS = (Panel("summary", "Phases", "phases, failures and warnings", "#results-tables"),
+              Panel("sessions", "Sessions", "sessions and turns", "#results-tables"),
+              Panel("metrics", "All metrics", "table of every metric", "#results-tables"),
+              Panel("chart", "Chart", "chart", "#chart"))
+    BINDINGS = [*panel_bindings("results", PANELS),
+                Binding("t", "toggle_metric", "TTFT/e2e", id="results-toggle-chart"),
+                *back_bindings("results")]
+    DEFAULT_CSS = """
+    SessionResultsScreen.-solo-sessions #results-tables > .sessions { display: block; }
+    SessionResultsScreen.-solo-sessions #results-turns { max-height: 100%; }
+    SessionResultsScreen.-solo-sessions #chart { display: none; }
+    SessionResultsScreen #results-in-flight { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self._narrow: bool | None = None      # the turns table's headers are terse
+
+    def compose_sections(self, s: RunSummary) -> ComposeResult:
+        pct = "/".join(pkey(p) for p in s.percentiles)
+        yield Static(self.panel_title("sessions", "sessions by phase · how they ended"),
+                     classes="section sessions")
+        yield DataTable(id="results-session-ends", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static("sessions/s: offered, achieved (started), completed · ramp (kept out)",
+                     classes="section sessions")
+        yield DataTable(id="results-session-rates", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static(f"session duration s, slowdown {pct}", classes="section sessions")
+        yield DataTable(id="results-session-durations", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+        yield Static("sessions in flight from each phase's start until drained",
+                     classes="section sessions")
+        yield Static("\n".join(in_flight_lines(s.phases)), id="results-in-flight",
+                     classes="sessions", markup=False)
+        yield Static("", id="results-turns-title", classes="section sessions", markup=False)
+        yield DataTable(id="results-turns", cursor_type="row", zebra_stripes=True,
+                        classes="sessions")
+
+    def on_mount(self) -> None:
+        # (LoadTestResultsScreen's on_mount runs too: Textual calls each class's handler)
+        s = self.summary
+        if s is None:
+            return
+        fill_ends(self.query_one("#results-session-ends", DataTable), s.phases)
+        fill_rates(self.query_one("#results-session-rates", DataTable), s.phases)
+        fill_durations(self.query_one("#results-session-durations", DataTable), s.phases,
+                       s.percentiles)
+        self._fill_turns()
+
+    def on_resize(self, event: Resize) -> None:
+        if self.summary is not None and (self.size.width < NARROW) != self._narrow:
+            self._fill_turns()
+
+    def _fill_turns(self) -> None:
+        assert self.summary is not None
+        self._narrow = self.size.width < NARROW
+        pcts = self.summary.percentiles
+        self.query_one("#results-turns-title", Static).update(turns_title(pcts, self._narrow))
+        fill_turns(self.query_one("#results-turns", DataTable), self.summary.phases, pcts,
+                   self._narrow)
 
 
 class ObservationResultsScreen(ResultsScreen):

@@ -7,6 +7,8 @@ the timing path: snapshots arrive coalesced a few times a second and the chart r
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
@@ -27,10 +29,11 @@ TABLE_MARGIN = 4    # the phases panel's padding and room for a vertical scrollb
 class RunScreen(LiveRunScreen):
     """Watches one RunController; leaving or quitting mid-run asks, then stops and keeps results."""
 
-    PANELS = (Panel("phases", "Phases", "phases table", "#phases-panel"),
-              Panel("latency", "Latency sparklines", "latency sparklines", "#sparks"),
-              Panel("chart", "Chart", "chart", "#chart"),
-              Panel("log", "Log", "log", "#log-panel"))
+    PANELS: ClassVar[tuple[Panel, ...]] = (
+        Panel("phases", "Phases", "phases table", "#phases-panel"),
+        Panel("latency", "Latency sparklines", "latency sparklines", "#sparks"),
+        Panel("chart", "Chart", "chart", "#chart"),
+        Panel("log", "Log", "log", "#log-panel"))
     BINDINGS = live_bindings("run", PANELS)
     # Below 32 rows (-short) the log shrinks, so the chart keeps enough rows to read.
     DEFAULT_CSS = """
@@ -61,10 +64,10 @@ class RunScreen(LiveRunScreen):
         super().__init__(controller, FailureThrottle(
             f"under the phases table (key {self.panel_key('phases')})"))
         self.suite = controller.suite
-        self.total_s = self.suite.test_length_in_seconds * len(self.suite.requests_per_second_rates)
+        self.total_s = self.suite.test_length_in_seconds * len(self.suite.rates)
 
     def compose(self) -> ComposeResult:
-        rates = self.suite.requests_per_second_rates
+        rates = self.suite.rates
         yield Header()
         yield Static(self.status_text(), id="run-status", classes="status-line", markup=False)
         with Horizontal(id="run-progress-row", classes="progress-row"):
@@ -72,8 +75,9 @@ class RunScreen(LiveRunScreen):
             yield Label("", id="run-eta", classes="progress-note", markup=False)
         with Vertical(id="phases-panel"):
             yield PhaseTable(rates, self.suite.percentiles, checks=bool(self.suite.thresholds),
-                             id="phases")
+                             unit=self.suite.unit, id="phases")
             yield Static("no failures so far", id="failures", classes="-none", markup=False)
+        yield from self.compose_below_phases()
         with Horizontal(id="run-middle"):
             sparks = SparkPanel(rates, id="sparks")
             sparks.border_title = self.panel_title("latency", "latency now (median of the last 32)")
@@ -82,6 +86,10 @@ class RunScreen(LiveRunScreen):
                                id="chart")
         yield self.log_panel()
         yield Footer()
+
+    def compose_below_phases(self) -> ComposeResult:
+        """Panels of a view of its own between the phases and the latency row."""
+        yield from ()
 
     def on_mount(self) -> None:
         self._fit_table()
@@ -97,11 +105,15 @@ class RunScreen(LiveRunScreen):
     # ------------------------------------------------------------------ status and progress
 
     def running_text(self, snap: RunSnapshot) -> str:
-        text = f"phase {snap.phase}/{snap.total_phases} {snap.stage}"
+        text = f"phase {snap.phase}/{snap.total_phases} {snap.stage}" + self.sending_text(snap)
         current = snap.phases[-1] if snap.phases else None
         if current is not None and current.client_bound:
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
         return text
+
+    def sending_text(self, snap: RunSnapshot) -> str:
+        """What a view of its own says after the phase on the status line."""
+        return ""
 
     def ended_text(self, summary: RunSummary) -> str:
         if summary.status == "completed":
@@ -137,9 +149,13 @@ class RunScreen(LiveRunScreen):
             return f"{'stopped' if status == 'interrupted' else status} at {self._stopped_at()}"
         if snap.status is not None:
             return f"stopped at {self._stopped_at()}"
+        return (f"{snap.elapsed_s:.0f} s elapsed, {snap.remaining_s:.0f} s of load left"
+                + self.in_flight_text(snap))
+
+    def in_flight_text(self, snap: RunSnapshot) -> str:
+        """', 3 in flight': what the running phase has under way."""
         current = snap.phases[-1] if snap.phases else None
-        flying = f", {current.in_flight} in flight" if current and not current.finished else ""
-        return f"{snap.elapsed_s:.0f} s elapsed, {snap.remaining_s:.0f} s of load left{flying}"
+        return f", {current.in_flight} in flight" if current and not current.finished else ""
 
     def _show_progress(self) -> None:
         self.query_one("#run-progress", ProgressBar).update(total=self.total_s,

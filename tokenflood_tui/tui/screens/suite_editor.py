@@ -82,6 +82,9 @@ class SuiteEditor(SpecEditorScreen):
         if not isinstance(suite, LoadTestSuite):
             raise ConfigError(f"{path}: an observation suite (type: observation); this editor "
                               "edits load tests: change the file in a text editor")
+        if suite.sessions:      # the app opens these as text (suite_text_editor.py)
+            raise ConfigError(f"{path}: a session suite (session_types); this form edits load "
+                              "tests of single requests: edit the file as text")
         return suite
 
     # ------------------------------------------------------------------ form

@@ -24,9 +24,10 @@ class PhaseTable(DataTable):
     """One row per phase, keyed by phase number; columns keyed by name in both sets."""
 
     def __init__(self, rates: list[float], percentiles: list[float], final: bool = False,
-                 checks: bool = False, **kwargs):
+                 checks: bool = False, unit: str = "req/s", **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.rates = rates
+        self.unit = unit        # what the rates count: req/s, or sessions/s (a session run)
         self.final = final      # a finished run (results view): ok, TPOT, goodput; no in-flight
         # the suite has thresholds: a column says how many each finished phase passed (in the
         # compact set in place of the cache hit rate, so it still fits 80 columns)
@@ -78,9 +79,9 @@ class PhaseTable(DataTable):
     def _title(self) -> str:
         if self.mode == "compact":
             pct = "/".join(pkey(p) for p in self.compact_percentiles)
-            return f"phases · req/s target, actual · TTFT, e2e {pct} ms · out tok/s"
+            return f"phases · {self.unit} target, actual · TTFT, e2e {pct} ms · out tok/s"
         goodput = self.final and any(ph.goodput is not None for ph in self.stats.values())
-        return "phases · req/s · latency in ms · out tok/s · cache hit rate" + (
+        return f"phases · {self.unit} · latency in ms · out tok/s · cache hit rate" + (
             " · goodput: share within the SLO" if goodput else "")
 
     def cells(self, phase: int, mode: Mode) -> dict[str, str]:
@@ -94,7 +95,9 @@ class PhaseTable(DataTable):
         done = ph.ok + ph.failed
         cells = {
             "phase": f"{phase} ⚠" if ph.saturated else str(phase), "target": f"{rate:g}",
-            "achieved": number(ph.achieved_rps, 2 if wide else 1), "sent": f"{ph.sent}/{ph.planned}",
+            "achieved": number(ph.achieved_rps, 2 if wide else 1),
+            # a session phase plans the most its sessions may send, not what they will send
+            "sent": str(ph.sent) if ph.sessions is not None else f"{ph.sent}/{ph.planned}",
             "in_flight": str(ph.in_flight), "done": str(done),
             "failed": f"{ph.failed} {ph.failed / done:.0%}" if ph.failed else "0",
             "ttft": "/".join(number(ph.ttft_ms.at(p), 0, grouped=False) for p in pcts),

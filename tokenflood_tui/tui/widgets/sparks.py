@@ -95,6 +95,8 @@ class SparkPanel(VerticalScroll):
             if ph.finished:
                 spark.set_state(stopped if cut and stopped else "done")
             else:
+                # a session phase drains beside the next one, which started on time
                 spark.set_state(stopping if cut and stopping else
-                                "draining" if stage == "draining" else "running")
+                                "draining" if stage == "draining" or ph is not phases[-1]
+                                else "running")
                 spark.add(ph.recent_ttft_ms, ph.recent_e2e_ms)

@@ -17,9 +17,6 @@ from tokenflood_tui.outputs.journal import PhaseFinished, PhaseStarted, RunStart
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.run.stats import PhaseAccumulator
 
-from helpers import TOKENFLOOD
-
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 THREE_PHASES = """\
 name: three
@@ -40,22 +37,6 @@ load_type: {prompt_length: 64, output_length: 4}
 """
 PHASE_2_STARTED = '"event":"phase_started","phase":2,'
 PHASE_3_STARTED = '"event":"phase_started","phase":3,'
-
-
-def endpoint_yml(base_url: str, extra: str = "") -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n{extra}"
-
-
-def start(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """`tokenflood ARGS --yes --headless` in a process group of its own (its senders with it)."""
-    return subprocess.Popen([TOKENFLOOD, *args, "--yes", "--headless", "--results-dir", "results"],
-                            cwd=cwd, env={**ENV, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def the_folder(cwd: Path) -> Path:
-    (folder,) = [p for p in (cwd / "results").iterdir() if p.is_dir()]
-    return folder
 
 
 def stop_when(proc: subprocess.Popen, cwd: Path, text: str, sig: int = signal.SIGKILL,

@@ -12,7 +12,7 @@ from tokenflood_tui.metrics.summary import Distribution, ErrorCount, Observation
 # while the server was down (3 connection errors), the process was SIGKILLed after poll 3, and
 # `tokenflood resume` went on at poll 6 (polls 4 and 5 missed). summary.json, polls.csv and the
 # configs as run; the other files are left out to keep it small.
-OBSERVATION = (Path(__file__).parent / "tui" / "fixtures" / "observation"
+OBSERVATION = (Path(__file__).parents[1] / "tui" / "fixtures" / "observation"
                / "2026-12-01_13-52-00_watch-sim_sim-model")
 NOT_RUNNING = "tokenflood was not running (the process had ended; resumed later)"
 START = datetime(2026, 12, 1, 13, 45, tzinfo=UTC)

@@ -5,14 +5,17 @@ too few samples (36 rows at most per rate)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tokenflood_tui.simulator import SimulatorProcess
 
-from helpers import TOKENFLOOD, write
+from support.shared import made_once
+from support.specs import endpoint_yml
+from support.tokenflood import ENV, TOKENFLOOD, write
 
 # 3 s at 8 and 12 req/s: 24 and 36 requests, enough for p50 and p90 verdicts at both rates; the
 # suite is named after the simulator, so the two folders' names tell them apart
@@ -21,22 +24,30 @@ RUN = ("name: {name}\nrequests_per_second_rates: [8, 12]\ntest_length_in_seconds
 FAST_TTFT, SLOW_TTFT = 50, 80
 
 
-def endpoint_yml(base_url: str) -> str:
-    return f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {base_url}\n"
-
-
 @dataclass
 class Runs:
     results: Path        # the results dir holding both folders
     fast: Path           # TTFT 50 ms
     slow: Path           # TTFT 80 ms
 
+    @classmethod
+    def in_folder(cls, folder: Path) -> Runs:
+        results = folder / "results"
+        (fast_dir,) = results.glob("*_fast_sim-model")
+        (slow_dir,) = results.glob("*_slow_sim-model")
+        return cls(results, fast_dir, slow_dir)
+
+
+def shared_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The two runs, made once for every module of the session that compares them (read only:
+    a module that writes puts its output elsewhere)."""
+    return Runs.in_folder(made_once(tmp_path_factory, "compared-runs", make_runs))
+
 
 def make_runs(folder: Path) -> Runs:
     """Run the suite against both simulators at once (about 10 s), then stop them."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "TOKENFLOOD_CONFIG_DIR": str(folder / "config")}
+    env = {**ENV, "TOKENFLOOD_CONFIG_DIR": str(folder / "config")}
     with SimulatorProcess("--ttft-ms", str(FAST_TTFT), "--itl-ms", "3", "--jitter", "0.1") as fast, \
             SimulatorProcess("--ttft-ms", str(SLOW_TTFT), "--itl-ms", "3", "--jitter", "0.1") as slow:
         procs = {}
@@ -50,7 +61,4 @@ def make_runs(folder: Path) -> Runs:
         for proc in procs.values():
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
-    results = folder / "results"
-    (fast_dir,) = results.glob("*_fast_sim-model")
-    (slow_dir,) = results.glob("*_slow_sim-model")
-    return Runs(results, fast_dir, slow_dir)
+    return Runs.in_folder(folder)
