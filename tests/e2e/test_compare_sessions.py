@@ -6,6 +6,7 @@ prefills and A does not) times the prefill cost per token, read from A's rows.""
 
 from __future__ import annotations
 
+import re
 import csv
 import json
 import os
@@ -120,7 +121,8 @@ def test_compare_gives_each_turn_its_difference_interval_and_verdict(runs):
     assert diffs["turn 1"] < diffs["turn 2"] < diffs["turns 3-4"]
     # the rate's cells over all turns are there as before
     assert c.cell(GROUP, "ttft_ms", 50).runs[1].verdict == "slower"
-    assert "B vs A by turn: slower in" in done.stdout
+    # (a cell of the p99 tail may land "faster" on a busy machine: the verdicts are counted)
+    assert re.search(r"B vs A by turn: [^\n]*slower in \d+", done.stdout), done.stdout
     assert "## TTFT by turn (ms)" in done.stdout
     assert f"| {GROUP} | turns 3-4 | p50 |" in done.stdout
     md = (cwd / "cmp" / "compare.md").read_text()

@@ -153,7 +153,7 @@ def test_a_killed_session_run_reruns_every_phase_from_its_first_unfinished_one(t
     write(tmp_path / "run.yml", SESSIONS)
     write(tmp_path / "endpoint.yml",
           f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-    proc = start(tmp_path, "run.yml", "endpoint.yml", "--workers", "0")
+    proc = start(tmp_path, "run", "run.yml", "endpoint.yml", "--workers", "0")
     stop_when(proc, tmp_path, PHASE_3_STARTED)
     (folder,) = (tmp_path / "results").iterdir()
     journal = (folder / "journal.jsonl").read_text()
