@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common],
                        help="run the demo suite against a local llama.cpp server (or the simulator)")
-    p.add_argument("--headless", action="store_true")
+    p.add_argument("--headless", action="store_true",
+                   help="no TUI: progress on stderr, summary on stdout (no confirmation: the demo's "
+                        "endpoint is local and free)")
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
     p.add_argument("--sessions", action="store_true",
