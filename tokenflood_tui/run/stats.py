@@ -168,9 +168,10 @@ class PhaseAccumulator:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
         self._add_reasoning(rec)
-        self.ok_sched.append(rec.t_sched)
-        self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
-        self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
+        if rec.open_loop:     # the saturation verdict's samples (metrics/saturation.py)
+            self.ok_sched.append(rec.t_sched)
+            self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
+            self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
         if rec.ttft_ms is not None:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
