@@ -48,8 +48,13 @@ class LitellmClient(Client):
             kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
         effort = extras.pop("reasoning_effort", None)
+        # how many tokens the effort lets the model think, where the provider counts them in
+        # max_tokens: the answer's tokens come on top, as with reasoning_budget_tokens
+        self._effort_budget: int | None = None
         if effort is not None:      # litellm's own parameter: it maps it for each provider
             kwargs["reasoning_effort"] = effort
+            self._effort_budget = effort_budget(self._litellm, spec.provider,
+                                                spec.deployment or spec.model, effort)
         if extras:
             kwargs["extra_body"] = extras
         kwargs.update(self.litellm_params)
@@ -73,9 +78,14 @@ class LitellmClient(Client):
         body = {**self._base, "messages": messages, "max_tokens": max_tokens}
         if reasoning_budget:
             # litellm's `thinking` (Anthropic's budget_tokens, Gemini's thinkingBudget): the
-            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it)
+            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it;
+            # Gemini counts thoughts in maxOutputTokens), and replaces the endpoint's effort
             body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
             body["max_tokens"] = max_tokens + reasoning_budget
+            if self._effort_budget is not None:
+                body.pop("reasoning_effort", None)
+        elif self._effort_budget:
+            body["max_tokens"] = max_tokens + self._effort_budget
         if tools:
             body["tools"], body["tool_choice"] = tools, "none"
         return body
@@ -87,6 +97,7 @@ class LitellmClient(Client):
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
+            reader = getattr(stream, "completion_stream", None)   # dropped when the stream ends
             async for chunk in stream:
                 now = time.monotonic()
                 if not rec.response_id:   # Azure's first chunk (the prompt filter's) has id ""
@@ -111,6 +122,13 @@ class LitellmClient(Client):
                 # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
                 # they are not the server's, so count the chunks with text and say so instead.
                 usage = None
+            elif usage is not None and not _provider_counted_reasoning(reader):
+                # Anthropic counts thinking in output_tokens, without a count of its own: the
+                # reasoning tokens litellm puts in the usage are its tokenizer's count of the
+                # thinking text, so the record counts the reasoning chunks instead and says so.
+                usage = {"prompt_tokens": getattr(usage, "prompt_tokens", None),
+                         "completion_tokens": getattr(usage, "completion_tokens", None),
+                         "prompt_tokens_details": getattr(usage, "prompt_tokens_details", None)}
         except Exception as exc:  # litellm maps every provider error to its own exception types
             end = time.monotonic()
             self._fail(rec, exc, stream is not None)
@@ -149,6 +167,24 @@ class LitellmClient(Client):
             rec.fail(STREAM_ERROR, name, message)
 
 
+def effort_budget(litellm: Any, provider: str, model: str, effort: str) -> int | None:
+    """The thinking budget litellm sends for `reasoning_effort` (Anthropic's
+    `thinking.budget_tokens`, Gemini 2.5's `thinkingBudget`), or None where the effort is no
+    token count (OpenAI's and vLLM's body key, Gemini 3's thinkingLevel, Claude's adaptive
+    thinking). Both providers count thinking in max_tokens: Anthropic refuses a request whose
+    max_tokens is not above the budget, Gemini spends the answer's tokens on thoughts."""
+    try:
+        params = litellm.get_optional_params(model=model, custom_llm_provider=provider,
+                                             reasoning_effort=effort, max_tokens=1)
+    except Exception:   # a provider litellm cannot map offline: it maps the effort at send time
+        return None
+    thinking = params.get("thinking") or {}
+    budget = thinking.get("budget_tokens") if thinking.get("type") == "enabled" else None
+    if budget is None:
+        budget = (params.get("thinkingConfig") or {}).get("thinkingBudget")
+    return budget if isinstance(budget, int) and budget > 0 else None
+
+
 def _chain(exc: BaseException):
     """The exception and every one it wraps: __cause__, __context__ and litellm's
     `original_exception`, each once."""
@@ -181,6 +217,19 @@ def _cannot_connect(exc: BaseException) -> bool:
     import httpx
 
     return any(isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)) for err in _chain(exc))
+
+
+def _provider_counted_reasoning(reader: Any) -> bool:
+    """Whether the reasoning tokens in litellm's usage are the provider's. Anthropic's stream
+    has a thinking count only in `usage.output_tokens_details.thinking_tokens`; without it,
+    litellm counts the thinking text itself. Its Anthropic stream reader (the wrapper's
+    `completion_stream`) keeps the provider's usage as it came (`_cumulative_usage`); other
+    providers' counts pass through as sent."""
+    raw = getattr(reader, "_cumulative_usage", None)
+    if raw is None:
+        return True
+    details = raw.get("output_tokens_details") if hasattr(raw, "get") else None
+    return isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int)
 
 
 def _provider_sent_usage(stream: Any) -> bool:
