@@ -90,7 +90,7 @@ async def test_without_reasoning_tokens_in_the_usage_they_are_counted_and_flagge
     # llama.cpp: completion_tokens mixes both, no completion_tokens_details
     with OpenAIReasoningServer(Reply(field="reasoning_content", usage_details=False)) as server:
         rec = await send(vllm(server))
-    assert_reasoned_then_answered(rec, server.truth[0])
+    assert_reasoned_then_answered(rec, server.truth[-1])
     assert (rec.output_tokens, rec.output_tokens_estimated) == (25, False)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
 
@@ -295,8 +295,19 @@ async def test_vllm_reasoning_through_litellm():
     with OpenAIReasoningServer(Reply(field="reasoning")) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
                                       base_url=server.base_url))
-    assert_reasoned_then_answered(rec, server.truth[0], slack_ms=25)
+    assert_reasoned_then_answered(rec, server.truth[-1], slack_ms=25)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
+
+
+async def test_the_last_thought_and_the_first_answer_token_in_one_chunk_through_litellm():
+    # SGLang without a reasoning count: the chunk with both counts as reasoning too, as over
+    # the built-in client (it was read as the answer alone: 19 thoughts, 6 answer tokens)
+    reply = Reply(field="reasoning_content", together=True, usage_details=False)
+    with OpenAIReasoningServer(reply) as server:
+        rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
+                                      base_url=server.base_url))
+    assert rec.ok and rec.reasoning_ms == pytest.approx(server.truth[-1].reasoning_ms, abs=25)
+    assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,12 +107,12 @@ class LitellmClient(Client):
                     delta = getattr(choice, "delta", None)
                     if delta is not None:
                         # Each attribute of litellm's delta costs about a µs (three for an unset
-                        # one), so the reasoning is read only when there is no answer: a chunk with
-                        # both is stamped as its answer alone. (litellm maps a server's `reasoning`
-                        # field onto `reasoning_content`.)
+                        # one), so the reasoning is read only until the answer began: the chunk
+                        # that begins it may carry the last thought too, later ones are the
+                        # answer's. (litellm maps a server's `reasoning` onto `reasoning_content`.)
                         answer = getattr(delta, "content", None) or getattr(delta, "tool_calls", None)
-                        rec.stamp_chunk(now, answer,
-                                        None if answer else getattr(delta, "reasoning_content", None))
+                        rec.stamp_chunk(now, answer, None if answer and rec.t_answer is not None
+                                        else getattr(delta, "reasoning_content", None))
                     if getattr(choice, "finish_reason", None):
                         finished = True
             end = time.monotonic()
@@ -122,10 +122,10 @@ class LitellmClient(Client):
                 # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
                 # they are not the server's, so count the chunks with text and say so instead.
                 usage = None
-            elif usage is not None and not _provider_counted_reasoning(reader):
-                # Anthropic counts thinking in output_tokens, without a count of its own: the
-                # reasoning tokens litellm puts in the usage are its tokenizer's count of the
-                # thinking text, so the record counts the reasoning chunks instead and says so.
+            elif usage is not None and not _provider_counted_reasoning(stream, reader):
+                # The reasoning tokens litellm put in the usage are its tokenizer's count of the
+                # reasoning text, not the server's: the record counts the reasoning chunks
+                # instead and says so.
                 usage = {"prompt_tokens": getattr(usage, "prompt_tokens", None),
                          "completion_tokens": getattr(usage, "completion_tokens", None),
                          "prompt_tokens_details": getattr(usage, "prompt_tokens_details", None)}
@@ -219,17 +219,22 @@ def _cannot_connect(exc: BaseException) -> bool:
     return any(isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)) for err in _chain(exc))
 
 
-def _provider_counted_reasoning(reader: Any) -> bool:
-    """Whether the reasoning tokens in litellm's usage are the provider's. Anthropic's stream
-    has a thinking count only in `usage.output_tokens_details.thinking_tokens`; without it,
-    litellm counts the thinking text itself. Its Anthropic stream reader (the wrapper's
-    `completion_stream`) keeps the provider's usage as it came (`_cumulative_usage`); other
-    providers' counts pass through as sent."""
+def _provider_counted_reasoning(stream: Any, reader: Any) -> bool:
+    """Whether the reasoning tokens in litellm's usage are the provider's: where the provider
+    sent none (llama.cpp, SGLang before PR #15562, Anthropic), litellm counts the reasoning text
+    with its own tokenizer and reports that. The chunks litellm parsed keep the provider's usage
+    (`_provider_sent_usage`), except Anthropic's, whose reader computes the count into each
+    chunk: its reader (the wrapper's `completion_stream`) keeps Anthropic's usage as it came
+    (`_cumulative_usage`), with a count only in `output_tokens_details.thinking_tokens`."""
     raw = getattr(reader, "_cumulative_usage", None)
-    if raw is None:
+    if raw is not None:
+        details = raw.get("output_tokens_details") if hasattr(raw, "get") else None
+        return isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int)
+    chunks = getattr(stream, "chunks", None)
+    if chunks is None:      # not litellm's stream wrapper: nothing to tell them apart by
         return True
-    details = raw.get("output_tokens_details") if hasattr(raw, "get") else None
-    return isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int)
+    return any(getattr(getattr(getattr(c, "usage", None), "completion_tokens_details", None),
+                       "reasoning_tokens", None) is not None for c in chunks)
 
 
 def _provider_sent_usage(stream: Any) -> bool:
