@@ -29,6 +29,10 @@ KEY = "sk-reasoning-test-key-81c4e2"
 MESSAGES = [{"role": "user", "content": "How many words are in this sentence?"}]
 OUTPUT = 50                 # max_tokens: room for 20 reasoning and 5 answer tokens
 REASONING = (190.0, 260.0)  # 20 reasoning tokens 10 ms apart: 200 ms from the first to the answer
+# litellm's CPU time per chunk lands on its timestamps: its reasoning time was the server's
+# within -10 to +48 ms (10 requests a shape, with and without a CPU hog); the built-in
+# client's within -4 to +7 ms
+LITELLM_SLACK_MS = 50.0
 
 
 async def send(spec: EndpointSpec, max_tokens: int = OUTPUT, budget: int | None = None,
@@ -209,7 +213,7 @@ async def test_anthropic_thinking_blocks_through_litellm():
     assert truth.status == 200
     assert truth.body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     assert truth.body["max_tokens"] == OUTPUT + 1024
-    assert_reasoned_then_answered(rec, truth, slack_ms=25)
+    assert_reasoned_then_answered(rec, truth, slack_ms=LITELLM_SLACK_MS)
     # Anthropic counts thinking in output_tokens and gives no count of its own: counted, flagged
     assert (rec.output_tokens, rec.output_tokens_estimated) == (25, False)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
@@ -248,7 +252,7 @@ async def test_gemini_thought_parts_through_litellm():
     assert config["thinkingConfig"] == {"thinkingBudget": 512, "includeThoughts": True}
     # Gemini counts thoughts in the output limit: the answer's 50 come on top
     assert config["max_output_tokens"] == OUTPUT + 512
-    assert_reasoned_then_answered(rec, truth, slack_ms=25)
+    assert_reasoned_then_answered(rec, truth, slack_ms=LITELLM_SLACK_MS)
     # thoughtsTokenCount is the server's count: not estimated
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated) == (20, False)
     assert (rec.output_tokens, rec.answer_tokens) == (25, 5)
@@ -295,7 +299,7 @@ async def test_vllm_reasoning_through_litellm():
     with OpenAIReasoningServer(Reply(field="reasoning")) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
                                       base_url=server.base_url))
-    assert_reasoned_then_answered(rec, server.truth[-1], slack_ms=25)
+    assert_reasoned_then_answered(rec, server.truth[-1], slack_ms=LITELLM_SLACK_MS)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
 
 
@@ -306,7 +310,7 @@ async def test_the_last_thought_and_the_first_answer_token_in_one_chunk_through_
     with OpenAIReasoningServer(reply) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
                                       base_url=server.base_url))
-    assert rec.ok and rec.reasoning_ms == pytest.approx(server.truth[-1].reasoning_ms, abs=25)
+    assert rec.ok and rec.reasoning_ms == pytest.approx(server.truth[-1].reasoning_ms, abs=LITELLM_SLACK_MS)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
 
 
