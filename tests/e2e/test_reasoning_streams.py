@@ -295,6 +295,24 @@ async def test_openai_hidden_reasoning_through_litellm():
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
 
 
+async def test_a_budget_through_litellm_reaches_openai_and_vllm_as_each_takes_it():
+    # litellm's `thinking` is refused for OpenAI (every request failed, UnsupportedParamsError,
+    # never sent), and for vLLM it became reasoning_effort "minimal", which nobody asked for
+    with OpenAIReasoningServer(Reply(reasoning=2, answer=2), api_key=KEY) as server:
+        openai = await send(EndpointSpec(provider="openai", model="o4-mini", client="litellm",
+                                         base_url=server.base_url, reasoning_effort="low",
+                                         api_key_env_var="REASONING_TEST_KEY"), budget=300)
+        vllm = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
+                                       base_url=server.base_url, api_key_env_var="REASONING_TEST_KEY"),
+                          budget=300)
+    openai_body, vllm_body = server.truth[1].body, server.truth[3].body
+    assert openai.ok and vllm.ok
+    assert (openai_body["max_completion_tokens"], openai_body["reasoning_effort"]) == (350, "low")
+    assert "thinking" not in openai_body and "reasoning_budget_tokens" not in openai_body
+    assert (vllm_body["max_tokens"], vllm_body["reasoning_budget_tokens"]) == (350, 300)
+    assert "thinking" not in vllm_body and "reasoning_effort" not in vllm_body
+
+
 async def test_vllm_reasoning_through_litellm():
     with OpenAIReasoningServer(Reply(field="reasoning")) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",

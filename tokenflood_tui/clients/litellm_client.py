@@ -48,13 +48,20 @@ class LitellmClient(Client):
             kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
         effort = extras.pop("reasoning_effort", None)
+        model = spec.deployment or spec.model
         # how many tokens the effort lets the model think, where the provider counts them in
         # max_tokens: the answer's tokens come on top, as with reasoning_budget_tokens
         self._effort_budget: int | None = None
         if effort is not None:      # litellm's own parameter: it maps it for each provider
             kwargs["reasoning_effort"] = effort
-            self._effort_budget = effort_budget(self._litellm, spec.provider,
-                                                spec.deployment or spec.model, effort)
+            self._effort_budget = mapped_budget(self._litellm, spec.provider, model,
+                                                reasoning_effort=effort)
+        # whether litellm's `thinking` sets a thinking budget of the provider's own (Anthropic's
+        # budget_tokens, Gemini's thinkingBudget); OpenAI refuses it, and for vLLM litellm turns
+        # it into an effort the user did not ask for
+        self._thinking = mapped_budget(self._litellm, spec.provider, model,
+                                       thinking={"type": "enabled", "budget_tokens": 1024}) == 1024
+        self._self_hosted = spec.self_hosted
         if extras:
             kwargs["extra_body"] = extras
         kwargs.update(self.litellm_params)
@@ -77,13 +84,18 @@ class LitellmClient(Client):
                 reasoning_budget: int | None = None) -> dict[str, Any]:
         body = {**self._base, "messages": messages, "max_tokens": max_tokens}
         if reasoning_budget:
-            # litellm's `thinking` (Anthropic's budget_tokens, Gemini's thinkingBudget): the
-            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it;
-            # Gemini counts thoughts in maxOutputTokens), and replaces the endpoint's effort
-            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+            # The budget comes on top of the answer's tokens (Anthropic wants max_tokens above
+            # it; Gemini counts thoughts in maxOutputTokens), as litellm's `thinking` where the
+            # provider has a budget, replacing the endpoint's effort; else as llama.cpp's body
+            # key to a self-hosted server, as the built-in client sends it.
             body["max_tokens"] = max_tokens + reasoning_budget
-            if self._effort_budget is not None:
-                body.pop("reasoning_effort", None)
+            if self._thinking:
+                body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+                if self._effort_budget is not None:
+                    body.pop("reasoning_effort", None)
+            elif self._self_hosted:
+                body["extra_body"] = {**body.get("extra_body", {}),
+                                      "reasoning_budget_tokens": reasoning_budget}
         elif self._effort_budget:
             body["max_tokens"] = max_tokens + self._effort_budget
         if tools:
@@ -167,21 +179,22 @@ class LitellmClient(Client):
             rec.fail(STREAM_ERROR, name, message)
 
 
-def effort_budget(litellm: Any, provider: str, model: str, effort: str) -> int | None:
-    """The thinking budget litellm sends for `reasoning_effort` (Anthropic's
-    `thinking.budget_tokens`, Gemini 2.5's `thinkingBudget`), or None where the effort is no
-    token count (OpenAI's and vLLM's body key, Gemini 3's thinkingLevel, Claude's adaptive
-    thinking). Both providers count thinking in max_tokens: Anthropic refuses a request whose
-    max_tokens is not above the budget, Gemini spends the answer's tokens on thoughts."""
+def mapped_budget(litellm: Any, provider: str, model: str, **params: Any) -> int | None:
+    """The thinking budget litellm sends the provider for `params` (a `reasoning_effort`, or
+    `thinking`): Anthropic's `thinking.budget_tokens`, Gemini 2.5's `thinkingBudget`. None where
+    it is no token count (OpenAI's and vLLM's effort, Gemini 3's thinkingLevel, Claude's
+    adaptive thinking) or litellm refuses the parameter for the provider. Both providers count
+    thinking in max_tokens: Anthropic refuses a request whose max_tokens is not above the
+    budget, Gemini spends the answer's tokens on thoughts."""
     try:
-        params = litellm.get_optional_params(model=model, custom_llm_provider=provider,
-                                             reasoning_effort=effort, max_tokens=1)
-    except Exception:   # a provider litellm cannot map offline: it maps the effort at send time
+        mapped = litellm.get_optional_params(model=model, custom_llm_provider=provider,
+                                             max_tokens=65536, **params)
+    except Exception:   # refused, or a provider litellm cannot map offline
         return None
-    thinking = params.get("thinking") or {}
+    thinking = mapped.get("thinking") or {}
     budget = thinking.get("budget_tokens") if thinking.get("type") == "enabled" else None
     if budget is None:
-        budget = (params.get("thinkingConfig") or {}).get("thinkingBudget")
+        budget = (mapped.get("thinkingConfig") or {}).get("thinkingBudget")
     return budget if isinstance(budget, int) and budget > 0 else None
 
 
