@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from tokenflood_tui.clients import make_client
+from tokenflood_tui.demo.localserver.process import LocalModelServer, LocalServerOptions
+from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 from tokenflood_tui.metrics.records import NO_ANSWER, OK, RequestRecord
 from tokenflood_tui.specs import EndpointSpec
 
@@ -189,6 +191,17 @@ async def test_effort_and_budget_reach_an_openai_compatible_server_as_its_body_k
     # OpenAI rejects keys it does not know: no budget key, no ignore_eos
     assert (openai_body["reasoning_effort"], openai_body["max_tokens"]) == ("high", 320)
     assert "reasoning_budget_tokens" not in openai_body and "ignore_eos" not in openai_body
+
+
+@pytest.mark.llamacpp
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+async def test_real_llamacpp_takes_its_budget_key():
+    # SmolLM2 does not reason: the key must cost nothing, and max_tokens carries the budget
+    with LocalModelServer(LocalServerOptions(slots=1, ctx=2048)) as llama:
+        rec = await send(EndpointSpec(provider="hosted_vllm", model=llama.model,
+                                      base_url=llama.base_url), max_tokens=4, budget=8)
+    assert rec.ok and (rec.output_tokens, rec.output_tokens_estimated) == (12, False)
+    assert rec.reasoning_tokens is None and rec.ttfa_ms == rec.ttft_ms
 
 
 # ---------------------------------------------------------------------------------------------
