@@ -134,7 +134,8 @@ class LitellmClient(Client):
                 # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
                 # they are not the server's, so count the chunks with text and say so instead.
                 usage = None
-            elif usage is not None and not _provider_counted_reasoning(stream, reader):
+            elif getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None) \
+                    and not _provider_counted_reasoning(stream, reader):
                 # The reasoning tokens litellm put in the usage are its tokenizer's count of the
                 # reasoning text, not the server's: the record counts the reasoning chunks
                 # instead and says so.
@@ -247,7 +248,7 @@ def _provider_counted_reasoning(stream: Any, reader: Any) -> bool:
     if chunks is None:      # not litellm's stream wrapper: nothing to tell them apart by
         return True
     return any(getattr(getattr(getattr(c, "usage", None), "completion_tokens_details", None),
-                       "reasoning_tokens", None) is not None for c in chunks)
+                       "reasoning_tokens", None) is not None for c in reversed(chunks))
 
 
 def _provider_sent_usage(stream: Any) -> bool:
