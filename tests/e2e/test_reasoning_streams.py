@@ -76,10 +76,11 @@ def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = 1
 # The built-in OpenAI client: vLLM, SGLang, llama.cpp
 
 
-@pytest.mark.parametrize("field", ["reasoning", "reasoning_content", "both"])
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content", "both", "mixed"])
 async def test_reasoning_fields_give_ttfa_after_the_reasoning_and_the_servers_counts(field):
     # vLLM now: delta.reasoning; SGLang, llama.cpp, older vLLM: delta.reasoning_content;
-    # vLLM of late 2025: both names, the same text, on every chunk (counted once)
+    # vLLM of late 2025: both names, the same text, on every chunk (counted once); or the two
+    # names in turn in one stream
     with OpenAIReasoningServer(Reply(field=field)) as server:
         rec = await send(vllm(server))
     truth = server.truth[-1]

@@ -3,8 +3,9 @@
 - `OpenAIReasoningServer`: `POST /v1/chat/completions` as vLLM, SGLang, llama.cpp and OpenAI
   stream a reasoning model's reply: the reasoning in `delta.reasoning` (vLLM since PR #33402),
   `delta.reasoning_content` (SGLang, llama.cpp `--reasoning-format deepseek`, older vLLM), both
-  names on every chunk (vLLM Oct 2025), `<think>…</think>` inside the content (llama.cpp
-  `--reasoning-format none`), or hidden (OpenAI o-series: no text, its tokens in the usage only);
+  names on every chunk (vLLM Oct 2025) or the two in turn, `<think>…</think>` inside the
+  content (llama.cpp `--reasoning-format none`), or hidden (OpenAI o-series: no text, its tokens
+  in the usage only);
   then the answer as content or as a tool call. The usage comes with
   `completion_tokens_details.reasoning_tokens` or without it (llama.cpp).
 - `AnthropicThinkingServer`: `POST /v1/messages` with `thinking: {type: enabled, budget_tokens}`:
@@ -35,7 +36,7 @@ from aiohttp import web
 
 from .common import ProviderServer, Truth, count_tokens, output_tokens
 
-Field = Literal["reasoning", "reasoning_content", "both", "think_tags", "think_tags_split",
+Field = Literal["reasoning", "reasoning_content", "both", "mixed", "think_tags", "think_tags_split",
                 "hidden"]
 Answer = Literal["content", "tool_call"]
 
@@ -234,8 +235,10 @@ def _openai_chunks(reply: Reply, words: list[str], answer_words: list[str],
         out += [(t, {"content": c}, 1, 0) for t, c in zip(r_times, texts, strict=True)]
         out += [(r_times[-1], {"content": c}, 0, 0) for c in closing]
     else:
-        out += [(t, _reasoning_delta(reply.field, w), 1, 0) for t, w in zip(r_times, words, strict=True)]
-    if reply.together and out and answers and reply.field in ("reasoning", "reasoning_content", "both"):
+        out += [(t, _reasoning_delta(reply.field, w, i), 1, 0)
+                for i, (t, w) in enumerate(zip(r_times, words, strict=True))]
+    if reply.together and out and answers and reply.field in ("reasoning", "reasoning_content", "both",
+                                                              "mixed"):
         at_ms, delta, _, _ = out[-1]                # the last thought and the first answer token
         out[-1] = (at_ms, {**(delta or {}), **answers[0]}, 1, 1)
         answers, a_times = answers[1:], a_times[1:]
@@ -253,9 +256,11 @@ def _answer_delta(reply: Reply, words: list[str], j: int) -> dict:
     return {"tool_calls": [{"index": 0, "function": {"arguments": json.dumps(words[j])}}]}
 
 
-def _reasoning_delta(name: Field, word: str) -> dict:
+def _reasoning_delta(name: Field, word: str, i: int) -> dict:
     if name == "both":          # vLLM between PR #27752 and PR #33402: the old name as well
         return {"reasoning": word, "reasoning_content": word}
+    if name == "mixed":         # one name, then the other (a proxy in front of two servers)
+        return {"content": None, ("reasoning", "reasoning_content")[i % 2]: word}
     return {"content": None, name: word}
 
 
