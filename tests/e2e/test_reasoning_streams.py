@@ -272,6 +272,16 @@ async def test_gemini_thought_parts_through_litellm():
     assert (rec.output_tokens, rec.answer_tokens) == (25, 5)
 
 
+async def test_gemini_last_thought_and_first_answer_part_in_one_chunk():
+    with GeminiThinkingServer(Reply(together=True), api_key=KEY) as server:
+        rec = await send(gemini(server), budget=512)
+    truth = server.truth[-1]
+    assert rec.ok and rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=LITELLM_SLACK_MS)
+    assert 140 <= truth.reasoning_ms <= 250          # 19 gaps of 10 ms
+    assert (rec.content_chunks, rec.reasoning_chunks) == (24, 20)
+    assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
+
+
 async def test_gemini_reasoning_effort_becomes_a_thinking_budget_on_top_of_the_answer():
     # litellm maps "low" to thinkingBudget 1024 and left the output limit at the answer's 50:
     # a real Gemini 2.5 spends them on thoughts and ends with MAX_TOKENS, no text

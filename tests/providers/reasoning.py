@@ -440,30 +440,33 @@ class GeminiThinkingServer(_Paced):
                 out["thoughtsTokenCount"] = truth.reasoning_tokens
             return out
 
-        async def send(part: dict | None, finish: str | None = None) -> None:
-            candidate: dict[str, Any] = {"content": {"parts": [part] if part else [], "role": "model"},
-                                         "index": 0}
+        async def send(parts: list[dict], finish: str | None = None) -> None:
+            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
             if finish:
                 candidate["finishReason"] = finish
             chunk = {"candidates": [candidate], "usageMetadata": usage(),
                      "modelVersion": model, "responseId": truth.response_id}
             await response.write(b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n")
 
+        held: list[dict] = []       # the last thought, when it goes with the first answer part
         for i, word in enumerate(thoughts(reasoning)):
             await self.due(truth, r_times[i])
             self.wrote(truth, reasoning=1, shown=show)
-            if show:
-                await send({"text": word, "thought": True})
+            if show and reply.together and answer and i == reasoning - 1:
+                held = [{"text": word, "thought": True}]
+            elif show:
+                await send([{"text": word, "thought": True}])
         for j, word in enumerate(output_tokens(answer)):
             await self.due(truth, a_times[j])
             self.wrote(truth, answer=1)
             last = j == answer - 1
             truth.finish = ("MAX_TOKENS" if limit and truth.output_tokens >= limit else "STOP") \
                 if last else None
-            await send({"text": word}, truth.finish)
+            await send([*held, {"text": word}], truth.finish)
+            held = []
         if not answer:
             truth.finish = "MAX_TOKENS"
-            await send(None, truth.finish)
+            await send([], truth.finish)
         truth.usage_sent = True
         truth.end = time.monotonic()
         await response.write_eof()
