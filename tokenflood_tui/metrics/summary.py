@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from .server import ServerInfo, ServerPhaseStats
 
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
@@ -219,6 +220,7 @@ class PhaseStats(BaseModel):
     workers: list[WorkerLoad] = Field(default_factory=list)   # per worker, when several send
     sessions: SessionStats | None = None       # a session phase: its sessions
     turns: list[TurnStats] = Field(default_factory=list)   # ... and its requests by turn index
+    server: ServerPhaseStats | None = None     # the server's own metrics over the phase
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -409,6 +411,7 @@ class RunSummary(BaseModel):
     resumed: list[ResumeInfo] = Field(default_factory=list)
     search: SearchResult | None = None       # a search's answer
     cluster: ClusterInfo | None = None       # the Dask workers it sent from, on a --cluster run
+    server: ServerInfo | None = None         # the server's metrics: where, what, when it queued
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
     # True only for a summary built from requests.csv and journal.jsonl because the run wrote
