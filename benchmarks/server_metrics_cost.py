@@ -87,8 +87,7 @@ def main() -> None:
     print(f"100 req/s for {args.length:g} s against the simulator (TTFT 20 ms), "
           f"{args.rounds} run(s) each, alternated:")
     for metrics in (True, False):
-        runs = figures[metrics]
-        def mean(key: str) -> float:
+        def mean(key: str, runs: list[dict] = figures[metrics]) -> float:
             return sum(run[key] for run in runs) / len(runs)
         print(f"  metrics {'on ' if metrics else 'off'}: CPU {mean('cpu_s'):.2f} s "
               f"(wall {mean('wall_s'):.1f} s), TTFT p50 {mean('ttft_p50'):.2f} ms, "

@@ -253,3 +253,25 @@ def test_the_metrics_url_is_the_base_urls_origin_unless_given_or_off():
     assert hosted.metrics_endpoint is None          # a hosted API: nothing to read
     with pytest.raises(ValueError, match="metrics_url must be an http:// or https:// URL"):
         spec(base_url="http://h/v1", metrics_url="h:9000/metrics")
+
+
+def test_a_requests_time_queued_from_tgi_headers_or_llamacpp_timings():
+    from tokenflood_tui.metrics.records import RequestRecord
+
+    def record() -> RequestRecord:
+        rec = RequestRecord(1, 2.0, 0, t_sched=10.0, prompt_tokens_target=64,
+                            prefix_tokens_target=0, output_tokens_target=8)
+        rec.t_send, rec.t_end = 10.0, 12.5               # e2e 2500 ms
+        return rec
+    llama = record()
+    llama.stamp_server_timings({"cache_n": 16, "prompt_n": 32, "prompt_ms": 614.02,
+                                "predicted_n": 8, "predicted_ms": 134.2})
+    assert llama.queued_ms == pytest.approx(2500 - 614.02 - 134.2)
+    assert llama.server_cached_tokens == 16
+    tgi = record()
+    tgi.stamp_server_headers({"x-queue-time": "41", "x-inference-time": "2300"})
+    assert (tgi.queued_ms, tgi.server_inference_ms) == (41.0, 2300.0)
+    odd = record()
+    odd.stamp_server_timings({"prompt_ms": "soon", "predicted_ms": 10})
+    assert odd.queued_ms is None                           # no number, no estimate
+    assert record().queued_ms is None                      # a server that gave no timing

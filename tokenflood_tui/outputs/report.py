@@ -10,6 +10,7 @@ from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, Poll
                                SearchResult, ThresholdResult, pkey)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
+from ..metrics.server import ServerPhaseStats
 from . import session_tables
 from .formats import number, ranges, share, span
 
@@ -59,18 +60,17 @@ def server_queue_line(summary: RunSummary) -> str | None:
 def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | None:
     """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
     publishes no such signal. None when no phase has them."""
-    if not any(ph.server is not None for ph in phases):
+    if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
         return None
     pcols = [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or \
         [pkey(percentiles[0])]
     head = (["phase", "waiting mean", "waiting max", "running mean", "running max", "KV mean",
              "KV max", "prefix hit", "preempted"] + [f"server TTFT {c} ms" for c in pcols]
-            + [f"TTFT gap {c} ms" for c in pcols] + ["queue"])
+            + [f"TTFT gap {c} ms" for c in pcols] + [f"queued {c} ms" for c in pcols]
+            + ["queue"])
     rows = []
     for ph in phases:
-        sv = ph.server
-        if sv is None:
-            continue
+        sv = ph.server or ServerPhaseStats(scrapes=0)
         ttft = sv.ttft_ms.percentiles if sv.ttft_ms is not None else {}
         rows.append([str(ph.phase), number(sv.waiting_mean, 1), number(sv.waiting_max, 0),
                      number(sv.running_mean, 1), number(sv.running_max, 0),
@@ -78,6 +78,7 @@ def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | No
                      number(sv.preemptions, 0)]
                     + [number(ttft.get(c), 0) for c in pcols]
                     + [number(sv.ttft_gap_ms.get(c), 0) for c in pcols]
+                    + [number(ph.queued_ms[c], 0) for c in pcols]
                     + ["-" if sv.queue_persists is None else
                        "PERSISTS" if sv.queue_persists else "ok"])
     return _table(head, rows)
