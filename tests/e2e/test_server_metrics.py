@@ -88,10 +88,14 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
         tmp_path, sim, tokenflood):
     write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
     write(tmp_path / "run.yml", run_yml(rates=[2, 10], length=2, arrival="constant",
-                                        load_types=LOAD))
+                                        load_types=LOAD, thresholds=["server.waiting.max < 5"]))
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
-    assert done.code == 0, done.stderr
+    assert done.code == 4, done.stderr          # the server's queue failed the threshold
     s = done.summary()
+    (threshold,) = s["thresholds"]
+    assert threshold["threshold"] == "server.waiting.max < 5" and not threshold["passed"]
+    assert [(p["phase"], p["passed"]) for p in threshold["phases"]] == [(1, True), (2, False)]
+    assert threshold["phases"][0]["value"] == 0 and threshold["phases"][1]["value"] >= 5
     assert s["server"]["engine"] == "vLLM" and s["server"]["off"] is None
     assert s["server"]["failed_scrapes"] == 0
     assert s["server"]["queue_from_phase"] == 2 and s["server"]["queue_from_rps"] == 10

@@ -275,3 +275,13 @@ def test_a_requests_time_queued_from_tgi_headers_or_llamacpp_timings():
     odd.stamp_server_timings({"prompt_ms": "soon", "predicted_ms": 10})
     assert odd.queued_ms is None                           # no number, no estimate
     assert record().queued_ms is None                      # a server that gave no timing
+
+
+def test_a_threshold_on_a_server_figure_is_parsed_and_a_wrong_one_named():
+    from tokenflood_tui.metrics.thresholds import parse_threshold
+    assert parse_threshold("server.waiting.max<5").text == "server.waiting.max < 5"
+    assert parse_threshold("server.ttft_ms.p(99) <= 900").text == "server.ttft_ms.p99 <= 900"
+    with pytest.raises(ValueError, match=r"'server.waiting < 5': server.waiting is not a server "
+                                         r"figure; use server. and one of waiting.mean, "
+                                         r"waiting.max"):
+        parse_threshold("server.waiting < 5")

@@ -24,6 +24,12 @@ from .summary import PhaseCheck, PhaseStats, ThresholdPhase, ThresholdResult, pk
 LATENCIES = ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "scheduled_latency_ms")
 RATES = ("error_rate", "goodput", "achieved_ratio")
 SHARES = ("error_rate", "goodput")          # between 0 and 1
+# the server's own figures of a phase (docs/metrics.md#server): `server.waiting.max < 5`
+SERVER = "server"
+SERVER_FIGURES = ("waiting.mean", "waiting.max", "running.mean", "running.max", "kv_usage.mean",
+                  "kv_usage.max", "prefix_hit_ratio", "preemptions", "preemptions_per_s",
+                  "prompt_tokens_per_s", "generation_tokens_per_s")
+SERVER_HISTOGRAMS = ("ttft_ms", "itl_ms", "queue_ms")      # with .mean or a suite percentile
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 EXIT_THRESHOLD_FAILED = 4
@@ -31,8 +37,9 @@ EXIT_THRESHOLD_FAILED = 4
 _FORM = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.(?P<stat>[^\s<>=!]+))?\s*"
                    r"(?P<op>[<>=!]+)\s*(?P<bound>\S+)\s*$")
 _PERCENTILE = re.compile(r"^p\(?(?P<p>\d+(?:\.\d+)?)\)?$")     # p99, p99.9, k6's p(99)
-METRIC_NAMES = (f"{', '.join(LATENCIES)} (with .mean or a percentile: .p50, .p99.9), or "
-                f"{', '.join(RATES)}")
+METRIC_NAMES = (f"{', '.join(LATENCIES)} (with .mean or a percentile: .p50, .p99.9), "
+                f"{', '.join(RATES)}, or server.FIGURE (server.waiting.max, server.kv_usage.mean, "
+                "server.ttft_ms.p99, ...)")
 ALLOWED = (f"write METRIC OP NUMBER such as 'ttft_ms.p99 < 500' or 'error_rate < 0.01'; METRIC "
            f"is {METRIC_NAMES}; OP is <, <=, > or >=")
 
@@ -41,8 +48,9 @@ ALLOWED = (f"write METRIC OP NUMBER such as 'ttft_ms.p99 < 500' or 'error_rate <
 class Threshold:
     """One parsed condition; `text` is its normal form ('ttft_ms.p99 < 500')."""
 
-    metric: str                  # one of LATENCIES or RATES
-    stat: str | None             # 'mean' or 'p99' for a latency; None for a rate
+    metric: str                  # one of LATENCIES or RATES, or SERVER
+    stat: str | None             # 'mean' or 'p99' for a latency; None for a rate; a server
+                                 # figure ('waiting.max', 'ttft_ms.p99')
     op: str
     bound: float
 
@@ -53,6 +61,8 @@ class Threshold:
 
     @property
     def percentile(self) -> float | None:
+        if self.metric == SERVER:
+            return None
         return float(self.stat[1:]) if self.stat and self.stat != "mean" else None
 
     def holds(self, value: float) -> bool:
@@ -75,6 +85,11 @@ class Threshold:
             return ph.goodput, "no request finished"
         if self.metric == "achieved_ratio":
             return ph.achieved_ratio, "nothing was sent"
+        if self.metric == SERVER:
+            assert self.stat is not None
+            if ph.server is None:
+                return None, "the server's metrics were not read"
+            return ph.server.get(self.stat), f"the server's metrics have no {self.stat}"
         values = samples(self.metric)
         if values.size == 0:
             why = ("no request succeeded" if not ph.ok else
@@ -96,6 +111,8 @@ def parse_threshold(text: str) -> Threshold:
     name, stat, op, bound_text = match.group("name", "stat", "op", "bound")
     if op not in OPERATORS:
         raise ValueError(f"{text!r}: operator {op!r} is not allowed; use <, <=, > or >=")
+    if name == SERVER:
+        return Threshold(SERVER, _server_figure(text, stat), op, _bound(text, bound_text))
     if name not in LATENCIES + RATES:
         close = difflib.get_close_matches(name, LATENCIES + RATES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -127,6 +144,33 @@ def parse_threshold(text: str) -> Threshold:
             raise ValueError(f"{text!r}: percentile {p:g} is outside (0, 100)")
         stat = pkey(p)
     return Threshold(name, stat, op, bound)
+
+
+def _server_figure(text: str, stat: str | None) -> str:
+    """The server figure a `server.…` threshold names, in its normal form."""
+    head, _, tail = (stat or "").partition(".")
+    if head in SERVER_HISTOGRAMS:
+        if tail == "mean":
+            return stat or ""
+        pm = _PERCENTILE.match(tail)
+        if pm is not None and 0 < float(pm.group("p")) < 100:
+            return f"{head}.{pkey(float(pm.group('p')))}"
+    elif stat in SERVER_FIGURES:
+        return stat
+    raise ValueError(f"{text!r}: {'server.' + stat if stat else 'server'} is not a server figure; "
+                     f"use server. and one of {', '.join(SERVER_FIGURES)}, or "
+                     f"{', '.join(SERVER_HISTOGRAMS)} with .mean or a percentile of the suite "
+                     "(server.ttft_ms.p99)")
+
+
+def _bound(text: str, bound_text: str) -> float:
+    try:
+        bound = float(bound_text)
+    except ValueError:
+        raise ValueError(f"{text!r}: {bound_text!r} is not a number") from None
+    if not math.isfinite(bound):
+        raise ValueError(f"{text!r}: the bound must be a finite number")
+    return bound
 
 
 def threshold_results(thresholds: list[Threshold],

@@ -531,6 +531,11 @@ class Coordinator:
         stats = acc.stats()
         if self.collector is not None:
             stats.server = await self._server_phase(plan.phase, acc, stats)
+            # thresholds on the server's figures: checked again now that the phase has them
+            if len(stats.thresholds) == len(self._thresholds):
+                stats.thresholds = [
+                    t.check(stats, acc.samples) if t.metric == "server" else check
+                    for t, check in zip(self._thresholds, stats.thresholds, strict=True)]
         self.finished[plan.phase] = stats
         del self.open[plan.phase]
         if self._status is None:       # a phase cut short by a stop is not finished: a resume

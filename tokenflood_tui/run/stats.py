@@ -305,13 +305,13 @@ class PhaseAccumulator:
             np.frombuffer(self.ok_sched, dtype=np.float64), np.frombuffer(self.ok_ttft, dtype=np.float64),
             np.frombuffer(self.ok_e2e, dtype=np.float64))
         saturated, why = saturation.verdict(ph, growth)
-        checks = [t.check(ph, self._samples) for t in self.thresholds]
+        checks = [t.check(ph, self.samples) for t in self.thresholds]
         return ph.model_copy(update={
             "workers": self._worker_loads(),
             "saturated": saturated, "saturation": why, "thresholds": checks,
             "latency_growth": growth.ratio if growth is not None else None})
 
-    def _samples(self, metric: str) -> np.ndarray:
+    def samples(self, metric: str) -> np.ndarray:
         if metric == "itl_ms":
             return np.frombuffer(self.itl, dtype=np.float32).astype(np.float64)
         if metric == "answer_itl_ms":
