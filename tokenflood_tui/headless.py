@@ -15,6 +15,7 @@ from .outputs import formats, printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .live.server import ServerFeed
 from .live.throttle import FailureThrottle
 from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
                          describe)
@@ -54,6 +55,7 @@ class HeadlessObserver:
         self.feed = (PollFeed(suite.interval_s, first_poll)
                      if isinstance(suite, ObservationSuite) else None)
         self.percentiles = suite.percentiles if suite is not None else [50.0]
+        self.server = ServerFeed()       # the server's verdict, said when it changes
 
     def event(self, ev: RunEvent) -> None:
         if self.feed is not None and not self.verbose and said_by_poll_lines(ev):
@@ -74,6 +76,9 @@ class HeadlessObserver:
         if not snap.phases or snap.stage == "finished":
             return
         self._write(progress_line(snap))
+        verdict = self.server.update(snap)
+        if verdict is not None:
+            self._write(verdict.text)
 
     def _write(self, line: str) -> None:
         line = self.scrubber.scrub(line)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -91,6 +92,11 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
                                         load_types=LOAD, thresholds=["server.waiting.max < 5"]))
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
     assert done.code == 4, done.stderr          # the server's queue failed the threshold
+    # the live verdict, said once when the server's own figures support it
+    verdicts = [line for line in done.stderr.splitlines() if ": server " in line]
+    assert len(verdicts) == 1 and verdicts[0].startswith("[tokenflood] phase 2: server queueing: ")
+    assert re.search(r"queueing: \d+ waiting, (not falling|draining), 2 running, KV 100%$",
+                     verdicts[0]), verdicts[0]
     s = done.summary()
     (threshold,) = s["thresholds"]
     assert threshold["threshold"] == "server.waiting.max < 5" and not threshold["passed"]

@@ -285,3 +285,44 @@ def test_a_threshold_on_a_server_figure_is_parsed_and_a_wrong_one_named():
                                          r"figure; use server. and one of waiting.mean, "
                                          r"waiting.max"):
         parse_threshold("server.waiting < 5")
+
+
+def verdicts(points: list[dict], client_ttft: list[float] | None = None) -> list[str]:
+    """The verdicts a live view says over a phase's scrapes (each a snapshot of the run)."""
+    from tokenflood_tui.live.server import ServerFeed
+    from tokenflood_tui.metrics.server import ServerPoint
+    from tokenflood_tui.run.coordinator import RunSnapshot
+    from tokenflood_tui.run.stats import PhaseAccumulator
+    feed, said = ServerFeed(), []
+    for i, figures in enumerate(points):
+        phase = PhaseAccumulator(1, 10.0, 10.0, 100, [50.0]).stats()
+        phase.recent_ttft_ms = (client_ttft or [50.0] * len(points))[i]
+        snap = RunSnapshot(stage="running", phase=1, total_phases=1, phases=[phase],
+                           elapsed_s=i, remaining_s=10 - i,
+                           server=ServerPoint(t=float(i), phase=1, **figures))
+        verdict = feed.update(snap)
+        if verdict is not None:
+            said.append(verdict.text)
+    return said
+
+
+def test_the_live_verdict_is_said_only_when_the_servers_figures_support_it():
+    calm = [dict(running=2, waiting=0, kv_usage=0.3, ttft_p50_ms=50.0)] * 5
+    assert verdicts(calm) == []
+    queue = [dict(running=8, waiting=w, kv_usage=0.6) for w in (0, 2, 4, 7, 9)]
+    assert verdicts(queue) == ["phase 1: server queueing: 7 waiting, not falling, 8 running, "
+                               "KV 60%"]
+    full = [dict(running=8, waiting=0, kv_usage=0.95, preemptions_per_s=0.0)] * 3
+    assert verdicts(full) == ["phase 1: server memory-bound: KV cache full, 8 running, KV 95%"]
+    preempted = [dict(running=8, waiting=0, kv_usage=0.7, preemptions_per_s=p) for p in (0, 0, 2)]
+    assert verdicts(preempted) == [
+        "phase 1: server memory-bound: preempting 2.0/s, 8 running, KV 70%"]
+    busy = [dict(running=16, waiting=0, itl_p50_ms=itl) for itl in (20.0, 22.0, 26.0, 30.0)]
+    assert verdicts(busy) == ["phase 1: server compute-bound: ITL p50 20 ms → 26 ms, no queue, "
+                              "16 running"]
+    # the client's TTFT doubles while the server's holds: the time is not the server's
+    steady = [dict(running=2, waiting=0, ttft_p50_ms=50.0)] * 4
+    assert verdicts(steady, client_ttft=[60.0, 90.0, 130.0, 140.0]) == [
+        "phase 1: server client/network: client TTFT 60 ms → 130 ms, the server's 50 ms → 50 ms"]
+    # an engine without a waiting gauge (n/a) is never said to queue
+    assert verdicts([dict(running=4)] * 5) == []
