@@ -104,6 +104,7 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
     assert threshold["phases"][0]["value"] == 0 and threshold["phases"][1]["value"] >= 5
     assert s["server"]["engine"] == "vLLM" and s["server"]["off"] is None
     assert s["server"]["failed_scrapes"] == 0
+    assert s["server"]["engine_version"] is None     # the simulator has no /version: null
     assert s["server"]["queue_from_phase"] == 2 and s["server"]["queue_from_rps"] == 10
     calm, flooded = (p["server"] for p in s["phases"])
     assert calm["waiting_max"] == 0 and calm["queue_persists"] is False
@@ -159,3 +160,24 @@ def test_a_server_busy_before_the_first_request_is_a_warning(tmp_path, start_sim
     s = done.summary()
     assert said in s["warnings"]
     assert s["server"]["baseline_running"] == 1 and s["server"]["baseline_waiting"] == 0
+
+
+async def test_a_metrics_url_nobody_answers_switches_off_after_a_few_tries():
+    import socket
+    with socket.socket() as s:        # a port that was free a moment ago: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    collector = Collector(f"http://user:pw@127.0.0.1:{port}/metrics", interval_s=0.1)
+    try:
+        collector.start()
+        assert await collector.first() is None
+        for _ in range(100):
+            if collector.off is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(collector.stop)
+    assert collector.off is not None and collector.failed == 5 and collector.scrapes == 0
+    assert collector.off.startswith(f"server metrics off: http://127.0.0.1:{port}/metrics did "
+                                    "not answer 5 times (")
+    assert "pw" not in collector.off

@@ -35,6 +35,7 @@ def test_six_requests_on_two_slots_queue_in_waves_the_metrics_and_the_timings_sa
     assert done.code == 0, done.stderr
     s = done.summary()
     assert s["server"]["engine"] == "llama.cpp" and s["server"]["failed_scrapes"] == 0
+    assert s["server"]["engine_version"]              # its /props build_info
     (phase,) = s["phases"]
     assert phase["ok"] == 6
     server = phase["server"]

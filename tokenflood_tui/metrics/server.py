@@ -95,6 +95,7 @@ class ServerInfo(BaseModel):
 
     url: str                                   # the metrics URL, without any password
     engine: str | None = None                  # vLLM, SGLang, TGI, llama.cpp, Dynamo
+    engine_version: str | None = None          # as the engine tells it, where it does
     off: str | None = None                     # why it stopped (or never started) reading
     scrapes: int = 0
     failed_scrapes: int = 0

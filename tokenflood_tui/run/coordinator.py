@@ -332,6 +332,7 @@ class Coordinator:
         base = collector.baseline
         return ServerInfo(url=public_url(collector.url),
                           engine=collector.engine.name if collector.engine else None,
+                          engine_version=collector.version,
                           off=collector.off, scrapes=collector.scrapes,
                           failed_scrapes=collector.failed,
                           baseline_running=base.running if base else None,
@@ -469,6 +470,9 @@ class Coordinator:
             self._server_start[plan.phase] = (self.collector.latest if plan.slot_utc is not None
                                               else await self._server_mark())
             self.collector.phase = plan.phase
+            self.collector.forget_before(min(
+                (a.t_start for a in self.open.values() if a.t_start is not None),
+                default=time.monotonic()))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:

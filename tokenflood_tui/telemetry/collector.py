@@ -26,6 +26,8 @@ from .series import point
 INTERVAL_S = 1.0
 TIMEOUT_S = 0.5
 MAX_BODY = 16 * 1024 * 1024          # a /metrics page larger than this is not one
+# this many scrapes in a row failing before any answered: the URL is wrong, not the server busy
+UNREACHABLE_AFTER = 5
 
 
 def public_url(url: str) -> str:
@@ -44,6 +46,7 @@ class Collector:
         self.timeout_s = timeout_s
         self.phase = 0                           # the phase under way: set by the coordinator
         self.engine: Engine | None = None
+        self.version: str | None = None          # the engine's, when it tells it
         self.off: str | None = None              # why it stopped, one line
         self.scrapes = 0
         self.failed = 0
@@ -96,6 +99,16 @@ class Collector:
             new = self._points[self._taken:]
             self._taken = len(self._points)
         return new
+
+    def forget_before(self, t: float) -> None:
+        """Drop the points taken already and older than `t` (no open phase needs them): memory
+        stays flat over an observation of days."""
+        with self._lock:
+            drop = 0
+            while drop < self._taken and self._points[drop].t < t:
+                drop += 1
+            del self._points[:drop]
+            self._taken -= drop
 
     def last_point(self) -> ServerPoint | None:
         with self._lock:
@@ -156,8 +169,14 @@ class Collector:
             async with http.get(self.url, headers={"Accept": "text/plain"}) as response:
                 status = response.status
                 body = await response.content.read(MAX_BODY)
-        except (aiohttp.ClientError, TimeoutError, OSError):
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self.failed += 1
+            if self.scrapes == 0 and self.failed >= UNREACHABLE_AFTER:
+                why = "timed out" if isinstance(exc, TimeoutError) else (
+                    str(exc).split(" [")[-1].rstrip("]") or type(exc).__name__)
+                self.off = (f"server metrics off: {public_url(self.url)} did not answer "
+                            f"{self.failed} times ({why}); set metrics_url in endpoint.yml to "
+                            "where the engine publishes its metrics, or metrics: off")
             self._resolve_marks(None)
             return
         # stamped half-way: the server read its gauges somewhere between send and answer
@@ -178,7 +197,9 @@ class Collector:
                         "endpoint.yml to where the engine's are, or metrics: off")
             self._resolve_marks(None)
             return
-        self.engine = engine
+        if self.engine is None:
+            self.engine = engine
+            self.version = await self._version(http, engine)
         now = sample(engine, samples, t)
         self.scrapes += 1
         before, self.latest = self.latest, now
@@ -187,6 +208,22 @@ class Collector:
         with self._lock:
             self._points.append(point(before, now, self.phase))
         self._resolve_marks(now)
+
+    async def _version(self, http: aiohttp.ClientSession, engine: Engine) -> str | None:
+        """The engine's version from its own endpoint (vLLM /version, TGI /info, llama.cpp
+        /props, SGLang /get_server_info); None when it does not tell."""
+        if engine.version is None:
+            return None
+        path, key = engine.version
+        parts = urlsplit(self.url)
+        try:
+            async with http.get(f"{parts.scheme}://{parts.netloc}{path}") as response:
+                if response.status != 200:
+                    return None
+                found = (await response.json(content_type=None)).get(key)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, AttributeError):
+            return None
+        return str(found)[:80] if isinstance(found, (str, int, float)) and found != "" else None
 
     def _switch_off(self, status: int, text: str) -> None:
         where = public_url(self.url)

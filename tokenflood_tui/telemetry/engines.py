@@ -34,6 +34,7 @@ class Engine:
     itl: tuple[str, ...] = ()
     queue: tuple[str, ...] = ()
     enable: str = ""                           # how to turn its metrics on
+    version: tuple[str, str] | None = None     # where it tells its version: (path, JSON key)
 
 
 VLLM = Engine(
@@ -47,7 +48,8 @@ VLLM = Engine(
     ttft=("vllm:time_to_first_token_seconds",),
     itl=("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
     queue=("vllm:request_queue_time_seconds",),
-    enable="vLLM publishes /metrics on its API port by default")
+    enable="vLLM publishes /metrics on its API port by default",
+    version=("/version", "version"))
 SGLANG = Engine(
     "SGLang", "sglang:",
     running=("sglang:num_running_reqs",), waiting=("sglang:num_queue_reqs",),
@@ -57,7 +59,8 @@ SGLANG = Engine(
     generation_tokens=("sglang:generation_tokens_total",),
     ttft=("sglang:time_to_first_token_seconds",), itl=("sglang:inter_token_latency_seconds",),
     queue=("sglang:queue_time_seconds",),
-    enable="start SGLang with --enable-metrics")
+    enable="start SGLang with --enable-metrics",
+    version=("/get_server_info", "version"))
 TGI = Engine(
     "TGI", "tgi_",
     running=("tgi_batch_current_size",), waiting=("tgi_queue_size",),
@@ -66,7 +69,8 @@ TGI = Engine(
     generation_tokens=("tgi_request_generated_tokens_sum",),
     itl=("tgi_request_mean_time_per_token_duration",),
     queue=("tgi_request_queue_duration",),
-    enable="TGI publishes /metrics by default")
+    enable="TGI publishes /metrics by default",
+    version=("/info", "version"))
 LLAMACPP = Engine(
     "llama.cpp", "llamacpp:",
     running=("llamacpp:requests_processing",), waiting=("llamacpp:requests_deferred",),
@@ -75,7 +79,8 @@ LLAMACPP = Engine(
     # never llamacpp:*_tokens_seconds: reading /metrics resets them
     prompt_tokens=("llamacpp:prompt_tokens_total",),
     generation_tokens=("llamacpp:tokens_predicted_total",),
-    enable="start llama-server with --metrics")
+    enable="start llama-server with --metrics",
+    version=("/props", "build_info"))
 DYNAMO = Engine(
     "Dynamo", "dynamo_frontend_",
     running=("dynamo_frontend_inflight_requests",), waiting=("dynamo_frontend_queued_requests",),
