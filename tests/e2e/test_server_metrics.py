@@ -129,6 +129,11 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
     assert all(r["itl_p50_ms"] == "" for r in rows)    # the simulator has no ITL histogram: n/a
     times = [float(r["t_s"]) for r in rows]
     assert times == sorted(times)
+    # the raw text at the baseline and each phase's start and end, as the server wrote it
+    raw = (done.folder() / "server_scrapes.txt").read_text()
+    stamps = re.findall(r"^# tokenflood: scraped at t_s=(-?[\d.]+)$", raw, re.M)
+    assert len(stamps) == 5 and float(stamps[0]) < 0
+    assert raw.count("# TYPE vllm:num_requests_waiting gauge") == 5
 
 
 def test_a_server_busy_before_the_first_request_is_a_warning(tmp_path, start_simulator,

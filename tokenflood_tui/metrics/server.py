@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 SERVER_METRICS_FILE = "server_metrics.csv"
+SERVER_SCRAPES_FILE = "server_scrapes.txt"     # the raw text at the baseline and phase edges
 # A queue persists in a phase when at least this share of its scrapes saw a request waiting
 # (and the phase had at least QUEUE_MIN_SCRAPES of them): one busy scrape is a burst, not a queue.
 QUEUE_PERSISTS_SHARE = 0.5

@@ -25,7 +25,7 @@ from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
 from ..metrics.summary import SUMMARY_FILE, RunSummary, pkey
-from ..metrics.server import POINT_COLUMNS, SERVER_METRICS_FILE, ServerPoint
+from ..metrics.server import POINT_COLUMNS, SERVER_METRICS_FILE, SERVER_SCRAPES_FILE, ServerPoint
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",
@@ -144,6 +144,8 @@ class ResultsFolder:
         self._keep = keep
         self._server: AppendOnlyFile | None = None     # server_metrics.csv, from the first scrape
         self._server_early: list[ServerPoint] = []     # scrapes before the origin was set
+        self._scrapes: AppendOnlyFile | None = None    # server_scrapes.txt
+        self._scrapes_early: list[tuple[float, str]] = []
         self._line = io.StringIO()
         self._writer = csv.writer(self._line)
         self.t0: float | None = None           # the monotonic reading rows count from...
@@ -248,6 +250,22 @@ class ResultsFolder:
                  *(_figure(getattr(p, name)) for name in POINT_COLUMNS[1:])]))
         self._server_early.clear()
 
+    def write_server_scrape(self, t: float, text: str) -> None:
+        """The server's metrics as it wrote them (the baseline, each phase's edges), appended to
+        server_scrapes.txt under a line that says when."""
+        if self.t0 is None:
+            self._scrapes_early.append((t, text))
+            return
+        if self._scrapes is None:
+            try:
+                self._scrapes = AppendOnlyFile(self.path / SERVER_SCRAPES_FILE, keep=self._keep)
+            except OSError:
+                return
+        for at, raw in (*self._scrapes_early, (t, text)):
+            self._scrapes.append(f"# tokenflood: scraped at t_s={at - self.t0:.3f}\n"
+                                 + raw.rstrip("\n") + "\n")
+        self._scrapes_early.clear()
+
     def log_error(self, message: str) -> None:
         message = self.scrubber.scrub(message)
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
@@ -291,6 +309,8 @@ class ResultsFolder:
             self._sessions.close()
         if self._server is not None:
             self._server.close()
+        if self._scrapes is not None:
+            self._scrapes.close()
 
     @property
     def measured(self) -> bool:

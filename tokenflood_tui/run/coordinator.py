@@ -118,6 +118,7 @@ class RunSink(Protocol):
     def event(self, ev: RunEvent) -> None: ...         # what happened, for the front end
     def snapshot(self, snap: RunSnapshot) -> None: ...
     def server_point(self, point: ServerPoint) -> None: ...   # a scrape of the server's metrics
+    def server_scrape(self, t: float, text: str) -> None: ...  # one as the server wrote it
 
 
 class Coordinator:
@@ -388,6 +389,8 @@ class Coordinator:
             return
         for point in collector.take():
             self.sink.server_point(point)
+        for t, text in collector.take_raw():
+            self.sink.server_scrape(t, text)
         if collector.off is not None and not self._server_off_told:
             self._server_off_told = True
             # said where the user can act on it: a self-hosted engine, or a URL they gave; a

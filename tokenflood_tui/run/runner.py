@@ -277,6 +277,10 @@ class _Sink:
         if self.folder is not None:
             self.folder.write_server_point(point)
 
+    def server_scrape(self, t: float, text: str) -> None:
+        if self.folder is not None:
+            self.folder.write_server_scrape(t, text)
+
 
 def spend_of(estimate: budget.BudgetEstimate) -> Spend:
     """What a run (or an A/B experiment, all its variants) may spend: the estimate's limits."""

@@ -53,6 +53,7 @@ class Collector:
         self.latest: ServerSample | None = None
         self.baseline: ServerSample | None = None
         self._points: list[ServerPoint] = []     # appended by the thread, taken by the owner
+        self._raw: list[tuple[float, str]] = []  # (t, text) of the baseline and each mark
         self._taken = 0
         self._marks: list[concurrent.futures.Future] = []
         self._lock = threading.Lock()
@@ -99,6 +100,13 @@ class Collector:
             new = self._points[self._taken:]
             self._taken = len(self._points)
         return new
+
+    def take_raw(self) -> list[tuple[float, str]]:
+        """The raw text of the scrapes at the baseline and the phase boundaries since the last
+        call, with their times."""
+        with self._lock:
+            raw, self._raw = self._raw, []
+        return raw
 
     def forget_before(self, t: float) -> None:
         """Drop the points taken already and older than `t` (no open phase needs them): memory
@@ -207,6 +215,8 @@ class Collector:
             self.baseline = now
         with self._lock:
             self._points.append(point(before, now, self.phase))
+            if before is None or self._marks:        # the baseline, or a phase boundary
+                self._raw.append((t, text))
         self._resolve_marks(now)
 
     async def _version(self, http: aiohttp.ClientSession, engine: Engine) -> str | None:
