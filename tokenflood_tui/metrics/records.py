@@ -84,6 +84,13 @@ class RequestRecord:
         return self.status == OK
 
     @property
+    def open_loop(self) -> bool:
+        """Sent on the phase's schedule whatever the server did: a plain request or a session's
+        first turn. A later turn (or a sub-agent, "12-1") waits for a reply, so its latency
+        also carries the session's own history and pace."""
+        return self.turn <= 1 and "-" not in self.session
+
+    @property
     def ttft_ms(self) -> float | None:
         return _ms(self.t_send, self.t_first)
 

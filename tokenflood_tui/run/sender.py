@@ -41,6 +41,11 @@ class PhaseShare:
     scripts: list[SessionScript] | None = None   # a session phase: each session's script
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def share_rate(deadlines: np.ndarray) -> float:
     """Arrivals per second in one worker's share of a phase."""
     if len(deadlines) < 2:
@@ -61,6 +66,7 @@ class Sender:
         self._in_flight: set[asyncio.Task] = set()
         self._dispatch_task: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self._sleeping: set[asyncio.Future[None]] = set()   # sessions waiting in _until
         self._stop_now = asyncio.Event()      # a second stop: no grace for in-flight requests
         self.phase = 0                       # the newest phase this sender was given
         self.sent_in: dict[int, int] = {}    # requests handed to the client, by phase
@@ -83,6 +89,8 @@ class Sender:
         """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled (`now`:
         cancelled at once, also when a first stop's grace is running)."""
         self._stopped.set()
+        for wake in self._sleeping:          # sessions waiting to send: they end now
+            _wake(wake)
         if now:
             self._stop_now.set()
         if self._dispatch_task is not None:
@@ -244,16 +252,21 @@ class Sender:
 
     async def _until(self, deadline: float) -> bool:
         """Sleep until `deadline` (never early: uvloop's timers may fire up to a millisecond
-        before it); False if the run was stopped meanwhile."""
+        before it); False if the run was stopped meanwhile. A bare future and a timer, which
+        stop() wakes early: thousands of sessions wait at once, and a wait_for on the stop event
+        would cost each wait a task and an O(waiters) removal from the event's queue (with 10,000
+        sessions waiting, turns went out a second late at p99: benchmarks/sessions_in_flight.py)."""
+        loop = asyncio.get_running_loop()
         delay = deadline - time.monotonic()
-        while delay > 0:
-            if self._stopped.is_set():
-                return False
+        while delay > 0 and not self._stopped.is_set():
+            wake = loop.create_future()
+            timer = loop.call_later(delay, _wake, wake)
+            self._sleeping.add(wake)
             try:
-                await asyncio.wait_for(self._stopped.wait(), delay)
-                return False
-            except TimeoutError:
-                pass
+                await wake
+            finally:
+                self._sleeping.discard(wake)
+                timer.cancel()
             delay = deadline - time.monotonic()
         return not self._stopped.is_set()
 
