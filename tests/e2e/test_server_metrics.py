@@ -92,6 +92,9 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
                                         load_types=LOAD, thresholds=["server.waiting.max < 5"]))
     done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
     assert done.code == 4, done.stderr          # the server's queue failed the threshold
+    # the server's figures beside the client's on the progress lines
+    assert re.search(r"\| server: 2 running, \d+ waiting, KV 100%, \d+ tok/s out$",
+                     done.stderr, re.M), done.stderr
     # the live verdict, said once when the server's own figures support it
     verdicts = [line for line in done.stderr.splitlines() if ": server " in line]
     assert len(verdicts) == 1 and verdicts[0].startswith("[tokenflood] phase 2: server queueing: ")
