@@ -15,6 +15,7 @@ from .outputs import formats, printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .live.server import ServerFeed, server_line
 from .live.throttle import FailureThrottle
 from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
                          describe)
@@ -54,6 +55,7 @@ class HeadlessObserver:
         self.feed = (PollFeed(suite.interval_s, first_poll)
                      if isinstance(suite, ObservationSuite) else None)
         self.percentiles = suite.percentiles if suite is not None else [50.0]
+        self.server = ServerFeed()       # the server's verdict, said when it changes
 
     def event(self, ev: RunEvent) -> None:
         if self.feed is not None and not self.verbose and said_by_poll_lines(ev):
@@ -74,6 +76,9 @@ class HeadlessObserver:
         if not snap.phases or snap.stage == "finished":
             return
         self._write(progress_line(snap))
+        verdict = self.server.update(snap)
+        if verdict is not None:
+            self._write(verdict.text)
 
     def _write(self, line: str) -> None:
         line = self.scrubber.scrub(line)
@@ -155,7 +160,8 @@ def _next(feed: PollFeed, poll: int) -> str:
 def progress_line(snap: RunSnapshot) -> str:
     """'phase 1/3 10 req/s 4/10 s | elapsed 4 s | sent 40/100 | in flight 2 | done 38 | …'; a
     session phase says its sessions first: '… 2 sessions/s 4/10 s | elapsed 4 s | sessions 8/20
-    started, in flight 5 | requests sent 31, in flight 2 | done 29 | …'"""
+    started, in flight 5 | requests sent 31, in flight 2 | done 29 | …'; then the server's own
+    figures where its metrics are read ('… | server: 2 running, 14 waiting, KV 100%, …')."""
     ph = snap.phases[-1]
     ttft = ph.ttft_ms["p50"]
     e2e = ph.e2e_ms["p50"]
@@ -169,6 +175,7 @@ def progress_line(snap: RunSnapshot) -> str:
                f"sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}")
             + f" | done {done} | failed {ph.failed}"
             f" | TTFT p50 {formats.ms(ttft, 1)} | e2e p50 {formats.ms(e2e, 1)}"
+            + (f" | {server}" if (server := server_line(snap.server)) else "")
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
 
 

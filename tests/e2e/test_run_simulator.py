@@ -81,7 +81,8 @@ def test_measured_latency_matches_the_simulator_and_counts_match_the_rate(tmp_pa
     folder = done.folder()
     assert sorted(p.name for p in folder.iterdir()) == [
         "endpoint.yml", "errors.log", "journal.jsonl", "latency_quantiles.html",
-        "latency_quantiles.txt", "requests.csv", "run.yml", "summary.json", "summary.md"]
+        "latency_quantiles.txt", "requests.csv", "run.yml", "server_metrics.csv",
+        "server_scrapes.txt", "summary.json", "summary.md"]
     with open(folder / "requests.csv", newline="") as f:
         header = next(csv.reader(f))
     assert header[:22] == CSV_COLUMNS[:22]

@@ -13,7 +13,8 @@ from tokenflood_tui.live.throttle import LINES_PER_KIND, FailureThrottle
 from tokenflood_tui.metrics.summary import PhaseCheck
 from tokenflood_tui.run.events import (FailedShare, FailuresCounted, FolderOpened, Note,
                                        PhaseStarted, PollMissed, RequestFailed, Resuming,
-                                       RunEvent, RunWarning, SearchVerdict, ThresholdFailed,
+                                       RunEvent, RunWarning, SearchVerdict, ServerBusy,
+                                       ServerMetricsOff, ThresholdFailed,
                                        TurnStarted, VariantEnded, VariantEvent, describe, map_text,
                                        subject)
 
@@ -44,6 +45,10 @@ WORDED: list[tuple[RunEvent, str, str]] = [
      "phase 2: http_error: further failures of this kind are counted on the progress line and "
      "kept in errors.log"),
     (Note("info", "sending from 2 worker process(es)"), "info", "sending from 2 worker process(es)"),
+    (ServerBusy(2, 1), "warning", "the server was busy before the first request (2 running, 1 "
+                                  "waiting): someone else's load is in its metrics and in these "
+                                  "latencies"),
+    (ServerMetricsOff("server metrics off: why"), "info", "server metrics off: why"),
     (VariantEvent("b", FAILED), "error", "b: phase 2: http_error: HTTP 503: Service Unavailable"),
 ]
 

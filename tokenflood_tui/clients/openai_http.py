@@ -123,6 +123,8 @@ class OpenAIHttpClient(Client):
             rec.fail(HTTP_ERROR, f"HTTP {response.status}",
                      error_text(text, response.status, self.scrub), response.status)
             return
+        if "x-queue-time" in response.headers:     # TGI's own timing of the request
+            rec.stamp_server_headers(response.headers)
         if not rec.ok:
             return
         if not (stream.done or stream.finished):
@@ -198,6 +200,8 @@ class SseStream:
             return
         if chunk.get("usage"):
             self.usage = chunk["usage"]
+        if "timings" in chunk:          # llama.cpp's own timing of the request
+            rec.stamp_server_timings(chunk["timings"])
         if rec.response_id is None:
             rec.response_id = chunk.get("id") or ""
         for choice in chunk.get("choices") or ():

@@ -8,6 +8,7 @@ usage). TTFT, ITL and token counts are then the same for every client, by constr
 from __future__ import annotations
 
 import json
+import math
 from array import array
 from collections.abc import Sized
 from dataclasses import dataclass, field
@@ -62,6 +63,14 @@ class RequestRecord:
     step: str = ""                      # its new segment: user, tool or subagent
     context_tokens_target: int | None = None   # the history before the new segment
     itl_ms: array = field(default_factory=lambda: array("f"))   # gaps between those chunks
+    # the server's own timing of this request, where its response carries it: llama.cpp's
+    # `timings` (prompt_ms, predicted_ms, cache_n), TGI's x-queue-time and x-inference-time
+    # headers (docs/metrics.md#queued_ms)
+    server_prompt_ms: float | None = None
+    server_predicted_ms: float | None = None
+    server_cached_tokens: int | None = None
+    server_queue_ms: float | None = None
+    server_inference_ms: float | None = None
     # the reply's answer text as it arrived, kept only when asked (a session's live history):
     # str pieces, or the bytes of JSON strings as sent (reply_text decodes them)
     reply: list | None = None
@@ -120,6 +129,32 @@ class RequestRecord:
     @property
     def dispatch_delay_ms(self) -> float | None:
         return _ms(self.t_sched, self.t_send)
+
+    @property
+    def queued_ms(self) -> float | None:
+        """How long it waited before the server worked on it: TGI's own queue time where it
+        says, else e2e − the server's compute (llama.cpp's prompt_ms + predicted_ms), which also
+        holds the network and the client (docs/metrics.md#queued_ms). None without either."""
+        if self.server_queue_ms is not None:
+            return self.server_queue_ms
+        e2e = self.e2e_ms
+        if e2e is None or self.server_prompt_ms is None or self.server_predicted_ms is None:
+            return None
+        return max(0.0, e2e - self.server_prompt_ms - self.server_predicted_ms)
+
+    def stamp_server_timings(self, timings: Any) -> None:
+        """llama.cpp's `timings` object of a response (its last chunk, in a stream)."""
+        if not isinstance(timings, dict):
+            return
+        self.server_prompt_ms = _number(timings.get("prompt_ms"))
+        self.server_predicted_ms = _number(timings.get("predicted_ms"))
+        cached = timings.get("cache_n")
+        self.server_cached_tokens = cached if isinstance(cached, int) else None
+
+    def stamp_server_headers(self, headers: dict[str, str]) -> None:
+        """TGI's x-queue-time and x-inference-time (ms) of a response, names lower-cased."""
+        self.server_queue_ms = _number(headers.get("x-queue-time"))
+        self.server_inference_ms = _number(headers.get("x-inference-time"))
 
     @property
     def tpot_ms(self) -> float | None:
@@ -326,6 +361,17 @@ def _count(usage: Any, name: str) -> int | None:
     """A token count of a usage object; None when missing or not a whole number."""
     value = _part(usage, name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from JSON or a header's text; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .server import ServerInfo
 from .summary import CLIENT_BOUND_CPU, PhaseStats
 
 GROWTH_RATIO = 2.0        # the last third's median at least this many times the first third's...
@@ -142,3 +143,14 @@ def duration_text(ms: float) -> str:
     if ms < 1000:
         return f"{ms:.0f} ms"
     return f"{ms / 1000:.1f} s" if ms < 10_000 else f"{ms / 1000:.0f} s"
+
+
+def first_queue(info: ServerInfo | None, phases: list[PhaseStats]) -> ServerInfo | None:
+    """`info` with the first phase whose queue persisted (beside the saturation verdict)."""
+    if info is None:
+        return None
+    for ph in phases:
+        if ph.server is not None and ph.server.queue_persists:
+            return info.model_copy(update={"queue_from_phase": ph.phase,
+                                           "queue_from_rps": ph.target_rps})
+    return info

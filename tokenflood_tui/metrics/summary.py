@@ -13,11 +13,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from .server import ServerInfo, ServerPhaseStats
 
 SUMMARY_FILE = "summary.json"
 METRICS = ("ttft_ms", "e2e_ms", "scheduled_latency_ms", "tpot_ms", "itl_ms", "dispatch_delay_ms")
 # a reasoning model's (docs/metrics.md#reasoning): shown where a phase saw reasoning
 REASONING_METRICS = ("ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms")
+# from the server's own timing of each request, where its responses carry it (llama.cpp, TGI)
+SERVER_TIMING_METRICS = ("queued_ms",)
 RunStatus = Literal["completed", "interrupted", "aborted"]
 RunKind = Literal["load_test", "observation", "search"]
 # what a load test's phases send, and so what their rates count (docs/results.md#workload)
@@ -219,6 +222,8 @@ class PhaseStats(BaseModel):
     workers: list[WorkerLoad] = Field(default_factory=list)   # per worker, when several send
     sessions: SessionStats | None = None       # a session phase: its sessions
     turns: list[TurnStats] = Field(default_factory=list)   # ... and its requests by turn index
+    server: ServerPhaseStats | None = None     # the server's own metrics over the phase
+    queued_ms: Distribution = Field(default_factory=Distribution)   # per request, where known
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -233,7 +238,8 @@ class PhaseStats(BaseModel):
 
     def metric(self, name: str) -> Distribution:
         """One of METRICS (or REASONING_METRICS) by name."""
-        if name not in METRICS and name not in REASONING_METRICS:
+        if name not in METRICS and name not in REASONING_METRICS \
+                and name not in SERVER_TIMING_METRICS:
             raise KeyError(name)
         return getattr(self, name)
 
@@ -409,6 +415,7 @@ class RunSummary(BaseModel):
     resumed: list[ResumeInfo] = Field(default_factory=list)
     search: SearchResult | None = None       # a search's answer
     cluster: ClusterInfo | None = None       # the Dask workers it sent from, on a --cluster run
+    server: ServerInfo | None = None         # the server's metrics: where, what, when it queued
     origin_utc: float | None = None          # the wall-clock time requests.csv times count from
     results_dir: str
     # True only for a summary built from requests.csv and journal.jsonl because the run wrote

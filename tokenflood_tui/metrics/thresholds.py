@@ -35,6 +35,12 @@ SHARES = ("error_rate", "goodput", "sessions_completed", "cache_hit")   # betwee
 # what only a suite with session_types measures; and what may be narrowed to turns by index
 SESSION_METRICS = ("session_duration_s", "session_slowdown", "sessions_completed", "cache_hit")
 BY_TURN = ("ttft_ms", "e2e_ms", "cache_hit")
+# the server's own figures of a phase (docs/metrics.md#server): `server.waiting.max < 5`
+SERVER = "server"
+SERVER_FIGURES = ("waiting.mean", "waiting.max", "running.mean", "running.max", "kv_usage.mean",
+                  "kv_usage.max", "prefix_hit_ratio", "preemptions", "preemptions_per_s",
+                  "prompt_tokens_per_s", "generation_tokens_per_s")
+SERVER_HISTOGRAMS = ("ttft_ms", "itl_ms", "queue_ms")      # with .mean or a suite percentile
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 EXIT_THRESHOLD_FAILED = 4
@@ -43,8 +49,9 @@ _FORM = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.(?P<stat>[^\s<>=!]
                    r"(?P<op>[<>=!]+)\s*(?P<bound>\S+)\s*$")
 _PERCENTILE = re.compile(r"^p\(?(?P<p>\d+(?:\.\d+)?)\)?$")     # p99, p99.9, k6's p(99)
 _TURNS = re.compile(r"^turns?(?P<first>\d+)(?:(?P<on>\+)|-(?P<last>\d+))?$")  # turn1, turn2+, turn2-4
-METRIC_NAMES = (f"{', '.join(DISTRIBUTIONS)} (with .mean or a percentile: .p50, .p99.9), or "
-                f"{', '.join(RATES)}")
+METRIC_NAMES = (f"{', '.join(DISTRIBUTIONS)} (with .mean or a percentile: .p50, .p99.9), "
+                f"{', '.join(RATES)}, or server.FIGURE (server.waiting.max, server.kv_usage.mean, "
+                "server.ttft_ms.p99, ...)")
 ALLOWED = (f"write METRIC OP NUMBER such as 'ttft_ms.p99 < 500' or 'error_rate < 0.01'; METRIC "
            f"is {METRIC_NAMES}; OP is <, <=, > or >=")
 
@@ -94,8 +101,9 @@ class Threshold:
     """One parsed condition; `text` is its normal form ('ttft_ms.p99 < 500',
     'ttft_ms.turn2+.p90 < 500')."""
 
-    metric: str                  # one of DISTRIBUTIONS or RATES
-    stat: str | None             # 'mean' or 'p99' for a distribution; None for a rate
+    metric: str                  # one of DISTRIBUTIONS or RATES, or SERVER
+    stat: str | None             # 'mean' or 'p99' for a distribution; None for a rate; a server
+                                 # figure ('waiting.max', 'ttft_ms.p99')
     op: str
     bound: float
     turns: Turns | None = None   # only requests of these turns (BY_TURN metrics)
@@ -113,6 +121,8 @@ class Threshold:
 
     @property
     def percentile(self) -> float | None:
+        if self.metric == SERVER:
+            return None
         return float(self.stat[1:]) if self.stat and self.stat != "mean" else None
 
     def holds(self, value: float) -> bool:
@@ -133,6 +143,11 @@ class Threshold:
             return ph.goodput, "no request finished"
         if self.metric == "achieved_ratio":
             return ph.achieved_ratio, "nothing was sent"
+        if self.metric == SERVER:
+            assert self.stat is not None
+            if ph.server is None:
+                return None, "the server's metrics were not read"
+            return ph.server.get(self.stat), f"the server's metrics have no {self.stat}"
         if self.metric == "sessions_completed":
             s = ph.sessions
             return ((s.completed / s.ended if s is not None and s.ended else None),
@@ -167,6 +182,8 @@ def parse_threshold(text: str) -> Threshold:
     name, stat, op, bound_text = match.group("name", "stat", "op", "bound")
     if op not in OPERATORS:
         raise ValueError(f"{text!r}: operator {op!r} is not allowed; use <, <=, > or >=")
+    if name == SERVER:
+        return Threshold(SERVER, _server_figure(text, stat), op, _bound(text, bound_text))
     if name not in DISTRIBUTIONS + RATES:
         close = difflib.get_close_matches(name, DISTRIBUTIONS + RATES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -209,6 +226,33 @@ def parse_threshold(text: str) -> Threshold:
             raise ValueError(f"{text!r}: percentile {p:g} is outside (0, 100)")
         stat = pkey(p)
     return Threshold(name, stat, op, bound, turns)
+
+
+def _server_figure(text: str, stat: str | None) -> str:
+    """The server figure a `server.…` threshold names, in its normal form."""
+    head, _, tail = (stat or "").partition(".")
+    if head in SERVER_HISTOGRAMS:
+        if tail == "mean":
+            return stat or ""
+        pm = _PERCENTILE.match(tail)
+        if pm is not None and 0 < float(pm.group("p")) < 100:
+            return f"{head}.{pkey(float(pm.group('p')))}"
+    elif stat in SERVER_FIGURES:
+        return stat
+    raise ValueError(f"{text!r}: {'server.' + stat if stat else 'server'} is not a server figure; "
+                     f"use server. and one of {', '.join(SERVER_FIGURES)}, or "
+                     f"{', '.join(SERVER_HISTOGRAMS)} with .mean or a percentile of the suite "
+                     "(server.ttft_ms.p99)")
+
+
+def _bound(text: str, bound_text: str) -> float:
+    try:
+        bound = float(bound_text)
+    except ValueError:
+        raise ValueError(f"{text!r}: {bound_text!r} is not a number") from None
+    if not math.isfinite(bound):
+        raise ValueError(f"{text!r}: the bound must be a finite number")
+    return bound
 
 
 def _turns(text: str, name: str, selector: str) -> Turns:

@@ -25,6 +25,7 @@ from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
 from ..metrics.summary import SUMMARY_FILE, RunSummary, pkey
+from ..metrics.server import POINT_COLUMNS, SERVER_METRICS_FILE, SERVER_SCRAPES_FILE, ServerPoint
 
 CSV_COLUMNS = [
     "phase", "target_rps", "load_type", "t_sched_s", "t_send_s", "t_first_s", "t_end_s",
@@ -140,6 +141,11 @@ class ResultsFolder:
             raise ConfigError(f"cannot write the results folder {self.path}: "
                               f"{exc.strerror or exc}; choose another --results-dir") from None
         self.scrubber = Scrubber.for_endpoint(endpoint)   # last line of defence for what is written
+        self._keep = keep
+        self._server: AppendOnlyFile | None = None     # server_metrics.csv, from the first scrape
+        self._server_early: list[ServerPoint] = []     # scrapes before the origin was set
+        self._scrapes: AppendOnlyFile | None = None    # server_scrapes.txt
+        self._scrapes_early: list[tuple[float, str]] = []
         self._line = io.StringIO()
         self._writer = csv.writer(self._line)
         self.t0: float | None = None           # the monotonic reading rows count from...
@@ -222,6 +228,44 @@ class ResultsFolder:
             f"{session.wait_s:.3f}", "" if slowdown is None else f"{slowdown:.3f}",
             session.worker, "false"]))
 
+    def write_server_point(self, point: ServerPoint) -> None:
+        """A scrape of the server's metrics as a row of server_metrics.csv (the file is made at
+        the first; rows wait for the run's origin, as their times count from it)."""
+        if self.t0 is None:
+            self._server_early.append(point)
+            return
+        if self._server is None:
+            path = self.path / SERVER_METRICS_FILE
+            new = not (self._keep and path.exists() and path.stat().st_size)
+            try:
+                self._server = AppendOnlyFile(path, keep=not new)
+            except OSError:
+                return
+            if new:
+                self._server.append(self._format(["t_s", *POINT_COLUMNS]))
+        t0 = self.t0
+        for p in (*self._server_early, point):
+            self._server.append(self._format(
+                [f"{p.t - t0:.3f}", p.phase,
+                 *(_figure(getattr(p, name)) for name in POINT_COLUMNS[1:])]))
+        self._server_early.clear()
+
+    def write_server_scrape(self, t: float, text: str) -> None:
+        """The server's metrics as it wrote them (the baseline, each phase's edges), appended to
+        server_scrapes.txt under a line that says when."""
+        if self.t0 is None:
+            self._scrapes_early.append((t, text))
+            return
+        if self._scrapes is None:
+            try:
+                self._scrapes = AppendOnlyFile(self.path / SERVER_SCRAPES_FILE, keep=self._keep)
+            except OSError:
+                return
+        for at, raw in (*self._scrapes_early, (t, text)):
+            self._scrapes.append(f"# tokenflood: scraped at t_s={at - self.t0:.3f}\n"
+                                 + raw.rstrip("\n") + "\n")
+        self._scrapes_early.clear()
+
     def log_error(self, message: str) -> None:
         message = self.scrubber.scrub(message)
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
@@ -263,6 +307,10 @@ class ResultsFolder:
         self._journal.close()
         if self._sessions is not None:
             self._sessions.close()
+        if self._server is not None:
+            self._server.close()
+        if self._scrapes is not None:
+            self._scrapes.close()
 
     @property
     def measured(self) -> bool:
@@ -386,6 +434,11 @@ def _s(t: float | None, t0: float) -> str:
 
 def _ms(v: float | None) -> str:
     return "" if v is None else f"{v:.3f}"
+
+
+def _figure(v: float | None) -> str:
+    """A server figure as written: empty where the engine has none ("n/a", never 0)."""
+    return "" if v is None else f"{v:.6g}"
 
 
 def _int(v: int | None) -> str:

@@ -10,6 +10,7 @@ from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, Poll
                                SearchResult, ThresholdResult, pkey)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
+from ..metrics.server import ServerPhaseStats
 from . import session_tables
 from .formats import number, ranges, share, span
 
@@ -40,6 +41,47 @@ def server_verdict(ph: PhaseStats) -> str:
     if ph.saturated:
         return "SATURATED"
     return "ok" if judged(ph) else "-"
+
+
+def server_queue_line(summary: RunSummary) -> str | None:
+    """Where the server's own queue began to persist (its metrics), beside the saturation
+    verdict; None when its metrics were not read."""
+    server = summary.server
+    if server is None or summary.type == "observation":
+        return None
+    if server.engine is None:
+        return server.off
+    if server.queue_from_phase is None:
+        return f"no phase left requests waiting in the server's queue ({server.engine} metrics)"
+    return (f"requests waited in the server's queue from phase {server.queue_from_phase} "
+            f"({server.queue_from_rps:g} {summary.rate_unit}; {server.engine} metrics)")
+
+
+def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | None:
+    """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
+    publishes no such signal. None when no phase has them."""
+    if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
+        return None
+    pcols = [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or \
+        [pkey(percentiles[0])]
+    head = (["phase", "waiting mean", "waiting max", "running mean", "running max", "KV mean",
+             "KV max", "prefix hit", "preempted"] + [f"server TTFT {c} ms" for c in pcols]
+            + [f"TTFT gap {c} ms" for c in pcols] + [f"queued {c} ms" for c in pcols]
+            + ["queue"])
+    rows = []
+    for ph in phases:
+        sv = ph.server or ServerPhaseStats(scrapes=0)
+        ttft = sv.ttft_ms.percentiles if sv.ttft_ms is not None else {}
+        rows.append([str(ph.phase), number(sv.waiting_mean, 1), number(sv.waiting_max, 0),
+                     number(sv.running_mean, 1), number(sv.running_max, 0),
+                     share(sv.kv_usage_mean), share(sv.kv_usage_max), share(sv.prefix_hit_ratio),
+                     number(sv.preemptions, 0)]
+                    + [number(ttft.get(c), 0) for c in pcols]
+                    + [number(sv.ttft_gap_ms.get(c), 0) for c in pcols]
+                    + [number(ph.queued_ms[c], 0) for c in pcols]
+                    + ["-" if sv.queue_persists is None else
+                       "PERSISTS" if sv.queue_persists else "ok"])
+    return _table(head, rows)
 
 
 def saturation_line(summary: RunSummary) -> str | None:
@@ -312,6 +354,9 @@ def markdown(summary: RunSummary) -> str:
     saturation = saturation_line(s)
     if saturation:
         lines.append(f"- saturation: {saturation}")
+    queue = server_queue_line(s)
+    if queue:
+        lines.append(f"- server queue: {queue}")
     verdict = threshold_verdict(s)
     if verdict:
         lines.append(f"- {verdict}")
@@ -342,6 +387,12 @@ def markdown(summary: RunSummary) -> str:
             lines += [f"## {section.title.capitalize()}", "",
                       session_tables.markdown(section.table), ""]
             lines += [*section.notes, ""] if section.notes else []
+        server = server_table(s.phases, pct)
+        if server is not None:
+            lines += [f"## Server ({s.server.engine if s.server else 'its'} metrics)", "",
+                      server, "",
+                      "(- : the engine publishes no such figure; the TTFT gap is the "
+                      "client's TTFT minus the server's, as coarse as its histogram's buckets)", ""]
         lines += ["## Tokens", "", token_table(s.phases), ""]
         errors = error_table(s.phases)
         if errors:

@@ -24,9 +24,13 @@ from ..specs import EndpointSpec, RunSuite
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
+from ..metrics.server import ServerInfo, ServerPoint
+from ..telemetry.collector import Collector, public_url
+from ..telemetry.engines import ServerSample
+from ..telemetry.series import phase_figures
 from .calibration import Calibration
 from .events import (FailedShare, Note, PhaseStarted, PollMissed, RequestFailed, RunEvent,
-                     RunWarning, ThresholdFailed, Unit)
+                     RunWarning, ServerBusy, ServerMetricsOff, ThresholdFailed, Unit)
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
@@ -87,6 +91,7 @@ class RunSnapshot:
     next_slot_utc: float | None = None   # the next poll's wall-clock start, while waiting for it
     ends_utc: float | None = None        # when an observation's last poll is due to end
     label: str | None = None             # who sends it, when several runs take turns (A/B)
+    server: ServerPoint | None = None    # the server's latest metrics scrape
 
 
 @dataclass(slots=True)
@@ -103,6 +108,7 @@ class RunOutcome:
     anchor_utc: float | None = None    # an observation's first slot
     cluster: ClusterInfo | None = None   # the Dask workers it sent from, their clocks
     stopped_at_limit: str | None = None   # the token limit whose variable the spend reached
+    server: ServerInfo | None = None      # the server's metrics: where, what answered
 
 
 class RunSink(Protocol):
@@ -114,6 +120,8 @@ class RunSink(Protocol):
     def missed(self, slot: MissedSlot) -> None: ...
     def event(self, ev: RunEvent) -> None: ...         # what happened, for the front end
     def snapshot(self, snap: RunSnapshot) -> None: ...
+    def server_point(self, point: ServerPoint) -> None: ...   # a scrape of the server's metrics
+    def server_scrape(self, t: float, text: str) -> None: ...  # one as the server wrote it
 
 
 class Coordinator:
@@ -155,6 +163,11 @@ class Coordinator:
         self._thresholds = suite.threshold_checks
         # (this process's load only, as the estimate of a resumed run counts what remains)
         self.spend = spend
+        # the server's own metrics, scraped on a thread of its own (telemetry/collector.py)
+        url = endpoint.metrics_endpoint
+        self.collector = Collector(url) if url else None
+        self._server_start: dict[int, ServerSample | None] = {}   # per open phase
+        self._server_off_told = False
 
     @property
     def _unit(self) -> Unit:
@@ -253,6 +266,9 @@ class Coordinator:
             self._stage = "finished"
         finally:
             ticker.cancel()
+            if self.collector is not None:
+                await asyncio.to_thread(self.collector.stop)
+                self._server_points()
             await asyncio.gather(*(w.close() for w in self.workers), return_exceptions=True)
             if self._dask is not None:
                 await self._dask.close()
@@ -310,7 +326,21 @@ class Coordinator:
                               if self.spend is not None and self.spend.reached else None),
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
-            if self.cluster else None)
+            if self.cluster else None,
+            server=self._server_info())
+
+    def _server_info(self) -> ServerInfo | None:
+        collector = self.collector
+        if collector is None:
+            return None
+        base = collector.baseline
+        return ServerInfo(url=public_url(collector.url),
+                          engine=collector.engine.name if collector.engine else None,
+                          engine_version=collector.version,
+                          off=collector.off, scrapes=collector.scrapes,
+                          failed_scrapes=collector.failed,
+                          baseline_running=base.running if base else None,
+                          baseline_waiting=base.waiting if base else None)
 
     def warn(self, warning: RunWarning | FailedShare) -> None:
         """A warning the run keeps for its summary (once) and tells the front end."""
@@ -319,6 +349,7 @@ class Coordinator:
             self.sink.event(warning)
 
     async def _prepare(self) -> None:
+        await self._server_baseline()
         client = make_client(self.endpoint)
         await client.start()
         try:
@@ -337,6 +368,44 @@ class Coordinator:
         self.sink.event(Note("info", f"sending from {where}"))
         await asyncio.gather(*(w.start(factory) for w in self.workers))
         self._check_clocks()
+
+    async def _server_baseline(self) -> None:
+        """Start reading the server's metrics, and read them once before the warm-up: a server
+        already busy then carries someone else's load."""
+        collector = self.collector
+        if collector is None:
+            return
+        collector.start()
+        base = await collector.first()
+        self._server_points()
+        if base is not None and ((base.running or 0) > 0 or (base.waiting or 0) > 0):
+            busy = ServerBusy(base.running or 0.0, base.waiting or 0.0)
+            if busy.text not in self.warnings:
+                self.warnings.append(busy.text)
+                self.sink.event(busy)
+
+    def _server_points(self) -> None:
+        """Hand the sink the scrapes gathered since the last call; say once that the metrics
+        are off when the collector stopped."""
+        collector = self.collector
+        if collector is None:
+            return
+        for point in collector.take():
+            self.sink.server_point(point)
+        for t, text in collector.take_raw():
+            self.sink.server_scrape(t, text)
+        if collector.off is not None and not self._server_off_told:
+            self._server_off_told = True
+            # said where the user can act on it: a self-hosted engine, or a URL they gave; a
+            # hosted API behind a base_url has no engine metrics to turn on
+            if self.endpoint.self_hosted or self.endpoint.metrics_url:
+                self.sink.event(ServerMetricsOff(collector.off))
+
+    async def _server_mark(self) -> ServerSample | None:
+        """A scrape at a phase boundary (None without metrics)."""
+        if self.collector is None or self.collector.off is not None:
+            return None
+        return await self.collector.mark()
 
     def _check_clocks(self) -> None:
         """Each Dask worker's clock offset, and a warning when it is known too loosely for
@@ -402,6 +471,14 @@ class Coordinator:
         self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
                                      plan.requests, plan.sessions.sessions
                                      if plan.sessions is not None else None))
+        if self.collector is not None:
+            # an observation's poll starts on its slot: it takes the last scrape, not a new one
+            self._server_start[plan.phase] = (self.collector.latest if plan.slot_utc is not None
+                                              else await self._server_mark())
+            self.collector.phase = plan.phase
+            self.collector.forget_before(min(
+                (a.t_start for a in self.open.values() if a.t_start is not None),
+                default=time.monotonic()))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
@@ -465,6 +542,13 @@ class Coordinator:
         if failures and not isinstance(failures[0], EndpointError):
             raise failures[0]
         stats = acc.stats()
+        if self.collector is not None:
+            stats.server = await self._server_phase(plan.phase, acc, stats)
+            # thresholds on the server's figures: checked again now that the phase has them
+            if len(stats.thresholds) == len(self._thresholds):
+                stats.thresholds = [
+                    t.check(stats, acc) if t.metric == "server" else check
+                    for t, check in zip(self._thresholds, stats.thresholds, strict=True)]
         self.finished[plan.phase] = stats
         del self.open[plan.phase]
         if self._status is None:       # a phase cut short by a stop is not finished: a resume
@@ -502,6 +586,20 @@ class Coordinator:
                                  f"({stats.client_bound_reason()}): its latencies include "
                                  "client-side delay; add --workers or lower the rate",
                                  unit, number))
+
+    async def _server_phase(self, phase: int, acc: PhaseAccumulator, stats: PhaseStats):
+        """The phase's server figures, between the scrapes at its start and at its end."""
+        assert self.collector is not None
+        start = self._server_start.pop(phase, None)
+        end = await self._server_mark()
+        if self.collector.phase == phase:
+            self.collector.phase = max((k for k in self.open if k != phase), default=0)
+        if self.collector.off is not None and end is None:
+            return None
+        until = end.t if end is not None else (acc.t_done or time.monotonic())
+        since = acc.t_start or 0.0
+        points = [p for p in self.collector.points() if since <= p.t <= until]
+        return phase_figures(start, end, points, self.suite.percentiles, stats.ttft_ms)
 
     async def _send_share(self, worker, share: PhaseShare, phase: int) -> int:
         """One worker's share of a phase; a worker that dies stops the whole run: the load it
@@ -587,7 +685,13 @@ class Coordinator:
                            status=self._status, message=self._message,
                            stopped_at_s=self._stopped_at_s, missed=list(self.missed),
                            next_slot_utc=self._next_slot_utc,
-                           ends_utc=self.planner.ends_utc(time.time()))
+                           ends_utc=self.planner.ends_utc(time.time()),
+                           server=self._server_now())
+
+    def _server_now(self) -> ServerPoint | None:
+        """The latest scrape, once handed to the sink."""
+        self._server_points()
+        return self.collector.last_point() if self.collector is not None else None
 
     def _load_sent_s(self, now: float) -> float:
         """Seconds of the planned load sent so far: whole phases, then the open ones' part."""

@@ -151,6 +151,29 @@ class FailuresCounted:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerBusy:
+    """The server was already running or queueing requests before the run's first one (its
+    baseline scrape): someone else's load is in its metrics, and in the latencies. Also a
+    summary warning, as `text`."""
+
+    running: float
+    waiting: float
+
+    @property
+    def text(self) -> str:
+        return (f"the server was busy before the first request ({self.running:g} running, "
+                f"{self.waiting:g} waiting): someone else's load is in its metrics and in "
+                "these latencies")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerMetricsOff:
+    """The server's metrics are not read in this run, and how to have them (one line)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Progress nobody acts on: calibration, where requests are sent from, clock offsets, a
     file that could not be written."""
@@ -169,7 +192,7 @@ class VariantEvent:
 
 RunEvent = (PhaseStarted | PollMissed | RequestFailed | RunWarning | FailedShare | ThresholdFailed
             | SearchVerdict | TurnStarted | VariantEnded | FolderOpened | Resuming
-            | FailuresCounted | Note | VariantEvent)
+            | FailuresCounted | ServerBusy | ServerMetricsOff | Note | VariantEvent)
 
 
 def describe(ev: RunEvent) -> tuple[Level, str]:
@@ -215,6 +238,10 @@ def describe(ev: RunEvent) -> tuple[Level, str]:
                                  f"{ev.unit} is shown; the others are {kept}")
             return "error", (f"{ev.unit} {ev.number}: {ev.kind}: further failures of this kind "
                              f"are {kept}")
+        case ServerBusy():
+            return "warning", ev.text
+        case ServerMetricsOff():
+            return "info", ev.text
         case Note():
             return ev.level, ev.text
         case VariantEvent():

@@ -13,7 +13,8 @@ from . import budget, preflight
 from ..errors import BudgetRefused, EndpointError, TokenfloodError
 from ..metrics.records import RequestRecord, SessionRecord
 from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
-from ..metrics.saturation import saturation_point
+from ..metrics.saturation import first_queue, saturation_point
+from ..metrics.server import ServerPoint
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
 from .stats import PhaseAccumulator, hours_table
 from ..metrics.thresholds import EXIT_THRESHOLD_FAILED, failed, threshold_results
@@ -272,6 +273,14 @@ class _Sink:
     def snapshot(self, snap: RunSnapshot) -> None:
         self.observer.snapshot(snap)
 
+    def server_point(self, point: ServerPoint) -> None:
+        if self.folder is not None:
+            self.folder.write_server_point(point)
+
+    def server_scrape(self, t: float, text: str) -> None:
+        if self.folder is not None:
+            self.folder.write_server_scrape(t, text)
+
 
 def spend_of(estimate: budget.BudgetEstimate) -> Spend:
     """What a run (or an A/B experiment, all its variants) may spend: the estimate's limits."""
@@ -370,6 +379,7 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         resumed=resumed or [],
         search=search_result,
         cluster=outcome.cluster,
+        server=first_queue(outcome.server, outcome.phases) if not observation else outcome.server,
         results_dir=str(folder.path),
     )
 

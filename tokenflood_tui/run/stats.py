@@ -20,6 +20,7 @@ from ..metrics import saturation
 from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
 from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
+                               SERVER_TIMING_METRICS,
                                Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold, Turns
@@ -74,7 +75,7 @@ class PhaseAccumulator:
     reported_sent: dict[int, int] = field(default_factory=dict)   # sender -> sent in this phase
     errors: Counter = field(default_factory=Counter)              # (status, http_status) -> n
     columns: dict[str, array] = field(default_factory=lambda: {
-        m: array("d") for m in (*METRICS, *REASONING_METRICS)})
+        m: array("d") for m in (*METRICS, *REASONING_METRICS, *SERVER_TIMING_METRICS)})
     itl: array = field(default_factory=lambda: array("f"))
     answer_itl: array = field(default_factory=lambda: array("f"))
     reasoning_tokens: array = field(default_factory=lambda: array("d"))
@@ -168,6 +169,9 @@ class PhaseAccumulator:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
         self._add_reasoning(rec)
+        queued = rec.queued_ms            # from the server's own timing, where it gave it
+        if queued is not None:
+            cols["queued_ms"].append(queued)
         if rec.open_loop:     # the saturation verdict's samples (metrics/saturation.py)
             self.ok_sched.append(rec.t_sched)
             self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
@@ -215,7 +219,8 @@ class PhaseAccumulator:
         now = time.monotonic() if now is None else now
         pct = self.percentiles
         metrics = {m: distribution(np.frombuffer(self.columns[m], dtype=np.float64), pct)
-                   for m in (*METRICS, *REASONING_METRICS) if m not in ("itl_ms", "answer_itl_ms")}
+                   for m in (*METRICS, *REASONING_METRICS, *SERVER_TIMING_METRICS)
+                   if m not in ("itl_ms", "answer_itl_ms")}
         metrics["answer_itl_ms"] = distribution(
             np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64), pct)
         metrics["itl_ms"] = distribution(np.frombuffer(self.itl, dtype=np.float32).astype(np.float64), pct)
@@ -268,6 +273,7 @@ class PhaseAccumulator:
             reasoning=self.reasoning_seen, reasoning_tokens_mean=_mean(self.reasoning_tokens),
             reasoning_tokens_estimated=self.reasoning_estimated,
             answer_tokens_mean=_mean(self.answer_tokens),
+            queued_ms=metrics["queued_ms"],
         )
         if self.sessions is not None and self.t_start is not None:
             sessions, turns = self.sessions.stats(self.t_start, self.length_s, now, self.t_done,

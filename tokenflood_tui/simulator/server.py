@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from .config import SimulatorConfig
+from .metrics import SimulatorMetrics
 from .tokenizer import (REPLY_END, Chain, ChatMessage, PrefixCache, ToolCall, chat_prompt_ids,
                         message_text, pieces, token_id, tokenize, tool_call_ids)
 
@@ -61,6 +62,7 @@ class SlotGate:
         self._unlimited = slots == 0
         self._free = slots
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self.busy = 0               # requests in service (its /metrics' running)
 
     @property
     def queued(self) -> int:
@@ -70,6 +72,7 @@ class SlotGate:
         """Take a slot; return True when the request had to queue for it."""
         if self._unlimited or (self._free > 0 and not self._waiters):
             self._free -= 1
+            self.busy += 1
             return False
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -77,13 +80,16 @@ class SlotGate:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
+                self.busy += 1
                 self.release()  # the slot was handed over just as we were cancelled
             else:
                 self._waiters.remove(waiter)
             raise
+        self.busy += 1
         return True
 
     def release(self) -> None:
+        self.busy -= 1
         if self._unlimited:
             self._free += 1
             return
@@ -384,6 +390,7 @@ class SimulatorState:
         self.jitter_rng = random.Random(f"jitter:{config.seed}")
         self.cache = PrefixCache()
         self.slots = SlotGate(config.slots)
+        self.metrics = SimulatorMetrics(config.model, config.slots)
         self.truth: list[dict[str, Any]] = []
         self.truth_dropped = 0  # entries dropped from the front, so ?since= stays absolute
         self.request_count = 0
@@ -449,13 +456,17 @@ class SimulatorState:
         entry["cached_tokens"] = cached
         uncached = len(prompt_ids) - cached
         ttft = (self.config.ttft_ms + self.config.prefill_ms_per_token * uncached) / 1000.0
-        return start + self._jittered(ttft), cached, chain
+        first_due = start + self._jittered(ttft)
+        self.metrics.admitted(len(prompt_ids), cached, start - received_at,
+                              first_due - received_at)
+        return first_due, cached, chain
 
     def _remember_reply(self, chain: Chain | None, completion_tokens: int,
                         call: _Call | None = None) -> None:  # fmt: skip
         """The generated reply joins its prompt in the cache, as the template renders it as the
         assistant message of the conversation's next request (the reply, then the end of the
         message): that request finds its whole history cached."""
+        self.metrics.generated(completion_tokens)
         if chain is not None and call is not None:
             self.cache.extend(chain, tool_call_ids(ToolCall(call.name, call.arguments))
                               + list(REPLY_END))
@@ -749,6 +760,11 @@ class SimulatorState:
             {"tokens": tokens, "count": len(ids), "max_model_len": self.config.max_model_len}
         )
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """/metrics, under vLLM's names (simulator/metrics.py)."""
+        text = self.metrics.exposition(self.slots.busy, self.slots.queued)
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -788,6 +804,7 @@ def build_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/v1/models", state.models)
     app.router.add_post("/tokenize", state.tokenize)
     app.router.add_get("/health", state.health)
+    app.router.add_get("/metrics", state.prometheus)
     app.router.add_get("/sim/requests", state.get_truth)
     app.router.add_delete("/sim/requests", state.clear_truth)
     app.router.add_delete("/sim/cache", state.clear_cache)

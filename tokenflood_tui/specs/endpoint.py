@@ -50,6 +50,10 @@ class EndpointSpec(StrictModel):
     # reasoning models (docs/config.md#reasoning_effort, #think_tags)
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     think_tags: bool = False        # the reasoning comes inside the content as <think>…</think>
+    # server telemetry (docs/config.md#metrics): the engine's Prometheus metrics, read during
+    # the run; `metrics: off` reads none
+    metrics: bool = True
+    metrics_url: str | None = None  # default: base_url's origin + /metrics
 
     @field_validator("provider")
     @classmethod
@@ -98,6 +102,18 @@ class EndpointSpec(StrictModel):
             if not 1 <= int(port) <= 65535:
                 raise ValueError(f"base_url: port {int(port)} is not between 1 and 65535")
         return url.rstrip("/")
+
+    @field_validator("metrics_url")
+    @classmethod
+    def _metrics_http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parsed = urlsplit(url)
+        if (parsed.scheme not in ("http", "https") or not parsed.hostname
+                or any(c.isspace() or ord(c) < 32 for c in url)):
+            raise ValueError("metrics_url must be an http:// or https:// URL such as "
+                             "http://127.0.0.1:8000/metrics")
+        return url
 
     @field_validator("extra_headers")
     @classmethod
@@ -151,6 +167,19 @@ class EndpointSpec(StrictModel):
     def http_base_url(self) -> str:
         """The /v1 URL the built-in client talks to."""
         return self.base_url or OPENAI_DEFAULT_BASE_URL
+
+    @property
+    def metrics_endpoint(self) -> str | None:
+        """Where the server publishes its Prometheus metrics: metrics_url, else base_url's
+        origin + /metrics; None with `metrics: off` or without a base_url (a hosted API)."""
+        if not self.metrics:
+            return None
+        if self.metrics_url:
+            return self.metrics_url
+        if not self.base_url:
+            return None
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}/metrics"
 
     @property
     def litellm_model(self) -> str:

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
+from ...live.server import ServerFeed
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import PhaseStats, RunSummary
 from ...run.coordinator import RunSnapshot
@@ -65,6 +66,7 @@ class RunScreen(LiveRunScreen):
             f"under the phases table (key {self.panel_key('phases')})"))
         self.suite = controller.suite
         self.total_s = self.suite.test_length_in_seconds * len(self.suite.rates)
+        self.server = ServerFeed()       # the server's verdict for the running phase
 
     def compose(self) -> ComposeResult:
         rates = self.suite.rates
@@ -109,6 +111,10 @@ class RunScreen(LiveRunScreen):
         current = snap.phases[-1] if snap.phases else None
         if current is not None and current.client_bound:
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
+        said = self.server.said
+        if said is not None and said.phase == snap.phase and snap.stage in ("running",
+                                                                           "draining"):
+            text += f"  server {said.kind}: {said.why}"
         return text
 
     def sending_text(self, snap: RunSnapshot) -> str:
@@ -166,6 +172,7 @@ class RunScreen(LiveRunScreen):
     # ------------------------------------------------------------------ what the run sends
 
     def show_snapshot(self, snap: RunSnapshot) -> None:
+        self.server.update(snap)
         running = snap.phase if snap.stage in ("running", "draining") else None
         table = self.query_one(PhaseTable)
         table.show(snap.phases, running, self.size.width - TABLE_MARGIN)

@@ -1,0 +1,191 @@
+"""The server's /metrics beside the client's latency: the collector against real HTTP
+(the simulator's /metrics, servers that publish none), and a run above the simulator's slots
+whose server_metrics.csv and phase figures show the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import threading
+import time
+import urllib.request
+
+import pytest
+from aiohttp import web
+
+from tokenflood_tui.telemetry.collector import Collector
+
+from support.simulators import simulator_fixture
+from support.specs import endpoint_yml, run_yml
+from support.tokenflood import write
+
+# 2 slots, each request 50 ms + 19 × 20 ms: about 4.5 requests a second before a queue forms
+sim = simulator_fixture("--ttft-ms", "50", "--itl-ms", "20", "--slots", "2")
+LOAD = [{"prompt_length": 64, "output_length": 20}]
+
+
+async def answering(status: int, body: str, content_type: str = "text/plain"):
+    """A server whose /metrics answers `status` with `body`, on this loop; its URL."""
+    app = web.Application()
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=body, content_type=content_type)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+
+
+@pytest.mark.parametrize(("status", "body", "says"), [
+    (501, '{"error":{"code":501,"message":"This server does not support metrics endpoint. '
+          'Start it with `--metrics`","type":"not_supported_error"}}',
+     "llama.cpp serves no metrics at {url} (HTTP 501); start llama-server with --metrics"),
+    (404, "Not Found", "answered HTTP 404; turn the engine's metrics on (llama.cpp: --metrics; "
+                       "SGLang: --enable-metrics"),
+    (200, "<html><body>a dashboard</body></html>",
+     "does not answer in Prometheus' text format"),
+])
+async def test_a_server_without_metrics_switches_the_collector_off_with_one_line(status, body,
+                                                                                   says):
+    runner, url = await answering(status, body)
+    collector = Collector(url, interval_s=0.2)
+    try:
+        collector.start()
+        assert await collector.first() is None
+        await asyncio.sleep(0.5)                 # it scrapes no more
+        assert collector.scrapes == 0 and collector.off is not None
+        assert says.format(url=url) in collector.off and "\n" not in collector.off
+        assert await collector.mark() is None
+    finally:
+        await asyncio.to_thread(collector.stop)
+        await runner.cleanup()
+
+
+async def test_the_collector_scrapes_about_once_a_second_and_a_mark_scrapes_at_once(sim):
+    url = sim.base_url.removesuffix("/v1") + "/metrics"
+    collector = Collector(url, interval_s=0.25)
+    try:
+        collector.start()
+        first = await collector.first()
+        assert first is not None and first.engine == "vLLM" and first.running == 0
+        asked = time.monotonic()
+        marked = await collector.mark()
+        assert marked is not None and asked <= marked.t <= time.monotonic()
+        await asyncio.sleep(1.0)
+    finally:
+        await asyncio.to_thread(collector.stop)
+    points = collector.points()
+    assert points == collector.take() and collector.take() == []
+    # 1 s at 4 a second after the first, plus the mark; a loaded machine may drop one or two
+    assert 4 <= len(points) <= 7 and collector.failed == 0
+    assert all(b.t > a.t for a, b in zip(points, points[1:], strict=False))
+
+
+def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figures(
+        tmp_path, sim, tokenflood):
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
+    write(tmp_path / "run.yml", run_yml(rates=[2, 10], length=2, arrival="constant",
+                                        load_types=LOAD, thresholds=["server.waiting.max < 5"]))
+    done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
+    assert done.code == 4, done.stderr          # the server's queue failed the threshold
+    # the server's figures beside the client's on the progress lines
+    assert re.search(r"\| server: 2 running, \d+ waiting, KV 100%, \d+ tok/s out$",
+                     done.stderr, re.M), done.stderr
+    # the live verdict, said once when the server's own figures support it
+    verdicts = [line for line in done.stderr.splitlines() if ": server " in line]
+    assert len(verdicts) == 1 and verdicts[0].startswith("[tokenflood] phase 2: server queueing: ")
+    assert re.search(r"queueing: \d+ waiting, (not falling|draining), 2 running, KV 100%$",
+                     verdicts[0]), verdicts[0]
+    s = done.summary()
+    (threshold,) = s["thresholds"]
+    assert threshold["threshold"] == "server.waiting.max < 5" and not threshold["passed"]
+    assert [(p["phase"], p["passed"]) for p in threshold["phases"]] == [(1, True), (2, False)]
+    assert threshold["phases"][0]["value"] == 0 and threshold["phases"][1]["value"] >= 5
+    assert s["server"]["engine"] == "vLLM" and s["server"]["off"] is None
+    assert s["server"]["failed_scrapes"] == 0
+    assert s["server"]["engine_version"] is None     # the simulator has no /version: null
+    assert s["server"]["queue_from_phase"] == 2 and s["server"]["queue_from_rps"] == 10
+    calm, flooded = (p["server"] for p in s["phases"])
+    assert calm["waiting_max"] == 0 and calm["queue_persists"] is False
+    assert calm["running_max"] <= 2 and calm["kv_usage_max"] <= 1.0
+    # 20 requests in 2 s at 2 at a time, 430 ms each: a queue of more than 5 at its peak
+    assert flooded["queue_persists"] is True and flooded["waiting_max"] >= 5
+    assert flooded["running_max"] == 2 and flooded["kv_usage_max"] == 1.0
+    assert flooded["ttft_ms"]["count"] == 20 and calm["ttft_ms"]["count"] == 4
+    # the server's TTFT holds the queue: its median far above the 50 ms an idle slot takes
+    assert flooded["ttft_ms"]["percentiles"]["p50"] > 500
+    assert calm["queue_ms"]["percentiles"]["p99"] == 0      # never waited for a slot
+    assert flooded["prefix_hit_ratio"] is not None and flooded["preemptions"] == 0
+    assert set(calm["ttft_gap_ms"]) == {"p50", "p90", "p99"}
+    assert calm["ttft_gap_ms"]["p50"] is not None
+    with open(done.folder() / "server_metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:4] == ["t_s", "phase", "running", "waiting"]
+    assert float(rows[0]["t_s"]) < 0               # the baseline, before the first phase
+    by_phase = {p: [r for r in rows if r["phase"] == p] for p in ("1", "2")}
+    assert max(float(r["waiting"]) for r in by_phase["2"]) >= 5
+    assert max(float(r["waiting"]) for r in by_phase["1"]) == 0
+    assert all(r["itl_p50_ms"] == "" for r in rows)    # the simulator has no ITL histogram: n/a
+    times = [float(r["t_s"]) for r in rows]
+    assert times == sorted(times)
+    # the raw text at the baseline and each phase's start and end, as the server wrote it
+    raw = (done.folder() / "server_scrapes.txt").read_text()
+    stamps = re.findall(r"^# tokenflood: scraped at t_s=(-?[\d.]+)$", raw, re.M)
+    assert len(stamps) == 5 and float(stamps[0]) < 0
+    assert raw.count("# TYPE vllm:num_requests_waiting gauge") == 5
+
+
+def test_a_server_busy_before_the_first_request_is_a_warning(tmp_path, start_simulator,
+                                                             tokenflood):
+    other = start_simulator("--ttft-ms", "10", "--itl-ms", "20")
+    body = json.dumps({"model": "sim-model", "max_tokens": 1000, "ignore_eos": True,
+                       "messages": [{"role": "user", "content": "someone else's"}]}).encode()
+    request = urllib.request.Request(f"{other.base_url}/chat/completions", body,
+                                     {"Content-Type": "application/json"})
+    def someone_else() -> None:        # a request 20 s long, in flight when the run starts
+        try:
+            urllib.request.urlopen(request, timeout=60).read()
+        except OSError:                # the simulator stopped under it at the test's end
+            pass
+    threading.Thread(target=someone_else, daemon=True).start()
+    metrics = other.base_url.removesuffix("/v1") + "/metrics"
+    deadline = time.monotonic() + 10
+    while b"vllm:num_requests_running{model_name=\"sim-model\"} 1" not in \
+            urllib.request.urlopen(metrics).read():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    write(tmp_path / "endpoint.yml", endpoint_yml(other.base_url))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
+    assert done.code == 0, done.stderr
+    said = ("the server was busy before the first request (1 running, 0 waiting): someone "
+            "else's load is in its metrics and in these latencies")
+    assert said in done.stderr
+    s = done.summary()
+    assert said in s["warnings"]
+    assert s["server"]["baseline_running"] == 1 and s["server"]["baseline_waiting"] == 0
+
+
+async def test_a_metrics_url_nobody_answers_switches_off_after_a_few_tries():
+    import socket
+    with socket.socket() as s:        # a port that was free a moment ago: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    collector = Collector(f"http://user:pw@127.0.0.1:{port}/metrics", interval_s=0.1)
+    try:
+        collector.start()
+        assert await collector.first() is None
+        for _ in range(100):
+            if collector.off is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(collector.stop)
+    assert collector.off is not None and collector.failed == 5 and collector.scrapes == 0
+    assert collector.off.startswith(f"server metrics off: http://127.0.0.1:{port}/metrics did "
+                                    "not answer 5 times (")
+    assert "pw" not in collector.off
