@@ -7,6 +7,7 @@ during a run, what is saved, and what the results view, charts and compare read 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -263,6 +264,12 @@ class PhaseStats(BaseModel):
         if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
             parts.append(f"worker CPU {self.client_cpu:.0%} of a core")
         return ", ".join(parts)
+
+
+def reasoned(phases: Iterable[PhaseStats]) -> bool:
+    """Whether some phase (or poll) saw a model reason: only then are TTFA and the other
+    reasoning figures shown, so a run without reasoning reads as it always did."""
+    return any(ph.reasoning for ph in phases)
 
 
 class PollStats(PhaseStats):

@@ -21,7 +21,10 @@ import numpy as np
 
 from .summary import PhaseCheck, PhaseStats, ThresholdPhase, ThresholdResult, pkey
 
-LATENCIES = ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "scheduled_latency_ms")
+LATENCIES = ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "scheduled_latency_ms",
+             # a reasoning model's (docs/metrics.md#reasoning): the same as TTFT, 0, TPOT and
+             # ITL for a request that did not reason
+             "ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms")
 RATES = ("error_rate", "goodput", "achieved_ratio")
 SHARES = ("error_rate", "goodput")          # between 0 and 1
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -80,7 +83,8 @@ class Threshold:
             why = ("no request succeeded" if not ph.ok else
                    f"none of the {ph.ok} ok requests has a {self.metric} value"
                    + (" (TPOT needs two or more output tokens)" if self.metric == "tpot_ms"
-                      else ""))
+                      else " (TPOT needs two or more answer tokens)"
+                      if self.metric == "answer_tpot_ms" else ""))
             return None, why
         percentile = self.percentile
         if percentile is None:                # stat 'mean'

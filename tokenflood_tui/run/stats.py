@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import saturation
-from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
+from ..metrics.records import CANCELLED, NO_ANSWER, RequestRecord, SessionRecord
 from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
                                Distribution, HourStats,
@@ -148,6 +148,8 @@ class PhaseAccumulator:
             self.failed += 1
             self.cancelled += rec.status == CANCELLED
             self.errors[(rec.status, rec.http_status)] += 1
+            # a phase whose every request reasoned to its limit still shows its reasoning
+            self.reasoning_seen |= rec.status == NO_ANSWER
         else:
             self.ok += 1
         tally = self.sessions
@@ -384,8 +386,8 @@ def _mean(values: array) -> float | None:
 
 
 def _meets(rec: RequestRecord, slo: Slo) -> bool:
-    for metric, value in (("ttft_ms", rec.ttft_ms), ("tpot_ms", rec.tpot_ms),
-                          ("e2e_ms", rec.e2e_ms)):
+    for metric, value in (("ttft_ms", rec.ttft_ms), ("ttfa_ms", rec.ttfa_ms),
+                          ("tpot_ms", rec.tpot_ms), ("e2e_ms", rec.e2e_ms)):
         limit = slo.request_bound(metric)
         if limit is not None and (value is None or value > limit):
             return False
