@@ -16,8 +16,10 @@ from support.screens import screen_lines
 from support.simulators import simulator_fixture
 
 TTFT_MS, ITL_MS, REASONING = 30, 3, 20
+# a fifth of the replies reason through max_tokens and never answer (seeded)
 reasoning_sim = simulator_fixture("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS),
-                                  "--reasoning-tokens", str(REASONING))
+                                  "--reasoning-tokens", str(REASONING), "--no-answer-share", "0.2",
+                                  "--seed", "2")
 
 SUITE = f"""\
 name: pilot-reasoning
@@ -59,6 +61,8 @@ async def test_ttfa_stands_beside_ttft_live_and_in_the_results(tmp_path, reasoni
         assert header.index(" TTFT ") < header.index(" TTFA ") < header.index(" e2e ")
         await wait_until(pilot, lambda: app.run_controller.finished)
         await pilot.pause(0.3)
+        failures = str(app.screen.query_one("#failures").render())
+        assert "failed" in failures and "no_answer ×" in failures
         # the server's pace is the floor (a late read delays, never hastens); 1 ms: its clock
         for phase in ("1", "2"):
             ttft, ttfa = p50s(table.get_cell(phase, "ttft")), p50s(table.get_cell(phase, "ttfa"))
@@ -76,6 +80,11 @@ async def test_ttfa_stands_beside_ttft_live_and_in_the_results(tmp_path, reasoni
         phases = app.screen.query_one("#results-phases", DataTable)
         await wait_until(pilot, lambda: "ttfa" in [c.key.value for c in phases.ordered_columns])
         assert p50s(phases.get_cell("1", "ttfa")) >= TTFT_MS + REASONING * ITL_MS - 1
+        errors = app.screen.query_one("#results-errors", DataTable)
+        assert {errors.get_row_at(i)[1] for i in range(errors.row_count)} == {"no_answer"}
+        metrics = app.screen.query_one("#results-metrics", DataTable)
+        named = {metrics.get_row_at(i)[1] for i in range(metrics.row_count)}
+        assert {"ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms"} <= named
         chart = app.screen.query_one(LatencyChart)
         assert chart.border_title.endswith("TTFT percentiles by rate · t: TTFA")
         chart.toggle_metric()
