@@ -147,3 +147,25 @@ def test_compare_gives_ttfa_verdicts_where_a_run_reasoned(run):
     cell = c.cell(f"{RATE} req/s", "ttfa_ms", 50.0)
     assert cell.runs[1].diff_ms == 0 and cell.runs[1].verdict is not None
     assert "## TTFA (ms)" in compare_output.markdown(c)
+
+
+def test_a_search_on_ttfa_fails_where_ttft_alone_would_pass(tmp_path):
+    """The first answer comes 100 tokens × 5 ms after a 20 ms first token: an SLO on TTFA of
+    300 ms fails at the start rate, whatever TTFT says."""
+    with SimulatorProcess("--ttft-ms", "20", "--itl-ms", "5", "--reasoning-tokens", "100") as sim:
+        write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url))
+        write(tmp_path / "search.yml", (
+            "type: search\nname: ttfa\nslo: {ttft_ms: {p99: 300}, ttfa_ms: {p99: 300}}\n"
+            "start_rps: 2\nmax_rps: 8\nphase_seconds: 1\narrival: constant\n"
+            "load_types: [{prompt_length: 32, output_length: 4, reasoning_budget_tokens: 100}]\n"))
+        done = run_tokenflood("run", "search.yml", "endpoint.yml", "--headless", "--yes",
+                              cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    search = done.summary()["search"]
+    (step,) = search["steps"]
+    assert not step["meets"] and step["why"].startswith("TTFA p99 ")
+    assert re.match(r"TTFA p99 (\d+) ms > 300$", step["why"])
+    assert int(re.match(r"TTFA p99 (\d+)", step["why"])[1]) >= 20 + 100 * 5 - 1
+    assert search["slo"] == "TTFT p99 ≤ 300 ms, TTFA p99 ≤ 300 ms"
+    assert search["answer"].startswith("does not meet the SLO (TTFT p99 ≤ 300 ms, TTFA p99 ≤ "
+                                       "300 ms) even at start_rps 2 req/s")
