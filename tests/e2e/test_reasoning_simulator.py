@@ -3,6 +3,7 @@ tokens at the ITL, reasoning tokens from the usage or counted, and replies that 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -135,3 +136,15 @@ def test_the_command_line_sets_the_reasoning_modes():
     assert not config_from_args(parser.parse_args([])).reasons
     with pytest.raises(SystemExit):
         parser.parse_args(["--reasoning-field", "thoughts"])
+
+
+async def test_testing_the_endpoint_says_ttfa_of_a_reasoning_model():
+    from tokenflood_tui.run.probe import probe_endpoint
+
+    async with Simulator(SimulatorConfig(ttft_ms=5, itl_ms=1, reasoning_tokens=4)) as sim:
+        spec = EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=sim.base_url)
+        answered = await probe_endpoint(spec, max_tokens=8)
+        never = await probe_endpoint(spec, max_tokens=3)      # all of it reasoning
+    assert answered.ok and re.fullmatch(
+        r"ok via openai client: TTFT \d+ ms, TTFA \d+ ms, 8 tokens in \d+ ms", answered.message)
+    assert never.ok and "it reasoned through all 3 tokens, no answer yet" in never.message
