@@ -33,7 +33,8 @@ def make_run(folder: Path) -> None:
                           "--seed", "4") as sim:
         write(folder / "endpoint.yml", endpoint_yml(sim.base_url))
         write(folder / "run.yml", run_yml(
-            "reasoning", rates=[RATE], length=SECONDS, arrival="constant",
+            # replies without an answer are failures: the run must not abort on them
+            "reasoning", rates=[RATE], length=SECONDS, arrival="constant", error_limit=1,
             thresholds=["ttfa_ms.p99 < 2000", "ttft_ms.p99 < 2000"],
             load_types=[{"prompt_length": 64, "output_length": ANSWER,
                          "reasoning_budget_tokens": REASONING}]))

@@ -26,6 +26,7 @@ name: pilot-reasoning
 requests_per_second_rates: [5, 10]
 test_length_in_seconds: 1.5
 arrival: constant
+error_limit: 1          # replies without an answer are failures: never abort on them
 load_types:
 - {{prompt_length: 64, output_length: 8, reasoning_budget_tokens: {REASONING}}}
 """
@@ -61,6 +62,11 @@ async def test_ttfa_stands_beside_ttft_live_and_in_the_results(tmp_path, reasoni
         assert header.index(" TTFT ") < header.index(" TTFA ") < header.index(" e2e ")
         await wait_until(pilot, lambda: app.run_controller.finished)
         await pilot.pause(0.3)
+        # the latency-now panel: a TTFA line between TTFT and e2e, on screen for the top phase
+        lines = screen_lines(app)
+        spark = next(i for i, line in enumerate(lines) if "phase 2 · 10/s · done" in line)
+        assert [lines[spark + k].split("│")[1].split()[0] for k in (1, 2, 3)] \
+            == ["TTFT", "TTFA", "e2e"]
         failures = str(app.screen.query_one("#failures").render())
         assert "failed" in failures and "no_answer ×" in failures
         # the server's pace is the floor (a late read delays, never hastens); 1 ms: its clock

@@ -225,6 +225,7 @@ class PhaseStats(BaseModel):
     finished: bool = Field(True, exclude=True)
     recent_ttft_ms: float | None = Field(None, exclude=True)   # median of the last few ok
     recent_e2e_ms: float | None = Field(None, exclude=True)
+    recent_ttfa_ms: float | None = Field(None, exclude=True)
 
     @property
     def unit(self) -> str:

@@ -99,6 +99,7 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    recent_ttfa: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     client_cpu: float | None = None       # set by the coordinator from the workers' CPU time
     # per worker, when the coordinator says several send (or on a cluster): rows' launch delays
     # (NaN for a row that never launched) and the CPU share the coordinator measured
@@ -177,6 +178,8 @@ class PhaseAccumulator:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
             self.recent_e2e.append(rec.e2e_ms)
+        if rec.ttfa_ms is not None:
+            self.recent_ttfa.append(rec.ttfa_ms)
         self.prefix_targets.append(rec.prefix_tokens_target)
         if rec.prompt_tokens is not None:
             self.prompt_tokens.append(rec.prompt_tokens)
@@ -260,6 +263,7 @@ class PhaseAccumulator:
             elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
+            recent_ttfa_ms=float(np.median(self.recent_ttfa)) if self.recent_ttfa else None,
             client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
             ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
             scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
