@@ -5,7 +5,8 @@ CLOCK_MONOTONIC is system-wide, so a client in another process on the same machi
 own `time.monotonic()` stamps with these directly. `first_token` is stamped right after the write
 of the first content chunk returned; a client in another process may read that chunk before the
 stamp is taken (the send wakes it and can preempt us), so allow it to trail by up to a scheduler
-slice. In-process clients always see it first.
+slice. In-process clients always see it first. `first_answer` is stamped the same way for the
+first answer chunk after a reasoning simulator's reasoning (None for a reply that never answered).
 """
 
 from __future__ import annotations
@@ -779,7 +780,8 @@ class SimulatorState:
             return response
         # Everything is written at once, so first and last token share the write time.
         now = time.monotonic()
-        entry.update(first_token=now, first_answer=now, last_token=now, finished=now, status="ok")
+        entry.update(first_token=now, first_answer=now if answer_tokens else None, last_token=now,
+                     finished=now, status="ok")
         return response
 
     async def models(self, request: web.Request) -> web.Response:
