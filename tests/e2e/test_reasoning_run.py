@@ -148,6 +148,13 @@ def test_compare_gives_ttfa_verdicts_where_a_run_reasoned(run):
     cell = c.cell(f"{RATE} req/s", "ttfa_ms", 50.0)
     assert cell.runs[1].diff_ms == 0 and cell.runs[1].verdict is not None
     assert "## TTFA (ms)" in compare_output.markdown(c)
+    # an A/B experiment's verdicts (its view): TTFA in place of TTFT p90 and e2e p90
+    from tokenflood_tui.tui.widgets.turns import verdict_text
+
+    lines = verdict_text(c, ["a", "b"]).plain.splitlines()
+    head = next(line for line in lines if line.startswith("rate"))
+    assert head.split() == ["rate", "TTFT", "p50", "TTFA", "p50", "TTFA", "p90", "e2e", "p50"]
+    assert max(len(line) for line in lines[:-1]) <= 80
 
 
 def test_a_search_on_ttfa_fails_where_ttft_alone_would_pass(tmp_path):
