@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
-from ..metrics.summary import PhaseStats, PollStats, pkey
+from ..metrics.summary import PhaseStats, PollStats, pkey, reasoned
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # plotext's names of the basic colours: its "orange" is the terminal's yellow (a "yellow" is no
@@ -26,7 +26,14 @@ POINT_MARKERS = ["•", "x", "+", "*", "o", "#"]   # tell percentiles apart with
 # compared runs: each its own line style and its letter as the point marker, whatever the colours
 RUN_LINES = ["braille", "dot", "hd"]
 LINE_SAMPLES = {"braille": "⠒⠒", "dot": "••", "hd": "▀▀"}
-TITLES = {"ttft_ms": "TTFT (ms)", "e2e_ms": "end-to-end latency (ms)"}
+TITLES = {"ttft_ms": "TTFT (ms)", "ttfa_ms": "TTFA: first answer token (ms)",
+          "e2e_ms": "end-to-end latency (ms)"}
+
+
+def charted(phases: Iterable[PhaseStats]) -> list[str]:
+    """The metrics a saved chart draws: TTFT and e2e, and TTFA between them where a model
+    reasoned."""
+    return ["ttft_ms", "ttfa_ms", "e2e_ms"] if reasoned(phases) else ["ttft_ms", "e2e_ms"]
 ROWS_PER_TICK = 3       # a y tick about every three rows
 ROWS_OUTSIDE_PLOT = 5   # of a subplot's rows: title, frame top and bottom, x ticks, x label
 
@@ -262,7 +269,7 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
 def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,
            width: int = 100, height: int = 30, colour: bool = True) -> str:
     """The chart and its key under it, as a string (ANSI colours when `colour`)."""
-    return _with_legend(lambda rows: _figure(phases, percentiles, metrics or list(TITLES), width,
+    return _with_legend(lambda rows: _figure(phases, percentiles, metrics or charted(phases), width,
                                              rows),
                         _percentile_key(percentiles), width, height, colour)
 
@@ -276,13 +283,14 @@ def render_over_time(polls: list[PollStats], percentiles: list[float],
                      metrics: list[str] | None = None, width: int = 100, height: int = 30,
                      colour: bool = True) -> str:
     return _with_legend(lambda rows: over_time_figure(polls, percentiles,
-                                                      metrics or list(TITLES), width, rows),
+                                                      metrics or charted(polls), width, rows),
                         _percentile_key(percentiles), width, height, colour)
 
 
 def save_over_time(polls: list[PollStats], percentiles: list[float], folder: Path,
                    title: str = "") -> None:
-    """latency_over_time.txt and .html: TTFT and e2e percentiles per poll against time of day."""
+    """latency_over_time.txt and .html: TTFT (TTFA where a model reasoned) and e2e percentiles
+    per poll against time of day."""
     _write_pair(render_over_time(polls, percentiles, width=100, height=40), folder,
                 "latency_over_time", title)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..metrics.saturation import judged
-from ..metrics.summary import Distribution, HourStats, PhaseStats, PollStats, RunSummary, pkey
+from ..metrics.summary import Distribution, HourStats, PhaseStats, PollStats, RunSummary, pkey, reasoned
 from . import report, session_tables
 from .fit import Column, dropped_note, fit_table, wrap
 
@@ -135,11 +135,12 @@ def _bullets(items: list[str], width: int) -> list[str]:
 def phase_columns(phases: list[PhaseStats], percentiles: list[float],
                   unit: str = "req/s") -> list[Column]:
     """A load test's phases, the columns that matter ranked first: rates (in `unit`), counts of
-    requests, TTFT and e2e at
-    the first and the last percentile, the verdict; then the other percentiles and the rest.
-    (Which phases failed a threshold, the thresholds' table says.)"""
+    requests, TTFT (and TTFA beside it, where a model reasoned) and e2e at the first and the last
+    percentile, the verdict; then the other percentiles and the rest. (Which phases failed a
+    threshold, the thresholds' table says.)"""
     def col(head, cells, rank=0, group="", left=False):
         return Column(head, [cells(ph) for ph in phases], rank, group, left)
+    reasoning = reasoned(phases)
     return [
         col("phase", lambda ph: str(ph.phase)),
         col("target", lambda ph: f"{ph.target_rps:g}", group=unit),
@@ -148,8 +149,11 @@ def phase_columns(phases: list[PhaseStats], percentiles: list[float],
         col("ok", lambda ph: str(ph.ok), group="requests"),
         col("failed", lambda ph: str(ph.failed), group="requests"),
         *_latency_columns("TTFT", [ph.ttft_ms for ph in phases], percentiles),
+        *(_latency_columns("TTFA", [ph.ttfa_ms for ph in phases], percentiles)
+          if reasoning else []),
         *_latency_columns("e2e", [ph.e2e_ms for ph in phases], percentiles),
         col("p50", lambda ph: _num(ph.tpot_ms["p50"], 2), 4, "TPOT ms"),
+        *([col("reasoning tok", report.reasoning_tokens, 4)] if reasoning else []),
         col("out tok/s", lambda ph: _num(ph.output_tokens_per_s, 1), 4),
         col("cache hit", lambda ph: _share(ph.cache_hit_rate), 5),
         *([col("goodput", lambda ph: _share(ph.goodput), 5)]
@@ -171,6 +175,7 @@ def poll_columns(polls: list[PollStats], percentiles: list[float]) -> list[Colum
     """An observation's polls: the slot (UTC; the time alone when they fall on one day), status,
     counts, TTFT and e2e."""
     one_day = len({p.slot_utc[:10] for p in polls}) == 1
+    reasoning = reasoned(polls)
     slots = [report.slot_text(p.slot_utc)[11:] if one_day else report.slot_text(p.slot_utc)
              for p in polls]
     return [
@@ -181,6 +186,8 @@ def poll_columns(polls: list[PollStats], percentiles: list[float]) -> list[Colum
         Column("ok", [str(p.ok) for p in polls], group="requests"),
         Column("failed", [str(p.failed) for p in polls], group="requests"),
         *_latency_columns("TTFT", [p.ttft_ms for p in polls], percentiles),
+        *(_latency_columns("TTFA", [p.ttfa_ms for p in polls], percentiles)
+          if reasoning else []),
         *_latency_columns("e2e", [p.e2e_ms for p in polls], percentiles),
         Column("out tok/s", [_num(p.output_tokens_per_s, 1) for p in polls], 4),
     ]

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
-                               SearchResult, ThresholdResult, pkey)
+from ..metrics.summary import (METRICS, REASONING_METRICS, ClusterInfo, HourStats, PhaseStats, PollStats,
+                               ResumeInfo, RunSummary, SearchResult, ThresholdResult, pkey, reasoned)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
 from ..metrics.server import ServerPhaseStats
@@ -19,21 +19,34 @@ RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, the
 
 def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> str:
     """A pipe table, one row per phase: rates (in `unit`: req/s, sessions/s), counts of
-    requests, TTFT and e2e percentiles, tokens/s."""
+    requests, TTFT and e2e percentiles, tokens/s; where a model reasoned, TTFA beside TTFT and
+    the reasoning tokens (their mean)."""
     pcols = [pkey(p) for p in percentiles]
+    reasoning = reasoned(phases)
     head = (["phase", f"target {unit}", f"achieved {unit}", "sent", "ok", "failed"]
-            + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
+            + [f"TTFT {c} ms" for c in pcols]
+            + ([f"TTFA {c} ms" for c in pcols] + ["reasoning tokens"] if reasoning else [])
+            + [f"e2e {c} ms" for c in pcols]
             + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
     for ph in phases:
         rows.append([str(ph.phase), f"{ph.target_rps:g}", number(ph.achieved_rps, 2),
                      str(ph.sent), str(ph.ok), str(ph.failed)]
                     + [number(ph.ttft_ms[c], 1) for c in pcols]
+                    + ([number(ph.ttfa_ms[c], 1) for c in pcols]
+                       + [reasoning_tokens(ph)] if reasoning else [])
                     + [number(ph.e2e_ms[c], 1) for c in pcols]
                     + [number(ph.tpot_ms["p50"], 2), number(ph.output_tokens_per_s, 1),
                        share(ph.cache_hit_rate), share(ph.goodput),
                        "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
     return _table(head, rows)
+
+
+def reasoning_tokens(ph: PhaseStats) -> str:
+    """The mean reasoning tokens of a phase's requests: '200.0', '200.0 est.' when counted from
+    the reasoning chunks (the server's usage did not say)."""
+    return number(ph.reasoning_tokens_mean, 1) + (
+        " est." if ph.reasoning_tokens_estimated and ph.reasoning_tokens_mean is not None else "")
 
 
 def server_verdict(ph: PhaseStats) -> str:
@@ -160,8 +173,9 @@ def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
     pcols = [pkey(p) for p in percentiles]
     head = ["phase", "metric", "mean"] + pcols
     rows = []
+    metrics = (*METRICS, *REASONING_METRICS) if reasoned(phases) else METRICS
     for ph in phases:
-        for metric in METRICS:
+        for metric in metrics:
             dist = ph.metric(metric)
             rows.append([str(ph.phase), metric, number(dist.mean, 2)]
                         + [number(dist[c], 2) for c in pcols])
@@ -169,14 +183,19 @@ def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
 
 
 def token_table(phases: list[PhaseStats]) -> str:
-    head = ["phase", "prompt tokens (target)", "output tokens (target)", "prefix (target)",
-            "cached tokens", "cache hit rate"]
+    """Mean tokens per request against their targets; where a model reasoned, the output split
+    into reasoning and answer (the answer is what output_length asks for)."""
+    reasoning = reasoned(phases)
+    head = (["phase", "prompt tokens (target)", "output tokens (target)"]
+            + (["reasoning tokens", "answer tokens"] if reasoning else [])
+            + ["prefix (target)", "cached tokens", "cache hit rate"])
     rows = [[str(ph.phase),
              f"{number(ph.prompt_tokens_mean, 1)} ({number(ph.prompt_tokens_target_mean, 1)})",
              f"{number(ph.output_tokens_mean, 1)} ({number(ph.output_tokens_target_mean, 1)})"
-             + (" est." if ph.output_tokens_estimated else ""),
-             number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
-             share(ph.cache_hit_rate)]
+             + (" est." if ph.output_tokens_estimated else "")]
+            + ([reasoning_tokens(ph), number(ph.answer_tokens_mean, 1)] if reasoning else [])
+            + [number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
+               share(ph.cache_hit_rate)]
             for ph in phases]
     return _table(head, rows)
 
@@ -207,14 +226,18 @@ def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool =
     """A pipe table, one row per poll in slot order, missed ones too; with `reasons` a last
     column says why a poll was missed (it is long, so the terminal leaves it out)."""
     pcols = [pkey(p) for p in percentiles]
+    reasoning = reasoned(polls)
     head = (["poll", "slot (UTC)", "status", "sent", "ok", "failed"]
-            + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols] + ["out tok/s"]
+            + [f"TTFT {c} ms" for c in pcols]
+            + ([f"TTFA {c} ms" for c in pcols] if reasoning else [])
+            + [f"e2e {c} ms" for c in pcols] + ["out tok/s"]
             + (["missed because"] if reasons else []))
     rows = []
     for poll in polls:
         rows.append([str(poll.phase), slot_text(poll.slot_utc), poll_status(poll), str(poll.sent),
                      str(poll.ok), str(poll.failed)]
                     + [number(poll.ttft_ms[c], 1) for c in pcols]
+                    + ([number(poll.ttfa_ms[c], 1) for c in pcols] if reasoning else [])
                     + [number(poll.e2e_ms[c], 1) for c in pcols]
                     + [number(poll.output_tokens_per_s, 1)]
                     + ([poll.missed or ""] if reasons else []))
