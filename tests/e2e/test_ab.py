@@ -99,7 +99,7 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)", experiment.stdout)
     assert verdicts and int(verdicts[2]) >= 2, experiment.stdout
     assert "## TTFT (ms)" in experiment.stdout
-    assert {"compare.md", "compare.txt", "compare.html"} <= {p.name for p in folder.iterdir()}
+    assert {"compare.md", "compare.txt", "report.html"} <= {p.name for p in folder.iterdir()}
 
 
 def test_results_and_compare_take_the_experiment_folder(experiment):

@@ -166,6 +166,13 @@ class Run:
         summary = RunSummary.model_validate(
             folder.scrubber.scrub_data(summary.model_dump(mode="json")))
         unsaved = folder.finish(summary)
+        # imported here: the page's code stays out of start-up (tests/unit/test_import_hygiene.py)
+        from ..report import run as report_page
+        try:
+            report_page.write(folder.path, summary, folder.scrubber.scrub)
+        except OSError:
+            unsaved.append(report_page.REPORT_FILE)
+            (folder.path / report_page.REPORT_FILE).unlink(missing_ok=True)
         if unsaved:
             self.observer.event(Note("error", f"could not write {', '.join(unsaved)} in "
                                               f"{folder.path}: "
