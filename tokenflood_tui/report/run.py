@@ -193,11 +193,12 @@ def _search(doc: Page, s: RunSummary) -> None:
         n = list(range(1, len(steps) + 1))
         doc.chart(Chart(f"the rate of each step ({unit})", "step", unit, [float(i) for i in n], [
             Series("target", [st.target_rps for st in steps], 0),
+            Series("achieved", [st.achieved_rps for st in steps], 3),
+            # last, so their markers lie on top
             Series("met the SLO", [st.target_rps if st.meets else None for st in steps], 2,
                    line=False),
             Series("failed the SLO", [None if st.meets else st.target_rps for st in steps], 1,
                    line=False),
-            Series("achieved", [st.achieved_rps for st in steps], 3),
         ], x_ticks=[f"{i}" for i in n], digits=2))
     doc.table(report.search_table(result, unit))
 
@@ -215,7 +216,8 @@ def _sessions(doc: Page, s: RunSummary) -> None:
             doc.chart(Chart(f"phase {phase.phase} ({phase.target_rps:g} sessions/s): TTFT by "
                             "turn (ms)", "turn", "ms", [float(t.turn) for t in turns],
                             [Series(pkey(p), [t.ttft_ms.at(p) for t in turns], i)
-                             for i, p in enumerate(s.percentiles)]))
+                             for i, p in enumerate(s.percentiles)],
+                            x_ticks=[str(t.turn) for t in turns]))
         points = phase.sessions.in_flight_over_time if phase.sessions else []
         if points:
             doc.chart(Chart(f"phase {phase.phase}: sessions in flight", "seconds since the "

@@ -73,16 +73,16 @@
       });
     });
     var axes = [{label: spec.x.label}, {label: spec.y.label}];
-    if (spec.x.time) {
-      axes[0].values = function (u, ticks) { return ticks.map(utcTick(ticks)); };
-    } else if (spec.x.ticks) {
+    if (spec.x.ticks) {
       axes[0].splits = function () { return spec.x.values; };
       axes[0].values = function (u, ticks) { return ticks.map(function (t) { return spec.x.ticks[spec.x.values.indexOf(t)] || ""; }); };
     }
     return {
       width: width, height: spec.height || 300,
       series: series, axes: axes,
-      scales: {x: {time: false}, y: {range: fromZero}},
+      // a time axis: uPlot's round clock times, in UTC as every time in tokenflood's results
+      scales: {x: {time: !!spec.x.time}, y: {range: fromZero}},
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
       legend: {live: true},
       cursor: {points: {size: 9}},
     };
@@ -106,18 +106,6 @@
     return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
       pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
   }
-  // round UTC clock times on the axis, the date where a day begins
-  function utcTick(ticks) {
-    var days = ticks.length > 1 && new Date(ticks[0] * 1000).getUTCDate() !== new Date(ticks[ticks.length - 1] * 1000).getUTCDate();
-    return function (t) {
-      var d = new Date(t * 1000);
-      var clock = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
-      if (days && d.getUTCHours() === 0 && d.getUTCMinutes() === 0)
-        return (d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
-      return clock;
-    };
-  }
-
   function draw() {
     var specs = JSON.parse(document.getElementById("tokenflood-charts").textContent);
     var made = [];
