@@ -355,3 +355,11 @@ def test_report_rewrites_pages_for_old_killed_and_other_folders(folders, tmp_pat
     assert done.code == 0 and done.stdout.strip() == str(out) and "Search" in out.read_text()
     done = run_tokenflood("report", str(old), str(killed), "--out", str(out), cwd=tmp_path)
     assert done.code == 2 and done.stderr.startswith("tokenflood: error: --out names one file")
+
+
+def test_report_rewrites_a_comparison_page(comparison, tmp_path):
+    out = tmp_path / "again.html"
+    done = run_tokenflood("report", str(comparison), "--out", str(out), cwd=tmp_path)
+    assert done.code == 0 and done.stdout.strip() == str(out)
+    again, first = Tables(out.read_text()), Tables(page_of(comparison))
+    assert again.tables == first.tables and len(again.tables["TTFT (ms)"][0]) > 1
