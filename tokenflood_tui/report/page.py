@@ -83,8 +83,10 @@ class Page:
     def note(self, text: str) -> None:
         self._add(f'<p class="note">{escape(text)}</p>')
 
-    def table(self, table: Table, bad: tuple[str, ...] = ("FAIL", "SATURATED", "BOUND")) -> None:
-        """A table, figures right-aligned, its text columns left; a cell in `bad` stands out."""
+    def table(self, table: Table, bad: tuple[str, ...] = ("FAIL", "SATURATED", "BOUND"),
+              folded: str | None = None) -> None:
+        """A table, figures right-aligned, its text columns left; a cell in `bad` stands out.
+        `folded`: a long table behind this label, opened with a click (open when printed)."""
         text = table.text_columns
 
         def cls(i: int, cell: str = "") -> str:
@@ -94,8 +96,11 @@ class Page:
         rows = "".join("<tr>" + "".join(f"<td{cls(i, c)}>{escape(c)}</td>"
                                         for i, c in enumerate(row)) + "</tr>"
                        for row in table.rows)
-        self._add(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-                  f"<tbody>{rows}</tbody></table></div>")
+        html = (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{rows}</tbody></table></div>")
+        if folded:
+            html = f"<details><summary>{escape(folded)}</summary>{html}</details>"
+        self._add(html)
 
     def chart(self, chart: Chart) -> None:
         """A chart in the section's grid of charts (side by side where the page is wide)."""

@@ -23,6 +23,7 @@ METRIC_TITLES = {"ttft_ms": "TTFT", "e2e_ms": "end-to-end latency", "tpot_ms": "
                  "reasoning_ms": "time reasoning", "answer_tpot_ms": "answer TPOT",
                  "answer_itl_ms": "answer ITL"}
 BY_RATE = ("ttft_ms", "e2e_ms", "tpot_ms")
+FOLD_ROWS = 24          # a table longer than this (an observation's polls) is folded
 REASONING_BY_RATE = ("ttfa_ms", "reasoning_ms")
 
 
@@ -154,7 +155,8 @@ def _phases(doc: Page, s: RunSummary) -> None:
         doc.h2("Resumed")
         doc.lines(report.resume_lines(s.resumed, False))
     doc.h2("All metrics")
-    doc.table(report.detail_table(s.phases, pct))
+    doc.table(report.detail_table(s.phases, pct), folded=f"every metric of every phase "
+                                                         f"({len(s.phases)})")
 
 
 def by_rate(phases: list[PhaseStats], percentiles: list[float], metric: str,
@@ -266,7 +268,8 @@ def _observation(doc: Page, s: RunSummary) -> None:
         doc.h2("Resumed")
         doc.lines(report.resume_lines(s.resumed, True))
     doc.h2("Polls")
-    doc.table(report.poll_table(polls, pct))
+    doc.table(report.poll_table(polls, pct),
+              folded=f"every poll ({len(polls)})" if len(polls) > FOLD_ROWS else None)
 
 
 def over_time(polls: list[PollStats], percentiles: list[float], metric: str) -> Chart:

@@ -73,6 +73,7 @@
       });
     });
     var axes = [{label: spec.x.label}, {label: spec.y.label}];
+    if (spec.x.time) { axes[0].values = utcTicks; axes[0].size = 64; }   // two lines of ticks
     if (spec.x.ticks) {
       axes[0].splits = function () { return spec.x.values; };
       axes[0].values = function (u, ticks) { return ticks.map(function (t) { return spec.x.ticks[spec.x.values.indexOf(t)] || ""; }); };
@@ -106,6 +107,20 @@
     return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
       pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
   }
+  // a time axis in 24-hour UTC clock times, seconds where the ticks are seconds apart, and
+  // the date (month-day) under the first tick and where a day begins
+  function utcTicks(u, splits, axisIdx, space, incr) {
+    return splits.map(function (t, i) {
+      var d = new Date(t * 1000);
+      var clock = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) +
+        (incr < 60 ? ":" + pad(d.getUTCSeconds()) : "");
+      var day = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+      if (incr >= 86400) return day;
+      var midnight = d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0;
+      return midnight || i === 0 ? clock + "\n" + day : clock;
+    });
+  }
+
   function draw() {
     var specs = JSON.parse(document.getElementById("tokenflood-charts").textContent);
     var made = [];
@@ -125,6 +140,11 @@
     });
     window.tokenfloodCharts = made;
   }
+
+  // a folded table (every poll, every metric) is printed open
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
   else draw();
