@@ -66,6 +66,14 @@ def page(c: Comparison, folder: Path) -> str:
                     f"(made {c.created_at})")
 
 
+def run_names(c: Comparison) -> list[str]:
+    """What a chart's key calls each run: its suite's name where those tell the runs apart, else
+    its folder's (an A/B experiment's variants share the suite; their folders are the variants'
+    names)."""
+    suites = [r.run_name for r in c.runs]
+    return suites if len(set(suites)) == len(suites) else [r.name for r in c.runs]
+
+
 def overlay(c: Comparison, metric: str, percentile: float) -> Chart:
     """Each run's value of one metric at one percentile, by group: one series per run."""
     cells = sorted((x for x in c.cells if x.metric == metric and x.percentile == percentile),
@@ -75,6 +83,6 @@ def overlay(c: Comparison, metric: str, percentile: float) -> Chart:
                  + ("hour of day (ms)" if hours else "target rate (ms)"),
                  "hour of day (UTC)" if hours else "target req/s", "ms",
                  [x.group_value for x in cells],
-                 [Series(f"{run_letter(r)} {run.name}", [x.runs[r].value_ms for x in cells], r)
-                  for r, run in enumerate(c.runs)],
+                 [Series(f"{run_letter(r)} {name}", [x.runs[r].value_ms for x in cells], r)
+                  for r, name in enumerate(run_names(c))],
                  x_ticks=[x.group.removesuffix(" req/s").removesuffix(" UTC") for x in cells])
