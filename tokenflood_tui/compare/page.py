@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from .. import __version__
 from ..metrics.summary import pkey
@@ -49,6 +50,11 @@ def page(c: Comparison, folder: Path) -> str:
                       r.model, r.provider, redact_url(r.base_url) if r.base_url else "-",
                       r.started_at, r.status, r.prompts] for i, r in enumerate(c.runs)],
                     text=frozenset(range(9))))
+    if experiment is not None:
+        doc.links([(f"{letters[i]} {v.name}: its results folder's report.html",
+                    f"{quote(v.name)}/{REPORT_FILE}")
+                   for i, v in enumerate(experiment.variants)
+                   if (folder / v.name / REPORT_FILE).is_file()])
     doc.h2("Verdicts")
     doc.lines([verdict_line(c, i) for i in range(1, len(c.runs))], "verdicts")
     doc.note(method(c))

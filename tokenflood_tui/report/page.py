@@ -80,6 +80,13 @@ class Page:
             self._add(f'<ul class="lines {kind}">'
                       + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
 
+    def links(self, links: list[tuple[str, str]]) -> None:
+        """Links to other pages by relative path (a variant's report.html), followed only when
+        clicked."""
+        self._add('<ul class="lines">' + "".join(
+            f'<li><a href="{escape(href, quote=True)}">{escape(text)}</a></li>'
+            for text, href in links) + "</ul>")
+
     def note(self, text: str) -> None:
         self._add(f'<p class="note">{escape(text)}</p>')
 

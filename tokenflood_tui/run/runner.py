@@ -173,6 +173,10 @@ class Run:
         except OSError:
             unsaved.append(report_page.REPORT_FILE)
             (folder.path / report_page.REPORT_FILE).unlink(missing_ok=True)
+        except Exception as exc:       # a bug in the page must not cost the run its exit code
+            self.observer.event(Note("error", f"report.html not written (internal error: "
+                                              f"{exc!r}); `tokenflood report {folder.path}` "
+                                              "tries again"))
         if unsaved:
             self.observer.event(Note("error", f"could not write {', '.join(unsaved)} in "
                                               f"{folder.path}: "
