@@ -222,25 +222,25 @@ def markdown(s: RunSummary, folder: Path) -> str:
     if s.type == "observation":
         for line in report.observation_lines(s):
             out.append(line + "\n")
-        out.append("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles) + "\n")
+        out.append("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles).markdown() + "\n")
         shown = s.polls[-LAST_POLLS_PRINTED:]
         out.append("\npolls:\n" if len(shown) == len(s.polls) else
                    f"\nthe last {len(shown)} of {len(s.polls)} polls (every poll is in summary.md "
                    "and polls.csv):\n")
-        out.append(report.poll_table(shown, s.percentiles, reasons=False) + "\n")
+        out.append(report.poll_table(shown, s.percentiles, reasons=False).markdown() + "\n")
         missed = report.missed_lines(s.polls)
         if missed:
             out.append("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
         errors = report.poll_failures(s.polls)
     else:
         if s.search is not None:
-            out.append(report.search_table(s.search, s.rate_unit) + "\n\n")
+            out.append(report.search_table(s.search, s.rate_unit).markdown() + "\n\n")
             out.append("".join(f"{line}\n" for line in report.search_lines(
                 s.search, s.rate_unit)) + "\n")
-        out.append(report.phase_table(s.phases, s.percentiles, s.rate_unit) + "\n")
+        out.append(report.phase_table(s.phases, s.percentiles, s.rate_unit).markdown() + "\n")
         errors = report.error_table(s.phases)
     if errors:
-        out.append("\nfailures:\n" + errors + "\n")
+        out.append("\nfailures:\n" + errors.markdown() + "\n")
     for section in session_tables.sections(s.phases, s.percentiles):
         out.append(f"\n{section.title}:\n" + session_tables.markdown(section.table) + "\n"
                    + "".join(f"{note}\n" for note in section.notes))
@@ -249,7 +249,7 @@ def markdown(s: RunSummary, folder: Path) -> str:
         out.append(f"\nsaturation: {saturation}\n")
     if s.thresholds:
         out.append("\n" + report.threshold_table(
-            s.thresholds, "poll" if s.type == "observation" else "phase") + "\n"
+            s.thresholds, "poll" if s.type == "observation" else "phase").markdown() + "\n"
             + f"{report.threshold_verdict(s)}\n")
     if s.resumed:
         out.append("\nresumed:\n" + "".join(

@@ -17,10 +17,29 @@ from .formats import number, ranges, share, span
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
 
-def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> str:
-    """A pipe table, one row per phase: rates (in `unit`: req/s, sessions/s), counts of
-    requests, TTFT and e2e percentiles, tokens/s; where a model reasoned, TTFA beside TTFT and
-    the reasoning tokens (their mean)."""
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of cells as read: its head, its rows, and which columns are text (left-aligned;
+    the others are figures): its last `left`, and any in `text`. summary.md and the terminal
+    draw it as a pipe table (`markdown`), report.html as HTML."""
+
+    head: list[str]
+    rows: list[list[str]]
+    left: int = 0
+    text: frozenset[int] = frozenset()
+
+    @property
+    def text_columns(self) -> frozenset[int]:
+        return self.text | frozenset(range(len(self.head) - self.left, len(self.head)))
+
+    def markdown(self) -> str:
+        return _pipe_table(self.head, self.rows, self.text_columns)
+
+
+def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> Table:
+    """One row per phase: rates (in `unit`: req/s, sessions/s), counts of requests, TTFT and e2e
+    percentiles, tokens/s; where a model reasoned, TTFA beside TTFT and the reasoning tokens
+    (their mean)."""
     pcols = [pkey(p) for p in percentiles]
     reasoning = reasoned(phases)
     head = (["phase", f"target {unit}", f"achieved {unit}", "sent", "ok", "failed"]
@@ -39,7 +58,7 @@ def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = 
                     + [number(ph.tpot_ms["p50"], 2), number(ph.output_tokens_per_s, 1),
                        share(ph.cache_hit_rate), share(ph.goodput),
                        "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
-    return _table(head, rows)
+    return Table(head, rows)
 
 
 def reasoning_tokens(ph: PhaseStats) -> str:
@@ -70,7 +89,7 @@ def server_queue_line(summary: RunSummary) -> str | None:
             f"({server.queue_from_rps:g} {summary.rate_unit}; {server.engine} metrics)")
 
 
-def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | None:
+def server_table(phases: list[PhaseStats], percentiles: list[float]) -> Table | None:
     """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
     publishes no such signal. None when no phase has them."""
     if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
@@ -94,7 +113,7 @@ def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | No
                     + [number(ph.queued_ms[c], 0) for c in pcols]
                     + ["-" if sv.queue_persists is None else
                        "PERSISTS" if sv.queue_persists else "ok"])
-    return _table(head, rows)
+    return Table(head, rows)
 
 
 def saturation_line(summary: RunSummary) -> str | None:
@@ -114,12 +133,12 @@ def saturation_line(summary: RunSummary) -> str | None:
     return f"the server saturated at about {s.saturated_at_rps:g} {s.rate_unit}{held}"
 
 
-def threshold_table(results: list[ThresholdResult], word: str = "phase") -> str:
+def threshold_table(results: list[ThresholdResult], word: str = "phase") -> Table:
     """One row per threshold: PASS or FAIL, how many phases (polls) passed it, and the ones that
     failed with their value (or why they had none)."""
     rows = [[r.threshold, "pass" if r.passed else "FAIL", *cells]
             for r, cells in zip(results, threshold_cells(results, word), strict=True)]
-    return _table(["threshold", "result", f"{word}s passed", f"failed {word}s (value)"], rows,
+    return Table(["threshold", "result", f"{word}s passed", f"failed {word}s (value)"], rows,
                   left=4)
 
 
@@ -140,7 +159,7 @@ def threshold_cells(results: list[ThresholdResult], word: str = "phase") -> list
 
 
 def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
-                     unit: str = "req/s") -> str:
+                     unit: str = "req/s") -> Table:
     """A load test's phases against its thresholds: each phase's value, ✓ or ✗."""
     by = {(r.threshold, p.phase): p for r in results for p in r.phases}
     rows = []
@@ -152,7 +171,7 @@ def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
                          ("-" if p.value is None else value_text(p.value))
                          + (" ✓" if p.passed else " ✗"))
         rows.append([str(ph.phase), f"{ph.target_rps:g}", *cells])
-    return _table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
+    return Table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
 
 
 def threshold_verdict(summary: RunSummary) -> str | None:
@@ -168,7 +187,7 @@ def threshold_verdict(summary: RunSummary) -> str | None:
     return f"thresholds: {len(bad)} of {len(results)} failed: {', '.join(bad)}{code}"
 
 
-def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
+def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> Table:
     """Every metric of every phase: mean and percentiles."""
     pcols = [pkey(p) for p in percentiles]
     head = ["phase", "metric", "mean"] + pcols
@@ -179,10 +198,10 @@ def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
             dist = ph.metric(metric)
             rows.append([str(ph.phase), metric, number(dist.mean, 2)]
                         + [number(dist[c], 2) for c in pcols])
-    return _table(head, rows)
+    return Table(head, rows)
 
 
-def token_table(phases: list[PhaseStats]) -> str:
+def token_table(phases: list[PhaseStats]) -> Table:
     """Mean tokens per request against their targets; where a model reasoned, the output split
     into reasoning and answer (the answer is what output_length asks for)."""
     reasoning = reasoned(phases)
@@ -197,17 +216,17 @@ def token_table(phases: list[PhaseStats]) -> str:
             + [number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
                share(ph.cache_hit_rate)]
             for ph in phases]
-    return _table(head, rows)
+    return Table(head, rows)
 
 
-def error_table(phases: list[PhaseStats]) -> str | None:
+def error_table(phases: list[PhaseStats]) -> Table | None:
     """Failures by phase, kind and HTTP status; None when nothing failed."""
     rows = [[str(ph.phase), e.status, str(e.http_status or "-"), str(e.count),
              f"{e.count / (ph.ok + ph.failed):.1%}"]
             for ph in phases for e in ph.errors]
     if not rows:
         return None
-    return _table(["phase", "status", "HTTP", "requests", "share"], rows)
+    return Table(["phase", "status", "HTTP", "requests", "share"], rows)
 
 
 def poll_status(poll: PollStats) -> str:
@@ -222,8 +241,8 @@ def poll_status(poll: PollStats) -> str:
     return "all failed" if not poll.ok else f"{poll.failed} failed"
 
 
-def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool = True) -> str:
-    """A pipe table, one row per poll in slot order, missed ones too; with `reasons` a last
+def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool = True) -> Table:
+    """One row per poll in slot order, missed ones too; with `reasons` a last
     column says why a poll was missed (it is long, so the terminal leaves it out)."""
     pcols = [pkey(p) for p in percentiles]
     reasoning = reasoned(polls)
@@ -241,18 +260,18 @@ def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool =
                     + [number(poll.e2e_ms[c], 1) for c in pcols]
                     + [number(poll.output_tokens_per_s, 1)]
                     + ([poll.missed or ""] if reasons else []))
-    return _table(head, rows, left=1 if reasons else 0)
+    return Table(head, rows, left=1 if reasons else 0)
 
 
-def hour_table(hours: list[HourStats], percentiles: list[float]) -> str:
-    """A pipe table, one row per hour of day (UTC) that had requests."""
+def hour_table(hours: list[HourStats], percentiles: list[float]) -> Table:
+    """One row per hour of day (UTC) that had requests."""
     pcols = [pkey(p) for p in percentiles]
     head = (["hour (UTC)", "requests", "ok"] + [f"TTFT {c} ms" for c in pcols]
             + [f"e2e {c} ms" for c in pcols])
     rows = [[f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok)]
             + [number(h.ttft_ms[c], 1) for c in pcols] + [number(h.e2e_ms[c], 1) for c in pcols]
             for h in hours]
-    return _table(head, rows)
+    return Table(head, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +301,7 @@ def poll_failure_kinds(polls: list[PollStats]) -> list[PollFailures]:
     return sorted(out, key=lambda f: -f.requests)
 
 
-def poll_failures(polls: list[PollStats]) -> str | None:
+def poll_failures(polls: list[PollStats]) -> Table | None:
     """Failures over all polls by kind and HTTP status: how many, their share of every request,
     how many polls had them and the first and last such poll's slot; None when none failed."""
     kinds = poll_failure_kinds(polls)
@@ -290,7 +309,7 @@ def poll_failures(polls: list[PollStats]) -> str | None:
         return None
     rows = [[f.status, str(f.http_status or "-"), str(f.requests), f"{f.share:.1%}", str(f.polls),
              slot_text(f.first_slot_utc), slot_text(f.last_slot_utc)] for f in kinds]
-    return _table(["status", "HTTP", "requests", "share", "polls", "first (UTC)", "last (UTC)"],
+    return Table(["status", "HTTP", "requests", "share", "polls", "first (UTC)", "last (UTC)"],
                   rows)
 
 
@@ -387,25 +406,25 @@ def markdown(summary: RunSummary) -> str:
         lines += ["", "## Resumed", ""] + [f"- {line}" for line in resume_lines(s.resumed,
                                                                              observation)]
     if s.thresholds:
-        lines += ["", "## Thresholds", "", threshold_table(s.thresholds,
-                                                        "poll" if observation else "phase")]
+        lines += ["", "## Thresholds", "", threshold_table(
+            s.thresholds, "poll" if observation else "phase").markdown()]
         if not observation:
-            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit)]
+            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit).markdown()]
     if observation:
-        lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
+        lines += ["", "## Polls", "", poll_table(s.polls, pct).markdown(), ""]
         missed = missed_lines(s.polls)
         if missed:
             lines += ["## Missed polls", ""] + [f"- {line}" for line in missed] + [""]
-        lines += ["## Hours of day (UTC)", "", hour_table(s.hours, pct), ""]
+        lines += ["## Hours of day (UTC)", "", hour_table(s.hours, pct).markdown(), ""]
         errors = poll_failures(s.polls)
         if errors:
-            lines += ["## Failures", "", errors, ""]
+            lines += ["## Failures", "", errors.markdown(), ""]
     else:
         if s.search is not None:
             lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(
                 s.search, s.rate_unit)]
-            lines += ["", search_table(s.search, s.rate_unit)]
-        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit), ""]
+            lines += ["", search_table(s.search, s.rate_unit).markdown()]
+        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit).markdown(), ""]
         for section in session_tables.sections(s.phases, pct):
             lines += [f"## {section.title.capitalize()}", "",
                       session_tables.markdown(section.table), ""]
@@ -413,14 +432,14 @@ def markdown(summary: RunSummary) -> str:
         server = server_table(s.phases, pct)
         if server is not None:
             lines += [f"## Server ({s.server.engine if s.server else 'its'} metrics)", "",
-                      server, "",
+                      server.markdown(), "",
                       "(- : the engine publishes no such figure; the TTFT gap is the "
                       "client's TTFT minus the server's, as coarse as its histogram's buckets)", ""]
-        lines += ["## Tokens", "", token_table(s.phases), ""]
+        lines += ["## Tokens", "", token_table(s.phases).markdown(), ""]
         errors = error_table(s.phases)
         if errors:
-            lines += ["## Failures", "", errors, ""]
-        lines += ["## All metrics", "", detail_table(s.phases, pct), ""]
+            lines += ["## Failures", "", errors.markdown(), ""]
+        lines += ["## All metrics", "", detail_table(s.phases, pct).markdown(), ""]
     if s.cluster is not None:
         lines += [f"## Workers (Dask cluster {s.cluster.scheduler})", "",
                   cluster_table(s.cluster, s.polls if observation else s.phases), ""]
@@ -467,8 +486,8 @@ def search_lines(result: SearchResult, unit: str = "req/s") -> list[str]:
     return lines
 
 
-def search_table(result: SearchResult, unit: str = "req/s") -> str:
-    return _table(["phase", f"target {unit}", "SLO", "figures"],
+def search_table(result: SearchResult, unit: str = "req/s") -> Table:
+    return Table(["phase", f"target {unit}", "SLO", "figures"],
                   [[str(st.phase), f"{st.target_rps:g}", "meets" if st.meets else "fails",
                     st.why] for st in result.steps], left=2)
 
@@ -485,14 +504,12 @@ def _polls(n: int) -> str:
     return f"{n} poll" if n == 1 else f"{n} polls"
 
 
-def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:
-    """A pipe table, figures right-aligned; the last `left` columns (text) left-aligned."""
+def _pipe_table(head: list[str], rows: list[list[str]], text: frozenset[int]) -> str:
+    """A pipe table, figures right-aligned, the `text` columns left-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-    first_left = len(head) - left
-
     def line(cells):
-        return "| " + " | ".join(c.ljust(w) if i >= first_left else c.rjust(w)
+        return "| " + " | ".join(c.ljust(w) if i in text else c.rjust(w)
                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
-    sep = "|" + "|".join(":" + "-" * (w + 1) if i >= first_left else "-" * (w + 1) + ":"
+    sep = "|" + "|".join(":" + "-" * (w + 1) if i in text else "-" * (w + 1) + ":"
                          for i, w in enumerate(widths)) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in rows])
