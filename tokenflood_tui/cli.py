@@ -151,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="where the page goes, for one DIR (default DIR/report.html)")
 
+    p = sub.add_parser("profile", parents=[common],
+                       help="count real prompts' tokens and write a suite of their shape "
+                            "(no prompt text is written anywhere)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="prompt files or folders of them (text), chat JSONL, or OpenAI request "
+                        "logs (JSONL)")
+    p.add_argument("--format", choices=("text", "chat", "openai-log"),
+                   metavar="text|chat|openai-log",
+                   help="how the files are written (default: guessed from their content)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--endpoint", type=Path, metavar="ENDPOINT.yml",
+                     help="count with this endpoint's tokenizer (its /tokenize) and chat template")
+    how.add_argument("--tokenizer", metavar="NAME",
+                     help="count with litellm's local tokenizer for this model name (offline; "
+                          "no chat template)")
+    p.add_argument("--out", type=Path, metavar="RUN.yml", help="write the fitted suite here")
+    p.add_argument("--compare", type=Path, metavar="RESULTS_DIR",
+                   help="after a run of the suite: how its sent lengths matched the profile")
+
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
     add_simulator_arguments(p)
@@ -246,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "ab":
             return cmd_ab(args)
+        if args.command == "profile":
+            return cmd_profile(args)
         return cmd_home(args)
     except TokenfloodError as exc:
         sys.stderr.write(f"tokenflood: error: {exc}\n")
@@ -625,6 +646,14 @@ def resolve_results_folder(given: Path, results_dir: Path) -> Path:
         raise ConfigError(f"{given}: no such results folder (looked for {looked}); "
                           "`tokenflood results` opens the newest one")
     return next((f for f in folders if (f / "summary.json").is_file()), folders[0])
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .profile.command import ProfileRequest, profile
+    compare = resolve_results_folder(args.compare, args.results_dir) if args.compare else None
+    return profile(ProfileRequest(args.files, args.format, args.endpoint, args.tokenizer, args.out,
+                                  compare), shutil.get_terminal_size().columns, sys.stdout,
+                   sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
