@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
 from .base import Client
+
+if TYPE_CHECKING:
+    from ..specs import EndpointSpec
 
 
 def import_litellm():
@@ -178,6 +181,16 @@ class LitellmClient(Client):
                      f"the error): {message}", litellm_status)
         else:
             rec.fail(STREAM_ERROR, name, message)
+
+
+def effort_budget(spec: EndpointSpec) -> int | None:
+    """The thinking budget litellm makes of the endpoint's reasoning_effort, which this client
+    adds to every request's max_tokens (None where the effort is no token count): for the budget
+    estimate, which must count it. Imports litellm."""
+    if spec.reasoning_effort is None:
+        return None
+    return mapped_budget(import_litellm(), spec.provider, spec.deployment or spec.model,
+                         reasoning_effort=spec.reasoning_effort)
 
 
 def mapped_budget(litellm: Any, provider: str, model: str, **params: Any) -> int | None:
