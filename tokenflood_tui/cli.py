@@ -157,9 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common],
                        help="run the demo suite against a local llama.cpp server (or the simulator)")
-    p.add_argument("--headless", action="store_true")
+    p.add_argument("--headless", action="store_true",
+                   help="no TUI: progress on stderr, summary on stdout (no confirmation: the demo's "
+                        "endpoint is local and free)")
     p.add_argument("--simulator", action="store_true",
                    help="use the simulator even if llama.cpp is installed")
+    p.add_argument("--sessions", action="store_true",
+                   help="run the session demo: multi-turn chats and an agent "
+                        "(sample_configs/run_sessions.yml)")
     _format_option(p)
     p.set_defaults(workers=None, cluster=None)     # the default workers
     return parser
@@ -628,7 +633,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the demo's budget is small and known: headless it starts without asking; the live view
     # shows the budget modal as for any run
     args.yes = args.headless or not interactive()
-    with demo_target(args.seed, args.simulator) as target:
+    with demo_target(args.seed, args.simulator, args.sessions) as target:
         return start_run(args, target.suite, target.endpoint, args.results_dir,
                          title=target.title)
 

@@ -15,7 +15,7 @@ from support.journal import wait_for_journal
 from support.proxies import TcpProxy
 from support.specs import endpoint_yml
 from support.tokenflood import run_tokenflood, start, write
-from support.unfinished import PHASE_2_STARTED, THREE_PHASES, rows, stop_when
+from support.unfinished import PHASE_2_STARTED, PHASE_3_STARTED, THREE_PHASES, rows, stop_when
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
@@ -126,3 +126,77 @@ def test_a_folder_without_a_journal_or_with_redacted_secrets_says_what_to_do(tmp
           "extra_headers: {Authorization: '***redacted***'}\n")
     done = run_tokenflood("resume", folder.name, "--yes", "--headless", cwd=tmp_path)
     assert done.code == 2 and "--endpoint ENDPOINT.yml" in done.stderr
+
+
+def table(folder, name: str) -> list[dict]:
+    with open(folder / name, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+SESSIONS = """\
+name: chats
+sessions_per_second_rates: [3, 3, 3]
+test_length_in_seconds: 3
+arrival: constant
+history: echo
+ramp_seconds: 0
+session_types:
+- {name: chat, system_prompt_tokens: 32, turns: 3, user_tokens: 16, output_tokens: 4,
+   think_seconds: 0.5}
+"""
+
+
+def test_a_killed_session_run_reruns_every_phase_from_its_first_unfinished_one(tmp_path, sim):
+    """Sessions last about 1.1 s past their start, so a phase drains while the next one sends:
+    killed as phase 3 starts, phase 1 has finished and phase 2 is draining, its last sessions
+    in flight. Phases 2 and 3 run again in full; every row before stays, theirs superseded."""
+    write(tmp_path / "run.yml", SESSIONS)
+    write(tmp_path / "endpoint.yml",
+          f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
+    proc = start(tmp_path, "run", "run.yml", "endpoint.yml", "--workers", "0")
+    stop_when(proc, tmp_path, PHASE_3_STARTED)
+    (folder,) = (tmp_path / "results").iterdir()
+    journal = (folder / "journal.jsonl").read_text()
+    assert '"phase_finished","phase":1,' in journal
+    assert '"phase_finished","phase":2,' not in journal        # draining when killed
+    before, sessions_before = table(folder, "requests.csv"), table(folder, "sessions.csv")
+    assert Counter(r["phase"] for r in before)["1"] == 9 * 3
+    # sessions of phase 2 were in flight: some of its requests have rows, not all its sessions
+    assert 0 < sum(r["phase"] == "2" for r in before) < 9 * 3
+    assert sum(s["phase"] == "2" for s in sessions_before) < 9
+
+    done = run_tokenflood("resume", folder.name, "--yes", "--headless", "--workers", "0",
+                          cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert "phase 2" in done.stderr
+    after, sessions_after = table(folder, "requests.csv"), table(folder, "sessions.csv")
+    # every row written before is there, as it was, but for its superseded mark
+    def unmarked(rows):
+        return [{k: v for k, v in r.items() if k != "superseded"} for r in rows]
+    assert unmarked(after[:len(before)]) == unmarked(before)
+    assert unmarked(sessions_after[:len(sessions_before)]) == unmarked(sessions_before)
+    assert all((r["superseded"] == "true") == (r["phase"] != "1") for r in after[:len(before)])
+    assert all((s["superseded"] == "true") == (s["phase"] != "1")
+               for s in sessions_after[:len(sessions_before)])
+    # what counts: each phase's 9 sessions of 3 requests, once; phase 1 never sent again
+    kept = [r for r in after if r["superseded"] == "false"]
+    assert Counter(r["phase"] for r in kept) == {"1": 27, "2": 27, "3": 27}
+    assert len({(r["session"], r["turn"]) for r in kept}) == 81
+    assert sum(r["phase"] == "1" for r in after) == 27
+    kept_sessions = [s for s in sessions_after if s["superseded"] == "false"]
+    assert len(kept_sessions) == 27 and len({s["session"] for s in kept_sessions}) == 27
+    assert {s["end"] for s in kept_sessions} == {"completed"}
+    assert {s["session"] for s in kept_sessions} == {r["session"] for r in kept}
+    # a re-run session has the ids and scripts it had: the same requests, turn by turn
+    first = {(r["session"], r["turn"]): r["prompt_tokens_target"] for r in before
+             if r["phase"] == "2"}
+    again = {(r["session"], r["turn"]): r["prompt_tokens_target"] for r in kept
+             if (r["session"], r["turn"]) in first}
+    assert again == first
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["status"] == "completed"
+    assert [(p["phase"], p["sessions"]["started"], p["sessions"]["completed"], p["sent"])
+            for p in s["phases"]] == [(1, 9, 9, 27), (2, 9, 9, 27), (3, 9, 9, 27)]
+    (resumed,) = s["resumed"]
+    assert resumed["from_phase"] == 2 and resumed["superseded_rows"] == sum(
+        r["phase"] != "1" for r in before)

@@ -113,3 +113,58 @@ def test_runs_of_different_kinds_are_not_compared(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(ConfigError, match="summary.json does not exist"):
         compare([a, tmp_path / "c"])
+
+
+SESSIONS = """\
+name: s
+sessions_per_second_rates: [1]
+test_length_in_seconds: 60
+session_types:
+- {{name: chat, turns: {turns}, think_seconds: {think}}}
+"""
+
+
+def session_rows(rate: float, ttft_by_turn: dict[int, list[float]]) -> list[dict]:
+    return [{**row, "session": str(i), "session_type": "chat", "turn": turn, "step": "user"}
+            for turn, ttfts in ttft_by_turn.items()
+            for i, row in enumerate(rows(rate, ttfts))]
+
+
+def test_session_runs_are_compared_by_turns_within_each_rate(tmp_path):
+    rng = np.random.default_rng(2)
+    # B's first turns are as fast as A's; its later turns 30 ms slower (a worse prefix cache)
+    def run(later_shift: float) -> list[dict]:
+        return session_rows(1, {1: rng.normal(100, 5, 80), 2: rng.normal(60 + later_shift, 5, 80),
+                                3: rng.normal(60 + later_shift, 5, 40),
+                                4: rng.normal(60 + later_shift, 5, 40),
+                                5: rng.normal(60 + later_shift, 5, 3)})
+    a = folder(tmp_path, "a", run(0), suite=SESSIONS.format(turns=5, think=1))
+    b = folder(tmp_path, "b", run(30), suite=SESSIONS.format(turns=5, think=2))
+    s = load(a)
+    rate = GroupKey("rate", 1.0, "sessions/s")
+    assert list(s.groups) == [rate] and s.requests[rate] == 243
+    assert [(k.turns, s.requests[k]) for k in s.turn_groups] == [
+        ((1, 1), 80), ((2, 2), 80), ((3, 4), 80), ((5, 8), 3)]
+    c = compare([a, b])
+    assert c.groups == ["1 sessions/s"]
+    assert sorted({x.turns for x in c.turn_cells}) == ["turn 1", "turn 2", "turns 3-4",
+                                                        "turns 5-8"]
+    assert c.turn_cell("1 sessions/s", "turn 1", "ttft_ms", 50).runs[1].verdict == \
+        "no clear difference"
+    later = c.turn_cell("1 sessions/s", "turns 3-4", "ttft_ms", 50).runs[1]
+    assert later.verdict == "slower" and later.ci_low_ms < 30 < later.ci_high_ms
+    assert c.turn_cell("1 sessions/s", "turns 5-8", "ttft_ms", 50).runs[1].verdict == \
+        "too few samples"
+    assert c.verdicts(by_turn=True)["slower"] >= 4
+    assert "session types differ (B vs A): chat (think_seconds)" in c.warnings
+    from tokenflood_tui.compare import output
+    md = output.markdown(c)
+    assert "B vs A by turn: slower in" in md and "## TTFT by turn (ms)" in md
+    assert "| rate | turns | pct | A | B | B − A | 95% interval | verdict |" in md
+    assert "| 1 sessions/s | turns 3-4 | p50 |" in md
+    text = output.text(c, 80)
+    assert "TTFT by turn (ms)" in text and max(len(line) for line in text.splitlines()) <= 80
+    # a load test's comparison has no turn cells
+    plain = compare([folder(tmp_path, "c", rows(4, range(30))),
+                     folder(tmp_path, "d", rows(4, range(30)))])
+    assert plain.turn_cells == [] and "by turn" not in output.markdown(plain)

@@ -39,9 +39,26 @@ def test_endpoint_examples_use_litellm_parameter_names(path, monkeypatch):
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.name)
 def test_run_suites_load(path):
     suite = load_run_suite(path)
-    assert suite.load_types and suite.requests_per_second_rates
+    assert ((suite.load_types and suite.requests_per_second_rates)
+            or (suite.session_types and suite.sessions_per_second_rates))
 
 
 def test_quickstart_and_demo_samples_match_what_the_program_embeds():
     assert load_run_suite(SAMPLES / "run_quickstart.yml") == parse_run_suite(RUN_YML)
     assert load_run_suite(SAMPLES / "run_demo.yml") == demo_suite()
+    assert load_run_suite(SAMPLES / "run_sessions.yml") == demo_suite(sessions=True)
+
+
+def test_the_session_sample_has_a_chat_and_an_agent_without_tool_steps():
+    # SmolLM2's chat template (the demo's llama.cpp) renders a tool call as an empty assistant
+    # message, so a tool step would send fewer tokens than stated: no tool steps in the sample
+    suite = load_run_suite(SAMPLES / "run_sessions.yml")
+    assert [t.name for t in suite.session_types] == ["chat", "agent"]
+    assert all(t.tool_share == 0 for t in suite.session_types)
+    # the thresholds it shows in a comment are good ones for it
+    text = (SAMPLES / "run_sessions.yml").read_text()
+    gates = text.split("# thresholds:\n", 1)[1].split("\n\n", 1)[0]
+    shown = [line.removeprefix("# - ").split("#")[0].strip() for line in gates.splitlines()]
+    assert len(shown) == 3
+    with_gates = parse_run_suite(text + "thresholds:\n" + "".join(f"- {g}\n" for g in shown))
+    assert all(t.sessions for t in with_gates.threshold_checks)

@@ -183,3 +183,35 @@ def test_verdict_fields_round_trip_through_json():
 def test_duration_text():
     assert [duration_text(v) for v in (51.2, 999, 3512, 12_400)] == ["51 ms", "999 ms", "3.5 s",
                                                                     "12 s"]
+
+
+def session_phase(first_turn_ms, later_turn_ms, rate=2.0):
+    """A session phase: session i starts at i / rate with TTFT first_turn_ms[i], and its second
+    turn 1 s later with TTFT later_turn_ms[i]; turns and sub-agents as the sender marks them."""
+    n = len(first_turn_ms)
+    acc = PhaseAccumulator(1, rate, n / rate, n, [50.0, 99.0])
+    acc.t_start = T0
+    for i in range(n):
+        for turn, ttft, session in ((1, first_turn_ms[i], f"{i}"), (2, later_turn_ms[i], f"{i}"),
+                                    (1, later_turn_ms[i], f"{i}-1")):       # and a sub-agent
+            t = T0 + i / rate + (turn - 1) + (0.5 if "-" in session else 0)
+            rec = RequestRecord(1, rate, 0, t, 100, 0, 10, t_send=t, output_tokens=10,
+                                session=session, turn=turn)
+            rec.t_first = t + ttft / 1000
+            rec.t_end = rec.t_first + 0.2
+            acc.add(rec)
+    acc.t_done = T0 + n / rate + 30
+    return acc.stats()
+
+
+def test_a_session_phase_is_judged_by_its_first_turns_alone():
+    """Later turns (and sub-agents) wait for a reply and carry their history: their TTFT may grow
+    through a phase on a healthy server. Only the first turns, sent on the schedule, say whether
+    the server queued."""
+    growing_history = 50 + np.arange(30) * 40.0          # 50 ms → 1.2 s over the phase
+    healthy = session_phase(jittery(30), growing_history)
+    assert healthy.latency_growth == pytest.approx(1.0, abs=0.4) and not healthy.saturated
+    queued = session_phase(queue(30, rate=2.0, capacity=1.5), jittery(30))
+    assert queued.saturated and queued.latency_growth > 2, queued.saturation
+    # fewer than 15 first turns: no verdict, however the later turns went
+    assert session_phase(jittery(12), growing_history[:12]).latency_growth is None

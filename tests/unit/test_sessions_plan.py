@@ -201,3 +201,29 @@ def test_a_failed_request_ends_its_session_unless_errors_are_skipped():
     first = skipping.next_request(0.0)
     first.record.fail(HTTP_ERROR, "HTTP 503", "busy", 503)
     assert skipping.replied(first.record) is True
+
+
+def test_scripts_cross_to_a_worker_whole_and_compact():
+    """A phase's scripts are pickled to the worker processes: every array (its dtype too) and
+    every sub-agent comes back as drawn, in well under half the bytes of ndarrays."""
+    import pickle
+
+    scripts = plan_phases(parse_run_suite(SUITE))[0].sessions.scripts
+    back = pickle.loads(pickle.dumps(scripts))
+
+    def same(a, b) -> None:
+        assert (a.type_index, a.context_tokens) == (b.type_index, b.context_tokens)
+        for name in ("steps", "new_tokens", "output_tokens", "tool_call", "wait_s"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+        assert a.children.keys() == b.children.keys()
+        for k in a.children:
+            for child, again in zip(a.children[k], b.children[k], strict=True):
+                same(child, again)
+
+    for script, again in zip(scripts, back, strict=True):
+        same(script, again)
+    assert any(s.children for s in scripts) and any(s.tool_call.any() for s in scripts)
+    as_arrays = sum(len(pickle.dumps([getattr(s, n) for n in ("steps", "new_tokens",
+                    "output_tokens", "tool_call", "wait_s")])) for s in scripts)
+    assert len(pickle.dumps(scripts)) < 0.6 * as_arrays

@@ -1,7 +1,8 @@
 """Runs side by side: for each group (target rate, or hour of day) and each metric at each
 percentile, every run's value, its difference to the baseline (the first run) in ms and %, a 95%
-bootstrap interval of that difference from the rows, and a verdict. One typed `Comparison`,
-written to compare.json and read back by every output and the TUI."""
+bootstrap interval of that difference from the rows, and a verdict; for session runs the same
+again by turn index within each rate (`turn_cells`). One typed `Comparison`, written to
+compare.json and read back by every output and the TUI."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from ..outputs.charts import run_letter
 from ..errors import ConfigError, TokenfloodError
-from ..specs import LoadTestSuite, RunSuite, load_run_suite
+from ..specs import LoadTestSuite, RunSuite, SearchSuite, load_run_suite
 from . import bootstrap
 from .bootstrap import Verdict
-from .samples import METRIC_COLUMNS, GroupKey, RunSamples, load
+from .samples import METRIC_COLUMNS, GroupKey, RunSamples, load, turns_label
 
 COMPARE_FILE = "compare.json"
 DEFAULT_PERCENTILES = [50.0, 90.0, 99.0]
@@ -52,12 +53,13 @@ class RunValue(BaseModel):
 
 
 class Cell(BaseModel):
-    group: str                      # "4 req/s", "13:00 UTC"
+    group: str                      # "4 req/s", "0.5 sessions/s", "13:00 UTC"
     group_kind: str                 # "rate" or "hour"
     group_value: float
     metric: str                     # ttft_ms, e2e_ms, tpot_ms, itl_ms
     percentile: float
     runs: list[RunValue]            # in the order of `Comparison.runs`; the first is the baseline
+    turns: str | None = None        # a turn cell's turns: "turn 1", "turns 3-4", "turns 33+"
 
 
 class Comparison(BaseModel):
@@ -70,6 +72,8 @@ class Comparison(BaseModel):
     resamples: int = bootstrap.RESAMPLES
     seed: int = DEFAULT_SEED
     cells: list[Cell]
+    # session runs: the cells again, by turns within each rate (rate, turns, metric, percentile)
+    turn_cells: list[Cell] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
     def cell(self, group: str, metric: str, percentile: float) -> Cell:
@@ -78,10 +82,17 @@ class Comparison(BaseModel):
                 return c
         raise KeyError((group, metric, percentile))
 
-    def verdicts(self, run: int = 1) -> dict[str, int]:
-        """How many cells got each verdict for run `run` against the baseline."""
+    def turn_cell(self, group: str, turns: str, metric: str, percentile: float) -> Cell:
+        for c in self.turn_cells:
+            if (c.group, c.turns, c.metric, c.percentile) == (group, turns, metric, percentile):
+                return c
+        raise KeyError((group, turns, metric, percentile))
+
+    def verdicts(self, run: int = 1, by_turn: bool = False) -> dict[str, int]:
+        """How many cells (with `by_turn`, turn cells) got each verdict for run `run` against
+        the baseline."""
         counts: dict[str, int] = {}
-        for c in self.cells:
+        for c in self.turn_cells if by_turn else self.cells:
             v = c.runs[run].verdict
             if v is not None:
                 counts[v] = counts.get(v, 0) + 1
@@ -124,24 +135,34 @@ def compare_samples(runs: list[RunSamples], seed: int = DEFAULT_SEED,
         for metric in METRIC_COLUMNS:
             for p in percentiles:
                 cells.append(_cell(key, metric, p, runs, rng, resamples))
+    # turn groups that more than one run has (a turn only one run reached compares nothing)
+    turn_keys = sorted(k for k in set().union(*(r.turn_groups for r in runs))
+                       if sum(k in r.turn_groups for r in runs) > 1)
+    turn_cells = [_cell(key, metric, p, runs, rng, resamples) for key in turn_keys
+                  for metric in METRIC_COLUMNS for p in percentiles]
     # a metric no run has a value for (TPOT with one output token) is left out
     metrics = [m for m in METRIC_COLUMNS
                if any(v.value_ms is not None for c in cells if c.metric == m for v in c.runs)]
     cells = [c for c in cells if c.metric in metrics]
+    turn_cells = [c for c in turn_cells if c.metric in metrics]
     return Comparison(
         created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         runs=[_compared_run(r) for r in runs], percentiles=percentiles, metrics=metrics,
         groups=[k.label for k in keys], seed=seed, resamples=resamples, cells=cells,
-        warnings=differences(runs, keys))
+        turn_cells=turn_cells, warnings=differences(runs, keys))
 
 
 def _cell(key: GroupKey, metric: str, p: float, runs: list[RunSamples], rng: np.random.Generator,
           resamples: int) -> Cell:
     empty = np.empty(0)
-    base = runs[0].groups.get(key, {}).get(metric, empty)
+
+    def group(run: RunSamples) -> dict[str, np.ndarray]:
+        return (run.turn_groups if key.by_turn else run.groups).get(key, {})
+
+    base = group(runs[0]).get(metric, empty)
     values = []
     for i, run in enumerate(runs):
-        x = run.groups.get(key, {}).get(metric, empty)
+        x = group(run).get(metric, empty)
         value = bootstrap.percentile(x, p) if len(x) else None
         rv = RunValue(value_ms=value, samples=len(x))
         if i > 0 and value is not None and len(base):
@@ -156,7 +177,7 @@ def _cell(key: GroupKey, metric: str, p: float, runs: list[RunSamples], rng: np.
                 rv.verdict = "too few samples"
         values.append(rv)
     return Cell(group=key.label, group_kind=key.kind, group_value=key.value, metric=metric,
-                percentile=p, runs=values)
+                percentile=p, runs=values, turns=turns_label(key.turns) if key.by_turn else None)
 
 
 def _compared_run(r: RunSamples) -> ComparedRun:
@@ -182,7 +203,7 @@ def differences(runs: list[RunSamples], keys: list[GroupKey]) -> list[str]:
             out.append(warning)
         mine, theirs = suites[i], suites[0]
         if mine is not None and theirs is not None:
-            out.extend(f"{what} differ ({vs}): {a} vs {b_}"
+            out.extend(f"{what} differ ({vs}): {a}" + ("" if b_ is None else f" vs {b_}")
                        for what, a, b_ in _suite_differences(mine, theirs))
         missing = [k.label for k in keys if k in base.groups and k not in run.groups]
         extra = [k.label for k in keys if k in run.groups and k not in base.groups]
@@ -208,13 +229,20 @@ def _suite(run: RunSamples) -> RunSuite | None:
         return None
 
 
-def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str]]:
+def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str | None]]:
+    """(what, a's, b's); b's None when a's says it all."""
     def shapes(s: RunSuite) -> str:
         return "; ".join(f"{lt.prompt_length}/{lt.prefix_length}/{lt.output_length} tokens"
                          f" ×{lt.weight:g}" for lt in s.load_types)
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     if shapes(a) != shapes(b):
         out.append(("load types (prompt/prefix/output)", shapes(a), shapes(b)))
+    if isinstance(a, (LoadTestSuite, SearchSuite)) and isinstance(b, (LoadTestSuite, SearchSuite)):
+        changed = _session_type_differences(a, b)
+        if changed:
+            out.append(("session types", changed, None))
+        if a.sessions and b.sessions and a.history != b.history:
+            out.append(("histories", a.history, b.history))
     if isinstance(a, LoadTestSuite) and isinstance(b, LoadTestSuite):
         if a.rates != b.rates or a.unit != b.unit:
             out.append(("rates", _rates(a), _rates(b)))
@@ -226,6 +254,22 @@ def _suite_differences(a: RunSuite, b: RunSuite) -> list[tuple[str, str, str]]:
     if a.max_concurrency != b.max_concurrency:
         out.append(("max_concurrency", str(a.max_concurrency), str(b.max_concurrency)))
     return out
+
+
+def _session_type_differences(a: LoadTestSuite | SearchSuite,
+                              b: LoadTestSuite | SearchSuite) -> str:
+    """'chat (turns, think_seconds), agent only in B': the session types that differ, by name,
+    with the keys that differ; empty when they are the same."""
+    mine = {t.name: t.model_dump() for t in a.session_types}
+    theirs = {t.name: t.model_dump() for t in b.session_types}
+    parts = []
+    for name in [*mine, *(n for n in theirs if n not in mine)]:
+        if name not in theirs or name not in mine:
+            parts.append(f"{name} in one run only")
+        elif mine[name] != theirs[name]:
+            keys = [k for k in mine[name] if mine[name][k] != theirs[name][k]]
+            parts.append(f"{name} ({', '.join(keys)})")
+    return ", ".join(parts)
 
 
 def _rates(s: LoadTestSuite) -> str:

@@ -10,7 +10,7 @@ from ..outputs.fit import Column, dropped_note, fit_tables, wrap
 from ..outputs.report import Table
 from ..metrics.summary import pkey
 from . import bootstrap
-from .compare import Comparison
+from .compare import Cell, Comparison
 from .samples import METRIC_NAMES
 
 VERDICT_ORDER = ["faster", "slower", "no clear difference", "too few samples"]
@@ -26,36 +26,47 @@ def markdown(c: Comparison) -> str:
                      f"{r.provider} | {r.started_at} | {r.status} |")
     lines.append("")
     lines += [verdict_line(c, i) for i in range(1, len(c.runs))]
+    lines += [verdict_line(c, i, by_turn=True) for i in range(1, len(c.runs)) if c.turn_cells]
     lines += ["", method(c)]
     if c.warnings:
         lines += ["", "Warnings:", *[f"- ⚠ {w}" for w in c.warnings]]
+    group_head = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
     for metric in c.metrics:
-        table = verdict_table(c, metric)
         lines += ["", f"## {METRIC_NAMES[metric]} (ms)", ""]
-        lines.append("| " + " | ".join(table.head) + " |")
-        lines.append("|" + "|".join("---" if i in table.text_columns else "---:"
-                                    for i in range(len(table.head))) + "|")
-        lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+        lines += _markdown_table(c, [x for x in c.cells if x.metric == metric], [group_head])
+    for metric in c.metrics if c.turn_cells else []:
+        lines += ["", f"## {METRIC_NAMES[metric]} by turn (ms)", ""]
+        lines += _markdown_table(c, [x for x in c.turn_cells if x.metric == metric],
+                                 ["rate", "turns"])
     return "\n".join(lines) + "\n"
 
 
-def verdict_table(c: Comparison, metric: str) -> Table:
-    """One metric's cells: per group and percentile, the baseline's value, then each other
-    run's value, difference, interval and verdict (compare.md and report.html)."""
-    group_head = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
-    head = [group_head, "pct", run_letter(0)]
+def _markdown_table(c: Comparison, cells: list[Cell], groups: list[str]) -> list[str]:
+    table = verdict_table(c, cells, groups)
+    return ["| " + " | ".join(table.head) + " |",
+            "|" + "|".join("---" if i in table.text_columns else "---:"
+                           for i in range(len(table.head))) + "|",
+            *("| " + " | ".join(row) + " |" for row in table.rows)]
+
+
+def verdict_table(c: Comparison, cells: list[Cell], groups: list[str]) -> Table:
+    """Cells of one metric: per group (`groups`: its head, and 'turns' for turn cells) and
+    percentile, the baseline's value, then each other run's value, difference, interval and
+    verdict (compare.md and report.html)."""
+    head = [*groups, "pct", run_letter(0)]
     for i in range(1, len(c.runs)):
         x = run_letter(i)
         head += [x, f"{x} − {run_letter(0)}", "95% interval", "verdict"]
     rows = []
-    for cell in (x for x in c.cells if x.metric == metric):
-        row = [cell.group, pkey(cell.percentile), _ms(cell.runs[0].value_ms)]
+    for cell in cells:
+        row = [cell.group, *([cell.turns or ""] if len(groups) > 1 else []),
+               pkey(cell.percentile), _ms(cell.runs[0].value_ms)]
         for v in cell.runs[1:]:
             row += [_ms(v.value_ms), _diff(v.diff_ms, v.diff_pct),
                     _interval(v.ci_low_ms, v.ci_high_ms), v.verdict or "-"]
         rows.append(row)
     return Table(head, rows, text=frozenset(i for i, h in enumerate(head)
-                                            if h in ("verdict", group_head)))
+                                            if h in ("verdict", *groups)))
 
 
 def text(c: Comparison, width: int) -> str:
@@ -69,27 +80,38 @@ def text(c: Comparison, width: int) -> str:
                       f"({r.provider}), {r.status}, started {r.started_at}", width, hang="    ")
     lines.append("")
     lines += [piece for i in range(1, len(c.runs)) for piece in wrap(verdict_line(c, i), width)]
+    lines += [piece for i in range(1, len(c.runs)) if c.turn_cells
+              for piece in wrap(verdict_line(c, i, by_turn=True), width)]
     lines += ["", *wrap(method(c), width)]
     if c.warnings:
         lines += ["", "warnings:"] + [piece for w in c.warnings
                                       for piece in wrap(w, width, indent="  ⚠ ")]
-    tables = [_columns(c, metric) for metric in c.metrics]
+    tables = [_columns(c, [x for x in c.cells if x.metric == metric]) for metric in c.metrics]
     fitted = fit_tables(tables, width) if tables else []
     for metric, table in zip(c.metrics, fitted, strict=True):
         lines += ["", f"{METRIC_NAMES[metric]} (ms)", *table.lines]
-    if fitted and fitted[0].dropped:
-        lines += ["", *dropped_note(fitted[0].dropped, width, "compare.md")]
+    if c.turn_cells:
+        tables = [_columns(c, [x for x in c.turn_cells if x.metric == metric])
+                  for metric in c.metrics]
+        turned = fit_tables(tables, width)
+        for metric, table in zip(c.metrics, turned, strict=True):
+            lines += ["", f"{METRIC_NAMES[metric]} by turn (ms)", *table.lines]
+        fitted += turned
+    dropped = next((f.dropped for f in fitted if f.dropped), None)
+    if dropped:
+        lines += ["", *dropped_note(dropped, width, "compare.md")]
     return "\n".join(lines) + "\n"
 
 
-def _columns(c: Comparison, metric: str) -> list[Column]:
+def _columns(c: Comparison, cells: list[Cell]) -> list[Column]:
     """One metric's table: each run's value and verdict rank first, then its difference to the
-    baseline, then the interval of that difference."""
-    cells = [x for x in c.cells if x.metric == metric]
+    baseline, then the interval of that difference. Turn cells get a column of their turns."""
     group_head = "hour" if cells and cells[0].group_kind == "hour" else "rate"
-    columns = [Column(group_head, [x.group for x in cells], left=True),
-               Column("pct", [pkey(x.percentile) for x in cells]),
-               Column(f"{run_letter(0)} ms", [_ms(x.runs[0].value_ms) for x in cells])]
+    columns = [Column(group_head, [x.group for x in cells], left=True)]
+    if cells and cells[0].turns is not None:
+        columns.append(Column("turns", [x.turns or "" for x in cells], left=True))
+    columns += [Column("pct", [pkey(x.percentile) for x in cells]),
+                Column(f"{run_letter(0)} ms", [_ms(x.runs[0].value_ms) for x in cells])]
     for i in range(1, len(c.runs)):
         vs = f"{run_letter(i)} vs {run_letter(0)}"     # over each run's columns
         runs = [cell.runs[i] for cell in cells]
@@ -119,12 +141,13 @@ def method(c: Comparison) -> str:
             f"{bootstrap.MIN_TAIL:g} beyond the percentile (p99: {min_samples(99)}) in both runs.")
 
 
-def verdict_line(c: Comparison, run: int) -> str:
-    counts = c.verdicts(run)
+def verdict_line(c: Comparison, run: int, by_turn: bool = False) -> str:
+    """'B vs A: slower in 8, no clear difference in 4 of 12 cells' ('B vs A by turn: …')."""
+    counts = c.verdicts(run, by_turn)
     total = sum(counts.values())
     parts = [f"{verdict} in {counts[verdict]}" for verdict in VERDICT_ORDER if counts.get(verdict)]
-    return (f"{run_letter(run)} vs {run_letter(0)}: " + (", ".join(parts) or "nothing to compare")
-            + f" of {total} cells")
+    return (f"{run_letter(run)} vs {run_letter(0)}{' by turn' if by_turn else ''}: "
+            + (", ".join(parts) or "nothing to compare") + f" of {total} cells")
 
 
 def min_samples(p: float) -> int:

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 # child (`python -m tokenflood_tui.demo.localserver`) loads this package first and needs none of it.
 
 
-def demo_suite() -> RunSuite:
+def demo_suite(sessions: bool = False) -> RunSuite:
+    """The demo's suite: single requests at three rates, or (`sessions`) chats and an agent."""
     from ..specs import parse_run_suite
 
-    text = resources.files("tokenflood_tui").joinpath("data/demo.yml").read_text(encoding="utf-8")
-    return parse_run_suite(text, "demo suite")
+    name = "data/demo_sessions.yml" if sessions else "data/demo.yml"
+    text = resources.files("tokenflood_tui").joinpath(name).read_text(encoding="utf-8")
+    return parse_run_suite(text, "session demo suite" if sessions else "demo suite")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +36,15 @@ class DemoTarget:
 
 
 @contextmanager
-def demo_target(seed: int | None, simulator: bool) -> Iterator[DemoTarget]:
-    """The demo suite and a local endpoint, up while the context lasts: real llama.cpp with
-    SmolLM2-135M when the `local` extra is installed (and `simulator` is false), else the
-    built-in simulator."""
+def demo_target(seed: int | None, simulator: bool, sessions: bool = False) -> Iterator[DemoTarget]:
+    """The demo suite (with `sessions`, the session demo's) and a local endpoint, up while the
+    context lasts: real llama.cpp with SmolLM2-135M when the `local` extra is installed (and
+    `simulator` is false), else the built-in simulator."""
     from ..specs import EndpointSpec
     from .localserver.process import LocalModelServer
     from .localserver.protocol import unavailable_reason
 
-    suite = demo_suite()
+    suite = demo_suite(sessions)
     if seed is not None:
         suite = suite.model_copy(update={"seed": seed})
     reason = "--simulator was given" if simulator else unavailable_reason()
@@ -62,5 +64,6 @@ def demo_target(seed: int | None, simulator: bool) -> Iterator[DemoTarget]:
                              f"{sim.base_url} instead\n")
             endpoint = EndpointSpec(provider="hosted_vllm", model="sim-model",
                                     base_url=sim.base_url, name="simulator")
-        title = "demo: " + ("llama.cpp + SmolLM2-135M" if reason is None else "built-in simulator")
+        title = ("session demo: " if sessions else "demo: ") + (
+            "llama.cpp + SmolLM2-135M" if reason is None else "built-in simulator")
         yield DemoTarget(suite, endpoint, title)

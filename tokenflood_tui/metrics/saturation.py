@@ -13,6 +13,9 @@ rate falls short of the scheduled one. What the client's own delays could explai
 the server: TTFT runs from the send, so a worker that sends late does not touch it, but one busy
 at a full core may read responses late, so latency growth is not judged then; and a rate
 shortfall is not judged in any client-bound phase (a late worker falls short by itself).
+In a session phase only the sessions' first turns are judged: they arrive on the open-loop
+schedule, while a later turn waits for its reply and carries a growing history (its TTFT grows
+with the turn on a healthy server, and a queue paces its session instead of piling up).
 """
 
 from __future__ import annotations

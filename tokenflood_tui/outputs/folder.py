@@ -47,7 +47,7 @@ SESSIONS_FILE = "sessions.csv"
 SESSIONS_COLUMNS = [
     "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
     "turns_planned", "end", "prompt_tokens", "cached_tokens", "output_tokens", "wait_s",
-    "slowdown", "worker",
+    "slowdown", "worker", "superseded",
 ]
 POLLS_COLUMNS = [
     "poll", "slot_utc", "status", "sent", "ok", "failed", "output_tokens_per_s", "missed_reason",
@@ -220,7 +220,7 @@ class ResultsFolder:
             f"{session.duration_s:.3f}", session.turns_done, session.turns_planned, session.end,
             session.prompt_tokens, session.cached_tokens, session.output_tokens,
             f"{session.wait_s:.3f}", "" if slowdown is None else f"{slowdown:.3f}",
-            session.worker]))
+            session.worker, "false"]))
 
     def log_error(self, message: str) -> None:
         message = self.scrubber.scrub(message)
@@ -282,32 +282,46 @@ class ResultsFolder:
 def mark_superseded(folder: Path, superseded) -> int:
     """Before a resume: requests.csv with the rows of `superseded(phase)` phases marked
     `superseded` (they stay, but a re-run replaces them), and a torn last line (a process killed
-    mid-write) dropped. Written to a temporary file and moved over the old one. Returns how many
-    rows were marked."""
-    path = Path(folder) / "requests.csv"
+    mid-write) dropped; a session run's sessions.csv likewise (a session's row by the phase it
+    started in). Each written to a temporary file and moved over the old one. Returns how many
+    rows of requests.csv were marked."""
+    folder = Path(folder)
+    marked = _mark(folder / "requests.csv", CSV_COLUMNS,
+                   [CSV_COLUMNS[:w] for w in EARLIER_WIDTHS], 0, superseded)
+    if (folder / SESSIONS_FILE).exists():
+        _mark(folder / SESSIONS_FILE, SESSIONS_COLUMNS, [SESSIONS_COLUMNS[:-1]],
+              SESSIONS_COLUMNS.index("phase"), superseded)
+    return marked
+
+
+def _mark(path: Path, columns: list[str], earlier: list[list[str]], phase: int,
+          superseded) -> int:
+    """`path`'s rows whose phase (column `phase`) is `superseded` marked in its `superseded`
+    column; rows of an earlier version (a header in `earlier`) padded to `columns`."""
     with open(path, newline="", encoding="utf-8") as f:
         text = f.read()
     rows = list(csv.reader(io.StringIO(text)))
-    # a requests.csv written before the worker column: its rows get an empty one
-    width = len(rows[0]) if rows and rows[0] in [CSV_COLUMNS] + [
-        CSV_COLUMNS[:w] for w in EARLIER_WIDTHS] else 0
+    # a file written before the newest columns: its rows get empty ones
+    width = len(rows[0]) if rows and rows[0] in [columns, *earlier] else 0
     if not width:
-        raise ConfigError(f"{path}: not the requests.csv of this tokenflood version; it cannot be "
-                          "resumed")
+        raise ConfigError(f"{path}: not the {path.name} of this tokenflood version; it cannot "
+                          "be resumed")
     body = rows[1:]
     if body and (len(body[-1]) != width or not text.endswith("\n")):
         body = body[:-1]
-    body = [row + [""] * (len(CSV_COLUMNS) - width) for row in body]
-    column = CSV_COLUMNS.index("superseded")
+    body = [row + [""] * (len(columns) - width) for row in body]
+    column = columns.index("superseded")
     marked = 0
     for row in body:
-        if row[column] != "true" and superseded(int(row[0])):
+        if row[column] != "true" and superseded(int(row[phase])):
             row[column] = "true"
             marked += 1
+        elif not row[column]:
+            row[column] = "false"
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(columns)
         writer.writerows(body)
     os.replace(tmp, path)
     return marked

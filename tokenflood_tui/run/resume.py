@@ -5,6 +5,12 @@ The folder holds what is needed: the configs as run, the rows (kept), and the jo
 planned and what finished. A load test goes on at the first phase that did not finish (a half-done
 phase runs again in full; its rows stay, marked `superseded`); an observation goes on at the next
 wall-clock slot, and the slots that passed while nothing ran are recorded as missed.
+
+Sessions: a phase finishes when its last session ended, so a killed session run may leave phase
+k draining and k+1 started (or even finished). Phase k and every later one run again in full,
+their sessions drawn again from the seed (the same scripts and ids); their rows in requests.csv
+and sessions.csv stay, marked `superseded`. A session in flight at the kill has only its finished
+requests' rows (no sessions.csv row): superseded with the rest.
 """
 
 from __future__ import annotations
@@ -127,7 +133,7 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
                           "phases it finished are in this folder")
     endpoint = _endpoint(folder, endpoint_file)
     started = next((e for e in entries if isinstance(e, RunStarted)), None)
-    done = {e.phase: e.stats for e in entries if isinstance(e, PhaseFinished)}
+    done = finished_phases(entries)
     begun = {e.phase for e in entries if isinstance(e, PhaseStarted)}
     missed = [MissedSlot(e.phase, e.slot_utc, e.reason) for e in entries
               if isinstance(e, SlotMissed)]
@@ -142,12 +148,28 @@ def _read_resume_point(folder: Path, endpoint_file: Path | None) -> ResumePoint:
         assert isinstance(suite, LoadTestSuite)
         start = next((k for k in range(1, len(suite.rates) + 1)
                       if k not in done), len(suite.rates) + 1)
+        # Every phase from the first unfinished one runs again, one that finished too: session
+        # phases overlap (a phase drains while the next sends), so the next may have finished
+        # before it; its figures were measured beside a phase that is now measured again.
+        done = {k: stats for k, stats in done.items() if k < start}
         superseded = {k for k in begun if k >= start}
     return ResumePoint(folder, suite, endpoint, [done[k] for k in sorted(done)], missed, start,
                        superseded, started.anchor_utc if started else None,
                        started.at_utc if started else None,
                        previous.started_at if previous else (started.started_at if started else None),
                        resumed, *_how_it_ended(entries, previous))
+
+
+def finished_phases(entries: list) -> dict[int, PhaseStats]:
+    """The phases (polls) that finished and still count: a resume from phase k supersedes the
+    finishes of k and later journaled before it (their rows were marked, they run again)."""
+    done: dict[int, PhaseStats] = {}
+    for entry in entries:
+        if isinstance(entry, PhaseFinished):
+            done[entry.phase] = entry.stats
+        elif isinstance(entry, Resumed):
+            done = {k: stats for k, stats in done.items() if k < entry.from_phase}
+    return done
 
 
 def resume_entry(point: ResumePoint, at_utc: float, superseded_rows: int) -> Resumed:

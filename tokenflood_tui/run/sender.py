@@ -20,7 +20,7 @@ from ..clients import make_client
 from ..clients.base import Client
 from ..metrics.records import CANCELLED, CUT, STREAM_ERROR, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
-from .conversation import Conversation
+from .conversation import Conversation, Fastest
 from .sessions import SessionScript
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
@@ -39,6 +39,11 @@ class PhaseShare:
     load_types: np.ndarray    # int (a session phase: each session's type)
     seqs: np.ndarray          # int, the run-wide sequence number of each request (or session)
     scripts: list[SessionScript] | None = None   # a session phase: each session's script
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def share_rate(deadlines: np.ndarray) -> float:
@@ -61,9 +66,11 @@ class Sender:
         self._in_flight: set[asyncio.Task] = set()
         self._dispatch_task: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self._sleeping: set[asyncio.Future[None]] = set()   # sessions waiting in _until
         self._stop_now = asyncio.Event()      # a second stop: no grace for in-flight requests
         self.phase = 0                       # the newest phase this sender was given
         self.sent_in: dict[int, int] = {}    # requests handed to the client, by phase
+        self.fastest: Fastest = {}           # the sessions' slowdown reference (conversation.py)
 
     async def start(self, factory: prompts.PromptFactory) -> None:
         """Open the client and send one unrecorded request, so connection set-up (and litellm's
@@ -83,6 +90,8 @@ class Sender:
         """Stop sending at once; in-flight requests get STOP_GRACE_S, then are cancelled (`now`:
         cancelled at once, also when a first stop's grace is running)."""
         self._stopped.set()
+        for wake in self._sleeping:          # sessions waiting to send: they end now
+            _wake(wake)
         if now:
             self._stop_now.set()
         if self._dispatch_task is not None:
@@ -190,7 +199,8 @@ class Sender:
     def _conversation(self, script: SessionScript, session: str, share: PhaseShare) -> Conversation:
         suite = self.suite
         assert isinstance(suite, (LoadTestSuite, SearchSuite)) and self.factory is not None
-        return Conversation(suite, self.factory, script, session, share.phase, share.target_rps)
+        return Conversation(suite, self.factory, script, session, share.phase, share.target_rps,
+                            fastest=self.fastest)
 
     def _child(self, parent: Conversation, script: SessionScript) -> Conversation:
         """A sub-agent of `parent`: a session of its own ("12-1", "12-2", … across its
@@ -198,7 +208,7 @@ class Sender:
         parent.children_started += 1
         return Conversation(parent.suite, parent.factory, script,
                             f"{parent.session}-{parent.children_started}", parent.phase,
-                            parent.target_rate, parent.session)
+                            parent.target_rate, parent.session, parent.fastest)
 
     async def _session(self, conversation: Conversation, due: float) -> float:
         """One session from its first request to its end; returns the time it ended. Sub-agents
@@ -244,16 +254,21 @@ class Sender:
 
     async def _until(self, deadline: float) -> bool:
         """Sleep until `deadline` (never early: uvloop's timers may fire up to a millisecond
-        before it); False if the run was stopped meanwhile."""
+        before it); False if the run was stopped meanwhile. A bare future and a timer, which
+        stop() wakes early: thousands of sessions wait at once, and a wait_for on the stop event
+        would cost each wait a task and an O(waiters) removal from the event's queue (with 10,000
+        sessions waiting, turns went out a second late at p99: benchmarks/sessions_in_flight.py)."""
+        loop = asyncio.get_running_loop()
         delay = deadline - time.monotonic()
-        while delay > 0:
-            if self._stopped.is_set():
-                return False
+        while delay > 0 and not self._stopped.is_set():
+            wake = loop.create_future()
+            timer = loop.call_later(delay, _wake, wake)
+            self._sleeping.add(wake)
             try:
-                await asyncio.wait_for(self._stopped.wait(), delay)
-                return False
-            except TimeoutError:
-                pass
+                await wake
+            finally:
+                self._sleeping.discard(wake)
+                timer.cancel()
             delay = deadline - time.monotonic()
         return not self._stopped.is_set()
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..metrics.records import RequestRecord, SessionRecord
 from ..metrics.summary import SessionStats, TurnStats
+from ..metrics.thresholds import Turns
 
 TIMELINE_POINTS = 60       # sessions in flight over time: at most this many samples a phase
 
@@ -77,6 +78,29 @@ class SessionTally:
         if slowdown is not None:
             self.slowdowns.append(slowdown)
         self.spans.append((s.t_start, s.t_end))
+
+    def samples(self, metric: str, turns: Turns | None) -> np.ndarray:
+        """What a threshold checks: TTFT or e2e of the ok requests of `turns` (every turn when
+        None), or the ended sessions' durations (top-level) and the completed ones' slowdowns."""
+        if metric == "session_duration_s":
+            return np.frombuffer(self.durations, dtype=np.float64)
+        if metric == "session_slowdown":
+            return np.frombuffer(self.slowdowns, dtype=np.float64)
+        picked = [getattr(t, metric.removesuffix("_ms")) for k, t in sorted(self.by_turn.items())
+                  if turns is None or turns.holds(k)]
+        if not picked:
+            return np.empty(0)
+        return np.concatenate([np.frombuffer(a, dtype=np.float64) for a in picked])
+
+    def cache_hit(self, turns: Turns | None) -> float | None:
+        """Cached tokens over the expected history, over the ok requests of `turns` that
+        report cached tokens."""
+        cached = expected = 0.0
+        for k, t in self.by_turn.items():
+            if turns is None or turns.holds(k):
+                cached += sum(t.cached)
+                expected += sum(t.cached_context)
+        return cached / expected if expected else None
 
     def started(self, now: float) -> int:
         return int(np.searchsorted(self.starts, now, side="right"))

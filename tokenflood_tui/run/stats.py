@@ -22,7 +22,7 @@ from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
                                Distribution, HourStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
-from ..metrics.thresholds import Threshold
+from ..metrics.thresholds import Threshold, Turns
 from .events import FailedShare, RunWarning, Unit
 from .session_stats import SessionTally
 
@@ -168,9 +168,10 @@ class PhaseAccumulator:
                 cols[name].append(value)
         self.itl.extend(rec.itl_ms)
         self._add_reasoning(rec)
-        self.ok_sched.append(rec.t_sched)
-        self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
-        self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
+        if rec.open_loop:     # the saturation verdict's samples (metrics/saturation.py)
+            self.ok_sched.append(rec.t_sched)
+            self.ok_ttft.append(_nan_if_none(rec.ttft_ms))
+            self.ok_e2e.append(_nan_if_none(rec.e2e_ms))
         if rec.ttft_ms is not None:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
@@ -299,18 +300,30 @@ class PhaseAccumulator:
             np.frombuffer(self.ok_sched, dtype=np.float64), np.frombuffer(self.ok_ttft, dtype=np.float64),
             np.frombuffer(self.ok_e2e, dtype=np.float64))
         saturated, why = saturation.verdict(ph, growth)
-        checks = [t.check(ph, self._samples) for t in self.thresholds]
+        checks = [t.check(ph, self) for t in self.thresholds]
         return ph.model_copy(update={
             "workers": self._worker_loads(),
             "saturated": saturated, "saturation": why, "thresholds": checks,
             "latency_growth": growth.ratio if growth is not None else None})
 
-    def _samples(self, metric: str) -> np.ndarray:
+    def samples(self, metric: str, turns: Turns | None = None) -> np.ndarray:
+        """The phase's own values of a distribution metric (thresholds.PhaseSamples): its ok
+        requests' latencies (outside a session phase's ramp; of `turns` when given), or its
+        sessions' durations and slowdowns."""
+        tally = self.sessions
+        if tally is not None and (turns is not None or metric.startswith("session_")):
+            return tally.samples(metric, turns)
+        if metric.startswith("session_"):
+            return np.empty(0)
         if metric == "itl_ms":
             return np.frombuffer(self.itl, dtype=np.float32).astype(np.float64)
         if metric == "answer_itl_ms":
             return np.frombuffer(self.answer_itl, dtype=np.float32).astype(np.float64)
         return np.frombuffer(self.columns[metric], dtype=np.float64)
+
+    def cache_hit(self, turns: Turns | None = None) -> float | None:
+        """A session phase's cached tokens over the expected history (of `turns`)."""
+        return self.sessions.cache_hit(turns) if self.sessions is not None else None
 
 
 def phase_warnings(ph: PhaseStats, template_tokens: int = 0) -> list[str]:

@@ -10,6 +10,7 @@ macOS, so deadlines and timestamps mean the same in every process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing
 import os
@@ -36,6 +37,14 @@ OnRecords = Callable[[list[RequestRecord]], None]
 STATUS_INTERVAL_S = 0.1       # a worker reports its sent count and CPU time this often
 FLUSH_INTERVAL_S = 0.02       # ... and its finished records at least this often
 FLUSH_RECORDS = 256
+# A sender holding thousands of sessions in flight keeps hundreds of thousands of objects alive
+# (their histories, tasks, timers); Python's default collector rescans them all every time the
+# survivors grow by a quarter, and each scan stopped the sender for 0.3 to 1.3 s at 10,000
+# sessions (turns sent a second late at p99). Frozen at each phase's start (what is alive then
+# lives on) and collected far less often, those pauses were gone: p99 89 ms → see
+# benchmarks/sessions_in_flight.py. Reference cycles are still collected by the young
+# generations, where a sender's few (exceptions and their tracebacks) are made and die.
+GC_THRESHOLDS = (50_000, 20, 100)
 # What one sender process sustains with 64-token streams (benchmarks/fidelity.py, 2-core machine:
 # one built-in worker sent 100% of 800 req/s, its TTFT error p99 under 2 ms to 200 req/s always
 # and at 400 in good runs, no better with two; litellm saturates a core near 25 req/s).
@@ -407,6 +416,7 @@ def worker_main(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: 
 def serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency: int | None) -> None:
     """One sender on an event loop of its own, driven over `conn` (a pipe's end, or anything
     with its send, recv and close) until it is told to close or `conn` ends."""
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         loops.run(_serve(conn, suite, endpoint, max_concurrency))
     except BaseException as exc:  # report, never print a traceback into the user's terminal
@@ -473,6 +483,9 @@ async def _serve(conn, suite: RunSuite, endpoint: EndpointSpec, max_concurrency:
                 await dispatcher.start(command.factory)
                 conn.send(Ready())
             elif isinstance(command, RunPhase):
+                # what is alive now (the phase's scripts, the modules) lives on: out of the
+                # collector's full scans (see GC_THRESHOLDS)
+                gc.freeze()
                 task = asyncio.create_task(run_phase(command.share))
                 phases.add(task)
                 task.add_done_callback(phases.discard)

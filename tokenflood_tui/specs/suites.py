@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..metrics.thresholds import Threshold, parse_threshold
+from ..metrics.thresholds import Threshold, parse_threshold, session_metric_error
 from .loader import KeyedError, StrictModel
 from .sessions import SessionType
 
@@ -178,13 +178,20 @@ class _Suite(StrictModel):
         return thresholds
 
     @model_validator(mode="after")
-    def _goodput_needs_slo(self) -> _Suite:
+    def _thresholds_measured(self) -> _Suite:
         for i, t in enumerate(self.threshold_checks):
             if t.metric == "goodput" and self.slo is None:
                 raise KeyedError(("thresholds", i), (
                     f"{t.text!r}: goodput is the share of requests within the slo, and this "
                     "suite has no slo: add one (e.g. slo: {ttft_ms: 500}) or drop the threshold"))
+            if t.sessions and not self.sends_sessions:
+                raise KeyedError(("thresholds", i), session_metric_error(t))
         return self
+
+    @property
+    def sends_sessions(self) -> bool:
+        """Whether the suite sends sessions (session_types) rather than single requests."""
+        return bool(getattr(self, "session_types", None))
 
     @property
     def threshold_checks(self) -> list[Threshold]:

@@ -204,6 +204,8 @@ class CompareScreen(PanelScreen):
         lines = [f"{run_letter(i)} = {r.name}" + (" (baseline)" if i == 0 else "")
                  for i, r in enumerate(c.runs)]
         lines += [output.verdict_line(c, i) for i in range(1, len(c.runs))]
+        lines += [output.verdict_line(c, i, by_turn=True) for i in range(1, len(c.runs))
+                  if c.turn_cells]
         lines.append(self._where())
         return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from ...outputs import charts
 from ...outputs.charts import run_letter
 from ...outputs.formats import ms_compact
-from ...compare.compare import Comparison
+from ...compare.compare import Cell, Comparison
 from ...compare.samples import METRIC_NAMES
 from ...metrics.summary import pkey
 from .chart import LatencyChart
@@ -23,7 +23,9 @@ VERDICT_CLASSES = {"faster": "compare--faster", "slower": "compare--slower",
 class CompareTable(DataTable):
     """Rows: each group (rate or hour) at each percentile; columns: the baseline's value, then per
     other run its value, the difference to the baseline (ms and %), the 95% interval of that
-    difference and the verdict. The group and percentile stay in view when it scrolls sideways."""
+    difference and the verdict. The group and percentile stay in view when it scrolls sideways.
+    Session runs get a `turns` column: under each rate, its rows over all turns, then by turns
+    (turn 1, turn 2, turns 3-4, …)."""
 
     COMPONENT_CLASSES = set(VERDICT_CLASSES.values())
     DEFAULT_CSS = """
@@ -54,28 +56,37 @@ class CompareTable(DataTable):
         self.clear(columns=True)
         hours = bool(c.cells) and c.cells[0].group_kind == "hour"
         several = len(c.runs) > 2        # with one other run the headers need no letter
-        columns = ["hour UTC" if hours else "req/s", "pct", run_letter(0)]
+        turns = bool(c.turn_cells)
+        unit = "sessions/s" if turns else "req/s"
+        columns = ["hour UTC" if hours else unit, *(["turns"] if turns else []), "pct",
+                   run_letter(0)]
         for i in range(1, len(c.runs)):
             x = run_letter(i)
             columns += [x, f"{x} − {run_letter(0)}", f"{x} 95% interval" if several else
                         "95% interval", f"{x} verdict" if several else "verdict"]
+        self.fixed_columns = 3 if turns else 2
         # numbers right-aligned under right-aligned headers; words (group, pct, verdict) left
-        self.add_columns(*[Text(name, justify="left" if i < 2 or name.endswith("verdict")
+        words = 3 if turns else 2
+        self.add_columns(*[Text(name, justify="left" if i < words or name.endswith("verdict")
                                 else "right") for i, name in enumerate(columns)])
         styles = {v: self.get_component_rich_style(cls, partial=True)
                            for v, cls in VERDICT_CLASSES.items()}
-        previous = None
-        for cell in (x for x in c.cells if x.metric == metric):
+        previous = previous_turns = None
+        for cell in _rows(c, metric):
             group = f"{int(cell.group_value):02d}:00" if hours else f"{cell.group_value:g}"
             # the group once, on its first row: the percentiles under it read as one block
-            row: list[Text] = [Text(group if group != previous else ""),
-                               Text(pkey(cell.percentile)), _right(ms_compact(cell.runs[0].value_ms))]
+            row: list[Text] = [Text(group if group != previous else "")]
+            if turns:
+                label = cell.turns or "all"
+                row.append(Text(label if (group, label) != previous_turns else ""))
+                previous_turns = (group, label)
+            row += [Text(pkey(cell.percentile)), _right(ms_compact(cell.runs[0].value_ms))]
             previous = group
             for v in cell.runs[1:]:
                 row += [_right(ms_compact(v.value_ms)), _right(diff(v.diff_ms, v.diff_pct)),
                         _right(interval(v.ci_low_ms, v.ci_high_ms)),
                         Text(v.verdict or "-", style=styles.get(v.verdict or "", Style()))]
-            self.add_row(*row, key=f"{cell.group}|{cell.percentile:g}")
+            self.add_row(*row, key=f"{cell.group}|{cell.turns or ''}|{cell.percentile:g}")
 
     def title(self) -> str:
         """What the panel's title says after its key."""
@@ -116,6 +127,21 @@ class CompareChart(LatencyChart):
         runs = ", ".join(run_letter(i) for i in range(len(c.runs)))
         return (f"{self.title_prefix}{METRIC_NAMES.get(self.metric, self.metric)} percentiles by "
                 f"{by}, runs {runs} · t: {METRIC_NAMES[next_metric(c, self.metric)]}")
+
+
+def _rows(c: Comparison, metric: str) -> list[Cell]:
+    """One metric's cells in table order: each group's cells over all turns, then (session
+    runs) its cells by turns."""
+    by_group: dict[str, list[Cell]] = {}
+    for cell in c.turn_cells:
+        if cell.metric == metric:
+            by_group.setdefault(cell.group, []).append(cell)
+    rows: list[Cell] = []
+    for cell in (x for x in c.cells if x.metric == metric):
+        rows.append(cell)
+        if cell.percentile == c.percentiles[-1]:     # the group's last all-turns row
+            rows += by_group.pop(cell.group, [])
+    return rows + [cell for cells in by_group.values() for cell in cells]
 
 
 def next_metric(c: Comparison, metric: str) -> str:
