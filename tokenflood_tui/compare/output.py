@@ -30,33 +30,37 @@ def markdown(c: Comparison) -> str:
     lines += ["", method(c)]
     if c.warnings:
         lines += ["", "Warnings:", *[f"- ⚠ {w}" for w in c.warnings]]
-    sections = [(f"## {METRIC_NAMES[m]} (ms)", verdict_table(c, m)) for m in c.metrics]
-    sections += [(f"## {METRIC_NAMES[m]} by turn (ms)", verdict_table(c, m, by_turn=True))
-                 for m in (c.metrics if c.turn_cells else [])]
-    for title, table in sections:
-        lines += ["", title, ""]
-        lines.append("| " + " | ".join(table.head) + " |")
-        lines.append("|" + "|".join("---" if i in table.text_columns else "---:"
-                                    for i in range(len(table.head))) + "|")
-        lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    group_head = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
+    for metric in c.metrics:
+        lines += ["", f"## {METRIC_NAMES[metric]} (ms)", ""]
+        lines += _markdown_table(c, [x for x in c.cells if x.metric == metric], [group_head])
+    for metric in c.metrics if c.turn_cells else []:
+        lines += ["", f"## {METRIC_NAMES[metric]} by turn (ms)", ""]
+        lines += _markdown_table(c, [x for x in c.turn_cells if x.metric == metric],
+                                 ["rate", "turns"])
     return "\n".join(lines) + "\n"
 
 
-def verdict_table(c: Comparison, metric: str, by_turn: bool = False) -> Table:
-    """One metric's cells (by rate or hour; `by_turn`: by rate and turns): per group and
+def _markdown_table(c: Comparison, cells: list[Cell], groups: list[str]) -> list[str]:
+    table = verdict_table(c, cells, groups)
+    return ["| " + " | ".join(table.head) + " |",
+            "|" + "|".join("---" if i in table.text_columns else "---:"
+                           for i in range(len(table.head))) + "|",
+            *("| " + " | ".join(row) + " |" for row in table.rows)]
+
+
+def verdict_table(c: Comparison, cells: list[Cell], groups: list[str]) -> Table:
+    """Cells of one metric: per group (`groups`: its head, and 'turns' for turn cells) and
     percentile, the baseline's value, then each other run's value, difference, interval and
     verdict (compare.md and report.html)."""
-    cells = [x for x in (c.turn_cells if by_turn else c.cells) if x.metric == metric]
-    groups = ["rate", "turns"] if by_turn else [
-        "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"]
     head = [*groups, "pct", run_letter(0)]
     for i in range(1, len(c.runs)):
         x = run_letter(i)
         head += [x, f"{x} − {run_letter(0)}", "95% interval", "verdict"]
     rows = []
     for cell in cells:
-        row = [cell.group, *([cell.turns or ""] if by_turn else []), pkey(cell.percentile),
-               _ms(cell.runs[0].value_ms)]
+        row = [cell.group, *([cell.turns or ""] if len(groups) > 1 else []),
+               pkey(cell.percentile), _ms(cell.runs[0].value_ms)]
         for v in cell.runs[1:]:
             row += [_ms(v.value_ms), _diff(v.diff_ms, v.diff_pct),
                     _interval(v.ci_low_ms, v.ci_high_ms), v.verdict or "-"]

@@ -56,18 +56,26 @@ def page(c: Comparison, folder: Path) -> str:
                    for i, v in enumerate(experiment.variants)
                    if (folder / v.name / REPORT_FILE).is_file()])
     doc.h2("Verdicts")
-    doc.lines([verdict_line(c, i) for i in range(1, len(c.runs))], "verdicts")
+    doc.lines([verdict_line(c, i) for i in range(1, len(c.runs))]
+              + [verdict_line(c, i, by_turn=True) for i in range(1, len(c.runs))
+                 if c.turn_cells], "verdicts")
     doc.note(method(c))
     doc.h2("Warnings")
     if c.warnings:
         doc.lines(c.warnings, "warnings")
     else:
         doc.note("none")
+    group = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
     for metric in c.metrics:
         doc.h2(f"{METRIC_NAMES[metric]} (ms)")
         for p in c.percentiles:
             doc.chart(overlay(c, metric, p))
-        doc.table(verdict_table(c, metric), bad=("slower",))
+        doc.table(verdict_table(c, [x for x in c.cells if x.metric == metric], [group]),
+                  bad=("slower",))
+    for metric in c.metrics if c.turn_cells else []:
+        doc.h2(f"{METRIC_NAMES[metric]} by turn (ms)")
+        doc.table(verdict_table(c, [x for x in c.turn_cells if x.metric == metric],
+                                ["rate", "turns"]), bad=("slower",))
     return doc.html(f"tokenflood {__version__}: written from {folder.name}/compare.json "
                     f"(made {c.created_at})")
 
@@ -85,10 +93,13 @@ def overlay(c: Comparison, metric: str, percentile: float) -> Chart:
     cells = sorted((x for x in c.cells if x.metric == metric and x.percentile == percentile),
                    key=lambda x: x.group_value)
     hours = bool(cells) and cells[0].group_kind == "hour"
+    # '4 req/s', '0.5 sessions/s': the rate's unit after its number
+    unit = cells[0].group.partition(" ")[2] if cells and not hours else "req/s"
     return Chart(f"{METRIC_NAMES[metric]} {pkey(percentile)} by "
                  + ("hour of day (ms)" if hours else "target rate (ms)"),
-                 "hour of day (UTC)" if hours else "target req/s", "ms",
+                 "hour of day (UTC)" if hours else f"target {unit}", "ms",
                  [x.group_value for x in cells],
                  [Series(f"{run_letter(r)} {name}", [x.runs[r].value_ms for x in cells], r)
                   for r, name in enumerate(run_names(c))],
-                 x_ticks=[x.group.removesuffix(" req/s").removesuffix(" UTC") for x in cells])
+                 x_ticks=[x.group.removesuffix(" UTC") if hours else f"{x.group_value:g}"
+                          for x in cells])
