@@ -63,8 +63,8 @@ def test_the_prompts_are_counted_with_the_servers_tokenizer_and_template(prompts
     assert "read 12 file(s) as text (guessed from their content" in done.stderr
     out = done.stdout
     assert "profile of 12 requests (text) from" in out
-    assert "tokens: server /tokenize; chat template +7 first turn, +8 a later one (measured on " \
-           "the endpoint)" in out.replace("\n", " ")
+    assert "tokens: server /tokenize; chat template +7 tokens a request (measured on the " \
+           "endpoint)" in out.replace("\n", " ")
     data = np.array(PROMPT_TOKENS)
     expected = [f"{round(float(np.percentile(data, p))):,}" for p in QUANTILES]
     row = next(line for line in out.splitlines() if line.startswith("prompt tokens "))
@@ -138,7 +138,7 @@ def test_conversations_become_a_session_type(chats):
     cwd, done, written, run = chats
     out = done.stdout
     assert "profile of 10 conversations, 27 turns (chat)" in out
-    assert "chat template +11 first turn (with a system prompt), +8 a later one" in \
+    assert "chat template +11 tokens a first turn with a system prompt, +8 a later one" in \
         out.replace("\n", " ")
     turns = next(line for line in out.splitlines() if line.startswith("turns per conversation"))
     assert turns.split()[3:6] == ["10", "3", "1"] and turns.split()[-1] == "4"

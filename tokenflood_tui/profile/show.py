@@ -17,7 +17,7 @@ BINS = 8
 BAR_MOST = 40          # a histogram's longest bar: small beside its figures
 BAR = "█"
 # which percentile columns stay first on a narrow terminal
-RANKS = {50: 1, 90: 2, 10: 3, 99: 3, 25: 5, 75: 5}
+RANKS = {50: 1, 90: 2, 10: 3, 99: 3, 75: 5, 25: 6}
 
 
 def text(profile: Profile, fit: LoadFit | SessionFit, width: int) -> str:

@@ -94,8 +94,11 @@ def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
 def template_text(profile: Profile) -> str:
     if not profile.templates:
         return profile.template_note
-    parts = [f"+{t.first} first turn{' (with a system prompt)' if system else ''}, "
-             f"+{t.turn} a later one" for system, t in sorted(profile.templates.items())]
+    parts = []
+    for system, t in sorted(profile.templates.items()):
+        with_system = " with a system prompt" if system else ""
+        parts.append(f"+{t.first} tokens a first turn{with_system}, +{t.turn} a later one"
+                     if profile.sessions else f"+{t.first} tokens a request{with_system}")
     return f"{'; '.join(parts)} ({profile.template_note})"
 
 
