@@ -232,7 +232,10 @@ def test_a_session_type_reproduces_the_conversations():
     fit = fit_session_type(profile, "chat")
     t = fit.session_type
     assert t.system_prompt_tokens == 300 and t.context_tokens.high == 0
-    assert (t.turns.low, t.turns.high) == (1, 6)
+    # 1 to 6 turns, as many conversations of each: a uniform half a turn wider each side
+    assert (t.turns.dist, t.turns.low, t.turns.high) == ("uniform", 0.5, 6.5)
+    turns = draw_counts(t.turns, np.random.default_rng(0), DRAWS, 1)
+    assert np.allclose(np.bincount(turns, minlength=7)[1:] / DRAWS, 1 / 6, atol=0.02)
     rows = {r.name: r for r in fit.rows}
     assert rows["user tokens"].worst <= 6 and rows["output tokens"].worst <= 20
     prompts = rows["prompt tokens"]          # what the fitted sessions' requests would send
@@ -254,3 +257,22 @@ def test_the_written_suite_loads_and_passes_the_budget_check():
     assert est.over_limits == []
     # 300 output tokens at 1 req/s: 60 s would send 18,000, over the 10,000 default: shortened
     assert suite.test_length_in_seconds < 60 and suite.requests_per_second_rates == [1.0]
+
+
+def test_a_logged_requests_usage_stands_for_its_counts_and_max_tokens_for_no_usage(tmp_path):
+    lines = [{"model": "m", "messages": [{"role": "user", "content": "one two three four"}],
+              "max_tokens": 64},
+             {"model": "m", "messages": [{"role": "user", "content": "one two three five"}],
+              "usage": {"prompt_tokens": 40, "completion_tokens": 12}}]
+    path = write(tmp_path / "log.jsonl", "\n".join(json.dumps(x) for x in lines))
+    traffic = read_traffic([path], None)
+    template = {False: SessionTemplate(first=7, turn=8, tool=0)}
+    said: list[str] = []
+    profile = asyncio.run(count_traffic(traffic, SimulatorCounter(), template, "given",
+                                        said.append))
+    assert said == ["counting 2 distinct texts with simulator tokenizer"]
+    counted, logged = profile.requests
+    assert (counted.prompt, counted.output) == (4 + 7, 64)    # words and template; max_tokens
+    assert (logged.prompt, logged.output) == (40, 12)          # the server's usage
+    assert counted.prefix == logged.prefix == 3                # 'one two three'
+    assert profile.output_source == "usage"

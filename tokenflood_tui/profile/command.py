@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EndpointError
 from ..run import prompts
 from ..run.events import RunEvent
 from ..specs import EndpointSpec, load_endpoint
@@ -60,8 +60,11 @@ def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
 
 async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str | None,
                 err: TextIO) -> Profile:
+    def say(text: str) -> None:
+        err.write(f"tokenflood: {text}\n")
+
     def note(event: RunEvent) -> None:
-        err.write(f"tokenflood: {getattr(event, 'text', event)}\n")
+        say(getattr(event, "text", str(event)))
 
     if endpoint is None:
         assert tokenizer is not None
@@ -69,10 +72,16 @@ async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str 
         counter.name = f"litellm.token_counter({tokenizer})"
         templates: Templates = {}
         return await count_traffic(traffic, counter, templates,
-                                   "not counted (--tokenizer: no endpoint to measure it on)")
+                                   "not counted (--tokenizer: no endpoint to measure it on)",
+                                   say)
+    import aiohttp
     kinds = {has_system(c.messages) for c in traffic.conversations}
     counter_, templates, how, close = await endpoint_counter(endpoint, kinds, note)
     try:
-        return await count_traffic(traffic, counter_, templates, how)
+        return await count_traffic(traffic, counter_, templates, how, say)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # the server went away mid-count; its message names the URL, never a prompt
+        raise EndpointError(f"counting with {counter_.name} failed: "
+                            f"{str(exc) or type(exc).__name__}") from None
     finally:
         await close()

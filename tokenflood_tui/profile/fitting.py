@@ -109,7 +109,10 @@ def fit_amount(values: list[int], least: int = 0) -> Distribution:
     low, high = float(data.min()), float(data.max())
     if low == high:
         return Distribution(dist="constant", value=int(low))
-    candidates = [Distribution(dist="uniform", min=int(low), max=int(high))]
+    # whole amounts are drawn rounded: a uniform half a unit wider each side gives the least and
+    # the most as many draws as the values between them
+    candidates = [Distribution(dist="uniform", min=int(low), max=int(high)),
+                  Distribution(dist="uniform", min=max(0.0, low - 0.5), max=high + 0.5)]
     positive = np.maximum(data, 0.5)
     logs = np.log(positive)
     median = math.exp(float(logs.mean()))
