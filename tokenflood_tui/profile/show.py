@@ -31,7 +31,7 @@ def text(profile: Profile, fit: LoadFit | SessionFit, width: int) -> str:
         lines += ["", "context by turn (each turn's request: the history so far)"]
         lines += growth(profile, width)
     lines += ["", "fitted suite"] + fitted(fit, width)
-    lines += ["", "how close: the data's percentile / the suite's"] + closeness(fit.rows, width)
+    lines += ["", "how close: the data's / the suite's"] + closeness(fit.rows, width)
     return "\n".join(lines) + "\n"
 
 
@@ -121,14 +121,22 @@ def fitted(fit: LoadFit | SessionFit, width: int) -> list[str]:
                                                         "user_tokens", "output_tokens")]
         return [line for key, value in amounts for line in wrap(f"{key}: {value}", width, "  ")]
     types = fit.load_types
-    columns = [Column("type", [str(i) for i in range(len(types))], 0),
-               Column("prompt", [formats.number(t.prompt_length, 0) for t in types], 0),
-               Column("prefix", [formats.number(t.prefix_length, 0) for t in types], 1),
-               Column("output", [formats.number(t.output_length, 0) for t in types], 0),
-               Column("weight", [formats.share(t.weight) if t.weight >= 0.01 else
-                                 f"{t.weight:.1%}" for t in types], 0)]
+    rows = sorted({(t.prompt_length, t.prefix_length) for t in types})
+    outputs = sorted({t.output_length for t in types})
+    weight = {(t.prompt_length, t.prefix_length, t.output_length): t.weight for t in types}
+
+    def cell(row: tuple[int, int], output: int) -> str:
+        w = weight.get((*row, output))
+        return formats.MISSING if w is None else \
+            formats.share(w) if w >= 0.01 else f"{w:.1%}"
+
+    columns = [Column("prompt", [formats.number(p, 0) for p, _ in rows], 0),
+               Column("prefix", [formats.number(x, 0) for _, x in rows], 0)]
+    columns += [Column(formats.number(o, 0), [cell(r, o) for r in rows], 1,
+                       "weight by output tokens") for o in outputs]
     result = fit_table(columns, width)
-    return result.lines + dropped_note(result.dropped, width, "the written suite")
+    return ([f"  {len(types)} load types: prompt (and prefix) by row, output by column"]
+            + result.lines + dropped_note(result.dropped, width, "the written suite"))
 
 
 def _amount(amount) -> str:
@@ -139,7 +147,10 @@ def _amount(amount) -> str:
 
 
 def closeness(rows: list[FitRow], width: int) -> list[str]:
-    columns = [Column("", [r.name for r in rows], 0, left=True)]
+    columns = [Column("", [r.name for r in rows], 0, left=True),
+               Column("mean", [f"{formats.number(r.data_mean, 0, grouped=False)}/"
+                               f"{formats.number(r.suite_mean, 0, grouped=False)}" for r in rows],
+                      2)]
     columns += [Column(pkey(p), [f"{formats.number(r.data[i], 0, grouped=False)}/"
                                  f"{formats.number(r.suite[i], 0, grouped=False)}" for r in rows],
                        RANKS[p]) for i, p in enumerate(QUANTILES)]

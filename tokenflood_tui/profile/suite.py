@@ -82,7 +82,7 @@ def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
     lines += [f"  {f}" for f in t.files if not any(d in f.parents for d in t.folders)]
     lines.append(f"tokens: {profile.counter}; chat template {template_text(profile)}")
     lines += output_note(profile)
-    lines.append(f"fit: the data's percentiles / this suite's ({DRAWS:,} draws, seed 0):")
+    lines.append(f"fit: the data's / this suite's ({DRAWS:,} draws, seed 0):")
     lines += fit_lines(fit.rows)
     if isinstance(fit, SessionFit):
         lines.append("think_seconds: not in the data (0); history: echo keeps every request's "
@@ -115,6 +115,9 @@ def output_note(profile: Profile) -> list[str]:
 
 def fit_lines(rows: list[FitRow]) -> list[str]:
     width = max(len(r.name) for r in rows)
-    return [f"  {r.name:<{width}}  " + "  ".join(
-        f"{pkey(p)} {formats.number(d, 0, grouped=False)}/{formats.number(s, 0, grouped=False)}"
-        for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True)) for r in rows]
+    def pair(data: float, suite: float) -> str:
+        return f"{formats.number(data, 0, grouped=False)}/{formats.number(suite, 0, grouped=False)}"
+
+    return [f"  {r.name:<{width}}  mean {pair(r.data_mean, r.suite_mean)}  " + "  ".join(
+        f"{pkey(p)} {pair(d, s)}" for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True))
+        for r in rows]
