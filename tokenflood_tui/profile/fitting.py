@@ -38,6 +38,7 @@ class FitRow:
     suite: list[float]
     data_mean: float
     suite_mean: float
+    digits: int = 0          # decimals to show (turns: 1)
 
     @property
     def worst(self) -> float:
@@ -57,9 +58,9 @@ class SessionFit:
     rows: list[FitRow]
 
 
-def fit_row(name: str, data, suite) -> FitRow:
+def fit_row(name: str, data, suite, digits: int = 0) -> FitRow:
     return FitRow(name, percentiles(data), percentiles(suite), float(np.mean(data)),
-                  float(np.mean(suite)))
+                  float(np.mean(suite)), digits)
 
 
 def percentiles(values: list[int] | np.ndarray, at: tuple[int, ...] = QUANTILES) -> list[float]:
@@ -197,7 +198,7 @@ def _session_rows(profile: Profile, fitted: SessionType) -> list[FitRow]:
             history += int(users[at + k]) + (template.turn + int(outputs[at + k - 1]) if k else 0)
             prompts.append(history)
         at += n
-    rows = [fit_row("turns", [len(s.users) for s in sessions], turns),
+    rows = [fit_row("turns", [len(s.users) for s in sessions], turns, digits=1),
             fit_row("user tokens", [u for s in sessions for u in s.users], users)]
     data_outputs = [o for s in sessions for o in s.outputs if o is not None]
     if data_outputs:

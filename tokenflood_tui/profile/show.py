@@ -147,12 +147,13 @@ def _amount(amount) -> str:
 
 
 def closeness(rows: list[FitRow], width: int) -> list[str]:
+    def pair(r: FitRow, data: float, suite: float) -> str:
+        return (f"{formats.number(data, r.digits, grouped=False)}/"
+                f"{formats.number(suite, r.digits, grouped=False)}")
+
     columns = [Column("", [r.name for r in rows], 0, left=True),
-               Column("mean", [f"{formats.number(r.data_mean, 0, grouped=False)}/"
-                               f"{formats.number(r.suite_mean, 0, grouped=False)}" for r in rows],
-                      2)]
-    columns += [Column(pkey(p), [f"{formats.number(r.data[i], 0, grouped=False)}/"
-                                 f"{formats.number(r.suite[i], 0, grouped=False)}" for r in rows],
-                       RANKS[p]) for i, p in enumerate(QUANTILES)]
+               Column("mean", [pair(r, r.data_mean, r.suite_mean) for r in rows], 2)]
+    columns += [Column(pkey(p), [pair(r, r.data[i], r.suite[i]) for r in rows], RANKS[p])
+                for i, p in enumerate(QUANTILES)]
     result = fit_table(columns, width)
     return result.lines + dropped_note(result.dropped, width, "the written suite's header")

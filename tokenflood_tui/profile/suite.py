@@ -115,9 +115,10 @@ def output_note(profile: Profile) -> list[str]:
 
 def fit_lines(rows: list[FitRow]) -> list[str]:
     width = max(len(r.name) for r in rows)
-    def pair(data: float, suite: float) -> str:
-        return f"{formats.number(data, 0, grouped=False)}/{formats.number(suite, 0, grouped=False)}"
+    def pair(r: FitRow, data: float, suite: float) -> str:
+        return (f"{formats.number(data, r.digits, grouped=False)}/"
+                f"{formats.number(suite, r.digits, grouped=False)}")
 
-    return [f"  {r.name:<{width}}  mean {pair(r.data_mean, r.suite_mean)}  " + "  ".join(
-        f"{pkey(p)} {pair(d, s)}" for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True))
+    return [f"  {r.name:<{width}}  mean {pair(r, r.data_mean, r.suite_mean)}  " + "  ".join(
+        f"{pkey(p)} {pair(r, d, s)}" for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True))
         for r in rows]
