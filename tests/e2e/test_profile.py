@@ -60,7 +60,7 @@ def prompts(tmp_path_factory, sim):
 
 def test_the_prompts_are_counted_with_the_servers_tokenizer_and_template(prompts):
     _, done, written, _ = prompts
-    assert "read 12 file(s) as text (guessed from their content" in done.stderr
+    assert "read 12 files as text (guessed from their content" in done.stderr
     out = done.stdout
     assert "profile of 12 requests (text) from" in out
     assert "tokens: server /tokenize; chat template +7 tokens a request (measured on the " \
@@ -160,6 +160,13 @@ def test_conversations_become_a_session_type(chats):
                          for r in table)
     firsts = [int(r["prompt_tokens"]) for r in table if r["turn"] == "1"]
     assert len(firsts) == 4 and all(24 + 10 + 11 <= p <= 24 + 40 + 11 for p in firsts)
+    # the run's turns against the conversations' turns
+    compared = run_tokenflood("profile", str(FIXTURES / "chats.jsonl"), "--endpoint",
+                              "endpoint.yml", "--compare", str(run.folder()), cwd=cwd)
+    assert compared.code == 0, compared.stderr
+    out = compared.stdout.split("compared with ", 1)[1]
+    assert out.startswith(f"{run.folder()}: {len(table)} ok requests sent, 27 in the data")
+    no_canary(compared.stdout, compared.stderr)
 
 
 def test_bad_input_is_one_line_exit_2_without_the_text(tmp_path, sim):

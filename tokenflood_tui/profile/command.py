@@ -17,7 +17,7 @@ from .compare import compare_text
 from .count import Profile, Templates, count_traffic, endpoint_counter, has_system
 from .fitting import LoadFit, SessionFit, fit_load_types, fit_session_type
 from .read import Format, Traffic, read_traffic
-from .suite import build_suite, suite_name
+from .suite import build_suite, plural, suite_name
 
 SESSION_TYPE = "chat"
 
@@ -40,8 +40,8 @@ def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
     endpoint = load_endpoint(req.endpoint) if req.endpoint else None
     traffic = read_traffic(req.files, req.format)
     if traffic.guessed:
-        err.write(f"tokenflood: read {len(traffic.files)} file(s) as {traffic.format} (guessed "
-                  "from their content; --format chooses)\n")
+        err.write(f"tokenflood: read {plural(len(traffic.files), 'file')} as {traffic.format} "
+                  "(guessed from their content; --format chooses)\n")
     result = asyncio.run(count(traffic, endpoint, req.tokenizer, err))
     fit: LoadFit | SessionFit = (fit_session_type(result, SESSION_TYPE) if result.sessions
                                  else fit_load_types(result))

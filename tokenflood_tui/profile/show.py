@@ -11,7 +11,7 @@ from ..outputs import formats
 from ..outputs.fit import Column, dropped_note, fit_table, wrap
 from .count import Profile
 from .fitting import QUANTILES, FitRow, LoadFit, SessionFit
-from .suite import output_note, template_text
+from .suite import output_note, plural, template_text
 
 BINS = 8
 BAR_MOST = 40          # a histogram's longest bar: small beside its figures
@@ -37,8 +37,9 @@ def text(profile: Profile, fit: LoadFit | SessionFit, width: int) -> str:
 
 def heading(profile: Profile, width: int) -> list[str]:
     t = profile.traffic
-    what = (f"{len(profile.sessions)} conversations, {len(profile.requests)} turns"
-            if profile.sessions else f"{len(profile.requests)} requests")
+    what = (f"{plural(len(profile.sessions), 'conversation')}, "
+            f"{plural(len(profile.requests), 'turn')}" if profile.sessions
+            else plural(len(profile.requests), "request"))
     where = ", ".join([f"{f}/" for f in t.folders] + [
         str(f) for f in t.files if not any(d in f.parents for d in t.folders)])
     lines = wrap(f"profile of {what} ({t.format}) from {where}", width)
@@ -135,7 +136,7 @@ def fitted(fit: LoadFit | SessionFit, width: int) -> list[str]:
     columns += [Column(formats.number(o, 0), [cell(r, o) for r in rows], 1,
                        "weight by output tokens") for o in outputs]
     result = fit_table(columns, width)
-    return ([f"  {len(types)} load types: prompt (and prefix) by row, output by column"]
+    return ([f"  {plural(len(types), 'load type')}: prompt (and prefix) by row, output by column"]
             + result.lines + dropped_note(result.dropped, width, "the written suite"))
 
 

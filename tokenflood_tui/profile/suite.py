@@ -74,8 +74,9 @@ def _whole(value):
 
 def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
     t = profile.traffic
-    what = (f"{len(profile.sessions)} conversations ({len(profile.requests)} turns)"
-            if profile.sessions else f"{len(profile.requests)} requests")
+    what = (f"{plural(len(profile.sessions), 'conversation')} "
+            f"({plural(len(profile.requests), 'turn')})" if profile.sessions
+            else plural(len(profile.requests), "request"))
     lines = [f"Fitted by `tokenflood profile` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from "
              f"{what}, format {t.format}, in:"]
     lines += [f"  {f}/ ({sum(1 for x in t.files if f in x.parents)} files)" for f in t.folders]
@@ -89,6 +90,11 @@ def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
                      "length that of the fit")
     lines.append("the rate is yours to set: this one phase passes the default budget limits")
     return lines
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 request', '12 requests'"""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def template_text(profile: Profile) -> str:
