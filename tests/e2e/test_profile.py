@@ -179,6 +179,8 @@ def test_bad_input_is_one_line_exit_2_without_the_text(tmp_path, sim):
         (["empty.txt", "--endpoint", "endpoint.yml"], "empty.txt: an empty file"),
         (["bad.jsonl"], "profile needs a tokenizer: --endpoint ENDPOINT.yml"),
         (["bad.jsonl", "--format", "csv", "--endpoint", "endpoint.yml"], "--format: invalid choice"),
+        (["empty.txt", "--endpoint", "endpoint.yml", "--out", "endpoint.yml"],
+         "endpoint.yml already exists; pass --force to overwrite it"),
     ]
     for args, message in cases:
         done = run_tokenflood("profile", *args, cwd=tmp_path)

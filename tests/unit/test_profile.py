@@ -105,6 +105,13 @@ def test_bad_input_is_named_by_file_and_line_and_never_quoted(tmp_path, content,
     assert CANARY not in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_byte_order_mark_does_not_hide_the_format(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + secret_line().encode() + b"\r\n")
+    traffic = read_traffic([path], None)
+    assert traffic.format == "chat" and traffic.conversations[0].messages[0].text.endswith("hello")
+
+
 def test_files_of_two_formats_are_refused_without_format(tmp_path):
     write(tmp_path / "a.txt", "a prompt")
     write(tmp_path / "b.jsonl", secret_line())

@@ -30,6 +30,7 @@ class ProfileRequest:
     tokenizer: str | None
     out: Path | None
     compare: Path | None        # a results folder, resolved
+    force: bool = False         # overwrite `out`
 
 
 def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
@@ -37,6 +38,9 @@ def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
         raise ConfigError("profile needs a tokenizer: --endpoint ENDPOINT.yml (the server's own, "
                           "chat template included) or --tokenizer NAME (litellm's local ones, "
                           "e.g. gpt-4o)")
+    if req.out is not None and req.out.exists() and not req.force:
+        raise ConfigError(f"{req.out} already exists; pass --force to overwrite it, or give "
+                          "another --out")
     endpoint = load_endpoint(req.endpoint) if req.endpoint else None
     traffic = read_traffic(req.files, req.format)
     if traffic.guessed:

@@ -116,7 +116,7 @@ def _read(path: Path) -> str:
         raise ConfigError(f"{path}: not a text file (it holds NUL bytes): give prompts as text, "
                           "chat JSONL or an OpenAI request log")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")       # a byte-order mark is not part of the text
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): give prompts as text, "
                           "chat JSONL or an OpenAI request log") from None
