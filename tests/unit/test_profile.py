@@ -96,7 +96,9 @@ def secret_line() -> str:
      r"x.jsonl:1: messages\[0\].content: a string or a list of parts is expected, not a int"),
     ("  \n\n", None, r"x.jsonl: an empty file \(no prompt in it\)"),
     (json.dumps({"text": CANARY}) + "\n", None, r"x.jsonl: an unknown format: its first object "
-     r"has neither `messages` \(chat\) nor a request's keys .*; its keys: text"),
+     r"has neither `messages` \(chat\) nor a request's keys .*; its keys: text$"),
+    (json.dumps({"id": 1, f"{CANARY} what is": 2}) + "\n", None,
+     r"x.jsonl: an unknown format: .*; its keys: id and 1 other\(s\)$"),
 ])
 def test_bad_input_is_named_by_file_and_line_and_never_quoted(tmp_path, content, fmt, expected):
     path = write(tmp_path / "x.jsonl", content)
