@@ -79,7 +79,9 @@ async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str 
                                    "not counted (--tokenizer: no endpoint to measure it on)",
                                    say)
     import aiohttp
-    kinds = {has_system(c.messages) for c in traffic.conversations}
+    # without a system prompt too: a load type's prompt is sent as one user message, and the
+    # fit keeps room for that template (SmolLM2's adds 30 tokens alone, 14 with a system prompt)
+    kinds = {has_system(c.messages) for c in traffic.conversations} | {False}
     counter_, templates, how, close = await endpoint_counter(endpoint, kinds, note)
     try:
         return await count_traffic(traffic, counter_, templates, how, say)

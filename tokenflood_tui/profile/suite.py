@@ -12,7 +12,7 @@ from ..run import budget
 from ..run.plan import LoadTestPlanner
 from ..specs import EndpointSpec, LoadTestSuite, parse_endpoint, parse_run_suite, slugify
 from ..specs.loader import dump_yaml
-from .count import Profile
+from .count import Profile, has_system
 from .fitting import DRAWS, PLACEHOLDER_OUTPUT, QUANTILES, FitRow, LoadFit, SessionFit
 
 REQUEST_RATE = 1.0          # req/s of the one phase written: the user's to set
@@ -101,7 +101,10 @@ def template_text(profile: Profile) -> str:
     if not profile.templates:
         return profile.template_note
     parts = []
+    in_data = {has_system(c.messages) for c in profile.traffic.conversations}
     for system, t in sorted(profile.templates.items()):
+        if system not in in_data:
+            continue
         with_system = " with a system prompt" if system else ""
         parts.append(f"+{t.first} tokens a first turn{with_system}, +{t.turn} a later one"
                      if profile.sessions else f"+{t.first} tokens a request{with_system}")
