@@ -192,9 +192,13 @@ def test_load_types_put_the_suites_percentiles_on_the_datas():
             assert abs(d - s) <= 1, (key, d, s)
     rows = {r.name: r for r in fit.rows}
     assert rows["prompt tokens"].worst <= 1 and rows["output tokens"].worst <= 1
-    # prefixes: the long types share the 500 tokens, the short ones nothing
-    for t in fit.load_types:
-        assert t.prefix_length == (500 if t.prompt_length > 1000 else 0)
+    # prefixes: the shortest types share nothing, the longest the 500 tokens, and the suite's
+    # requests share as many tokens in all as the data's (a bucket astride 900 shares some)
+    by_length = sorted(fit.load_types, key=lambda t: t.prompt_length)
+    assert by_length[0].prefix_length == 0 and by_length[-1].prefix_length == 500
+    shared = sum(t.prefix_length * t.weight for t in fit.load_types)
+    assert abs(shared - prefixes.mean()) < 0.03 * prefixes.mean(), (shared, prefixes.mean())
+    assert rows["shared prefix"].suite_mean == pytest.approx(shared, rel=0.05)
 
 
 def test_the_grid_keeps_how_prompt_and_output_lengths_go_together():

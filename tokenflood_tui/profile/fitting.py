@@ -4,7 +4,7 @@ Single requests become weighted `load_types`: the requests are cut into buckets 
 percentile rank of their prompt length, at the midpoints between QUANTILES, and again by their
 output's; a bucket stands for the data's length at its percentile, so the suite's own percentile
 q is the data's. Each load type is a cell of the two (a prompt bucket's length and prefix — the
-median shared prefix of its requests — with an output bucket's length), weighing the share of
+mean shared prefix of its requests — with an output bucket's length), weighing the share of
 the requests in it. Conversations become one session
 type whose amounts (turns, user tokens, output tokens, per-session context) are distributions
 fitted one by one: a constant, or the lognormal or uniform whose percentiles come closest.
@@ -88,7 +88,10 @@ def fit_load_types(profile: Profile) -> LoadFit:
         if not len(members):            # fewer requests than buckets: the nearest stands in
             members = np.array([int(np.argmin(np.abs(prompts - rep)))])
         prompt = max(room, int(round(rep)))
-        prefix = int(np.median([requests[m].prefix for m in members]))
+        # the mean: the suite's requests then share as many tokens in all as the data's, which
+        # is what a prefix cache saves the server (the median of a bucket half shared, half
+        # not, would be all or nothing)
+        prefix = int(round(float(np.mean([requests[m].prefix for m in members]))))
         prefix = max(0, min(prefix, prompt - room))
         share = (EDGES[i + 1] - EDGES[i]) / 100
         known = output_bucket[members][output_bucket[members] >= 0]
