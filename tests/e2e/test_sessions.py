@@ -239,6 +239,18 @@ def test_open_loop_sessions_keep_arriving_while_the_server_falls_behind(tmp_path
     assert sessions["achieved_sps"] == pytest.approx(4.0, rel=0.05)   # offered
     assert sessions["completed_sps"] < 3.0                            # what the server held
     assert sessions["slowdown"]["p90"] > 2.0
+    # the slowdown's reference is the fastest the server served each turn in the run, not the
+    # session's own fastest turn (all of a late session's turns queued): for the session that
+    # ended last, every turn of the run had been served
+    fastest = {turn: min(float(r["e2e_ms"]) / 1000 for r in rows if r["turn"] == str(turn))
+               for turn in (1, 2, 3)}
+    last = max(table(done.folder(), "sessions.csv"),
+               key=lambda s: float(s["t_start_s"]) + float(s["duration_s"]))
+    assert float(last["slowdown"]) == pytest.approx(
+        float(last["duration_s"]) / (float(last["wait_s"]) + sum(fastest.values())), rel=1e-3)
+    own = min(float(r["e2e_ms"]) / 1000 for r in rows if r["session"] == last["session"])
+    own_slowdown = float(last["duration_s"]) / (float(last["wait_s"]) + 3 * own)
+    assert float(last["slowdown"]) > 2 and float(last["slowdown"]) > 1.3 * own_slowdown, own_slowdown
 
 
 def test_a_stop_cuts_the_sessions_and_keeps_every_request(tmp_path):

@@ -59,7 +59,8 @@ async def test_budget_modal_confirm_runs_to_completion(tmp_path, sim_process):
         assert "requests       23 " in text and "self-hosted" in text
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
-        assert "s Stop run" in screen_lines(app)[-1]            # the footer, while it runs
+        # the footer, while it runs (drawn a frame after the screen is pushed)
+        await wait_until(pilot, lambda: "s Stop run" in screen_lines(app)[-1])
         await wait_until(pilot, lambda: app.run_controller.finished)
         await pilot.pause(0.3)
         footer = screen_lines(app)[-1]

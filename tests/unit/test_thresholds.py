@@ -226,7 +226,7 @@ def finished_session_phase(thresholds, ramp_s=0.0):
             acc.add(rec)
         end = "error" if i == 3 else "completed"
         acc.add_session(SessionRecord(str(i), "", 1, 0, t0, t0 + 10 + i, 3, 3 - (i == 3), end,
-                                      wait_s=8.0, fastest_e2e_s=0.5))
+                                      wait_s=8.0, ideal_service_s=0.5 * (3 - (i == 3))))
     acc.t_done = 120.0
     return acc.stats()
 

@@ -326,7 +326,8 @@ class SessionRecord:
     cached_tokens: int = 0
     output_tokens: int = 0
     wait_s: float = 0.0                 # think and tool time, and waiting for sub-agents
-    fastest_e2e_s: float | None = None  # its fastest request, for the slowdown
+    # its ok turns served as fast as the server served them anywhere (the slowdown's reference)
+    ideal_service_s: float | None = None
     worker: str = ""
 
     @property
@@ -335,11 +336,13 @@ class SessionRecord:
 
     @property
     def slowdown(self) -> float | None:
-        """Its duration over what it would have taken had every request been served as fast as
-        its fastest one: 1 for a server that never slows down. Completed sessions only."""
-        if self.fastest_e2e_s is None or self.end != COMPLETED:
+        """Its duration over what it would have taken had each of its turns been served as
+        fast as the server served that turn (same session type, same turn index) anywhere in the
+        run so far (run/conversation.py, Fastest): 1 for a server that never slows down, the
+        factor a load made its sessions slower above. Completed sessions only."""
+        if self.ideal_service_s is None or self.end != COMPLETED:
             return None
-        ideal = self.wait_s + self.turns_done * self.fastest_e2e_s
+        ideal = self.wait_s + self.ideal_service_s
         return self.duration_s / ideal if ideal > 0 else None
 
 

@@ -14,6 +14,7 @@ Conversation what came back. Nothing here waits or measures.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,12 @@ TOOLS = [{"type": "function", "function": {
     "name": TOOL_NAME, "description": "Look something up.",
     "parameters": {"type": "object", "properties": {"query": {"type": "string"}},
                    "required": ["query"]}}}]
+
+
+# The fastest the server served each turn (session type, 1-based turn index) in the run so far,
+# in seconds: the slowdown's reference (SessionRecord.slowdown), kept by each sender for all its
+# sessions. Its own turns only would call a session slowed by an overloaded server "1×".
+Fastest = dict[tuple[int, int], float]
 
 
 def tool_call_id(k: int) -> str:
@@ -53,8 +60,10 @@ class Conversation:
 
     def __init__(self, suite: LoadTestSuite | SearchSuite, factory: PromptFactory,
                  script: SessionScript, session: str, phase: int, target_rate: float,
-                 parent: str = ""):
+                 parent: str = "", fastest: Fastest | None = None):
         self.suite = suite
+        self.fastest: Fastest = {} if fastest is None else fastest
+        self.ok_turns: list[int] = []          # 1-based turn indices served ok
         self.factory = factory
         self.script = script
         self.session = session
@@ -166,8 +175,10 @@ class Conversation:
         if rec.status == OK:
             s.turns_done += 1
             e2e = rec.e2e_ms
-            if e2e is not None and (s.fastest_e2e_s is None or e2e / 1000 < s.fastest_e2e_s):
-                s.fastest_e2e_s = e2e / 1000
+            if e2e is not None:
+                key = (self.script.type_index, self.k)
+                self.fastest[key] = min(self.fastest.get(key, math.inf), e2e / 1000)
+                self.ok_turns.append(self.k)
             reply = (rec.reply_text() if rec.reply is not None
                      else self.factory.words(int(self.script.output_tokens[self.k - 1]),
                                              f"{self.session}-reply-{self.k}"))
@@ -195,4 +206,7 @@ class Conversation:
         s.t_end = t_end
         if end is not None and s.end == COMPLETED:
             s.end = end
+        if self.ok_turns:
+            s.ideal_service_s = sum(self.fastest.get((self.script.type_index, turn), 0.0)
+                                    for turn in self.ok_turns)
         return s

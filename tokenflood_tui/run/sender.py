@@ -20,7 +20,7 @@ from ..clients import make_client
 from ..clients.base import Client
 from ..metrics.records import CANCELLED, CUT, STREAM_ERROR, RequestRecord, SessionRecord
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
-from .conversation import Conversation
+from .conversation import Conversation, Fastest
 from .sessions import SessionScript
 
 STOP_GRACE_S = 3.0        # in-flight requests get this long to finish after a stop
@@ -70,6 +70,7 @@ class Sender:
         self._stop_now = asyncio.Event()      # a second stop: no grace for in-flight requests
         self.phase = 0                       # the newest phase this sender was given
         self.sent_in: dict[int, int] = {}    # requests handed to the client, by phase
+        self.fastest: Fastest = {}           # the sessions' slowdown reference (conversation.py)
 
     async def start(self, factory: prompts.PromptFactory) -> None:
         """Open the client and send one unrecorded request, so connection set-up (and litellm's
@@ -198,7 +199,8 @@ class Sender:
     def _conversation(self, script: SessionScript, session: str, share: PhaseShare) -> Conversation:
         suite = self.suite
         assert isinstance(suite, (LoadTestSuite, SearchSuite)) and self.factory is not None
-        return Conversation(suite, self.factory, script, session, share.phase, share.target_rps)
+        return Conversation(suite, self.factory, script, session, share.phase, share.target_rps,
+                            fastest=self.fastest)
 
     def _child(self, parent: Conversation, script: SessionScript) -> Conversation:
         """A sub-agent of `parent`: a session of its own ("12-1", "12-2", … across its
@@ -206,7 +208,7 @@ class Sender:
         parent.children_started += 1
         return Conversation(parent.suite, parent.factory, script,
                             f"{parent.session}-{parent.children_started}", parent.phase,
-                            parent.target_rate, parent.session)
+                            parent.target_rate, parent.session, parent.fastest)
 
     async def _session(self, conversation: Conversation, due: float) -> float:
         """One session from its first request to its end; returns the time it ended. Sub-agents
