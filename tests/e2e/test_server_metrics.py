@@ -189,3 +189,23 @@ async def test_a_metrics_url_nobody_answers_switches_off_after_a_few_tries():
     assert collector.off.startswith(f"server metrics off: http://127.0.0.1:{port}/metrics did "
                                     "not answer 5 times (")
     assert "pw" not in collector.off
+
+
+def test_a_run_whose_metrics_url_answers_404_says_so_once_and_keeps_measuring(tmp_path, sim,
+                                                                              tokenflood):
+    root = sim.base_url.removesuffix("/v1")
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url, f"metrics_url: {root}/nope\n"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    done = tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless")
+    assert done.code == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "server metrics off" in line]
+    assert said == [f"[tokenflood] server metrics off: {root}/nope answered HTTP 404; turn the "
+                    "engine's metrics on (llama.cpp: --metrics; SGLang: --enable-metrics; vLLM, "
+                    "TGI and the Dynamo frontend publish /metrics by default), set metrics_url in "
+                    "endpoint.yml, or metrics: off"]
+    s = done.summary()
+    assert s["server"]["off"] == said[0].removeprefix("[tokenflood] ")
+    assert s["server"]["engine"] is None and s["phases"][0]["server"] is None
+    assert s["phases"][0]["ok"] == 2
+    assert not (done.folder() / "server_metrics.csv").exists()
+    assert "| server:" not in done.stderr
