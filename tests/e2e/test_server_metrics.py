@@ -80,8 +80,9 @@ async def test_the_collector_scrapes_about_once_a_second_and_a_mark_scrapes_at_o
         await asyncio.to_thread(collector.stop)
     points = collector.points()
     assert points == collector.take() and collector.take() == []
-    # 1 s at 4 a second after the first, plus the mark; a loaded machine may drop one or two
-    assert 4 <= len(points) <= 7 and collector.failed == 0
+    # the first, the mark, then 1 s at 4 a second: 6; a loaded machine may delay a scrape and
+    # skip the ones it missed (no catching up), never add any
+    assert 3 <= len(points) <= 7 and collector.failed == 0
     assert all(b.t > a.t for a, b in zip(points, points[1:], strict=False))
 
 
