@@ -58,8 +58,15 @@ def server_queue_line(summary: RunSummary) -> str | None:
 
 
 def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | None:
-    """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
-    publishes no such signal. None when no phase has them."""
+    """The server's own figures per phase (docs/metrics.md#server) as a pipe table; '-' where
+    its engine publishes no such signal. None when no phase has them."""
+    cells = server_cells(phases, percentiles)
+    return None if cells is None else _table(*cells)
+
+
+def server_cells(phases: list[PhaseStats],
+                 percentiles: list[float]) -> tuple[list[str], list[list[str]]] | None:
+    """The server table's head and rows (summary.md, the results view); None without figures."""
     if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
         return None
     pcols = [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or \
@@ -81,7 +88,7 @@ def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | No
                     + [number(ph.queued_ms[c], 0) for c in pcols]
                     + ["-" if sv.queue_persists is None else
                        "PERSISTS" if sv.queue_persists else "ok"])
-    return _table(head, rows)
+    return head, rows
 
 
 def saturation_line(summary: RunSummary) -> str | None:
