@@ -99,6 +99,10 @@ def flooded(sim, tmp_path_factory) -> Completed:
 def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figures(flooded):
     done = flooded
     assert done.code == 4, done.stderr          # the server's queue failed the threshold
+    # the summary printed at the end: the server's table and where its queue began
+    assert "vLLM's own figures (- : not published):" in done.stdout
+    assert ("server queue: requests waited in the server's queue from phase 2 (10 req/s; vLLM "
+            "metrics)") in done.stdout
     # the server's figures beside the client's on the progress lines
     assert re.search(r"\| server: 2 running, \d+ waiting, KV 100%, \d+ tok/s out$",
                      done.stderr, re.M), done.stderr
