@@ -142,6 +142,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no TUI: only the comparison on stdout (as when not on a terminal)")
     _format_option(p, "the comparison", "compare.json's content")
 
+    p = sub.add_parser("report", parents=[common],
+                       help="write (or rewrite) report.html, a self-contained page with charts, "
+                            "for results folders, comparisons and A/B experiments")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
+                   help="results folders, comparison folders or A/B experiment folders (paths, "
+                        "or folder names under --results-dir)")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="where the page goes, for one DIR (default DIR/report.html)")
+
+    p = sub.add_parser("profile", parents=[common],
+                       help="count real prompts' tokens and write a suite of their shape "
+                            "(no prompt text is written anywhere)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="prompt files or folders of them (text), chat JSONL, or OpenAI request "
+                        "logs (JSONL)")
+    p.add_argument("--format", choices=("text", "chat", "openai-log"),
+                   metavar="text|chat|openai-log",
+                   help="how the files are written (default: guessed from their content)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--endpoint", type=Path, metavar="ENDPOINT.yml",
+                     help="count with this endpoint's tokenizer (its /tokenize) and chat template")
+    how.add_argument("--tokenizer", metavar="NAME",
+                     help="count with litellm's local tokenizer for this model name (offline; "
+                          "no chat template)")
+    p.add_argument("--out", type=Path, metavar="RUN.yml", help="write the fitted suite here")
+    p.add_argument("--compare", type=Path, metavar="RESULTS_DIR",
+                   help="after a run of the suite: how its sent lengths matched the profile")
+
     p = sub.add_parser("simulate", help="serve the built-in OpenAI-compatible simulator on 127.0.0.1")
     from .simulator.__main__ import add_arguments as add_simulator_arguments
     add_simulator_arguments(p)
@@ -233,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_results(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "ab":
             return cmd_ab(args)
+        if args.command == "profile":
+            return cmd_profile(args)
         return cmd_home(args)
     except TokenfloodError as exc:
         sys.stderr.write(f"tokenflood: error: {exc}\n")
@@ -519,7 +551,7 @@ def print_experiment_after_exit(controller, code: int, fmt: str = "text") -> int
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import output
+    from .compare import folder as compare_folder, output
     from .compare.compare import DEFAULT_SEED, compare
     from .errors import ConfigError
     from .outputs.experiment import ExperimentInfo, is_experiment
@@ -534,7 +566,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           "folder (the first is the baseline)")
     seed = DEFAULT_SEED if args.seed is None else args.seed
     comparison = compare(folders, seed=seed)
-    out = output.write(comparison, args.out or output.default_folder(args.results_dir))
+    out = compare_folder.write(comparison,
+                               args.out or compare_folder.default_folder(args.results_dir))
     code = 0
     if not args.headless and interactive():
         # the compare screen on what was just written; the table is printed after it, as the
@@ -548,6 +581,60 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """report.html for each DIR; a DIR that is none of the three kinds is named on stderr and the
+    others are still written (exit 2 when any was not)."""
+    from .errors import ConfigError, TokenfloodError
+    if args.out is not None and len(args.dirs) > 1:
+        raise ConfigError(f"--out names one file: give one DIR (got {len(args.dirs)}), or leave "
+                          "--out out to write each DIR/report.html")
+    code = 0
+    for given in args.dirs:
+        try:
+            folder = resolve_results_folder(given, args.results_dir)
+            path = write_report(folder, args.out)
+        except TokenfloodError as exc:
+            sys.stderr.write(f"tokenflood: error: {exc}\n")
+            code = exc.exit_code
+            continue
+        print(path)
+    return code
+
+
+def write_report(folder: Path, out: Path | None = None) -> Path:
+    """report.html of a results folder (a killed run's too), a comparison, or an A/B
+    experiment's comparison; ConfigError for a folder that is none of them."""
+    from .compare.compare import COMPARE_FILE, Comparison
+    from .errors import ConfigError, TokenfloodError
+    from .metrics.summary import SUMMARY_FILE
+    from .outputs.experiment import ExperimentInfo, is_experiment
+    from .run.partial import load_summary, rebuildable
+    from .specs import load_endpoint
+    from .specs.secrets import Scrubber
+    try:
+        if (folder / COMPARE_FILE).is_file():
+            from .compare import page as compare_page
+            return compare_page.write(Comparison.load(folder), folder, out=out)
+        if is_experiment(folder):
+            paths = ", ".join(str(f) for f in ExperimentInfo.load(folder).variant_folders(folder))
+            raise ConfigError(f"{folder}: an A/B experiment without a comparison (a variant has "
+                              f"no phase); report its variants' folders: {paths}")
+        if not (folder / SUMMARY_FILE).is_file() and not rebuildable(folder):
+            raise ConfigError(f"{folder}: not a results folder, comparison or A/B experiment "
+                              "(it has no summary.json, compare.json or experiment.json)")
+        summary = load_summary(folder)
+        from .report import run as run_page
+        scrubber = None
+        try:     # the endpoint's secrets, as this shell's env gives them, kept out of the page
+            scrubber = Scrubber.for_endpoint(load_endpoint(folder / "endpoint.yml"))
+        except (TokenfloodError, OSError):
+            pass
+        return run_page.write(folder, summary, scrubber.scrub if scrubber else None, out)
+    except OSError as exc:
+        target = out or folder / "report.html"
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
 def resolve_results_folder(given: Path, results_dir: Path) -> Path:
     """DIR as typed (a path), or a folder name as the home screen lists it, under --results-dir;
     the one holding a summary.json wins when both exist."""
@@ -559,6 +646,14 @@ def resolve_results_folder(given: Path, results_dir: Path) -> Path:
         raise ConfigError(f"{given}: no such results folder (looked for {looked}); "
                           "`tokenflood results` opens the newest one")
     return next((f for f in folders if (f / "summary.json").is_file()), folders[0])
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .profile.command import ProfileRequest, profile
+    compare = resolve_results_folder(args.compare, args.results_dir) if args.compare else None
+    return profile(ProfileRequest(args.files, args.format, args.endpoint, args.tokenizer, args.out,
+                                  compare), shutil.get_terminal_size().columns, sys.stdout,
+                   sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -130,7 +130,9 @@ def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str
     sent = f"sent {ph.sent} of {ph.planned}" if event.stopped else f"sent {ph.sent}"
     return (f"poll {_where(feed, event.poll)} {done}: {sent}, ok {ph.ok}, {failed}"
             f" | TTFT {formats.percentiles(ph.ttft_ms, percentiles, 1, collapse=False)}"
-            f" | e2e {formats.percentiles(ph.e2e_ms, percentiles, 1, collapse=False)}"
+            + (f" | TTFA {formats.percentiles(ph.ttfa_ms, percentiles, 1, collapse=False)}"
+               if ph.reasoning else "")
+            + f" | e2e {formats.percentiles(ph.e2e_ms, percentiles, 1, collapse=False)}"
             + ("" if event.stopped else _next(feed, event.poll)))
 
 
@@ -174,7 +176,9 @@ def progress_line(snap: RunSnapshot) -> str:
             + (_sessions_progress(snap, ph) if ph.sessions is not None else
                f"sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}")
             + f" | done {done} | failed {ph.failed}"
-            f" | TTFT p50 {formats.ms(ttft, 1)} | e2e p50 {formats.ms(e2e, 1)}"
+            f" | TTFT p50 {formats.ms(ttft, 1)}"
+            + (f" | TTFA p50 {formats.ms(ph.ttfa_ms['p50'], 1)}" if ph.reasoning else "")
+            + f" | e2e p50 {formats.ms(e2e, 1)}"
             + (f" | {server}" if (server := server_line(snap.server)) else "")
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
 

@@ -99,7 +99,12 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)", experiment.stdout)
     assert verdicts and int(verdicts[2]) >= 2, experiment.stdout
     assert "## TTFT (ms)" in experiment.stdout
-    assert {"compare.md", "compare.txt", "compare.html"} <= {p.name for p in folder.iterdir()}
+    assert {"compare.md", "compare.txt", "report.html"} <= {p.name for p in folder.iterdir()}
+    # the experiment's page, its variants overlaid, links each variant's own page
+    page = (folder / "report.html").read_text()
+    assert "A/B experiment" in page and all(
+        f'<a href="{name}/report.html">' in page and (folder / name / "report.html").is_file()
+        for name in ("fast", "slow"))
 
 
 def test_results_and_compare_take_the_experiment_folder(experiment):

@@ -76,7 +76,7 @@ def test_the_slower_simulator_is_slower_at_every_rate_by_about_6_ms(runs):
     assert "| 20 req/s | p50 |" in done.stdout and "## TTFT (ms)" in done.stdout
     assert "endpoints differ (B vs A): base_url" in done.stdout
     assert {p.name for p in (tmp / "cmp-ab").iterdir()} == {
-        "compare.md", "compare.json", "compare.txt", "compare.html"}
+        "compare.md", "compare.json", "compare.txt", "report.html"}
     chart = (tmp / "cmp-ab" / "compare.txt").read_text()
     assert "TTFT (ms) by request rate" in chart and "A ⠒⠒  B ••  │  p50  p90  p99" in chart
     assert json.loads((tmp / "cmp-ab" / "compare.json").read_text())["runs"][0]["name"] == a.name

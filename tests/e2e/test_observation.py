@@ -87,7 +87,7 @@ def test_polls_start_on_their_slots_and_an_outage_is_one_poll_of_failures(tmp_pa
         ("1", "ok", "3", "3"), ("2", "ok", "3", "0"), ("3", "ok", "3", "3"), ("4", "ok", "3", "3")]
     chart = (folder / "latency_over_time.txt").read_text()
     assert "TTFT (ms) per poll" in chart and "end-to-end latency (ms) per poll" in chart
-    assert (folder / "latency_over_time.html").read_text().startswith("<!DOCTYPE html>")
+    assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert max(len(line) for line in chart.splitlines()) == 100   # not cut to a missing terminal
     # summary.md and the table printed after the run: the polls, with the outage poll
     md = (folder / "summary.md").read_text()

@@ -69,6 +69,9 @@ def interrupted_and_complete(folder: Path) -> dict:
         rows = list(csv.DictReader(f))
     assert len(rows) == phase["sent"] >= 10
     assert phase["ok"] + phase["failed"] == phase["sent"]
+    # the page to share is written however the run ended, and says how
+    assert '<span class="status-interrupted">interrupted</span>' in (
+        results / "report.html").read_text()
     return summary
 
 

@@ -72,6 +72,9 @@ def test_the_wheel_holds_every_theme_every_sample_and_the_licence(wheel):
     assert {f"tokenflood_tui/themes/{n}" for n in THEME_FILES} <= names
     assert {f"tokenflood_tui/sample_configs/{n}" for n in SAMPLE_FILES} <= names
     assert {"tokenflood_tui/data/demo.yml", "tokenflood_tui/tui/app.tcss"} <= names
+    # report.html's charting library, its licence, and the page's own script and style
+    assert {f"tokenflood_tui/report/assets/{n}" for n in (
+        "uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE", "report.js", "report.css")} <= names
     licences = [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
     assert len(licences) == 1
     text = zipfile.ZipFile(wheel).read(licences[0]).decode()

@@ -299,7 +299,7 @@ async def test_home_marks_results_and_c_compares_them(runs, tmp_path):
         (written,) = results.glob("compare_*")
         assert screen.folder == written
         assert sorted(p.name for p in written.iterdir()) == [
-            "compare.html", "compare.json", "compare.md", "compare.txt"]
+            "compare.json", "compare.md", "compare.txt", "report.html"]
         assert Comparison.load(written).cells == screen.comparison.cells
         await pilot.pause(0.2)
         lines = screen_lines(app)

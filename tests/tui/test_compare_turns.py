@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokenflood_tui.compare import output
+from tokenflood_tui.compare import folder, output
 from tokenflood_tui.compare.compare import Comparison, compare
 from tokenflood_tui.outputs.folder import CSV_COLUMNS
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
@@ -57,8 +57,11 @@ async def test_the_table_shows_each_rates_turns_under_it(tmp_path):
     a = session_folder(tmp_path, "a", 40)
     b = session_folder(tmp_path, "b", 70)          # later turns 30 ms slower
     c = compare([a, b])
-    saved = output.write(c, tmp_path / "cmp")
+    saved = folder.write(c, tmp_path / "cmp")
     c = Comparison.load(saved)
+    page = (saved / "report.html").read_text()         # the page has the turns' verdicts too
+    assert "<h2 id=\"ttft-by-turn--ms\">TTFT by turn (ms)</h2>" in page
+    assert output.verdict_line(c, 1, by_turn=True) in page
     app = TokenfloodApp(Launch("compare", results_root=tmp_path, compare_dir=saved))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)

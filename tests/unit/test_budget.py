@@ -62,3 +62,22 @@ def test_default_limits_and_bad_values(monkeypatch):
     monkeypatch.setenv(budget.MAX_INPUT_VAR, "lots")
     with pytest.raises(ConfigError, match="TOKENFLOOD_MAX_INPUT_TOKENS='lots'"):
         budget.read_limit(budget.MAX_INPUT_VAR, 0)
+
+
+@pytest.mark.parametrize("provider, model, thinks", [
+    ("anthropic", "claude-sonnet-4-5-20250929", 1024),   # litellm: low → thinking budget 1024
+    ("gemini", "gemini-2.5-flash", 1024),                # low → thinkingBudget 1024
+    ("openai", "o4-mini", 0)])                           # an effort, no token count
+def test_a_reasoning_effort_that_becomes_a_thinking_budget_is_counted_on_every_request(
+        provider, model, thinks):
+    """The litellm client raises every request's max_tokens by the budget an effort maps to
+    (Anthropic refuses max_tokens not above it); the estimate counts it, setup included."""
+    plans = plan_phases(SUITE)
+    plain = EndpointSpec(provider=provider, model=model, api_key_env_var="KEY")
+    effort = plain.model_copy(update={"reasoning_effort": "low"})
+    without, with_effort = budget.estimate(SUITE, plain, plans), budget.estimate(SUITE, effort, plans)
+    assert budget.effort_tokens(effort) == thinks
+    assert with_effort.output_tokens - without.output_tokens == \
+        (without.requests + without.setup_requests) * thinks
+    least = budget.minimum_estimate(SUITE, effort)       # the least: no thinking assumed
+    assert least.output_tokens == budget.minimum_estimate(SUITE, plain).output_tokens

@@ -151,3 +151,15 @@ def test_verbose_keeps_every_line_and_a_load_test_keeps_its_progress_lines():
         stage="running", phase=1, total_phases=2, phases=[poll(1, finished=False)],
         elapsed_s=3.0, remaining_s=5.0))
     assert load.getvalue().startswith("[tokenflood] phase 1/2 0.3 req/s ")
+
+
+def test_a_poll_of_a_reasoning_model_gives_ttfa_beside_ttft():
+    obs, out = observer()
+    reasoned = poll(1).model_copy(update={
+        "reasoning": True, "ttfa_ms": Distribution(mean=2050.0, p50=2050.0, p90=2060.0,
+                                                   p99=2070.0)})
+    obs.snapshot(snap([reasoned]))
+    assert out.getvalue().splitlines() == [
+        "[tokenflood] poll 1/12 12:00:00 UTC done: sent 3, ok 3, failed 0 | TTFT p50/p90/p99 "
+        "50.0/60.0/70.0 ms | TTFA p50/p90/p99 2050.0/2060.0/2070.0 ms | e2e p50/p90/p99 "
+        "100.0/110.0/120.0 ms | next poll 12:15:00 UTC"]

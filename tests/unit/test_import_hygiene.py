@@ -1,4 +1,5 @@
-"""The core never imports Textual, and nothing imports litellm until a run needs it."""
+"""The core never imports Textual, nothing imports litellm until a run needs it, and the page
+code of report.html is imported only when a page is written."""
 
 import subprocess
 import sys
@@ -87,9 +88,23 @@ def test_cli_help_imports_neither_textual_nor_litellm():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split("MODULES", 1)[1].split())
     assert "textual" not in loaded and "litellm" not in loaded and "pydantic" not in loaded
+    assert not {m for m in loaded if m.startswith(REPORT_PAGES)}
+
+
+# report.html's code (and the charting library it reads): only when a page is written
+REPORT_PAGES = ("tokenflood_tui.report", "tokenflood_tui.compare.page")
 
 
 def test_the_tui_first_screen_does_not_import_litellm(imported_after):
     loaded = imported_after("tokenflood_tui.tui.app, tokenflood_tui.tui.screens.home, "
                             "tokenflood_tui.tui.screens.run, tokenflood_tui.tui.screens.endpoint_editor")
     assert "textual" in loaded and "litellm" not in loaded
+
+
+def test_the_tui_first_screen_and_a_run_do_not_import_the_report_page(imported_after):
+    loaded = imported_after("tokenflood_tui.tui.app, tokenflood_tui.tui.screens.home, "
+                            "tokenflood_tui.tui.screens.run, tokenflood_tui.run.runner, "
+                            "tokenflood_tui.compare.folder, tokenflood_tui.headless")
+    assert "tokenflood_tui.run.runner" in loaded
+    assert not {m for m in loaded if m.startswith(REPORT_PAGES)}
+    assert "tokenflood_tui.report.run" in imported_after("tokenflood_tui.report.run")

@@ -87,3 +87,18 @@ def test_charts_are_as_wide_as_asked_whatever_the_terminal(monkeypatch):
     by_rate = charts.render(RunSummary.load(PAST_RUN).phases, [50, 99], width=118, height=20,
                             colour=False)
     assert max(len(line) for line in by_rate.splitlines()) == 118
+
+
+def test_an_observation_of_a_reasoning_model_charts_ttfa_between_ttft_and_e2e():
+    polls = [poll(k, datetime(2026, 12, 2, 10, tzinfo=UTC) + timedelta(minutes=5 * (k - 1)), 100.0)
+             for k in range(1, 7)]
+    plain = charts.render_over_time(polls, [50], width=88, height=30, colour=False)
+    assert "TTFA" not in plain                       # a model that does not reason: as before
+    for p in polls:
+        p.reasoning = True
+        p.ttfa_ms = p.ttft_ms.model_copy(update={"p50": 2100.0})
+    chart = charts.render_over_time(polls, [50], width=88, height=45, colour=False)
+    titles = [line.strip() for line in chart.splitlines() if "per poll" in line]
+    assert titles == ["TTFT (ms) per poll", "TTFA: first answer token (ms) per poll",
+                      "end-to-end latency (ms) per poll"]
+    assert "2000┤" in chart.replace(" ", "")           # TTFA's own axis, from 0 up past 2100

@@ -96,3 +96,12 @@ def test_the_budget_of_a_search_is_never_below_what_it_sends():
     for capacity in (0.5, 2, 3, 5, 17, 37, 63, 99, 100, 1000):
         rates = drive(SearchPlanner(s), lambda r, c=capacity: 100 if r <= c else 900)
         assert sum(phase_arrivals(r, s.phase_seconds) for r in rates) <= bound, capacity
+
+
+def test_a_search_on_ttfa_judges_the_first_answer_token():
+    s = suite("{ttfa_ms: {p99: 2000}}")
+    ph = phase(10, 60)
+    ph.ttfa_ms = Distribution(mean=1900.0, p50=1900.0, p90=2000.0, p99=2100.0)
+    assert verdict(ph, s.slo) == (False, "TTFA p99 2100 ms > 2000")
+    ph.ttfa_ms = Distribution(mean=1500.0, p50=1500.0, p90=1600.0, p99=1700.0)
+    assert verdict(ph, s.slo) == (True, "TTFA p99 1700 ms ≤ 2000")

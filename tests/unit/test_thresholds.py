@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tokenflood_tui.errors import ConfigError
-from tokenflood_tui.metrics.records import HTTP_ERROR, RequestRecord, SessionRecord
+from tokenflood_tui.metrics.records import HTTP_ERROR, NO_ANSWER, RequestRecord, SessionRecord
 from tokenflood_tui.specs import Slo, parse_run_suite
 from tokenflood_tui.run.stats import PhaseAccumulator
 from tokenflood_tui.metrics.thresholds import failed_line, parse_threshold, threshold_results
@@ -272,3 +272,31 @@ def test_a_session_threshold_without_a_value_fails_and_says_why():
     by = {c.threshold: c for c in st.thresholds}
     assert by["ttft_ms.turn4+.p50 < 500"].reason == "no request of turns 4+ succeeded"
     assert by["e2e_ms.turn3.p50 < 900"].passed
+
+
+def test_ttfa_thresholds_and_slo_read_the_first_answer_token_after_the_reasoning():
+    """A reasoning model: first token at 50 ms, answer 2 s later; replies that never answer
+    count as failures (no_answer), and are never good."""
+    acc = PhaseAccumulator(1, 10.0, 1.0, 10, [50.0], Slo(ttfa_ms=2100),
+                           [parse_threshold("ttfa_ms.p99 < 2000"),
+                            parse_threshold("ttfa_ms.p99 < 2100"),
+                            parse_threshold("reasoning_ms.p50 <= 2000")])
+    acc.t_start = 100.0
+    for i in range(10):
+        t = 100.0 + i / 10
+        rec = RequestRecord(1, 10.0, 0, t, 100, 0, 10, t_send=t)
+        for k in range(200):                                  # reasoning every 10 ms
+            rec.stamp_chunk(t + 0.05 + k * 0.01, None, "hm")
+        if i < 8:
+            rec.stamp_chunk(t + 2.05, "yes", None)
+        rec.stamp_end(t + 2.1, {"prompt_tokens": 100, "completion_tokens": 201 if i < 8 else 200})
+        acc.add(rec)
+    acc.t_done = 103.0
+    st = acc.stats()
+    assert [(e.status, e.count) for e in st.errors] == [(NO_ANSWER, 2)]
+    got = {c.threshold: (c.value, c.passed) for c in st.thresholds}
+    assert got == {"ttfa_ms.p99 < 2000": (pytest.approx(2050.0), False),
+                   "ttfa_ms.p99 < 2100": (pytest.approx(2050.0), True),
+                   "reasoning_ms.p50 <= 2000": (pytest.approx(2000.0), True)}
+    assert st.goodput == pytest.approx(0.8)                   # the 8 that answered in time
+    assert Slo(ttfa_ms={"p99": 2000}).text() == "TTFA p99 ≤ 2000 ms"

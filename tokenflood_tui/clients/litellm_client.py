@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
 from .base import Client
+
+if TYPE_CHECKING:
+    from ..specs import EndpointSpec
 
 
 def import_litellm():
@@ -48,8 +51,20 @@ class LitellmClient(Client):
             kwargs["extra_headers"] = dict(self.extra_headers)
         extras = self.request_extras()
         effort = extras.pop("reasoning_effort", None)
+        model = spec.deployment or spec.model
+        # how many tokens the effort lets the model think, where the provider counts them in
+        # max_tokens: the answer's tokens come on top, as with reasoning_budget_tokens
+        self._effort_budget: int | None = None
         if effort is not None:      # litellm's own parameter: it maps it for each provider
             kwargs["reasoning_effort"] = effort
+            self._effort_budget = mapped_budget(self._litellm, spec.provider, model,
+                                                reasoning_effort=effort)
+        # whether litellm's `thinking` sets a thinking budget of the provider's own (Anthropic's
+        # budget_tokens, Gemini's thinkingBudget); OpenAI refuses it, and for vLLM litellm turns
+        # it into an effort the user did not ask for
+        self._thinking = mapped_budget(self._litellm, spec.provider, model,
+                                       thinking={"type": "enabled", "budget_tokens": 1024}) == 1024
+        self._self_hosted = spec.self_hosted
         if extras:
             kwargs["extra_body"] = extras
         kwargs.update(self.litellm_params)
@@ -72,10 +87,20 @@ class LitellmClient(Client):
                 reasoning_budget: int | None = None) -> dict[str, Any]:
         body = {**self._base, "messages": messages, "max_tokens": max_tokens}
         if reasoning_budget:
-            # litellm's `thinking` (Anthropic's budget_tokens, Gemini's thinkingBudget): the
-            # budget comes on top of the answer's tokens (Anthropic wants max_tokens above it)
-            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+            # The budget comes on top of the answer's tokens (Anthropic wants max_tokens above
+            # it; Gemini counts thoughts in maxOutputTokens), as litellm's `thinking` where the
+            # provider has a budget, replacing the endpoint's effort; else as llama.cpp's body
+            # key to a self-hosted server, as the built-in client sends it.
             body["max_tokens"] = max_tokens + reasoning_budget
+            if self._thinking:
+                body["thinking"] = {"type": "enabled", "budget_tokens": reasoning_budget}
+                if self._effort_budget is not None:
+                    body.pop("reasoning_effort", None)
+            elif self._self_hosted:
+                body["extra_body"] = {**body.get("extra_body", {}),
+                                      "reasoning_budget_tokens": reasoning_budget}
+        elif self._effort_budget:
+            body["max_tokens"] = max_tokens + self._effort_budget
         if tools:
             body["tools"], body["tool_choice"] = tools, "none"
         return body
@@ -87,6 +112,7 @@ class LitellmClient(Client):
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
+            reader = getattr(stream, "completion_stream", None)   # dropped when the stream ends
             async for chunk in stream:
                 now = time.monotonic()
                 if not rec.response_id:   # Azure's first chunk (the prompt filter's) has id ""
@@ -96,12 +122,12 @@ class LitellmClient(Client):
                     delta = getattr(choice, "delta", None)
                     if delta is not None:
                         # Each attribute of litellm's delta costs about a µs (three for an unset
-                        # one), so the reasoning is read only when there is no answer: a chunk with
-                        # both is stamped as its answer alone. (litellm maps a server's `reasoning`
-                        # field onto `reasoning_content`.)
+                        # one), so the reasoning is read only until the answer began: the chunk
+                        # that begins it may carry the last thought too, later ones are the
+                        # answer's. (litellm maps a server's `reasoning` onto `reasoning_content`.)
                         answer = getattr(delta, "content", None) or getattr(delta, "tool_calls", None)
-                        rec.stamp_chunk(now, answer,
-                                        None if answer else getattr(delta, "reasoning_content", None))
+                        rec.stamp_chunk(now, answer, None if answer and rec.t_answer is not None
+                                        else getattr(delta, "reasoning_content", None))
                     if getattr(choice, "finish_reason", None):
                         finished = True
             end = time.monotonic()
@@ -111,6 +137,14 @@ class LitellmClient(Client):
                 # litellm made these counts up with its own tokenizer (SageMaker TGI streams none):
                 # they are not the server's, so count the chunks with text and say so instead.
                 usage = None
+            elif getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None) \
+                    and not _provider_counted_reasoning(stream, reader):
+                # The reasoning tokens litellm put in the usage are its tokenizer's count of the
+                # reasoning text, not the server's: the record counts the reasoning chunks
+                # instead and says so.
+                usage = {"prompt_tokens": getattr(usage, "prompt_tokens", None),
+                         "completion_tokens": getattr(usage, "completion_tokens", None),
+                         "prompt_tokens_details": getattr(usage, "prompt_tokens_details", None)}
         except Exception as exc:  # litellm maps every provider error to its own exception types
             end = time.monotonic()
             self._fail(rec, exc, stream is not None)
@@ -149,6 +183,35 @@ class LitellmClient(Client):
             rec.fail(STREAM_ERROR, name, message)
 
 
+def effort_budget(spec: EndpointSpec) -> int | None:
+    """The thinking budget litellm makes of the endpoint's reasoning_effort, which this client
+    adds to every request's max_tokens (None where the effort is no token count): for the budget
+    estimate, which must count it. Imports litellm."""
+    if spec.reasoning_effort is None:
+        return None
+    return mapped_budget(import_litellm(), spec.provider, spec.deployment or spec.model,
+                         reasoning_effort=spec.reasoning_effort)
+
+
+def mapped_budget(litellm: Any, provider: str, model: str, **params: Any) -> int | None:
+    """The thinking budget litellm sends the provider for `params` (a `reasoning_effort`, or
+    `thinking`): Anthropic's `thinking.budget_tokens`, Gemini 2.5's `thinkingBudget`. None where
+    it is no token count (OpenAI's and vLLM's effort, Gemini 3's thinkingLevel, Claude's
+    adaptive thinking) or litellm refuses the parameter for the provider. Both providers count
+    thinking in max_tokens: Anthropic refuses a request whose max_tokens is not above the
+    budget, Gemini spends the answer's tokens on thoughts."""
+    try:
+        mapped = litellm.get_optional_params(model=model, custom_llm_provider=provider,
+                                             max_tokens=65536, **params)
+    except Exception:   # refused, or a provider litellm cannot map offline
+        return None
+    thinking = mapped.get("thinking") or {}
+    budget = thinking.get("budget_tokens") if thinking.get("type") == "enabled" else None
+    if budget is None:
+        budget = (mapped.get("thinkingConfig") or {}).get("thinkingBudget")
+    return budget if isinstance(budget, int) and budget > 0 else None
+
+
 def _chain(exc: BaseException):
     """The exception and every one it wraps: __cause__, __context__ and litellm's
     `original_exception`, each once."""
@@ -181,6 +244,24 @@ def _cannot_connect(exc: BaseException) -> bool:
     import httpx
 
     return any(isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)) for err in _chain(exc))
+
+
+def _provider_counted_reasoning(stream: Any, reader: Any) -> bool:
+    """Whether the reasoning tokens in litellm's usage are the provider's: where the provider
+    sent none (llama.cpp, SGLang before PR #15562, Anthropic), litellm counts the reasoning text
+    with its own tokenizer and reports that. The chunks litellm parsed keep the provider's usage
+    (`_provider_sent_usage`), except Anthropic's, whose reader computes the count into each
+    chunk: its reader (the wrapper's `completion_stream`) keeps Anthropic's usage as it came
+    (`_cumulative_usage`), with a count only in `output_tokens_details.thinking_tokens`."""
+    raw = getattr(reader, "_cumulative_usage", None)
+    if raw is not None:
+        details = raw.get("output_tokens_details") if hasattr(raw, "get") else None
+        return isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int)
+    chunks = getattr(stream, "chunks", None)
+    if chunks is None:      # not litellm's stream wrapper: nothing to tell them apart by
+        return True
+    return any(getattr(getattr(getattr(c, "usage", None), "completion_tokens_details", None),
+                       "reasoning_tokens", None) is not None for c in reversed(chunks))
 
 
 def _provider_sent_usage(stream: Any) -> bool:

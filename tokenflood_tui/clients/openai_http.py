@@ -61,11 +61,16 @@ class OpenAIHttpClient(Client):
     def prepare(self, messages: list[dict[str, Any]], max_tokens: int,
                 tools: list[dict[str, Any]] | None = None,
                 reasoning_budget: int | None = None) -> bytes:
-        """The whole request, bytes ready for the socket. OpenAI's protocol has no thinking
-        budget: a reasoning budget only raises max_tokens (the answer's tokens stay its own)."""
-        max_tokens += reasoning_budget or 0
-        body = {"model": self.endpoint.model, "messages": messages, "max_tokens": max_tokens,
-                "stream": True, "stream_options": {"include_usage": True}, **self._extras}
+        """The whole request, bytes ready for the socket. A reasoning budget raises max_tokens
+        (the answer's tokens stay its own); OpenAI's protocol has no thinking budget, but a
+        self-hosted server gets llama.cpp's own body key for it, `reasoning_budget_tokens` (its
+        sampler ends the thought there; vLLM and SGLang ignore keys they do not know)."""
+        body: dict[str, Any] = {"model": self.endpoint.model, "messages": messages,
+                                "max_tokens": max_tokens + (reasoning_budget or 0), "stream": True,
+                                "stream_options": {"include_usage": True}}
+        if reasoning_budget and self.endpoint.self_hosted:
+            body["reasoning_budget_tokens"] = reasoning_budget
+        body.update(self._extras)
         if tools:
             body["tools"], body["tool_choice"] = tools, "none"
         data = json.dumps(body, separators=(",", ":")).encode()

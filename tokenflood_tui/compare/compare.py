@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..outputs.charts import run_letter
 from ..errors import ConfigError, TokenfloodError
+from ..metrics.summary import reasoned
 from ..specs import LoadTestSuite, RunSuite, SearchSuite, load_run_suite
 from . import bootstrap
 from .bootstrap import Verdict
@@ -56,7 +57,7 @@ class Cell(BaseModel):
     group: str                      # "4 req/s", "0.5 sessions/s", "13:00 UTC"
     group_kind: str                 # "rate" or "hour"
     group_value: float
-    metric: str                     # ttft_ms, e2e_ms, tpot_ms, itl_ms
+    metric: str                     # ttft_ms, ttfa_ms (a run reasoned), e2e_ms, tpot_ms, itl_ms
     percentile: float
     runs: list[RunValue]            # in the order of `Comparison.runs`; the first is the baseline
     turns: str | None = None        # a turn cell's turns: "turn 1", "turns 3-4", "turns 33+"
@@ -130,18 +131,21 @@ def compare_samples(runs: list[RunSamples], seed: int = DEFAULT_SEED,
     percentiles = sorted(set(DEFAULT_PERCENTILES) | set(base.summary.percentiles))
     keys = sorted(set().union(*(r.groups for r in runs)))
     rng = np.random.default_rng(seed)
+    # TTFA is TTFT's twin for a model that does not reason: compared only where one run reasoned
+    reasoning = any(reasoned(r.summary.phases) or reasoned(r.summary.polls) for r in runs)
+    compared = [m for m in METRIC_COLUMNS if m != "ttfa_ms" or reasoning]
     cells = []
     for key in keys:
-        for metric in METRIC_COLUMNS:
+        for metric in compared:
             for p in percentiles:
                 cells.append(_cell(key, metric, p, runs, rng, resamples))
     # turn groups that more than one run has (a turn only one run reached compares nothing)
     turn_keys = sorted(k for k in set().union(*(r.turn_groups for r in runs))
                        if sum(k in r.turn_groups for r in runs) > 1)
     turn_cells = [_cell(key, metric, p, runs, rng, resamples) for key in turn_keys
-                  for metric in METRIC_COLUMNS for p in percentiles]
+                  for metric in compared for p in percentiles]
     # a metric no run has a value for (TPOT with one output token) is left out
-    metrics = [m for m in METRIC_COLUMNS
+    metrics = [m for m in compared
                if any(v.value_ms is not None for c in cells if c.metric == m for v in c.runs)]
     cells = [c for c in cells if c.metric in metrics]
     turn_cells = [c for c in turn_cells if c.metric in metrics]

@@ -1,19 +1,16 @@
-"""A comparison as Markdown (stdout and compare.md), compare.json and the overlay chart."""
+"""A comparison as people read it: Markdown (stdout and compare.md), text fitted to a width, and
+the tables report.html shows."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from pathlib import Path
 
-from ..outputs import charts
 from ..outputs.charts import run_letter
-from ..errors import ConfigError
 from ..outputs.fit import Column, dropped_note, fit_tables, wrap
-from ..outputs.folder import unique_path
+from ..outputs.report import Table
 from ..metrics.summary import pkey
 from . import bootstrap
-from .compare import COMPARE_FILE, Cell, Comparison
+from .compare import Cell, Comparison
 from .samples import METRIC_NAMES
 
 VERDICT_ORDER = ["faster", "slower", "no clear difference", "too few samples"]
@@ -30,7 +27,7 @@ def markdown(c: Comparison) -> str:
     lines.append("")
     lines += [verdict_line(c, i) for i in range(1, len(c.runs))]
     lines += [verdict_line(c, i, by_turn=True) for i in range(1, len(c.runs)) if c.turn_cells]
-    lines += ["", _method(c)]
+    lines += ["", method(c)]
     if c.warnings:
         lines += ["", "Warnings:", *[f"- ⚠ {w}" for w in c.warnings]]
     group_head = "hour" if c.cells and c.cells[0].group_kind == "hour" else "rate"
@@ -45,20 +42,31 @@ def markdown(c: Comparison) -> str:
 
 
 def _markdown_table(c: Comparison, cells: list[Cell], groups: list[str]) -> list[str]:
+    table = verdict_table(c, cells, groups)
+    return ["| " + " | ".join(table.head) + " |",
+            "|" + "|".join("---" if i in table.text_columns else "---:"
+                           for i in range(len(table.head))) + "|",
+            *("| " + " | ".join(row) + " |" for row in table.rows)]
+
+
+def verdict_table(c: Comparison, cells: list[Cell], groups: list[str]) -> Table:
+    """Cells of one metric: per group (`groups`: its head, and 'turns' for turn cells) and
+    percentile, the baseline's value, then each other run's value, difference, interval and
+    verdict (compare.md and report.html)."""
     head = [*groups, "pct", run_letter(0)]
     for i in range(1, len(c.runs)):
         x = run_letter(i)
         head += [x, f"{x} − {run_letter(0)}", "95% interval", "verdict"]
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join("---" if h in ("verdict", *groups) else "---:" for h in head) + "|"]
+    rows = []
     for cell in cells:
         row = [cell.group, *([cell.turns or ""] if len(groups) > 1 else []),
                pkey(cell.percentile), _ms(cell.runs[0].value_ms)]
         for v in cell.runs[1:]:
             row += [_ms(v.value_ms), _diff(v.diff_ms, v.diff_pct),
                     _interval(v.ci_low_ms, v.ci_high_ms), v.verdict or "-"]
-        lines.append("| " + " | ".join(row) + " |")
-    return lines
+        rows.append(row)
+    return Table(head, rows, text=frozenset(i for i, h in enumerate(head)
+                                            if h in ("verdict", *groups)))
 
 
 def text(c: Comparison, width: int) -> str:
@@ -74,7 +82,7 @@ def text(c: Comparison, width: int) -> str:
     lines += [piece for i in range(1, len(c.runs)) for piece in wrap(verdict_line(c, i), width)]
     lines += [piece for i in range(1, len(c.runs)) if c.turn_cells
               for piece in wrap(verdict_line(c, i, by_turn=True), width)]
-    lines += ["", *wrap(_method(c), width)]
+    lines += ["", *wrap(method(c), width)]
     if c.warnings:
         lines += ["", "warnings:"] + [piece for w in c.warnings
                                       for piece in wrap(w, width, indent="  ⚠ ")]
@@ -126,7 +134,7 @@ def printed(c: Comparison, fmt: str, width: int) -> str:
     return markdown(c)
 
 
-def _method(c: Comparison) -> str:
+def method(c: Comparison) -> str:
     return (f"Differences are to {run_letter(0)}, with a {c.level:.0%} bootstrap interval "
             f"({c.resamples} resamples of the ok requests, seed {c.seed}); a verdict needs the "
             f"interval to exclude 0, and at least {bootstrap.MIN_SAMPLES} requests with "
@@ -146,23 +154,6 @@ def min_samples(p: float) -> int:
     """The fewest ok requests that get a verdict at percentile p."""
     tail = min(p, 100.0 - p) / 100.0
     return max(bootstrap.MIN_SAMPLES, math.ceil(bootstrap.MIN_TAIL / tail - 1e-9) if tail else 0)
-
-
-def write(c: Comparison, out: Path) -> Path:
-    """compare.md, compare.json, compare.txt and compare.html in `out` (made if missing)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(markdown(c), encoding="utf-8")
-        (out / COMPARE_FILE).write_text(c.to_json(), encoding="utf-8")
-        charts.save_compare(c, out)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the comparison to {out}: {exc.strerror or exc}") from None
-    return out
-
-
-def default_folder(results_dir: Path) -> Path:
-    """compare_<time> under the results dir; -2, -3 ... when one of that second exists."""
-    return unique_path(results_dir / f"compare_{datetime.now():%Y-%m-%d_%H-%M-%S}")
 
 
 def _ms(v: float | None) -> str:

@@ -16,10 +16,12 @@ from ..errors import ConfigError
 from ..outputs.folder import CSV_COLUMNS
 from ..metrics.summary import RunSummary
 
-# compared metric → its requests.csv column; ITL is each request's mean gap between chunks
-METRIC_COLUMNS = {"ttft_ms": "ttft_ms", "e2e_ms": "e2e_ms", "tpot_ms": "tpot_ms",
-                  "itl_ms": "itl_mean_ms"}
-METRIC_NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e", "tpot_ms": "TPOT", "itl_ms": "ITL"}
+# compared metric → its requests.csv column; ITL is each request's mean gap between chunks;
+# TTFA (a reasoning model's first answer token) only where a run reasoned (compare.py)
+METRIC_COLUMNS = {"ttft_ms": "ttft_ms", "ttfa_ms": "ttfa_ms", "e2e_ms": "e2e_ms",
+                  "tpot_ms": "tpot_ms", "itl_ms": "itl_mean_ms"}
+METRIC_NAMES = {"ttft_ms": "TTFT", "ttfa_ms": "TTFA", "e2e_ms": "e2e", "tpot_ms": "TPOT",
+                "itl_ms": "ITL"}
 # a session run's turns by index: (first, last), last 0 for "and later"; doubling widths keep
 # the buckets of a long agent session few and each one's samples many
 TURN_BUCKETS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 32), (33, 0))

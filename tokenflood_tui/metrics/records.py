@@ -53,7 +53,7 @@ class RequestRecord:
     http_status: int | None = None
     error_message: str | None = None
     content_chunks: int = 0             # chunks with text on any channel
-    reasoning_chunks: int = 0           # ... of which with reasoning and no answer
+    reasoning_chunks: int = 0           # ... of which with reasoning (with an answer or not)
     answer_itl_from: int = 0            # itl_ms[answer_itl_from:] are the answer's own gaps
     response_id: str | None = None      # the server's id of the completion (correlates logs)
     worker: str = ""                    # who sent it: local, process-N, or a Dask worker@host
@@ -192,7 +192,7 @@ class RequestRecord:
                 self.answer_itl_from = len(self.itl_ms)
             if self.reply is not None:
                 self.reply.append(answer)
-        else:
+        if reasoning:       # also in a chunk that starts the answer: its last thought is in it
             self.reasoning_chunks += 1
 
     def stamp_end(self, now: float, usage: Any = None) -> None:
@@ -202,7 +202,10 @@ class RequestRecord:
         Tokens are the server's counts. A request that is still ok and has no completion count
         gets its number of chunks with text instead, flagged estimated; a failed one none; so do
         its reasoning tokens (`completion_tokens_details.reasoning_tokens`, else the chunks of
-        reasoning). A request still ok that reasoned and never answered is `no_answer`.
+        reasoning). Think tags read from the content are a token each in both estimates (as
+        `<think>` and `</think>` are in the models that write them), so the answer's tokens,
+        output less reasoning, leave them out. A request still ok that reasoned and never
+        answered is `no_answer`.
         Mark a failure (`fail`) before this, so an estimate is never made for it.
         """
         self.t_end = now
@@ -214,11 +217,12 @@ class RequestRecord:
                                            "reasoning_tokens")
         if not self.ok:
             return
+        tags = self.think.tags if self.think is not None else 0
         if self.output_tokens is None:
-            self.output_tokens = self.content_chunks
+            self.output_tokens = self.content_chunks + tags
             self.output_tokens_estimated = True
         if self.reasoning_tokens is None and self.reasoning_chunks:
-            self.reasoning_tokens = self.reasoning_chunks
+            self.reasoning_tokens = self.reasoning_chunks + tags
             self.reasoning_tokens_estimated = True
         if self.t_answer is None and (self.reasoning_chunks or self.reasoning_tokens):
             self.fail(NO_ANSWER, "NoAnswer", "the reply ended without an answer: its reasoning "
@@ -253,9 +257,10 @@ class ThinkTags:
     chunks. Text before any <think> is the answer; a reply may open with the tag or not."""
 
     OPEN, CLOSE = "<think>", "</think>"
-    __slots__ = ("closed", "inside", "pending", "seen")
+    __slots__ = ("closed", "inside", "pending", "seen", "tags")
 
     def __init__(self) -> None:
+        self.tags = 0             # how many tags were read (a token each in the estimates)
         self.inside = False       # between <think> and </think>
         self.closed = False       # the block ended: no tag is read any more
         self.pending = ""         # what may yet be a tag's start (or whitespace before one)
@@ -288,6 +293,7 @@ class ThinkTags:
                 break
             if self.inside:
                 reasoning.append(head)
+            self.tags += 1
             text = text[at + len(tag):]
             self.closed = self.inside           # the block closed: the answer follows
             self.inside = not self.inside

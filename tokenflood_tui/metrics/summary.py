@@ -7,6 +7,7 @@ during a run, what is saved, and what the results view, charts and compare read 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -229,6 +230,7 @@ class PhaseStats(BaseModel):
     finished: bool = Field(True, exclude=True)
     recent_ttft_ms: float | None = Field(None, exclude=True)   # median of the last few ok
     recent_e2e_ms: float | None = Field(None, exclude=True)
+    recent_ttfa_ms: float | None = Field(None, exclude=True)
 
     @property
     def unit(self) -> str:
@@ -269,6 +271,12 @@ class PhaseStats(BaseModel):
         if self.client_cpu is not None and self.client_cpu >= CLIENT_BOUND_CPU:
             parts.append(f"worker CPU {self.client_cpu:.0%} of a core")
         return ", ".join(parts)
+
+
+def reasoned(phases: Iterable[PhaseStats]) -> bool:
+    """Whether some phase (or poll) saw a model reason: only then are TTFA and the other
+    reasoning figures shown, so a run without reasoning reads as it always did."""
+    return any(ph.reasoning for ph in phases)
 
 
 class PollStats(PhaseStats):

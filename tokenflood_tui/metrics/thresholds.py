@@ -27,7 +27,10 @@ import numpy as np
 
 from .summary import PhaseCheck, PhaseStats, ThresholdPhase, ThresholdResult, pkey
 
-LATENCIES = ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "scheduled_latency_ms")
+LATENCIES = ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "scheduled_latency_ms",
+             # a reasoning model's (docs/metrics.md#reasoning): the same as TTFT, 0, TPOT and
+             # ITL for a request that did not reason
+             "ttfa_ms", "reasoning_ms", "answer_tpot_ms", "answer_itl_ms")
 SESSION_DISTRIBUTIONS = ("session_duration_s", "session_slowdown")
 DISTRIBUTIONS = LATENCIES + SESSION_DISTRIBUTIONS          # take a statistic: .p99, .mean
 RATES = ("error_rate", "goodput", "achieved_ratio", "sessions_completed", "cache_hit")
@@ -166,7 +169,8 @@ class Threshold:
             why = (f"no request{of} succeeded" if not ok else
                    f"none of the {ok} ok requests{of} has a {self.metric} value"
                    + (" (TPOT needs two or more output tokens)" if self.metric == "tpot_ms"
-                      else ""))
+                      else " (TPOT needs two or more answer tokens)"
+                      if self.metric == "answer_tpot_ms" else ""))
             return None, why
         percentile = self.percentile
         if percentile is None:                # stat 'mean'

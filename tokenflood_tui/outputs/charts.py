@@ -9,14 +9,13 @@ under the chart (plotext draws its legend over the plot's top left corner, on th
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
-from ..metrics.summary import PhaseStats, PollStats, pkey
+from ..metrics.summary import PhaseStats, PollStats, pkey, reasoned
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # plotext's names of the basic colours: its "orange" is the terminal's yellow (a "yellow" is no
@@ -26,7 +25,14 @@ POINT_MARKERS = ["•", "x", "+", "*", "o", "#"]   # tell percentiles apart with
 # compared runs: each its own line style and its letter as the point marker, whatever the colours
 RUN_LINES = ["braille", "dot", "hd"]
 LINE_SAMPLES = {"braille": "⠒⠒", "dot": "••", "hd": "▀▀"}
-TITLES = {"ttft_ms": "TTFT (ms)", "e2e_ms": "end-to-end latency (ms)"}
+TITLES = {"ttft_ms": "TTFT (ms)", "ttfa_ms": "TTFA: first answer token (ms)",
+          "e2e_ms": "end-to-end latency (ms)"}
+
+
+def charted(phases: Iterable[PhaseStats]) -> list[str]:
+    """The metrics a saved chart draws: TTFT and e2e, and TTFA between them where a model
+    reasoned."""
+    return ["ttft_ms", "ttfa_ms", "e2e_ms"] if reasoned(phases) else ["ttft_ms", "e2e_ms"]
 ROWS_PER_TICK = 3       # a y tick about every three rows
 ROWS_OUTSIDE_PLOT = 5   # of a subplot's rows: title, frame top and bottom, x ticks, x label
 
@@ -262,41 +268,34 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
 def render(phases: list[PhaseStats], percentiles: list[float], metrics: list[str] | None = None,
            width: int = 100, height: int = 30, colour: bool = True) -> str:
     """The chart and its key under it, as a string (ANSI colours when `colour`)."""
-    return _with_legend(lambda rows: _figure(phases, percentiles, metrics or list(TITLES), width,
+    return _with_legend(lambda rows: _figure(phases, percentiles, metrics or charted(phases), width,
                                              rows),
                         _percentile_key(percentiles), width, height, colour)
 
 
-def save(phases: list[PhaseStats], percentiles: list[float], folder: Path, title: str = "") -> None:
-    """latency_quantiles.txt (plain text) and .html (a self-contained coloured page) in `folder`."""
-    _write_pair(render(phases, percentiles, width=100, height=40, colour=True), folder,
-                "latency_quantiles", title)
+def save(phases: list[PhaseStats], percentiles: list[float], folder: Path) -> None:
+    """latency_quantiles.txt (plain text) in `folder`."""
+    _write_text(render(phases, percentiles, width=100, height=40, colour=False), folder,
+                "latency_quantiles")
 
 def render_over_time(polls: list[PollStats], percentiles: list[float],
                      metrics: list[str] | None = None, width: int = 100, height: int = 30,
                      colour: bool = True) -> str:
     return _with_legend(lambda rows: over_time_figure(polls, percentiles,
-                                                      metrics or list(TITLES), width, rows),
+                                                      metrics or charted(polls), width, rows),
                         _percentile_key(percentiles), width, height, colour)
 
 
-def save_over_time(polls: list[PollStats], percentiles: list[float], folder: Path,
-                   title: str = "") -> None:
-    """latency_over_time.txt and .html: TTFT and e2e percentiles per poll against time of day."""
-    _write_pair(render_over_time(polls, percentiles, width=100, height=40), folder,
-                "latency_over_time", title)
+def save_over_time(polls: list[PollStats], percentiles: list[float], folder: Path) -> None:
+    """latency_over_time.txt: TTFT (TTFA where a model reasoned) and e2e percentiles per poll
+    against time of day."""
+    _write_text(render_over_time(polls, percentiles, width=100, height=40, colour=False), folder,
+                "latency_over_time")
 
 
-def _write_pair(coloured: str, folder: Path, stem: str, title: str) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    (folder / f"{stem}.txt").write_text(_ANSI.sub("", coloured) + "\n", encoding="utf-8")
-    console = Console(record=True, width=102, file=io.StringIO(), color_system="truecolor")
-    if title:
-        console.print(title, style="bold")
-    console.print(Text.from_ansi(coloured))
-    (folder / f"{stem}.html").write_text(console.export_html(inline_styles=True), encoding="utf-8")
+def _write_text(chart: str, folder: Path, stem: str) -> None:
+    """`stem`.txt: the chart in plain text (report.html has it as a real chart, with hover)."""
+    (folder / f"{stem}.txt").write_text(_ANSI.sub("", chart) + "\n", encoding="utf-8")
 
 
 def render_compare(comparison, metrics: list[str] | None = None, width: int = 100,
@@ -353,9 +352,8 @@ def compare_key(comparison) -> list[tuple[str, str | None]]:
 
 
 def save_compare(comparison, folder: Path) -> None:
-    """compare.txt and compare.html: the overlay chart of TTFT and e2e percentiles."""
-    key = "  ".join(f"{run_letter(i)} = {r.name}" for i, r in enumerate(comparison.runs))
-    _write_pair(render_compare(comparison, width=100, height=40), folder, "compare", key)
+    """compare.txt: the overlay chart of TTFT and e2e percentiles."""
+    _write_text(render_compare(comparison, width=100, height=40, colour=False), folder, "compare")
 
 
 def run_letter(i: int) -> str:

@@ -272,10 +272,10 @@ class ResultsFolder:
         self._errors.append(f"{stamp} {' '.join(message.split())}\n")
 
     def finish(self, summary: RunSummary) -> list[str]:
-        """Close the streams and write summary.json, summary.md and the charts; returns the
+        """Close the streams and write summary.json, summary.md and the text charts (report.html
+        is the runner's: its page code stays out of this layer); returns the
         names of the files that could not be written (a full disk), empty when all were."""
         self.close()
-        title = f"tokenflood {summary.run_name} on {summary.model} ({summary.status})"
         outputs: list[tuple[list[str], Callable[[], object]]] = [
             ([SUMMARY_FILE], lambda: (self.path / SUMMARY_FILE).write_text(
                 summary.to_json(), encoding="utf-8")),
@@ -284,13 +284,11 @@ class ResultsFolder:
         if summary.type == "observation":
             outputs += [
                 (["polls.csv"], lambda: write_polls_csv(self.path / "polls.csv", summary)),
-                (["latency_over_time.txt", "latency_over_time.html"],
-                 lambda: charts.save_over_time(summary.polls, summary.percentiles, self.path,
-                                               title))]
+                (["latency_over_time.txt"],
+                 lambda: charts.save_over_time(summary.polls, summary.percentiles, self.path))]
         else:
-            outputs.append((["latency_quantiles.txt", "latency_quantiles.html"],
-                            lambda: charts.save(summary.phases, summary.percentiles, self.path,
-                                                title)))
+            outputs.append((["latency_quantiles.txt"],
+                            lambda: charts.save(summary.phases, summary.percentiles, self.path)))
         unsaved = []
         for files, write in outputs:
             try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..metrics.saturation import judged
-from ..metrics.summary import Distribution, HourStats, PhaseStats, PollStats, RunSummary, pkey
+from ..metrics.summary import Distribution, HourStats, PhaseStats, PollStats, RunSummary, pkey, reasoned
 from . import report, session_tables
 from .fit import Column, dropped_note, fit_table, wrap
 
@@ -79,9 +79,9 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
             Column("requests", [str(e.count) for _, e in errors]),
             Column("share", [f"{e.count / (ph.ok + ph.failed):.1%}" for ph, e in errors]),
         ], width)]
-    server = report.server_cells(s.phases, s.percentiles)
+    server = report.server_table(s.phases, s.percentiles)
     if server is not None:
-        head, rows = server
+        head, rows = server.head, server.rows
         # the phase, the queue and the gap first; the rest as the width allows
         ranks = {"phase": 0, "waiting max": 0, "queue": 0, "server TTFT p50 ms": 1,
                  "TTFT gap p50 ms": 1, "KV max": 1, "running max": 2}
@@ -151,11 +151,12 @@ def _bullets(items: list[str], width: int) -> list[str]:
 def phase_columns(phases: list[PhaseStats], percentiles: list[float],
                   unit: str = "req/s") -> list[Column]:
     """A load test's phases, the columns that matter ranked first: rates (in `unit`), counts of
-    requests, TTFT and e2e at
-    the first and the last percentile, the verdict; then the other percentiles and the rest.
-    (Which phases failed a threshold, the thresholds' table says.)"""
+    requests, TTFT (and TTFA beside it, where a model reasoned) and e2e at the first and the last
+    percentile, the verdict; then the other percentiles and the rest. (Which phases failed a
+    threshold, the thresholds' table says.)"""
     def col(head, cells, rank=0, group="", left=False):
         return Column(head, [cells(ph) for ph in phases], rank, group, left)
+    reasoning = reasoned(phases)
     return [
         col("phase", lambda ph: str(ph.phase)),
         col("target", lambda ph: f"{ph.target_rps:g}", group=unit),
@@ -164,8 +165,11 @@ def phase_columns(phases: list[PhaseStats], percentiles: list[float],
         col("ok", lambda ph: str(ph.ok), group="requests"),
         col("failed", lambda ph: str(ph.failed), group="requests"),
         *_latency_columns("TTFT", [ph.ttft_ms for ph in phases], percentiles),
+        *(_latency_columns("TTFA", [ph.ttfa_ms for ph in phases], percentiles)
+          if reasoning else []),
         *_latency_columns("e2e", [ph.e2e_ms for ph in phases], percentiles),
         col("p50", lambda ph: _num(ph.tpot_ms["p50"], 2), 4, "TPOT ms"),
+        *([col("reasoning tok", report.reasoning_tokens, 4)] if reasoning else []),
         col("out tok/s", lambda ph: _num(ph.output_tokens_per_s, 1), 4),
         col("cache hit", lambda ph: _share(ph.cache_hit_rate), 5),
         *([col("goodput", lambda ph: _share(ph.goodput), 5)]
@@ -187,6 +191,7 @@ def poll_columns(polls: list[PollStats], percentiles: list[float]) -> list[Colum
     """An observation's polls: the slot (UTC; the time alone when they fall on one day), status,
     counts, TTFT and e2e."""
     one_day = len({p.slot_utc[:10] for p in polls}) == 1
+    reasoning = reasoned(polls)
     slots = [report.slot_text(p.slot_utc)[11:] if one_day else report.slot_text(p.slot_utc)
              for p in polls]
     return [
@@ -197,6 +202,8 @@ def poll_columns(polls: list[PollStats], percentiles: list[float]) -> list[Colum
         Column("ok", [str(p.ok) for p in polls], group="requests"),
         Column("failed", [str(p.failed) for p in polls], group="requests"),
         *_latency_columns("TTFT", [p.ttft_ms for p in polls], percentiles),
+        *(_latency_columns("TTFA", [p.ttfa_ms for p in polls], percentiles)
+          if reasoning else []),
         *_latency_columns("e2e", [p.e2e_ms for p in polls], percentiles),
         Column("out tok/s", [_num(p.output_tokens_per_s, 1) for p in polls], 4),
     ]
@@ -231,32 +238,32 @@ def markdown(s: RunSummary, folder: Path) -> str:
     if s.type == "observation":
         for line in report.observation_lines(s):
             out.append(line + "\n")
-        out.append("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles) + "\n")
+        out.append("\nby hour of day (UTC):\n" + report.hour_table(s.hours, s.percentiles).markdown() + "\n")
         shown = s.polls[-LAST_POLLS_PRINTED:]
         out.append("\npolls:\n" if len(shown) == len(s.polls) else
                    f"\nthe last {len(shown)} of {len(s.polls)} polls (every poll is in summary.md "
                    "and polls.csv):\n")
-        out.append(report.poll_table(shown, s.percentiles, reasons=False) + "\n")
+        out.append(report.poll_table(shown, s.percentiles, reasons=False).markdown() + "\n")
         missed = report.missed_lines(s.polls)
         if missed:
             out.append("\nmissed:\n" + "".join(f"  - {line}\n" for line in missed))
         errors = report.poll_failures(s.polls)
     else:
         if s.search is not None:
-            out.append(report.search_table(s.search, s.rate_unit) + "\n\n")
+            out.append(report.search_table(s.search, s.rate_unit).markdown() + "\n\n")
             out.append("".join(f"{line}\n" for line in report.search_lines(
                 s.search, s.rate_unit)) + "\n")
-        out.append(report.phase_table(s.phases, s.percentiles, s.rate_unit) + "\n")
+        out.append(report.phase_table(s.phases, s.percentiles, s.rate_unit).markdown() + "\n")
         errors = report.error_table(s.phases)
     if errors:
-        out.append("\nfailures:\n" + errors + "\n")
+        out.append("\nfailures:\n" + errors.markdown() + "\n")
     for section in session_tables.sections(s.phases, s.percentiles):
         out.append(f"\n{section.title}:\n" + session_tables.markdown(section.table) + "\n"
                    + "".join(f"{note}\n" for note in section.notes))
     server = report.server_table(s.phases, s.percentiles) if s.type != "observation" else None
     if server is not None:
         out.append(f"\n{s.server.engine if s.server and s.server.engine else 'server'}'s own "
-                   "figures (- : not published):\n" + server + "\n")
+                   "figures (- : not published):\n" + server.markdown() + "\n")
     saturation = report.saturation_line(s)
     if saturation:
         out.append(f"\nsaturation: {saturation}\n")
@@ -265,7 +272,7 @@ def markdown(s: RunSummary, folder: Path) -> str:
         out.append(f"{'' if saturation else chr(10)}server queue: {queue}\n")
     if s.thresholds:
         out.append("\n" + report.threshold_table(
-            s.thresholds, "poll" if s.type == "observation" else "phase") + "\n"
+            s.thresholds, "poll" if s.type == "observation" else "phase").markdown() + "\n"
             + f"{report.threshold_verdict(s)}\n")
     if s.resumed:
         out.append("\nresumed:\n" + "".join(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from ..metrics.summary import (METRICS, ClusterInfo, HourStats, PhaseStats, PollStats, ResumeInfo, RunSummary,
-                               SearchResult, ThresholdResult, pkey)
+from ..metrics.summary import (METRICS, REASONING_METRICS, ClusterInfo, HourStats, PhaseStats, PollStats,
+                               ResumeInfo, RunSummary, SearchResult, ThresholdResult, pkey, reasoned)
 from ..metrics.saturation import UNJUDGED_BELOW, judged, ran_below
 from ..metrics.thresholds import value_text
 from ..metrics.server import ServerPhaseStats
@@ -17,23 +17,55 @@ from .formats import number, ranges, share, span
 RANGES_SHOWN = 8     # a missed reason lists this many runs of poll numbers, then how many more
 
 
-def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> str:
-    """A pipe table, one row per phase: rates (in `unit`: req/s, sessions/s), counts of
-    requests, TTFT and e2e percentiles, tokens/s."""
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of cells as read: its head, its rows, and which columns are text (left-aligned;
+    the others are figures): its last `left`, and any in `text`. summary.md and the terminal
+    draw it as a pipe table (`markdown`), report.html as HTML."""
+
+    head: list[str]
+    rows: list[list[str]]
+    left: int = 0
+    text: frozenset[int] = frozenset()
+
+    @property
+    def text_columns(self) -> frozenset[int]:
+        return self.text | frozenset(range(len(self.head) - self.left, len(self.head)))
+
+    def markdown(self) -> str:
+        return _pipe_table(self.head, self.rows, self.text_columns)
+
+
+def phase_table(phases: list[PhaseStats], percentiles: list[float], unit: str = "req/s") -> Table:
+    """One row per phase: rates (in `unit`: req/s, sessions/s), counts of requests, TTFT and e2e
+    percentiles, tokens/s; where a model reasoned, TTFA beside TTFT and the reasoning tokens
+    (their mean)."""
     pcols = [pkey(p) for p in percentiles]
+    reasoning = reasoned(phases)
     head = (["phase", f"target {unit}", f"achieved {unit}", "sent", "ok", "failed"]
-            + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols]
+            + [f"TTFT {c} ms" for c in pcols]
+            + ([f"TTFA {c} ms" for c in pcols] + ["reasoning tokens"] if reasoning else [])
+            + [f"e2e {c} ms" for c in pcols]
             + ["TPOT p50 ms", "out tok/s", "cache hit", "goodput", "client", "server"])
     rows = []
     for ph in phases:
         rows.append([str(ph.phase), f"{ph.target_rps:g}", number(ph.achieved_rps, 2),
                      str(ph.sent), str(ph.ok), str(ph.failed)]
                     + [number(ph.ttft_ms[c], 1) for c in pcols]
+                    + ([number(ph.ttfa_ms[c], 1) for c in pcols]
+                       + [reasoning_tokens(ph)] if reasoning else [])
                     + [number(ph.e2e_ms[c], 1) for c in pcols]
                     + [number(ph.tpot_ms["p50"], 2), number(ph.output_tokens_per_s, 1),
                        share(ph.cache_hit_rate), share(ph.goodput),
                        "BOUND" if ph.client_bound else "ok", server_verdict(ph)])
-    return _table(head, rows)
+    return Table(head, rows)
+
+
+def reasoning_tokens(ph: PhaseStats) -> str:
+    """The mean reasoning tokens of a phase's requests: '200.0', '200.0 est.' when counted from
+    the reasoning chunks (the server's usage did not say)."""
+    return number(ph.reasoning_tokens_mean, 1) + (
+        " est." if ph.reasoning_tokens_estimated and ph.reasoning_tokens_mean is not None else "")
 
 
 def server_verdict(ph: PhaseStats) -> str:
@@ -57,16 +89,9 @@ def server_queue_line(summary: RunSummary) -> str | None:
             f"({server.queue_from_rps:g} {summary.rate_unit}; {server.engine} metrics)")
 
 
-def server_table(phases: list[PhaseStats], percentiles: list[float]) -> str | None:
-    """The server's own figures per phase (docs/metrics.md#server) as a pipe table; '-' where
-    its engine publishes no such signal. None when no phase has them."""
-    cells = server_cells(phases, percentiles)
-    return None if cells is None else _table(*cells)
-
-
-def server_cells(phases: list[PhaseStats],
-                 percentiles: list[float]) -> tuple[list[str], list[list[str]]] | None:
-    """The server table's head and rows (summary.md, the results view); None without figures."""
+def server_table(phases: list[PhaseStats], percentiles: list[float]) -> Table | None:
+    """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
+    publishes no such signal. None when no phase has them."""
     if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
         return None
     pcols = [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or \
@@ -88,7 +113,7 @@ def server_cells(phases: list[PhaseStats],
                     + [number(ph.queued_ms[c], 0) for c in pcols]
                     + ["-" if sv.queue_persists is None else
                        "PERSISTS" if sv.queue_persists else "ok"])
-    return head, rows
+    return Table(head, rows)
 
 
 def saturation_line(summary: RunSummary) -> str | None:
@@ -108,12 +133,12 @@ def saturation_line(summary: RunSummary) -> str | None:
     return f"the server saturated at about {s.saturated_at_rps:g} {s.rate_unit}{held}"
 
 
-def threshold_table(results: list[ThresholdResult], word: str = "phase") -> str:
+def threshold_table(results: list[ThresholdResult], word: str = "phase") -> Table:
     """One row per threshold: PASS or FAIL, how many phases (polls) passed it, and the ones that
     failed with their value (or why they had none)."""
     rows = [[r.threshold, "pass" if r.passed else "FAIL", *cells]
             for r, cells in zip(results, threshold_cells(results, word), strict=True)]
-    return _table(["threshold", "result", f"{word}s passed", f"failed {word}s (value)"], rows,
+    return Table(["threshold", "result", f"{word}s passed", f"failed {word}s (value)"], rows,
                   left=4)
 
 
@@ -134,7 +159,7 @@ def threshold_cells(results: list[ThresholdResult], word: str = "phase") -> list
 
 
 def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
-                     unit: str = "req/s") -> str:
+                     unit: str = "req/s") -> Table:
     """A load test's phases against its thresholds: each phase's value, ✓ or ✗."""
     by = {(r.threshold, p.phase): p for r in results for p in r.phases}
     rows = []
@@ -146,7 +171,7 @@ def threshold_matrix(results: list[ThresholdResult], phases: list[PhaseStats],
                          ("-" if p.value is None else value_text(p.value))
                          + (" ✓" if p.passed else " ✗"))
         rows.append([str(ph.phase), f"{ph.target_rps:g}", *cells])
-    return _table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
+    return Table(["phase", f"target {unit}", *(r.threshold for r in results)], rows)
 
 
 def threshold_verdict(summary: RunSummary) -> str | None:
@@ -162,40 +187,46 @@ def threshold_verdict(summary: RunSummary) -> str | None:
     return f"thresholds: {len(bad)} of {len(results)} failed: {', '.join(bad)}{code}"
 
 
-def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> str:
+def detail_table(phases: list[PhaseStats], percentiles: list[float]) -> Table:
     """Every metric of every phase: mean and percentiles."""
     pcols = [pkey(p) for p in percentiles]
     head = ["phase", "metric", "mean"] + pcols
     rows = []
+    metrics = (*METRICS, *REASONING_METRICS) if reasoned(phases) else METRICS
     for ph in phases:
-        for metric in METRICS:
+        for metric in metrics:
             dist = ph.metric(metric)
             rows.append([str(ph.phase), metric, number(dist.mean, 2)]
                         + [number(dist[c], 2) for c in pcols])
-    return _table(head, rows)
+    return Table(head, rows)
 
 
-def token_table(phases: list[PhaseStats]) -> str:
-    head = ["phase", "prompt tokens (target)", "output tokens (target)", "prefix (target)",
-            "cached tokens", "cache hit rate"]
+def token_table(phases: list[PhaseStats]) -> Table:
+    """Mean tokens per request against their targets; where a model reasoned, the output split
+    into reasoning and answer (the answer is what output_length asks for)."""
+    reasoning = reasoned(phases)
+    head = (["phase", "prompt tokens (target)", "output tokens (target)"]
+            + (["reasoning tokens", "answer tokens"] if reasoning else [])
+            + ["prefix (target)", "cached tokens", "cache hit rate"])
     rows = [[str(ph.phase),
              f"{number(ph.prompt_tokens_mean, 1)} ({number(ph.prompt_tokens_target_mean, 1)})",
              f"{number(ph.output_tokens_mean, 1)} ({number(ph.output_tokens_target_mean, 1)})"
-             + (" est." if ph.output_tokens_estimated else ""),
-             number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
-             share(ph.cache_hit_rate)]
+             + (" est." if ph.output_tokens_estimated else "")]
+            + ([reasoning_tokens(ph), number(ph.answer_tokens_mean, 1)] if reasoning else [])
+            + [number(ph.prefix_tokens_target_mean, 1), number(ph.cached_tokens_mean, 1),
+               share(ph.cache_hit_rate)]
             for ph in phases]
-    return _table(head, rows)
+    return Table(head, rows)
 
 
-def error_table(phases: list[PhaseStats]) -> str | None:
+def error_table(phases: list[PhaseStats]) -> Table | None:
     """Failures by phase, kind and HTTP status; None when nothing failed."""
     rows = [[str(ph.phase), e.status, str(e.http_status or "-"), str(e.count),
              f"{e.count / (ph.ok + ph.failed):.1%}"]
             for ph in phases for e in ph.errors]
     if not rows:
         return None
-    return _table(["phase", "status", "HTTP", "requests", "share"], rows)
+    return Table(["phase", "status", "HTTP", "requests", "share"], rows)
 
 
 def poll_status(poll: PollStats) -> str:
@@ -210,33 +241,37 @@ def poll_status(poll: PollStats) -> str:
     return "all failed" if not poll.ok else f"{poll.failed} failed"
 
 
-def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool = True) -> str:
-    """A pipe table, one row per poll in slot order, missed ones too; with `reasons` a last
+def poll_table(polls: list[PollStats], percentiles: list[float], reasons: bool = True) -> Table:
+    """One row per poll in slot order, missed ones too; with `reasons` a last
     column says why a poll was missed (it is long, so the terminal leaves it out)."""
     pcols = [pkey(p) for p in percentiles]
+    reasoning = reasoned(polls)
     head = (["poll", "slot (UTC)", "status", "sent", "ok", "failed"]
-            + [f"TTFT {c} ms" for c in pcols] + [f"e2e {c} ms" for c in pcols] + ["out tok/s"]
+            + [f"TTFT {c} ms" for c in pcols]
+            + ([f"TTFA {c} ms" for c in pcols] if reasoning else [])
+            + [f"e2e {c} ms" for c in pcols] + ["out tok/s"]
             + (["missed because"] if reasons else []))
     rows = []
     for poll in polls:
         rows.append([str(poll.phase), slot_text(poll.slot_utc), poll_status(poll), str(poll.sent),
                      str(poll.ok), str(poll.failed)]
                     + [number(poll.ttft_ms[c], 1) for c in pcols]
+                    + ([number(poll.ttfa_ms[c], 1) for c in pcols] if reasoning else [])
                     + [number(poll.e2e_ms[c], 1) for c in pcols]
                     + [number(poll.output_tokens_per_s, 1)]
                     + ([poll.missed or ""] if reasons else []))
-    return _table(head, rows, left=1 if reasons else 0)
+    return Table(head, rows, left=1 if reasons else 0)
 
 
-def hour_table(hours: list[HourStats], percentiles: list[float]) -> str:
-    """A pipe table, one row per hour of day (UTC) that had requests."""
+def hour_table(hours: list[HourStats], percentiles: list[float]) -> Table:
+    """One row per hour of day (UTC) that had requests."""
     pcols = [pkey(p) for p in percentiles]
     head = (["hour (UTC)", "requests", "ok"] + [f"TTFT {c} ms" for c in pcols]
             + [f"e2e {c} ms" for c in pcols])
     rows = [[f"{h.hour_utc:02d}:00", str(h.requests), str(h.ok)]
             + [number(h.ttft_ms[c], 1) for c in pcols] + [number(h.e2e_ms[c], 1) for c in pcols]
             for h in hours]
-    return _table(head, rows)
+    return Table(head, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +301,7 @@ def poll_failure_kinds(polls: list[PollStats]) -> list[PollFailures]:
     return sorted(out, key=lambda f: -f.requests)
 
 
-def poll_failures(polls: list[PollStats]) -> str | None:
+def poll_failures(polls: list[PollStats]) -> Table | None:
     """Failures over all polls by kind and HTTP status: how many, their share of every request,
     how many polls had them and the first and last such poll's slot; None when none failed."""
     kinds = poll_failure_kinds(polls)
@@ -274,7 +309,7 @@ def poll_failures(polls: list[PollStats]) -> str | None:
         return None
     rows = [[f.status, str(f.http_status or "-"), str(f.requests), f"{f.share:.1%}", str(f.polls),
              slot_text(f.first_slot_utc), slot_text(f.last_slot_utc)] for f in kinds]
-    return _table(["status", "HTTP", "requests", "share", "polls", "first (UTC)", "last (UTC)"],
+    return Table(["status", "HTTP", "requests", "share", "polls", "first (UTC)", "last (UTC)"],
                   rows)
 
 
@@ -371,25 +406,25 @@ def markdown(summary: RunSummary) -> str:
         lines += ["", "## Resumed", ""] + [f"- {line}" for line in resume_lines(s.resumed,
                                                                              observation)]
     if s.thresholds:
-        lines += ["", "## Thresholds", "", threshold_table(s.thresholds,
-                                                        "poll" if observation else "phase")]
+        lines += ["", "## Thresholds", "", threshold_table(
+            s.thresholds, "poll" if observation else "phase").markdown()]
         if not observation:
-            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit)]
+            lines += ["", threshold_matrix(s.thresholds, s.phases, s.rate_unit).markdown()]
     if observation:
-        lines += ["", "## Polls", "", poll_table(s.polls, pct), ""]
+        lines += ["", "## Polls", "", poll_table(s.polls, pct).markdown(), ""]
         missed = missed_lines(s.polls)
         if missed:
             lines += ["## Missed polls", ""] + [f"- {line}" for line in missed] + [""]
-        lines += ["## Hours of day (UTC)", "", hour_table(s.hours, pct), ""]
+        lines += ["## Hours of day (UTC)", "", hour_table(s.hours, pct).markdown(), ""]
         errors = poll_failures(s.polls)
         if errors:
-            lines += ["## Failures", "", errors, ""]
+            lines += ["## Failures", "", errors.markdown(), ""]
     else:
         if s.search is not None:
             lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(
                 s.search, s.rate_unit)]
-            lines += ["", search_table(s.search, s.rate_unit)]
-        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit), ""]
+            lines += ["", search_table(s.search, s.rate_unit).markdown()]
+        lines += ["", "## Phases", "", phase_table(s.phases, pct, s.rate_unit).markdown(), ""]
         for section in session_tables.sections(s.phases, pct):
             lines += [f"## {section.title.capitalize()}", "",
                       session_tables.markdown(section.table), ""]
@@ -397,14 +432,14 @@ def markdown(summary: RunSummary) -> str:
         server = server_table(s.phases, pct)
         if server is not None:
             lines += [f"## Server ({s.server.engine if s.server else 'its'} metrics)", "",
-                      server, "",
+                      server.markdown(), "",
                       "(- : the engine publishes no such figure; the TTFT gap is the "
                       "client's TTFT minus the server's, as coarse as its histogram's buckets)", ""]
-        lines += ["## Tokens", "", token_table(s.phases), ""]
+        lines += ["## Tokens", "", token_table(s.phases).markdown(), ""]
         errors = error_table(s.phases)
         if errors:
-            lines += ["## Failures", "", errors, ""]
-        lines += ["## All metrics", "", detail_table(s.phases, pct), ""]
+            lines += ["## Failures", "", errors.markdown(), ""]
+        lines += ["## All metrics", "", detail_table(s.phases, pct).markdown(), ""]
     if s.cluster is not None:
         lines += [f"## Workers (Dask cluster {s.cluster.scheduler})", "",
                   cluster_table(s.cluster, s.polls if observation else s.phases), ""]
@@ -451,8 +486,8 @@ def search_lines(result: SearchResult, unit: str = "req/s") -> list[str]:
     return lines
 
 
-def search_table(result: SearchResult, unit: str = "req/s") -> str:
-    return _table(["phase", f"target {unit}", "SLO", "figures"],
+def search_table(result: SearchResult, unit: str = "req/s") -> Table:
+    return Table(["phase", f"target {unit}", "SLO", "figures"],
                   [[str(st.phase), f"{st.target_rps:g}", "meets" if st.meets else "fails",
                     st.why] for st in result.steps], left=2)
 
@@ -469,14 +504,12 @@ def _polls(n: int) -> str:
     return f"{n} poll" if n == 1 else f"{n} polls"
 
 
-def _table(head: list[str], rows: list[list[str]], left: int = 0) -> str:
-    """A pipe table, figures right-aligned; the last `left` columns (text) left-aligned."""
+def _pipe_table(head: list[str], rows: list[list[str]], text: frozenset[int]) -> str:
+    """A pipe table, figures right-aligned, the `text` columns left-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-    first_left = len(head) - left
-
     def line(cells):
-        return "| " + " | ".join(c.ljust(w) if i >= first_left else c.rjust(w)
+        return "| " + " | ".join(c.ljust(w) if i in text else c.rjust(w)
                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
-    sep = "|" + "|".join(":" + "-" * (w + 1) if i >= first_left else "-" * (w + 1) + ":"
+    sep = "|" + "|".join(":" + "-" * (w + 1) if i in text else "-" * (w + 1) + ":"
                          for i, w in enumerate(widths)) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in rows])

@@ -225,6 +225,18 @@ def minimum_estimate(suite: RunSuite, endpoint: EndpointSpec, senders: int = 1) 
         at_least=True)
 
 
+def effort_tokens(endpoint: EndpointSpec) -> int:
+    """What the endpoint's reasoning_effort adds to each request's max_tokens: the thinking
+    budget litellm maps it to on Anthropic and Gemini 2.5 (clients/litellm_client.py raises
+    max_tokens by it); 0 for the built-in client and where the effort is no token count. Counted
+    on every request, a type's own reasoning_budget_tokens included (which replaces it): an
+    estimate may be above what a run spends, never below. Imports litellm, only then."""
+    if endpoint.reasoning_effort is None or endpoint.resolved_client == "openai":
+        return 0
+    from ..clients.litellm_client import effort_budget
+    return effort_budget(endpoint) or 0
+
+
 def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int, input_tokens: int,
                          output_tokens: int, senders: int, load_seconds: float,
                          at_least: bool = False, ends_utc: float | None = None) -> BudgetEstimate:
@@ -240,6 +252,8 @@ def _with_setup_and_cost(suite: RunSuite, endpoint: EndpointSpec, requests: int,
     input_tokens += warmups * WARMUP_PROMPT_TOKENS + 2 * sum(prompt) + \
         3 * session_kinds * SESSION_PROBE_PROMPT_TOKENS
     output_tokens += warmups * WARMUP_MAX_TOKENS + probes
+    if not at_least:        # every request, warm-up and calibration too, may think that much
+        output_tokens += (requests + warmups + probes) * effort_tokens(endpoint)
     price = lookup_price(endpoint)
     if price is None:
         cost, note = None, ("self-hosted: no per-token price" if endpoint.self_hosted else

@@ -144,51 +144,17 @@ class Calibration:
         kinds = {(t.system_prompt_tokens > 0, t.tool_share > 0)
                  for t in getattr(self.suite, "session_types", [])}
         words = [factory.words(8, f"probe-{i}") for i in range(4)]
+        timeout_s = self.suite.request_timeout_seconds
         for system, tools in sorted(kinds):
-            head = [{"role": "system", "content": words[0]}] if system else []
-            declared = TOOLS if tools else None
-            first = head + [{"role": "user", "content": words[1]}]
-            base = await self._probe_tokens(first, declared, "a first turn")
-            if base is None:
+            template = await measure_session_template(self.client, words, system, tools,
+                                                      timeout_s)
+            if template is None:
                 return
-            turn = await self._probe_tokens(first + [
-                {"role": "assistant", "content": words[2]},
-                {"role": "user", "content": words[3]}], declared, "a second turn")
-            tool = None
-            if tools:
-                call = {"role": "assistant", "content": None, "tool_calls": [{
-                    "id": tool_call_id(1), "type": "function", "function": {
-                        "name": TOOL_NAME, "arguments": json.dumps({"query": words[2]})}}]}
-                tool = await self._probe_tokens(first + [
-                    call, {"role": "tool", "tool_call_id": tool_call_id(1), "content": words[3]}],
-                    declared, "a tool call and its result")
-            segment = 8 * len(first)
-            factory.session_templates[(system, tools)] = SessionTemplate(
-                first=base - segment, turn=(turn or base + 16) - base - 16,
-                tool=(tool or base + 16) - base - 16)
+            factory.session_templates[(system, tools)] = template
         self._note("calibrated the chat template around session turns: " + ", ".join(
             f"{'system prompt' if k[0] else 'no system prompt'}{' and tools' if k[1] else ''}: "
             f"first turn +{t.first}, next turn +{t.turn}" + (f", tool step +{t.tool}" if k[1] else "")
             for k, t in sorted(factory.session_templates.items())) + " tokens")
-
-    async def _probe_tokens(self, messages: list[dict], tools: list[dict] | None,
-                            what: str) -> int | None:
-        """The prompt tokens the server counts for `messages` (max_tokens 1); None when it
-        reports none; EndpointError when it refuses them."""
-        rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
-        for attempt in range(PROBE_ATTEMPTS):
-            rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
-            await self._send(self.client.prepare(messages, 1, tools), rec)
-            if answered(rec):
-                return rec.prompt_tokens
-            transient = (rec.status == TIMEOUT or rec.http_status is None
-                         or rec.http_status == 429 or rec.http_status >= 500)
-            if not transient:
-                break
-            await asyncio.sleep(0.5 * (attempt + 1))
-        hint = (" (tool steps send tool calls in the history and declare tools: set tool_share: "
-                "0, or enable tool calling on the server, e.g. llama.cpp's --jinja)") if tools else ""
-        raise EndpointError(f"sessions: the endpoint rejected {what}: {rec.error_message}{hint}")
 
     async def _probe(self, index: int) -> RequestRecord:
         """A full-size prompt with max_tokens=1; transient errors (429, 5xx, network) are retried."""
@@ -283,3 +249,51 @@ def _refused_credentials(rec: RequestRecord) -> bool:
         return True
     message = rec.error_message or ""
     return rec.http_status == 400 and ("API_KEY_INVALID" in message or "API key not valid" in message)
+
+
+async def measure_session_template(client: Client, words: list[str], system: bool, tools: bool,
+                                   timeout_s: float) -> SessionTemplate | None:
+    """What the chat template adds around a session's messages (with a system prompt or not,
+    tools declared or not): three probes (max_tokens 1) of four 8-token segments, `words`, each
+    8 tokens of one-token words. None when the endpoint reports no usage; EndpointError when it
+    refuses them. Calibration and `tokenflood profile` (profile/count.py) measure with it."""
+    head = [{"role": "system", "content": words[0]}] if system else []
+    declared = TOOLS if tools else None
+    first = head + [{"role": "user", "content": words[1]}]
+    base = await probe_tokens(client, first, declared, "a first turn", timeout_s)
+    if base is None:
+        return None
+    turn = await probe_tokens(client, first + [
+        {"role": "assistant", "content": words[2]},
+        {"role": "user", "content": words[3]}], declared, "a second turn", timeout_s)
+    tool = None
+    if tools:
+        call = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": tool_call_id(1), "type": "function", "function": {
+                "name": TOOL_NAME, "arguments": json.dumps({"query": words[2]})}}]}
+        tool = await probe_tokens(client, first + [
+            call, {"role": "tool", "tool_call_id": tool_call_id(1), "content": words[3]}],
+            declared, "a tool call and its result", timeout_s)
+    segment = 8 * len(first)
+    return SessionTemplate(first=base - segment, turn=(turn or base + 16) - base - 16,
+                           tool=(tool or base + 16) - base - 16)
+
+
+async def probe_tokens(client: Client, messages: list[dict], tools: list[dict] | None,
+                       what: str, timeout_s: float) -> int | None:
+    """The prompt tokens the server counts for `messages` (max_tokens 1); None when it reports
+    none; EndpointError when it refuses them."""
+    rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+    for attempt in range(PROBE_ATTEMPTS):
+        rec = RequestRecord(0, 0.0, -1, time.monotonic(), 0, 0, 1)
+        await client.send_within(client.prepare(messages, 1, tools), rec, timeout_s)
+        if answered(rec):
+            return rec.prompt_tokens
+        transient = (rec.status == TIMEOUT or rec.http_status is None
+                     or rec.http_status == 429 or rec.http_status >= 500)
+        if not transient:
+            break
+        await asyncio.sleep(0.5 * (attempt + 1))
+    hint = (" (tool steps send tool calls in the history and declare tools: set tool_share: "
+            "0, or enable tool calling on the server, e.g. llama.cpp's --jinja)") if tools else ""
+    raise EndpointError(f"sessions: the endpoint rejected {what}: {rec.error_message}{hint}")

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import budget
-from ..compare import output
+from ..compare import folder as compare_folder
 from ..compare.compare import Comparison, compare
 from ..errors import ConfigError, TokenfloodError
 from ..outputs.experiment import EXPERIMENT_FILE
@@ -285,7 +285,7 @@ class Experiment:
         comparison = None
         if all(r.summary.phases for r in results):
             comparison = compare([r.folder for r in results], seed=self.suite.seed)
-            output.write(comparison, self.folder)
+            compare_folder.write(comparison, self.folder)
         codes = {r.exit_code for r in results}
         code = 1 if 1 in codes else 130 if 130 in codes else max(codes)
         return ExperimentResult(self.folder, code, results, comparison)

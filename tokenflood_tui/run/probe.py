@@ -9,6 +9,7 @@ from . import prompts
 from ..clients import make_client
 from ..errors import TokenfloodError
 from ..metrics.records import NO_ANSWER, RequestRecord
+from ..outputs.formats import ms
 from ..specs import EndpointSpec
 
 
@@ -42,5 +43,7 @@ async def probe_endpoint(endpoint: EndpointSpec, max_tokens: int = 8, timeout_s:
     if not rec.ok:
         return ProbeResult(False, rec.error_message or rec.status, client=client.name)
     ttft = f"TTFT {rec.ttft_ms:.0f} ms, " if rec.ttft_ms is not None else ""
+    if rec.reasoning_chunks and rec.ttfa_ms is not None:     # a reasoning model: its answer too
+        ttft += f"TTFA {ms(rec.ttfa_ms)}, "
     return ProbeResult(True, f"ok via {client.name} client: {ttft}{rec.output_tokens} tokens in "
                              f"{rec.e2e_ms:.0f} ms", rec.ttft_ms, rec.e2e_ms, client.name)

@@ -167,6 +167,17 @@ class Run:
         summary = RunSummary.model_validate(
             folder.scrubber.scrub_data(summary.model_dump(mode="json")))
         unsaved = folder.finish(summary)
+        # imported here: the page's code stays out of start-up (tests/unit/test_import_hygiene.py)
+        from ..report import run as report_page
+        try:
+            report_page.write(folder.path, summary, folder.scrubber.scrub)
+        except OSError:
+            unsaved.append(report_page.REPORT_FILE)
+            (folder.path / report_page.REPORT_FILE).unlink(missing_ok=True)
+        except Exception as exc:       # a bug in the page must not cost the run its exit code
+            self.observer.event(Note("error", f"report.html not written (internal error: "
+                                              f"{exc!r}); `tokenflood report {folder.path}` "
+                                              "tries again"))
         if unsaved:
             self.observer.event(Note("error", f"could not write {', '.join(unsaved)} in "
                                               f"{folder.path}: "

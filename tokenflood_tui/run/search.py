@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..compare import bootstrap
-from ..specs import SearchSuite, Slo
+from ..specs import SLO_METRICS, SearchSuite, Slo
 from ..metrics.summary import PhaseStats, SearchResult, SearchStep, pkey
 from .events import SearchVerdict
 from .plan import MissedSlot, Planner
@@ -24,7 +24,7 @@ from .sessions import draw_phase
 # A phase whose achieved rate is below this share of its target did not get the load it asked
 # for (the server, not the client, when the client was not the bottleneck).
 ACHIEVED_MIN = 0.9
-METRIC_NAMES = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "e2e"}
+METRIC_NAMES = {"ttft_ms": "TTFT", "ttfa_ms": "TTFA", "tpot_ms": "TPOT", "e2e_ms": "e2e"}
 
 
 def ramp_rates(suite: SearchSuite) -> list[float]:
@@ -242,7 +242,7 @@ def _confidence(slo: Slo, rows: list[dict[str, str]], rate: float,
     if slo.by_goodput:
         good = sum(1 for r in ok if all(
             (b := slo.request_bound(m)) is None or (r.get(m) and float(r[m]) <= b)
-            for m in ("ttft_ms", "tpot_ms", "e2e_ms")))
+            for m in SLO_METRICS))
         share = rng.binomial(len(mine), good / len(mine), resamples) / len(mine)
         meets &= share >= slo.goodput_min
     return float(meets.mean())

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import saturation
-from ..metrics.records import CANCELLED, RequestRecord, SessionRecord
+from ..metrics.records import CANCELLED, NO_ANSWER, RequestRecord, SessionRecord
 from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
                                SERVER_TIMING_METRICS,
@@ -100,6 +100,7 @@ class PhaseAccumulator:
     good: int = 0
     recent_ttft: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     recent_e2e: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    recent_ttfa: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     client_cpu: float | None = None       # set by the coordinator from the workers' CPU time
     # per worker, when the coordinator says several send (or on a cluster): rows' launch delays
     # (NaN for a row that never launched) and the CPU share the coordinator measured
@@ -149,6 +150,8 @@ class PhaseAccumulator:
             self.failed += 1
             self.cancelled += rec.status == CANCELLED
             self.errors[(rec.status, rec.http_status)] += 1
+            # a phase whose every request reasoned to its limit still shows its reasoning
+            self.reasoning_seen |= rec.status == NO_ANSWER
         else:
             self.ok += 1
         tally = self.sessions
@@ -180,6 +183,8 @@ class PhaseAccumulator:
             self.recent_ttft.append(rec.ttft_ms)
         if rec.e2e_ms is not None:
             self.recent_e2e.append(rec.e2e_ms)
+        if rec.ttfa_ms is not None:
+            self.recent_ttfa.append(rec.ttfa_ms)
         self.prefix_targets.append(rec.prefix_tokens_target)
         if rec.prompt_tokens is not None:
             self.prompt_tokens.append(rec.prompt_tokens)
@@ -264,6 +269,7 @@ class PhaseAccumulator:
             elapsed_s=elapsed, length_s=self.length_s, finished=self.t_done is not None,
             recent_ttft_ms=float(np.median(self.recent_ttft)) if self.recent_ttft else None,
             recent_e2e_ms=float(np.median(self.recent_e2e)) if self.recent_e2e else None,
+            recent_ttfa_ms=float(np.median(self.recent_ttfa)) if self.recent_ttfa else None,
             client_cpu=self.client_cpu, launch_delay_p99_ms=launch_p99, client_bound=bound,
             ttft_ms=metrics["ttft_ms"], e2e_ms=metrics["e2e_ms"],
             scheduled_latency_ms=metrics["scheduled_latency_ms"], tpot_ms=metrics["tpot_ms"],
@@ -403,8 +409,8 @@ def _mean(values: array) -> float | None:
 
 
 def _meets(rec: RequestRecord, slo: Slo) -> bool:
-    for metric, value in (("ttft_ms", rec.ttft_ms), ("tpot_ms", rec.tpot_ms),
-                          ("e2e_ms", rec.e2e_ms)):
+    for metric, value in (("ttft_ms", rec.ttft_ms), ("ttfa_ms", rec.ttfa_ms),
+                          ("tpot_ms", rec.tpot_ms), ("e2e_ms", rec.e2e_ms)):
         limit = slo.request_bound(metric)
         if limit is not None and (value is None or value > limit):
             return False

@@ -9,7 +9,7 @@ import signal
 import sys
 
 from ..run import loops
-from .config import SimulatorConfig
+from .config import REASONING_FIELDS, SimulatorConfig
 
 _DEFAULTS = SimulatorConfig()
 
@@ -95,6 +95,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--usage-extra-completion-tokens", type=_count, default=d.usage_extra_completion_tokens,
         metavar="N", help="usage reports N more completion tokens than the reply has (as a "
                           "reasoning model bills hidden thinking)")  # fmt: skip
+    add("--reasoning-tokens", type=_count, default=d.reasoning_tokens, metavar="N",
+        help="stream N reasoning tokens, one every --itl-ms, before the answer (within "
+             "max_tokens, as a reasoning model's)")  # fmt: skip
+    add("--reasoning-field", choices=REASONING_FIELDS, default=d.reasoning_field,
+        help="where the reasoning goes: delta.reasoning (vLLM), delta.reasoning_content "
+             "(SGLang, llama.cpp) or <think> tags in the content (default %(default)s)")
+    add("--reasoning-usage", choices=("on", "off"), default="on" if d.reasoning_usage else "off",
+        help="report usage.completion_tokens_details.reasoning_tokens (default %(default)s)")
+    add("--no-answer-share", type=_probability, default=d.no_answer_share, metavar="F",
+        help="share of requests that reason until max_tokens and never answer")
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -115,6 +125,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         malformed_rate=args.malformed_rate,
         usage_extra_prompt_tokens=args.usage_extra_prompt_tokens,
         usage_extra_completion_tokens=args.usage_extra_completion_tokens,
+        reasoning_tokens=args.reasoning_tokens, reasoning_field=args.reasoning_field,
+        reasoning_usage=args.reasoning_usage == "on", no_answer_share=args.no_answer_share,
     )  # fmt: skip
     config.validate()
     return config

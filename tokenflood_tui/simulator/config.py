@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# where a reasoning model's thinking goes in the stream: the delta's field (vLLM's `reasoning`,
+# SGLang's and llama.cpp's `reasoning_content`), or the content between <think> and </think>
+ReasoningField = Literal["reasoning", "reasoning_content", "think-tags"]
+REASONING_FIELDS: tuple[ReasoningField, ...] = ("reasoning", "reasoning_content", "think-tags")
 
 
 @dataclass(slots=True)
@@ -31,15 +37,26 @@ class SimulatorConfig:
     # (completion, as a reasoning model bills hidden thinking): what a client's spend sees
     usage_extra_prompt_tokens: int = 0
     usage_extra_completion_tokens: int = 0
+    # a reasoning model: this many reasoning tokens (one every itl_ms, from the first token on)
+    # before the answer, all within max_tokens; `no_answer_share` of the requests reason until
+    # max_tokens and never answer (finish_reason length, no content)
+    reasoning_tokens: int = 0
+    reasoning_field: ReasoningField = "reasoning"
+    reasoning_usage: bool = True        # usage.completion_tokens_details.reasoning_tokens
+    no_answer_share: float = 0.0
+
+    @property
+    def reasons(self) -> bool:
+        return self.reasoning_tokens > 0 or self.no_answer_share > 0
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that makes no sense."""
         for name in ("ttft_ms", "prefill_ms_per_token", "itl_ms", "itl_ms_per_1k_context",
                      "stall_seconds", "usage_extra_prompt_tokens",
-                     "usage_extra_completion_tokens"):
+                     "usage_extra_completion_tokens", "reasoning_tokens"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("jitter", "cut_rate", "stall_rate", "malformed_rate"):
+        for name in ("jitter", "cut_rate", "stall_rate", "malformed_rate", "no_answer_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -47,6 +64,9 @@ class SimulatorConfig:
             raise ValueError(f"slots must be >= 0 (0 = unlimited), got {self.slots}")
         if self.max_model_len < 1:
             raise ValueError(f"max_model_len must be >= 1, got {self.max_model_len}")
+        if self.reasoning_field not in REASONING_FIELDS:
+            raise ValueError(f"reasoning_field must be one of {', '.join(REASONING_FIELDS)}, "
+                             f"got {self.reasoning_field!r}")
         if not self.model:
             raise ValueError("model must not be empty")
         for code, rate in self.error_rates.items():
@@ -70,6 +90,14 @@ class SimulatorConfig:
             f"slots: {slots}; prefix cache: {cache}; max_model_len {self.max_model_len}; "
             f"auth: {'API key' if self.api_key else 'none'}",
         ]
+        if self.reasons:
+            where = ("<think> tags in the content" if self.reasoning_field == "think-tags"
+                     else f"delta.{self.reasoning_field}")
+            usage = "with" if self.reasoning_usage else "without"
+            never = (f"; {self.no_answer_share:.1%} reason until max_tokens and never answer"
+                     if self.no_answer_share else "")
+            lines.append(f"reasoning: {self.reasoning_tokens} tokens in {where} before the "
+                         f"answer, usage {usage} reasoning_tokens{never}")
         faults = [f"HTTP {code} {rate:.1%}" for code, rate in sorted(self.error_rates.items())]
         if self.cut_rate:
             faults.append(f"cut streams {self.cut_rate:.1%}")

@@ -5,7 +5,8 @@ CLOCK_MONOTONIC is system-wide, so a client in another process on the same machi
 own `time.monotonic()` stamps with these directly. `first_token` is stamped right after the write
 of the first content chunk returned; a client in another process may read that chunk before the
 stamp is taken (the send wakes it and can preempt us), so allow it to trail by up to a scheduler
-slice. In-process clients always see it first.
+slice. In-process clients always see it first. `first_answer` is stamped the same way for the
+first answer chunk after a reasoning simulator's reasoning (None for a reply that never answered).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from .config import SimulatorConfig
+from .config import ReasoningField, SimulatorConfig
 from .metrics import SimulatorMetrics
 from .tokenizer import (REPLY_END, Chain, ChatMessage, PrefixCache, ToolCall, chat_prompt_ids,
                         message_text, pieces, token_id, tokenize, tool_call_ids)
@@ -48,6 +49,13 @@ _CONTENT_OPEN = b'{"index":0,"delta":{"content":'
 _CONTENT_TAIL = b'},"finish_reason":null}]}\n\n'
 # a text reply's token k, once the chunk's head is before it: WORDS cycled
 _WORD_CHOICES = tuple(_CONTENT_OPEN + json.dumps(word).encode() + _CONTENT_TAIL for word in WORDS)
+# a reasoning token k in each of the simulator's reasoning fields (think-tags: in the content,
+# the tags added to the first and last of them per request)
+_REASONING_CHOICES = {
+    name: tuple(b'{"index":0,"delta":{"' + name.encode() + b'":' + json.dumps(word).encode()
+                + _CONTENT_TAIL for word in WORDS)
+    for name in ("reasoning", "reasoning_content")}
+_REASONING_CHOICES["think-tags"] = _WORD_CHOICES
 _ROLE = b'{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}\n\n'
 _FINISH = b'{"index":0,"delta":{},"finish_reason":"%s"}]}\n\n'
 _DONE = b"data: [DONE]\n\n"
@@ -333,6 +341,30 @@ def _make_call(call_id: str, name: str, tokens: int, max_tokens: int) -> tuple[_
     return _Call(call_id, name, tuple(all_pieces[:generated])), finish
 
 
+def _content_choice(text: str) -> bytes:
+    return _CONTENT_OPEN + json.dumps(text).encode() + _CONTENT_TAIL
+
+
+def _reasoning_choices(field: ReasoningField, reasoning: int, answered: bool) -> list[bytes]:
+    """The stream choices of `reasoning` reasoning tokens; with think-tags the block opens in
+    the first and, when an answer follows, closes in the last (so each chunk is still a token)."""
+    cycle = _REASONING_CHOICES[field]
+    out = [cycle[k % len(WORDS)] for k in range(reasoning)]
+    if field == "think-tags" and reasoning:
+        words = [WORDS[k % len(WORDS)] for k in (0, reasoning - 1)]
+        last = words[1] + ("</think>" if answered else "")
+        if reasoning == 1:
+            out[0] = _content_choice("<think>" + last)
+        else:
+            out[0] = _content_choice("<think>" + words[0])
+            out[-1] = _content_choice(last)
+    return out
+
+
+def _reasoning_text(reasoning: int) -> str:
+    return "".join(WORDS[k % len(WORDS)] for k in range(reasoning))
+
+
 def _parse_max_tokens(body: dict[str, Any]) -> int:
     value = body.get("max_completion_tokens")
     if value is None:
@@ -388,6 +420,7 @@ class SimulatorState:
         self.fault_rng = random.Random(config.seed)
         self.length_rng = random.Random(f"length:{config.seed}")
         self.jitter_rng = random.Random(f"jitter:{config.seed}")
+        self.answer_rng = random.Random(f"answer:{config.seed}")   # which never answer
         self.cache = PrefixCache()
         self.slots = SlotGate(config.slots)
         self.metrics = SimulatorMetrics(config.model, config.slots)
@@ -475,15 +508,21 @@ class SimulatorState:
             reply = _WORD_IDS * cycles if cycles > _REPLY_CYCLES else _REPLY_IDS
             self.cache.extend(chain, reply[:completion_tokens] + REPLY_END)
 
-    def _usage(self, prompt_tokens: int, completion_tokens: int, cached: int) -> dict[str, Any]:
-        """The usage object: the counts, or more than them under the usage faults."""
-        prompt = prompt_tokens + self.config.usage_extra_prompt_tokens
-        completion = completion_tokens + self.config.usage_extra_completion_tokens
-        return {
+    def _usage(self, prompt_tokens: int, completion_tokens: int, cached: int,
+               reasoning: int = 0) -> dict[str, Any]:  # fmt: skip
+        """The usage object: the counts, or more than them under the usage faults; a reasoning
+        simulator's with the reasoning tokens among the completion's unless told not to."""
+        config = self.config
+        prompt = prompt_tokens + config.usage_extra_prompt_tokens
+        completion = completion_tokens + config.usage_extra_completion_tokens
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached},
         }  # fmt: skip
+        if config.reasons and config.reasoning_usage:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        return usage
 
     def _interval(self, prompt_tokens: int) -> tuple[float, float]:
         """(the first inter-token interval, what each later one adds) in seconds: the interval
@@ -502,6 +541,7 @@ class SimulatorState:
             "started": None, "first_token": None, "last_token": None, "finished": None,
             "prompt_tokens": None, "cached_tokens": None, "completion_tokens": None,
             "status": "in_progress", "http_status": None, "fault": None,
+            "first_answer": None, "reasoning_tokens": None,
         }  # fmt: skip
         self._record(entry)
         headers = {"x-request-id": request_id}
@@ -547,36 +587,47 @@ class SimulatorState:
                 headers["Retry-After"] = "1"
             return self._fail(entry, error, f"Simulated error {error} {_phrase(error)}.", headers)
 
-        if body.get("ignore_eos") is True:
-            completion_tokens = max_tokens
+        # A reasoning model thinks first, within max_tokens; one that never answers thinks until
+        # max_tokens (the draw made for every request, so the share does not shift other draws).
+        reasoning = 0
+        if config.reasons:
+            never = self.answer_rng.random() < config.no_answer_share
+            reasoning = max_tokens if never else min(config.reasoning_tokens, max_tokens)
+        answer_budget = max_tokens - reasoning
+        if answer_budget == 0:
+            answer_tokens = 0
+        elif body.get("ignore_eos") is True:
+            answer_tokens = answer_budget
         else:  # a model that hits EOS somewhere in the second half of its budget
-            completion_tokens = self.length_rng.randint(math.ceil(max_tokens / 2), max_tokens)
-        finish_reason = "length" if completion_tokens == max_tokens else "stop"
+            answer_tokens = self.length_rng.randint(math.ceil(answer_budget / 2), answer_budget)
+        finish_reason = "length" if answer_tokens == answer_budget else "stop"
         call = None
         forced = _forced_tool(body, tools)
-        if forced is not None:
+        if forced is not None and answer_budget:
             call, finish_reason = _make_call(f"call_{self.request_count}", forced,
-                                             completion_tokens, max_tokens)
-            completion_tokens = len(call.pieces)
+                                             answer_tokens, answer_budget)
+            answer_tokens = len(call.pieces)
+        completion_tokens = reasoning + answer_tokens
         entry["completion_tokens"] = completion_tokens
+        entry["reasoning_tokens"] = reasoning
 
         if not stream:
             return await self._complete(
                 request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
-                call,
+                call, reasoning,
             )  # fmt: skip
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         entry["fault"] = stream_fault
         return await self._stream(
             request, entry, headers, prompt_ids, received_at, completion_tokens, finish_reason,
-            include_usage, stream_fault, call,
+            include_usage, stream_fault, call, reasoning,
         )  # fmt: skip
 
     async def _stream(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
-        include_usage: bool, fault: str | None, call: _Call | None,
+        include_usage: bool, fault: str | None, call: _Call | None, reasoning: int = 0,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
         config = self.config
@@ -604,10 +655,17 @@ class SimulatorState:
             uniform = self.jitter_rng.uniform
             fault_at = completion_tokens // 2 if fault else -1
             choices: Sequence[bytes] = _WORD_CHOICES if call is None else call.choices()
+            answer_tokens = completion_tokens - reasoning
+            if reasoning:       # every token's choice, the reasoning's first: choices[k]
+                answer = [choices[j % len(choices)] for j in range(answer_tokens)]
+                choices = _reasoning_choices(config.reasoning_field, reasoning,
+                                             answer_tokens > 0) + answer
             count = len(choices)
             end = self._stream_end(head, finish_reason, include_usage,
-                                   self._usage(len(prompt_ids), completion_tokens, cached))
+                                   self._usage(len(prompt_ids), completion_tokens, cached,
+                                               reasoning))
             first_written = False
+            answer_written = not answer_tokens  # (nothing to stamp for a reply with no answer)
             k = 0
             while k < completion_tokens:
                 if k == fault_at and fault == "stall":
@@ -637,8 +695,9 @@ class SimulatorState:
                     deadline += itl * (1.0 + uniform(-jitter, jitter)) if jitter else itl
                 data = batch[0] if len(batch) == 1 else b"".join(batch)
                 if k == completion_tokens:
-                    # Cached before the client can read the end and send its next turn.
-                    self._remember_reply(chain, completion_tokens, call)
+                    # Cached before the client can read the end and send its next turn (the
+                    # answer alone: a chat template drops the reasoning from the history).
+                    self._remember_reply(chain, answer_tokens, call)
                     # The last tokens, finish chunk, usage and [DONE] in a single send.
                     await response.write_eof(data + end)
                     break
@@ -646,9 +705,14 @@ class SimulatorState:
                 if not first_written:
                     entry["first_token"] = monotonic()
                     first_written = True
+                if not answer_written and k > reasoning:
+                    entry["first_answer"] = monotonic()
+                    answer_written = True
             now = monotonic()
             if not first_written:
                 entry["first_token"] = now
+            if not answer_written:
+                entry["first_answer"] = now
             entry.update(
                 last_token=now, finished=now,
                 status="stream_error" if fault == "malformed" else "ok",
@@ -676,7 +740,7 @@ class SimulatorState:
     async def _complete(
         self, request: web.Request, entry: dict[str, Any], headers: dict[str, str],
         prompt_ids: list[int], received_at: float, completion_tokens: int, finish_reason: str,
-        call: _Call | None,
+        call: _Call | None, reasoning: int = 0,
     ) -> web.StreamResponse:  # fmt: skip
         loop = asyncio.get_running_loop()
         base, slope = self._interval(len(prompt_ids))
@@ -686,19 +750,26 @@ class SimulatorState:
                 done_at = first_due + sum(self._jittered(base + slope * k)
                                           for k in range(completion_tokens - 1))
                 await _sleep_until(loop, done_at)
-                self._remember_reply(chain, completion_tokens, call)
+                self._remember_reply(chain, completion_tokens - reasoning, call)
             finally:
                 self.slots.release()
         except asyncio.CancelledError:
             entry.update(status="cancelled", finished=time.monotonic())
             raise
         prompt_tokens = len(prompt_ids)
+        answer_tokens = completion_tokens - reasoning
         message: dict[str, Any] = {"role": "assistant", "content": "".join(
-            WORDS[k % len(WORDS)] for k in range(completion_tokens))}
+            WORDS[k % len(WORDS)] for k in range(answer_tokens)) or None}
         if call is not None:
             message = {"role": "assistant", "content": None, "tool_calls": [{
                 "id": call.id, "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments}}]}
+        if reasoning and self.config.reasoning_field == "think-tags":
+            closed = "</think>" if answer_tokens else ""
+            message["content"] = (f"<think>{_reasoning_text(reasoning)}{closed}"
+                                  f"{message['content'] or ''}")
+        elif reasoning:
+            message[self.config.reasoning_field] = _reasoning_text(reasoning)
         body = {
             "id": entry["request_id"], "object": "chat.completion", "created": int(time.time()),
             "model": self.config.model,
@@ -706,7 +777,7 @@ class SimulatorState:
                 "index": 0, "message": message,
                 "logprobs": None, "finish_reason": finish_reason,
             }],
-            "usage": self._usage(prompt_tokens, completion_tokens, cached),
+            "usage": self._usage(prompt_tokens, completion_tokens, cached, reasoning),
         }  # fmt: skip
         response = web.Response(
             body=json.dumps(body).encode(), content_type="application/json", headers=headers
@@ -720,7 +791,8 @@ class SimulatorState:
             return response
         # Everything is written at once, so first and last token share the write time.
         now = time.monotonic()
-        entry.update(first_token=now, last_token=now, finished=now, status="ok")
+        entry.update(first_token=now, first_answer=now if answer_tokens else None, last_token=now,
+                     finished=now, status="ok")
         return response
 
     async def models(self, request: web.Request) -> web.Response:

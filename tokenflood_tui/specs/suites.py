@@ -40,7 +40,7 @@ class LoadType(StrictModel):
         return self
 
 
-SLO_METRICS = ("ttft_ms", "tpot_ms", "e2e_ms")
+SLO_METRICS = ("ttft_ms", "ttfa_ms", "tpot_ms", "e2e_ms")
 
 
 class Slo(StrictModel):
@@ -50,11 +50,12 @@ class Slo(StrictModel):
     at most 500 ms; for goodput, each request is held to the tightest of them)."""
 
     ttft_ms: float | dict[str, float] | None = None
+    ttfa_ms: float | dict[str, float] | None = None     # a reasoning model's first answer token
     tpot_ms: float | dict[str, float] | None = None
     e2e_ms: float | dict[str, float] | None = None
     goodput_min: float = Field(0.95, gt=0, le=1, allow_inf_nan=False)
 
-    @field_validator("ttft_ms", "tpot_ms", "e2e_ms")
+    @field_validator("ttft_ms", "ttfa_ms", "tpot_ms", "e2e_ms")
     @classmethod
     def _bounds(cls, bound: float | dict[str, float] | None) -> float | dict[str, float] | None:
         values = bound.values() if isinstance(bound, dict) else [] if bound is None else [bound]
@@ -465,9 +466,10 @@ class SearchSuite(_Workload):
             raise KeyedError(("start_rps",), (
                 f"{self.start_rps:g} req/s for {self.phase_seconds:g} s would send no request: "
                 "raise start_rps or phase_seconds"))
-        if not self.slo.ttft_ms and not self.slo.tpot_ms and not self.slo.e2e_ms:
-            raise KeyedError(("slo",), "give at least one of ttft_ms, tpot_ms, e2e_ms: the "
-                                       "search finds the highest rate that meets them")
+        if not any(getattr(self.slo, metric) for metric in SLO_METRICS):
+            raise KeyedError(("slo",), "give at least one of ttft_ms, tpot_ms, e2e_ms (or a "
+                                       "reasoning model's ttfa_ms): the search finds the highest "
+                                       "rate that meets them")
         return self
 
     @model_validator(mode="after")

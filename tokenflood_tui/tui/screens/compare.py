@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from ...outputs.charts import run_letter
 from ...compare import bootstrap, output
+from ...compare import folder as compare_folder
 from ...compare.compare import DEFAULT_SEED, Comparison, compare
 from ...errors import TokenfloodError
 from ..widgets.compare_table import CompareChart, CompareTable, next_metric
@@ -125,7 +126,7 @@ class CompareScreen(PanelScreen):
     def _write(self, comparison: Comparison) -> tuple[Path | None, str | None]:
         root = self.results_root if self.results_root is not None else Path("results")
         try:
-            return output.write(comparison, output.default_folder(root)), None
+            return compare_folder.write(comparison, compare_folder.default_folder(root)), None
         except TokenfloodError as exc:       # not written (disk full, read-only): still shown
             return None, str(exc)
 

@@ -216,7 +216,9 @@ class ObservationScreen(LiveRunScreen):
             f"poll {e.poll}/{self.feed.total}{slot}{stopped}: {ph.sent} sent, {ph.ok} ok, "
             f"{ph.failed} failed{late_text}\n"
             f"TTFT {percentiles(ph.ttft_ms, self.suite.percentiles)} · "
-            f"e2e {percentiles(ph.e2e_ms, self.suite.percentiles)}")
+            + (f"TTFA {percentiles(ph.ttfa_ms, self.suite.percentiles)} · " if ph.reasoning
+               else "")
+            + f"e2e {percentiles(ph.e2e_ms, self.suite.percentiles)}")
         done = ph.ok + ph.failed
         failures.set_class(not ph.failed, "-none")
         failures.update((f"✗ {ph.failed} of {done} failed: {e.failures}" if ph.failed

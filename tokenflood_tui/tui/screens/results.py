@@ -29,7 +29,8 @@ from ...metrics.thresholds import failed as failed_any
 from ...outputs import report
 from ...outputs.formats import number, percentiles, span
 from ...errors import ConfigError
-from ...metrics.summary import METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey
+from ...metrics.summary import (METRICS, REASONING_METRICS, SUMMARY_FILE, PollStats, RunSummary, pkey,
+                               reasoned)
 from ...outputs.journal import RunStarted, read_journal
 from ...run.partial import load_summary
 from ..widgets.chart import LatencyChart
@@ -187,7 +188,7 @@ class LoadTestResultsScreen(ResultsScreen):
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
                              markup=False)
-                if report.server_cells(s.phases, s.percentiles) is not None:
+                if report.server_table(s.phases, s.percentiles) is not None:
                     engine = s.server.engine if s.server and s.server.engine else "the server"
                     yield Static(f"{engine}'s own figures by phase · - : not published",
                                  classes="section summary", markup=False)
@@ -220,17 +221,17 @@ class LoadTestResultsScreen(ResultsScreen):
                 for e in ph.errors:
                     errors.add_row(str(ph.phase), e.status, str(e.http_status or "-"),
                                    str(e.count), f"{e.count / (ph.ok + ph.failed):.1%}")
-        server = report.server_cells(s.phases, s.percentiles)
+        server = report.server_table(s.phases, s.percentiles)
         if server is not None:
-            head, rows = server
             table = self.query_one("#results-server", DataTable)
-            table.add_columns(*head)
-            table.add_rows(rows)
+            table.add_columns(*server.head)
+            table.add_rows(server.rows)
         pct = [pkey(p) for p in s.percentiles]
         metrics = self.query_one("#results-metrics", DataTable)
         metrics.add_columns("phase", "metric", "mean", *pct)
+        shown = (*METRICS, *REASONING_METRICS) if reasoned(s.phases) else METRICS
         for ph in s.phases:
-            for m in METRICS:
+            for m in shown:
                 dist = ph.metric(m)
                 metrics.add_row(str(ph.phase), m, number(dist.mean, 2), *[number(dist[p], 2) for p in pct])
         self.query_one(LatencyChart).set_phases(s.phases)
@@ -375,7 +376,8 @@ class ObservationResultsScreen(ResultsScreen):
             yield OverTimeChart(s.percentiles, title_prefix=self.panel_title("chart"),
                                 id="obs-chart")
             with VerticalScroll(id="obs-tables"):
-                yield Static(self.panel_title("polls", f"polls, newest first · TTFT and e2e {pct} "
+                latencies = "TTFT, TTFA and e2e" if reasoned(polls) else "TTFT and e2e"
+                yield Static(self.panel_title("polls", f"polls, newest first · {latencies} {pct} "
                                               "ms · out tok/s")
                              + (f" · {_day_span(polls)}" if polls else ""),
                              classes="section polls")
@@ -415,11 +417,15 @@ class ObservationResultsScreen(ResultsScreen):
         _fill_thresholds(self, s)
         pcts = s.percentiles
         polls = self.query_one("#obs-polls", DataTable)
-        polls.add_columns("poll", "slot (UTC)", "ok/sent", "TTFT", "e2e", "tok/s")
+        reasoning = reasoned(s.polls)        # TTFA beside TTFT once a model reasoned
+        polls.add_columns("poll", "slot (UTC)", "ok/sent", "TTFT", *(["TTFA"] if reasoning else []),
+                          "e2e", "tok/s")
         one_day = len({p.slot_utc[:10] for p in s.polls}) <= 1
         for poll in reversed(s.polls):
             polls.add_row(str(poll.phase), _slot(poll.slot_utc, one_day), _poll_outcome(poll),
                           percentiles(poll.ttft_ms, pcts, keys=False, unit=False),
+                          *([percentiles(poll.ttfa_ms, pcts, keys=False, unit=False)]
+                            if reasoning else []),
                           percentiles(poll.e2e_ms, pcts, keys=False, unit=False),
                           number(poll.output_tokens_per_s, 1), key=str(poll.phase))
         if any(p.errors for p in s.polls):

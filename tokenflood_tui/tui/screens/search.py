@@ -137,7 +137,9 @@ class SearchScreen(LiveRunScreen):
         word = "draining" if snap.stage == "draining" else "running"
         return (f"phase {current.phase} {word}: {current.target_rps:g} req/s, {current.sent} of "
                 f"{current.planned} sent, {current.in_flight} in flight · TTFT p50 "
-                f"{ms(current.ttft_ms.at(50))} · e2e p50 {ms(current.e2e_ms.at(50))}")
+                f"{ms(current.ttft_ms.at(50))} · "
+                + (f"TTFA p50 {ms(current.ttfa_ms.at(50))} · " if current.reasoning else "")
+                + f"e2e p50 {ms(current.e2e_ms.at(50))}")
 
     def _bracket(self) -> str:
         if self.result is not None:

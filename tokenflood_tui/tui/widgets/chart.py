@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from ...outputs import charts
 
-METRIC_NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e"}
+METRIC_NAMES = {"ttft_ms": "TTFT", "ttfa_ms": "TTFA", "e2e_ms": "e2e"}
 
 
 class LatencyChart(Static):
@@ -37,9 +37,18 @@ class LatencyChart(Static):
         """New data (PhaseStats or summary.json phase dicts); drawn at the next tick."""
         self._phases = list(phases)
         self._dirty = True
+        title = self._title()                 # `t` goes to TTFA too once a model reasoned
+        if self.border_title != title:
+            self.border_title = title
 
     def toggle_metric(self) -> None:
-        self.metric = "e2e_ms" if self.metric == "ttft_ms" else "ttft_ms"
+        self.metric = self._next_metric()
+
+    def _next_metric(self) -> str:
+        """TTFT → e2e → TTFT; TTFT → TTFA → e2e → TTFT once a model reasoned."""
+        metrics = charts.charted(p for p in self._phases if hasattr(p, "reasoning"))
+        at = metrics.index(self.metric) if self.metric in metrics else -1
+        return metrics[(at + 1) % len(metrics)]
 
     def watch_metric(self) -> None:
         self.border_title = self._title()
@@ -62,5 +71,5 @@ class LatencyChart(Static):
                              height=height, colour=True)
 
     def _title(self) -> str:
-        other = "e2e" if self.metric == "ttft_ms" else "TTFT"
+        other = METRIC_NAMES[self._next_metric()]
         return f"{self.title_prefix}{METRIC_NAMES[self.metric]} percentiles by rate · t: {other}"

@@ -1,5 +1,6 @@
 """An observation's latency percentiles per poll against the time of day (charts.render_over_time),
-drawn at the widget's size; `t` switches TTFT and e2e as in the by-rate chart.
+drawn at the widget's size; `t` switches TTFT and e2e (and TTFA, once a model reasoned) as in the
+by-rate chart.
 
 It is drawn again only when a poll has finished (or the panel's size changed), at most twice a
 second, with at most two points per column: with more polls than that, each point is the slowest
@@ -68,8 +69,9 @@ class OverTimeChart(LatencyChart):
         # The chart reads a poll's number, slot, latencies and missed mark only.
         slot = (self._anchor_utc or 0.0) + (ph.phase - 1) * self.interval_s
         return PollStats.model_construct(phase=ph.phase, ttft_ms=ph.ttft_ms, e2e_ms=ph.e2e_ms,
+                                         ttfa_ms=ph.ttfa_ms, reasoning=ph.reasoning,
                                          slot_utc=utc_iso(slot, "seconds"), missed=None)
 
     def _title(self) -> str:
-        other = "e2e" if self.metric == "ttft_ms" else "TTFT"
+        other = METRIC_NAMES[self._next_metric()]
         return f"{self.title_prefix}{METRIC_NAMES[self.metric]} percentiles per poll · t: {other}"

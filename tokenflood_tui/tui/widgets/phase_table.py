@@ -4,7 +4,8 @@ At 80 columns the full set (11 columns, three percentiles of two latencies) woul
 the screen, so the compact set keeps what matters (rates, counts, failures, TTFT and e2e at the
 first and last percentile, tokens/s, cache hits) with short headers; the panel title says what
 the latency columns hold. The set is chosen from the cells' real widths, so longer numbers or
-more percentiles switch sooner.
+more percentiles switch sooner. Once a phase has seen a model reason, TTFA stands beside TTFT
+(in the compact set in place of the cache hit rate); until then the table is as without it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 
 from textual.widgets import DataTable
 
-from ...metrics.summary import PhaseStats, pkey
+from ...metrics.summary import PhaseStats, pkey, reasoned
 from ...outputs.formats import number, share
 
 Mode = Literal["wide", "compact"]
@@ -38,6 +39,7 @@ class PhaseTable(DataTable):
                                     else [self.percentiles[0], self.percentiles[-1]])
         self.stats: dict[int, PhaseStats] = {}
         self.mode: Mode | None = None
+        self.reasoning = False  # TTFA shown: some phase saw a model reason
         self.running: int | None = None
         self._shown: dict[int, dict[str, str]] = {}
 
@@ -45,6 +47,16 @@ class PhaseTable(DataTable):
 
     def columns_for(self, mode: Mode) -> list[tuple[str, str]]:
         columns = self._columns(mode)
+        if self.reasoning:
+            # TTFA beside TTFT; the headers name the latencies alone and the title their
+            # percentiles (wide), so the wide set still fits 120 columns; the compact set gives
+            # up the cache hit rate for it
+            short = {"ttft": "TTFT", "e2e": "e2e"}
+            columns = [(key, short.get(key, label)) for key, label in columns]
+            at = [key for key, _ in columns].index("ttft") + 1
+            columns.insert(at, ("ttfa", "TTFA"))
+            if mode == "compact":
+                columns = [c for c in columns if c[0] != "cache"]
         if self.checks:
             if mode == "compact":
                 columns = [c for c in columns if c[0] != "cache"]
@@ -79,9 +91,13 @@ class PhaseTable(DataTable):
     def _title(self) -> str:
         if self.mode == "compact":
             pct = "/".join(pkey(p) for p in self.compact_percentiles)
-            return f"phases · {self.unit} target, actual · TTFT, e2e {pct} ms · out tok/s"
+            latencies = "TTFT, TTFA, e2e" if self.reasoning else "TTFT, e2e"
+            return f"phases · {self.unit} target, actual · {latencies} {pct} ms · out tok/s"
         goodput = self.final and any(ph.goodput is not None for ph in self.stats.values())
-        return f"phases · {self.unit} · latency in ms · out tok/s · cache hit rate" + (
+        latency = "latency in ms"
+        if self.reasoning:
+            latency = f"TTFT, TTFA, e2e {'/'.join(pkey(p) for p in self.percentiles)} ms"
+        return f"phases · {self.unit} · {latency} · out tok/s · cache hit rate" + (
             " · goodput: share within the SLO" if goodput else "")
 
     def cells(self, phase: int, mode: Mode) -> dict[str, str]:
@@ -101,6 +117,7 @@ class PhaseTable(DataTable):
             "in_flight": str(ph.in_flight), "done": str(done),
             "failed": f"{ph.failed} {ph.failed / done:.0%}" if ph.failed else "0",
             "ttft": "/".join(number(ph.ttft_ms.at(p), 0, grouped=False) for p in pcts),
+            "ttfa": "/".join(number(ph.ttfa_ms.at(p), 0, grouped=False) for p in pcts),
             "e2e": "/".join(number(ph.e2e_ms.at(p), 0, grouped=False) for p in pcts),
             "tps": number(ph.output_tokens_per_s, 1 if wide else 0),
             "cache": share(ph.cache_hit_rate), "ok": str(ph.ok),
@@ -122,6 +139,9 @@ class PhaseTable(DataTable):
         phase with the cursor (so it stays in view when there are more phases than rows)."""
         for ph in phases:
             self.stats[ph.phase] = ph
+        if not self.reasoning and reasoned(phases):
+            self.reasoning = True
+            self.mode = None            # TTFA joins the columns: set them again
         self.fit(available)
         mode = self.mode
         assert mode is not None       # fit() always picks one

@@ -1,5 +1,6 @@
 """Latency over time, one block per phase, the running phase on top and then the recent ones.
-The bars are drawn from 0 (bars.LatencySpark)."""
+The bars are drawn from 0 (bars.LatencySpark). TTFA gets a line of its own, between TTFT and e2e,
+once the phase saw a model reason."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from ...metrics.summary import PhaseStats
 from .bars import LatencySpark
 
 SPARK_POINTS = 120   # samples kept per phase (4 a second: the last 30 s)
-NAMES = {"ttft": "TTFT", "e2e": "e2e"}
+NAMES = {"ttft": "TTFT", "ttfa": "TTFA", "e2e": "e2e"}
 
 
 class PhaseSpark(Vertical):
-    """One phase: a heading, then TTFT and e2e now (median of the most recent requests)."""
+    """One phase: a heading, then TTFT (TTFA) and e2e now (median of the most recent requests)."""
 
     DEFAULT_CSS = """
     PhaseSpark { height: 3; }
+    PhaseSpark.-reasoning { height: 4; }
+    PhaseSpark .-ttfa { display: none; }
+    PhaseSpark.-reasoning .-ttfa { display: block; }
     PhaseSpark > .spark-head { height: 1; width: 1fr; text-style: bold; }
     PhaseSpark Horizontal { height: 1; }
     PhaseSpark .spark-label { width: 14; }
@@ -36,7 +40,7 @@ class PhaseSpark(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(self._head(), classes="spark-head", id="spark-head", markup=False)
         for name in NAMES:
-            with Horizontal():
+            with Horizontal(classes=f"-{name}"):
                 yield Label(self._label(name, None), classes="spark-label", id=f"label-{name}",
                             markup=False)
                 yield LatencySpark([], summary_function=max, id=f"line-{name}")
@@ -54,8 +58,11 @@ class PhaseSpark(Vertical):
             self.state = state
             self.query_one("#spark-head", Label).update(self._head())
 
-    def add(self, ttft: float | None, e2e: float | None) -> None:
-        for name, value in (("ttft", ttft), ("e2e", e2e)):
+    def add(self, ttft: float | None, e2e: float | None, ttfa: float | None = None) -> None:
+        """The latest medians; TTFA shown once given (a phase that saw reasoning)."""
+        if ttfa is not None and not self.has_class("-reasoning"):
+            self.add_class("-reasoning")
+        for name, value in (("ttft", ttft), ("ttfa", ttfa), ("e2e", e2e)):
             if value is None:
                 continue
             values = self.series[name] = (self.series[name] + [value])[-SPARK_POINTS:]
@@ -99,4 +106,5 @@ class SparkPanel(VerticalScroll):
                 spark.set_state(stopping if cut and stopping else
                                 "draining" if stage == "draining" or ph is not phases[-1]
                                 else "running")
-                spark.add(ph.recent_ttft_ms, ph.recent_e2e_ms)
+                spark.add(ph.recent_ttft_ms, ph.recent_e2e_ms,
+                          ph.recent_ttfa_ms if ph.reasoning else None)

@@ -61,6 +61,9 @@ def cells(row: TurnRow) -> list[str]:
 # What the compact table shows of each rate; compare.md has every metric and percentile.
 VERDICT_COLUMNS = [("ttft_ms", 50.0, "TTFT p50"), ("ttft_ms", 90.0, "TTFT p90"),
                    ("e2e_ms", 50.0, "e2e p50"), ("e2e_ms", 90.0, "e2e p90")]
+# ... where a variant reasoned: the first answer is what its users wait for (still 80 columns)
+REASONING_VERDICT_COLUMNS = [("ttft_ms", 50.0, "TTFT p50"), ("ttfa_ms", 50.0, "TTFA p50"),
+                             ("ttfa_ms", 90.0, "TTFA p90"), ("e2e_ms", 50.0, "e2e p50")]
 WORDS = {"faster": "faster", "slower": "slower", "no clear difference": "unclear",
          "too few samples": "too few"}
 STYLES = {"faster": "bold green", "slower": "bold red", "no clear difference": "",
@@ -71,18 +74,20 @@ GROUP = 11
 
 def verdict_text(c: Comparison, names: list[str]) -> Text:
     """Each verdict line, then per rate (and variant, when more than two) the verdict and the
-    difference to A of TTFT and e2e at p50 and p90; which letter is which variant last."""
+    difference to A of TTFT and e2e at p50 and p90 (where a variant reasoned: TTFT p50, TTFA p50
+    and p90, e2e p50); which letter is which variant last."""
     text = Text()
     for i in range(1, len(c.runs)):
         text.append(verdict_line(c, i) + "\n", style="bold")
     several = len(c.runs) > 2
     head = ("   " if several else "") + "rate".ljust(GROUP)
-    text.append(head + "".join(label.ljust(CELL) for _, _, label in VERDICT_COLUMNS).rstrip()
+    columns = REASONING_VERDICT_COLUMNS if "ttfa_ms" in c.metrics else VERDICT_COLUMNS
+    text.append(head + "".join(label.ljust(CELL) for _, _, label in columns).rstrip()
                 + "\n", style="underline")
     for group in c.groups:
         for i in range(1, len(c.runs)):
             line = Text((f"{run_letter(i)}  " if several else "") + group.ljust(GROUP))
-            for metric, p, _ in VERDICT_COLUMNS:
+            for metric, p, _ in columns:
                 try:
                     value = c.cell(group, metric, p).runs[i]
                 except KeyError:

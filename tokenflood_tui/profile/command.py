@@ -1,0 +1,78 @@
+"""`tokenflood profile FILES…`: read, count, print, fit and write the suite; `--compare` a run
+against the profile. What the CLI calls; nothing here prints prompt text."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import ConfigError
+from ..run import prompts
+from ..run.events import RunEvent
+from ..specs import EndpointSpec, load_endpoint
+from . import show
+from .compare import compare_text
+from .count import Profile, Templates, count_traffic, endpoint_counter, has_system
+from .fitting import LoadFit, SessionFit, fit_load_types, fit_session_type
+from .read import Format, Traffic, read_traffic
+from .suite import build_suite, suite_name
+
+SESSION_TYPE = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRequest:
+    files: list[Path]
+    format: Format | None
+    endpoint: Path | None
+    tokenizer: str | None
+    out: Path | None
+    compare: Path | None        # a results folder, resolved
+
+
+def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
+    if req.endpoint is None and req.tokenizer is None:
+        raise ConfigError("profile needs a tokenizer: --endpoint ENDPOINT.yml (the server's own, "
+                          "chat template included) or --tokenizer NAME (litellm's local ones, "
+                          "e.g. gpt-4o)")
+    endpoint = load_endpoint(req.endpoint) if req.endpoint else None
+    traffic = read_traffic(req.files, req.format)
+    if traffic.guessed:
+        err.write(f"tokenflood: read {len(traffic.files)} file(s) as {traffic.format} (guessed "
+                  "from their content; --format chooses)\n")
+    result = asyncio.run(count(traffic, endpoint, req.tokenizer, err))
+    fit: LoadFit | SessionFit = (fit_session_type(result, SESSION_TYPE) if result.sessions
+                                 else fit_load_types(result))
+    _, text = build_suite(result, fit, suite_name(result), endpoint)
+    out.write(show.text(result, fit, width))
+    if req.out is not None:
+        try:
+            req.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{req.out}: cannot write the suite ({exc.strerror})") from None
+        err.write(f"tokenflood: wrote {req.out}: tokenflood run {req.out} ENDPOINT.yml\n")
+    if req.compare is not None:
+        out.write("\n" + compare_text(result, req.compare, width))
+    return 0
+
+
+async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str | None,
+                err: TextIO) -> Profile:
+    def note(event: RunEvent) -> None:
+        err.write(f"tokenflood: {getattr(event, 'text', event)}\n")
+
+    if endpoint is None:
+        assert tokenizer is not None
+        counter = await asyncio.to_thread(prompts.LitellmTokenCounter, tokenizer)
+        counter.name = f"litellm.token_counter({tokenizer})"
+        templates: Templates = {}
+        return await count_traffic(traffic, counter, templates,
+                                   "not counted (--tokenizer: no endpoint to measure it on)")
+    kinds = {has_system(c.messages) for c in traffic.conversations}
+    counter_, templates, how, close = await endpoint_counter(endpoint, kinds, note)
+    try:
+        return await count_traffic(traffic, counter_, templates, how)
+    finally:
+        await close()
