@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
-from ...live.server import ServerFeed
+from ...live.server import ServerFeed, server_line
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import PhaseStats, RunSummary
 from ...run.coordinator import RunSnapshot
@@ -111,10 +111,13 @@ class RunScreen(LiveRunScreen):
         current = snap.phases[-1] if snap.phases else None
         if current is not None and current.client_bound:
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
+        if snap.stage not in ("running", "draining"):
+            return text
         said = self.server.said
-        if said is not None and said.phase == snap.phase and snap.stage in ("running",
-                                                                           "draining"):
+        if said is not None and said.phase == snap.phase:
             text += f"  server {said.kind}: {said.why}"
+        elif (server := server_line(snap.server)) is not None:
+            text += f"  {server}"
         return text
 
     def sending_text(self, snap: RunSnapshot) -> str:
