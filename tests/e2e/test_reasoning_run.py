@@ -95,7 +95,9 @@ def test_the_summary_counts_reasoning_and_checks_ttfa_thresholds(run):
     assert ph.answer_tokens_mean == ANSWER and not ph.reasoning_tokens_estimated
     never = sum(1 for r in rows(run) if r["status"] == "no_answer")
     assert [(e.status, e.count) for e in ph.errors] == [("no_answer", never)]
-    assert ph.ttfa_ms.at(50) - ph.ttft_ms.at(50) >= REASONING * ITL_MS - 1
+    # the answer comes after the reasoning's tokens, on the simulator's schedule (a first token
+    # late on a busy machine shortens the gap, never the TTFA)
+    assert ph.ttfa_ms.at(50) >= TTFT_MS + REASONING * ITL_MS - 1
     (ttfa, ttft) = s.thresholds
     assert ttfa.threshold == "ttfa_ms.p99 < 2000" and ttfa.passed
     assert ttfa.phases[0].value == pytest.approx(ph.ttfa_ms.at(99), rel=0.05)

@@ -30,7 +30,6 @@ from support.tokenflood import run_tokenflood, write
 KEY = "sk-reasoning-test-key-81c4e2"
 MESSAGES = [{"role": "user", "content": "How many words are in this sentence?"}]
 OUTPUT = 50                 # max_tokens: room for 20 reasoning and 5 answer tokens
-REASONING = (190.0, 260.0)  # 20 reasoning tokens 10 ms apart: 200 ms from the first to the answer
 # litellm's CPU time per chunk lands on its timestamps: its reasoning time was the server's
 # within -10 to +48 ms (10 requests a shape, with and without a CPU hog); the built-in
 # client's within -4 to +7 ms
@@ -64,8 +63,9 @@ def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = 1
     assert rec.status == OK, rec.error_message
     assert rec.ttft_ms is not None and rec.ttfa_ms is not None and rec.reasoning_ms is not None
     # the server wrote its first answer token 200 ms after its first thought (a late wake-up
-    # of its first write on a busy machine makes it less); the client saw the same gap
-    assert truth.reasoning_ms is not None and 150 <= truth.reasoning_ms <= REASONING[1]
+    # of its first write on a busy machine makes it less, of a later one more: 650 ms beside a
+    # CPU hog); the client saw the same gap, which is what is checked
+    assert truth.reasoning_ms is not None and truth.reasoning_ms >= 150
     assert rec.ttfa_ms - rec.ttft_ms == pytest.approx(truth.reasoning_ms, abs=slack_ms)
     assert rec.reasoning_ms == pytest.approx(rec.ttfa_ms - rec.ttft_ms)
     # the role chunk came at once, the first thought 20 ms later: TTFT is the thought's
@@ -410,7 +410,7 @@ def test_a_run_records_no_answer_ttfa_and_counted_reasoning_per_row(runs):
     for r in answered:
         assert r["status"] == "ok"
         reasoned = truth[r["response_id"]].reasoning_ms    # the server's: 200 ms, a busy
-        assert 150 <= reasoned <= REASONING[1]              # machine's late wake-up less
+        assert reasoned >= 150                              # machine's late wake-ups aside
         assert float(r["ttfa_ms"]) - float(r["ttft_ms"]) == pytest.approx(reasoned, abs=15)
         assert float(r["reasoning_ms"]) == pytest.approx(float(r["ttfa_ms"]) - float(r["ttft_ms"]),
                                                          abs=0.01)

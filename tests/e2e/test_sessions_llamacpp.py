@@ -45,8 +45,11 @@ session_types:
 
 @pytest.fixture(scope="module")
 def llama():
-    # 4 slots: a session's next turn finds the slot that served its last one idle
-    with LocalModelServer(LocalServerOptions(slots=4, ctx=8192)) as server:
+    # 8 slots for 4 sessions: a session's next turn finds the slot that served its last one
+    # idle, and a new session takes the least recently used slot, one the warm-up and the
+    # calibration used (with 4, a busy machine's timing once gave a thinking session's slot
+    # to a new one: its next turn had 3 of 142 tokens cached)
+    with LocalModelServer(LocalServerOptions(slots=8, ctx=8192)) as server:
         yield server
 
 
