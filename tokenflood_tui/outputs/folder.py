@@ -41,9 +41,13 @@ CSV_COLUMNS = [
     # a reasoning model's (docs/metrics.md#reasoning)
     "t_answer_s", "ttfa_ms", "reasoning_ms", "reasoning_tokens", "reasoning_tokens_estimated",
     "answer_tokens",
+    # a hosted provider's rate limits (docs/metrics.md#rate-limits)
+    "throttle", "retry_after_s", "limit_kind", "limit_remaining", "limit",
 ]
-# requests.csv of earlier versions: without the session columns, and without `worker`
-EARLIER_WIDTHS = (len(CSV_COLUMNS) - 6, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 12)
+# requests.csv of earlier versions: without the rate-limit columns, the reasoning ones, the
+# session ones, and without `worker`
+EARLIER_WIDTHS = (len(CSV_COLUMNS) - 5, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 16,
+                  len(CSV_COLUMNS) - 17)
 SESSIONS_FILE = "sessions.csv"
 SESSIONS_COLUMNS = [
     "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
@@ -200,6 +204,10 @@ class ResultsFolder:
             _s(rec.t_answer, t0), _ms(rec.ttfa_ms), _ms(rec.reasoning_ms),
             _int(rec.reasoning_tokens), "true" if rec.reasoning_tokens_estimated else "false",
             _int(rec.answer_tokens),
+            rec.throttle or "", _ms(rec.retry_after_s),
+            rec.headroom.kind if rec.headroom else "",
+            rec.headroom.remaining if rec.headroom else "",
+            _int(rec.headroom.limit) if rec.headroom else "",
         ])
         written = self._csv.append(line)
         if written:

@@ -1,0 +1,146 @@
+"""Providers' rate-limit headers and 429 bodies, normalised (metrics/ratelimits.py): the shapes
+of docs the providers publish (../shared/notes/server-metrics-and-rate-limits.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tokenflood_tui.metrics.ratelimits import (OVERLOADED, QUOTA, SPEND_LIMIT, THROTTLE_REQUESTS,
+                                               THROTTLE_TOKENS, TOO_LARGE, Limit, read_headers,
+                                               read_refusal)
+from tokenflood_tui.metrics.records import RATE_LIMITED, RequestRecord
+
+NOW = 1_765_000_000.0     # 2025-12-06T05:46:40Z
+
+
+def test_openai_headers_give_each_limit_with_its_go_duration_reset_and_the_lowest_share():
+    limits = read_headers({
+        "X-RateLimit-Limit-Requests": "500", "x-ratelimit-remaining-requests": "499",
+        "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
+        "x-ratelimit-remaining-tokens": "6000", "x-ratelimit-reset-tokens": "6m0s",
+        "retry-after": "2", "retry-after-ms": "1500", "content-type": "text/event-stream"})
+    assert limits.limits == (Limit("requests", 500, 499, 0.12), Limit("tokens", 30000, 6000, 360.0))
+    assert limits.retry_after_s == 1.5           # the ms header is the finer one
+    low = limits.lowest()
+    assert low is not None and (low.kind, low.remaining, low.limit, low.reset_s) == \
+        ("tokens", 6000, 30000, 360.0)
+    assert low.share == pytest.approx(0.2)
+
+
+def test_azure_sends_what_remains_alone_so_the_lowest_is_by_count():
+    limits = read_headers({"x-ratelimit-remaining-requests": "90",
+                           "x-ratelimit-remaining-tokens": "8000", "retry-after": "7"})
+    low = limits.lowest()
+    assert low is not None and (low.kind, low.remaining, low.limit, low.share) == \
+        ("requests", 90, None, None)
+    assert limits.retry_after_s == 7.0
+
+
+def test_anthropic_headers_give_four_families_with_rfc3339_resets():
+    head = "anthropic-ratelimit-"
+    limits = read_headers({
+        f"{head}requests-limit": "50", f"{head}requests-remaining": "49",
+        f"{head}requests-reset": "2025-12-06T05:46:41Z",
+        f"{head}input-tokens-limit": "40000", f"{head}input-tokens-remaining": "4000",
+        f"{head}input-tokens-reset": "2025-12-06T05:47:40Z",
+        f"{head}output-tokens-limit": "8000", f"{head}output-tokens-remaining": "7000",
+        f"{head}tokens-limit": "48000", f"{head}tokens-remaining": "11000"}, now=NOW)
+    by_kind = {lim.kind: lim for lim in limits.limits}
+    assert set(by_kind) == {"requests", "tokens", "input_tokens", "output_tokens"}
+    assert by_kind["requests"].reset_s == pytest.approx(1.0)
+    assert by_kind["input_tokens"].reset_s == pytest.approx(60.0)
+    low = limits.lowest()
+    assert low is not None and (low.kind, low.remaining) == ("input_tokens", 4000)
+
+
+def test_litellm_prefixes_other_providers_headers():
+    limits = read_headers({"llm_provider-anthropic-ratelimit-requests-limit": "10",
+                           "llm_provider-anthropic-ratelimit-requests-remaining": "1",
+                           "llm_provider-retry-after": "30"})
+    assert limits.limits == (Limit("requests", 10, 1, None),)
+    assert limits.retry_after_s == 30.0
+
+
+def openai_body(message: str, type_: str, code: str) -> str:
+    return json.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+
+GEMINI_429 = json.dumps({"error": {
+    "code": 429, "status": "RESOURCE_EXHAUSTED", "message": "You exceeded your current quota.",
+    "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+            {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+             "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "23s"}]}})
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "kind", "retry"), [
+    (429, openai_body("Rate limit reached for gpt-4o on requests per min (RPM): Limit 3",
+                      "requests", "rate_limit_exceeded"), {"retry-after-ms": "20000"},
+     THROTTLE_REQUESTS, 20.0),
+    (429, openai_body("Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000",
+                      "tokens", "rate_limit_exceeded"), {}, THROTTLE_TOKENS, None),
+    (429, openai_body("You exceeded your current quota, please check your plan and billing "
+                      "details.", "insufficient_quota", "insufficient_quota"), {}, QUOTA, None),
+    (429, openai_body("Request too large for gpt-4o on tokens per min (TPM): Limit 30000, "
+                      "Requested 50000.", "tokens", "rate_limit_exceeded"), {}, TOO_LARGE, None),
+    (429, json.dumps({"error": {"code": "429", "message": "Requests to the ChatCompletions_Create"
+                                " Operation have exceeded token rate limit of your current "
+                                "OpenAI S0 pricing tier."}}), {"retry-after": "4"},
+     THROTTLE_TOKENS, 4.0),
+    (429, json.dumps({"error": {"code": "429", "message": "Requests to the ChatCompletions_Create"
+                                " Operation have exceeded call rate limit."}}), {},
+     THROTTLE_REQUESTS, None),
+    (403, json.dumps({"statusCode": 403, "message": "Out of call volume quota."}), {}, QUOTA, None),
+    (429, json.dumps({"type": "error", "error": {
+        "type": "rate_limit_error", "message": "This request would exceed the rate limit for "
+        "your organization of 40,000 input tokens per minute."}}), {"retry-after": "9"},
+     THROTTLE_TOKENS, 9.0),
+    (429, json.dumps({"type": "error", "error": {
+        "type": "rate_limit_error", "message": "Your organization has reached its spend limit "
+        "(enforced_spend_limit_reached)."}}), {}, SPEND_LIMIT, None),
+    (529, json.dumps({"type": "error", "error": {"type": "overloaded_error",
+                                                  "message": "Overloaded"}}), {}, OVERLOADED, None),
+    (413, json.dumps({"type": "error", "error": {"type": "request_too_large",
+                                                  "message": "Request exceeds the maximum size"}}),
+     {}, TOO_LARGE, None),
+    (429, GEMINI_429, {}, THROTTLE_REQUESTS, 23.0),
+    (429, GEMINI_429.replace("GenerateRequestsPerMinute", "GenerateRequestsPerDay"), {}, QUOTA,
+     23.0),
+    (429, json.dumps({"message": "Too many tokens, please wait before trying again."}),
+     {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/"},
+     THROTTLE_TOKENS, None),
+    (429, json.dumps({"message": "Too many requests, please wait before trying again."}),
+     {"x-amzn-ErrorType": "ThrottlingException"}, THROTTLE_REQUESTS, None),
+    (400, json.dumps({"message": "quota exceeded"}),
+     {"x-amzn-ErrorType": "ServiceQuotaExceededException"}, QUOTA, None),
+])
+def test_refusals_are_read_to_their_kind_and_retry_after(status, body, headers, kind, retry):
+    throttle = read_refusal(status, body, headers)
+    if kind is None:
+        assert throttle is None
+        return
+    assert throttle is not None and (throttle.kind, throttle.retry_after_s) == (kind, retry)
+    assert throttle.fatal == (kind in (QUOTA, SPEND_LIMIT, TOO_LARGE))
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 500, 503])
+def test_other_errors_are_no_throttle_even_when_their_text_says_rate_limit(status):
+    assert read_refusal(status, openai_body("rate_limit exceeded upstream", "tokens",
+                                            "rate_limit_exceeded"), {}) is None
+
+
+def test_a_throttled_record_is_rate_limited_with_its_kind_and_keeps_its_headroom():
+    rec = RequestRecord(1, 1.0, 0, 0.0, 64, 0, 4)
+    rec.stamp_rate_limits({"x-ratelimit-limit-requests": "10",
+                           "x-ratelimit-remaining-requests": "0", "retry-after": "3"})
+    throttle = read_refusal(429, openai_body("Rate limit reached on requests per min (RPM)",
+                                             "requests", "rate_limit_exceeded"), {})
+    assert throttle is not None
+    rec.throttled(throttle, "HTTP 429: Rate limit reached", 429)
+    assert (rec.status, rec.throttle, rec.http_status, rec.retry_after_s) == \
+        (RATE_LIMITED, "requests", 429, 3.0)
+    assert rec.headroom is not None and (rec.headroom.remaining, rec.headroom.share) == (0, 0.0)
+    assert not rec.ok
