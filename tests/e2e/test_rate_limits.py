@@ -18,7 +18,8 @@ from support.specs import endpoint_yml, run_yml
 from support.tokenflood import Completed, run_together, write
 
 RPM = 12            # requests per minute: the warm-up, calibration and phase 1 fit, phase 2 not
-TPM = 1200          # tokens per minute (prompt + max_tokens), for the Azure run
+TPM = 1000          # tokens per minute (prompt + max_tokens), for the Azure run: phase 2's 16
+                    # requests of 64 + 4 tokens need 1,088
 QUOTA = 5           # requests answered before the quota is spent
 SHAPES = {
     "openai": ("--rate-limit", f"rpm={RPM}", "--limit-headers", "openai"),
@@ -94,6 +95,14 @@ def test_the_requests_limit_is_read_from_every_response_and_throttles_phase_2(ru
     assert lim["limits"][0]["lowest_remaining"] == 0
     assert 50 < lim["retry_after_s"] <= 60
     assert run.summary["first_throttled"] == 2 and run.summary["stopped_by_throttle"] is None
+    # warned before any load was sent: phase 2 alone must exceed the limit, phase 1 not
+    warning = ("phase 2 must exceed the provider's rate limit: it sends 16 requests in its "
+               f"busiest minute, above the limit of {RPM}; expect its excess refused")
+    assert any(w.startswith(warning) for w in run.summary["warnings"]), run.summary["warnings"]
+    assert not any(w.startswith("phase 1 must exceed") for w in run.summary["warnings"])
+    err = run.done.stderr
+    assert err.index(f"warning: {warning}") < err.index("phase 1: 2 req/s")
+    assert "rate limits at the warm-up: requests " in err
     assert two["errors"] == [{"status": "rate_limited", "http_status": 429,
                               "count": lim["throttled"]}]
 
@@ -124,6 +133,10 @@ def test_azure_announces_what_remains_of_its_token_limit_and_refuses_by_tokens(r
     lim = limits(two)
     assert lim["throttled"] > 0 and lim["throttled_by_kind"] == {"tokens": lim["throttled"]}
     assert lim["limits"][0]["lowest_remaining"] < seen["lowest_remaining"]
+    # Azure gives no limit: phase 2 is judged by what remained at the warm-up, below its need
+    assert any(w.startswith("phase 2 must exceed the provider's rate limit: it sends 1,088 tokens "
+                            "in its busiest minute, above the limit of ") and
+               "(what remained at the warm-up)" in w for w in run.summary["warnings"])
     # the tokens let through: every answered request's prompt + max_tokens, within the limit
     assert run.answered() >= 4 + two["ok"]
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tokenflood_tui.metrics.ratelimits import (OVERLOADED, QUOTA, SPEND_LIMIT, THROTTLE_REQUESTS,
                                                THROTTLE_TOKENS, TOO_LARGE, Limit, read_headers,
                                                read_refusal)
+from tokenflood_tui.metrics.ratelimits import RateLimits
 from tokenflood_tui.metrics.records import RATE_LIMITED, RequestRecord
+from tokenflood_tui.run.limits import busiest_minute, plan_warnings
+from tokenflood_tui.run.schedule import plan_phases
+from tokenflood_tui.specs import parse_run_suite
 
 NOW = 1_765_000_000.0     # 2025-12-06T05:46:40Z
 
@@ -134,8 +139,9 @@ def test_other_errors_are_no_throttle_even_when_their_text_says_rate_limit(statu
 
 def test_a_throttled_record_is_rate_limited_with_its_kind_and_keeps_its_headroom():
     rec = RequestRecord(1, 1.0, 0, 0.0, 64, 0, 4)
-    rec.stamp_rate_limits({"x-ratelimit-limit-requests": "10",
-                           "x-ratelimit-remaining-requests": "0", "retry-after": "3"})
+    rec.stamp_rate_limits(read_headers({"x-ratelimit-limit-requests": "10",
+                                        "x-ratelimit-remaining-requests": "0",
+                                        "retry-after": "3"}))
     throttle = read_refusal(429, openai_body("Rate limit reached on requests per min (RPM)",
                                              "requests", "rate_limit_exceeded"), {})
     assert throttle is not None
@@ -144,3 +150,20 @@ def test_a_throttled_record_is_rate_limited_with_its_kind_and_keeps_its_headroom
         (RATE_LIMITED, "requests", 429, 3.0)
     assert rec.headroom is not None and (rec.headroom.remaining, rec.headroom.share) == (0, 0.0)
     assert not rec.ok
+
+
+def test_a_phase_is_checked_by_its_busiest_minute_against_each_limit():
+    suite = parse_run_suite("name: l\nrequests_per_second_rates: [1, 3]\n"
+                            "test_length_in_seconds: 120\narrival: constant\nload_types:\n"
+                            "- {prompt_length: 100, output_length: 20}\n")
+    one, three = plan_phases(suite)
+    prompt, output = np.array([100]), np.array([20])
+    assert busiest_minute(one, prompt, output) == {
+        "requests": 60, "tokens": 60 * 120, "input_tokens": 6000, "output_tokens": 1200}
+    limits = RateLimits((Limit("requests", 100, 99, 1.0), Limit("tokens", None, 10_000, None)))
+    (warning,) = plan_warnings([one, three], suite, limits, "phase")
+    assert (warning.unit, warning.number) == ("phase", 2)
+    assert warning.text.startswith(
+        "phase 2 must exceed the provider's rate limit: it sends 180 requests in its busiest "
+        "minute, above the limit of 100; 21,600 tokens in its busiest minute, above the limit of "
+        "10,000 (what remained at the warm-up)")

@@ -113,7 +113,7 @@ class LitellmClient(Client):
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
-            rec.stamp_rate_limits(_stream_headers(stream))
+            self.read_limits(rec, _stream_headers(stream))
             reader = getattr(stream, "completion_stream", None)   # dropped when the stream ends
             async for chunk in stream:
                 now = time.monotonic()
@@ -161,7 +161,7 @@ class LitellmClient(Client):
         message = self.scrub(str(getattr(exc, "message", None) or exc))[:500]
         name = type(exc).__name__
         headers, body = _error_response(exc)
-        rec.stamp_rate_limits(headers)
+        self.read_limits(rec, headers)
         status = server_status if server_status is not None else litellm_status
         throttle = (read_refusal(status if isinstance(status, int) else None,
                                  body or str(getattr(exc, "message", None) or exc), headers)

@@ -118,7 +118,7 @@ class OpenAIHttpClient(Client):
                 self.pool.release(conn, clean)
             if rec.t_end is None:   # cancelled or timed out
                 rec.t_end = time.monotonic()
-        rec.stamp_rate_limits(response.headers)
+        self.read_limits(rec, response.headers)
         if response.status >= 300:
             rec.t_end = time.monotonic()
             text = exchange.body.decode("utf-8", errors="replace")

@@ -14,7 +14,7 @@ from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ratelimits import Headroom, Throttle, read_headers
+from .ratelimits import Headroom, RateLimits, Throttle
 
 # status values, as written to requests.csv
 OK = "ok"
@@ -165,13 +165,11 @@ class RequestRecord:
         self.server_queue_ms = _number(headers.get("x-queue-time"))
         self.server_inference_ms = _number(headers.get("x-inference-time"))
 
-    def stamp_rate_limits(self, headers: Any) -> None:
-        """The rate-limit headers of the response (a mapping; names in any case)."""
-        if headers:
-            limits = read_headers(headers)
-            self.headroom = limits.lowest() or self.headroom
-            if limits.retry_after_s is not None:
-                self.retry_after_s = limits.retry_after_s
+    def stamp_rate_limits(self, limits: RateLimits) -> None:
+        """The rate limits its response announced (ratelimits.read_headers)."""
+        self.headroom = limits.lowest() or self.headroom
+        if limits.retry_after_s is not None:
+            self.retry_after_s = limits.retry_after_s
 
     def throttled(self, throttle: Throttle, message: str, http_status: int | None) -> None:
         """The provider refused the request for its limits (or its load): `rate_limited`, never

@@ -18,7 +18,6 @@ from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
 from ..metrics.ratelimits import ADVICE, FATAL
 from ..metrics.records import CONNECTION_ERROR, NO_ANSWER, TIMEOUT, RequestRecord
-from ..outputs.formats import headroom
 from ..specs import EndpointSpec, RunSuite
 from .conversation import TOOL_NAME, TOOLS, tool_call_id
 from .events import Note, RunEvent
@@ -98,10 +97,7 @@ class Calibration:
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
                       f"{next(r for r in records if not answered(r)).error_message}")
         self._note(f"warm-up: {len(ok)}/{len(records)} ok")
-        room = records[-1].headroom
-        if room is not None:        # a hosted provider announced its limits
-            self._note("rate limits: lowest " + headroom(room.kind, room.remaining, room.limit,
-                                                          room.reset_s))
+
         return ok
 
     def _template_tokens(self, warmed: list[RequestRecord], content_tokens: int) -> int:

@@ -33,6 +33,7 @@ from ..telemetry.series import phase_figures
 from .calibration import Calibration
 from .events import (FailedShare, Note, PhaseStarted, PollMissed, RequestFailed, RunEvent,
                      RunWarning, ServerBusy, ServerMetricsOff, ThresholdFailed, ThrottleStop, Unit)
+from .limits import limits_line, plan_warnings
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
@@ -362,6 +363,11 @@ class Coordinator:
             factory = await self.calibration.run()
         finally:
             await client.close()
+        if client.last_limits is not None:      # a hosted provider announced its limits
+            self.sink.event(Note("info", limits_line(client.last_limits)))
+            for warning in plan_warnings(self.planner.plans, self.suite, client.last_limits,
+                                         self._unit):
+                self.warn(warning)
         warm_up_numpy()
         if self.cluster:
             where = f"{len(self.workers)} Dask worker(s) of {self.cluster.scheduler}"
