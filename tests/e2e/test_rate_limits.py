@@ -103,8 +103,19 @@ def test_the_requests_limit_is_read_from_every_response_and_throttles_phase_2(ru
     err = run.done.stderr
     assert err.index(f"warning: {warning}") < err.index("phase 1: 2 req/s")
     assert "rate limits at the warm-up: requests " in err
+    # live: the headroom on the progress lines, the refusals by kind beside the failures
+    assert f"/{RPM} (" in err.split("| headroom requests ", 1)[1].split("\n", 1)[0]
     assert two["errors"] == [{"status": "rate_limited", "http_status": 429,
                               "count": lim["throttled"]}]
+    # results: the printed summary, summary.md and report.html have the table and the line
+    row = (f"|     2 | requests       |             0/{RPM} |       0% | "
+           f"{lim['throttled']:>9} |")
+    assert row in run.done.stdout and "phase 2 was the first the provider throttled" in \
+        run.done.stdout
+    md = (run.done.folder() / "summary.md").read_text()
+    assert "## Rate limits" in md and row in md
+    assert "- rate limits: phase 2 was the first the provider throttled" in md
+    assert ">Rate limits</h2>" in (run.done.folder() / "report.html").read_text()
 
 
 def test_throttled_rows_are_kept_out_of_the_latency_percentiles(runs):

@@ -142,6 +142,13 @@ def _phases(doc: Page, s: RunSummary) -> None:
         doc.note("no request failed")
     else:
         doc.table(errors)
+    limits = report.limits_table(s.phases)
+    if limits is not None:
+        doc.h2("Rate limits")
+        doc.table(limits)
+        line = report.limits_line(s)
+        if line:
+            doc.note(line)
     reasoning = [ph for ph in phases if ph.reasoning]
     if reasoning:
         doc.h2("Reasoning")
