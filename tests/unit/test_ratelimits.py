@@ -13,9 +13,10 @@ from tokenflood_tui.metrics.ratelimits import (OVERLOADED, QUOTA, SPEND_LIMIT, T
                                                read_refusal)
 from tokenflood_tui.metrics.ratelimits import RateLimits
 from tokenflood_tui.metrics.records import RATE_LIMITED, RequestRecord
+from tokenflood_tui.run import budget
 from tokenflood_tui.run.limits import busiest_minute, plan_warnings
 from tokenflood_tui.run.schedule import plan_phases
-from tokenflood_tui.specs import parse_run_suite
+from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 
 NOW = 1_765_000_000.0     # 2025-12-06T05:46:40Z
 
@@ -167,3 +168,29 @@ def test_a_phase_is_checked_by_its_busiest_minute_against_each_limit():
         "phase 2 must exceed the provider's rate limit: it sends 180 requests in its busiest "
         "minute, above the limit of 100; 21,600 tokens in its busiest minute, above the limit of "
         "10,000 (what remained at the warm-up)")
+
+
+def test_an_observations_polls_over_a_limit_are_one_warning():
+    suite = parse_run_suite("name: l\nrequests_per_second_rates: [3, 3, 3]\n"
+                            "test_length_in_seconds: 30\narrival: constant\nload_types:\n"
+                            "- {prompt_length: 10, output_length: 2}\n")
+    limits = RateLimits((Limit("requests", 60, 60, None),))
+    (warning,) = plan_warnings(plan_phases(suite), suite, limits, "poll")
+    assert warning.text.startswith("poll 1 (and 2 more polls) must exceed the provider's rate "
+                                   "limit: it sends 90 requests in its busiest minute")
+
+
+def test_the_budget_shows_a_hosted_endpoints_busiest_minute_and_a_self_hosted_one_none():
+    suite = parse_run_suite("name: l\nrequests_per_second_rates: [1, 3]\n"
+                            "test_length_in_seconds: 120\narrival: constant\nload_types:\n"
+                            "- {prompt_length: 100, output_length: 20}\n")
+    hosted = EndpointSpec(provider="openai", model="gpt-4o-mini")
+    est = budget.estimate(suite, hosted, plan_phases(suite))
+    assert est.busiest_minute == (2, 180, 180 * 120)
+    assert ("per minute     at most 180 requests, 21,600 tokens (prompt + max_tokens, as "
+            "providers count them) in phase 2: against the provider's rate limits, checked after "
+            "the warm-up") in est.lines()
+    assert "per minute     180 req, 21,600 tok at most (phase 2)" in est.lines(compact=True)
+    local = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:9/v1")
+    own = budget.estimate(suite, local, plan_phases(suite))
+    assert own.busiest_minute is None and not any("per minute" in line for line in own.lines())

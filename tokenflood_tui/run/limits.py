@@ -62,6 +62,12 @@ def plan_warnings(plans: list[PhasePlan], suite: RunSuite, limits: RateLimits,
         warnings.append(RunWarning(
             f"{unit} {plan.phase} must exceed the provider's rate limit: it sends {said}; expect "
             "its excess refused (rate_limited, kept out of the latency figures)", unit, plan.phase))
+    if unit == "poll" and len(warnings) > 1:
+        # an observation's polls are alike: the first said, the others counted, not hundreds
+        first = warnings[0]
+        return [RunWarning(first.text.replace(f"poll {first.number} must",
+                                              f"poll {first.number} (and {len(warnings) - 1} "
+                                              "more polls) must", 1), unit, first.number)]
     return warnings
 
 
