@@ -21,12 +21,24 @@ RPM = 12            # requests per minute: the warm-up, calibration and phase 1 
 TPM = 1000          # tokens per minute (prompt + max_tokens), for the Azure run: phase 2's 16
                     # requests of 64 + 4 tokens need 1,088
 QUOTA = 5           # requests answered before the quota is spent
+OBSERVED_RPM = 9    # the observation's: the warm-up, calibration and its first poll fit
 SHAPES = {
     "openai": ("--rate-limit", f"rpm={RPM}", "--limit-headers", "openai"),
     "azure": ("--rate-limit", f"tpm={TPM}", "--limit-headers", "azure"),
     "anthropic": ("--rate-limit", f"rpm={RPM}", "--limit-headers", "anthropic"),
     "quota": ("--rate-limit", f"rpm=1000,quota={QUOTA}", "--limit-headers", "openai"),
+    "observation": ("--rate-limit", f"rpm={OBSERVED_RPM}", "--limit-headers", "openai"),
 }
+# an observation of 3 polls of 3 requests, 3 s apart
+OBSERVATION = """\
+type: observation
+name: limits
+duration_hours: 0.0025
+polling_interval_minutes: 0.05
+num_requests: 3
+within_seconds: 1
+load_type: {prompt_length: 64, output_length: 4}
+"""
 
 
 class Run:
@@ -53,7 +65,8 @@ def runs(tmp_path_factory) -> dict[str, Run]:
             url = sim.start()
             folder = tmp_path_factory.mktemp(name)
             write(folder / "endpoint.yml", endpoint_yml(url))
-            write(folder / "run.yml", run_yml("limits", rates=[2, 8], length=2, arrival="constant"))
+            write(folder / "run.yml", OBSERVATION if name == "observation" else
+                  run_yml("limits", rates=[2, 8], length=2, arrival="constant"))
             folders[name] = folder
         done = run_together(*((folder, ("run", "run.yml", "endpoint.yml", "--yes", "--headless"))
                               for folder in folders.values()))
@@ -170,3 +183,21 @@ def test_an_exhausted_quota_stops_the_run_at_once_and_says_what_to_do(runs):
     first = min(float(r["t_end_s"]) for r in refused)
     assert not [r for r in run.rows if float(r["t_send_s"]) > first + 0.3]
     assert len(run.phases) == 1 or run.phases[1]["sent"] < 16
+
+
+def test_an_observations_polls_show_their_headroom_and_which_were_throttled(runs):
+    run = runs["observation"]
+    assert run.done.code == 0, run.done.stderr
+    polls = run.summary["polls"]
+    assert [p["rate_limits"]["throttled"] for p in polls] == [p["sent"] - p["ok"] for p in polls]
+    assert polls[0]["rate_limits"]["throttled"] == 0 and polls[-1]["rate_limits"]["throttled"] > 0
+    assert run.answered() == OBSERVED_RPM
+    throttled = [p["phase"] for p in polls if p["rate_limits"]["throttled"]]
+    assert run.summary["first_throttled"] == throttled[0]
+    said = (f"poll{'s' if len(throttled) > 1 else ''} {throttled[0]}"
+            + (f"-{throttled[-1]}" if len(throttled) > 1 else ""))
+    assert said in (run.done.folder() / "report.html").read_text()
+    # each poll's line gives its headroom
+    lines = [line for line in run.done.stderr.splitlines() if " done: sent " in line]
+    assert len(lines) == 3 and all("| headroom requests " in line for line in lines)
+    assert f"headroom requests 0/{OBSERVED_RPM} (0%)" in lines[-1]

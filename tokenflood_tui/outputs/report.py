@@ -255,11 +255,15 @@ def limits_table(phases: Sequence[PhaseStats], word: str = "phase") -> Table | N
 
 
 def limits_line(s: RunSummary) -> str | None:
-    """'phase 2 was the first the provider throttled; the run stopped: quota_exhausted', or
-    None when nothing was throttled."""
+    """'phase 2 was the first the provider throttled; the run stopped: quota_exhausted' (an
+    observation: 'polls 3, 7-9 were throttled, …'), or None when nothing was throttled."""
     word = "poll" if s.type == "observation" else "phase"
     parts = []
-    if s.first_throttled is not None:
+    throttled = [p.phase for p in s.polls if p.rate_limits is not None and p.rate_limits.throttled]
+    if throttled:
+        parts.append(f"poll{'s' if len(throttled) > 1 else ''} {', '.join(ranges(throttled))} "
+                     f"{'were' if len(throttled) > 1 else 'was'} throttled")
+    elif s.first_throttled is not None:
         parts.append(f"{word} {s.first_throttled} was the first the provider throttled")
     if s.stopped_by_throttle is not None:
         parts.append(f"the run stopped at its first {s.stopped_by_throttle} refusal")
