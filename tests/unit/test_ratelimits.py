@@ -4,6 +4,8 @@ of docs the providers publish (../shared/notes/server-metrics-and-rate-limits.md
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -11,8 +13,9 @@ import pytest
 from tokenflood_tui.metrics.ratelimits import (OVERLOADED, QUOTA, SPEND_LIMIT, THROTTLE_REQUESTS,
                                                THROTTLE_TOKENS, TOO_LARGE, Limit, read_headers,
                                                read_refusal)
-from tokenflood_tui.metrics.ratelimits import RateLimits
+from tokenflood_tui.metrics.ratelimits import Headroom, RateLimits
 from tokenflood_tui.metrics.records import RATE_LIMITED, RequestRecord
+from tokenflood_tui.outputs.folder import ResultsFolder, read_rows, record_from_row
 from tokenflood_tui.run import budget
 from tokenflood_tui.run.limits import busiest_minute, plan_warnings
 from tokenflood_tui.run.schedule import plan_phases
@@ -194,3 +197,30 @@ def test_the_budget_shows_a_hosted_endpoints_busiest_minute_and_a_self_hosted_on
     local = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:9/v1")
     own = budget.estimate(suite, local, plan_phases(suite))
     assert own.busiest_minute is None and not any("per minute" in line for line in own.lines())
+
+
+def test_a_throttled_row_reads_back_with_its_kind_retry_after_and_headroom(tmp_path):
+    suite = parse_run_suite("name: l\nrequests_per_second_rates: [1]\ntest_length_in_seconds: 1\n"
+                            "load_types:\n- {prompt_length: 10, output_length: 2}\n")
+    endpoint = EndpointSpec(provider="openai", model="gpt-4o-mini")
+    folder = ResultsFolder(tmp_path, suite, endpoint, datetime.now().astimezone())
+    folder.set_origin(1000.0, time.time())
+    rec = RequestRecord(1, 1.0, 0, 1000.0, 10, 0, 2, seq=0, t_send=1000.001)
+    rec.stamp_rate_limits(read_headers({"x-ratelimit-limit-tokens": "30000",
+                                        "x-ratelimit-remaining-tokens": "120",
+                                        "x-ratelimit-reset-tokens": "1m30s"}))
+    throttle = read_refusal(429, openai_body("Rate limit reached on tokens per min (TPM)",
+                                             "tokens", "rate_limit_exceeded"),
+                            {"retry-after-ms": "1500"})
+    assert throttle is not None
+    rec.throttled(throttle, "HTTP 429: Rate limit reached", 429)
+    rec.t_end = 1000.002
+    folder.write_record(rec)
+    folder.close()
+    (row,) = read_rows(folder.path)
+    assert (row["status"], row["throttle"], row["retry_after_s"], row["limit_kind"],
+            row["limit_remaining"], row["limit"]) == \
+        ("rate_limited", "tokens", "1.500", "tokens", "120", "30000")
+    back = record_from_row(row)
+    assert (back.status, back.throttle, back.retry_after_s) == (RATE_LIMITED, "tokens", 1.5)
+    assert back.headroom == Headroom("tokens", 120, 30000, None)

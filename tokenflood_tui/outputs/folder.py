@@ -25,6 +25,7 @@ from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
 from ..metrics.summary import SUMMARY_FILE, RunSummary, pkey
+from ..metrics.ratelimits import Headroom
 from ..metrics.server import POINT_COLUMNS, SERVER_METRICS_FILE, SERVER_SCRAPES_FILE, ServerPoint
 
 CSV_COLUMNS = [
@@ -418,7 +419,11 @@ def record_from_row(row: dict[str, str]) -> RequestRecord:
         output_tokens_estimated=row["output_tokens_estimated"] == "true", status=row["status"],
         error_type=row["error_type"] or None, http_status=count("http_status"),
         content_chunks=int(row["content_chunks"] or 0), response_id=row["response_id"] or None,
-        worker=row.get("worker") or "")
+        worker=row.get("worker") or "", throttle=row.get("throttle") or None,
+        retry_after_s=float(row["retry_after_s"]) if row.get("retry_after_s") else None,
+        # (the reset is not in a row: when it was due mattered only then)
+        headroom=Headroom(row["limit_kind"], int(row["limit_remaining"]), count("limit"), None)
+        if row.get("limit_kind") else None)
 
 
 def write_polls_csv(path: Path, summary: RunSummary) -> None:
