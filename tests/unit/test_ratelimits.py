@@ -19,6 +19,7 @@ from tokenflood_tui.outputs.folder import ResultsFolder, read_rows, record_from_
 from tokenflood_tui.run import budget
 from tokenflood_tui.run.limits import busiest_minute, plan_warnings
 from tokenflood_tui.run.schedule import plan_phases
+from tokenflood_tui.simulator.limits import RateLimitConfig, RateLimiter, parse_rate_limit
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 
 NOW = 1_765_000_000.0     # 2025-12-06T05:46:40Z
@@ -224,3 +225,27 @@ def test_a_throttled_row_reads_back_with_its_kind_retry_after_and_headroom(tmp_p
     back = record_from_row(row)
     assert (back.status, back.throttle, back.retry_after_s) == (RATE_LIMITED, "tokens", 1.5)
     assert back.headroom == Headroom("tokens", 120, 30000, None)
+
+
+def test_the_simulators_limits_slide_over_a_minute_and_count_prompt_plus_max_tokens():
+    limiter = RateLimiter(RateLimitConfig(rpm=2, tpm=100, headers="openai"), "sim-model")
+    first = limiter.admit(30, 10, now=0.0, wall=NOW)
+    assert first.refusal is None and first.headers["x-ratelimit-remaining-tokens"] == "60"
+    assert first.headers["x-ratelimit-reset-requests"] == "1m0s"
+    # 40 + 70 tokens would pass 100: refused by tokens, its retry when the first leaves the window
+    refused = limiter.admit(50, 20, now=10.0, wall=NOW + 10)
+    assert refused.refusal is not None and refused.refusal.status == 429
+    assert refused.refusal.headers["retry-after-ms"] == "50000"
+    body = json.loads(refused.refusal.body)       # type: ignore[arg-type]
+    assert (body["error"]["type"], body["error"]["code"]) == ("tokens", "rate_limit_exceeded")
+    assert limiter.admit(20, 10, now=20.0, wall=NOW + 20).refusal is None
+    # two requests in the window: the third is refused by requests, until the first has left
+    assert json.loads(limiter.admit(1, 1, now=30.0, wall=NOW + 30).refusal.body)[  # type: ignore
+        "error"]["type"] == "requests"
+    assert limiter.admit(1, 1, now=60.5, wall=NOW + 60.5).refusal is None
+
+
+@pytest.mark.parametrize("text", ["rpm", "rpm=x", "rps=3", "rpm=1,,tpm=2"])
+def test_a_bad_rate_limit_option_says_what_it_takes(text):
+    with pytest.raises(ValueError, match="expected rpm=N, tpm=N and/or quota=N"):
+        parse_rate_limit(text)
