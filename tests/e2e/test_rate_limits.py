@@ -20,7 +20,8 @@ from support.tokenflood import Completed, run_together, write
 RPM = 12            # requests per minute: the warm-up, calibration and phase 1 fit, phase 2 not
 TPM = 1000          # tokens per minute (prompt + max_tokens), for the Azure run: phase 2's 16
                     # requests of 64 + 4 tokens need 1,088
-QUOTA = 5           # requests answered before the quota is spent
+QUOTA = 7           # requests answered before the quota is spent: the warm-up and calibration
+                    # (4 or 5) and the first of phase 1
 OBSERVED_RPM = 9    # the observation's: the warm-up, calibration and its first poll fit
 SHAPES = {
     "openai": ("--rate-limit", f"rpm={RPM}", "--limit-headers", "openai"),
@@ -98,7 +99,8 @@ def test_the_requests_limit_is_read_from_every_response_and_throttles_phase_2(ru
     (seen,) = limits(one)["limits"]
     assert (seen["kind"], seen["limit"]) == ("requests", RPM)
     assert seen["lowest_remaining"] == RPM - (run.answered() - two["ok"])
-    assert 50 < seen["reset_s"] <= 60
+    # (the window's oldest request is the warm-up's, seconds before: it resets a minute after)
+    assert 30 < seen["reset_s"] <= 60
     # phase 2 ran out: every refusal is rate_limited by the requests limit, 0 left at the lowest
     lim = limits(two)
     assert lim["throttled"] == two["sent"] - two["ok"] == two["failed"] > 0
@@ -106,7 +108,7 @@ def test_the_requests_limit_is_read_from_every_response_and_throttles_phase_2(ru
     assert lim["throttled_share"] == pytest.approx(lim["throttled"] / two["sent"])
     assert lim["admitted_rps"] == pytest.approx(lim["offered_rps"] * two["ok"] / two["sent"])
     assert lim["limits"][0]["lowest_remaining"] == 0
-    assert 50 < lim["retry_after_s"] <= 60
+    assert 30 < lim["retry_after_s"] <= 60
     assert run.summary["first_throttled"] == 2 and run.summary["stopped_by_throttle"] is None
     # warned before any load was sent: phase 2 alone must exceed the limit, phase 1 not
     warning = ("phase 2 must exceed the provider's rate limit: it sends 16 requests in its "
@@ -138,7 +140,7 @@ def test_throttled_rows_are_kept_out_of_the_latency_percentiles(runs):
     assert len(refused) == limits(run.phases[1])["throttled"]
     assert all(r["throttle"] == "requests" and r["http_status"] == "429" and not r["ttft_ms"]
                and r["limit_kind"] == "requests" and r["limit_remaining"] == "0"
-               and float(r["retry_after_s"]) > 50 for r in refused)
+               and float(r["retry_after_s"]) > 30 for r in refused)
     ok = np.array([float(r["ttft_ms"]) for r in rows if r["status"] == "ok"])
     e2e_all = np.array([float(r["e2e_ms"]) for r in rows])
     ttft = run.phases[1]["ttft_ms"]
