@@ -79,6 +79,10 @@ async def test_anthropic_spend_limit_and_overload_are_their_own_kinds(key_env, t
         _, refused = await send(anthropic(server))
     assert (refused.status, refused.throttle) == (RATE_LIMITED, kind), refused.error_message
     assert refused.retry_after_s is None
+    # in Anthropic's words, not litellm's wrapping of them
+    assert refused.error_message == (
+        f"HTTP {status}: Your organization has reached its spend limit "
+        "(enforced_spend_limit_reached)." if kind == "spend_limit" else f"HTTP {status}: Overloaded")
 
 
 @pytest.mark.parametrize(("quota_id", "kind"), [
@@ -94,6 +98,8 @@ async def test_gemini_resource_exhausted_gives_the_kind_and_retry_delay(key_env,
     assert (refused.status, refused.throttle, refused.http_status) == (RATE_LIMITED, kind, 429), \
         refused.error_message
     assert refused.retry_after_s == 23.0
+    assert refused.error_message == ("HTTP 429: You exceeded your current quota, please check "
+                                     "your plan and billing details.")
 
 
 async def test_bedrock_throttling_exception_is_rate_limited(aws_env):

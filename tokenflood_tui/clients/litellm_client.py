@@ -166,8 +166,9 @@ class LitellmClient(Client):
         throttle = (read_refusal(status if isinstance(status, int) else None,
                                  body or str(getattr(exc, "message", None) or exc), headers)
                     if rec.t_first is None else None)
-        if throttle is not None:
-            rec.throttled(throttle, f"HTTP {status}: {message}" if status else message,
+        if throttle is not None:      # in the provider's words where its body gave them
+            said = self.scrub(throttle.said) if throttle.said else message
+            rec.throttled(throttle, f"HTTP {status}: {said}" if status else said,
                           status if isinstance(status, int) else None)
         elif server_status is not None and server_status >= 400 and rec.t_first is None:
             # The server answered the request with an error status. Gemini's request is sent

@@ -185,6 +185,7 @@ class Throttle:
 
     kind: str
     retry_after_s: float | None = None
+    said: str | None = None       # the provider's own words, from its error body
 
     @property
     def fatal(self) -> bool:
@@ -211,33 +212,35 @@ def read_refusal(status: int | None, body: str, headers: Mapping[str, str] | Non
     err: dict[str, Any] = found if isinstance(found, dict) else {}
     code = str(err.get("code") or data.get("__type") or error_type or "")
     kind_of = str(err.get("type") or "")
-    message = str(err.get("message") or data.get("message") or data.get("Message") or body)
+    found_message = err.get("message") or data.get("message") or data.get("Message")
+    said = " ".join(str(found_message).split())[:300] if found_message else None
+    message = str(found_message or body)
     low = message.lower()
     retry = limits.retry_after_s if limits.retry_after_s is not None else _retry_delay(err)
     gemini = str(err.get("status") or "") == "RESOURCE_EXHAUSTED"
     text = f"{code} {kind_of} {low}".lower()
     if status == 529 or "overloaded_error" in text:
-        return Throttle(OVERLOADED, retry)
+        return Throttle(OVERLOADED, retry, said)
     if "insufficient_quota" in text or "servicequotaexceeded" in text \
             or (status == 403 and "quota" in low):
-        return Throttle(QUOTA, retry)
+        return Throttle(QUOTA, retry, said)
     if "spend limit" in low or "spend_limit" in text:
-        return Throttle(SPEND_LIMIT, retry)
+        return Throttle(SPEND_LIMIT, retry, said)
     if "request too large" in low or "request_too_large" in text or status == 413:
-        return Throttle(TOO_LARGE, retry)
+        return Throttle(TOO_LARGE, retry, said)
     if gemini:
         quota = " ".join(str(v.get("quotaId") or "") for v in _violations(err)).lower()
         if "perday" in quota:
-            return Throttle(QUOTA, retry)
+            return Throttle(QUOTA, retry, said)
         kind = (THROTTLE_TOKENS if "token" in quota else THROTTLE_REQUESTS if "request" in quota
                 else THROTTLE_UNKNOWN)
-        return Throttle(kind, retry)
+        return Throttle(kind, retry, said)
     if status == 429 or "throttlingexception" in text or "rate_limit" in text:
         kind = kind_of if kind_of in (THROTTLE_REQUESTS, THROTTLE_TOKENS) else ""
         if not kind:
             kind = (THROTTLE_TOKENS if "token" in low else THROTTLE_REQUESTS if "request" in low
                     else THROTTLE_UNKNOWN)
-        return Throttle(kind, retry)
+        return Throttle(kind, retry, said)
     return None
 
 
