@@ -6,6 +6,9 @@ simulator is the point (stopping). Assertions read the screen as text, as a pers
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 from textual.widgets import ProgressBar
 
@@ -285,3 +288,25 @@ async def test_a_providers_headroom_is_on_the_status_line_and_its_refusals_besid
                 "in 12 s") in status
         assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15 (throttled 15: "
                            "requests 15)") >= 0
+
+
+async def test_results_view_shows_a_providers_rate_limits(tmp_path):
+    folder = tmp_path / FAILED_RUN.name
+    shutil.copytree(FAILED_RUN, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["first_throttled"] = 3
+    summary["phases"][2]["rate_limits"] = RateLimitStats(
+        limits=[LimitSeen(kind="requests", limit=60, lowest_remaining=0, lowest_share=0.0,
+                          reset_s=41.0)],
+        throttled=24, throttled_by_kind={"requests": 24}, throttled_share=24 / 84,
+        offered_rps=20.0, admitted_rps=14.3, retry_after_s=41.0).model_dump(mode="json")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    the_app = app(mode="results", results_dir=folder)
+    async with the_app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        assert isinstance(the_app.screen, ResultsScreen)
+        await pilot.press("1")                # the summary panel maximised
+        lines = await shown(pilot, "rate limits: phase 3 was the first the provider throttled")
+        row = lines[find(lines, "requests        0/60")]
+        assert row.split()[:9] == ["3", "requests", "0/60", "0%", "24", "29%", "20.00", "14.30",
+                                   "41"]
