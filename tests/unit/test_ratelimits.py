@@ -104,6 +104,10 @@ GEMINI_429 = json.dumps({"error": {
                                 " Operation have exceeded call rate limit."}}), {},
      THROTTLE_REQUESTS, None),
     (403, json.dumps({"statusCode": 403, "message": "Out of call volume quota."}), {}, QUOTA, None),
+    # a 403 that names a quota but is a missing permission, not a spent quota
+    (403, json.dumps({"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "The API "
+                                "requires a quota project, which is not set by default."}}), {},
+     None, None),
     (429, json.dumps({"type": "error", "error": {
         "type": "rate_limit_error", "message": "This request would exceed the rate limit for "
         "your organization of 40,000 input tokens per minute."}}), {"retry-after": "9"},

@@ -222,7 +222,7 @@ def read_refusal(status: int | None, body: str, headers: Mapping[str, str] | Non
     if status == 529 or "overloaded_error" in text:
         return Throttle(OVERLOADED, retry, said)
     if "insufficient_quota" in text or "servicequotaexceeded" in text \
-            or (status == 403 and "quota" in low):
+            or (status == 403 and "quota" in low and ("exceeded" in low or "out of" in low)):
         return Throttle(QUOTA, retry, said)
     if "spend limit" in low or "spend_limit" in text:
         return Throttle(SPEND_LIMIT, retry, said)
