@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="count with litellm's local tokenizer for this model name (offline; "
                           "no chat template)")
     p.add_argument("--out", type=Path, metavar="RUN.yml", help="write the fitted suite here")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--compare", type=Path, metavar="RESULTS_DIR",
                    help="after a run of the suite: how its sent lengths matched the profile")
 
@@ -652,8 +653,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .profile.command import ProfileRequest, profile
     compare = resolve_results_folder(args.compare, args.results_dir) if args.compare else None
     return profile(ProfileRequest(args.files, args.format, args.endpoint, args.tokenizer, args.out,
-                                  compare), shutil.get_terminal_size().columns, sys.stdout,
-                   sys.stderr)
+                                  compare, args.force), shutil.get_terminal_size().columns,
+                   sys.stdout, sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

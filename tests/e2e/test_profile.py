@@ -60,11 +60,11 @@ def prompts(tmp_path_factory, sim):
 
 def test_the_prompts_are_counted_with_the_servers_tokenizer_and_template(prompts):
     _, done, written, _ = prompts
-    assert "read 12 file(s) as text (guessed from their content" in done.stderr
+    assert "read 12 files as text (guessed from their content" in done.stderr
     out = done.stdout
     assert "profile of 12 requests (text) from" in out
-    assert "tokens: server /tokenize; chat template +7 first turn, +8 a later one (measured on " \
-           "the endpoint)" in out.replace("\n", " ")
+    assert "tokens: server /tokenize; chat template +7 tokens a request (measured on the " \
+           "endpoint)" in out.replace("\n", " ")
     data = np.array(PROMPT_TOKENS)
     expected = [f"{round(float(np.percentile(data, p))):,}" for p in QUANTILES]
     row = next(line for line in out.splitlines() if line.startswith("prompt tokens "))
@@ -90,8 +90,9 @@ def test_the_written_suite_puts_its_percentiles_on_the_datas(prompts):
     lengths = [t.prompt_length for t in suite.load_types]
     assert lengths == [round(float(np.percentile(PROMPT_TOKENS, p))) for p in QUANTILES]
     assert lengths[0] < lengths[-1]
-    prefixes = [t.prefix_length for t in suite.load_types]
-    assert set(prefixes) == {0, 50} and prefixes[0] == 0 and prefixes[-1] == 50
+    # each bucket's mean shared prefix: the middle one holds p05 and p06 (nothing shared) and
+    # p07 (50 shared)
+    assert [t.prefix_length for t in suite.load_types] == [0, 0, 17, 50, 50, 50]
     assert [t.weight for t in suite.load_types] == [0.175, 0.2, 0.25, 0.2, 0.12, 0.055]
 
 
@@ -138,7 +139,7 @@ def test_conversations_become_a_session_type(chats):
     cwd, done, written, run = chats
     out = done.stdout
     assert "profile of 10 conversations, 27 turns (chat)" in out
-    assert "chat template +11 first turn (with a system prompt), +8 a later one" in \
+    assert "chat template +11 tokens a first turn with a system prompt, +8 a later one" in \
         out.replace("\n", " ")
     turns = next(line for line in out.splitlines() if line.startswith("turns per conversation"))
     assert turns.split()[3:6] == ["10", "3", "1"] and turns.split()[-1] == "4"
@@ -160,6 +161,13 @@ def test_conversations_become_a_session_type(chats):
                          for r in table)
     firsts = [int(r["prompt_tokens"]) for r in table if r["turn"] == "1"]
     assert len(firsts) == 4 and all(24 + 10 + 11 <= p <= 24 + 40 + 11 for p in firsts)
+    # the run's turns against the conversations' turns
+    compared = run_tokenflood("profile", str(FIXTURES / "chats.jsonl"), "--endpoint",
+                              "endpoint.yml", "--compare", str(run.folder()), cwd=cwd)
+    assert compared.code == 0, compared.stderr
+    out = compared.stdout.split("compared with ", 1)[1]
+    assert out.startswith(f"{run.folder()}: {len(table)} ok requests sent, 27 in the data")
+    no_canary(compared.stdout, compared.stderr)
 
 
 def test_bad_input_is_one_line_exit_2_without_the_text(tmp_path, sim):
@@ -172,6 +180,8 @@ def test_bad_input_is_one_line_exit_2_without_the_text(tmp_path, sim):
         (["empty.txt", "--endpoint", "endpoint.yml"], "empty.txt: an empty file"),
         (["bad.jsonl"], "profile needs a tokenizer: --endpoint ENDPOINT.yml"),
         (["bad.jsonl", "--format", "csv", "--endpoint", "endpoint.yml"], "--format: invalid choice"),
+        (["empty.txt", "--endpoint", "endpoint.yml", "--out", "endpoint.yml"],
+         "endpoint.yml already exists; pass --force to overwrite it"),
     ]
     for args, message in cases:
         done = run_tokenflood("profile", *args, cwd=tmp_path)

@@ -69,7 +69,7 @@ load_types: [{prompt_length: 64, output_length: 4}]
 SESSIONS = """\
 name: chats
 sessions_per_second_rates: [2, 4]
-test_length_in_seconds: 4
+test_length_in_seconds: 6      # phase 2: 24 first turns, 20 after the ramp: a saturation verdict
 arrival: constant
 history: echo
 ramp_seconds: 1
@@ -365,7 +365,7 @@ def test_a_session_run_says_its_rates_in_sessions_per_second(session_run):
     assert f"rates up to {top:g} sessions/s" in " ".join(out.split())
     # the progress lines on stderr: each phase's sessions, started of planned and in flight
     first = summary["phases"][0]
-    assert (f"phase 1: {first['target_rps']:g} sessions/s for 4 s "
+    assert (f"phase 1: {first['target_rps']:g} sessions/s for 6 s "
             f"({first['sessions']['planned']} sessions, at most ") in done.stderr
     progress = [line for line in done.stderr.splitlines() if line.startswith(
         f"[tokenflood] phase 1/2 {first['target_rps']:g} sessions/s ")]

@@ -326,3 +326,15 @@ def test_the_live_verdict_is_said_only_when_the_servers_figures_support_it():
         "phase 1: server client/network: client TTFT 60 ms → 130 ms, the server's 50 ms → 50 ms"]
     # an engine without a waiting gauge (n/a) is never said to queue
     assert verdicts([dict(running=4)] * 5) == []
+
+
+def test_only_the_engines_own_names_are_parsed_and_give_the_same_signals():
+    from tokenflood_tui.telemetry.prometheus import names
+    text = vllm(4, 6, 300, 1000, 2, 2000, 500, (10, 30, 40, 12.0), (20, 40, 8.0)) + hist(
+        "vllm:e2e_request_latency_seconds", 'engine="0",', {"1.0": 3, "+Inf": 4}, 9.0)
+    engine = detect(names(text))
+    assert engine is not None and engine.name == "vLLM"
+    kept = parse(text, engine.names)
+    assert "vllm:e2e_request_latency_seconds_bucket" not in kept      # read by nobody here
+    assert sample(engine, kept, 1.0) == sample(engine, parse(text), 1.0)
+    assert parse("# TYPE other gauge\nother 1\n", engine.names) == {}  # none of its names: none

@@ -33,6 +33,10 @@ def text(s: RunSummary, folder: Path, width: int) -> str:
     saturation = report.saturation_line(s)
     if saturation:
         lines += ["", *wrap(f"saturation: {saturation}", width, hang="  ")]
+    queue = report.server_queue_line(s)
+    if queue:
+        lines += [*([] if saturation else [""]), *wrap(f"server queue: {queue}", width,
+                                                       hang="  ")]
     if s.thresholds:
         word = "poll" if s.type == "observation" else "phase"
         cells = report.threshold_cells(s.thresholds, word)
@@ -76,6 +80,18 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
             Column("requests", [str(e.count) for _, e in errors]),
             Column("share", [f"{e.count / (ph.ok + ph.failed):.1%}" for ph, e in errors]),
         ], width)]
+    server = report.server_table(s.phases, s.percentiles)
+    if server is not None:
+        head, rows = server.head, server.rows
+        # the phase, the queue and the gap first; the rest as the width allows
+        ranks = {"phase": 0, "waiting max": 0, "queue": 0, "server TTFT p50 ms": 1,
+                 "TTFT gap p50 ms": 1, "KV max": 1, "running max": 2}
+        lines += ["", f"{s.server.engine if s.server and s.server.engine else 'server'}'s own "
+                      "figures (- : not published):", *_table([
+                          Column(h, [r[i] for r in rows],
+                                 ranks.get(h, 3),
+                                 left=h == "queue")
+                          for i, h in enumerate(head)], width)]
     return lines + _limits(s, s.phases, width) + _sessions(s, width)
 
 
@@ -263,9 +279,16 @@ def markdown(s: RunSummary, folder: Path) -> str:
     for section in session_tables.sections(s.phases, s.percentiles):
         out.append(f"\n{section.title}:\n" + session_tables.markdown(section.table) + "\n"
                    + "".join(f"{note}\n" for note in section.notes))
+    server = report.server_table(s.phases, s.percentiles) if s.type != "observation" else None
+    if server is not None:
+        out.append(f"\n{s.server.engine if s.server and s.server.engine else 'server'}'s own "
+                   "figures (- : not published):\n" + server.markdown() + "\n")
     saturation = report.saturation_line(s)
     if saturation:
         out.append(f"\nsaturation: {saturation}\n")
+    queue = report.server_queue_line(s)
+    if queue:
+        out.append(f"{'' if saturation else chr(10)}server queue: {queue}\n")
     if s.thresholds:
         out.append("\n" + report.threshold_table(
             s.thresholds, "poll" if s.type == "observation" else "phase").markdown() + "\n"

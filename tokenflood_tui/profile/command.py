@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EndpointError
 from ..run import prompts
 from ..run.events import RunEvent
 from ..specs import EndpointSpec, load_endpoint
@@ -17,7 +17,7 @@ from .compare import compare_text
 from .count import Profile, Templates, count_traffic, endpoint_counter, has_system
 from .fitting import LoadFit, SessionFit, fit_load_types, fit_session_type
 from .read import Format, Traffic, read_traffic
-from .suite import build_suite, suite_name
+from .suite import build_suite, plural, suite_name
 
 SESSION_TYPE = "chat"
 
@@ -30,6 +30,7 @@ class ProfileRequest:
     tokenizer: str | None
     out: Path | None
     compare: Path | None        # a results folder, resolved
+    force: bool = False         # overwrite `out`
 
 
 def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
@@ -37,11 +38,14 @@ def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
         raise ConfigError("profile needs a tokenizer: --endpoint ENDPOINT.yml (the server's own, "
                           "chat template included) or --tokenizer NAME (litellm's local ones, "
                           "e.g. gpt-4o)")
+    if req.out is not None and req.out.exists() and not req.force:
+        raise ConfigError(f"{req.out} already exists; pass --force to overwrite it, or give "
+                          "another --out")
     endpoint = load_endpoint(req.endpoint) if req.endpoint else None
     traffic = read_traffic(req.files, req.format)
     if traffic.guessed:
-        err.write(f"tokenflood: read {len(traffic.files)} file(s) as {traffic.format} (guessed "
-                  "from their content; --format chooses)\n")
+        err.write(f"tokenflood: read {plural(len(traffic.files), 'file')} as {traffic.format} "
+                  "(guessed from their content; --format chooses)\n")
     result = asyncio.run(count(traffic, endpoint, req.tokenizer, err))
     fit: LoadFit | SessionFit = (fit_session_type(result, SESSION_TYPE) if result.sessions
                                  else fit_load_types(result))
@@ -60,8 +64,11 @@ def profile(req: ProfileRequest, width: int, out: TextIO, err: TextIO) -> int:
 
 async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str | None,
                 err: TextIO) -> Profile:
+    def say(text: str) -> None:
+        err.write(f"tokenflood: {text}\n")
+
     def note(event: RunEvent) -> None:
-        err.write(f"tokenflood: {getattr(event, 'text', event)}\n")
+        say(getattr(event, "text", str(event)))
 
     if endpoint is None:
         assert tokenizer is not None
@@ -69,10 +76,18 @@ async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str 
         counter.name = f"litellm.token_counter({tokenizer})"
         templates: Templates = {}
         return await count_traffic(traffic, counter, templates,
-                                   "not counted (--tokenizer: no endpoint to measure it on)")
-    kinds = {has_system(c.messages) for c in traffic.conversations}
+                                   "not counted (--tokenizer: no endpoint to measure it on)",
+                                   say)
+    import aiohttp
+    # without a system prompt too: a load type's prompt is sent as one user message, and the
+    # fit keeps room for that template (SmolLM2's adds 30 tokens alone, 14 with a system prompt)
+    kinds = {has_system(c.messages) for c in traffic.conversations} | {False}
     counter_, templates, how, close = await endpoint_counter(endpoint, kinds, note)
     try:
-        return await count_traffic(traffic, counter_, templates, how)
+        return await count_traffic(traffic, counter_, templates, how, say)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # the server went away mid-count; its message names the URL, never a prompt
+        raise EndpointError(f"counting with {counter_.name} failed: "
+                            f"{str(exc) or type(exc).__name__}") from None
     finally:
         await close()

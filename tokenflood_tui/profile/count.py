@@ -98,10 +98,12 @@ def has_system(messages: list[Message]) -> bool:
 
 
 async def count_traffic(traffic: Traffic, counter: TokenCounter, templates: Templates,
-                        template_note: str) -> Profile:
+                        template_note: str, say: Callable[[str], None] = lambda _: None
+                        ) -> Profile:
     counting = Counting(counter)
     texts = {m.text for c in traffic.conversations for m in c.messages}
     texts |= {c.output for c in traffic.conversations if c.output}
+    say(f"counting {len(texts):,} distinct texts with {counter.name}")
     await counting.count_all(sorted(texts))
     if traffic.multi_turn:
         sessions = [await _session(c, counting, templates) for c in traffic.conversations]

@@ -1,10 +1,11 @@
 """A suite fitted to counted traffic, and how close it comes.
 
-Single requests become weighted `load_types`: type i stands for the data's prompt length at
-percentile q_i of QUANTILES, and weighs the share of requests nearest that percentile (from the
-midpoint to the one before to the midpoint to the one after), so the suite's own percentile q_i
-is the data's; its prefix is the median shared prefix of those requests and its output their
-mean (the suite then sends the data's output tokens in all). Conversations become one session
+Single requests become weighted `load_types`: the requests are cut into buckets by the
+percentile rank of their prompt length, at the midpoints between QUANTILES, and again by their
+output's; a bucket stands for the data's length at its percentile, so the suite's own percentile
+q is the data's. Each load type is a cell of the two (a prompt bucket's length and prefix — the
+mean shared prefix of its requests — with an output bucket's length), weighing the share of
+the requests in it. Conversations become one session
 type whose amounts (turns, user tokens, output tokens, per-session context) are distributions
 fitted one by one: a constant, or the lognormal or uniform whose percentiles come closest.
 """
@@ -20,7 +21,7 @@ import numpy as np
 from ..run.prompts import SessionTemplate
 from ..specs import LoadType
 from ..specs.sessions import Distribution, SessionType, draw_counts
-from .count import Profile, Templates
+from .count import Profile
 
 QUANTILES = (10, 25, 50, 75, 90, 99)     # the percentiles a suite reproduces and reports
 DRAWS = 10_000                           # draws of the fitted suite, to say how close it is
@@ -35,6 +36,9 @@ class FitRow:
     name: str
     data: list[float]
     suite: list[float]
+    data_mean: float
+    suite_mean: float
+    digits: int = 0          # decimals to show (turns: 1)
 
     @property
     def worst(self) -> float:
@@ -54,36 +58,70 @@ class SessionFit:
     rows: list[FitRow]
 
 
+def fit_row(name: str, data, suite, digits: int = 0) -> FitRow:
+    return FitRow(name, percentiles(data), percentiles(suite), float(np.mean(data)),
+                  float(np.mean(suite)), digits)
+
+
 def percentiles(values: list[int] | np.ndarray, at: tuple[int, ...] = QUANTILES) -> list[float]:
     return [float(v) for v in np.percentile(np.asarray(values, dtype=np.float64), at)]
 
 
 def fit_load_types(profile: Profile) -> LoadFit:
-    requests = sorted(profile.requests, key=lambda r: r.prompt)
-    n = len(requests)
+    """Load types on a grid of prompt and output buckets (see the module's docstring): cell
+    (i, j) has the data's prompt length at QUANTILES[i] and output at QUANTILES[j], and weighs
+    prompt bucket i's share times the share of that bucket's requests in output bucket j, so
+    both marginals are the data's at QUANTILES and the joint keeps how they go together."""
+    requests = profile.requests
     prompts = np.array([r.prompt for r in requests], dtype=np.float64)
-    reps = np.percentile(prompts, QUANTILES)
-    edges = [0.0] + [(a + b) / 2 for a, b in itertools.pairwise(QUANTILES)] + [100.0]
-    ranks = 100.0 * (np.arange(n) + 0.5) / n        # each request's percentile rank
-    room = _template_first(profile.templates) + 1    # what calibration leaves for a unique part
+    prompt_bucket, prompt_reps = _buckets(prompts)
+    with_output = np.array([r.output is not None for r in requests])
+    outputs = np.array([r.output or 0 for r in requests], dtype=np.float64)
+    output_bucket = np.full(len(requests), -1)
+    output_reps = np.array([])
+    if with_output.any():
+        output_bucket[with_output], output_reps = _buckets(outputs[with_output])
+    room = max((t.first for t in profile.templates.values()), default=0) + 1
     by_shape: dict[tuple[int, int, int], float] = {}
-    for i, rep in enumerate(reps):
-        members = [requests[j] for j in range(n) if edges[i] <= ranks[j] < edges[i + 1]] or \
-            [requests[int(np.argmin(np.abs(prompts - rep)))]]
+    for i, rep in enumerate(prompt_reps):
+        members = np.flatnonzero(prompt_bucket == i)
+        if not len(members):            # fewer requests than buckets: the nearest stands in
+            members = np.array([int(np.argmin(np.abs(prompts - rep)))])
         prompt = max(room, int(round(rep)))
-        prefix = int(np.median([m.prefix for m in members]))
+        # the mean: the suite's requests then share as many tokens in all as the data's, which
+        # is what a prefix cache saves the server (the median of a bucket half shared, half
+        # not, would be all or nothing)
+        prefix = int(round(float(np.mean([requests[m].prefix for m in members]))))
         prefix = max(0, min(prefix, prompt - room))
-        outputs = [m.output for m in members if m.output is not None]
-        output = max(1, round(float(np.mean(outputs)))) if outputs else PLACEHOLDER_OUTPUT
-        key = (prompt, prefix, output)
-        by_shape[key] = by_shape.get(key, 0.0) + (edges[i + 1] - edges[i]) / 100
+        share = (EDGES[i + 1] - EDGES[i]) / 100
+        known = output_bucket[members][output_bucket[members] >= 0]
+        if not len(known):
+            cells = {PLACEHOLDER_OUTPUT if not len(output_reps) else
+                     int(round(float(np.median(outputs[with_output])))): 1.0}
+        else:
+            counts = np.bincount(known, minlength=len(output_reps))
+            cells = {max(1, int(round(float(output_reps[j])))): c / len(known)
+                     for j, c in enumerate(counts) if c}
+        for output, part in cells.items():
+            key = (prompt, prefix, output)
+            by_shape[key] = by_shape.get(key, 0.0) + share * part
     types = [LoadType.model_validate({"prompt_length": p, "prefix_length": x, "output_length": o,
-                                      "weight": round(w, 4)}) for (p, x, o), w in by_shape.items()]
+                                      "weight": round(w, 4)})
+             for (p, x, o), w in sorted(by_shape.items())]
     return LoadFit(types, _load_rows(profile, types))
 
 
-def _template_first(templates: Templates) -> int:
-    return templates[False].first if False in templates else 0
+# bucket edges in percentile rank: the midpoints between QUANTILES
+EDGES = [0.0] + [(a + b) / 2 for a, b in itertools.pairwise(QUANTILES)] + [100.0]
+
+
+def _buckets(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's bucket by its percentile rank (cut at EDGES), and each bucket's
+    representative: the data's value at its percentile of QUANTILES."""
+    n = len(values)
+    ranks = np.empty(n)
+    ranks[np.argsort(values, kind="stable")] = 100.0 * (np.arange(n) + 0.5) / n
+    return np.searchsorted(EDGES[1:-1], ranks, side="right"), np.percentile(values, QUANTILES)
 
 
 def _load_rows(profile: Profile, types: list[LoadType]) -> list[FitRow]:
@@ -92,13 +130,10 @@ def _load_rows(profile: Profile, types: list[LoadType]) -> list[FitRow]:
     drawn = {name: np.array([getattr(t, key) for t in types])[kinds]
              for name, key in (("prompt", "prompt_length"), ("prefix", "prefix_length"),
                                ("output", "output_length"))}
-    rows = [FitRow("prompt tokens", percentiles([r.prompt for r in profile.requests]),
-                   percentiles(drawn["prompt"])),
-            FitRow("shared prefix", percentiles([r.prefix for r in profile.requests]),
-                   percentiles(drawn["prefix"]))]
+    rows = [fit_row("prompt tokens", [r.prompt for r in profile.requests], drawn["prompt"]),
+            fit_row("shared prefix", [r.prefix for r in profile.requests], drawn["prefix"])]
     if profile.outputs:
-        rows.append(FitRow("output tokens", percentiles(profile.outputs),
-                           percentiles(drawn["output"])))
+        rows.append(fit_row("output tokens", profile.outputs, drawn["output"]))
     return rows
 
 
@@ -109,7 +144,10 @@ def fit_amount(values: list[int], least: int = 0) -> Distribution:
     low, high = float(data.min()), float(data.max())
     if low == high:
         return Distribution(dist="constant", value=int(low))
-    candidates = [Distribution(dist="uniform", min=int(low), max=int(high))]
+    # whole amounts are drawn rounded: a uniform half a unit wider each side gives the least and
+    # the most as many draws as the values between them
+    candidates = [Distribution(dist="uniform", min=int(low), max=int(high)),
+                  Distribution(dist="uniform", min=max(0.0, low - 0.5), max=high + 0.5)]
     positive = np.maximum(data, 0.5)
     logs = np.log(positive)
     median = math.exp(float(logs.mean()))
@@ -163,12 +201,10 @@ def _session_rows(profile: Profile, fitted: SessionType) -> list[FitRow]:
             history += int(users[at + k]) + (template.turn + int(outputs[at + k - 1]) if k else 0)
             prompts.append(history)
         at += n
-    rows = [FitRow("turns", percentiles([len(s.users) for s in sessions]), percentiles(turns)),
-            FitRow("user tokens", percentiles([u for s in sessions for u in s.users]),
-                   percentiles(users))]
+    rows = [fit_row("turns", [len(s.users) for s in sessions], turns, digits=1),
+            fit_row("user tokens", [u for s in sessions for u in s.users], users)]
     data_outputs = [o for s in sessions for o in s.outputs if o is not None]
     if data_outputs:
-        rows.append(FitRow("output tokens", percentiles(data_outputs), percentiles(outputs)))
-    rows.append(FitRow("prompt tokens", percentiles([r.prompt for r in profile.requests]),
-                       percentiles(prompts)))
+        rows.append(fit_row("output tokens", data_outputs, outputs))
+    rows.append(fit_row("prompt tokens", [r.prompt for r in profile.requests], prompts))
     return rows

@@ -8,12 +8,14 @@ names, line numbers and counts (an error about a line names its key, never its v
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
 
+KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
 Format = Literal["text", "chat", "openai-log"]
 FORMATS: tuple[Format, ...] = ("text", "chat", "openai-log")
 # keys that make a JSON line a logged request rather than a bare conversation
@@ -116,7 +118,7 @@ def _read(path: Path) -> str:
         raise ConfigError(f"{path}: not a text file (it holds NUL bytes): give prompts as text, "
                           "chat JSONL or an OpenAI request log")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")       # a byte-order mark is not part of the text
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): give prompts as text, "
                           "chat JSONL or an OpenAI request log") from None
@@ -147,9 +149,13 @@ def guess_format(path: Path) -> Format:
         return "openai-log"
     if "messages" in obj:
         return "chat"
+    # keys that look like names only: a key may be anything, text of the data included
+    names = sorted(k for k in obj if KEY_NAME.fullmatch(k))[:8]
+    others = len(obj) - len(names)
+    keys = ", ".join(names) + (f" and {others} other(s)" if others else "")
     raise ConfigError(f"{path}: an unknown format: its first object has neither `messages` "
                       "(chat) nor a request's keys such as `model` or `request` (openai-log); "
-                      f"its keys: {', '.join(sorted(obj)[:8])}")
+                      f"its keys: {keys or 'none'}")
 
 
 def read_text(path: Path) -> Conversation:

@@ -11,13 +11,13 @@ from ..outputs import formats
 from ..outputs.fit import Column, dropped_note, fit_table, wrap
 from .count import Profile
 from .fitting import QUANTILES, FitRow, LoadFit, SessionFit
-from .suite import output_note, template_text
+from .suite import output_note, plural, template_text
 
 BINS = 8
 BAR_MOST = 40          # a histogram's longest bar: small beside its figures
 BAR = "█"
 # which percentile columns stay first on a narrow terminal
-RANKS = {50: 1, 90: 2, 10: 3, 99: 3, 25: 5, 75: 5}
+RANKS = {50: 1, 90: 2, 10: 3, 99: 3, 75: 5, 25: 6}
 
 
 def text(profile: Profile, fit: LoadFit | SessionFit, width: int) -> str:
@@ -31,14 +31,15 @@ def text(profile: Profile, fit: LoadFit | SessionFit, width: int) -> str:
         lines += ["", "context by turn (each turn's request: the history so far)"]
         lines += growth(profile, width)
     lines += ["", "fitted suite"] + fitted(fit, width)
-    lines += ["", "how close: the data's percentile / the suite's"] + closeness(fit.rows, width)
+    lines += ["", "how close: the data's / the suite's"] + closeness(fit.rows, width)
     return "\n".join(lines) + "\n"
 
 
 def heading(profile: Profile, width: int) -> list[str]:
     t = profile.traffic
-    what = (f"{len(profile.sessions)} conversations, {len(profile.requests)} turns"
-            if profile.sessions else f"{len(profile.requests)} requests")
+    what = (f"{plural(len(profile.sessions), 'conversation')}, "
+            f"{plural(len(profile.requests), 'turn')}" if profile.sessions
+            else plural(len(profile.requests), "request"))
     where = ", ".join([f"{f}/" for f in t.folders] + [
         str(f) for f in t.files if not any(d in f.parents for d in t.folders)])
     lines = wrap(f"profile of {what} ({t.format}) from {where}", width)
@@ -121,14 +122,22 @@ def fitted(fit: LoadFit | SessionFit, width: int) -> list[str]:
                                                         "user_tokens", "output_tokens")]
         return [line for key, value in amounts for line in wrap(f"{key}: {value}", width, "  ")]
     types = fit.load_types
-    columns = [Column("type", [str(i) for i in range(len(types))], 0),
-               Column("prompt", [formats.number(t.prompt_length, 0) for t in types], 0),
-               Column("prefix", [formats.number(t.prefix_length, 0) for t in types], 1),
-               Column("output", [formats.number(t.output_length, 0) for t in types], 0),
-               Column("weight", [formats.share(t.weight) if t.weight >= 0.01 else
-                                 f"{t.weight:.1%}" for t in types], 0)]
+    rows = sorted({(t.prompt_length, t.prefix_length) for t in types})
+    outputs = sorted({t.output_length for t in types})
+    weight = {(t.prompt_length, t.prefix_length, t.output_length): t.weight for t in types}
+
+    def cell(row: tuple[int, int], output: int) -> str:
+        w = weight.get((*row, output))
+        return formats.MISSING if w is None else \
+            formats.share(w) if w >= 0.01 else f"{w:.1%}"
+
+    columns = [Column("prompt", [formats.number(p, 0) for p, _ in rows], 0),
+               Column("prefix", [formats.number(x, 0) for _, x in rows], 0)]
+    columns += [Column(formats.number(o, 0), [cell(r, o) for r in rows], 1,
+                       "weight by output tokens") for o in outputs]
     result = fit_table(columns, width)
-    return result.lines + dropped_note(result.dropped, width, "the written suite")
+    return ([f"  {plural(len(types), 'load type')}: prompt (and prefix) by row, output by column"]
+            + result.lines + dropped_note(result.dropped, width, "the written suite"))
 
 
 def _amount(amount) -> str:
@@ -139,9 +148,13 @@ def _amount(amount) -> str:
 
 
 def closeness(rows: list[FitRow], width: int) -> list[str]:
-    columns = [Column("", [r.name for r in rows], 0, left=True)]
-    columns += [Column(pkey(p), [f"{formats.number(r.data[i], 0, grouped=False)}/"
-                                 f"{formats.number(r.suite[i], 0, grouped=False)}" for r in rows],
-                       RANKS[p]) for i, p in enumerate(QUANTILES)]
+    def pair(r: FitRow, data: float, suite: float) -> str:
+        return (f"{formats.number(data, r.digits, grouped=False)}/"
+                f"{formats.number(suite, r.digits, grouped=False)}")
+
+    columns = [Column("", [r.name for r in rows], 0, left=True),
+               Column("mean", [pair(r, r.data_mean, r.suite_mean) for r in rows], 2)]
+    columns += [Column(pkey(p), [pair(r, r.data[i], r.suite[i]) for r in rows], RANKS[p])
+                for i, p in enumerate(QUANTILES)]
     result = fit_table(columns, width)
     return result.lines + dropped_note(result.dropped, width, "the written suite's header")

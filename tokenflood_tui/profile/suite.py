@@ -12,7 +12,7 @@ from ..run import budget
 from ..run.plan import LoadTestPlanner
 from ..specs import EndpointSpec, LoadTestSuite, parse_endpoint, parse_run_suite, slugify
 from ..specs.loader import dump_yaml
-from .count import Profile
+from .count import Profile, has_system
 from .fitting import DRAWS, PLACEHOLDER_OUTPUT, QUANTILES, FitRow, LoadFit, SessionFit
 
 REQUEST_RATE = 1.0          # req/s of the one phase written: the user's to set
@@ -74,15 +74,16 @@ def _whole(value):
 
 def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
     t = profile.traffic
-    what = (f"{len(profile.sessions)} conversations ({len(profile.requests)} turns)"
-            if profile.sessions else f"{len(profile.requests)} requests")
+    what = (f"{plural(len(profile.sessions), 'conversation')} "
+            f"({plural(len(profile.requests), 'turn')})" if profile.sessions
+            else plural(len(profile.requests), "request"))
     lines = [f"Fitted by `tokenflood profile` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from "
              f"{what}, format {t.format}, in:"]
     lines += [f"  {f}/ ({sum(1 for x in t.files if f in x.parents)} files)" for f in t.folders]
     lines += [f"  {f}" for f in t.files if not any(d in f.parents for d in t.folders)]
     lines.append(f"tokens: {profile.counter}; chat template {template_text(profile)}")
     lines += output_note(profile)
-    lines.append(f"fit: the data's percentiles / this suite's ({DRAWS:,} draws, seed 0):")
+    lines.append(f"fit: the data's / this suite's ({DRAWS:,} draws, seed 0):")
     lines += fit_lines(fit.rows)
     if isinstance(fit, SessionFit):
         lines.append("think_seconds: not in the data (0); history: echo keeps every request's "
@@ -91,11 +92,22 @@ def header(profile: Profile, fit: LoadFit | SessionFit) -> list[str]:
     return lines
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 request', '12 requests'"""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def template_text(profile: Profile) -> str:
     if not profile.templates:
         return profile.template_note
-    parts = [f"+{t.first} first turn{' (with a system prompt)' if system else ''}, "
-             f"+{t.turn} a later one" for system, t in sorted(profile.templates.items())]
+    parts = []
+    in_data = {has_system(c.messages) for c in profile.traffic.conversations}
+    for system, t in sorted(profile.templates.items()):
+        if system not in in_data:
+            continue
+        with_system = " with a system prompt" if system else ""
+        parts.append(f"+{t.first} tokens a first turn{with_system}, +{t.turn} a later one"
+                     if profile.sessions else f"+{t.first} tokens a request{with_system}")
     return f"{'; '.join(parts)} ({profile.template_note})"
 
 
@@ -112,6 +124,10 @@ def output_note(profile: Profile) -> list[str]:
 
 def fit_lines(rows: list[FitRow]) -> list[str]:
     width = max(len(r.name) for r in rows)
-    return [f"  {r.name:<{width}}  " + "  ".join(
-        f"{pkey(p)} {formats.number(d, 0, grouped=False)}/{formats.number(s, 0, grouped=False)}"
-        for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True)) for r in rows]
+    def pair(r: FitRow, data: float, suite: float) -> str:
+        return (f"{formats.number(data, r.digits, grouped=False)}/"
+                f"{formats.number(suite, r.digits, grouped=False)}")
+
+    return [f"  {r.name:<{width}}  mean {pair(r, r.data_mean, r.suite_mean)}  " + "  ".join(
+        f"{pkey(p)} {pair(r, d, s)}" for p, d, s in zip(QUANTILES, r.data, r.suite, strict=True))
+        for r in rows]

@@ -20,7 +20,7 @@ import aiohttp
 
 from ..metrics.server import ServerPoint
 from .engines import HOW_TO_ENABLE, LLAMACPP, Engine, ServerSample, detect, sample
-from .prometheus import NotPrometheus, parse
+from .prometheus import NotPrometheus, names, parse
 from .series import point
 
 INTERVAL_S = 1.0
@@ -193,12 +193,12 @@ class Collector:
         if status in (404, 501) or status >= 400:
             self._switch_off(status, text)
             return
+        engine = self.engine or detect(names(text))
         try:
-            samples = parse(text)
+            samples = parse(text, engine.names if engine is not None else None)
         except NotPrometheus:
             self._switch_off(status, text)
             return
-        engine = self.engine or detect(samples)
         if engine is None:
             self.off = (f"server metrics off: {public_url(self.url)} publishes none of vLLM, "
                         "SGLang, TGI, llama.cpp or Dynamo's metrics; set metrics_url in "

@@ -8,6 +8,7 @@ engine does not publish stays None.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .prometheus import Histogram, Samples, histogram, mean, total
@@ -35,6 +36,14 @@ class Engine:
     queue: tuple[str, ...] = ()
     enable: str = ""                           # how to turn its metrics on
     version: tuple[str, str] | None = None     # where it tells its version: (path, JSON key)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every sample (or histogram family) name it reads."""
+        return frozenset(n for group in (
+            self.running, self.waiting, self.kv_usage, self.prefix_hits, self.prefix_queries,
+            self.prefix_hit_ratio, self.preemptions, self.prompt_tokens, self.generation_tokens,
+            self.ttft, self.itl, self.queue) for n in group)
 
 
 VLLM = Engine(
@@ -114,9 +123,10 @@ class ServerSample:
     queue: Histogram | None = None
 
 
-def detect(samples: Samples) -> Engine | None:
-    """The engine whose metrics these are (the one with most samples under its prefix)."""
-    counts = {engine: sum(1 for name in samples if name.startswith(engine.prefix))
+def detect(names: Iterable[str]) -> Engine | None:
+    """The engine whose metrics these are (the one with most sample names under its prefix)."""
+    names = list(names)
+    counts = {engine: sum(1 for name in names if name.startswith(engine.prefix))
               for engine in ENGINES}
     best = max(counts, key=lambda e: counts[e])
     return best if counts[best] else None

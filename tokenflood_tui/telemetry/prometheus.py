@@ -14,8 +14,25 @@ class NotPrometheus(ValueError):
     """The answer is not Prometheus' text format (an HTML page, JSON, nothing)."""
 
 
-def parse(text: str) -> Samples:
-    """Every sample of an exposition, by sample name (`…_total`, `…_bucket` as written)."""
+HISTOGRAM_PARTS = ("_bucket", "_count", "_sum")
+
+
+def names(text: str) -> set[str]:
+    """The sample names of an exposition, read cheaply (no labels, no values)."""
+    found = set()
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            found.add(line.split("{", 1)[0].split(" ", 1)[0])
+    return found
+
+
+def parse(text: str, keep: frozenset[str] | None = None) -> Samples:
+    """The samples of an exposition by sample name (`…_total`, `…_bucket` as written); with
+    `keep`, only those whose name (or histogram family's name) is in it. An engine's page runs to
+    hundreds of kilobytes of histograms nobody reads here: leaving them out before the parser
+    keeps a scrape at a few milliseconds of CPU instead of tens."""
+    if keep is not None:
+        text = "\n".join(line for line in text.splitlines() if _kept(line, keep)) + "\n"
     samples: Samples = {}
     try:
         for family in text_string_to_metric_families(text):
@@ -23,9 +40,22 @@ def parse(text: str) -> Samples:
                 samples.setdefault(sample.name, []).append((sample.labels, float(sample.value)))
     except (ValueError, TypeError, IndexError) as exc:
         raise NotPrometheus(str(exc)[:80]) from None
-    if not samples:
+    if not samples and keep is None:
         raise NotPrometheus("no samples")
     return samples
+
+
+def _kept(line: str, keep: frozenset[str]) -> bool:
+    if line.startswith("#"):
+        parts = line.split(" ", 3)             # '# TYPE name type', '# HELP name text'
+        return len(parts) > 2 and parts[2] in keep
+    name = line.split("{", 1)[0].split(" ", 1)[0]
+    if name in keep:
+        return True
+    for part in HISTOGRAM_PARTS:
+        if name.endswith(part) and name[:-len(part)] in keep:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,8 @@ class LoadTestResultsScreen(ResultsScreen):
                 f"folder: {self.folder}"]
         if s.saturated_at_rps is not None:    # a row at 80x24: only when there is one to say
             head.insert(2, f"⚠ {report.saturation_line(s)}")
+        if s.server is not None and s.server.queue_from_phase is not None:
+            head.insert(2, f"server queue: {report.server_queue_line(s)}")
         if s.search is not None:    # a capacity search: its answer first of all
             head.insert(1, f"answer: {s.search.answer}")
         if s.cluster is not None:
@@ -193,6 +195,12 @@ class LoadTestResultsScreen(ResultsScreen):
                              else "no warnings", id="results-warnings",
                              classes="summary " + ("warning-text" if warnings else "muted"),
                              markup=False)
+                if report.server_table(s.phases, s.percentiles) is not None:
+                    engine = s.server.engine if s.server and s.server.engine else "the server"
+                    yield Static(f"{engine}'s own figures by phase · - : not published",
+                                 classes="section summary", markup=False)
+                    yield DataTable(id="results-server", cursor_type="row", zebra_stripes=True,
+                                    classes="summary")
                 yield from self.compose_sections(s)
                 yield Static(self.panel_title("metrics", "every metric (ms)"), classes="section metrics")
                 yield DataTable(id="results-metrics", cursor_type="row", zebra_stripes=True,
@@ -220,6 +228,11 @@ class LoadTestResultsScreen(ResultsScreen):
                 for e in ph.errors:
                     errors.add_row(str(ph.phase), e.status, str(e.http_status or "-"),
                                    str(e.count), f"{e.count / (ph.ok + ph.failed):.1%}")
+        server = report.server_table(s.phases, s.percentiles)
+        if server is not None:
+            table = self.query_one("#results-server", DataTable)
+            table.add_columns(*server.head)
+            table.add_rows(server.rows)
         limits = report.limits_table(s.phases)
         if limits is not None:
             table = self.query_one("#results-limits", DataTable)

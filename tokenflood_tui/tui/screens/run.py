@@ -15,7 +15,7 @@ from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...live.limits import headroom_text, throttled_text
-from ...live.server import ServerFeed
+from ...live.server import ServerFeed, server_line
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import PhaseStats, RunSummary
 from ...run.coordinator import RunSnapshot
@@ -114,10 +114,13 @@ class RunScreen(LiveRunScreen):
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
         if current is not None and (room := headroom_text(current)) is not None:
             text += f"  {room}"
+        if snap.stage not in ("running", "draining"):
+            return text
         said = self.server.said
-        if said is not None and said.phase == snap.phase and snap.stage in ("running",
-                                                                           "draining"):
+        if said is not None and said.phase == snap.phase:
             text += f"  server {said.kind}: {said.why}"
+        elif (server := server_line(snap.server)) is not None:
+            text += f"  {server}"
         return text
 
     def sending_text(self, snap: RunSnapshot) -> str:

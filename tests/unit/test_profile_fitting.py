@@ -96,13 +96,22 @@ def secret_line() -> str:
      r"x.jsonl:1: messages\[0\].content: a string or a list of parts is expected, not a int"),
     ("  \n\n", None, r"x.jsonl: an empty file \(no prompt in it\)"),
     (json.dumps({"text": CANARY}) + "\n", None, r"x.jsonl: an unknown format: its first object "
-     r"has neither `messages` \(chat\) nor a request's keys .*; its keys: text"),
+     r"has neither `messages` \(chat\) nor a request's keys .*; its keys: text$"),
+    (json.dumps({"id": 1, f"{CANARY} what is": 2}) + "\n", None,
+     r"x.jsonl: an unknown format: .*; its keys: id and 1 other\(s\)$"),
 ])
 def test_bad_input_is_named_by_file_and_line_and_never_quoted(tmp_path, content, fmt, expected):
     path = write(tmp_path / "x.jsonl", content)
     with pytest.raises(ConfigError, match=expected) as caught:
         read_traffic([path], fmt)
     assert CANARY not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_byte_order_mark_does_not_hide_the_format(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + secret_line().encode() + b"\r\n")
+    traffic = read_traffic([path], None)
+    assert traffic.format == "chat" and traffic.conversations[0].messages[0].text.endswith("hello")
 
 
 def test_files_of_two_formats_are_refused_without_format(tmp_path):
@@ -171,22 +180,48 @@ def test_load_types_put_the_suites_percentiles_on_the_datas():
     prefixes = np.where(prompts > 900, 500, 0)          # the long ones share a system prompt
     outputs = np.rint(rng.uniform(50, 400, 3000)).astype(int)
     fit = fit_load_types(profile_of(prompts, prefixes, outputs))
-    assert len(fit.load_types) == len(QUANTILES)
-    assert sum(t.weight for t in fit.load_types) == pytest.approx(1.0)
+    # a grid of 6 prompt lengths by 6 outputs (independent here: every cell has requests)
+    assert len(fit.load_types) == len(QUANTILES) ** 2
+    assert sum(t.weight for t in fit.load_types) == pytest.approx(1.0, abs=1e-3)
     # the suite as the planner draws it: load types by weight
     weights = np.array([t.weight for t in fit.load_types])
     kinds = np.random.default_rng(11).choice(len(weights), DRAWS, p=weights / weights.sum())
-    drawn = np.array([t.prompt_length for t in fit.load_types])[kinds]
-    for data, suite in zip(percentiles(prompts), percentiles(drawn), strict=True):
-        assert abs(data - suite) <= 1, (data, suite)
-    prompt_row = fit.rows[0]
-    assert prompt_row.name == "prompt tokens" and prompt_row.worst <= 1
-    # prefixes: the long types share the 500 tokens, the short ones nothing
-    for t in fit.load_types:
-        assert t.prefix_length == (500 if t.prompt_length > 1000 else 0)
-    # outputs: each type's mean, so the suite sends the data's output tokens in all
-    mean_output = sum(t.output_length * t.weight for t in fit.load_types)
-    assert abs(mean_output - outputs.mean()) < 0.05 * outputs.mean()
+    for key, data in (("prompt_length", prompts), ("output_length", outputs)):
+        drawn = np.array([getattr(t, key) for t in fit.load_types])[kinds]
+        for d, s in zip(percentiles(data), percentiles(drawn), strict=True):
+            assert abs(d - s) <= 1, (key, d, s)
+    rows = {r.name: r for r in fit.rows}
+    assert rows["prompt tokens"].worst <= 1 and rows["output tokens"].worst <= 1
+    # prefixes: the shortest types share nothing, the longest the 500 tokens, and the suite's
+    # requests share as many tokens in all as the data's (a bucket astride 900 shares some)
+    by_length = sorted(fit.load_types, key=lambda t: t.prompt_length)
+    assert by_length[0].prefix_length == 0 and by_length[-1].prefix_length == 500
+    shared = sum(t.prefix_length * t.weight for t in fit.load_types)
+    assert abs(shared - prefixes.mean()) < 0.03 * prefixes.mean(), (shared, prefixes.mean())
+    assert rows["shared prefix"].suite_mean == pytest.approx(shared, rel=0.05)
+
+
+def test_the_grid_keeps_how_prompt_and_output_lengths_go_together():
+    # long prompts get short answers, short prompts long ones (retrieval beside chat)
+    rng = np.random.default_rng(6)
+    short = rng.random(1000) < 0.5
+    prompts = np.where(short, rng.integers(50, 150, 1000), rng.integers(3000, 5000, 1000))
+    outputs = np.where(short, rng.integers(400, 800, 1000), rng.integers(10, 40, 1000))
+    fit = fit_load_types(profile_of(prompts, np.zeros(1000, int), outputs))
+    def mean_output(types):
+        return sum(t.output_length * t.weight for t in types) / sum(t.weight for t in types)
+
+    short_types = [t for t in fit.load_types if t.prompt_length < 1000]
+    long_types = [t for t in fit.load_types if t.prompt_length >= 1000]
+    # data: 600 and 25. The grid's middle buckets straddle the gap between the two modes (the
+    # data's p50 is at its edge), which blurs them, but the suite keeps the two kinds apart
+    assert mean_output(short_types) > 4 * mean_output(long_types)
+    # the output tokens in all: the data's p50 falls in the gap between the modes, so the
+    # suite's mean is lower (its percentiles are the data's); the fit says by how much
+    output_row = next(r for r in fit.rows if r.name == "output tokens")
+    assert output_row.data_mean == pytest.approx(outputs.mean())
+    assert output_row.suite_mean == pytest.approx(mean_output(fit.load_types), rel=0.03)
+    assert abs(output_row.suite_mean - output_row.data_mean) < 0.2 * output_row.data_mean
 
 
 def test_a_prefix_never_leaves_a_load_type_without_a_unique_part():
@@ -232,7 +267,10 @@ def test_a_session_type_reproduces_the_conversations():
     fit = fit_session_type(profile, "chat")
     t = fit.session_type
     assert t.system_prompt_tokens == 300 and t.context_tokens.high == 0
-    assert (t.turns.low, t.turns.high) == (1, 6)
+    # 1 to 6 turns, as many conversations of each: a uniform half a turn wider each side
+    assert (t.turns.dist, t.turns.low, t.turns.high) == ("uniform", 0.5, 6.5)
+    turns = draw_counts(t.turns, np.random.default_rng(0), DRAWS, 1)
+    assert np.allclose(np.bincount(turns, minlength=7)[1:] / DRAWS, 1 / 6, atol=0.02)
     rows = {r.name: r for r in fit.rows}
     assert rows["user tokens"].worst <= 6 and rows["output tokens"].worst <= 20
     prompts = rows["prompt tokens"]          # what the fitted sessions' requests would send
@@ -254,3 +292,22 @@ def test_the_written_suite_loads_and_passes_the_budget_check():
     assert est.over_limits == []
     # 300 output tokens at 1 req/s: 60 s would send 18,000, over the 10,000 default: shortened
     assert suite.test_length_in_seconds < 60 and suite.requests_per_second_rates == [1.0]
+
+
+def test_a_logged_requests_usage_stands_for_its_counts_and_max_tokens_for_no_usage(tmp_path):
+    lines = [{"model": "m", "messages": [{"role": "user", "content": "one two three four"}],
+              "max_tokens": 64},
+             {"model": "m", "messages": [{"role": "user", "content": "one two three five"}],
+              "usage": {"prompt_tokens": 40, "completion_tokens": 12}}]
+    path = write(tmp_path / "log.jsonl", "\n".join(json.dumps(x) for x in lines))
+    traffic = read_traffic([path], None)
+    template = {False: SessionTemplate(first=7, turn=8, tool=0)}
+    said: list[str] = []
+    profile = asyncio.run(count_traffic(traffic, SimulatorCounter(), template, "given",
+                                        said.append))
+    assert said == ["counting 2 distinct texts with simulator tokenizer"]
+    counted, logged = profile.requests
+    assert (counted.prompt, counted.output) == (4 + 7, 64)    # words and template; max_tokens
+    assert (logged.prompt, logged.output) == (40, 12)          # the server's usage
+    assert counted.prefix == logged.prefix == 3                # 'one two three'
+    assert profile.output_source == "usage"
