@@ -15,6 +15,7 @@ from .outputs import formats, printed
 from . import stop_signals
 from .errors import BudgetRefused
 from .live.poll_feed import PollEvent, PollFeed, hms_utc
+from .live.limits import headroom_text, throttled_text
 from .live.server import ServerFeed, server_line
 from .live.throttle import FailureThrottle
 from .run.events import (FailedShare, PhaseStarted, PollMissed, RunEvent, VariantEvent,
@@ -127,12 +128,14 @@ def poll_line(feed: PollFeed, event: PollEvent, percentiles: list[float]) -> str
     assert ph is not None
     done = "stopped" if event.stopped else "done"
     failed = f"failed {ph.failed}" + (f" ({event.failures})" if ph.failed else "")
+    room = headroom_text(ph)
     sent = f"sent {ph.sent} of {ph.planned}" if event.stopped else f"sent {ph.sent}"
     return (f"poll {_where(feed, event.poll)} {done}: {sent}, ok {ph.ok}, {failed}"
             f" | TTFT {formats.percentiles(ph.ttft_ms, percentiles, 1, collapse=False)}"
             + (f" | TTFA {formats.percentiles(ph.ttfa_ms, percentiles, 1, collapse=False)}"
                if ph.reasoning else "")
             + f" | e2e {formats.percentiles(ph.e2e_ms, percentiles, 1, collapse=False)}"
+            + (f" | {room}" if room else "")
             + ("" if event.stopped else _next(feed, event.poll)))
 
 
@@ -176,10 +179,12 @@ def progress_line(snap: RunSnapshot) -> str:
             + (_sessions_progress(snap, ph) if ph.sessions is not None else
                f"sent {ph.sent}/{ph.planned} | in flight {ph.in_flight}")
             + f" | done {done} | failed {ph.failed}"
-            f" | TTFT p50 {formats.ms(ttft, 1)}"
+            + (f" ({throttled})" if (throttled := throttled_text(ph)) else "")
+            + f" | TTFT p50 {formats.ms(ttft, 1)}"
             + (f" | TTFA p50 {formats.ms(ph.ttfa_ms['p50'], 1)}" if ph.reasoning else "")
             + f" | e2e p50 {formats.ms(e2e, 1)}"
             + (f" | {server}" if (server := server_line(snap.server)) else "")
+            + (f" | {room}" if (room := headroom_text(ph)) else "")
             + (f" | CLIENT-BOUND: {ph.client_bound_reason()}" if ph.client_bound else ""))
 
 

@@ -29,6 +29,7 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import datetime, UTC
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -268,13 +269,32 @@ def _reasoning_delta(name: Field, word: str, i: int) -> dict:
 # Anthropic messages
 
 
+# Anthropic's limits on every response (its four families), and what a forced 429 says: the
+# organisation's rate limit with a retry-after, or its spend limit (no retry-after)
+ANTHROPIC_LIMITS = {"requests": (50, 49), "tokens": (48_000, 36_000),
+                    "input-tokens": (40_000, 30_000), "output-tokens": (8_000, 6_000)}
+Throttle = Literal["rate_limit", "spend_limit"]
+
+
 class AnthropicThinkingServer(_Paced):
     def __init__(self, reply: Reply = Reply(), *, api_key: str = "anthropic-test-key",
-                 model: str = "claude-sonnet-4-5-20250929", **kw: Any):
+                 model: str = "claude-sonnet-4-5-20250929", throttle: Throttle = "rate_limit",
+                 **kw: Any):
         super().__init__(**kw)
         self.reply = reply
         self.api_key = api_key
         self.model = model
+        self.throttle = throttle
+
+    @staticmethod
+    def limit_headers() -> dict[str, str]:
+        reset = datetime.fromtimestamp(time.time() + 30, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = {}
+        for kind, (limit, remaining) in ANTHROPIC_LIMITS.items():
+            out[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+            out[f"anthropic-ratelimit-{kind}-remaining"] = str(remaining)
+            out[f"anthropic-ratelimit-{kind}-reset"] = reset
+        return out
 
     @property
     def base_url(self) -> str:
@@ -284,8 +304,19 @@ class AnthropicThinkingServer(_Paced):
         return [web.post("/v1/messages", self.messages)]
 
     def error_response(self, status: int, kind: str = "api_error", message: str = "error"):
+        headers = self.limit_headers()
+        if status == 429 and self.throttle == "spend_limit":
+            kind, message = "rate_limit_error", ("Your organization has reached its spend limit "
+                                                 "(enforced_spend_limit_reached).")
+        elif status == 429:
+            kind = "rate_limit_error"
+            message = ("This request would exceed the rate limit for your organization of "
+                       "40,000 input tokens per minute.")
+            headers["retry-after"] = "17"
+        elif status == 529:
+            kind, message = "overloaded_error", "Overloaded"
         return web.json_response({"type": "error", "error": {"type": kind, "message": message}},
-                                 status=status)
+                                 status=status, headers=headers)
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -321,7 +352,8 @@ class AnthropicThinkingServer(_Paced):
             + count_tokens(_text(body.get("system")))
         truth.response_id = f"msg_{uuid.uuid4().hex[:24]}"
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "request-id": f"req_{uuid.uuid4().hex[:24]}"})
+                                               "request-id": f"req_{uuid.uuid4().hex[:24]}",
+                                               **self.limit_headers()})
         await response.prepare(request)
 
         async def event(kind: str, data: dict) -> None:
@@ -383,11 +415,13 @@ def _text(content: Any) -> str:
 
 class GeminiThinkingServer(_Paced):
     def __init__(self, reply: Reply = Reply(), *, api_key: str = "gemini-test-key",
-                 model: str = "gemini-2.5-flash", **kw: Any):
+                 model: str = "gemini-2.5-flash",
+                 quota_id: str = "GenerateRequestsPerMinutePerProjectPerModel", **kw: Any):
         super().__init__(**kw)
         self.reply = reply
         self.api_key = api_key
         self.model = model
+        self.quota_id = quota_id       # what a forced 429's QuotaFailure names
 
     @property
     def base_url(self) -> str:
@@ -398,6 +432,23 @@ class GeminiThinkingServer(_Paced):
         return [web.post("/v1beta/models/{call}", self.generate)]
 
     def error_response(self, status: int, reason: str = "INTERNAL", message: str = "error"):
+        if status == 429:      # the API's quota refusal: QuotaFailure and RetryInfo
+            return web.json_response({"error": {
+                "code": 429, "status": "RESOURCE_EXHAUSTED",
+                "message": "You exceeded your current quota, please check your plan and billing "
+                           "details.",
+                "details": [
+                    {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                        {"quotaMetric": "generativelanguage.googleapis.com/"
+                                        "generate_content_free_tier_requests",
+                         "quotaId": self.quota_id,
+                         "quotaDimensions": {"location": "global", "model": self.model},
+                         "quotaValue": "10"}]},
+                    {"@type": "type.googleapis.com/google.rpc.Help", "links": [
+                        {"description": "Learn more about Gemini API quotas",
+                         "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "23s"}]}},
+                status=429)
         return web.json_response({"error": {"code": status, "message": message, "status": reason}},
                                  status=status)
 

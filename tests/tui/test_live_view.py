@@ -6,9 +6,13 @@ simulator is the point (stopping). Assertions read the screen as text, as a pers
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 from textual.widgets import ProgressBar
 
+from tokenflood_tui.metrics.summary import LimitSeen, RateLimitStats
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, load_run_suite, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
@@ -261,3 +265,48 @@ async def test_results_view_at_80x24_shows_failures_and_warnings():
         await pilot.press("escape")
         await pilot.pause()
         assert find(screen_lines(the_app), "failures by kind") >= 0
+
+
+async def test_a_providers_headroom_is_on_the_status_line_and_its_refusals_beside_the_failures():
+    the_app = app()
+    limits = RateLimitStats(
+        limits=[LimitSeen(kind="requests", limit=12, lowest_remaining=0, lowest_share=0.0,
+                          reset_s=57.6),
+                LimitSeen(kind="tokens", limit=30_000, lowest_remaining=24_000,
+                          lowest_share=0.8, reset_s=12.0)],
+        throttled=15, throttled_by_kind={"requests": 15}, throttled_share=15 / 47)
+    async with the_app.run_test(size=(160, 40)) as pilot:
+        screen = await run_screen(pilot)
+        running = phase(2, 10, (53, 56, 60), (125, 172, 180), False, 50, failed=15)
+        screen.post_message(RunSnapshotMessage(RunSnapshot(
+            stage="running", phase=2, total_phases=3, elapsed_s=13.0, remaining_s=11.0,
+            phases=[running.model_copy(update={"rate_limits": limits})])))
+        await pilot.pause()
+        lines = screen_lines(the_app)
+        status = lines[find(lines, "phase 2/3 running")]
+        assert ("headroom requests 0/12 (0%) resets in 58 s, tokens 24,000/30,000 (80%) resets "
+                "in 12 s") in status
+        assert find(lines, "✗ phase 2: 15 of 47 failed (32%): http_error 503 ×15 (throttled 15: "
+                           "requests 15)") >= 0
+
+
+async def test_results_view_shows_a_providers_rate_limits(tmp_path):
+    folder = tmp_path / FAILED_RUN.name
+    shutil.copytree(FAILED_RUN, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["first_throttled"] = 3
+    summary["phases"][2]["rate_limits"] = RateLimitStats(
+        limits=[LimitSeen(kind="requests", limit=60, lowest_remaining=0, lowest_share=0.0,
+                          reset_s=41.0)],
+        throttled=24, throttled_by_kind={"requests": 24}, throttled_share=24 / 84,
+        offered_rps=20.0, admitted_rps=14.3, retry_after_s=41.0).model_dump(mode="json")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    the_app = app(mode="results", results_dir=folder)
+    async with the_app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        assert isinstance(the_app.screen, ResultsScreen)
+        await pilot.press("1")                # the summary panel maximised
+        lines = await shown(pilot, "rate limits: phase 3 was the first the provider throttled")
+        row = lines[find(lines, "requests        0/60")]
+        assert row.split()[:9] == ["3", "requests", "0/60", "0%", "24", "29%", "20.00", "14.30",
+                                   "41"]

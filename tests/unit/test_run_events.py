@@ -14,6 +14,7 @@ from tokenflood_tui.metrics.summary import PhaseCheck
 from tokenflood_tui.run.events import (FailedShare, FailuresCounted, FolderOpened, Note,
                                        PhaseStarted, PollMissed, RequestFailed, Resuming,
                                        RunEvent, RunWarning, SearchVerdict, ServerBusy,
+                                       ThrottleStop,
                                        ServerMetricsOff, ThresholdFailed,
                                        TurnStarted, VariantEnded, VariantEvent, describe, map_text,
                                        subject)
@@ -45,6 +46,9 @@ WORDED: list[tuple[RunEvent, str, str]] = [
      "phase 2: http_error: further failures of this kind are counted on the progress line and "
      "kept in errors.log"),
     (Note("info", "sending from 2 worker process(es)"), "info", "sending from 2 worker process(es)"),
+    (ThrottleStop("phase", 2, "quota_exhausted", "add credit", "HTTP 429: quota"), "error",
+     "phase 2: the provider refused a request: quota_exhausted (HTTP 429: quota); the run "
+     "stopped and kept what it measured: add credit"),
     (ServerBusy(2, 1), "warning", "the server was busy before the first request (2 running, 1 "
                                   "waiting): someone else's load is in its metrics and in these "
                                   "latencies"),

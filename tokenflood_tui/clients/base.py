@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
+from ..metrics.ratelimits import RateLimits, read_headers
 from ..metrics.records import TIMEOUT, RequestRecord, ThinkTags
 from ..specs.secrets import Scrubber, resolve_env_refs
 from ..specs import EndpointSpec
@@ -30,6 +31,8 @@ class Client(ABC):
         self.litellm_params: dict[str, Any] = resolve_env_refs(endpoint.litellm_params,
                                                                "litellm_params")
         self.scrubber = Scrubber.for_endpoint(endpoint)
+        # every limit the latest response announced (the warm-up's: the plan is checked on it)
+        self.last_limits: RateLimits | None = None
 
     # start, close and open_ahead are optional hooks, no-ops unless a client needs them: not abstract.
     async def start(self) -> None:  # noqa: B027
@@ -67,6 +70,15 @@ class Client(ABC):
             rec.fail(TIMEOUT, "Timeout", f"no complete response within {timeout_s:g} s")
         finally:
             rec.think = None
+
+    def read_limits(self, rec: RequestRecord, headers: Any) -> None:
+        """A response's rate-limit headers: the lowest on the record, all of them kept here."""
+        if not headers:
+            return
+        limits = read_headers(headers)
+        if limits.limits:
+            self.last_limits = limits
+        rec.stamp_rate_limits(limits)
 
     def scrub(self, text: str) -> str:
         """Remove every secret of the spec from a message that may echo it (see redaction)."""

@@ -9,6 +9,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..metrics.ratelimits import read_refusal
 from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, TIMEOUT, RequestRecord
 from .base import Client
 
@@ -112,6 +113,7 @@ class LitellmClient(Client):
         rec.t_send = time.monotonic()
         try:
             stream = await self._litellm.acompletion(**prepared)
+            self.read_limits(rec, _stream_headers(stream))
             reader = getattr(stream, "completion_stream", None)   # dropped when the stream ends
             async for chunk in stream:
                 now = time.monotonic()
@@ -158,7 +160,17 @@ class LitellmClient(Client):
         server_status = _server_status(exc)
         message = self.scrub(str(getattr(exc, "message", None) or exc))[:500]
         name = type(exc).__name__
-        if server_status is not None and server_status >= 400 and rec.t_first is None:
+        headers, body = _error_response(exc)
+        self.read_limits(rec, headers)
+        status = server_status if server_status is not None else litellm_status
+        throttle = (read_refusal(status if isinstance(status, int) else None,
+                                 body or str(getattr(exc, "message", None) or exc), headers)
+                    if rec.t_first is None else None)
+        if throttle is not None:      # in the provider's words where its body gave them
+            said = self.scrub(throttle.said) if throttle.said else message
+            rec.throttled(throttle, f"HTTP {status}: {said}" if status else said,
+                          status if isinstance(status, int) else None)
+        elif server_status is not None and server_status >= 400 and rec.t_first is None:
             # The server answered the request with an error status. Gemini's request is sent
             # lazily, so its 4xx/5xx surface inside the stream iteration, before any chunk.
             remapped = (f" (litellm reports it as {litellm_status})"
@@ -225,6 +237,37 @@ def _chain(exc: BaseException):
         yield err
         todo += [e for e in (err.__cause__, err.__context__, getattr(err, "original_exception", None))
                  if isinstance(e, BaseException)]
+
+
+def _stream_headers(stream: Any) -> Any:
+    """The response headers of litellm's stream: as the provider sent them where the wrapper
+    kept them, else its hidden params' (other providers' prefixed `llm_provider-`)."""
+    raw = getattr(stream, "_response_headers", None)
+    if raw:
+        return raw
+    hidden = getattr(stream, "_hidden_params", None) or {}
+    return hidden.get("additional_headers") if isinstance(hidden, dict) else None
+
+
+def _error_response(exc: BaseException) -> tuple[dict[str, str], str]:
+    """The headers and body of the provider's error response, from the exceptions litellm
+    chains (the httpx response, or litellm's `litellm_response_headers`)."""
+    headers: dict[str, str] = {}
+    body = ""
+    for err in _chain(exc):
+        response = getattr(err, "response", None)
+        raw = getattr(err, "litellm_response_headers", None) or getattr(response, "headers", None)
+        if raw and not headers:
+            try:
+                headers = {str(k): str(v) for k, v in dict(raw).items()}
+            except (TypeError, ValueError):
+                pass
+        if response is not None and not body:
+            try:
+                body = response.text
+            except Exception:   # a streamed response not read: no body to read
+                body = ""
+    return headers, body
 
 
 def _server_status(exc: BaseException) -> int | None:

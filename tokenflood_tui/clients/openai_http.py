@@ -19,6 +19,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..metrics.ratelimits import read_refusal
 from ..metrics.records import CONNECTION_ERROR, HTTP_ERROR, STREAM_ERROR, RequestRecord
 from .base import Client, basic_auth
 from .http1 import CannotConnect, ConnectionClosed, ConnectionPool, ProtocolError
@@ -117,11 +118,16 @@ class OpenAIHttpClient(Client):
                 self.pool.release(conn, clean)
             if rec.t_end is None:   # cancelled or timed out
                 rec.t_end = time.monotonic()
+        self.read_limits(rec, response.headers)
         if response.status >= 300:
             rec.t_end = time.monotonic()
             text = exchange.body.decode("utf-8", errors="replace")
-            rec.fail(HTTP_ERROR, f"HTTP {response.status}",
-                     error_text(text, response.status, self.scrub), response.status)
+            message = error_text(text, response.status, self.scrub)
+            throttle = read_refusal(response.status, text, response.headers)
+            if throttle is not None:
+                rec.throttled(throttle, message, response.status)
+            else:
+                rec.fail(HTTP_ERROR, f"HTTP {response.status}", message, response.status)
             return
         if "x-queue-time" in response.headers:     # TGI's own timing of the request
             rec.stamp_server_headers(response.headers)

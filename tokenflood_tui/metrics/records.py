@@ -14,6 +14,8 @@ from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ratelimits import Headroom, RateLimits, Throttle
+
 # status values, as written to requests.csv
 OK = "ok"
 HTTP_ERROR = "http_error"
@@ -23,6 +25,7 @@ STREAM_ERROR = "stream_error"
 CANCELLED = "cancelled"
 WORKER_DIED = "worker_died"     # its worker process died with the request in flight
 NO_ANSWER = "no_answer"         # it reasoned and ended without an answer (docs/metrics.md#status)
+RATE_LIMITED = "rate_limited"   # the provider refused it for the account's limits or its load
 
 
 @dataclass(slots=True)
@@ -71,6 +74,12 @@ class RequestRecord:
     server_cached_tokens: int | None = None
     server_queue_ms: float | None = None
     server_inference_ms: float | None = None
+    # a hosted provider's rate limits as its response announced them: the lowest one (remaining
+    # share, else count), and for a throttled request what it ran into and when to come back
+    # (docs/metrics.md#rate-limits)
+    headroom: Headroom | None = None
+    throttle: str | None = None
+    retry_after_s: float | None = None
     # the reply's answer text as it arrived, kept only when asked (a session's live history):
     # str pieces, or the bytes of JSON strings as sent (reply_text decodes them)
     reply: list | None = None
@@ -155,6 +164,22 @@ class RequestRecord:
         """TGI's x-queue-time and x-inference-time (ms) of a response, names lower-cased."""
         self.server_queue_ms = _number(headers.get("x-queue-time"))
         self.server_inference_ms = _number(headers.get("x-inference-time"))
+
+    def stamp_rate_limits(self, limits: RateLimits) -> None:
+        """The rate limits its response announced (ratelimits.read_headers)."""
+        self.headroom = limits.lowest() or self.headroom
+        if limits.retry_after_s is not None:
+            self.retry_after_s = limits.retry_after_s
+
+    def throttled(self, throttle: Throttle, message: str, http_status: int | None) -> None:
+        """The provider refused the request for its limits (or its load): `rate_limited`, never
+        in the latency statistics."""
+        if self.status != OK:
+            return
+        self.fail(RATE_LIMITED, throttle.kind, message, http_status)
+        self.throttle = throttle.kind
+        if throttle.retry_after_s is not None:
+            self.retry_after_s = throttle.retry_after_s
 
     @property
     def tpot_ms(self) -> float | None:

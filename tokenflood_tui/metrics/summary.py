@@ -168,6 +168,39 @@ class SessionStats(BaseModel):
         return self.completed + self.context_limit + self.error + self.cut
 
 
+class LimitSeen(BaseModel):
+    """The lowest a provider's limit of one kind (requests, tokens, input_tokens,
+    output_tokens) came in a phase, by its responses' headers."""
+
+    kind: str
+    limit: int | None = None                   # its size per minute, where announced
+    lowest_remaining: int
+    lowest_share: float | None = None          # lowest_remaining / limit
+    reset_s: float | None = None               # when it reset, said by the lowest response
+
+
+class RateLimitStats(BaseModel):
+    """A phase's rate limits (docs/metrics.md#rate-limits): the limits its responses announced,
+    at their lowest, and the requests the provider refused for them (status rate_limited, kept
+    out of the latency statistics)."""
+
+    limits: list[LimitSeen] = Field(default_factory=list)
+    throttled: int = 0
+    throttled_by_kind: dict[str, int] = Field(default_factory=dict)
+    throttled_share: float | None = None       # of the phase's finished requests
+    offered_rps: float | None = None           # requests sent per second
+    admitted_rps: float | None = None          # ... of which the provider did not refuse
+    retry_after_s: float | None = None         # the longest retry-after a refusal asked for
+
+    @property
+    def lowest(self) -> LimitSeen | None:
+        """The limit that came closest to running out (by share, else by count)."""
+        if not self.limits:
+            return None
+        return min(self.limits, key=lambda lim: (2.0 if lim.lowest_share is None
+                                                 else lim.lowest_share, lim.lowest_remaining))
+
+
 class PhaseStats(BaseModel):
     """A phase as it stands (live) or ended (saved): counts, rates, tokens and latencies."""
 
@@ -225,6 +258,7 @@ class PhaseStats(BaseModel):
     turns: list[TurnStats] = Field(default_factory=list)   # ... and its requests by turn index
     server: ServerPhaseStats | None = None     # the server's own metrics over the phase
     queued_ms: Distribution = Field(default_factory=Distribution)   # per request, where known
+    rate_limits: RateLimitStats | None = None  # a hosted provider's, where it announced or refused
     # live only: how the phase stands right now (not saved)
     in_flight: int = Field(0, exclude=True)
     finished: bool = Field(True, exclude=True)
@@ -391,6 +425,10 @@ class RunSummary(BaseModel):
     workload: Workload = "requests"
     status: RunStatus
     message: str | None = None
+    # the throttle no wait ends (quota_exhausted, spend_limit, request_too_large) that stopped
+    # the run at its first refusal (exit 1)
+    stopped_by_throttle: str | None = None
+    first_throttled: int | None = None    # the first phase (or poll) the provider throttled
     tool_version: str
     client: str
     started_at: str                       # ISO 8601, local time with offset

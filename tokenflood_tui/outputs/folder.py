@@ -25,6 +25,7 @@ from ..specs.secrets import Scrubber
 from .journal import JOURNAL_FILE, encode
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, slugify, to_yaml
 from ..metrics.summary import SUMMARY_FILE, RunSummary, pkey
+from ..metrics.ratelimits import Headroom
 from ..metrics.server import POINT_COLUMNS, SERVER_METRICS_FILE, SERVER_SCRAPES_FILE, ServerPoint
 
 CSV_COLUMNS = [
@@ -41,9 +42,13 @@ CSV_COLUMNS = [
     # a reasoning model's (docs/metrics.md#reasoning)
     "t_answer_s", "ttfa_ms", "reasoning_ms", "reasoning_tokens", "reasoning_tokens_estimated",
     "answer_tokens",
+    # a hosted provider's rate limits (docs/metrics.md#rate-limits)
+    "throttle", "retry_after_s", "limit_kind", "limit_remaining", "limit",
 ]
-# requests.csv of earlier versions: without the session columns, and without `worker`
-EARLIER_WIDTHS = (len(CSV_COLUMNS) - 6, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 12)
+# requests.csv of earlier versions: without the rate-limit columns, the reasoning ones, the
+# session ones, and without `worker`
+EARLIER_WIDTHS = (len(CSV_COLUMNS) - 5, len(CSV_COLUMNS) - 11, len(CSV_COLUMNS) - 16,
+                  len(CSV_COLUMNS) - 17)
 SESSIONS_FILE = "sessions.csv"
 SESSIONS_COLUMNS = [
     "session", "parent", "phase", "session_type", "t_start_s", "duration_s", "turns_done",
@@ -200,6 +205,10 @@ class ResultsFolder:
             _s(rec.t_answer, t0), _ms(rec.ttfa_ms), _ms(rec.reasoning_ms),
             _int(rec.reasoning_tokens), "true" if rec.reasoning_tokens_estimated else "false",
             _int(rec.answer_tokens),
+            rec.throttle or "", _ms(rec.retry_after_s),
+            rec.headroom.kind if rec.headroom else "",
+            rec.headroom.remaining if rec.headroom else "",
+            _int(rec.headroom.limit) if rec.headroom else "",
         ])
         written = self._csv.append(line)
         if written:
@@ -410,7 +419,11 @@ def record_from_row(row: dict[str, str]) -> RequestRecord:
         output_tokens_estimated=row["output_tokens_estimated"] == "true", status=row["status"],
         error_type=row["error_type"] or None, http_status=count("http_status"),
         content_chunks=int(row["content_chunks"] or 0), response_id=row["response_id"] or None,
-        worker=row.get("worker") or "")
+        worker=row.get("worker") or "", throttle=row.get("throttle") or None,
+        retry_after_s=float(row["retry_after_s"]) if row.get("retry_after_s") else None,
+        # (the reset is not in a row: when it was due mattered only then)
+        headroom=Headroom(row["limit_kind"], int(row["limit_remaining"]), count("limit"), None)
+        if row.get("limit_kind") else None)
 
 
 def write_polls_csv(path: Path, summary: RunSummary) -> None:

@@ -60,6 +60,14 @@ def percentiles(dist: Distribution, at: list[float], digits: int = 0, *, keys: b
     return text + (" ms" if unit else "")
 
 
+def headroom(kind: str, remaining: int, limit: int | None, reset_s: float | None) -> str:
+    """What is left of a provider's limit: 'tokens 9,000/10,000 (90%) resets in 6 s'; without
+    a limit (Azure may send only what remains) 'requests 12 left'."""
+    text = (f"{kind} {remaining:,}/{limit:,} ({share(remaining / limit)})" if limit
+            else f"{kind} {remaining:,} left")
+    return text + (f" resets in {reset_s:.3g} s" if reset_s is not None else "")
+
+
 def clock(seconds: float) -> str:
     """A duration as a clock, for a countdown or the time left: '4:32', '1:04:32', '2d 23:49:32'."""
     s = max(0, int(seconds + 0.5))

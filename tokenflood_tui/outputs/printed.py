@@ -4,6 +4,7 @@ table is in summary.md); `markdown` is every column as pipe tables, for files an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..metrics.saturation import judged
@@ -91,7 +92,19 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
                                  ranks.get(h, 3),
                                  left=h == "queue")
                           for i, h in enumerate(head)], width)]
-    return lines + _sessions(s, width)
+    return lines + _limits(s, s.phases, width) + _sessions(s, width)
+
+
+def _limits(s: RunSummary, phases: Sequence[PhaseStats], width: int) -> list[str]:
+    """The rate-limit table and line, where a provider announced limits or refused requests."""
+    table = report.limits_table(phases, "poll" if s.type == "observation" else "phase")
+    if table is None:
+        return []
+    columns = [Column(head, [row[i] for row in table.rows], left=i in table.text_columns)
+               for i, head in enumerate(table.head)]
+    line = report.limits_line(s)
+    return (["", "rate limits:", *_table(columns, width)]
+            + ([piece for piece in wrap(line, width, hang="  ")] if line else []))
 
 
 def _sessions(s: RunSummary, width: int) -> list[str]:
@@ -136,7 +149,8 @@ def _observation(s: RunSummary, width: int) -> list[str]:
             Column("first (UTC)", [report.slot_text(f.first_slot_utc) for f in failures], 1),
             Column("last (UTC)", [report.slot_text(f.last_slot_utc) for f in failures], 1),
         ], width)]
-    return lines
+    return lines + _limits(s, [p for p in s.polls if p.rate_limits is not None][
+        -LAST_POLLS_PRINTED:], width)
 
 
 def _table(columns: list[Column], width: int) -> list[str]:
@@ -257,6 +271,11 @@ def markdown(s: RunSummary, folder: Path) -> str:
         errors = report.error_table(s.phases)
     if errors:
         out.append("\nfailures:\n" + errors.markdown() + "\n")
+    limits = report.limits_table(s.polls if s.type == "observation" else s.phases,
+                                 "poll" if s.type == "observation" else "phase")
+    if limits is not None:
+        said = report.limits_line(s)
+        out.append("\nrate limits:\n" + limits.markdown() + "\n" + (f"{said}\n" if said else ""))
     for section in session_tables.sections(s.phases, s.percentiles):
         out.append(f"\n{section.title}:\n" + session_tables.markdown(section.table) + "\n"
                    + "".join(f"{note}\n" for note in section.notes))

@@ -229,6 +229,47 @@ def error_table(phases: list[PhaseStats]) -> Table | None:
     return Table(["phase", "status", "HTTP", "requests", "share"], rows)
 
 
+def limits_table(phases: Sequence[PhaseStats], word: str = "phase") -> Table | None:
+    """A hosted provider's rate limits per phase (or poll): the tightest limit at its lowest, the
+    requests refused and by which kind, offered and admitted rates (docs/metrics.md#rate_limits).
+    None where no phase saw a limit or a refusal."""
+    rows = []
+    for ph in phases:
+        rl = ph.rate_limits
+        if rl is None:
+            continue
+        low = rl.lowest
+        rows.append([
+            str(ph.phase), low.kind if low else "-",
+            "-" if low is None else (f"{low.lowest_remaining:,}/{low.limit:,}" if low.limit
+                                     else f"{low.lowest_remaining:,} left"),
+            share(low.lowest_share) if low else "-", str(rl.throttled), share(rl.throttled_share),
+            number(rl.offered_rps, 2), number(rl.admitted_rps, 2),
+            number(rl.retry_after_s, 0),
+            ", ".join(f"{kind} {n}" for kind, n in rl.throttled_by_kind.items()) or "-"])
+    if not rows:
+        return None
+    return Table([word, "tightest limit", "lowest remaining", "headroom", "throttled", "share",
+                  "offered req/s", "admitted req/s", "retry-after s", "by kind"], rows, left=1,
+                 text=frozenset({1}))
+
+
+def limits_line(s: RunSummary) -> str | None:
+    """'phase 2 was the first the provider throttled; the run stopped: quota_exhausted' (an
+    observation: 'polls 3, 7-9 were throttled, …'), or None when nothing was throttled."""
+    word = "poll" if s.type == "observation" else "phase"
+    parts = []
+    throttled = [p.phase for p in s.polls if p.rate_limits is not None and p.rate_limits.throttled]
+    if throttled:
+        parts.append(f"poll{'s' if len(throttled) > 1 else ''} {', '.join(ranges(throttled))} "
+                     f"{'were' if len(throttled) > 1 else 'was'} throttled")
+    elif s.first_throttled is not None:
+        parts.append(f"{word} {s.first_throttled} was the first the provider throttled")
+    if s.stopped_by_throttle is not None:
+        parts.append(f"the run stopped at its first {s.stopped_by_throttle} refusal")
+    return "; ".join(parts) or None
+
+
 def poll_status(poll: PollStats) -> str:
     """'ok', 'missed', 'all failed' or '<n> failed'; 'unfinished' for the poll a killed
     process was in (a partial summary's)."""
@@ -399,6 +440,9 @@ def markdown(summary: RunSummary) -> str:
     queue = server_queue_line(s)
     if queue:
         lines.append(f"- server queue: {queue}")
+    throttled = limits_line(s)
+    if throttled:
+        lines.append(f"- rate limits: {throttled}")
     verdict = threshold_verdict(s)
     if verdict:
         lines.append(f"- {verdict}")
@@ -419,6 +463,9 @@ def markdown(summary: RunSummary) -> str:
         errors = poll_failures(s.polls)
         if errors:
             lines += ["## Failures", "", errors.markdown(), ""]
+        limits = limits_table(s.polls, "poll")
+        if limits is not None:
+            lines += ["## Rate limits", "", limits.markdown(), ""]
     else:
         if s.search is not None:
             lines += ["", "## Search", ""] + [f"- {line}" for line in search_lines(
@@ -439,6 +486,9 @@ def markdown(summary: RunSummary) -> str:
         errors = error_table(s.phases)
         if errors:
             lines += ["## Failures", "", errors.markdown(), ""]
+        limits = limits_table(s.phases)
+        if limits is not None:
+            lines += ["## Rate limits", "", limits.markdown(), ""]
         lines += ["## All metrics", "", detail_table(s.phases, pct).markdown(), ""]
     if s.cluster is not None:
         lines += [f"## Workers (Dask cluster {s.cluster.scheduler})", "",

@@ -142,6 +142,13 @@ def _phases(doc: Page, s: RunSummary) -> None:
         doc.note("no request failed")
     else:
         doc.table(errors)
+    limits = report.limits_table(s.phases)
+    if limits is not None:
+        doc.h2("Rate limits")
+        doc.table(limits)
+        line = report.limits_line(s)
+        if line:
+            doc.note(line)
     reasoning = [ph for ph in phases if ph.reasoning]
     if reasoning:
         doc.h2("Reasoning")
@@ -250,6 +257,14 @@ def _observation(doc: Page, s: RunSummary) -> None:
     if missed:
         doc.h3("Missed polls")
         doc.lines(missed)
+    limits = report.limits_table([p for p in polls if p.rate_limits is not None], "poll")
+    if limits is not None:
+        doc.h3("Rate limits")
+        line = report.limits_line(s)
+        if line:
+            doc.note(line)
+        doc.table(limits, folded=f"every poll with limits ({len(limits.rows)})"
+                  if len(limits.rows) > FOLD_ROWS else None)
     doc.h2("Hours of day (UTC)")
     if s.hours:
         for metric in ("ttft_ms", "e2e_ms"):

@@ -19,6 +19,8 @@ import numpy as np
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
 from ..outputs.formats import duration
+from ..metrics.ratelimits import REQUESTS, TOKENS
+from .limits import busiest_minute
 from .schedule import PhasePlan, phase_arrivals
 from .sessions import least_tokens_per_session, most_tokens_per_session, phase_tokens
 from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
@@ -62,6 +64,9 @@ class BudgetEstimate:
     # sessions: what every amount at its maximum would send (the counts above are the drawn
     # plan's, which the run cannot exceed but for the chat template's margin)
     ceiling_tokens: tuple[int, int] | None = None
+    # a hosted provider's endpoint: the most any phase (or poll) sends within a minute, to hold
+    # against its rate limits: (phase, requests, prompt + max_tokens) (run/limits.py)
+    busiest_minute: tuple[int, int, int] | None = None
 
     @property
     def over_limits(self) -> list[str]:
@@ -94,6 +99,7 @@ class BudgetEstimate:
                 f"duration       {least}{duration(self.load_seconds)}{expected} + warm-up, "
                 "drain",
                 *self._ends_lines(compact=True),
+                *self._minute_lines(compact=True),
                 f"cost           {cost} ({self.cost_note})",
             ]
         return [
@@ -106,8 +112,19 @@ class BudgetEstimate:
             "warm-up and draining",
             *self._ceiling_lines(),
             *self._ends_lines(compact=False),
+            *self._minute_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
         ]
+
+    def _minute_lines(self, compact: bool) -> list[str]:
+        if self.busiest_minute is None:
+            return []
+        phase, requests, tokens = self.busiest_minute
+        if compact:
+            return [f"per minute     {requests:,} req, {tokens:,} tok at most (phase {phase})"]
+        return [f"per minute     at most {requests:,} requests, {tokens:,} tokens (prompt + "
+                f"max_tokens, as providers count them) in phase {phase}: against the provider's "
+                "rate limits, checked after the warm-up"]
 
 
     def _ceiling_lines(self) -> list[str]:
@@ -170,9 +187,14 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
     output = np.array([lt.max_output for lt in suite.load_types], dtype=np.int64)
     per_type = sum((np.bincount(p.load_types, minlength=len(prompt)) for p in plans),
                    np.zeros(len(prompt), dtype=np.int64))
-    return _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
-                                int(per_type @ prompt), int(per_type @ output), senders, seconds,
-                                ends_utc=ends_utc)
+    est = _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
+                               int(per_type @ prompt), int(per_type @ output), senders, seconds,
+                               ends_utc=ends_utc)
+    if endpoint.self_hosted or not plans:      # no account's rate limits to hold it against
+        return est
+    minutes = [(p.phase, busiest_minute(p, prompt, output)) for p in plans]
+    phase, peak = max(minutes, key=lambda m: (m[1][REQUESTS], m[1][TOKENS]))
+    return dataclasses.replace(est, busiest_minute=(phase, peak[REQUESTS], peak[TOKENS]))
 
 
 def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:

@@ -16,6 +16,7 @@ import aiohttp
 from . import prompts
 from ..clients.base import Client
 from ..errors import ConfigError, EndpointError
+from ..metrics.ratelimits import ADVICE, FATAL
 from ..metrics.records import CONNECTION_ERROR, NO_ANSWER, TIMEOUT, RequestRecord
 from ..specs import EndpointSpec, RunSuite
 from .conversation import TOOL_NAME, TOOLS, tool_call_id
@@ -96,6 +97,7 @@ class Calibration:
             self.warn(f"{len(records) - len(ok)} of {len(records)} warm-up requests failed: "
                       f"{next(r for r in records if not answered(r)).error_message}")
         self._note(f"warm-up: {len(ok)}/{len(records)} ok")
+
         return ok
 
     def _template_tokens(self, warmed: list[RequestRecord], content_tokens: int) -> int:
@@ -170,6 +172,10 @@ class Calibration:
             await self._send(client.prepare(factory.messages(index, PROBE_SEQ + index), 1), rec)
             if answered(rec):
                 return rec
+            if rec.throttle in FATAL:
+                assert rec.throttle is not None
+                raise EndpointError(f"load type {index}: the provider refused a full-size prompt: "
+                                    f"{rec.throttle} ({rec.error_message}): {ADVICE[rec.throttle]}")
             timeouts += rec.status == TIMEOUT
             # Once may be a stall; twice means each load request this size would wait too. (An
             # endpoint that never answers has already failed the warm-up.)
@@ -194,6 +200,9 @@ class Calibration:
         if rec.status == CONNECTION_ERROR:
             return (f"cannot reach the endpoint at {url}: {rec.error_message}. Is the server "
                     "running? Check base_url in the endpoint spec.")
+        if rec.throttle in FATAL:
+            return (f"the provider refused the warm-up request: {rec.throttle} "
+                    f"({rec.error_message}): {ADVICE[rec.throttle]}")
         if _refused_credentials(rec):
             return f"the endpoint refused the credentials ({rec.error_message}); {self._credentials_hint()}"
         if rec.http_status == 404:

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..clients import make_client
 from ..errors import EndpointError
-from ..metrics.records import CANCELLED, OK, WORKER_DIED, RequestRecord, SessionRecord
+from ..metrics.ratelimits import ADVICE, FATAL
+from ..metrics.records import (CANCELLED, OK, RATE_LIMITED, WORKER_DIED, RequestRecord,
+                               SessionRecord)
 from ..specs import EndpointSpec, RunSuite
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
@@ -30,7 +32,8 @@ from ..telemetry.engines import ServerSample
 from ..telemetry.series import phase_figures
 from .calibration import Calibration
 from .events import (FailedShare, Note, PhaseStarted, PollMissed, RequestFailed, RunEvent,
-                     RunWarning, ServerBusy, ServerMetricsOff, ThresholdFailed, Unit)
+                     RunWarning, ServerBusy, ServerMetricsOff, ThresholdFailed, ThrottleStop, Unit)
+from .limits import limits_line, plan_warnings
 from .plan import MissedSlot, Planner
 from .schedule import PhasePlan
 from .sender import PhaseShare
@@ -109,6 +112,7 @@ class RunOutcome:
     cluster: ClusterInfo | None = None   # the Dask workers it sent from, their clocks
     stopped_at_limit: str | None = None   # the token limit whose variable the spend reached
     server: ServerInfo | None = None      # the server's metrics: where, what answered
+    stopped_by_throttle: str | None = None   # the throttle no wait ends that stopped it
 
 
 class RunSink(Protocol):
@@ -168,6 +172,7 @@ class Coordinator:
         self.collector = Collector(url) if url else None
         self._server_start: dict[int, ServerSample | None] = {}   # per open phase
         self._server_off_told = False
+        self._throttle_stop: str | None = None
 
     @property
     def _unit(self) -> Unit:
@@ -327,7 +332,7 @@ class Coordinator:
             cluster=ClusterInfo(scheduler=self.cluster.scheduler,
                                 workers=[w.info() for w in self.cluster_workers])
             if self.cluster else None,
-            server=self._server_info())
+            server=self._server_info(), stopped_by_throttle=self._throttle_stop)
 
     def _server_info(self) -> ServerInfo | None:
         collector = self.collector
@@ -358,6 +363,11 @@ class Coordinator:
             factory = await self.calibration.run()
         finally:
             await client.close()
+        if client.last_limits is not None:      # a hosted provider announced its limits
+            self.sink.event(Note("info", limits_line(client.last_limits)))
+            for warning in plan_warnings(self.planner.plans, self.suite, client.last_limits,
+                                         self._unit):
+                self.warn(warning)
         warm_up_numpy()
         if self.cluster:
             where = f"{len(self.workers)} Dask worker(s) of {self.cluster.scheduler}"
@@ -621,6 +631,15 @@ class Coordinator:
             self._spend(rec)
             if rec.status in (CANCELLED, WORKER_DIED):   # not the endpoint's doing
                 continue
+            if rec.status == RATE_LIMITED:
+                # the account's limits, not the endpoint failing: counted per phase by kind,
+                # not in the error limit; one no wait ends stops the run (never retried)
+                self.sink.event(RequestFailed(self._unit, rec.phase, f"{RATE_LIMITED} "
+                                              f"({rec.throttle})", rec.http_status,
+                                              rec.error_message))
+                if rec.throttle in FATAL:
+                    self._stop_throttled(rec)
+                continue
             self._recent.append(rec.status != OK)
             if not rec.ok:
                 self.sink.event(RequestFailed(self._unit, rec.phase, rec.status, rec.http_status,
@@ -631,6 +650,16 @@ class Coordinator:
                 self.stop("aborted",
                           f"error limit: {failures} of the last {len(self._recent)} requests "
                           f"failed (error_limit {limit:g}); last error: {rec.error_message}")
+
+    def _stop_throttled(self, rec: RequestRecord) -> None:
+        if self._throttle_stop is not None or self._status is not None:
+            return
+        assert rec.throttle is not None
+        self._throttle_stop = rec.throttle
+        stop = ThrottleStop(self._unit, rec.phase, rec.throttle, ADVICE[rec.throttle],
+                            rec.error_message)
+        self.sink.event(stop)
+        self.stop("aborted", stop.text, now=True)
 
     def _spend(self, rec: RequestRecord) -> None:
         spend = self.spend

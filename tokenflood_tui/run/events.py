@@ -183,6 +183,25 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class ThrottleStop:
+    """The provider refused a request with a throttle no wait ends (quota exhausted, spend limit,
+    request too large): the run stops at once, keeping what it measured. `advice` says what to
+    do; `message` is the provider's (scrubbed)."""
+
+    unit: Unit
+    number: int
+    kind: str
+    advice: str
+    message: str | None
+
+    @property
+    def text(self) -> str:
+        said = f" ({self.message})" if self.message else ""
+        return (f"{self.unit} {self.number}: the provider refused a request: {self.kind}{said}; "
+                f"the run stopped and kept what it measured: {self.advice}")
+
+
+@dataclass(frozen=True, slots=True)
 class VariantEvent:
     """An event of one A/B variant's run."""
 
@@ -192,7 +211,7 @@ class VariantEvent:
 
 RunEvent = (PhaseStarted | PollMissed | RequestFailed | RunWarning | FailedShare | ThresholdFailed
             | SearchVerdict | TurnStarted | VariantEnded | FolderOpened | Resuming
-            | FailuresCounted | ServerBusy | ServerMetricsOff | Note | VariantEvent)
+            | FailuresCounted | ServerBusy | ServerMetricsOff | Note | ThrottleStop | VariantEvent)
 
 
 def describe(ev: RunEvent) -> tuple[Level, str]:
@@ -240,6 +259,8 @@ def describe(ev: RunEvent) -> tuple[Level, str]:
                              f"are {kept}")
         case ServerBusy():
             return "warning", ev.text
+        case ThrottleStop():
+            return "error", ev.text
         case ServerMetricsOff():
             return "info", ev.text
         case Note():
@@ -260,7 +281,7 @@ def subject(ev: RunEvent) -> tuple[Unit, int] | None:
         case SearchVerdict():
             return "phase", ev.phase
         case (PhaseStarted() | RequestFailed() | FailedShare() | ThresholdFailed()
-              | FailuresCounted()):
+              | FailuresCounted() | ThrottleStop()):
             return ev.unit, ev.number
         case RunWarning() if ev.unit is not None and ev.number is not None:
             return ev.unit, ev.number

@@ -351,6 +351,9 @@ def build_summary(suite: RunSuite, endpoint: EndpointSpec, est: budget.BudgetEst
         else "sessions",
         status=outcome.status,
         message=message,
+        stopped_by_throttle=outcome.stopped_by_throttle,
+        first_throttled=next((ph.phase for ph in outcome.phases
+                              if ph.rate_limits is not None and ph.rate_limits.throttled), None),
         tool_version=__version__,
         client=outcome.client,
         started_at=started.isoformat(timespec="seconds"),

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import saturation
-from ..metrics.records import CANCELLED, NO_ANSWER, RequestRecord, SessionRecord
+from ..metrics.ratelimits import Headroom
+from ..metrics.records import CANCELLED, NO_ANSWER, RATE_LIMITED, RequestRecord, SessionRecord
 from ..specs import Slo
 from ..metrics.summary import (CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, METRICS, REASONING_METRICS,
                                SERVER_TIMING_METRICS,
-                               Distribution, HourStats,
+                               Distribution, HourStats, LimitSeen, RateLimitStats,
                                ErrorCount, PhaseStats, WorkerLoad, pkey)
 from ..metrics.thresholds import Threshold, Turns
 from .events import FailedShare, RunWarning, Unit
@@ -108,6 +109,11 @@ class PhaseAccumulator:
     worker_launch: dict[str, array] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
     sessions: SessionTally | None = None  # a session phase's sessions and turns
+    # a hosted provider's limits: per kind the lowest headroom its responses announced, and the
+    # requests it refused by the throttle's kind
+    headroom: dict[str, Headroom] = field(default_factory=dict)
+    throttles: Counter = field(default_factory=Counter)
+    retry_after_s: float | None = None
     _final: PhaseStats | None = None      # a drained phase no longer changes
 
     @property
@@ -146,6 +152,8 @@ class PhaseAccumulator:
             self.worker_launch.setdefault(rec.worker, array("d")).append(delay)
         if rec.t_end is not None:
             self.last_end = max(self.last_end, rec.t_end)
+        if rec.headroom is not None or rec.throttle is not None:
+            self._add_limits(rec)
         if not rec.ok:
             self.failed += 1
             self.cancelled += rec.status == CANCELLED
@@ -161,6 +169,36 @@ class PhaseAccumulator:
             return           # the ramp's: counted, not in the latency statistics
         if rec.ok:
             self._add_ok(rec)
+
+    def _add_limits(self, rec: RequestRecord) -> None:
+        room = rec.headroom
+        if room is not None:
+            low = self.headroom.get(room.kind)
+            share, low_share = room.share, low.share if low is not None else None
+            if low is None or (share if share is not None else 2.0, room.remaining) < \
+                    (low_share if low_share is not None else 2.0, low.remaining):
+                self.headroom[room.kind] = room
+        if rec.status == RATE_LIMITED and rec.throttle is not None:
+            self.throttles[rec.throttle] += 1
+            if rec.retry_after_s is not None:
+                self.retry_after_s = max(self.retry_after_s or 0.0, rec.retry_after_s)
+
+    def rate_limit_stats(self, achieved_rps: float | None) -> RateLimitStats | None:
+        """None where the provider announced no limit and refused nothing (a self-hosted
+        server), so such a phase reads as it always did."""
+        if not self.headroom and not self.throttles:
+            return None
+        throttled = sum(self.throttles.values())
+        return RateLimitStats(
+            limits=[LimitSeen(kind=h.kind, limit=h.limit, lowest_remaining=h.remaining,
+                              lowest_share=h.share, reset_s=h.reset_s)
+                    for h in sorted(self.headroom.values(), key=lambda h: h.kind)],
+            throttled=throttled, throttled_by_kind=dict(self.throttles.most_common()),
+            throttled_share=throttled / self.finished if self.finished else None,
+            offered_rps=achieved_rps,
+            admitted_rps=(achieved_rps * (1 - throttled / self.finished)
+                          if achieved_rps is not None and self.finished else None),
+            retry_after_s=self.retry_after_s)
 
     def _add_ok(self, rec: RequestRecord) -> None:
         cols = self.columns
@@ -279,7 +317,7 @@ class PhaseAccumulator:
             reasoning=self.reasoning_seen, reasoning_tokens_mean=_mean(self.reasoning_tokens),
             reasoning_tokens_estimated=self.reasoning_estimated,
             answer_tokens_mean=_mean(self.answer_tokens),
-            queued_ms=metrics["queued_ms"],
+            queued_ms=metrics["queued_ms"], rate_limits=self.rate_limit_stats(achieved),
         )
         if self.sessions is not None and self.t_start is not None:
             sessions, turns = self.sessions.stats(self.t_start, self.length_s, now, self.t_done,

@@ -10,6 +10,7 @@ import sys
 
 from ..run import loops
 from .config import REASONING_FIELDS, SimulatorConfig
+from .limits import LIMIT_HEADERS, RateLimitConfig, parse_rate_limit
 
 _DEFAULTS = SimulatorConfig()
 
@@ -105,6 +106,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="report usage.completion_tokens_details.reasoning_tokens (default %(default)s)")
     add("--no-answer-share", type=_probability, default=d.no_answer_share, metavar="F",
         help="share of requests that reason until max_tokens and never answer")
+    add("--rate-limit", type=_rate_limit, default=None, metavar="rpm=N,tpm=N,quota=N",
+        help="enforce a hosted provider's limits per minute (tokens: prompt + max_tokens); "
+             "quota: requests answered before every later one is refused for a spent quota")
+    add("--limit-headers", choices=LIMIT_HEADERS, default="openai",
+        help="whose rate-limit headers and 429 bodies to answer with (default %(default)s)")
+
+
+def _rate_limit(text: str) -> dict[str, int]:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -127,6 +140,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         usage_extra_completion_tokens=args.usage_extra_completion_tokens,
         reasoning_tokens=args.reasoning_tokens, reasoning_field=args.reasoning_field,
         reasoning_usage=args.reasoning_usage == "on", no_answer_share=args.no_answer_share,
+        rate_limit=(RateLimitConfig(**args.rate_limit, headers=args.limit_headers)
+                    if getattr(args, "rate_limit", None) else None),
     )  # fmt: skip
     config.validate()
     return config

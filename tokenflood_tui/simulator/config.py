@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .limits import RateLimitConfig
+
 # where a reasoning model's thinking goes in the stream: the delta's field (vLLM's `reasoning`,
 # SGLang's and llama.cpp's `reasoning_content`), or the content between <think> and </think>
 ReasoningField = Literal["reasoning", "reasoning_content", "think-tags"]
@@ -44,6 +46,8 @@ class SimulatorConfig:
     reasoning_field: ReasoningField = "reasoning"
     reasoning_usage: bool = True        # usage.completion_tokens_details.reasoning_tokens
     no_answer_share: float = 0.0
+    # a hosted provider's rate limits and their headers and 429 bodies (limits.py)
+    rate_limit: RateLimitConfig | None = None
 
     @property
     def reasons(self) -> bool:
@@ -76,6 +80,8 @@ class SimulatorConfig:
                 raise ValueError(f"error rate for {code} must be in [0, 1], got {rate}")
         if sum(self.error_rates.values()) > 1.0 + 1e-9:
             raise ValueError("error rates add up to more than 1")
+        if self.rate_limit is not None:
+            self.rate_limit.validate()
 
     def describe(self) -> str:
         """A few human lines on the latency model and faults, for the simulator's stderr."""
@@ -110,5 +116,7 @@ class SimulatorConfig:
         if self.usage_extra_completion_tokens:
             faults.append(f"usage counts {self.usage_extra_completion_tokens} completion tokens "
                           "too many")
+        if self.rate_limit is not None:
+            lines.append(self.rate_limit.describe())
         lines.append(f"faults (seed {self.seed}): {', '.join(faults) if faults else 'none'}")
         return "\n".join(lines)

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from .config import ReasoningField, SimulatorConfig
+from .limits import RateLimiter
 from .metrics import SimulatorMetrics
 from .tokenizer import (REPLY_END, Chain, ChatMessage, PrefixCache, ToolCall, chat_prompt_ids,
                         message_text, pieces, token_id, tokenize, tool_call_ids)
@@ -429,6 +430,8 @@ class SimulatorState:
         self.request_count = 0
         self.model_json = json.dumps(config.model).encode()
         self.error_table = sorted(config.error_rates.items())
+        limits = config.rate_limit
+        self.limits = RateLimiter(limits, config.model) if limits is not None else None
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -579,6 +582,14 @@ class SimulatorState:
 
         stream = body.get("stream") is True
         entry["stream"] = stream
+        if self.limits is not None:     # the account's limits, before any work (limits.py)
+            verdict = self.limits.admit(prompt_tokens, max_tokens, time.monotonic(), time.time())
+            headers.update(verdict.headers)
+            if verdict.refusal is not None:
+                entry.update(status="rate_limited", http_status=verdict.refusal.status,
+                             finished=time.monotonic())
+                verdict.refusal.headers["x-request-id"] = request_id
+                return verdict.refusal
         error = self._draw_error()
         stream_fault = self._draw_stream_fault()
         if error is not None:

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
+from ...live.limits import headroom_text
 from ...live.poll_feed import PollEvent, PollFeed, hms_utc
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import RunSummary
@@ -148,8 +149,10 @@ class ObservationScreen(LiveRunScreen):
         current = snap.phases[-1] if snap.phases and not snap.phases[-1].finished else None
         if current is not None:
             word = "draining" if snap.stage == "draining" else "running"
+            room = headroom_text(current)
             return (f"poll {current.phase}/{total} {word}: {current.sent} of {current.planned} "
-                    f"sent, {current.in_flight} in flight · {self._counts()}")
+                    f"sent, {current.in_flight} in flight · {self._counts()}"
+                    + (f" · {room}" if room else ""))
         return f"{snap.stage} · {self._counts()}"
 
     def _poll_at(self, slot_utc: float) -> int:

@@ -181,6 +181,13 @@ class LoadTestResultsScreen(ResultsScreen):
                 if failed:
                     yield DataTable(id="results-errors", cursor_type="row", zebra_stripes=True,
                                     classes="summary")
+                limits = report.limits_table(s.phases)
+                if limits is not None:      # a hosted provider's limits and refusals
+                    said = report.limits_line(s)
+                    yield Static("rate limits" + (f": {said}" if said else ""),
+                                 classes="section summary")
+                    yield DataTable(id="results-limits", cursor_type="row", zebra_stripes=True,
+                                    classes="summary")
                 # a failed threshold is a warning too: the run exits 4
                 warnings = s.warnings + ([f"✗ {report.threshold_verdict(s)}"]
                                          if failed_any(s.thresholds) else [])
@@ -226,6 +233,12 @@ class LoadTestResultsScreen(ResultsScreen):
             table = self.query_one("#results-server", DataTable)
             table.add_columns(*server.head)
             table.add_rows(server.rows)
+        limits = report.limits_table(s.phases)
+        if limits is not None:
+            table = self.query_one("#results-limits", DataTable)
+            table.add_columns(*limits.head)
+            for row in limits.rows:
+                table.add_row(*row)
         pct = [pkey(p) for p in s.percentiles]
         metrics = self.query_one("#results-metrics", DataTable)
         metrics.add_columns("phase", "metric", "mean", *pct)

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
+from ...live.limits import headroom_text, throttled_text
 from ...live.server import ServerFeed, server_line
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import PhaseStats, RunSummary
@@ -111,6 +112,8 @@ class RunScreen(LiveRunScreen):
         current = snap.phases[-1] if snap.phases else None
         if current is not None and current.client_bound:
             text += f"  ⚠ CLIENT-BOUND: {current.client_bound_reason()}"
+        if current is not None and (room := headroom_text(current)) is not None:
+            text += f"  {room}"
         if snap.stage not in ("running", "draining"):
             return text
         said = self.server.said
@@ -193,8 +196,10 @@ class RunScreen(LiveRunScreen):
                 continue
             done = ph.ok + ph.failed
             kinds = ", ".join(f"{e.label} ×{e.count}" for e in ph.errors)
+            throttled = throttled_text(ph)
             lines.append(f"✗ phase {ph.phase}: {ph.failed} of {done} failed "
-                         f"({ph.failed / done:.0%})" + (f": {kinds}" if kinds else ""))
+                         f"({ph.failed / done:.0%})" + (f": {kinds}" if kinds else "")
+                         + (f" ({throttled})" if throttled else ""))
         failures = self.query_one("#failures", Static)
         failures.set_class(not lines, "-none")
         failures.update("\n".join(lines) or "no failures so far")
