@@ -148,6 +148,10 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
     stamps = re.findall(r"^# tokenflood: scraped at t_s=(-?[\d.]+)$", raw, re.M)
     assert len(stamps) == 5 and float(stamps[0]) < 0
     assert raw.count("# TYPE vllm:num_requests_waiting gauge") == 5
+    # report.html has the server's table, each phase's waiting max in its row, and the queue line
+    page = (done.folder() / "report.html").read_text()
+    assert '<h2 id="server--vllm-metrics">Server (vLLM metrics)</h2>' in page
+    assert "requests waited in the server&#x27;s queue from phase 2" in page
 
 
 def test_a_server_busy_before_the_first_request_is_a_warning(tmp_path, start_simulator,

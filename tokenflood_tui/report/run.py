@@ -149,6 +149,14 @@ def _phases(doc: Page, s: RunSummary) -> None:
         line = report.limits_line(s)
         if line:
             doc.note(line)
+    server = report.server_table(s.phases, pct)
+    if server is not None:       # the server's own /metrics, beside the client's figures
+        doc.h2(f"Server ({s.server.engine if s.server else 'its'} metrics)")
+        doc.table(server)
+        queue = report.server_queue_line(s)
+        doc.note((queue + "; " if queue else "") + "- : the engine publishes no such figure; "
+                 "the TTFT gap is the client's TTFT minus the server's, as coarse as its "
+                 "histogram's buckets")
     reasoning = [ph for ph in phases if ph.reasoning]
     if reasoning:
         doc.h2("Reasoning")
