@@ -4,6 +4,7 @@ first phase draining beside the second, the turn buckets, and the results' sessi
 
 from __future__ import annotations
 
+import re
 import json
 import shutil
 import time
@@ -82,7 +83,10 @@ def test_a_session_run_in_the_terminal(tmp_path, sim, size):
         else:                   # 80x24: one line of it; key 2 shows the panel
             assert "2 sessions · done: completed" in live, live
             term.keys("2")
-            live = term.wait_for("phase  target  actual  started  in flight  done  limit")
+            # (columns as wide as the widest value shown so far: the spaces between vary)
+            live = term.wait_until(lambda s: re.search(
+                r"phase +target +actual +started +in flight +done +limit", s) is not None,
+                "the sessions table")
             assert fits(live, width), live
         done = term.wait_until(lambda s: "sessions completed); r: results" in s,
                                "the run's end", timeout=60)
