@@ -94,7 +94,8 @@ def test_session_thresholds_pass_with_a_prefix_cache_and_fail_without(runs):
     later = [float(r["ttft_ms"]) for r in table(b, "requests.csv")
              if r["status"] == "ok" and int(r["turn"]) >= 2]
     (ttft,) = failed["ttft_ms.turn2+.p50 < 60"]["phases"]
-    assert ttft["value"] == pytest.approx(float(np.median(later)), rel=1e-6)
+    # (requests.csv keeps 3 decimals: the median of two middle rows may differ by 0.0005 each)
+    assert ttft["value"] == pytest.approx(float(np.median(later)), abs=1e-3)
     assert "threshold ttft_ms.turn2+.p50 < 60 failed" in b_err
     assert "ttft_ms.turn2+.p50 < 60" in b_out
 
