@@ -84,7 +84,12 @@ async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str 
     kinds = {has_system(c.messages) for c in traffic.conversations} | {False}
     counter_, templates, how, close = await endpoint_counter(endpoint, kinds, note)
     try:
-        return await count_traffic(traffic, counter_, templates, how, say)
+        try:
+            return await count_traffic(traffic, counter_, templates, how, say)
+        except aiohttp.ServerDisconnectedError:
+            # llama.cpp may close a kept-alive connection between two counts: counting is
+            # idempotent, so once more on fresh connections
+            return await count_traffic(traffic, counter_, templates, how, say)
     except (aiohttp.ClientError, TimeoutError) as exc:
         # the server went away mid-count; its message names the URL, never a prompt
         raise EndpointError(f"counting with {counter_.name} failed: "
