@@ -28,18 +28,10 @@ import numpy as np
 
 from tokenflood_tui.simulator import SimulatorProcess
 
+from memory import rss_mb      # benchmarks/memory.py: a process's resident memory
+
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 GOAL_MS = 2.0
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def cpu_s(pid: int) -> float:
