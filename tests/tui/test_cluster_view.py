@@ -13,6 +13,7 @@ from tokenflood_tui.simulator import SimulatorProcess
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
 from tokenflood_tui.tui.app import Launch, TokenfloodApp
 from tokenflood_tui.tui.screens.run import RunScreen
+from tokenflood_tui.tui.widgets.log_panel import LogPanel
 
 from support.dask_cluster import DaskCluster
 from support.screens import until
@@ -33,7 +34,8 @@ async def test_the_live_view_follows_a_cluster_run_to_its_results(tmp_path: Path
             lines = await until(pilot, lambda ls: any("phase 2/2 running" in line for line in ls),
                                 "phase 2 running")
             assert isinstance(app.screen, RunScreen)
-            text = "\n".join(lines)
+            # the log as a whole: with the server's metrics lines its start may have scrolled
+            text = "\n".join(lines + app.screen.query_one(LogPanel).lines())
             assert f"sending from 2 Dask worker(s) of {dask.address}" in text
             assert "w0@" in text and "w1@" in text and "clock offset" in text
             row = next(line for line in lines if line.lstrip().startswith("1 ") and "30/30" in line)
