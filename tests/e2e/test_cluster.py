@@ -123,7 +123,9 @@ async def results_head(folder: Path) -> str:
 
 
 def test_a_killed_worker_loses_no_row(tmp_path, sim):
-    specs(tmp_path, sim.base_url, rates="[40]", length=10)
+    # 40 s: the run stops once the death is seen, at once when the connection drops, but up to
+    # CALL_TIMEOUT_S (30 s) later when Dask keeps retrying the dead worker's address
+    specs(tmp_path, sim.base_url, rates="[40]", length=40)
     with DaskCluster(2) as own:
         proc = subprocess.Popen([TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--yes",
                                  "--headless", "--cluster", own.address, "--results-dir",
