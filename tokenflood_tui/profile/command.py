@@ -86,9 +86,10 @@ async def count(traffic: Traffic, endpoint: EndpointSpec | None, tokenizer: str 
     try:
         try:
             return await count_traffic(traffic, counter_, templates, how, say)
-        except aiohttp.ServerDisconnectedError:
-            # llama.cpp may close a kept-alive connection between two counts: counting is
-            # idempotent, so once more on fresh connections
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            # llama.cpp may close a kept-alive connection between two counts (seen as a
+            # disconnect, or as "Can not write request body"): counting is idempotent, so once
+            # more on fresh connections
             return await count_traffic(traffic, counter_, templates, how, say)
     except (aiohttp.ClientError, TimeoutError) as exc:
         # the server went away mid-count; its message names the URL, never a prompt
