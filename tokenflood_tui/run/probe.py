@@ -10,6 +10,7 @@ from ..clients import make_client
 from ..errors import TokenfloodError
 from ..metrics.records import NO_ANSWER, RequestRecord
 from ..outputs.formats import ms
+from ..outputs.state import ENDPOINT_TEST, remember_limits
 from ..specs import EndpointSpec
 
 
@@ -35,6 +36,8 @@ async def probe_endpoint(endpoint: EndpointSpec, max_tokens: int = 8, timeout_s:
         await client.send_within(client.prepare(messages, max_tokens), rec, timeout_s)
     finally:
         await client.close()
+    if client.last_limits is not None:     # the next budget prompt holds the plan against them
+        remember_limits(endpoint, client.last_limits, ENDPOINT_TEST)
     if rec.status == NO_ANSWER:
         ttft = f"TTFT {rec.ttft_ms:.0f} ms; " if rec.ttft_ms is not None else ""
         return ProbeResult(True, f"ok via {client.name} client: {ttft}it reasoned through all "
