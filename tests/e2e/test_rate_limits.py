@@ -15,7 +15,7 @@ import pytest
 from tokenflood_tui.simulator import SimulatorProcess
 
 from support.specs import endpoint_yml, run_yml
-from support.tokenflood import Completed, run_together, write
+from support.tokenflood import Completed, run_together, run_tokenflood, write
 
 RPM = 12            # requests per minute: the warm-up, calibration and phase 1 fit, phase 2 not
 TPM = 1000          # tokens per minute (prompt + max_tokens), for the Azure run: phase 2's 16
@@ -203,3 +203,27 @@ def test_an_observations_polls_show_their_headroom_and_which_were_throttled(runs
     lines = [line for line in run.done.stderr.splitlines() if " done: sent " in line]
     assert len(lines) == 3 and all("| headroom requests " in line for line in lines)
     assert f"headroom requests 0/{OBSERVED_RPM} (0%)" in lines[-1]
+
+
+def test_the_next_budget_prompt_holds_the_plan_against_the_limits_the_warm_up_saw(runs):
+    """The run above remembered what its warm-up read; the same endpoint's next budget prompt
+    shows them, when seen, and warns of phase 2 before anything is sent (nobody answers y/N:
+    refused, exit 3, nothing sent)."""
+    run = runs["openai"]
+    folder = run.done.results.parent
+    again = run_tokenflood("run", "run.yml", "endpoint.yml", "--headless", cwd=folder)
+    assert again.code == 3, again.stderr
+    assert "not confirmed: stdin is not a terminal" in again.stderr
+    prompt = again.stderr.split("[tokenflood] budget estimate:\n", 1)[1]
+    lines = [line.strip() for line in prompt.splitlines()]
+    assert lines[lines.index("per minute     each phase's busiest minute (prompt + max_tokens, "
+                             "as providers count them):") + 1:][:2] == [
+        "phase 1      4 requests, 272 tokens", "phase 2      16 requests, 1,088 tokens"]
+    (seen,) = [line for line in lines if line.startswith("rate limits    seen ")]
+    assert seen.endswith(f"by the warm-up): requests {RPM} per minute; the warm-up reads them "
+                         "again before any load")
+    assert ("warning        phase 2 must exceed the provider's rate limit: it sends 16 requests "
+            f"in its busiest minute, above the limit of {RPM}; expect its excess refused") in \
+        prompt
+    assert "phase 1 must exceed" not in prompt
+    assert len(list((folder / "results").iterdir())) == 1     # no new results folder

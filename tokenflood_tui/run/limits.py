@@ -100,11 +100,12 @@ def plan_warnings(plans: list[PhasePlan], suite: RunSuite, limits: RateLimits,
     return warnings
 
 
-def limits_line(limits: RateLimits) -> str:
-    """'rate limits: requests 10/12 (83%) resets in 59 s, tokens …' for the warm-up's note."""
+def limits_line(limits: RateLimits, head: str = "rate limits at the warm-up") -> str:
+    """'rate limits at the warm-up: requests 10/12 (83%) resets in 59 s, tokens …' for the
+    warm-up's note (and the endpoint test's)."""
     parts = [headroom(lim.kind, lim.remaining, lim.limit, lim.reset_s)
              for lim in limits.limits if lim.remaining is not None]
-    return "rate limits at the warm-up: " + ", ".join(parts)
+    return f"{head}: " + ", ".join(parts)
 
 
 def _size(lim: Limit) -> int | None:
