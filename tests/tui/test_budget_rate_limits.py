@@ -90,7 +90,7 @@ async def test_the_limits_the_endpoint_test_read_are_held_against_each_phase_in_
                                    f"of {RPM}")
             assert "phase 1 must" not in said
             # on screen at 80x24 without scrolling, as are the buttons; Start keeps the focus
-            # (Enter or y confirms, SPEC §11), and nothing starts until then
+            # (Enter or y confirms), and nothing starts until then
             assert 0 < warning.region.height and warning.region.bottom <= 24
             start = modal.query_one("#start", Button)
             assert start.region.bottom <= 24 and modal.focused is start
