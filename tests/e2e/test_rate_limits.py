@@ -1,7 +1,9 @@
 """Hosted providers' rate limits against the simulator with limits set (simulator/limits.py,
 docs/metrics.md#rate-limits): each provider's headers read on every response, throttled requests
 `rate_limited` with their kind and kept out of the latency percentiles, an exhausted quota
-stopping the run at once. Four runs at once, one per shape, shared by the assertions."""
+stopping the run at once; the next budget prompt holding the plan against the limits seen; an
+observation's over-time charts marking its throttled polls. Five runs at once, one per shape,
+shared by the assertions."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ import numpy as np
 import pytest
 
 from tokenflood_tui.simulator import SimulatorProcess
+from tokenflood_tui.tui.app import Launch, TokenfloodApp
+from tokenflood_tui.tui.widgets.over_time_chart import OverTimeChart
 
 from support.specs import endpoint_yml, run_yml
-from support.tokenflood import Completed, run_together, write
+from support.tokenflood import Completed, run_together, run_tokenflood, write
 
 RPM = 12            # requests per minute: the warm-up, calibration and phase 1 fit, phase 2 not
 TPM = 1000          # tokens per minute (prompt + max_tokens), for the Azure run: phase 2's 16
@@ -203,3 +207,54 @@ def test_an_observations_polls_show_their_headroom_and_which_were_throttled(runs
     lines = [line for line in run.done.stderr.splitlines() if " done: sent " in line]
     assert len(lines) == 3 and all("| headroom requests " in line for line in lines)
     assert f"headroom requests 0/{OBSERVED_RPM} (0%)" in lines[-1]
+
+
+def test_the_next_budget_prompt_holds_the_plan_against_the_limits_the_warm_up_saw(runs):
+    """The run above remembered what its warm-up read; the same endpoint's next budget prompt
+    shows them, when seen, and warns of phase 2 before anything is sent (nobody answers y/N:
+    refused, exit 3, nothing sent)."""
+    run = runs["openai"]
+    folder = run.done.results.parent
+    again = run_tokenflood("run", "run.yml", "endpoint.yml", "--headless", cwd=folder)
+    assert again.code == 3, again.stderr
+    assert "not confirmed: stdin is not a terminal" in again.stderr
+    prompt = again.stderr.split("[tokenflood] budget estimate:\n", 1)[1]
+    lines = [line.strip() for line in prompt.splitlines()]
+    assert lines[lines.index("per minute     each phase's busiest minute (prompt + max_tokens, "
+                             "as providers count them):") + 1:][:2] == [
+        "phase 1      4 requests, 272 tokens", "phase 2      16 requests, 1,088 tokens"]
+    (seen,) = [line for line in lines if line.startswith("rate limits    seen ")]
+    assert seen.endswith(f"by the warm-up): requests {RPM} per minute; the warm-up reads them "
+                         "again before any load")
+    assert ("warning        phase 2 must exceed the provider's rate limit: it sends 16 requests "
+            f"in its busiest minute, above the limit of {RPM}; expect its excess refused") in \
+        prompt
+    assert "phase 1 must exceed" not in prompt
+    assert len(list((folder / "results").iterdir())) == 1     # no new results folder
+
+
+async def test_an_observations_over_time_charts_mark_its_throttled_polls(runs, tmp_path,
+                                                                         monkeypatch):
+    """latency_over_time.txt, report.html and the TUI's results view, from the real run."""
+    run = runs["observation"]
+    folder = run.done.folder()
+    polls = run.summary["polls"]
+    refused = [p["rate_limits"]["throttled"] > 0 for p in polls]
+    assert any(refused) and not all(refused)
+    text = (folder / "latency_over_time.txt").read_text()
+    # on each subplot's 0 line (TTFT's, e2e's), one mark a throttled poll; then the key
+    rows = [line.split("┤", 1)[1] for line in text.splitlines() if line.lstrip().startswith("0┤")]
+    assert [row.count("▲") for row in rows] == [sum(refused)] * 2
+    assert text.rstrip().endswith("▲ throttled poll")
+    html = (folder / "report.html").read_text()
+    values = ",".join("0.0" if r else "null" for r in refused)
+    assert html.count(f'"label":"throttled poll (on the 0 line)","values":[{values}]') == 2
+    monkeypatch.setenv("TOKENFLOOD_CONFIG_DIR", str(tmp_path))      # not the user's settings
+    app = TokenfloodApp(Launch("results", results_root=folder.parent, results_dir=folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.8)                   # the chart draws on its 0.5 s timer
+        chart = app.screen.query_one(OverTimeChart)
+        lines = str(chart.render()).splitlines()
+        assert lines[-1].strip().endswith("▲ throttled poll")
+        zero = [line for line in lines if line.lstrip().startswith("0┤")]
+        assert zero and zero[0].count("▲") == sum(refused)

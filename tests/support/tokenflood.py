@@ -17,6 +17,12 @@ TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 
+def own_config(cwd: Path) -> dict[str, str]:
+    """A config folder of the test's own (the user's is never read or written, and no test sees
+    the rate limits another test's run remembered), unless the test set one."""
+    return {"TOKENFLOOD_CONFIG_DIR": os.environ.get("TOKENFLOOD_CONFIG_DIR") or str(cwd / "config")}
+
+
 @dataclass
 class Completed:
     code: int
@@ -36,7 +42,7 @@ class Completed:
 def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
                    stdin: str | None = None) -> Completed:
     results = cwd / "results"
-    full_env = {**ENV, **(env or {})}
+    full_env = {**ENV, **own_config(cwd), **(env or {})}
     proc = subprocess.run([TOKENFLOOD, *args, "--results-dir", str(results)], cwd=cwd,
                           env=full_env, capture_output=True, text=True, timeout=timeout,
                           input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
@@ -59,7 +65,8 @@ def start(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     senders with it, so a test can signal the whole group), results under cwd/results; stderr
     piped, stdout dropped."""
     return subprocess.Popen([TOKENFLOOD, *args, "--yes", "--headless", "--results-dir", "results"],
-                            cwd=cwd, env={**ENV, **(env or {})}, stdin=subprocess.DEVNULL,
+                            cwd=cwd, env={**ENV, **own_config(cwd), **(env or {})},
+                            stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 

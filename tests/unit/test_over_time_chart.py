@@ -1,12 +1,14 @@
 """The over-time chart of an observation (charts.render_over_time): round clock times on the
-axis with the date where a day begins, gaps where polls were missed, the size it is asked for."""
+axis with the date where a day begins, gaps where polls were missed, the size it is asked for,
+the polls the provider throttled marked."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from tokenflood_tui.outputs import charts
-from tokenflood_tui.metrics.summary import RunSummary
+from tokenflood_tui.metrics.summary import RateLimitStats, RunSummary
+from tokenflood_tui.tui.widgets.over_time_chart import sample
 
 from support.observations import NOT_RUNNING, OBSERVATION, START, long_polls, poll
 
@@ -102,3 +104,37 @@ def test_an_observation_of_a_reasoning_model_charts_ttfa_between_ttft_and_e2e():
     assert titles == ["TTFT (ms) per poll", "TTFA: first answer token (ms) per poll",
                       "end-to-end latency (ms) per poll"]
     assert "2000┤" in chart.replace(" ", "")           # TTFA's own axis, from 0 up past 2100
+
+
+def zero_line(chart: str) -> str:
+    """The first subplot's row at 0 ms (where the throttled polls are marked), inside the frame."""
+    row = next(line for line in chart.splitlines() if line.lstrip().startswith("0┤"))
+    return row.split("┤", 1)[1]
+
+
+def test_throttled_polls_are_marked_on_the_zero_line_with_a_key_and_survive_sampling():
+    slots = [START + timedelta(minutes=15 * k) for k in range(20)]
+    polls = [poll(k + 1, t, 300.0 + k) for k, t in enumerate(slots)]
+    plain = charts.render_over_time(polls, [50], ["ttft_ms"], width=60, height=12, colour=False)
+    assert "▲" not in plain and "throttled" not in plain
+    for k in (4, 5, 15):                                   # polls 5, 6 and 16
+        polls[k].rate_limits = RateLimitStats(throttled=2, throttled_by_kind={"requests": 2})
+    chart = charts.render_over_time(polls, [50], ["ttft_ms"], width=60, height=12, colour=False)
+    marks = zero_line(chart)
+    assert marks.count("▲") == 3
+    # left to right, where the polls are: 5 and 6 side by side, 16 three quarters along
+    first, last = marks.index("▲"), marks.rindex("▲")
+    assert 0.15 < first / len(marks) < 0.3 and 0.7 < last / len(marks) < 0.85
+    assert chart.splitlines()[-1].strip() == "p50 •  ▲ throttled poll"
+    # the TUI's chart draws at most two polls a column, the slowest of each stretch: a stretch
+    # with a throttled poll is marked, whichever poll stands for it
+    many = long_polls()                                    # 288 polls
+    # poll 97 (TTFT 397 ms) is not the slowest of polls 97-100: poll 99 (399 ms) is
+    many[96].rate_limits = RateLimitStats(throttled=1)
+    shown = sample(many, "ttft_ms", 99.0, limit=72)
+    assert len(shown) == 72
+    (marked,) = [p for p in shown if charts.throttled(p)]
+    assert (marked.phase, marked.rate_limits.throttled) == (99, 1)
+    assert many[98].rate_limits is None                    # the poll itself is left as it was
+    drawn = charts.render_over_time(shown, [50], ["ttft_ms"], width=40, height=12, colour=False)
+    assert zero_line(drawn).count("▲") == 1

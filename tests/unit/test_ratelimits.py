@@ -17,7 +17,10 @@ from tokenflood_tui.metrics.ratelimits import Headroom, RateLimits
 from tokenflood_tui.metrics.records import RATE_LIMITED, RequestRecord
 from tokenflood_tui.outputs.folder import ResultsFolder, read_rows, record_from_row
 from tokenflood_tui.run import budget
+from tokenflood_tui.outputs.state import (ENDPOINT_TEST, WARM_UP, SeenLimit, SeenLimits,
+                                          recall_limits, remember_limits)
 from tokenflood_tui.run.limits import busiest_minute, plan_warnings
+from tokenflood_tui.run.plan import ObservationPlanner
 from tokenflood_tui.run.schedule import plan_phases
 from tokenflood_tui.simulator.limits import RateLimitConfig, RateLimiter, parse_rate_limit
 from tokenflood_tui.specs import EndpointSpec, parse_run_suite
@@ -188,20 +191,105 @@ def test_an_observations_polls_over_a_limit_are_one_warning():
                                    "limit: it sends 90 requests in its busiest minute")
 
 
-def test_the_budget_shows_a_hosted_endpoints_busiest_minute_and_a_self_hosted_one_none():
-    suite = parse_run_suite("name: l\nrequests_per_second_rates: [1, 3]\n"
-                            "test_length_in_seconds: 120\narrival: constant\nload_types:\n"
-                            "- {prompt_length: 100, output_length: 20}\n")
+TWO_PHASES = ("name: l\nrequests_per_second_rates: [1, 3]\ntest_length_in_seconds: 120\n"
+              "arrival: constant\nload_types:\n- {prompt_length: 100, output_length: 20}\n")
+
+
+def test_the_budget_shows_each_phases_busiest_minute_for_a_hosted_endpoint_and_none_self_hosted():
+    suite = parse_run_suite(TWO_PHASES)
     hosted = EndpointSpec(provider="openai", model="gpt-4o-mini")
     est = budget.estimate(suite, hosted, plan_phases(suite))
-    assert est.busiest_minute == (2, 180, 180 * 120)
-    assert ("per minute     at most 180 requests, 21,600 tokens (prompt + max_tokens, as "
-            "providers count them) in phase 2: against the provider's rate limits, checked after "
-            "the warm-up") in est.lines()
+    assert [(m.first, m.requests, m.tokens) for m in est.minutes] == [(1, 60, 60 * 120),
+                                                                      (2, 180, 180 * 120)]
+    lines = est.lines()
+    at = lines.index("per minute     each phase's busiest minute (prompt + max_tokens, as "
+                     "providers count them):")
+    assert lines[at + 1:at + 4] == [
+        "  phase 1      60 requests, 7,200 tokens",
+        "  phase 2      180 requests, 21,600 tokens",
+        "rate limits    none seen for this endpoint yet: the warm-up reads them and warns before "
+        "any load is sent"]
+    assert est.limit_warnings == () and not any(line.startswith("warning") for line in lines)
     assert "per minute     180 req, 21,600 tok at most (phase 2)" in est.lines(compact=True)
     local = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:9/v1")
     own = budget.estimate(suite, local, plan_phases(suite))
-    assert own.busiest_minute is None and not any("per minute" in line for line in own.lines())
+    assert own.minutes == () and not any("per minute" in line or "rate limits" in line
+                                         for line in own.lines())
+
+
+def test_the_budget_holds_each_phase_against_the_limits_seen_last_and_warns_by_name(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENFLOOD_CONFIG_DIR", str(tmp_path))
+    suite = parse_run_suite(TWO_PHASES)
+    hosted = EndpointSpec(provider="openai", model="gpt-4o-mini")
+    remember_limits(hosted, RateLimits((Limit("requests", 100, 97, 20.0),
+                                        Limit("tokens", None, 15_000, 3.0))), WARM_UP,
+                    now=time.time() - 3 * 3600 - 300)
+    seen = recall_limits(hosted)
+    assert seen is not None
+    est = budget.estimate(suite, hosted, plan_phases(suite), seen=seen)
+    when = datetime.fromtimestamp(seen.seen_utc).astimezone()
+    assert (f"rate limits    seen {when:%Y-%m-%d %H:%M} (3 h 05 min ago, by the warm-up): "
+            "requests 100, tokens 15,000 left (no limit announced) per minute; the warm-up reads "
+            "them again before any load") in est.lines()
+    # phase 1's 60 requests and 7,200 tokens fit; phase 2's 180 and 21,600 do not
+    (warning,) = est.limit_warnings
+    assert warning.startswith(
+        "phase 2 must exceed the provider's rate limit: it sends 180 requests in its busiest "
+        "minute, above the limit of 100; 21,600 tokens in its busiest minute, above the limit of "
+        "15,000 (what remained when the warm-up read it)")
+    assert f"warning        {warning}" in est.lines()
+    assert not any(line.startswith("warning") for line in est.lines(warnings=False))
+    # a self-hosted endpoint seen to announce limits (a gateway in front) is held against them
+    gateway = EndpointSpec(provider="hosted_vllm", model="m", base_url="http://127.0.0.1:9/v1")
+    remember_limits(gateway, RateLimits((Limit("requests", 50, 50, None),)), ENDPOINT_TEST)
+    fronted = budget.estimate(suite, gateway, plan_phases(suite), seen=recall_limits(gateway))
+    assert [w.split(":")[0] for w in fronted.limit_warnings] == [
+        "phase 1 must exceed the provider's rate limit", "phase 2 must exceed the provider's "
+        "rate limit"]
+    assert "by the endpoint test): requests 50 per minute" in "\n".join(fronted.lines())
+
+
+def test_an_observations_polls_are_one_line_of_demand_and_one_warning(tmp_path, monkeypatch):
+    suite = parse_run_suite("type: observation\nname: o\nduration_hours: 1\n"
+                            "polling_interval_minutes: 10\nnum_requests: 30\nwithin_seconds: 20\n"
+                            "load_type: {prompt_length: 100, output_length: 20}\n")
+    planner = ObservationPlanner(suite, time.time() + 60)
+    hosted = EndpointSpec(provider="openai", model="gpt-4o-mini")
+    seen = SeenLimits(endpoint="x", seen_utc=time.time() - 30, by=WARM_UP,
+                      limits=[SeenLimit(kind="requests", limit=20, remaining=20)])
+    est = budget.estimate(suite, hosted, planner.remaining, seen=seen)
+    assert [(m.first, m.last, m.requests, m.tokens) for m in est.minutes] == [(1, 6, 30, 3600)]
+    assert ("per minute     at most 30 requests, 3,600 tokens in any poll's busiest minute "
+            "(polls 1-6; prompt + max_tokens, as providers count them)") in est.lines()
+    (warning,) = est.limit_warnings
+    assert warning.startswith("poll 1 (and 5 more polls) must exceed the provider's rate limit: "
+                              "it sends 30 requests in its busiest minute, above the limit of 20")
+
+
+def test_the_limits_seen_are_kept_by_endpoint_without_a_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENFLOOD_CONFIG_DIR", str(tmp_path))
+    keyed = EndpointSpec(provider="openai", model="gpt-4o-mini",
+                         base_url="https://user:s3cret-pass@gw.example:8443/v1",
+                         api_key_env_var="TEAM_KEY")
+    other = EndpointSpec(provider="openai", model="gpt-4o",
+                         base_url="https://gw.example:8443/v1", api_key_env_var="TEAM_KEY")
+    assert recall_limits(keyed) is None                  # nothing seen yet, no file
+    remember_limits(keyed, RateLimits((Limit("requests", 500, 499, 0.1),)), WARM_UP, now=NOW)
+    remember_limits(other, RateLimits(()), WARM_UP)      # announced nothing: nothing kept
+    seen = recall_limits(keyed)
+    assert seen is not None and (seen.seen_utc, seen.by) == (NOW, WARM_UP)
+    assert seen.endpoint == "gpt-4o-mini (openai) at https://gw.example:8443/v1"
+    assert seen.rate_limits() == RateLimits((Limit("requests", 500, 499, None),))
+    assert recall_limits(other) is None
+    text = (tmp_path / "limits-seen.json").read_text()
+    assert "s3cret" not in text and "user" not in text
+    # a newer sighting replaces the older; a broken file is as good as none, never an error
+    remember_limits(keyed, RateLimits((Limit("requests", 600, 10, 1.0),)), ENDPOINT_TEST)
+    again = recall_limits(keyed)
+    assert again is not None and again.limits[0].limit == 600 and again.by == ENDPOINT_TEST
+    (tmp_path / "limits-seen.json").write_text("{not json")
+    assert recall_limits(keyed) is None
 
 
 def test_a_throttled_row_reads_back_with_its_kind_retry_after_and_headroom(tmp_path):

@@ -163,6 +163,16 @@ TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 1
                 43200, 86400)
 TICK_GAP = 3            # columns between two tick labels at least
 MARKER_EVERY_COLS = 4   # a poll's point marker at most every this many columns (long runs)
+# a poll the provider throttled (any request rate_limited): a mark on the chart's 0 line, under
+# the latencies (which are never 0), so a slow stretch can be told from a refused one
+THROTTLED_MARKER = "▲"
+THROTTLED_COLOUR = "red"
+THROTTLED_KEY = (f"{THROTTLED_MARKER} throttled poll", THROTTLED_COLOUR)
+
+
+def throttled(poll: PhaseStats) -> bool:
+    """Whether the provider refused any of the poll's requests for its rate limits."""
+    return poll.rate_limits is not None and poll.rate_limits.throttled > 0
 
 
 def _utc(text: str) -> datetime:
@@ -224,7 +234,8 @@ def _segments(xs: list[float], values: list[float | None]) -> list[tuple[list, l
 def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: list[str],
                      width: int, height: int):
     """Percentiles per poll against the time of day (UTC): x is hours since the first poll's
-    slot, labelled with round clock times; missed polls leave gaps in the lines; latency from 0."""
+    slot, labelled with round clock times; missed polls leave gaps in the lines; latency from 0;
+    a throttled poll is a THROTTLED_MARKER on the 0 line."""
     slots = [_utc(p.slot_utc) for p in polls]
     hours = [(t - slots[0]).total_seconds() / 3600.0 for t in slots] if slots else []
     fig = _new_figure(len(metrics), width, height)
@@ -251,6 +262,10 @@ def over_time_figure(polls: list[PollStats], percentiles: list[float], metrics: 
                               POINT_MARKERS[i % len(POINT_MARKERS)], color))
         for xs, ys, marker, color in marks:      # after every line: no line hides a point
             plt.scatter(xs, ys, marker=marker, color=color)
+        refused = [x for x, poll in zip(hours, polls, strict=True) if throttled(poll)]
+        if refused:
+            plt.scatter(refused, [0.0] * len(refused), marker=THROTTLED_MARKER,
+                        color=THROTTLED_COLOUR)
         if drawn:
             _y_from_zero(plt, drawn, height // len(metrics))
         else:
@@ -281,14 +296,16 @@ def save(phases: list[PhaseStats], percentiles: list[float], folder: Path) -> No
 def render_over_time(polls: list[PollStats], percentiles: list[float],
                      metrics: list[str] | None = None, width: int = 100, height: int = 30,
                      colour: bool = True) -> str:
+    """Percentiles per poll against the time of day, the throttled polls marked, and the key."""
+    key = _percentile_key(percentiles) + ([THROTTLED_KEY] if any(map(throttled, polls)) else [])
     return _with_legend(lambda rows: over_time_figure(polls, percentiles,
                                                       metrics or charted(polls), width, rows),
-                        _percentile_key(percentiles), width, height, colour)
+                        key, width, height, colour)
 
 
 def save_over_time(polls: list[PollStats], percentiles: list[float], folder: Path) -> None:
     """latency_over_time.txt: TTFT (TTFA where a model reasoned) and e2e percentiles per poll
-    against time of day."""
+    against time of day, the polls the provider throttled marked."""
     _write_text(render_over_time(polls, percentiles, width=100, height=40, colour=False), folder,
                 "latency_over_time")
 

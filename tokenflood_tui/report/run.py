@@ -13,6 +13,7 @@ from ..metrics.summary import HourStats, PhaseStats, PollStats, RunSummary, pkey
 from ..outputs import report, session_tables
 from ..outputs.formats import duration, number
 from ..outputs.report import Table
+from ..outputs.charts import throttled
 from ..specs.secrets import redact_url
 from .page import Chart, Page, Series
 
@@ -295,13 +296,23 @@ def _observation(doc: Page, s: RunSummary) -> None:
               folded=f"every poll ({len(polls)})" if len(polls) > FOLD_ROWS else None)
 
 
+# the throttled polls' marks: style 20 is a triangle (20 % 6 shapes) in black (20 % 7 colours),
+# which no percentile's line of the first six has
+THROTTLED_STYLE = 20
+
+
 def over_time(polls: list[PollStats], percentiles: list[float], metric: str) -> Chart:
-    """A metric's percentiles per poll against its slot (UTC); a missed poll is a gap."""
+    """A metric's percentiles per poll against its slot (UTC); a missed poll is a gap; a poll
+    the provider throttled is a mark on the 0 line (as in latency_over_time.txt)."""
     xs = [_epoch(p.slot_utc) for p in polls]
-    return Chart(f"{METRIC_TITLES[metric]} per poll (ms)", "poll slot (UTC)", "ms", xs,
-                 [Series(pkey(p), [None if poll.missed else poll.metric(metric).at(p)
-                                   for poll in polls], i)
-                  for i, p in enumerate(percentiles)], time=True)
+    series = [Series(pkey(p), [None if poll.missed else poll.metric(metric).at(p)
+                               for poll in polls], i) for i, p in enumerate(percentiles)]
+    if any(map(throttled, polls)):
+        series.append(Series("throttled poll (on the 0 line)",
+                             [0.0 if throttled(poll) else None for poll in polls],
+                             THROTTLED_STYLE, line=False))
+    return Chart(f"{METRIC_TITLES[metric]} per poll (ms)", "poll slot (UTC)", "ms", xs, series,
+                 time=True)
 
 
 def by_hour(hours: list[HourStats], percentiles: list[float], metric: str) -> Chart:

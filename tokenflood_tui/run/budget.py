@@ -19,11 +19,12 @@ import numpy as np
 from .prompts import WARMUP_MAX_TOKENS
 from ..errors import BudgetRefused, ConfigError
 from ..outputs.formats import duration
-from ..metrics.ratelimits import REQUESTS, TOKENS
-from .limits import busiest_minute
+from ..outputs.state import SeenLimits
+from .events import Unit
+from .limits import MinuteDemand, plan_demand, plan_warnings
 from .schedule import PhasePlan, phase_arrivals
 from .sessions import least_tokens_per_session, most_tokens_per_session, phase_tokens
-from ..specs import EndpointSpec, LoadTestSuite, RunSuite, SearchSuite
+from ..specs import EndpointSpec, LoadTestSuite, ObservationSuite, RunSuite, SearchSuite
 
 if TYPE_CHECKING:
     from .plan import Planner
@@ -64,9 +65,15 @@ class BudgetEstimate:
     # sessions: what every amount at its maximum would send (the counts above are the drawn
     # plan's, which the run cannot exceed but for the chat template's margin)
     ceiling_tokens: tuple[int, int] | None = None
-    # a hosted provider's endpoint: the most any phase (or poll) sends within a minute, to hold
-    # against its rate limits: (phase, requests, prompt + max_tokens) (run/limits.py)
-    busiest_minute: tuple[int, int, int] | None = None
+    # a hosted provider's endpoint (or one seen to announce limits): each phase's busiest
+    # minute, or the polls' (run/limits.py), to hold against the account's rate limits …
+    minutes: tuple[MinuteDemand, ...] = ()
+    unit: Unit = "phase"
+    # … the limits the endpoint announced last (a warm-up or an endpoint test; None: none seen
+    # yet) and the phases that must exceed one of them. The warm-up reads them again, and its
+    # check is the one that counts once the run is confirmed.
+    limits_seen: SeenLimits | None = None
+    limit_warnings: tuple[str, ...] = ()
 
     @property
     def over_limits(self) -> list[str]:
@@ -85,8 +92,15 @@ class BudgetEstimate:
                    "search can send)" for m in out]
         return out
 
-    def lines(self, compact: bool = False) -> list[str]:
-        """The estimate as a person reads it; `compact` fits a side panel of ~50 columns."""
+    @property
+    def busiest_minute(self) -> MinuteDemand | None:
+        """The phase (or polls) sending the most within a minute."""
+        return max(self.minutes, key=lambda m: (m.requests, m.tokens), default=None)
+
+    def lines(self, compact: bool = False, warnings: bool = True) -> list[str]:
+        """The estimate as a person reads it; `compact` fits a side panel of ~50 columns;
+        `warnings`: with the phases that must exceed a rate limit (the budget modal shows them
+        on their own, above)."""
         least = "at least " if self.at_least else "at most " if self.at_most else ""
         cost = f"{least}${self.cost_usd:,.4f}" if self.cost_usd is not None else "unknown"
         expected = (f" (about {duration(self.expected_seconds)} expected)"
@@ -112,20 +126,48 @@ class BudgetEstimate:
             "warm-up and draining",
             *self._ceiling_lines(),
             *self._ends_lines(compact=False),
-            *self._minute_lines(compact=False),
             f"cost           {cost}   ({self.cost_note})",
+            *self._minute_lines(compact=False),
+            *self._limit_lines(),
+            *([f"warning        {w}" for w in self.limit_warnings] if warnings else []),
         ]
 
     def _minute_lines(self, compact: bool) -> list[str]:
-        if self.busiest_minute is None:
+        most = self.busiest_minute
+        if most is None:
             return []
-        phase, requests, tokens = self.busiest_minute
         if compact:
-            return [f"per minute     {requests:,} req, {tokens:,} tok at most (phase {phase})"]
-        return [f"per minute     at most {requests:,} requests, {tokens:,} tokens (prompt + "
-                f"max_tokens, as providers count them) in phase {phase}: against the provider's "
-                "rate limits, checked after the warm-up"]
+            return [f"per minute     {most.requests:,} req, {most.tokens:,} tok at most "
+                    f"({self._who(most)})"]
+        if self.unit == "poll":
+            return [f"per minute     at most {most.requests:,} requests, {most.tokens:,} tokens "
+                    f"in any poll's busiest minute ({self._who(most)}; prompt + max_tokens, as "
+                    "providers count them)"]
+        return ["per minute     each phase's busiest minute (prompt + max_tokens, as providers "
+                "count them):",
+                *(f"  {self._who(m):<13}{m.requests:,} requests, {m.tokens:,} tokens"
+                  for m in self.minutes)]
 
+    def _who(self, m: MinuteDemand) -> str:
+        if m.first == m.last:
+            return f"{self.unit} {m.first}"
+        return f"{self.unit}s {m.first}-{m.last}"
+
+    def _limit_lines(self, now: float | None = None) -> list[str]:
+        """The limits seen last, and when; or that the warm-up will read them."""
+        if not self.minutes:
+            return []
+        seen = self.limits_seen
+        if seen is None:
+            return ["rate limits    none seen for this endpoint yet: the warm-up reads them and "
+                    "warns before any load is sent"]
+        ago = max(0.0, (time.time() if now is None else now) - seen.seen_utc)
+        local = datetime.fromtimestamp(seen.seen_utc).astimezone()
+        sizes = ", ".join(f"{lim.kind.replace('_', ' ')} {lim.limit:,}" if lim.limit is not None
+                          else f"{lim.kind.replace('_', ' ')} {lim.remaining:,} left (no limit "
+                          "announced)" for lim in seen.limits)
+        return [f"rate limits    seen {local:%Y-%m-%d %H:%M} ({duration(ago)} ago, by {seen.by}): "
+                f"{sizes} per minute; the warm-up reads them again before any load"]
 
     def _ceiling_lines(self) -> list[str]:
         if self.ceiling_tokens is None:
@@ -144,8 +186,8 @@ class BudgetEstimate:
 
 
 def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec, make_planner: Callable[[], Planner],
-                      senders: int = 1, lower_bound_first: bool = True
-                      ) -> tuple[Planner | None, BudgetEstimate]:
+                      senders: int = 1, lower_bound_first: bool = True,
+                      seen: SeenLimits | None = None) -> tuple[Planner | None, BudgetEstimate]:
     """The run's planner and the exact estimate of what it has still to send — or, for a run over
     a limit whatever its plan would draw, no planner and an estimate of lower bounds, so a huge
     run is refused without building its plan.
@@ -164,15 +206,17 @@ def plan_and_estimate(suite: RunSuite, endpoint: EndpointSpec, make_planner: Cal
     ends = planner.ends_utc(now)
     return planner, estimate(suite, endpoint, planner.remaining, senders,
                              load_seconds=None if ends is None else max(0.0, ends - now),
-                             ends_utc=ends)
+                             ends_utc=ends, seen=seen)
 
 
 def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], senders: int = 1,
-             load_seconds: float | None = None, ends_utc: float | None = None) -> BudgetEstimate:
+             load_seconds: float | None = None, ends_utc: float | None = None,
+             seen: SeenLimits | None = None) -> BudgetEstimate:
     """Exact request and token counts from the seeded plan; cost from litellm's local price map.
 
     `load_seconds` defaults to the phases' lengths (a load test); an observation passes the wall
-    time until its last poll ends."""
+    time until its last poll ends. `seen`: the rate limits the endpoint announced last
+    (outputs/state.py), held against each phase's busiest minute."""
     seconds = sum(p.length_s for p in plans) if load_seconds is None else load_seconds
     if isinstance(suite, (LoadTestSuite, SearchSuite)) and suite.sessions:
         tokens = [phase_tokens(suite, p.sessions) for p in plans if p.sessions is not None]
@@ -190,11 +234,24 @@ def estimate(suite: RunSuite, endpoint: EndpointSpec, plans: list[PhasePlan], se
     est = _with_setup_and_cost(suite, endpoint, sum(p.requests for p in plans),
                                int(per_type @ prompt), int(per_type @ output), senders, seconds,
                                ends_utc=ends_utc)
-    if endpoint.self_hosted or not plans:      # no account's rate limits to hold it against
+    return with_rate_limits(est, suite, endpoint, plans, seen)
+
+
+def with_rate_limits(est: BudgetEstimate, suite: RunSuite, endpoint: EndpointSpec,
+                     plans: list[PhasePlan], seen: SeenLimits | None) -> BudgetEstimate:
+    """The estimate with each phase's busiest minute, held against the limits seen last: for a
+    hosted provider, or any endpoint seen to announce limits (a gateway in front of one's own
+    server); a self-hosted endpoint never seen to has no account's limits to hold it against."""
+    if endpoint.self_hosted and seen is None:
         return est
-    minutes = [(p.phase, busiest_minute(p, prompt, output)) for p in plans]
-    phase, peak = max(minutes, key=lambda m: (m[1][REQUESTS], m[1][TOKENS]))
-    return dataclasses.replace(est, busiest_minute=(phase, peak[REQUESTS], peak[TOKENS]))
+    unit: Unit = "poll" if isinstance(suite, ObservationSuite) else "phase"
+    minutes = tuple(plan_demand(plans, suite, unit))
+    if not minutes:
+        return est
+    warnings = [] if seen is None else plan_warnings(plans, suite, seen.rate_limits(), unit,
+                                                     when=f"when {seen.by} read it")
+    return dataclasses.replace(est, minutes=minutes, unit=unit, limits_seen=seen,
+                               limit_warnings=tuple(w.text for w in warnings))
 
 
 def search_estimate(suite: SearchSuite, endpoint: EndpointSpec, senders: int = 1) -> BudgetEstimate:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from ..clients import make_client
 from ..errors import EndpointError
 from ..metrics.ratelimits import ADVICE, FATAL
+from ..outputs.state import WARM_UP, remember_limits
 from ..metrics.records import (CANCELLED, OK, RATE_LIMITED, WORKER_DIED, RequestRecord,
                                SessionRecord)
 from ..specs import EndpointSpec, RunSuite
@@ -365,6 +366,8 @@ class Coordinator:
             await client.close()
         if client.last_limits is not None:      # a hosted provider announced its limits
             self.sink.event(Note("info", limits_line(client.last_limits)))
+            # for the next budget prompt of this endpoint, which comes before anything is sent
+            remember_limits(self.endpoint, client.last_limits, WARM_UP)
             for warning in plan_warnings(self.planner.plans, self.suite, client.last_limits,
                                          self._unit):
                 self.warn(warning)

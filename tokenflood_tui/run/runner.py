@@ -13,6 +13,7 @@ from . import budget, preflight
 from ..errors import BudgetRefused, EndpointError, TokenfloodError
 from ..metrics.records import RequestRecord, SessionRecord
 from ..outputs.folder import ResultsFolder, mark_superseded, read_rows, utc_iso
+from ..outputs.state import recall_limits
 from ..metrics.saturation import first_queue, saturation_point
 from ..metrics.server import ServerPoint
 from ..specs import EndpointSpec, ObservationSuite, RunSuite, SearchSuite
@@ -73,18 +74,21 @@ class Run:
         preflight.check_run(endpoint, resume.folder.parent if resume else self.results_root)
         lead = start_lead_s(workers, cluster is not None)
         now = time.time()
+        # the rate limits this endpoint announced last: the budget holds the plan against them
+        # before anything is sent (the warm-up reads them again, and warns again)
+        seen = recall_limits(endpoint)
         self.planner, self.estimate = budget.plan_and_estimate(
             suite, endpoint, planner or (lambda: make_planner(
                 suite, now, lead, resume.anchor_utc if resume else None,
                 resume.start if resume else 1)),
-            senders=max(1, workers), lower_bound_first=resume is None)
+            senders=max(1, workers), lower_bound_first=resume is None, seen=seen)
         self.missed_while_down: list[MissedSlot] = []
         if resume is not None and isinstance(self.planner, ObservationPlanner):
             self.missed_while_down = self.planner.skip_until(now, NOT_RUNNING)
             self.estimate = budget.estimate(
                 suite, endpoint, self.planner.remaining, max(1, workers),
                 load_seconds=max(0.0, (self.planner.ends_utc(now) or now) - now),
-                ends_utc=self.planner.ends_utc(now))
+                ends_utc=self.planner.ends_utc(now), seen=seen)
         self._sink = _Sink(observer, resume)
         self.coordinator = Coordinator(
             suite, endpoint, self.planner or NoPlan(), self._sink,

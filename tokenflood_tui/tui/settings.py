@@ -12,13 +12,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ConfigError
+# the config folder is the core's too: a run remembers the rate limits it saw there
+from ..outputs.state import CONFIG_DIR_ENV, config_dir
 from ..specs.loader import dump_yaml, parse_yaml, validate
 
-CONFIG_DIR_ENV = "TOKENFLOOD_CONFIG_DIR"
+__all__ = ["CONFIG_DIR_ENV", "Settings", "config_dir", "load_settings", "read_settings",
+           "save_settings", "settings_path"]
+
 SETTINGS_FILE = "settings.yml"
 
 
@@ -29,14 +32,6 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     theme: str | None = None
-
-
-def config_dir() -> Path:
-    """`$TOKENFLOOD_CONFIG_DIR` if set, else the platform's user config folder for tokenflood."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    return platformdirs.user_config_path("tokenflood")
 
 
 def settings_path() -> Path:

@@ -33,14 +33,16 @@
   }
 
   // uPlot's points are circles; this draws the series' own shape, every n-th point when dense
-  function markers(shape) {
+  // (`thin`: a line's markers; a series of markers alone, such as the throttled polls, keeps
+  // every point, or a mark would be thinned away)
+  function markers(shape, thin) {
     return function (u, seriesIdx, idx0, idx1) {
       var xs = u.data[0], ys = u.data[seriesIdx], s = u.series[seriesIdx];
       var r = s.points.size / 2 * devicePixelRatio;
       var fill = new Path2D(), stroke = new Path2D();
       var open = shape === "plus" || shape === "cross";
       var span = Math.max(1, idx1 - idx0);
-      var every = Math.max(1, Math.ceil(span * MARKER_GAP_PX / Math.max(u.bbox.width / devicePixelRatio, 1)));
+      var every = thin ? Math.max(1, Math.ceil(span * MARKER_GAP_PX / Math.max(u.bbox.width / devicePixelRatio, 1))) : 1;
       for (var i = idx0; i <= idx1; i++) {
         if (ys[i] == null || (i - idx0) % every) continue;
         var x = u.valToPos(xs[i], "x", true), y = u.valToPos(ys[i], s.scale, true);
@@ -68,7 +70,7 @@
         paths: s.line ? undefined : function () { return null; },
         spanGaps: false,
         points: {show: true, size: 8, width: 1.5, stroke: colour, fill: colour,
-                 paths: markers(shape)},
+                 paths: markers(shape, s.line)},
         value: function (u, v) { return v == null ? "-" : fmt(v, spec.y.digits); },
       });
     });

@@ -4,7 +4,8 @@ Enter presses the focused button (docs/architecture.md#tui: Enter confirms, so "
 focus at
 first); it is not bound to "start", so Tab to Cancel and Enter cancels. A run over a limit gets
 no start button and no `y` at all: the modal says which limit, by how much, and the command
-that raises it.
+that raises it. A phase that must exceed a provider's rate limit, as last seen for the endpoint,
+is a warning above the estimate: the run may still start (its excess is refused, and counted).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ class BudgetModal(ModalScreen[bool]):
     DEFAULT_CSS = """
     BudgetModal #budget-title { text-style: bold; color: $accent; }
     BudgetModal #budget-body { height: auto; }
-    BudgetModal #budget-lines, BudgetModal #budget-over { margin-top: 1; }
+    BudgetModal #budget-lines, BudgetModal #budget-over, BudgetModal #budget-rate-limits {
+        margin-top: 1;
+    }
     """
     # Rows of the box that are not the scrolling body: border 2, title 1, buttons 3 + margin 1,
     # hint 1 (+ padding 2 when there is room). The buttons must stay on screen at 80x24.
@@ -128,12 +131,15 @@ class BudgetModal(ModalScreen[bool]):
                 lines = [*(self.resume or []),
                          f"base URL       {display_url(self.endpoint.base_url)}",
                          *(["what remains:"] if self.resume else []),
-                         *self.estimate.lines()]
+                         *self.estimate.lines(warnings=False)]
             yield Static(title, id="budget-title", markup=False)
             with VerticalScroll(id="budget-body"):   # Tab here, ↑/↓ scroll it
                 if not self.allowed:   # first: at 80x24 the estimate may need scrolling
                     yield Static(self.over_limit_text(), id="budget-over", classes="error-text",
                                  markup=False)
+                if self.estimate.limit_warnings:   # above the estimate, for the same reason
+                    yield Static("\n".join(f"Warning: {w}" for w in self.estimate.limit_warnings),
+                                 id="budget-rate-limits", classes="warning-text", markup=False)
                 yield Static("\n".join(lines), id="budget-lines", markup=False)
             with Horizontal(classes="modal-buttons"):
                 if self.allowed:

@@ -1,6 +1,6 @@
 """An observation's latency percentiles per poll against the time of day (charts.render_over_time),
 drawn at the widget's size; `t` switches TTFT and e2e (and TTFA, once a model reasoned) as in the
-by-rate chart.
+by-rate chart. A poll the provider throttled is a ▲ on the 0 line, with its key.
 
 It is drawn again only when a poll has finished (or the panel's size changed), at most twice a
 second, with at most two points per column: with more polls than that, each point is the slowest
@@ -14,13 +14,14 @@ import math
 
 from ...outputs import charts
 from ...outputs.folder import utc_iso
-from ...metrics.summary import PhaseStats, PollStats
+from ...metrics.summary import PhaseStats, PollStats, RateLimitStats
 from .chart import METRIC_NAMES, LatencyChart
 
 
 def sample(polls: list[PhaseStats], metric: str, percentile: float,
            limit: int) -> list[PhaseStats]:
-    """At most `limit` polls, in order: the slowest of each equal stretch."""
+    """At most `limit` polls, in order: the slowest of each equal stretch, marked throttled
+    when any poll of its stretch was (a refusal is never sampled away either)."""
     if len(polls) <= limit:
         return polls
     size = math.ceil(len(polls) / limit)
@@ -29,7 +30,15 @@ def sample(polls: list[PhaseStats], metric: str, percentile: float,
         value = ph.metric(metric).at(percentile)
         return -1.0 if value is None else value
 
-    return [max(polls[i:i + size], key=slowest) for i in range(0, len(polls), size)]
+    shown = []
+    for i in range(0, len(polls), size):
+        stretch = polls[i:i + size]
+        pick = max(stretch, key=slowest)
+        refused = sum(ph.rate_limits.throttled for ph in stretch if ph.rate_limits is not None)
+        if refused and not charts.throttled(pick):
+            pick = pick.model_copy(update={"rate_limits": RateLimitStats(throttled=refused)})
+        shown.append(pick)
+    return shown
 
 
 class OverTimeChart(LatencyChart):
@@ -66,10 +75,11 @@ class OverTimeChart(LatencyChart):
     def _poll(self, ph: PhaseStats) -> PollStats:
         if isinstance(ph, PollStats):
             return ph
-        # The chart reads a poll's number, slot, latencies and missed mark only.
+        # The chart reads a poll's number, slot, latencies, throttles and missed mark only.
         slot = (self._anchor_utc or 0.0) + (ph.phase - 1) * self.interval_s
         return PollStats.model_construct(phase=ph.phase, ttft_ms=ph.ttft_ms, e2e_ms=ph.e2e_ms,
                                          ttfa_ms=ph.ttfa_ms, reasoning=ph.reasoning,
+                                         rate_limits=ph.rate_limits,
                                          slot_utc=utc_iso(slot, "seconds"), missed=None)
 
     def _title(self) -> str:
