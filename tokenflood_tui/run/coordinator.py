@@ -95,6 +95,7 @@ class RunSnapshot:
     ends_utc: float | None = None        # when an observation's last poll is due to end
     label: str | None = None             # who sends it, when several runs take turns (A/B)
     server: ServerPoint | None = None    # the server's latest metrics scrape
+    server_off: str | None = None        # why the server's metrics stopped being read, one line
 
 
 @dataclass(slots=True)
@@ -715,7 +716,8 @@ class Coordinator:
                            stopped_at_s=self._stopped_at_s, missed=list(self.missed),
                            next_slot_utc=self._next_slot_utc,
                            ends_utc=self.planner.ends_utc(time.time()),
-                           server=self._server_now())
+                           server=self._server_now(),
+                           server_off=self.collector.off if self.collector is not None else None)
 
     def _server_now(self) -> ServerPoint | None:
         """The latest scrape, once handed to the sink."""
