@@ -338,3 +338,116 @@ async def test_the_compare_screen_shows_the_server_figures_with_the_runs_in_full
         assert lines[at + 1].split()[:4] == ["rate", "run", "engine", "waiting"]
         assert re.match(r" +10 req/s +A +vLLM .* PERSISTS$", lines[at + 4]), lines[at + 4]
         assert re.fullmatch(r" +B +n/a( +n/a)+", lines[at + 5]), lines[at + 5]
+
+
+TOKEN = "metrics-token-4f9a2c7e81b3"       # what the guarded /metrics wants, and echoes
+
+
+@pytest.fixture
+def guarded(sim):
+    """A /metrics behind a bearer token, in front of the simulator's: it answers 401 without the
+    token, 403 with another, and with it the simulator's metrics plus a comment echoing the
+    Authorization header it got (as a careless proxy might). Counts what it was sent."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    upstream = sim.base_url.removesuffix("/v1") + "/metrics"
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            auth = self.headers.get("Authorization")
+            seen.append(auth)
+            if auth is None:
+                status, body = 401, b"unauthorized"
+            elif auth != f"Bearer {TOKEN}":
+                status, body = 403, f"forbidden: {auth}".encode()
+            elif self.path == "/metrics":
+                text = urllib.request.urlopen(upstream, timeout=5).read().decode()
+                status, body = 200, (f"# scraped with Authorization: {auth}\n{text}").encode()
+            else:
+                status, body = 404, b"not found"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def everything_written(done: Completed) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in done.results.rglob("*")
+                     if p.is_file())
+
+
+def test_metrics_headers_go_on_every_scrape_and_their_secret_nowhere_else(tmp_path, sim,
+                                                                         guarded):
+    url, seen = guarded
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, f"metrics_url: {url}\n"
+                      "metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=2, load_types=LOAD))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", "-v",
+                          cwd=tmp_path, env={"METRICS_TOKEN": TOKEN})
+    assert done.code == 0, done.stderr
+    s = done.summary()
+    assert s["server"]["engine"] == "vLLM" and s["server"]["off"] is None
+    assert s["server"]["scrapes"] >= 3 and s["server"]["failed_scrapes"] == 0
+    # every request the collector sent carried the header
+    assert len(seen) >= s["server"]["scrapes"] and set(seen) == {f"Bearer {TOKEN}"}
+    # the server echoed it into its metrics: scrubbed from the raw scrapes, and from every file
+    raw = (done.folder() / "server_scrapes.txt").read_text()
+    assert raw.count("# scraped with Authorization: ***redacted***\n") == 3
+    assert TOKEN not in everything_written(done)
+    assert TOKEN not in done.stdout + done.stderr
+    # the saved endpoint keeps the reference, not the value
+    assert "Bearer ${METRICS_TOKEN}" in (done.folder() / "endpoint.yml").read_text()
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ("", 401), ("metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n", 403)])
+def test_a_metrics_url_that_refuses_says_to_set_metrics_headers_once(tmp_path, sim, guarded,
+                                                                     headers, status):
+    url, seen = guarded
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url, f"metrics_url: {url}\n{headers}"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    wrong = "wrong-token-0123456789ab"
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": wrong})
+    assert done.code == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "server metrics off" in line]
+    assert said == [f"[tokenflood] server metrics off: {url} answered HTTP {status} (not "
+                    "allowed); set metrics_headers in endpoint.yml (e.g. Authorization: Bearer "
+                    "${METRICS_TOKEN}), or metrics: off"]
+    assert len(seen) == 1                        # switched off at the first answer
+    s = done.summary()
+    assert s["server"]["off"] == said[0].removeprefix("[tokenflood] ")
+    assert s["phases"][0]["ok"] == 2 and s["phases"][0]["server"] is None
+    assert wrong not in everything_written(done) + done.stdout + done.stderr
+
+
+def test_a_metrics_header_naming_an_unset_env_var_stops_before_the_run(tmp_path, sim):
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, "metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": ""})
+    assert done.code != 0
+    assert ("metrics_headers.Authorization refers to the env var METRICS_TOKEN, which is not "
+            "set: export METRICS_TOKEN=... and run again") in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not done.results.exists() or not any(done.results.iterdir())
+    # with metrics off, the header is never sent: its env var need not be set
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, "metrics: off\nmetrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": ""})
+    assert done.code == 0, done.stderr

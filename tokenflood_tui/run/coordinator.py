@@ -23,6 +23,7 @@ from ..metrics.ratelimits import ADVICE, FATAL
 from ..metrics.records import (CANCELLED, OK, RATE_LIMITED, WORKER_DIED, RequestRecord,
                                SessionRecord)
 from ..specs import EndpointSpec, RunSuite
+from ..specs.secrets import resolve_env_refs
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
@@ -170,7 +171,8 @@ class Coordinator:
         self.spend = spend
         # the server's own metrics, scraped on a thread of its own (telemetry/collector.py)
         url = endpoint.metrics_endpoint
-        self.collector = Collector(url) if url else None
+        self.collector = Collector(url, headers=resolve_env_refs(
+            endpoint.metrics_headers, "metrics_headers")) if url else None
         self._server_start: dict[int, ServerSample | None] = {}   # per open phase
         self._server_off_told = False
         self._throttle_stop: str | None = None
