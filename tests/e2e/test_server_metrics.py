@@ -245,3 +245,209 @@ async def test_the_results_view_shows_the_servers_figures_and_where_its_queue_be
         assert [r[0] for r in rows] == ["1", "2"]
         assert rows[0][-1] == "ok" and rows[1][-1] == "PERSISTS"
         assert rows[0][2] == "0" and int(rows[1][2]) >= 5            # waiting max
+
+
+@pytest.fixture(scope="module")
+def unmetered(sim, tmp_path_factory) -> Completed:
+    """A run at the flooded run's rates with `metrics: off`: no server figures."""
+    folder = tmp_path_factory.mktemp("unmetered")
+    write(folder / "endpoint.yml", endpoint_yml(sim.base_url, "metrics: off\n"))
+    write(folder / "run.yml", run_yml(rates=[2, 10], length=1, arrival="constant",
+                                      load_types=LOAD))
+    return run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=folder)
+
+
+def test_compare_shows_each_runs_server_figures_side_by_side_and_n_a_without_them(
+        flooded, unmetered, tmp_path):
+    """The flooded run (vLLM metrics) against one at the same rates with `metrics: off`: per
+    rate a row per run, the flooded run's figures as its summary has them, n/a for the other."""
+    off = unmetered
+    assert off.code == 0, off.stderr
+    assert off.summary()["server"] is None
+    a, b = flooded.folder(), off.folder()
+    out = tmp_path / "cmp"
+    done = run_tokenflood("compare", str(a), str(b), "--headless", "--format", "md",
+                          "--out", str(out), cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    calm, busy = (p["server"] for p in flooded.summary()["phases"])
+    # compare.json: per rate, each run's figures as its own summary has them
+    c = json.loads((out / "compare.json").read_text())
+    assert [r["server_engine"] for r in c["runs"]] == ["vLLM", None]
+    assert [(x["group"], x["runs"][1]) for x in c["server"]] == [("2 req/s", None),
+                                                                  ("10 req/s", None)]
+    assert c["server"][1]["runs"][0] == busy and c["server"][0]["runs"][0] == calm
+    # compare.md (and stdout with --format md): the table, a row per run under each rate
+    md = (out / "compare.md").read_text()
+    assert md in done.stdout or done.stdout.strip() in md
+    table = md.split("## Server figures (each run's own /metrics)")[1].strip().splitlines()
+    head = [h.strip() for h in table[0].strip("|").split("|")]
+    assert head[:5] == ["rate", "run", "engine", "waiting mean", "waiting max"]
+    assert head[-1] == "queue" and "TTFT gap p50 ms" in head and "server TTFT p99 ms" in head
+    rows = [[x.strip() for x in line.strip("|").split("|")] for line in table[2:6]]
+    assert [r[:3] for r in rows] == [["2 req/s", "A", "vLLM"], ["", "B", "n/a"],
+                                     ["10 req/s", "A", "vLLM"], ["", "B", "n/a"]]
+    col = {h: i for i, h in enumerate(head)}
+    assert rows[2][col["waiting max"]] == f"{busy['waiting_max']:,.0f}"
+    assert rows[2][col["KV max"]] == "100%" and rows[2][col["queue"]] == "PERSISTS"
+    assert rows[2][col["server TTFT p50 ms"]] == f"{busy['ttft_ms']['percentiles']['p50']:,.0f}"
+    assert rows[2][col["TTFT gap p50 ms"]] == f"{busy['ttft_gap_ms']['p50']:,.0f}"
+    assert rows[0][col["waiting max"]] == "0" and rows[0][col["queue"]] == "ok"
+    assert set(rows[1][3:]) == {"n/a"} and set(rows[3][3:]) == {"n/a"}
+    # printed as text at 80 columns: the rate, the run, the queue and the gap kept first
+    text = run_tokenflood("compare", str(a), str(b), "--headless", "--format", "text",
+                          "--out", str(tmp_path / "cmp2"), cwd=tmp_path,
+                          env={"COLUMNS": "80"})
+    assert text.code == 0, text.stderr
+    lines = text.stdout.splitlines()
+    at = lines.index("Server figures (each run's own /metrics)")
+    assert all(len(line) <= 80 for line in lines)
+    server = lines[at + 1:at + 6]          # its head, a row per run at each rate
+    assert server[0].split() == ["rate", "run", "waiting", "max", "KV", "max", "server", "TTFT",
+                                 "p50", "ms", "queue"], "\n".join(server)
+    assert re.fullmatch(r"2 req/s +A +0 +\d+% +\d+ +ok", server[1]), server[1]
+    assert re.fullmatch(r" +B +n/a( +n/a)+", server[2]), server[2]
+    assert re.fullmatch(rf"10 req/s +A +{busy['waiting_max']:,.0f} +100% +[\d,]+ +PERSISTS",
+                        server[3]), server[3]
+    assert re.fullmatch(r" +B +n/a( +n/a)+", server[4]), server[4]
+    assert "compare.md has every column" in text.stdout
+    # report.html: the same table
+    page = (out / "report.html").read_text()
+    assert "Server figures (each run&#x27;s own /metrics)</h2>" in page
+    assert page.count(">PERSISTS</td>") == 1 and page.count(">n/a</td>") >= 2 * 12
+
+
+async def test_the_compare_screen_shows_the_server_figures_with_the_runs_in_full(flooded,
+                                                                                unmetered):
+    from textual.widgets import Static
+
+    from tokenflood_tui.tui.app import Launch, TokenfloodApp
+    from tokenflood_tui.tui.screens.compare import CompareScreen
+    app = TokenfloodApp(Launch(results_root=flooded.results))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen([flooded.folder(), unmetered.folder()], flooded.results)
+        await app.push_screen(screen)
+        for _ in range(100):
+            if screen.comparison is not None:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        text = str(app.screen.query_one("#compare-runs-text", Static).render())
+        lines = text.splitlines()
+        at = lines.index("Server figures (each run's own /metrics):")
+        assert lines[at + 1].split()[:4] == ["rate", "run", "engine", "waiting"]
+        assert re.match(r" +10 req/s +A +vLLM .* PERSISTS$", lines[at + 4]), lines[at + 4]
+        assert re.fullmatch(r" +B +n/a( +n/a)+", lines[at + 5]), lines[at + 5]
+
+
+TOKEN = "metrics-token-4f9a2c7e81b3"       # what the guarded /metrics wants, and echoes
+
+
+@pytest.fixture
+def guarded(sim):
+    """A /metrics behind a bearer token, in front of the simulator's: it answers 401 without the
+    token, 403 with another, and with it the simulator's metrics plus a comment echoing the
+    Authorization header it got (as a careless proxy might). Counts what it was sent."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    upstream = sim.base_url.removesuffix("/v1") + "/metrics"
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            auth = self.headers.get("Authorization")
+            seen.append(auth)
+            if auth is None:
+                status, body = 401, b"unauthorized"
+            elif auth != f"Bearer {TOKEN}":
+                status, body = 403, f"forbidden: {auth}".encode()
+            elif self.path == "/metrics":
+                text = urllib.request.urlopen(upstream, timeout=5).read().decode()
+                status, body = 200, (f"# scraped with Authorization: {auth}\n{text}").encode()
+            else:
+                status, body = 404, b"not found"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def everything_written(done: Completed) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in done.results.rglob("*")
+                     if p.is_file())
+
+
+def test_metrics_headers_go_on_every_scrape_and_their_secret_nowhere_else(tmp_path, sim,
+                                                                         guarded):
+    url, seen = guarded
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, f"metrics_url: {url}\n"
+                      "metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=2, load_types=LOAD))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", "-v",
+                          cwd=tmp_path, env={"METRICS_TOKEN": TOKEN})
+    assert done.code == 0, done.stderr
+    s = done.summary()
+    assert s["server"]["engine"] == "vLLM" and s["server"]["off"] is None
+    assert s["server"]["scrapes"] >= 3 and s["server"]["failed_scrapes"] == 0
+    # every request the collector sent carried the header
+    assert len(seen) >= s["server"]["scrapes"] and set(seen) == {f"Bearer {TOKEN}"}
+    # the server echoed it into its metrics: scrubbed from the raw scrapes, and from every file
+    raw = (done.folder() / "server_scrapes.txt").read_text()
+    assert raw.count("# scraped with Authorization: ***redacted***\n") == 3
+    assert TOKEN not in everything_written(done)
+    assert TOKEN not in done.stdout + done.stderr
+    # the saved endpoint keeps the reference, not the value
+    assert "Bearer ${METRICS_TOKEN}" in (done.folder() / "endpoint.yml").read_text()
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ("", 401), ("metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n", 403)])
+def test_a_metrics_url_that_refuses_says_to_set_metrics_headers_once(tmp_path, sim, guarded,
+                                                                     headers, status):
+    url, seen = guarded
+    write(tmp_path / "endpoint.yml", endpoint_yml(sim.base_url, f"metrics_url: {url}\n{headers}"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    wrong = "wrong-token-0123456789ab"
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": wrong})
+    assert done.code == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "server metrics off" in line]
+    assert said == [f"[tokenflood] server metrics off: {url} answered HTTP {status} (not "
+                    "allowed); set metrics_headers in endpoint.yml (e.g. Authorization: Bearer "
+                    "${METRICS_TOKEN}), or metrics: off"]
+    assert len(seen) == 1                        # switched off at the first answer
+    s = done.summary()
+    assert s["server"]["off"] == said[0].removeprefix("[tokenflood] ")
+    assert s["phases"][0]["ok"] == 2 and s["phases"][0]["server"] is None
+    assert wrong not in everything_written(done) + done.stdout + done.stderr
+
+
+def test_a_metrics_header_naming_an_unset_env_var_stops_before_the_run(tmp_path, sim):
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, "metrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    write(tmp_path / "run.yml", run_yml(rates=[2], length=1, load_types=LOAD))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": ""})
+    assert done.code != 0
+    assert ("metrics_headers.Authorization refers to the env var METRICS_TOKEN, which is not "
+            "set: export METRICS_TOKEN=... and run again") in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not done.results.exists() or not any(done.results.iterdir())
+    # with metrics off, the header is never sent: its env var need not be set
+    write(tmp_path / "endpoint.yml", endpoint_yml(
+        sim.base_url, "metrics: off\nmetrics_headers: {Authorization: 'Bearer ${METRICS_TOKEN}'}\n"))
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
+                          env={"METRICS_TOKEN": ""})
+    assert done.code == 0, done.stderr

@@ -4,6 +4,7 @@ its requests_deferred as the queue, and each response's `timings` turned into th
 from __future__ import annotations
 
 import csv
+import shutil
 
 import pytest
 
@@ -52,3 +53,19 @@ def test_six_requests_on_two_slots_queue_in_waves_the_metrics_and_the_timings_sa
     assert rows and max(float(r["running"]) for r in rows) == 2
     assert all(r["kv_usage"] == "" for r in rows)     # n/a, not 0
     assert "## Server (llama.cpp metrics)" in (done.folder() / "summary.md").read_text()
+    # compared (with a copy of itself: no second llama.cpp run), its figures side by side, the
+    # signals llama.cpp lacks '-' on both sides
+    twin = tmp_path / "twin"
+    shutil.copytree(done.folder(), twin)
+    compared = tokenflood("compare", str(done.folder()), str(twin), "--headless", "--format",
+                          "md", "--out", str(tmp_path / "cmp"))
+    assert compared.code == 0, compared.stderr
+    table = compared.stdout.split("## Server figures (each run's own /metrics)")[1].splitlines()
+    head = [h.strip() for h in table[2].strip("|").split("|")]
+    rows = [[x.strip() for x in line.strip("|").split("|")] for line in table[4:6]]
+    col = {h: i for i, h in enumerate(head)}
+    assert [r[:3] for r in rows] == [["6 req/s", "A", "llama.cpp"], ["", "B", "llama.cpp"]]
+    for r in rows:
+        assert r[col["running max"]] == "2" and r[col["waiting max"]] == f"{server['waiting_max']:,.0f}"
+        assert r[col["KV max"]] == "-" and r[col["server TTFT p50 ms"]] == "-"
+        assert r[col["preempted"]] == "-"

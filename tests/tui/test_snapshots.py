@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tokenflood_tui.metrics.server import ServerPoint
 from tokenflood_tui.run.coordinator import RunSnapshot
 from tokenflood_tui.specs import load_endpoint, load_run_suite
 from tokenflood_tui.metrics.summary import Distribution, ErrorCount, PhaseStats
@@ -61,7 +62,9 @@ async def show_live_run(pilot) -> None:
             stage="running", phase=1, total_phases=3,
             phases=[phase(1, 5, (50 + i % 2, 52, 71), (104 + 3 * (i % 3), 172, 186), False,
                           5 * i, failed=i // 2)],
-            elapsed_s=i, remaining_s=24.0 - i)))
+            elapsed_s=i, remaining_s=24.0 - i,
+            server=ServerPoint(t=100.0 + i, phase=1, running=1 + i % 2, waiting=0, kv_usage=0.4,
+                               preemptions_per_s=0, generation_tokens_per_s=57.5))))
         await pilot.pause()
     screen.post_message(RunEventMessage(RunWarning("phase 1: mean output tokens 11.4 differ from "
                                                    "the target 12.0 by -5.0%", "phase", 1)))
@@ -75,7 +78,9 @@ async def show_live_run(pilot) -> None:
             phases=[phase(1, 5, (51, 52, 71), (108, 172, 186), True, 40, failed=4),
                     phase(2, 10, (51 + i % 3, 53 + i % 4, 60), (120 + 5 * (i % 5), 172, 180), False,
                           50, failed=15)],
-            elapsed_s=13.0, remaining_s=11.0)))
+            elapsed_s=13.0, remaining_s=11.0,
+            server=ServerPoint(t=108.0 + i, phase=2, running=2, waiting=i, kv_usage=1.0,
+                               preemptions_per_s=0, generation_tokens_per_s=80.0 + i))))
         await pilot.pause()
     await pilot.pause(0.7)     # the chart redraws on its 0.5 s timer
 

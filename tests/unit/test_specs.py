@@ -6,7 +6,7 @@ from tokenflood_tui.errors import ConfigError
 from tokenflood_tui.quickstart import ENDPOINT_YML, RUN_YML
 from tokenflood_tui.specs import (EndpointSpec, detect_kind, load_endpoint, load_run_suite,
                                   parse_endpoint, parse_run_suite, to_yaml)
-from tokenflood_tui.specs.secrets import redact_data
+from tokenflood_tui.specs.secrets import endpoint_secrets, redact_data
 
 GOOD_RUN = """\
 name: ripple
@@ -266,10 +266,21 @@ def test_query_string_error_says_where_the_parameter_goes():
                                            ("X-Team", '"café"'),
                                            ("X Team", "perf"),
                                            ("X-Team:", "perf")])
-def test_header_that_cannot_be_sent_is_refused_at_load_without_its_value(header, value):
-    msg = error_of(ENDPOINT + f"extra_headers:\n  {header}: {value}\n", parse_endpoint)
-    assert msg.startswith("run.yml:5: extra_headers") and repr(header) in msg
+@pytest.mark.parametrize("key", ["extra_headers", "metrics_headers"])
+def test_header_that_cannot_be_sent_is_refused_at_load_without_its_value(header, value, key):
+    msg = error_of(ENDPOINT + f"{key}:\n  {header}: {value}\n", parse_endpoint)
+    assert msg.startswith(f"run.yml:5: {key}") and repr(header) in msg
     assert "single-line ASCII" in msg and "perf" not in msg and "caf" not in msg
+
+
+def test_a_metrics_header_is_a_secret_of_the_endpoint_whether_literal_or_referenced():
+    endpoint = parse_endpoint(ENDPOINT + "metrics_headers:\n  Authorization: Bearer literal-key-123\n"
+                              "  X-Scrape-Key: ${SCRAPE_KEY}\n")
+    secrets = endpoint_secrets(endpoint, env={"SCRAPE_KEY": "scrape-secret-456"})
+    assert {"Bearer literal-key-123", "literal-key-123", "scrape-secret-456"} <= secrets
+    msg = error_of(ENDPOINT + "metrics_headers:\n  Authorization: Bearer ${BROKEN\n",
+                   parse_endpoint)
+    assert msg.startswith("run.yml:5: metrics_headers") and "${NAME}" in msg
 
 
 def test_request_count_over_the_cap_is_a_config_error_naming_the_keys():

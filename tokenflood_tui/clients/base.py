@@ -119,9 +119,12 @@ def basic_auth(url: str) -> str | None:
 
 def preflight(endpoint: EndpointSpec) -> None:
     """What building a client would refuse, checked before the budget prompt so it never leaves
-    an empty results folder: the key's env var and every env var a header or litellm parameter
-    refers to must be set. (Header names and values are checked when the spec is loaded.)"""
+    an empty results folder: the key's env var and every env var a header (the metrics URL's
+    too, where metrics are read) or litellm parameter refers to must be set. (Header names and
+    values are checked when the spec is loaded.)"""
     read_api_key(endpoint)
     resolve_env_refs(endpoint.extra_headers, "extra_headers")
     resolve_env_refs(endpoint.litellm_params, "litellm_params")
+    if endpoint.metrics_endpoint is not None:       # `metrics: off` reads none: need none
+        resolve_env_refs(endpoint.metrics_headers, "metrics_headers")
 

@@ -1,8 +1,9 @@
 """Runs side by side: for each group (target rate, or hour of day) and each metric at each
 percentile, every run's value, its difference to the baseline (the first run) in ms and %, a 95%
 bootstrap interval of that difference from the rows, and a verdict; for session runs the same
-again by turn index within each rate (`turn_cells`). One typed `Comparison`, written to
-compare.json and read back by every output and the TUI."""
+again by turn index within each rate (`turn_cells`); where a load test read its server's
+metrics, each run's server figures per rate side by side (`server`). One typed `Comparison`,
+written to compare.json and read back by every output and the TUI."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ..outputs.charts import run_letter
 from ..errors import ConfigError, TokenfloodError
+from ..metrics.server import ServerPhaseStats
 from ..metrics.summary import reasoned
 from ..specs import LoadTestSuite, RunSuite, SearchSuite, load_run_suite
 from . import bootstrap
@@ -39,6 +41,7 @@ class ComparedRun(BaseModel):
     base_url: str | None            # as saved: secrets redacted
     started_at: str
     prompts: str                    # fresh or reused
+    server_engine: str | None = None    # the engine whose metrics it read (vLLM, llama.cpp, …)
 
 
 class RunValue(BaseModel):
@@ -63,6 +66,14 @@ class Cell(BaseModel):
     turns: str | None = None        # a turn cell's turns: "turn 1", "turns 3-4", "turns 33+"
 
 
+class ServerCell(BaseModel):
+    """The server's own figures of each run's phase at one rate (docs/metrics.md#server)."""
+
+    group: str                      # "4 req/s"
+    group_value: float
+    runs: list[ServerPhaseStats | None]   # in the order of `Comparison.runs`; None: not read
+
+
 class Comparison(BaseModel):
     created_at: str                 # ISO 8601, local time with offset
     runs: list[ComparedRun]
@@ -76,6 +87,8 @@ class Comparison(BaseModel):
     # session runs: the cells again, by turns within each rate (rate, turns, metric, percentile)
     turn_cells: list[Cell] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    # load tests: per rate, each run's server figures, where any run read its server's metrics
+    server: list[ServerCell] = Field(default_factory=list)
 
     def cell(self, group: str, metric: str, percentile: float) -> Cell:
         for c in self.cells:
@@ -153,7 +166,19 @@ def compare_samples(runs: list[RunSamples], seed: int = DEFAULT_SEED,
         created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         runs=[_compared_run(r) for r in runs], percentiles=percentiles, metrics=metrics,
         groups=[k.label for k in keys], seed=seed, resamples=resamples, cells=cells,
-        turn_cells=turn_cells, warnings=differences(runs, keys))
+        turn_cells=turn_cells, warnings=differences(runs, keys),
+        server=server_cells(runs, keys))
+
+
+def server_cells(runs: list[RunSamples], keys: list[GroupKey]) -> list[ServerCell]:
+    """Per rate, each run's server figures in the phase at that rate (its first, where a suite
+    repeats a rate); none at all when no run read its server's metrics."""
+    if not any(ph.server is not None for r in runs for ph in r.summary.phases):
+        return []
+    return [ServerCell(group=key.label, group_value=key.value, runs=[
+        next((ph.server for ph in r.summary.phases
+              if round(ph.target_rps, 6) == key.value), None)
+        for r in runs]) for key in keys if key.kind == "rate"]
 
 
 def _cell(key: GroupKey, metric: str, p: float, runs: list[RunSamples], rng: np.random.Generator,
@@ -188,7 +213,8 @@ def _compared_run(r: RunSamples) -> ComparedRun:
     s = r.summary
     return ComparedRun(name=r.name, folder=str(r.folder), run_name=s.run_name, type=s.type,
                        status=s.status, model=s.model, provider=s.provider, base_url=s.base_url,
-                       started_at=s.started_at, prompts=s.prompts)
+                       started_at=s.started_at, prompts=s.prompts,
+                       server_engine=s.server.engine if s.server is not None else None)
 
 
 def differences(runs: list[RunSamples], keys: list[GroupKey]) -> list[str]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from ..outputs.charts import run_letter
-from ..outputs.fit import Column, dropped_note, fit_tables, wrap
+from ..outputs.fit import Column, Fitted, dropped_note, fit_table, fit_tables, wrap
+from ..outputs import report
 from ..outputs.report import Table
 from ..metrics.summary import pkey
 from . import bootstrap
@@ -38,7 +39,29 @@ def markdown(c: Comparison) -> str:
         lines += ["", f"## {METRIC_NAMES[metric]} by turn (ms)", ""]
         lines += _markdown_table(c, [x for x in c.turn_cells if x.metric == metric],
                                  ["rate", "turns"])
+    server = server_table(c)
+    if server is not None:
+        lines += ["", f"## {SERVER_HEADING}", "", server.markdown(), "", SERVER_NOTE]
     return "\n".join(lines) + "\n"
+
+
+SERVER_HEADING = "Server figures (each run's own /metrics)"
+SERVER_NOTE = ("- : the engine publishes no such figure; n/a: the run read no server metrics; "
+               "the TTFT gap is the client's TTFT minus the server's")
+
+
+def server_table(c: Comparison) -> Table | None:
+    """Per rate, each run's server figures in a row of its own (the columns of summary.md's
+    server table, outputs/report.py); None when no run read its server's metrics."""
+    if not c.server:
+        return None
+    pcols = report.server_percentiles(c.percentiles)
+    head = ["rate", "run", "engine", *report.server_head(pcols), "queue"]
+    rows = [[cell.group if i == 0 else "", run_letter(i), c.runs[i].server_engine or "n/a",
+             *report.server_cells(sv, pcols, report.NOT_READ),
+             report.queue_cell(sv, report.NOT_READ)]
+            for cell in c.server for i, sv in enumerate(cell.runs)]
+    return Table(head, rows, text=frozenset({0, 1, 2, len(head) - 1}))
 
 
 def _markdown_table(c: Comparison, cells: list[Cell], groups: list[str]) -> list[str]:
@@ -97,10 +120,24 @@ def text(c: Comparison, width: int) -> str:
         for metric, table in zip(c.metrics, turned, strict=True):
             lines += ["", f"{METRIC_NAMES[metric]} by turn (ms)", *table.lines]
         fitted += turned
-    dropped = next((f.dropped for f in fitted if f.dropped), None)
+    server = fitted_server_table(c, width)
+    if server is not None:
+        lines += ["", SERVER_HEADING, *server.lines, *wrap(SERVER_NOTE, width)]
+        fitted.append(server)
+    dropped = [column for f in fitted for column in f.dropped]    # named once each
     if dropped:
         lines += ["", *dropped_note(dropped, width, "compare.md")]
     return "\n".join(lines) + "\n"
+
+
+def fitted_server_table(c: Comparison, width: int) -> Fitted | None:
+    """`server_table` in `width` columns: the rate, the run, the queue and the gap first."""
+    server = server_table(c)
+    if server is None:
+        return None
+    return fit_table([Column(h, [r[i] for r in server.rows], report.SERVER_RANKS.get(h, 3),
+                             left=i in server.text_columns)
+                      for i, h in enumerate(server.head)], width)
 
 
 def _columns(c: Comparison, cells: list[Cell]) -> list[Column]:

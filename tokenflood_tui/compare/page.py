@@ -18,7 +18,7 @@ from ..report.page import Chart, Page, Series
 from ..report.run import REPORT_FILE
 from ..specs.secrets import redact_url
 from .compare import Comparison
-from .output import method, verdict_line, verdict_table
+from .output import SERVER_HEADING, SERVER_NOTE, method, server_table, verdict_line, verdict_table
 from .samples import METRIC_NAMES
 
 
@@ -76,6 +76,11 @@ def page(c: Comparison, folder: Path) -> str:
         doc.h2(f"{METRIC_NAMES[metric]} by turn (ms)")
         doc.table(verdict_table(c, [x for x in c.turn_cells if x.metric == metric],
                                 ["rate", "turns"]), bad=("slower",))
+    server = server_table(c)
+    if server is not None:       # each run's own /metrics, as its report.html shows them
+        doc.h2(SERVER_HEADING)
+        doc.table(server)
+        doc.note(SERVER_NOTE)
     return doc.html(f"tokenflood {__version__}: written from {folder.name}/compare.json "
                     f"(made {c.created_at})")
 

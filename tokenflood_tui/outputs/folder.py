@@ -271,8 +271,9 @@ class ResultsFolder:
             except OSError:
                 return
         for at, raw in (*self._scrapes_early, (t, text)):
+            # scrubbed: a server behind auth may echo the metrics_headers' token in its text
             self._scrapes.append(f"# tokenflood: scraped at t_s={at - self.t0:.3f}\n"
-                                 + raw.rstrip("\n") + "\n")
+                                 + self.scrubber.scrub(raw.rstrip("\n")) + "\n")
         self._scrapes_early.clear()
 
     def log_error(self, message: str) -> None:

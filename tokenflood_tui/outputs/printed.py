@@ -83,13 +83,10 @@ def _load_test(s: RunSummary, width: int) -> list[str]:
     server = report.server_table(s.phases, s.percentiles)
     if server is not None:
         head, rows = server.head, server.rows
-        # the phase, the queue and the gap first; the rest as the width allows
-        ranks = {"phase": 0, "waiting max": 0, "queue": 0, "server TTFT p50 ms": 1,
-                 "TTFT gap p50 ms": 1, "KV max": 1, "running max": 2}
         lines += ["", f"{s.server.engine if s.server and s.server.engine else 'server'}'s own "
                       "figures (- : not published):", *_table([
                           Column(h, [r[i] for r in rows],
-                                 ranks.get(h, 3),
+                                 report.SERVER_RANKS.get(h, 3),
                                  left=h == "queue")
                           for i, h in enumerate(head)], width)]
     return lines + _limits(s, s.phases, width) + _sessions(s, width)

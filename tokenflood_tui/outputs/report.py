@@ -89,30 +89,58 @@ def server_queue_line(summary: RunSummary) -> str | None:
             f"({server.queue_from_rps:g} {summary.rate_unit}; {server.engine} metrics)")
 
 
+# which server columns a fitted table keeps first (lower first): the queue and the gap, then
+# the rest as the width allows
+SERVER_RANKS = {"phase": 0, "rate": 0, "run": 0, "waiting max": 0, "queue": 0,
+                "server TTFT p50 ms": 1, "TTFT gap p50 ms": 1, "KV max": 1, "running max": 2}
+NOT_READ = "n/a"          # a run whose server figures were not read at all
+
+
+def server_percentiles(percentiles: list[float]) -> list[str]:
+    """The percentiles the server's tables show: p50 and p99 where the run has them."""
+    return [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or [pkey(percentiles[0])]
+
+
+def server_head(pcols: list[str]) -> list[str]:
+    """The heads of `server_cells`."""
+    return (["waiting mean", "waiting max", "running mean", "running max", "KV mean", "KV max",
+             "prefix hit", "preempted"] + [f"server TTFT {c} ms" for c in pcols]
+            + [f"TTFT gap {c} ms" for c in pcols])
+
+
+def server_cells(sv: ServerPhaseStats | None, pcols: list[str], missing: str = "-") -> list[str]:
+    """A phase's server figures (docs/metrics.md#server): '-' where its engine publishes no such
+    signal; every cell `missing` without any (a run that read none says n/a)."""
+    if sv is None:
+        return [missing] * len(server_head(pcols))
+    ttft = sv.ttft_ms.percentiles if sv.ttft_ms is not None else {}
+    return ([number(sv.waiting_mean, 1), number(sv.waiting_max, 0),
+             number(sv.running_mean, 1), number(sv.running_max, 0),
+             share(sv.kv_usage_mean), share(sv.kv_usage_max), share(sv.prefix_hit_ratio),
+             number(sv.preemptions, 0)]
+            + [number(ttft.get(c), 0) for c in pcols]
+            + [number(sv.ttft_gap_ms.get(c), 0) for c in pcols])
+
+
+def queue_cell(sv: ServerPhaseStats | None, missing: str = "-") -> str:
+    """Whether the phase's queue persisted: 'PERSISTS', 'ok', or '-' without a waiting gauge."""
+    if sv is None:
+        return missing
+    return "-" if sv.queue_persists is None else "PERSISTS" if sv.queue_persists else "ok"
+
+
 def server_table(phases: list[PhaseStats], percentiles: list[float]) -> Table | None:
     """The server's own figures per phase (docs/metrics.md#server); '-' where its engine
     publishes no such signal. None when no phase has them."""
     if not any(ph.server is not None or ph.queued_ms.mean is not None for ph in phases):
         return None
-    pcols = [pkey(p) for p in percentiles if pkey(p) in ("p50", "p99")] or \
-        [pkey(percentiles[0])]
-    head = (["phase", "waiting mean", "waiting max", "running mean", "running max", "KV mean",
-             "KV max", "prefix hit", "preempted"] + [f"server TTFT {c} ms" for c in pcols]
-            + [f"TTFT gap {c} ms" for c in pcols] + [f"queued {c} ms" for c in pcols]
-            + ["queue"])
+    pcols = server_percentiles(percentiles)
+    head = (["phase", *server_head(pcols)] + [f"queued {c} ms" for c in pcols] + ["queue"])
     rows = []
     for ph in phases:
         sv = ph.server or ServerPhaseStats(scrapes=0)
-        ttft = sv.ttft_ms.percentiles if sv.ttft_ms is not None else {}
-        rows.append([str(ph.phase), number(sv.waiting_mean, 1), number(sv.waiting_max, 0),
-                     number(sv.running_mean, 1), number(sv.running_max, 0),
-                     share(sv.kv_usage_mean), share(sv.kv_usage_max), share(sv.prefix_hit_ratio),
-                     number(sv.preemptions, 0)]
-                    + [number(ttft.get(c), 0) for c in pcols]
-                    + [number(sv.ttft_gap_ms.get(c), 0) for c in pcols]
-                    + [number(ph.queued_ms[c], 0) for c in pcols]
-                    + ["-" if sv.queue_persists is None else
-                       "PERSISTS" if sv.queue_persists else "ok"])
+        rows.append([str(ph.phase), *server_cells(sv, pcols)]
+                    + [number(ph.queued_ms[c], 0) for c in pcols] + [queue_cell(sv)])
     return Table(head, rows)
 
 

@@ -24,6 +24,7 @@ from ..outputs.state import WARM_UP, remember_limits
 from ..metrics.records import (CANCELLED, OK, RATE_LIMITED, WORKER_DIED, RequestRecord,
                                SessionRecord)
 from ..specs import EndpointSpec, RunSuite
+from ..specs.secrets import resolve_env_refs
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
@@ -96,6 +97,7 @@ class RunSnapshot:
     ends_utc: float | None = None        # when an observation's last poll is due to end
     label: str | None = None             # who sends it, when several runs take turns (A/B)
     server: ServerPoint | None = None    # the server's latest metrics scrape
+    server_off: str | None = None        # why the server's metrics stopped being read, one line
 
 
 @dataclass(slots=True)
@@ -170,7 +172,8 @@ class Coordinator:
         self.spend = spend
         # the server's own metrics, scraped on a thread of its own (telemetry/collector.py)
         url = endpoint.metrics_endpoint
-        self.collector = Collector(url) if url else None
+        self.collector = Collector(url, headers=resolve_env_refs(
+            endpoint.metrics_headers, "metrics_headers")) if url else None
         self._server_start: dict[int, ServerSample | None] = {}   # per open phase
         self._server_off_told = False
         self._throttle_stop: str | None = None
@@ -718,7 +721,8 @@ class Coordinator:
                            stopped_at_s=self._stopped_at_s, missed=list(self.missed),
                            next_slot_utc=self._next_slot_utc,
                            ends_utc=self.planner.ends_utc(time.time()),
-                           server=self._server_now())
+                           server=self._server_now(),
+                           server_off=self.collector.off if self.collector is not None else None)
 
     def _server_now(self) -> ServerPoint | None:
         """The latest scrape, once handed to the sink."""

@@ -8,7 +8,8 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, Field, field_validator, model_validator
+from pydantic import (AfterValidator, AliasChoices, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from .loader import KeyedError, StrictModel
 from .providers import (AWS_SIGNED, LITELLM_PROVIDERS, OPENAI_COMPATIBLE, OPENAI_DEFAULT_BASE_URL,
@@ -54,6 +55,8 @@ class EndpointSpec(StrictModel):
     # the run; `metrics: off` reads none
     metrics: bool = True
     metrics_url: str | None = None  # default: base_url's origin + /metrics
+    # sent on each scrape (a metrics URL behind auth); values may name env vars, as extra_headers'
+    metrics_headers: dict[str, Annotated[str, _ENV_REFS]] = Field(default_factory=dict)
 
     @field_validator("provider")
     @classmethod
@@ -115,15 +118,15 @@ class EndpointSpec(StrictModel):
                              "http://127.0.0.1:8000/metrics")
         return url
 
-    @field_validator("extra_headers")
+    @field_validator("extra_headers", "metrics_headers")
     @classmethod
-    def _sendable_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+    def _sendable_headers(cls, headers: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         # A header that cannot go on the wire is a config error found at load, not when the
         # client is built after the results folder exists. The value is never echoed: it may
         # be a key.
         for name, value in headers.items():
             if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
-                raise KeyedError(("extra_headers", name), (
+                raise KeyedError((info.field_name or "extra_headers", name), (
                     f"header {name!r}: names and values must be single-line ASCII text (a name "
                     "of letters, digits and dashes; no line breaks or accented letters in the "
                     "value)"))

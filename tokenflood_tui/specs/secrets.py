@@ -1,7 +1,8 @@
 """Secrets in endpoint specs: what counts as one, env-var references, and scrubbing (docs/config.md#secrets).
 
 An endpoint spec can carry secrets in four places: the key named by `api_key_env_var`, header
-values whose name suggests a secret (or that come from an env var), secret-named `litellm_params`
+values (`extra_headers`, and `metrics_headers` sent to the metrics URL) whose name suggests a
+secret (or that come from an env var), secret-named `litellm_params`
 (and `extra_body`) values, and userinfo in `base_url` (`http://user:pass@host/v1`). A `Scrubber`
 knows every one of them, in the forms a server or gateway is likely to echo back, and replaces
 them in any text before it leaves the program (errors.log, summaries, terminal, TUI log).
@@ -158,6 +159,8 @@ class SecretBearer(Protocol):
     @property
     def extra_headers(self) -> Mapping[str, str]: ...
     @property
+    def metrics_headers(self) -> Mapping[str, str]: ...
+    @property
     def extra_body(self) -> Mapping[str, Any]: ...
     @property
     def litellm_params(self) -> Mapping[str, Any]: ...
@@ -169,7 +172,7 @@ def endpoint_secrets(endpoint: SecretBearer, env: Mapping[str, str] | None = Non
     found: set[str] = set()
     if endpoint.api_key_env_var and env.get(endpoint.api_key_env_var):
         found.add(env[endpoint.api_key_env_var])
-    for name, value in endpoint.extra_headers.items():
+    for name, value in [*endpoint.extra_headers.items(), *endpoint.metrics_headers.items()]:
         refs = env_refs(value)
         found.update(env[r] for r in refs if env.get(r))
         if is_secret_name(name) or refs:

@@ -4,8 +4,9 @@ times requests. The coordinator reads what it gathered (`take`) and asks for a s
 phase boundary (`mark`).
 
 A 404 or 501, or an answer that is not Prometheus' text format, switches it off for the run
-with one line saying how to turn the engine's metrics on; a timeout or a refused connection only
-costs that scrape.
+with one line saying how to turn the engine's metrics on; a 401 or 403 with one saying to set
+metrics_headers; a timeout or a refused connection only costs that scrape. The headers
+(metrics_headers, env references resolved) go on every request it sends and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -40,8 +42,10 @@ def public_url(url: str) -> str:
 class Collector:
     """Scrapes `url` from `start()` to `stop()`; thread-safe where it says so."""
 
-    def __init__(self, url: str, interval_s: float = INTERVAL_S, timeout_s: float = TIMEOUT_S):
+    def __init__(self, url: str, interval_s: float = INTERVAL_S, timeout_s: float = TIMEOUT_S,
+                 headers: Mapping[str, str] | None = None):
         self.url = url
+        self._headers = {"Accept": "text/plain", **(headers or {})}   # may hold a secret
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.phase = 0                           # the phase under way: set by the coordinator
@@ -174,7 +178,7 @@ class Collector:
     async def _scrape(self, http: aiohttp.ClientSession) -> None:
         sent = time.monotonic()
         try:
-            async with http.get(self.url, headers={"Accept": "text/plain"}) as response:
+            async with http.get(self.url, headers=self._headers) as response:
                 status = response.status
                 body = await response.content.read(MAX_BODY)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -227,7 +231,8 @@ class Collector:
         path, key = engine.version
         parts = urlsplit(self.url)
         try:
-            async with http.get(f"{parts.scheme}://{parts.netloc}{path}") as response:
+            async with http.get(f"{parts.scheme}://{parts.netloc}{path}",
+                                headers=self._headers) as response:
                 if response.status != 200:
                     return None
                 found = (await response.json(content_type=None)).get(key)
@@ -241,6 +246,10 @@ class Collector:
             how = LLAMACPP.enable
             self.off = (f"server metrics off: llama.cpp serves no metrics at {where} (HTTP 501); "
                         f"{how}, or set metrics: off in endpoint.yml")
+        elif status in (401, 403):
+            self.off = (f"server metrics off: {where} answered HTTP {status} (not allowed); set "
+                        "metrics_headers in endpoint.yml (e.g. Authorization: Bearer "
+                        "${METRICS_TOKEN}), or metrics: off")
         elif status < 400:
             self.off = (f"server metrics off: {where} does not answer in Prometheus' text format; "
                         "set metrics_url in endpoint.yml to the engine's /metrics, or metrics: off")

@@ -129,4 +129,6 @@ class RunController(ThreadedController):
         return RunFinishedMessage(self.result, self.error, self.exit_code)
 
     def snapshot(self, snap: RunSnapshot) -> None:
+        if snap.server_off is not None:     # shown in the server panel: scrubbed as events are
+            snap.server_off = self.scrubber.scrub(snap.server_off)
         self._post(RunSnapshotMessage(snap))

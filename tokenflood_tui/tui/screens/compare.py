@@ -4,7 +4,8 @@ The head names the runs (A is the baseline), how many cells got each verdict and
 are; the warnings follow, one line each. Number keys as in the results view: 1 the table of one
 metric (the group and percentile, each run's value, the difference to A in ms and %, its 95%
 interval and the verdict, coloured), 2 the overlay chart of that metric, 3 the runs and warnings
-in full with how the verdicts are reached; `t` switches the metric of table and chart. Below 32
+in full with how the verdicts are reached (and, where runs read their server's metrics, the
+server's figures per rate side by side); `t` switches the metric of table and chart. Below 32
 rows the overview leaves the chart out (2 shows it). The same key, 0 or Esc bring back the
 overview; Esc then goes back.
 
@@ -249,6 +250,10 @@ class CompareScreen(PanelScreen):
                   "samples."]
         lines += ["", "warnings:" if c.warnings else "no warnings"]
         lines += [f"  ⚠ {w}" for w in c.warnings]
+        server = output.fitted_server_table(c, max(40, self.size.width - 6))
+        if server is not None:
+            lines += ["", output.SERVER_HEADING + ":", *(f"  {line}" for line in server.lines),
+                      output.SERVER_NOTE]
         lines += ["", self._where()]
         return "\n".join(lines)
 

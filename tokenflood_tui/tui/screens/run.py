@@ -1,8 +1,11 @@
-"""The live run view: per-phase table and failures, latency sparklines, the rate chart, the log.
+"""The live run view: per-phase table and failures, latency sparklines, the rate chart, the log,
+the server's own metrics beside the client's TTFT.
 
-Four panels; the number keys 1-4 maximise one (as AIPerf's dashboard does), the same key, 0 or
-Esc bring back the overview, so at 80x24 each panel can still be read whole. Rendering stays off
-the timing path: snapshots arrive coalesced a few times a second and the chart redraws on a timer.
+Five panels; the number keys 1-5 maximise one (as AIPerf's dashboard does), the same key, 0 or
+Esc bring back the overview, so at 80x24 each panel can still be read whole. Below 32 rows the
+overview leaves the server panel out (the chart keeps its rows; key 5 shows it, and the status
+line keeps the server's latest figures). Rendering stays off the timing path: snapshots arrive
+coalesced a few times a second and the chart and the server panel redraw on a timer.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from textual.events import Resize
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from ...live.limits import headroom_text, throttled_text
-from ...live.server import ServerFeed, server_line
+from ...live.server import ServerFeed, ServerSeries, server_line
 from ...live.throttle import FailureThrottle
 from ...metrics.summary import PhaseStats, RunSummary
 from ...run.coordinator import RunSnapshot
 from ..widgets.chart import LatencyChart
 from ..widgets.phase_table import PhaseTable
+from ..widgets.server_panel import ServerPanel
 from ..widgets.sparks import SparkPanel
 from .live import LiveRunScreen, live_bindings
 from .panels import Panel
@@ -35,7 +39,8 @@ class RunScreen(LiveRunScreen):
         Panel("phases", "Phases", "phases table", "#phases-panel"),
         Panel("latency", "Latency sparklines", "latency sparklines", "#sparks"),
         Panel("chart", "Chart", "chart", "#chart"),
-        Panel("log", "Log", "log", "#log-panel"))
+        Panel("log", "Log", "log", "#log-panel"),
+        Panel("server", "Server metrics", "server metrics", "#server-panel"))
     BINDINGS = live_bindings("run", PANELS)
     # Below 32 rows (-short) the log shrinks, so the chart keeps enough rows to read.
     DEFAULT_CSS = """
@@ -51,6 +56,8 @@ class RunScreen(LiveRunScreen):
     RunScreen #chart { width: 3fr; border: round $primary; min-height: 8; }
     RunScreen #log-panel { height: 10; }
     RunScreen.-short #log-panel { height: 5; }
+    RunScreen #server-panel { border: round $primary; padding: 0 1; }
+    RunScreen.-short #server-panel { display: none; }
 
     /* one panel maximised (keys 1-4): the status and progress lines stay */
     RunScreen.-solo #phases-panel, RunScreen.-solo #run-middle { display: none; }
@@ -60,6 +67,8 @@ class RunScreen(LiveRunScreen):
     RunScreen.-solo-phases #failures.-none { display: block; }
     RunScreen.-solo-latency #run-middle, RunScreen.-solo-chart #run-middle { display: block; }
     RunScreen.-solo-latency #chart, RunScreen.-solo-chart #sparks { display: none; }
+    RunScreen.-solo #server-panel { display: none; }
+    RunScreen.-solo.-solo-server #server-panel { display: block; height: 1fr; }
     """
 
     def __init__(self, controller):
@@ -68,6 +77,7 @@ class RunScreen(LiveRunScreen):
         self.suite = controller.suite
         self.total_s = self.suite.test_length_in_seconds * len(self.suite.rates)
         self.server = ServerFeed()       # the server's verdict for the running phase
+        self.server_series = ServerSeries.for_endpoint(controller.endpoint)   # its panel
 
     def compose(self) -> ComposeResult:
         rates = self.suite.rates
@@ -87,8 +97,15 @@ class RunScreen(LiveRunScreen):
             yield sparks
             yield LatencyChart(self.suite.percentiles, title_prefix=self.panel_title("chart"),
                                id="chart")
+        yield self.server_panel()
         yield self.log_panel()
         yield Footer()
+
+    def server_panel(self) -> ServerPanel:
+        panel = ServerPanel(self.server_series, id="server-panel")
+        panel.border_title = self.panel_title(
+            "server", "server · queue, batch, KV cache, tokens/s beside the client's TTFT")
+        return panel
 
     def compose_below_phases(self) -> ComposeResult:
         """Panels of a view of its own between the phases and the latency row."""
@@ -179,6 +196,8 @@ class RunScreen(LiveRunScreen):
 
     def show_snapshot(self, snap: RunSnapshot) -> None:
         self.server.update(snap)
+        if self.server_series.update(snap):
+            self.query_one(ServerPanel).changed()
         running = snap.phase if snap.stage in ("running", "draining") else None
         table = self.query_one(PhaseTable)
         table.show(snap.phases, running, self.size.width - TABLE_MARGIN)

@@ -7,7 +7,9 @@ and `?` help are made from that declaration), so a panel that is there for some 
 for others would need keys that come and go; a subclass declares five panels and inherits the
 rest.
 
-Keys: 1 phases, 2 sessions, 3 latency sparklines, 4 chart, 5 log. Below 32 rows the overview
+Keys: 1 phases, 2 sessions, 3 latency sparklines, 4 chart, 5 log, 6 server metrics (only
+maximised: the overview has no rows left for it; the status line keeps the server's
+figures). Below 32 rows the overview
 keeps one line of the sessions panel (the sessions in flight, with their sparkline), so the chart
 keeps its rows; key 2 shows the whole panel.
 """
@@ -31,7 +33,8 @@ class SessionRunScreen(RunScreen):
               Panel("sessions", "Sessions", "sessions and turns", "#sessions-panel"),
               Panel("latency", "Latency sparklines", "latency sparklines", "#sparks"),
               Panel("chart", "Chart", "chart", "#chart"),
-              Panel("log", "Log", "log", "#log-panel"))
+              Panel("log", "Log", "log", "#log-panel"),
+              Panel("server", "Server metrics", "server metrics", "#server-panel"))
     BINDINGS = live_bindings("run", PANELS)
     DEFAULT_CSS = """
     SessionRunScreen #sessions-panel { height: auto; border-top: solid $primary; padding: 0 1; }
@@ -40,6 +43,7 @@ class SessionRunScreen(RunScreen):
     SessionRunScreen.-short #session-phases, SessionRunScreen.-short #turns-label,
     SessionRunScreen.-short #session-turns { display: none; }
     SessionRunScreen.-short #log-panel { height: 5; }
+    SessionRunScreen #server-panel { display: none; }
 
     /* one panel maximised (keys 1-5) */
     SessionRunScreen.-solo #sessions-panel { display: none; }
