@@ -109,8 +109,9 @@ def test_a_run_above_the_slots_shows_the_queue_in_server_metrics_and_phase_figur
     # the live verdict, said once when the server's own figures support it
     verdicts = [line for line in done.stderr.splitlines() if ": server " in line]
     assert len(verdicts) == 1 and verdicts[0].startswith("[tokenflood] phase 2: server queueing: ")
-    assert re.search(r"queueing: \d+ waiting, (not falling|draining), 2 running, KV 100%$",
-                     verdicts[0]), verdicts[0]
+    # (a scrape may fall between a request leaving a slot and the next taking it: 1 running)
+    assert re.search(r"queueing: \d+ waiting, (not falling|draining), "
+                     r"(2 running, KV 100%|1 running, KV 50%)$", verdicts[0]), verdicts[0]
     s = done.summary()
     (threshold,) = s["thresholds"]
     assert threshold["threshold"] == "server.waiting.max < 5" and not threshold["passed"]

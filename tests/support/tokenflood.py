@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .launch import run_cli
+
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 # litellm's cost map from the package, not fetched from the internet at import
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -41,12 +43,13 @@ class Completed:
 
 def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
                    stdin: str | None = None) -> Completed:
+    """`tokenflood ARGS --results-dir cwd/results` in cwd, to its end, in a process of its own
+    (forked from a warm one: support/launch.py)."""
     results = cwd / "results"
     full_env = {**ENV, **own_config(cwd), **(env or {})}
-    proc = subprocess.run([TOKENFLOOD, *args, "--results-dir", str(results)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout,
-                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
-    return Completed(proc.returncode, proc.stdout, proc.stderr, results)
+    code, out, err = run_cli([TOKENFLOOD, *args, "--results-dir", str(results)], cwd, full_env,
+                             stdin, timeout)
+    return Completed(code, out, err, results)
 
 
 def run_together(*runs: tuple[Path, Sequence[str]], env: dict | None = None,
