@@ -11,7 +11,7 @@ import pytest
 
 from tokenflood_tui.demo.localserver.protocol import unavailable_reason
 
-from support.tokenflood import run_tokenflood
+from support.tokenflood import Completed, run_together
 
 
 def table(folder, name: str) -> list[dict[str, str]]:
@@ -45,9 +45,24 @@ def check_demo(done) -> dict:
     return s
 
 
-def test_the_session_demo_runs_against_the_simulator(tmp_path):
-    done = run_tokenflood("demo", "--sessions", "--simulator", "--headless", cwd=tmp_path,
-                          timeout=180)
+LLAMACPP = unavailable_reason() is None
+
+
+@pytest.fixture(scope="module")
+def demos(request, tmp_path_factory) -> dict[str, Completed]:
+    """The demo on the simulator and (when its test was selected) on llama.cpp, run at once
+    (independent: the longer one's time instead of both)."""
+    runs = {"simulator": ("demo", "--sessions", "--simulator", "--headless")}
+    if LLAMACPP and any(item.get_closest_marker("llamacpp") for item in request.session.items
+                        if item.module is request.module):
+        runs["llamacpp"] = ("demo", "--sessions", "--headless")
+    done = run_together(*((tmp_path_factory.mktemp(name), args) for name, args in runs.items()),
+                        timeout=400)
+    return dict(zip(runs, done, strict=True))
+
+
+def test_the_session_demo_runs_against_the_simulator(demos):
+    done = demos["simulator"]
     s = check_demo(done)
     assert "--simulator was given; using the built-in simulator" in done.stderr
     # the simulator's prefix cache holds each history: later turns hit it almost whole
@@ -57,9 +72,9 @@ def test_the_session_demo_runs_against_the_simulator(tmp_path):
 
 
 @pytest.mark.llamacpp
-@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
-def test_the_session_demo_runs_against_llamacpp(tmp_path):
-    done = run_tokenflood("demo", "--sessions", "--headless", cwd=tmp_path, timeout=400)
+@pytest.mark.skipif(not LLAMACPP, reason=str(unavailable_reason()))
+def test_the_session_demo_runs_against_llamacpp(demos):
+    done = demos["llamacpp"]
     s = check_demo(done)
     assert "real llama.cpp server with SmolLM2-135M-Instruct" in done.stderr
     # llama.cpp's prompt cache serves later turns' histories (a slot keeps the last prompt it
