@@ -32,8 +32,11 @@ MESSAGES = [{"role": "user", "content": "How many words are in this sentence?"}]
 OUTPUT = 50                 # max_tokens: room for 20 reasoning and 5 answer tokens
 # litellm's CPU time per chunk lands on its timestamps: its reasoning time was the server's
 # within -10 to +48 ms (10 requests a shape, with and without a CPU hog); the built-in
-# client's within -4 to +7 ms
+# client's within -4 to +7 ms alone, but -17 to +36 ms in the whole suite beside a CPU hog (a
+# late wake-up of the client at the first thought or at the answer). The precision itself is
+# benchmarks/reasoning.py's (≤ 1.8 ms p99); the chunk counts below catch a misplaced TTFA.
 LITELLM_SLACK_MS = 50.0
+SLACK_MS = 40.0
 
 
 async def send(spec: EndpointSpec, max_tokens: int = OUTPUT, budget: int | None = None,
@@ -58,7 +61,7 @@ def vllm(server: OpenAIReasoningServer, **keys: Any) -> EndpointSpec:
     return EndpointSpec(provider="hosted_vllm", model=server.model, base_url=server.base_url, **keys)
 
 
-def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = 15.0) -> None:
+def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = SLACK_MS) -> None:
     """TTFT at the first thought, TTFA at the first answer token, their gap the server's."""
     assert rec.status == OK, rec.error_message
     assert rec.ttft_ms is not None and rec.ttfa_ms is not None and rec.reasoning_ms is not None
@@ -110,7 +113,7 @@ async def test_the_last_thought_and_the_first_answer_token_in_one_chunk(usage_de
     assert rec.status == OK
     # TTFA is the chunk that carries both: 19 gaps (190 ms) after the first thought
     assert 140 <= truth.reasoning_ms <= 250
-    assert rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=15)
+    assert rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=SLACK_MS)
     assert rec.content_chunks == 24 and rec.reasoning_chunks == 20
     # that chunk's thought counts, so the estimate is the server's count
     assert (rec.reasoning_tokens, rec.answer_tokens) == (20, 5)
@@ -411,7 +414,8 @@ def test_a_run_records_no_answer_ttfa_and_counted_reasoning_per_row(runs):
         assert r["status"] == "ok"
         reasoned = truth[r["response_id"]].reasoning_ms    # the server's: 200 ms, a busy
         assert reasoned >= 150                              # machine's late wake-ups aside
-        assert float(r["ttfa_ms"]) - float(r["ttft_ms"]) == pytest.approx(reasoned, abs=15)
+        assert float(r["ttfa_ms"]) - float(r["ttft_ms"]) == pytest.approx(reasoned,
+                                                                          abs=SLACK_MS)
         assert float(r["reasoning_ms"]) == pytest.approx(float(r["ttfa_ms"]) - float(r["ttft_ms"]),
                                                          abs=0.01)
         # no count from llama.cpp: the 20 reasoning chunks, flagged; the usage's 25 in all
