@@ -239,7 +239,7 @@ def test_queue_persists_only_when_most_scrapes_of_a_phase_saw_a_queue():
 
 def test_the_metrics_url_is_the_base_urls_origin_unless_given_or_off():
     from tokenflood_tui.specs import EndpointSpec
-    from tokenflood_tui.telemetry.collector import public_url
+    from tokenflood_tui.specs.secrets import public_url
 
     def spec(**keys) -> EndpointSpec:
         return EndpointSpec.model_validate({"provider": "hosted_vllm", "model": "m", **keys})

@@ -18,7 +18,7 @@ from ..metrics.server import ServerPoint
 from ..outputs import formats
 from ..run.coordinator import RunSnapshot
 from ..specs import EndpointSpec
-from ..telemetry.collector import public_url
+from ..specs.secrets import public_url
 
 Kind = Literal["queueing", "memory-bound", "compute-bound", "client/network"]
 KV_FULL = 0.9               # KV-cache usage at or above this is a full cache

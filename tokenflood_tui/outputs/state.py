@@ -19,13 +19,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..metrics.ratelimits import Limit, RateLimits
 from ..specs import EndpointSpec
+from ..specs.secrets import public_url
 
 CONFIG_DIR_ENV = "TOKENFLOOD_CONFIG_DIR"
 LIMITS_FILE = "limits-seen.json"
@@ -107,23 +107,13 @@ def remember_limits(endpoint: EndpointSpec, limits: RateLimits, by: str,
     _write(state)
 
 
+def _public(url: str | None) -> str:
+    return public_url(url) if url else ""
+
+
 def recall_limits(endpoint: EndpointSpec) -> SeenLimits | None:
     """The limits `endpoint` announced last, or None when none were seen (or the file is gone)."""
     return _read().endpoints.get(endpoint_key(endpoint))
-
-
-def _public(url: str | None) -> str:
-    """The base URL without user, password, query or fragment (where a key may sit)."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return ""
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _read() -> _File:
@@ -134,16 +124,21 @@ def _read() -> _File:
 
 
 def _write(state: _File) -> None:
-    path = limits_path()
+    write_json(limits_path(), state.model_dump())
+
+
+def write_json(path: Path, data: object) -> None:
+    """Replace `path` with `data` as JSON, atomically (a reader sees the old file or the new);
+    a read-only config folder only means nothing is remembered."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".limits-", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(state.model_dump(), indent=1) + "\n")
+                f.write(json.dumps(data, indent=1) + "\n")
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError:
-        pass                 # a read-only config folder: nothing is remembered
+        pass

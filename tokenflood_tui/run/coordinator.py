@@ -29,7 +29,8 @@ from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from ..metrics.server import ServerInfo, ServerPoint
-from ..telemetry.collector import Collector, public_url
+from ..specs.secrets import public_url
+from ..telemetry.collector import Collector
 from ..telemetry.engines import ServerSample
 from ..telemetry.series import phase_figures
 from .calibration import Calibration

@@ -296,3 +296,11 @@ def strings_in(data: Any) -> list[str]:
     if isinstance(data, list):
         return [s for v in data for s in strings_in(v)]
     return [data] if isinstance(data, str) else []
+
+
+def public_url(url: str) -> str:
+    """The URL as it may be shown or kept: without a user, password, query or fragment (where
+    a key may sit)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}{parts.path}"

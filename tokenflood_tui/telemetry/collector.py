@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..metrics.server import ServerPoint
+from ..specs.secrets import public_url
 from .engines import HOW_TO_ENABLE, LLAMACPP, Engine, ServerSample, detect, sample
 from .prometheus import NotPrometheus, names, parse
 from .series import point
@@ -30,13 +31,6 @@ TIMEOUT_S = 0.5
 MAX_BODY = 16 * 1024 * 1024          # a /metrics page larger than this is not one
 # this many scrapes in a row failing before any answered: the URL is wrong, not the server busy
 UNREACHABLE_AFTER = 5
-
-
-def public_url(url: str) -> str:
-    """The URL as it may be shown: without a user or password."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 class Collector:

@@ -5,13 +5,11 @@ the app's memory). Reading or writing it never fails the app: without it, nothin
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..outputs.state import write_json
 from .settings import config_dir
 
 STATE_FILE = "home.json"
@@ -58,16 +56,4 @@ def remember_pair(folder: Path, endpoint: Path | None, suite: Path | None) -> No
     state.chosen[key] = ChosenPair(endpoint=str(endpoint.resolve()) if endpoint else None,
                                    suite=str(suite.resolve()) if suite else None)
     state.chosen = dict(list(state.chosen.items())[-MAX_FOLDERS:])
-    path = state_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".home-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(state.model_dump(), indent=1) + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass
+    write_json(state_path(), state.model_dump())
