@@ -1,4 +1,4 @@
-"""`tokenflood ab`: one suite against two simulators 6 ms apart as one experiment — phases in
+"""`tokenflood ab`: one suite against two simulators 12 ms apart as one experiment — phases in
 turns in the seeded interleaved order, a complete results folder per variant, the comparison
 with the right verdict; the budget counts every variant; what cannot run says why."""
 
@@ -25,7 +25,7 @@ ROUNDS = 2
 SUITE = f"""\
 name: ab
 requests_per_second_rates: [20, 40]
-test_length_in_seconds: 3
+test_length_in_seconds: 2
 seed: {SEED}
 load_types: [{{prompt_length: 64, output_length: 1}}]
 """
@@ -37,7 +37,7 @@ def experiment(tmp_path_factory):
     write(tmp / "run.yml", SUITE)
     # same seed: each simulator draws the same jitter for the same (interleaved) requests
     with SimulatorProcess("--ttft-ms", "50", "--jitter", "0.2", "--seed", "3") as fast, \
-            SimulatorProcess("--ttft-ms", "56", "--jitter", "0.2", "--seed", "3") as slow:
+            SimulatorProcess("--ttft-ms", "62", "--jitter", "0.2", "--seed", "3") as slow:
         write(tmp / "fast.yml", endpoint_yml(fast.base_url))
         write(tmp / "slow.yml", endpoint_yml(slow.base_url))
         done = run_tokenflood("ab", "run.yml", "fast.yml", "slow.yml", "--rounds", str(ROUNDS),
@@ -89,7 +89,7 @@ def test_each_variant_folder_is_a_complete_results_folder(experiment):
     assert [ph["planned"] for ph in fast] == [ph["planned"] for ph in slow]
 
 
-def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment):
+def test_the_comparison_says_the_slow_variant_is_slower_by_about_12_ms(experiment):
     (folder,) = experiment.results.iterdir()
     c = Comparison.load(folder)
     assert [r.name for r in c.runs] == ["fast", "slow"]
@@ -97,9 +97,10 @@ def test_the_comparison_says_the_slow_variant_is_slower_by_about_6_ms(experiment
     for group in ("20 req/s", "40 req/s"):
         cell = c.cell(group, "ttft_ms", 50).runs[1]
         assert cell.verdict == "slower", cell
-        covered.append(cell.ci_low_ms < 6.0 < cell.ci_high_ms)
+        covered.append(cell.ci_low_ms < 12.0 < cell.ci_high_ms)
     # a 95% interval misses the truth 1 time in 20, more often when a busy machine weighs on one
-    # variant's turns more than the other's (seen beside a CPU hog: 0.96-5.02 ms): one may miss
+    # variant's turns more than the other's (6 ms apart beside a CPU hog: intervals of 0.96-5.02
+    # ms, and once +2.3 ms, -0.1-4.2, no verdict; hence 12 ms): one may miss
     assert any(covered), covered
     verdicts = re.search(r"B vs A: (faster in \d+, )?slower in (\d+)", experiment.stdout)
     assert verdicts and int(verdicts[2]) >= 2, experiment.stdout

@@ -188,15 +188,17 @@ def test_a_comfortable_run_is_not_client_bound(tmp_path, sim, tokenflood):
     done = tokenflood("run", suite(tmp_path, rates="[20]", length=2, extra="max_concurrency: 1\n"),
                       endpoint(tmp_path, sim.base_url), "--yes")
     s = done.summary()
+    (phase,) = s["phases"]
     # max_concurrency makes requests wait for a slot (by design): that is not the client's fault
-    assert s["phases"][0]["dispatch_delay_ms"]["p99"] > 1000
+    assert phase["dispatch_delay_ms"]["p99"] > 1000
     # A loaded machine may still make the sender itself late by some ms (2 of 6 runs next to a
-    # CPU hog), which is reported; the slot waits of over a second must never count. One slot
-    # at 230 ms a request takes about 4.3 req/s of the 20: the saturation verdict says so.
-    assert s["phases"][0]["saturated"]
-    assert s["phases"][0]["saturation"].startswith("achieved ")
+    # CPU hog), which is reported; the slot waits of over a second must never count.
+    assert phase["launch_delay_p99_ms"] < 200
     assert [w for w in other_than_lateness(s["warnings"]) if "saturated" not in w] == []
-    if not s["client_bound"]:
+    # One slot at 230 ms a request takes about 4.3 req/s of the 20: the saturation verdict says
+    # so, unless the sender was late itself (a shortfall is not put on the server then)
+    if not phase["client_bound"]:
+        assert phase["saturated"] and phase["saturation"].startswith("achieved ")
         assert "CLIENT-BOUND" not in done.stderr
 
 
