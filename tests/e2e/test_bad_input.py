@@ -419,18 +419,17 @@ def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
               run=RUN.replace("test_length_in_seconds: 2", "test_length_in_seconds: 1")
               + "request_timeout_seconds: 2\n",
               endpoint_extra="api_key_env_var: SIM_KEY_FOR_TEST\n")
-        started = time.monotonic()
         done = run_tokenflood("run", "run.yml", "endpoint.yml", "--yes", "--headless", cwd=tmp_path,
                               env={"SIM_KEY_FOR_TEST": "sk-test-123456"})
-        seconds = time.monotonic() - started
     finally:
         proxy.close()
     err = clean(done, 0)
     assert "waiting for the endpoint's /tokenize (timeout 2 s)" in err
     assert "no usable /tokenize (no answer in time)" in err
     assert "counting tokens with litellm.token_counter" in err
-    assert proxy.held == 1
-    assert seconds < 25, f"took {seconds:.1f} s"     # /tokenize alone used to wait 30 s
+    # the client gave up after its 2 s request timeout (/tokenize alone used to wait 30 s)
+    assert proxy.held == 1 and len(proxy.held_for) == 1 and 1.9 < proxy.held_for[0] < 8, \
+        proxy.held_for
 
 
 @pytest.mark.parametrize("what, marker", [("warm-up", b'"max_tokens":4,'),

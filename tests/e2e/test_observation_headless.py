@@ -97,7 +97,7 @@ def test_one_line_per_poll_with_its_figures_and_no_progress_lines(tmp_path, sim,
     # once for the run, where the others are counted
     first = next(i for i, line in enumerate(lines) if POLL_LINE.match(line))
     # (less a sender some ms late, which a busy machine causes and the run rightly says)
-    assert len(other_than_lateness(lines[first:])) <= 5, lines[first:]
+    assert len(other_than_lateness(lines[first:])) <= 5, "\n".join(lines[first:])
 
 
 def test_a_resumed_observation_reports_only_the_polls_it_ran(tmp_path, sim):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
@@ -25,7 +26,8 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 class TcpProxy:
     """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
     picks by their head and body (at most `limit`) are held unanswered — each request is picked
-    on its own, also the later ones on a kept-alive connection; and while `down` is set every
+    on its own, also the later ones on a kept-alive connection; `held_for` has how long each was
+    held until its connection ended (the client gave up, or the proxy closed); and while `down` is set every
     connection is accepted and closed at once (a server that is down behind a balancer); setting
     it also cuts the connections open and not held."""
 
@@ -34,6 +36,7 @@ class TcpProxy:
         self.hold = hold
         self.limit = limit
         self.held = 0
+        self.held_for: list[float] = []
         self._down = False
         self.dropped = 0
         self._open: set[asyncio.StreamWriter] = set()
@@ -80,7 +83,11 @@ class TcpProxy:
                     if self.held < self.limit and self.hold(request):
                         self.held += 1
                         self._open.discard(writer)
-                        await asyncio.sleep(3600)          # accepted, read, never answered
+                        held = time.monotonic()
+                        try:
+                            await reader.read()     # accepted, read, never answered: until closed
+                        finally:
+                            self.held_for.append(time.monotonic() - held)
                         return
                     if up_writer is None:
                         up_reader, up_writer = await asyncio.open_connection(

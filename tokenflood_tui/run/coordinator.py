@@ -27,6 +27,7 @@ from ..specs import EndpointSpec, RunSuite
 from ..specs.secrets import resolve_env_refs
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
+from ..metrics.saturation import duration_text
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from ..metrics.server import ServerInfo, ServerPoint
 from ..specs.secrets import public_url
@@ -586,7 +587,8 @@ class Coordinator:
             self.warn(warning)
         late_start = late_start_s * 1000 > CLIENT_BOUND_LAUNCH_P99_MS
         if late_start:
-            self.warn(RunWarning(f"poll {stats.phase} started {late_start_s:.1f} s after its slot "
+            self.warn(RunWarning(f"poll {stats.phase} started {duration_text(late_start_s * 1000)} "
+                                 "after its slot "
                                  "(the previous poll still finishing, or a resume warming up): "
                                  "its first requests left that late", unit, number))
         if not stats.client_bound or (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
