@@ -26,10 +26,10 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 class TcpProxy:
     """A TCP proxy to a server on loopback that forwards everything, except: the requests `hold`
     picks by their head and body (at most `limit`) are held unanswered — each request is picked
-    on its own, also the later ones on a kept-alive connection; `held_for` has how long each was
-    held until its connection ended (the client gave up, or the proxy closed); and while `down` is set every
-    connection is accepted and closed at once (a server that is down behind a balancer); setting
-    it also cuts the connections open and not held."""
+    on its own, also the later ones on a kept-alive connection — and `held_for` has how long
+    each was held until its connection ended (the client gave up, or the proxy closed); while
+    `down` is set every connection is accepted and closed at once (a server that is down behind
+    a balancer); setting it also cuts the connections open and not held."""
 
     def __init__(self, upstream_port: int, hold=lambda request: False, limit: int = 1_000_000):
         self.upstream_port = upstream_port

@@ -588,9 +588,8 @@ class Coordinator:
         late_start = late_start_s * 1000 > CLIENT_BOUND_LAUNCH_P99_MS
         if late_start:
             self.warn(RunWarning(f"poll {stats.phase} started {duration_text(late_start_s * 1000)} "
-                                 "after its slot "
-                                 "(the previous poll still finishing, or a resume warming up): "
-                                 "its first requests left that late", unit, number))
+                                 "after its slot (the previous poll still finishing, or a resume "
+                                 "warming up): its first requests left that late", unit, number))
         if not stats.client_bound or (late_start and (stats.client_cpu or 0.0) < CLIENT_BOUND_CPU):
             return
         bound = [w for w in stats.workers if w.bound]
