@@ -102,7 +102,9 @@ def test_an_slo_the_server_cannot_meet_gets_a_clear_answer(tmp_path, sim):
     assert result["answer"].startswith("does not meet the SLO (TTFT p50 ≤ 5 ms) even at "
                                        "start_rps 3 req/s")
     assert len(s["phases"]) == 1
-    assert re.fullmatch(r"TTFT p50 2\d ms > 5", result["steps"][0]["why"]), result["steps"]
+    # the simulator's 20 ms (30 ms seen beside a CPU hog and five other test processes)
+    why = re.fullmatch(r"TTFT p50 (\d+) ms > 5", result["steps"][0]["why"])
+    assert why and 20 <= int(why[1]) < 100, result["steps"]
     again = run_tokenflood("resume", str(done.folder()), "--yes", "--headless", cwd=tmp_path)
     assert again.code == 2 and "completed" in again.stderr
 
