@@ -153,7 +153,8 @@ def test_think_times_hold(echo, live):
                 assert gap >= THINK - 1e-6, (before, now)
                 late.append(gap - THINK)
     # how late: the sender's own delay (the run's 6-decimal times), well under the think time
-    assert float(np.percentile(late, 50)) < 0.01 and max(late) < 0.1, late
+    # (median 10.0 ms beside a CPU hog and five other test processes)
+    assert float(np.percentile(late, 50)) < 0.03 and max(late) < 0.1, late
 
 
 def test_a_live_history_sends_the_models_own_reply(live, llama):
