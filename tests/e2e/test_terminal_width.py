@@ -192,10 +192,10 @@ def test_a_load_test_prints_the_columns_that_fit_with_the_figures_of_summary_jso
     assert head.split()[-1] == "verdict"
     for row, ph in zip(rows_of(out), summary["phases"], strict=True):
         cells = dict(zip(head.split(), row, strict=False))
-        assert [cells[c] for c in shown] == [
-            {"phase": str(ph["phase"]), "target": f"{ph['target_rps']:g}",
-             "achieved": f"{ph['achieved_rps']:.2f}", "sent": str(ph["sent"]),
-             "ok": str(ph["ok"]), "failed": str(ph["failed"])}[c] for c in shown]
+        expected = {"phase": str(ph["phase"]), "target": f"{ph['target_rps']:g}",
+                    "achieved": f"{ph['achieved_rps']:.2f}", "sent": str(ph["sent"]),
+                    "ok": str(ph["ok"]), "failed": str(ph["failed"])}
+        assert [cells[c] for c in shown] == [expected[c] for c in shown]
         assert row[len(shown)] == f"{ph['ttft_ms']['p50']:,.1f}"
     assert sum(ph["failed"] for ph in summary["phases"]) > 0 and "\nfailures:\n" in out
     # what did not fit is named, with where it is

@@ -24,13 +24,12 @@ from ..outputs.state import WARM_UP, remember_limits
 from ..metrics.records import (CANCELLED, OK, RATE_LIMITED, WORKER_DIED, RequestRecord,
                                SessionRecord)
 from ..specs import EndpointSpec, RunSuite
-from ..specs.secrets import resolve_env_refs
+from ..specs.secrets import public_url, resolve_env_refs
 from .session_stats import mean_session_waits
 from .stats import PhaseAccumulator, phase_warning_events, warm_up_numpy
 from ..metrics.saturation import duration_text
 from ..metrics.summary import CLIENT_BOUND_CPU, CLIENT_BOUND_LAUNCH_P99_MS, ClusterInfo, PhaseStats, RunStatus
 from ..metrics.server import ServerInfo, ServerPoint
-from ..specs.secrets import public_url
 from ..telemetry.collector import Collector
 from ..telemetry.engines import ServerSample
 from ..telemetry.series import phase_figures
