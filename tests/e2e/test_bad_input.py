@@ -427,8 +427,10 @@ def test_a_tokenize_that_never_answers_costs_one_request_timeout(tmp_path, sim):
     assert "waiting for the endpoint's /tokenize (timeout 2 s)" in err
     assert "no usable /tokenize (no answer in time)" in err
     assert "counting tokens with litellm.token_counter" in err
-    # the client gave up after its 2 s request timeout (/tokenize alone used to wait 30 s)
-    assert proxy.held == 1 and len(proxy.held_for) == 1 and 1.9 < proxy.held_for[0] < 8, \
+    # the client gave up after its 2 s request timeout (/tokenize alone used to wait 30 s); the
+    # proxy's clock starts once it has read the request, after the client's: a busy machine's
+    # delay in between comes off the 2 s
+    assert proxy.held == 1 and len(proxy.held_for) == 1 and 1.0 < proxy.held_for[0] < 8, \
         proxy.held_for
 
 
