@@ -4,8 +4,8 @@ reasoning tokens from the server (or counted and flagged), the answer's tokens, 
 
 Most tests send one request through a client's `send_within` (real HTTP, as a worker sends it);
 two run `tokenflood run` and read requests.csv and summary.json. The servers write reasoning
-tokens 10 ms apart from fixed due times (tests/providers/reasoning.py), so the reasoning time
-is 200 ms give or take a wake-up: the bounds below leave room for a busy machine.
+tokens at fixed due times, each at least 10 ms after the one before (tests/providers/reasoning.py),
+so the reasoning time is 200 ms or, on a busy machine, more: the bounds below leave room for it.
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = S
     assert rec.status == OK, rec.error_message
     assert rec.ttft_ms is not None and rec.ttfa_ms is not None and rec.reasoning_ms is not None
     # the server wrote its first answer token 200 ms after its first thought (a late wake-up
-    # of its first write on a busy machine makes it less, of a later one more: 650 ms beside a
-    # CPU hog); the client saw the same gap, which is what is checked
-    assert truth.reasoning_ms is not None and truth.reasoning_ms >= 150
+    # on a busy machine makes it more: 650 ms beside a CPU hog, never less); the client saw the
+    # same gap, which is what is checked
+    assert truth.reasoning_ms is not None and truth.reasoning_ms >= 190
     assert rec.ttfa_ms - rec.ttft_ms == pytest.approx(truth.reasoning_ms, abs=slack_ms)
     assert rec.reasoning_ms == pytest.approx(rec.ttfa_ms - rec.ttft_ms)
     # the role chunk came at once, the first thought 20 ms later: TTFT is the thought's
@@ -112,7 +112,7 @@ async def test_the_last_thought_and_the_first_answer_token_in_one_chunk(usage_de
     truth = server.truth[-1]
     assert rec.status == OK
     # TTFA is the chunk that carries both: 19 gaps (190 ms) after the first thought
-    assert 140 <= truth.reasoning_ms <= 250
+    assert truth.reasoning_ms >= 180                 # 19 gaps of at least 10 ms
     assert rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=SLACK_MS)
     assert rec.content_chunks == 24 and rec.reasoning_chunks == 20
     # that chunk's thought counts, so the estimate is the server's count
@@ -280,7 +280,7 @@ async def test_gemini_last_thought_and_first_answer_part_in_one_chunk():
         rec = await send(gemini(server), budget=512)
     truth = server.truth[-1]
     assert rec.ok and rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=LITELLM_SLACK_MS)
-    assert 140 <= truth.reasoning_ms <= 250          # 19 gaps of 10 ms
+    assert truth.reasoning_ms >= 180                 # 19 gaps of at least 10 ms
     assert (rec.content_chunks, rec.reasoning_chunks) == (24, 20)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
 

@@ -75,6 +75,8 @@ class ReasoningTruth(Truth):
     answer_tokens: int = 0
     first_answer: float | None = None    # the first answer token (content or tool call) written
     finish: str | None = None
+    paced_at: float | None = None        # when the last token was due and written (`due`)
+    paced_ms: float = 0.0                # and its planned time, ms after arrival
 
     @property
     def reasoning_ms(self) -> float | None:
@@ -93,11 +95,17 @@ class _Paced(ProviderServer):
         self.truth.append(truth)
         return truth
 
-    async def due(self, truth: Truth, at_ms: float) -> None:
-        """Wait until `at_ms` after the request arrived."""
-        delay = truth.received + at_ms / 1000.0 - time.monotonic()
+    async def due(self, truth: ReasoningTruth, at_ms: float) -> None:
+        """Wait until `at_ms` after the request arrived, and at least the planned gap after the
+        token before: a server held up (a busy core, litellm's imports in the test's process)
+        writes its next tokens late, never in a burst that would make its gaps zero."""
+        deadline = truth.received + at_ms / 1000.0
+        if truth.paced_at is not None:
+            deadline = max(deadline, truth.paced_at + (at_ms - truth.paced_ms) / 1000.0)
+        delay = deadline - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        truth.paced_at, truth.paced_ms = time.monotonic(), at_ms
 
     @staticmethod
     def wrote(truth: ReasoningTruth, reasoning: int = 0, answer: int = 0, shown: bool = True) -> None:
