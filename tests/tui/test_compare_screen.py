@@ -22,7 +22,7 @@ from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.widgets.compare_table import CompareTable
 
 from support.compared_runs import FAST_TTFT, Runs, SLOW_TTFT, shared_runs
-from support.screens import screen_lines
+from support.screens import screen_lines, until
 from support.tokenflood import run_tokenflood
 
 NAMES = {"ttft_ms": "TTFT", "e2e_ms": "e2e", "tpot_ms": "TPOT", "itl_ms": "ITL"}
@@ -245,8 +245,8 @@ async def test_home_marks_results_and_c_compares_them(runs, tmp_path):
             assert prompts()[str(folder)] == (f"  {folder.name}  [completed]\n    TTFT p50 "
                                               f"{top.ttft_ms.at(50):.0f} ms @ 12 req/s")
         # the footer has the results list's keys while it has the focus
-        footer = screen_lines(app)[-1]
-        assert "space Mark" in footer and "c Compare" in footer and "q Quit" in footer
+        footer = (await until(pilot, lambda lines: "q Quit" in lines[-1], "the footer"))[-1]
+        assert "space Mark" in footer and "c Compare" in footer
         # one mark: c says what to do
         await highlight(pilot, options, slow)
         await pilot.press("space")

@@ -147,8 +147,8 @@ async def test_the_view_follows_a_real_experiment_to_its_verdict(tmp_path, sims)
             await pilot.pause(0.3)
 
         # the end offers the comparison (c) and each variant's results (r)
-        footer = screen_lines(app)[-1]
-        assert "c Comparison" in footer and "r Results" in footer, footer
+        footer = (await until(pilot, lambda lines: "r Results" in lines[-1], "the footer"))[-1]
+        assert "c Comparison" in footer, footer
         view = app.screen
         await pilot.press("c")
         await pilot.pause(0.5)

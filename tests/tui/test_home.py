@@ -18,7 +18,7 @@ from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
 from tokenflood_tui.tui.screens.suite_text_editor import SuiteTextEditor
 from tokenflood_tui.workspace import find_specs
 
-from support.screens import screen_lines
+from support.screens import screen_lines, until
 
 ENDPOINT = "provider: hosted_vllm\nmodel: sim-model\nbase_url: http://127.0.0.1:9/v1\n"
 RUN = ("name: s\nrequests_per_second_rates: [5]\ntest_length_in_seconds: 2\n"
@@ -316,7 +316,7 @@ async def test_slash_filters_every_list_and_esc_clears_it(tmp_path):
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert home.focused is home.query_one("#results", OptionList)
-        assert "esc Clear filter" in screen_lines(app)[-1]
+        await until(pilot, lambda lines: "esc Clear filter" in lines[-1], "the filter's key")
         # Esc clears it: every item again
         await pilot.press("escape")
         await pilot.pause(0.2)

@@ -16,7 +16,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 
-from support.screens import screen_lines
+from support.screens import screen_lines, until
 
 SUITE = """\
 name: pilot
@@ -62,9 +62,8 @@ async def test_budget_modal_confirm_runs_to_completion(tmp_path, sim_process):
         # the footer, while it runs (drawn a frame after the screen is pushed)
         await wait_until(pilot, lambda: "s Stop run" in screen_lines(app)[-1])
         await wait_until(pilot, lambda: app.run_controller.finished)
-        await pilot.pause(0.3)
-        footer = screen_lines(app)[-1]
-        assert "Stop run" not in footer and "r Results" in footer   # nothing left to stop
+        footer = (await until(pilot, lambda lines: "r Results" in lines[-1], "the footer"))[-1]
+        assert "Stop run" not in footer                              # nothing left to stop
         table = app.screen.query_one("#phases", DataTable)
         assert table.get_cell("1", "sent") == "8/8" and table.get_cell("2", "sent") == "15/15"
         assert table.get_cell("2", "failed") == "0"

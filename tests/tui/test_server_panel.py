@@ -116,7 +116,7 @@ async def test_the_queue_grows_on_the_axis_of_the_clients_ttft_above_the_slots(t
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.7)
         assert not any("5 server ·" in line for line in screen_lines(app))
-        assert "1-5 Panels" in screen_lines(app)[-1]
+        await until(pilot, lambda lines: "1-5 Panels" in lines[-1], "the panels' key")
         await pilot.press("5")
         await pilot.pause(0.7)
         rows = panel(screen_lines(app))
