@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.compared_runs import Runs, make_runs
+from support.compared_runs import Runs, shared_runs
 from support.tokenflood import TOKENFLOOD
 from support.terminal import Terminal
 
@@ -35,7 +35,7 @@ FRAMES = {chr(c) for c in range(0x2500, 0x2580)} | set("▏▕▔▎▊▍▌▋
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    return make_runs(tmp_path_factory.mktemp("colours-tmux"))
+    return shared_runs(tmp_path_factory)
 
 
 def cells(screen: str) -> list[tuple[int, str, tuple | None, tuple | None]]:
@@ -99,21 +99,27 @@ def test_every_theme_reads_on_every_terminal(runs, tmp_path, theme, terminal):
     config = tmp_path / "config"
     env = {"TOKENFLOOD_CONFIG_DIR": str(config), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
            **TERMINALS[terminal]}
-    home_dir = tmp_path / "home"
-    home_dir.mkdir()
-    # both at once: two screens for the time of one start-up
-    compare = Terminal(f"{TOKENFLOOD} compare {runs.fast} {runs.slow} --theme {theme} "
-                       f"--results-dir {tmp_path / 'results'}", tmp_path, env)
-    home = Terminal(f"{TOKENFLOOD} --theme {theme} --results-dir {runs.results}", home_dir, env,
+    # one app for both screens: the home at 80x24, then the two results marked and compared
+    # in a terminal made 120x40 (opening a comparison writes nothing to the results)
+    term = Terminal(f"{TOKENFLOOD} --theme {theme} --results-dir {runs.results}", tmp_path, env,
                     size=(80, 24))
     try:
-        home.wait_for("Recent results", timeout=30)
-        home.wait_for("palette", timeout=10)              # the footer: drawn last
+        term.wait_for("Recent results", timeout=30)
+        term.wait_for("palette", timeout=10)              # the footer: drawn last
         time.sleep(0.5)
-        assert unreadable(home.screen(escapes=True)) == [], home.screen()
-        compare.wait_for("t Metric", timeout=30)
-        screen = compare.wait_for("A ⠒⠒  B ••", timeout=20)   # the chart's key: chart drawn
-        coloured = compare.screen(escapes=True)
+        assert unreadable(term.screen(escapes=True)) == [], term.screen()
+        term.keys("Tab")
+        term.keys("Tab")
+        term.wait_for("space Mark")                        # the results list has the focus
+        term.keys("space")
+        term.keys("Down")
+        term.keys("space")
+        term.wait_for("c: compare the marked")
+        term.resize(120, 40)
+        term.keys("c")
+        term.wait_for("t Metric", timeout=30)
+        screen = term.wait_for("A ⠒⠒  B ••", timeout=20)   # the chart's key: chart drawn
+        coloured = term.screen(escapes=True)
         assert unreadable(coloured) == [], screen
         # the runs apart by their marks whatever the colours: A's points on braille lines, B's
         # on dotted ones (the rows inside the chart's frame hold nothing else with a letter)
@@ -125,14 +131,11 @@ def test_every_theme_reads_on_every_terminal(runs, tmp_path, theme, terminal):
         if TERMINALS[terminal].get("NO_COLOR") and theme == "tokenflood-ansi":
             # the terminal's own colours: no colour codes at all, cursor and marks by reverse
             assert not any(fg or bg for _, _, fg, bg in cells(coloured)), coloured[:400]
-        compare.keys("q")
-        home.keys("q")
-        for term_dir in (tmp_path, home_dir):
-            deadline = time.monotonic() + 15
-            while not (term_dir / "exit-code").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert (term_dir / "exit-code").read_text().strip() == "EXIT=0"
+        term.keys("q")
+        deadline = time.monotonic() + 15
+        while not (tmp_path / "exit-code").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "exit-code").read_text().strip() == "EXIT=0"
     finally:
-        compare.close()
-        home.close()
+        term.close()
     assert not settings_written(config)          # --theme is for this launch only

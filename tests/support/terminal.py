@@ -27,6 +27,11 @@ class Terminal:
                         "echo EXIT=$? > exit-code; sleep 60"],
                        check=True)
 
+    def resize(self, columns: int, rows: int) -> None:
+        """As a person drags the terminal's window to another size."""
+        subprocess.run([*self.tmux, "resize-window", "-t", self.name, "-x", str(columns),
+                        "-y", str(rows)], check=True)
+
     def screen(self, escapes: bool = False) -> str:
         """The pane as text (with colours and focus highlights as escape codes if asked)."""
         return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name]
