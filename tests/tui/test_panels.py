@@ -95,7 +95,8 @@ async def test_each_screens_declared_panels_make_its_keys_help_and_palette(tmp_p
             for k, panel in enumerate(panels[1:], start=2):
                 assert this_screen[str(k)] == panel.label, (name, this_screen)
 
-            # the palette (through the app, as ctrl+p asks it) maximises each panel
+            # the palette (through the app, as ctrl+p asks it) maximises each panel, one after
+            # the other; 0 then gives back the overview
             commands = {c.title: c for c in the_app.get_system_commands(screen)}
             for k, panel in enumerate(panels, start=1):
                 command = commands[f"Maximise the {panel.name}"]
@@ -104,11 +105,12 @@ async def test_each_screens_declared_panels_make_its_keys_help_and_palette(tmp_p
                 command.callback()
                 await pilot.pause()
                 assert screen.solo_panel == panel.id and screen.has_class(f"-solo-{panel.id}")
+                assert [p.id for p in panels if screen.has_class(f"-solo-{p.id}")] == [panel.id]
                 # its widget fills the screen but for the status lines and the footer
                 assert screen.query_one(panel.selector).region.height >= 40 - 5, (name, panel)
-                await pilot.press("0")
-                await pilot.pause()
-                assert screen.solo_panel is None and not screen.has_class("-solo"), name
+            await pilot.press("0")
+            await pilot.pause()
+            assert screen.solo_panel is None and not screen.has_class("-solo"), name
             await the_app.pop_screen()
             await pilot.pause()
     assert seen == {RunScreen, ObservationScreen, SearchScreen, SessionRunScreen, ExperimentScreen,
