@@ -34,7 +34,7 @@ from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
 from tokenflood_tui.tui.screens.suite_text_editor import SuiteTextEditor
 from tokenflood_tui.tui.widgets.sessions import SessionTable, TurnTable
 
-from support.screens import screen_lines
+from support.screens import screen_lines, until
 from test_snapshots import NARROW, RESULTS, SIZE, WORKSPACE, app, phase
 
 # Two phases of sessions; every session lasts at least 1.5 s of think and tool time, so the
@@ -76,6 +76,7 @@ session_types:
   output_tokens: 6
 """
 ENDS = ("completed", "context_limit", "error", "cut", "subagents")
+TURN_ROWS = ("requests", "TTFT ms", "e2e ms", "history tok", "cache hit")   # the turns table
 # a session run's summary.json (two phases of chats and agents with sub-agents, on the simulator)
 SESSION_RESULTS = (Path(__file__).parent / "fixtures" / "sessions"
                    / "2026-12-07_13-58-40_chat-agent_sim-model")
@@ -194,18 +195,15 @@ async def test_a_session_run_live_and_in_its_results(tmp_path, sim_process):
                     assert find(lines, "turns of phase") >= 0 and find(lines, "cache hit") >= 0
                     # 80x24: the overview keeps the in-flight line, key 2 the whole panel
                     await pilot.resize_terminal(80, 24)
-                    await pilot.pause(0.3)
-                    lines = screen_lines(app)
-                    assert find(lines, "in flight (") >= 0 or find(lines, "in flight · peak") >= 0
+                    await until(pilot, lambda lines: find(lines, "in flight (") >= 0
+                                or find(lines, "in flight · peak") >= 0, "the in-flight line")
                     await pilot.press("2")
-                    await pilot.pause(0.3)
-                    lines = screen_lines(app)
+                    lines = await until(pilot, lambda lines: all(
+                        find(lines, f"  {row}") >= 0 for row in TURN_ROWS), "the turns' rows")
                     assert max(len(line.rstrip()) for line in lines) <= 80
                     head = lines[find(lines, "phase  target  actual  started  in flight")]
                     assert "done  limit  error  cut  sub" in head
                     assert find(lines, "2 sessions · done: completed") >= 0
-                    for row in ("requests", "TTFT ms", "e2e ms", "history tok", "cache hit"):
-                        assert find(lines, f"  {row}") >= 0, row
                     assert find(lines, "3 latency now") < 0          # the others are hidden
                     narrow = True
         # (a busy machine draws few frames: each check is one the run sent)
