@@ -70,9 +70,11 @@ def test_the_slower_simulator_is_slower_at_every_rate_by_about_20_ms(runs):
     # more than 1 time in 20 (two of eight beside a CPU hog and five other test processes): allow
     # two misses (the coverage itself: tests/unit/test_compare_stats)
     assert sum(covered) >= 6, covered
-    # 100 ok requests at 20 req/s: too few for p99 (a verdict needs 200); 200 at 40 are enough
+    # 100 ok requests at 20 req/s: too few for p99 (a verdict needs 200); 200 at 40 are enough.
+    # The difference is still given, without an interval (its sign is the tail's: a busy moment
+    # in A's run once made it -4.1 ms)
     p99 = c.cell("20 req/s", "ttft_ms", 99).runs[1]
-    assert p99.verdict == "too few samples" and p99.ci_low_ms is None and p99.diff_ms > 0
+    assert p99.verdict == "too few samples" and p99.ci_low_ms is None and p99.diff_ms is not None
     counts = c.verdicts()
     assert counts.get("slower", 0) >= 8 and counts.get("faster", 0) == 0
     # the Markdown on stdout, the files in the folder
