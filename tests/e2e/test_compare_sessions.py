@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import csv
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from tokenflood_tui.compare.samples import turn_bucket, turns_label
 from tokenflood_tui.metrics.thresholds import EXIT_THRESHOLD_FAILED
 from tokenflood_tui.simulator import SimulatorProcess
 
-from support.tokenflood import TOKENFLOOD, run_tokenflood, write
+from support.tokenflood import launch, run_tokenflood, write
 
 PREFILL_MS = 0.3                 # per uncached prompt token
 SUITE = """\
@@ -55,7 +53,6 @@ def table(folder: Path, name: str) -> list[dict[str, str]]:
 def runs(tmp_path_factory):
     """A (prefix cache) and B (none), run at once: 32 sessions of 4 turns each."""
     cwd = tmp_path_factory.mktemp("compare-sessions")
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     common = ("--ttft-ms", "20", "--prefill-ms-per-token", str(PREFILL_MS), "--itl-ms", "2",
               "--jitter", "0.1", "--seed", "5")
     with SimulatorProcess(*common) as cached, SimulatorProcess(*common, "--no-prefix-cache") as cold:
@@ -64,12 +61,9 @@ def runs(tmp_path_factory):
             write(cwd / f"run-{name}.yml", SUITE.format(name=name))
             write(cwd / f"endpoint-{name}.yml",
                   f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-            procs[name] = subprocess.Popen(
-                [TOKENFLOOD, "run", f"run-{name}.yml", f"endpoint-{name}.yml", "--headless",
-                 "--yes", "--results-dir", "results"], cwd=cwd, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        done = {name: (proc.communicate(timeout=120), proc.returncode)
-                for name, proc in procs.items()}
+            procs[name] = launch("run", f"run-{name}.yml", f"endpoint-{name}.yml", "--headless",
+                                 "--yes", cwd=cwd)
+        done = {name: running.wait(timeout=120) for name, running in procs.items()}
     (a,) = (cwd / "results").glob("*_chats-a_sim-model")
     (b,) = (cwd / "results").glob("*_chats-b_sim-model")
     return cwd, a, b, done
@@ -77,8 +71,8 @@ def runs(tmp_path_factory):
 
 def test_session_thresholds_pass_with_a_prefix_cache_and_fail_without(runs):
     _, a, b, done = runs
-    (_, a_err), a_code = done["a"]
-    (b_out, b_err), b_code = done["b"]
+    a_code, a_err = done["a"].code, done["a"].stderr
+    b_code, b_out, b_err = done["b"].code, done["b"].stdout, done["b"].stderr
     assert a_code == 0, a_err
     assert b_code == EXIT_THRESHOLD_FAILED, b_err
     sa, sb = (json.loads((f / "summary.json").read_text()) for f in (a, b))

@@ -10,8 +10,6 @@ statuses recorded as the server sent them, and no secret in anything written or 
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from tokenflood_tui.workspace import SAMPLES_DIR
 from tokenflood_tui.specs import EndpointSpec, load_endpoint, parse_run_suite
 
 from support.net import free_port
-from support.tokenflood import TOKENFLOOD, write
+from support.tokenflood import launch, write
 from providers import AzureServer, BedrockServer, Faults, SageMakerServer
 from providers.aws import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from providers.llmock import LlmockProcess
@@ -90,24 +88,20 @@ def run(tmp_path: Path, endpoint: str, env: dict | None = None, on_first_row=Non
     request is on disk (to script failures for the rest of the phase)."""
     write(tmp_path / "run.yml", SUITE)
     write(tmp_path / "endpoint.yml", endpoint)
-    results = tmp_path / "results"
-    proc = subprocess.Popen(
-        [TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless", "--yes",
-         "--results-dir", str(results)],
-        cwd=tmp_path, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})},
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running = launch("run", "run.yml", "endpoint.yml", "--headless", "--yes", cwd=tmp_path,
+                     env=env)
     if on_first_row is not None:
         deadline = time.monotonic() + 90
-        while proc.poll() is None and time.monotonic() < deadline:
-            files = list(results.glob("*/requests.csv"))
+        while running.poll() is None and time.monotonic() < deadline:
+            files = list(running.results.glob("*/requests.csv"))
             if files and files[0].read_text().count("\n") >= 2:   # header and one row
                 on_first_row()
                 break
             time.sleep(0.005)
-    stdout, stderr = proc.communicate(timeout=120)
-    folders = [p for p in results.iterdir() if p.is_dir()] if results.exists() else []
-    assert len(folders) == 1, stderr
-    return Run(proc.returncode, stdout, stderr, folders[0])
+    done = running.wait(timeout=120)
+    folders = [p for p in done.results.iterdir() if p.is_dir()] if done.results.exists() else []
+    assert len(folders) == 1, done.stderr
+    return Run(done.code, done.stdout, done.stderr, folders[0])
 
 
 def check_rows(r: Run, statuses: list[int]) -> tuple[list[dict], list[dict]]:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 
 import pytest
 
 from providers.llmock import LlmockProcess
 
-from support.tokenflood import TOKENFLOOD, write
+from support.tokenflood import run_tokenflood, write
 
 KEY = "sk-tokenflood-test-secret-7c1e"
 TURNS = 4
@@ -45,12 +43,10 @@ def run(tmp_path, llmock, endpoint: str) -> tuple[list[dict], list[dict], str]:
     llmock.reset()
     write(tmp_path / "run.yml", SUITE)
     write(tmp_path / "endpoint.yml", endpoint)
-    done = subprocess.run(
-        [TOKENFLOOD, "run", "run.yml", "endpoint.yml", "--headless", "--yes", "--results-dir",
-         "results"], cwd=tmp_path, capture_output=True, text=True, timeout=180,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LLMOCK_TEST_KEY": KEY})
-    assert done.returncode == 0, done.stderr
-    (folder,) = (tmp_path / "results").iterdir()
+    done = run_tokenflood("run", "run.yml", "endpoint.yml", "--headless", "--yes", cwd=tmp_path,
+                          env={"LLMOCK_TEST_KEY": KEY}, timeout=180)
+    assert done.code == 0, done.stderr
+    folder = done.folder()
     with open(folder / "requests.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert json.loads((folder / "summary.json").read_text())["client"] == "litellm"

@@ -1,4 +1,4 @@
-"""`tokenflood ARGS` to its end in a fresh child process forked from a warm one, for run_tokenflood.
+"""`tokenflood ARGS` in a fresh child process forked from a warm one, for run_tokenflood and launch.
 
 Each `tokenflood` command a test runs used to start a new interpreter and import the run stack
 (numpy, pydantic, aiohttp, the specs and the runner: about a second of CPU), a few hundred times
@@ -42,27 +42,43 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
         return _context
 
 
-def run_cli(argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None,
-            timeout: float) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `tokenflood ARGV`, as subprocess.run would give them;
-    subprocess.TimeoutExpired after `timeout` seconds (the command killed)."""
-    with tempfile.TemporaryDirectory(prefix="tokenflood-cli-") as tmp:
-        files = [os.path.join(tmp, name) for name in ("stdin", "stdout", "stderr")]
-        for path, text in zip(files, (stdin or "", "", ""), strict=True):
+class Launched:
+    """`tokenflood ARGV` running in a child forked from the warm process: poll it while it runs
+    (as subprocess.Popen's poll), then wait for its end."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None):
+        self.argv = argv
+        self._tmp = tempfile.TemporaryDirectory(prefix="tokenflood-cli-")
+        self._files = [os.path.join(self._tmp.name, name) for name in ("stdin", "stdout", "stderr")]
+        for path, text in zip(self._files, (stdin or "", "", ""), strict=True):
             Path(path).write_text(text)
-        child = _forkserver().Process(target=_main, args=(argv, str(cwd), env, stdin is not None,
-                                                          *files), daemon=False)
-        child.start()
-        child.join(timeout)
-        if child.is_alive():
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired(argv, timeout, Path(files[1]).read_text(),
-                                            Path(files[2]).read_text())
-        code = child.exitcode
-        assert code is not None
-        # a command killed by a signal reads as subprocess.run's -N
-        return code, Path(files[1]).read_text(), Path(files[2]).read_text()
+        self._child = _forkserver().Process(target=_main, args=(argv, str(cwd), env,
+                                                                stdin is not None, *self._files),
+                                            daemon=False)
+        self._child.start()
+
+    def poll(self) -> int | None:
+        """The exit code once the command has ended, else None."""
+        return None if self._child.is_alive() else self._child.exitcode
+
+    def wait(self, timeout: float) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr), as subprocess.run would give them; subprocess.TimeoutExpired
+        after `timeout` seconds (the command killed)."""
+        try:
+            self._child.join(timeout)
+            timed_out = self._child.is_alive()
+            if timed_out:
+                self._child.kill()
+                self._child.join()
+            out, err = (Path(path).read_text() for path in self._files[1:])
+            if timed_out:
+                raise subprocess.TimeoutExpired(self.argv, timeout, out, err)
+            code = self._child.exitcode
+            assert code is not None
+            # a command killed by a signal reads as subprocess.run's -N
+            return code, out, err
+        finally:
+            self._tmp.cleanup()
 
 
 def _main(argv: list[str], cwd: str, env: dict[str, str], has_stdin: bool, stdin_path: str,

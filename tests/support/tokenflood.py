@@ -12,11 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .launch import run_cli
+from .launch import Launched
 
 TOKENFLOOD = str(Path(sys.executable).parent / "tokenflood")
 # litellm's cost map from the package, not fetched from the internet at import
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+LOCAL_COST_MAP = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+ENV = {**os.environ, **LOCAL_COST_MAP}
 
 
 def own_config(cwd: Path) -> dict[str, str]:
@@ -45,11 +46,31 @@ def run_tokenflood(*args: str, cwd: Path, env: dict | None = None, timeout: floa
                    stdin: str | None = None) -> Completed:
     """`tokenflood ARGS --results-dir cwd/results` in cwd, to its end, in a process of its own
     (forked from a warm one: support/launch.py)."""
-    results = cwd / "results"
-    full_env = {**ENV, **own_config(cwd), **(env or {})}
-    code, out, err = run_cli([TOKENFLOOD, *args, "--results-dir", str(results)], cwd, full_env,
-                             stdin, timeout)
-    return Completed(code, out, err, results)
+    return launch(*args, cwd=cwd, env=env, stdin=stdin).wait(timeout)
+
+
+class Running:
+    """`tokenflood ARGS --results-dir cwd/results` started in cwd and left running: poll() while
+    it runs, wait() for its end."""
+
+    def __init__(self, args: Sequence[str], cwd: Path, env: dict | None, stdin: str | None):
+        self.results = cwd / "results"
+        # the test process's environment now (with what the test set), as subprocess would pass it
+        full_env = {**os.environ, **LOCAL_COST_MAP, **own_config(cwd), **(env or {})}
+        self._launched = Launched([TOKENFLOOD, *args, "--results-dir", str(self.results)], cwd,
+                                  full_env, stdin)
+
+    def poll(self) -> int | None:
+        return self._launched.poll()
+
+    def wait(self, timeout: float = 120) -> Completed:
+        code, out, err = self._launched.wait(timeout)
+        return Completed(code, out, err, self.results)
+
+
+def launch(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> Running:
+    """run_tokenflood, without waiting for its end."""
+    return Running(args, cwd, env, stdin)
 
 
 def run_together(*runs: tuple[Path, Sequence[str]], env: dict | None = None,

@@ -5,8 +5,6 @@ to compare (it is a comparison already). One real experiment against two simulat
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.results import ResultsScreen
 
 from support.screens import screen_lines
-from support.tokenflood import TOKENFLOOD, write
+from support.tokenflood import run_tokenflood, write
 
 SUITE = ("name: abhome\nrequests_per_second_rates: [10, 20]\ntest_length_in_seconds: 2\n"
          "arrival: constant\nseed: 3\nload_types: [{prompt_length: 64, output_length: 4}]\n")
@@ -32,20 +30,15 @@ def experiment(tmp_path_factory) -> Path:
     """`tokenflood ab` (headless) of fast (TTFT 30 ms) against slow (60 ms): the folder."""
     tmp = tmp_path_factory.mktemp("abhome")
     write(tmp / "run.yml", SUITE)
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "TOKENFLOOD_CONFIG_DIR": str(tmp / "config")}
     with SimulatorProcess("--ttft-ms", "30", "--jitter", "0.1") as fast, \
             SimulatorProcess("--ttft-ms", "60", "--jitter", "0.1") as slow:
         for name, sim in (("fast", fast), ("slow", slow)):
             write(tmp / f"{name}.yml",
                   f"provider: hosted_vllm\nmodel: sim-model\nbase_url: {sim.base_url}\n")
-        done = subprocess.run([TOKENFLOOD, "ab", "run.yml", "fast.yml", "slow.yml", "--rounds",
-                               "1", "--yes", "--headless", "--results-dir", "results"], cwd=tmp,
-                              env=env, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stderr
-    (folder,) = (tmp / "results").iterdir()
-    return folder
+        done = run_tokenflood("ab", "run.yml", "fast.yml", "slow.yml", "--rounds", "1", "--yes",
+                              "--headless", cwd=tmp)
+    assert done.code == 0, done.stderr
+    return done.folder()
 
 
 async def test_home_lists_the_experiment_and_opens_its_comparison_and_variants(experiment,
