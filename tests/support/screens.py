@@ -33,3 +33,13 @@ async def until(pilot, check, what: str, timeout: float = 60.0) -> list[str]:
             return lines
         await pilot.pause(0.1)
     raise AssertionError(f"{what} never appeared:\n" + "\n".join(lines))
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
+    """Once `condition()` holds (the app's state rather than its screen)."""
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the UI; the screen was:\n"
+                         + "\n".join(screen_lines(pilot.app)))

@@ -22,6 +22,7 @@ from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.screens.save_as import SaveAsModal
+from support.screens import wait_until
 
 SUITE = """\
 name: dialogs
@@ -51,14 +52,6 @@ def clear_requests(sim) -> None:
     req = urllib.request.Request(f"{sim.base_url.removesuffix('/v1')}/sim/requests",
                                  method="DELETE")
     urllib.request.urlopen(req).close()
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the UI")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.log_panel import LogPanel
 
-from support.screens import screen_lines
+from support.screens import screen_lines, wait_until
 from support.simulators import simulator_fixture
 
 # One slot, 30 ms + 7 × 3 ms a request: 19.6 req/s. Phase 1 (half that) holds; phase 2 sends 60
@@ -33,14 +33,6 @@ thresholds:
 
 
 one_slot = simulator_fixture("--ttft-ms", "30", "--itl-ms", "3", "--slots", "1")
-
-
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the UI")
 
 
 def rows(table: DataTable) -> list[list[str]]:

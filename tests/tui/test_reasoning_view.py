@@ -12,7 +12,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 
-from support.screens import screen_lines
+from support.screens import screen_lines, wait_until
 from support.simulators import simulator_fixture
 
 TTFT_MS, ITL_MS, REASONING = 30, 3, 20
@@ -30,14 +30,6 @@ error_limit: 1          # replies without an answer are failures: never abort on
 load_types:
 - {{prompt_length: 64, output_length: 8, reasoning_budget_tokens: {REASONING}}}
 """
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the UI:\n" + "\n".join(screen_lines(pilot.app)))
 
 
 def p50s(cell: str) -> int:

@@ -21,20 +21,12 @@ from tokenflood_tui.tui.screens.help import HelpScreen
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 
-from support.screens import screen_lines
+from support.screens import screen_lines, wait_until
 from support.specs import endpoint_yml
 from support.tokenflood import run_tokenflood, start, the_folder, write
 from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_three_phases,
                                 killed_observation, stop_when)
 
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the UI")
 
 
 def notes(app) -> list[str]:

@@ -16,7 +16,7 @@ from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.widgets.chart import LatencyChart
 
-from support.screens import screen_lines, until
+from support.screens import screen_lines, until, wait_until
 
 SUITE = """\
 name: pilot
@@ -34,15 +34,6 @@ def suite(length: float = 1.5):
 
 def endpoint(sim) -> EndpointSpec:
     return EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=sim.base_url)
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    steps = int(timeout / 0.1)
-    for _ in range(steps):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the UI")
 
 
 def only_folder(root: Path) -> Path:

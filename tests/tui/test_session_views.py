@@ -34,7 +34,7 @@ from tokenflood_tui.tui.screens.suite_editor import SuiteEditor
 from tokenflood_tui.tui.screens.suite_text_editor import SuiteTextEditor
 from tokenflood_tui.tui.widgets.sessions import SessionTable, TurnTable
 
-from support.screens import screen_lines, until
+from support.screens import screen_lines, until, wait_until
 from test_snapshots import NARROW, RESULTS, SIZE, WORKSPACE, app, phase
 
 # Two phases of sessions; every session lasts at least 1.5 s of think and tool time, so the
@@ -84,14 +84,6 @@ SESSION_RESULTS = (Path(__file__).parent / "fixtures" / "sessions"
 
 def endpoint(sim) -> EndpointSpec:
     return EndpointSpec(provider="hosted_vllm", model="sim-model", base_url=sim.base_url)
-
-
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out waiting for the UI")
 
 
 def find(lines: list[str], text: str) -> int:
