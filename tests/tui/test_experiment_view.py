@@ -25,7 +25,7 @@ from tokenflood_tui.tui.screens.compare import CompareScreen
 from tokenflood_tui.tui.screens.results import ResultsScreen
 from tokenflood_tui.tui.screens.experiment import ExperimentScreen
 
-from support.screens import screen_lines, until
+from support.screens import screen_lines, until, wait_until
 
 SIZES = [(80, 24), (120, 40)]
 SUITE = """\
@@ -277,5 +277,6 @@ async def test_a_variant_that_cannot_be_reached_ends_it_and_the_view_says_which(
         assert "1 how it ended" in text
         assert "variant slow: cannot reach the endpoint at " in text
         assert "0 of 8 turns done" in text
-        assert app.exit_code == 1
+        # the view tells the app its exit code by a message: handled after this frame
+        await wait_until(pilot, lambda: app.exit_code == 1)
     assert controller.error is not None and "Traceback" not in controller.error
