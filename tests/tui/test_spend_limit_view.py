@@ -45,11 +45,12 @@ async def test_a_run_stopped_at_the_output_limit_says_so_and_exits_3(tmp_path, m
     assert summary.status == "aborted"
     assert summary.budget.stopped_at_limit == "TOKENFLOOD_MAX_OUTPUT_TOKENS"
     # the status line, under the title, leads with the limit (a narrow terminal cuts its end)
-    # (the 25th request reaches the limit, a quarter of a second into phase 2)
-    assert re.match(r" aborted at [23] s of 4 s: the load's spend reached "
+    # (the 25th request reaches the limit, a quarter of a second into phase 2; its record
+    # reaches the coordinator up to a phase later on a busy machine: 4 s beside the hog)
+    assert re.match(r" aborted at [234] s of 4 s: the load's spend reached "
                     r"TOKENFLOOD_MAX_OUTPUT_TOKENS=3,000: the server's usage", lines[1]), lines[1]
     stop = [line for line in log if "the load's spend reached" in line]
-    assert len(stop) == 1 and re.match(r"error: aborted at [23] s of 4 s: ", stop[0])
+    assert len(stop) == 1 and re.match(r"error: aborted at [234] s of 4 s: ", stop[0])
     assert "the server's usage counts 3,000 output tokens, where 1,214 were estimated" in stop[0]
     assert stop[0].endswith("raise TOKENFLOOD_MAX_OUTPUT_TOKENS to go further")
     assert the_app.return_code == 3
