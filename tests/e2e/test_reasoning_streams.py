@@ -32,11 +32,12 @@ MESSAGES = [{"role": "user", "content": "How many words are in this sentence?"}]
 OUTPUT = 50                 # max_tokens: room for 20 reasoning and 5 answer tokens
 # litellm's CPU time per chunk lands on its timestamps: its reasoning time was the server's
 # within -10 to +48 ms (10 requests a shape, with and without a CPU hog); the built-in
-# client's within -4 to +7 ms alone, but -17 to +36 ms in the whole suite beside a CPU hog (a
-# late wake-up of the client at the first thought or at the answer). The precision itself is
-# benchmarks/reasoning.py's (≤ 1.8 ms p99); the chunk counts below catch a misplaced TTFA.
-LITELLM_SLACK_MS = 50.0
-SLACK_MS = 40.0
+# client's within -4 to +7 ms alone, but -17 to +87 ms in the whole suite beside a CPU hog (a
+# late wake-up of the client at the first thought or at the answer). The bound still tells the
+# first answer token (200 ms after the first thought) from the first thought; the precision
+# itself is benchmarks/reasoning.py's (≤ 1.8 ms p99), and the chunk counts below catch a TTFA
+# stamped on the wrong chunk.
+SLACK_MS = 100.0
 
 
 async def send(spec: EndpointSpec, max_tokens: int = OUTPUT, budget: int | None = None,
@@ -61,7 +62,7 @@ def vllm(server: OpenAIReasoningServer, **keys: Any) -> EndpointSpec:
     return EndpointSpec(provider="hosted_vllm", model=server.model, base_url=server.base_url, **keys)
 
 
-def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = SLACK_MS) -> None:
+def assert_reasoned_then_answered(rec: RequestRecord, truth) -> None:
     """TTFT at the first thought, TTFA at the first answer token, their gap the server's."""
     assert rec.status == OK, rec.error_message
     assert rec.ttft_ms is not None and rec.ttfa_ms is not None and rec.reasoning_ms is not None
@@ -69,7 +70,7 @@ def assert_reasoned_then_answered(rec: RequestRecord, truth, slack_ms: float = S
     # on a busy machine makes it more: 650 ms beside a CPU hog, never less); the client saw the
     # same gap, which is what is checked
     assert truth.reasoning_ms is not None and truth.reasoning_ms >= 190
-    assert rec.ttfa_ms - rec.ttft_ms == pytest.approx(truth.reasoning_ms, abs=slack_ms)
+    assert rec.ttfa_ms - rec.ttft_ms == pytest.approx(truth.reasoning_ms, abs=SLACK_MS)
     assert rec.reasoning_ms == pytest.approx(rec.ttfa_ms - rec.ttft_ms)
     # the role chunk came at once, the first thought 20 ms later: TTFT is the thought's
     assert rec.ttft_ms >= 19
@@ -230,7 +231,7 @@ async def test_anthropic_thinking_blocks_through_litellm():
     assert truth.status == 200
     assert truth.body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     assert truth.body["max_tokens"] == OUTPUT + 1024
-    assert_reasoned_then_answered(rec, truth, slack_ms=LITELLM_SLACK_MS)
+    assert_reasoned_then_answered(rec, truth)
     # Anthropic counts thinking in output_tokens and gives no count of its own: counted, flagged
     assert (rec.output_tokens, rec.output_tokens_estimated) == (25, False)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
@@ -269,7 +270,7 @@ async def test_gemini_thought_parts_through_litellm():
     assert config["thinkingConfig"] == {"thinkingBudget": 512, "includeThoughts": True}
     # Gemini counts thoughts in the output limit: the answer's 50 come on top
     assert config["max_output_tokens"] == OUTPUT + 512
-    assert_reasoned_then_answered(rec, truth, slack_ms=LITELLM_SLACK_MS)
+    assert_reasoned_then_answered(rec, truth)
     # thoughtsTokenCount is the server's count: not estimated
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated) == (20, False)
     assert (rec.output_tokens, rec.answer_tokens) == (25, 5)
@@ -279,7 +280,7 @@ async def test_gemini_last_thought_and_first_answer_part_in_one_chunk():
     with GeminiThinkingServer(Reply(together=True), api_key=KEY) as server:
         rec = await send(gemini(server), budget=512)
     truth = server.truth[-1]
-    assert rec.ok and rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=LITELLM_SLACK_MS)
+    assert rec.ok and rec.reasoning_ms == pytest.approx(truth.reasoning_ms, abs=SLACK_MS)
     assert truth.reasoning_ms >= 180                 # 19 gaps of at least 10 ms
     assert (rec.content_chunks, rec.reasoning_chunks) == (24, 20)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
@@ -344,7 +345,7 @@ async def test_vllm_reasoning_through_litellm():
     with OpenAIReasoningServer(Reply(field="reasoning")) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
                                       base_url=server.base_url))
-    assert_reasoned_then_answered(rec, server.truth[-1], slack_ms=LITELLM_SLACK_MS)
+    assert_reasoned_then_answered(rec, server.truth[-1])
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, False, 5)
 
 
@@ -355,7 +356,7 @@ async def test_the_last_thought_and_the_first_answer_token_in_one_chunk_through_
     with OpenAIReasoningServer(reply) as server:
         rec = await send(EndpointSpec(provider="hosted_vllm", model="qwen3-8b", client="litellm",
                                       base_url=server.base_url))
-    assert rec.ok and rec.reasoning_ms == pytest.approx(server.truth[-1].reasoning_ms, abs=LITELLM_SLACK_MS)
+    assert rec.ok and rec.reasoning_ms == pytest.approx(server.truth[-1].reasoning_ms, abs=SLACK_MS)
     assert (rec.reasoning_tokens, rec.reasoning_tokens_estimated, rec.answer_tokens) == (20, True, 5)
 
 
