@@ -22,6 +22,7 @@ from tokenflood_tui.tui.screens.endpoint_editor import EndpointEditor
 from tokenflood_tui.tui.screens.home import HomeScreen
 from tokenflood_tui.tui.screens.run import RunScreen
 from tokenflood_tui.tui.screens.save_as import SaveAsModal
+
 from support.screens import wait_until
 
 SUITE = """\

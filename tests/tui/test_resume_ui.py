@@ -28,7 +28,6 @@ from support.unfinished import (PHASE_2_STARTED, THREE_PHASES, assert_complete_t
                                 killed_observation, stop_when)
 
 
-
 def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
 
