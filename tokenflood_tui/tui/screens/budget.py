@@ -72,6 +72,9 @@ def display_url(url: str | None) -> str:
 class BudgetModal(ModalScreen[bool]):
     """Shows the estimate and limits; a run over a limit cannot be confirmed."""
 
+    # Start (Cancel when over a limit) from the first frame: Textual's default focuses the first
+    # focusable widget, the scrolling estimate, and on a busy machine it kept the focus once
+    AUTO_FOCUS = "#start, #cancel"
     BINDINGS = [
         Binding("y", "confirm", "Start run", id="budget-confirm"),
         Binding("n", "cancel", "Cancel", id="budget-cancel"),
