@@ -63,9 +63,10 @@ def test_from_scratch_to_results_with_the_keyboard_only(tmp_path, sim):
         term.type("tmux")
         term.keys("Tab", "C-u")
         term.type("5")
+        term.wait_for("→ [5] req/s: 1 phase")       # the field handled, as a person sees it
         term.keys("Tab", "C-u")
         term.type("2")
-        term.wait_for("requests")
+        term.wait_for("✓ valid")                     # (a "2" typed too soon was lost once)
         term.keys("C-s")
         term.wait_for("run.yml")
         term.keys("Enter")
