@@ -20,6 +20,12 @@ LOCAL_COST_MAP = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 ENV = {**os.environ, **LOCAL_COST_MAP}
 
 
+def command_env(cwd: Path, env: dict | None) -> dict[str, str]:
+    """A command's environment: the test process's as it is now (with what the test set), as
+    subprocess would pass it, litellm's local cost map, the test's own config folder, `env`."""
+    return {**os.environ, **LOCAL_COST_MAP, **own_config(cwd), **(env or {})}
+
+
 def own_config(cwd: Path) -> dict[str, str]:
     """A config folder of the test's own (the user's is never read or written, and no test sees
     the rate limits another test's run remembered), unless the test set one."""
@@ -55,10 +61,8 @@ class Running:
 
     def __init__(self, args: Sequence[str], cwd: Path, env: dict | None, stdin: str | None):
         self.results = cwd / "results"
-        # the test process's environment now (with what the test set), as subprocess would pass it
-        full_env = {**os.environ, **LOCAL_COST_MAP, **own_config(cwd), **(env or {})}
         self._launched = Launched([TOKENFLOOD, *args, "--results-dir", str(self.results)], cwd,
-                                  full_env, stdin)
+                                  command_env(cwd, env), stdin)
 
     def poll(self) -> int | None:
         return self._launched.poll()
@@ -89,7 +93,7 @@ def start(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     senders with it, so a test can signal the whole group), results under cwd/results; stderr
     piped, stdout dropped."""
     return subprocess.Popen([TOKENFLOOD, *args, "--yes", "--headless", "--results-dir", "results"],
-                            cwd=cwd, env={**ENV, **own_config(cwd), **(env or {})},
+                            cwd=cwd, env=command_env(cwd, env),
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

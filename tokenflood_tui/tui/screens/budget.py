@@ -73,7 +73,8 @@ class BudgetModal(ModalScreen[bool]):
     """Shows the estimate and limits; a run over a limit cannot be confirmed."""
 
     # Start (Cancel when over a limit) from the first frame: Textual's default focuses the first
-    # focusable widget, the scrolling estimate, and on a busy machine it kept the focus once
+    # focusable widget, the scrolling estimate, and on a busy machine it kept the focus once.
+    # (on_mount focuses it too: Textual skips auto focus while the terminal window is unfocused)
     AUTO_FOCUS = "#start, #cancel"
     BINDINGS = [
         Binding("y", "confirm", "Start run", id="budget-confirm"),
