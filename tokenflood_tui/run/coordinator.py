@@ -481,6 +481,16 @@ class Coordinator:
         """Send a phase and let it drain; a session phase of a load test returns once its last
         session has started, and drains (its sessions run to their end) while the next phase
         goes on."""
+        if self.collector is not None:
+            # an observation's poll starts on its slot: it takes the last scrape, not a new one.
+            # Taken before the phase opens: from then on to its first send nothing awaits, so no
+            # snapshot shows it half set up (a session phase without its sessions)
+            self._server_start[plan.phase] = (self.collector.latest if plan.slot_utc is not None
+                                              else await self._server_mark())
+            self.collector.phase = plan.phase
+            self.collector.forget_before(min(
+                (a.t_start for a in self.open.values() if a.t_start is not None),
+                default=time.monotonic()))
         acc = PhaseAccumulator(plan.phase, plan.target_rps, plan.length_s, plan.requests,
                                self.suite.percentiles, self.suite.slo, self._thresholds)
         self.open[plan.phase], self._plan = acc, plan
@@ -488,14 +498,6 @@ class Coordinator:
         self.sink.event(PhaseStarted(self._unit, plan.phase, plan.target_rps, plan.length_s,
                                      plan.requests, plan.sessions.sessions
                                      if plan.sessions is not None else None))
-        if self.collector is not None:
-            # an observation's poll starts on its slot: it takes the last scrape, not a new one
-            self._server_start[plan.phase] = (self.collector.latest if plan.slot_utc is not None
-                                              else await self._server_mark())
-            self.collector.phase = plan.phase
-            self.collector.forget_before(min(
-                (a.t_start for a in self.open.values() if a.t_start is not None),
-                default=time.monotonic()))
         now = time.monotonic()
         late_start_s = 0.0
         if plan.slot_utc is not None:
