@@ -159,16 +159,20 @@ def test_think_times_hold(echo, live):
 def test_a_live_history_sends_the_models_own_reply(live, llama):
     """Live: the reply re-sent is the model's text, retokenised by the server; with ignore_eos
     SmolLM2 may go on past its end-of-text with tokens that have no text, so a re-sent reply can
-    be shorter than the tokens it was generated as, never longer."""
+    be shorter than the tokens it was generated as, and rarely a token or two longer (a word
+    generated as one token retokenised as two: 17 of 16 once)."""
     _, sessions = live
     overhead = turn_overhead(llama)
-    short = []
+    short, longer = [], []
     for turns in sessions.values():
         for before, now in pairwise(turns):
             grown = int(now["prompt_tokens"]) - int(before["prompt_tokens"]) - USER - overhead
-            assert 0 <= grown <= int(before["output_tokens"]), (before, now)
-            short.append(int(before["output_tokens"]) - grown)
-    # the target assumes the whole reply: off by what the text lost
+            output = int(before["output_tokens"])
+            assert 0 <= grown <= output + 2, (before, now)
+            short.append(max(0, output - grown))
+            longer.append(max(0, grown - output))
+    # the target assumes the whole reply as generated: off by what the text lost or gained
     for turns in sessions.values():
         for now in turns[1:]:
-            assert 0 <= int(now["prompt_tokens_target"]) - int(now["prompt_tokens"]) <= sum(short)
+            off = int(now["prompt_tokens_target"]) - int(now["prompt_tokens"])
+            assert -sum(longer) <= off <= sum(short), (off, short, longer)
